@@ -1,0 +1,46 @@
+/**
+ * Definitions shared by the CDK app and the local stack, so that the deployed resources and their
+ * local stand-ins come from one place.
+ */
+
+/** Single-table layout: every item is addressed by a tenant-scoped partition key and a sort key. */
+export const JOBS_TABLE = {
+  partitionKey: { name: "pk", type: "S" },
+  sortKey: { name: "sk", type: "S" },
+  /** Epoch seconds; DynamoDB deletes expired items lazily, so reads also filter on it. */
+  timeToLiveAttribute: "expiresAtEpoch",
+} as const;
+
+export const RENDER_QUEUE = {
+  /** Receives before SQS moves a message to the dead-letter queue. */
+  maxReceiveCount: 3,
+  /** SQS keeps undelivered messages this long (14 days, the maximum). */
+  retentionSeconds: 14 * 24 * 3600,
+  /** Lambda recommends a visibility timeout of at least six times the function timeout. */
+  visibilityTimeoutFactor: 6,
+} as const;
+
+export const OUTPUTS = {
+  keyPrefix: "outputs/",
+  /** Outputs are content-addressed: the bytes behind a key never change. */
+  cacheControl: "public, max-age=31536000, immutable",
+} as const;
+
+export const SIGNED_URL_DEFAULT_TTL_SECONDS = 300;
+
+/** Job records (and their outputs) are kept this long before TTL expiry. */
+export const JOB_RETENTION_DAYS = 30;
+
+/** Environment variables the Lambda entry points read; the CDK app sets exactly these. */
+export const ENV = {
+  jobsTable: "KILN_JOBS_TABLE",
+  renderQueueUrl: "KILN_RENDER_QUEUE_URL",
+  outputsBucket: "KILN_OUTPUTS_BUCKET",
+  signerFunctionName: "KILN_SIGNER_FUNCTION_NAME",
+  cdnBaseUrl: "KILN_CDN_BASE_URL",
+  keyPairId: "KILN_CLOUDFRONT_KEY_PAIR_ID",
+  signingKeySecretArn: "KILN_SIGNING_KEY_SECRET_ARN",
+  signedUrlTtlSeconds: "KILN_SIGNED_URL_TTL_SECONDS",
+  maxReceiveCount: "KILN_MAX_RECEIVE_COUNT",
+  rendersPerBrowser: "KILN_RENDERS_PER_BROWSER",
+} as const;

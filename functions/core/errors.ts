@@ -1,0 +1,64 @@
+/**
+ * Typed errors. Each carries a stable machine-readable code; HTTP statuses are mapped in one place
+ * (handlers/api/http-response.ts) and job failures are recorded with the same codes.
+ */
+
+export interface FieldIssue {
+  /** Dotted path of the offending field, e.g. `output.format`; empty for the whole body. */
+  readonly field: string;
+  readonly message: string;
+}
+
+export abstract class KilnError extends Error {
+  abstract readonly code: string;
+  abstract readonly status: number;
+}
+
+export class ValidationError extends KilnError {
+  readonly code = "invalid_request";
+  readonly status = 400;
+  constructor(readonly issues: readonly FieldIssue[]) {
+    super(issues.map((i) => (i.field ? `${i.field}: ${i.message}` : i.message)).join("; "));
+  }
+}
+
+export class UnauthorizedError extends KilnError {
+  readonly code = "unauthorized";
+  readonly status = 401;
+  constructor() {
+    super("Missing or invalid API key: send it in the x-api-key header.");
+  }
+}
+
+export class NotFoundError extends KilnError {
+  readonly code = "not_found";
+  readonly status = 404;
+}
+
+export class MethodNotAllowedError extends KilnError {
+  readonly code = "method_not_allowed";
+  readonly status = 405;
+}
+
+export class PayloadTooLargeError extends KilnError {
+  readonly code = "payload_too_large";
+  readonly status = 413;
+}
+
+export class UnsupportedMediaTypeError extends KilnError {
+  readonly code = "unsupported_media_type";
+  readonly status = 415;
+}
+
+/**
+ * A render that cannot succeed however often it is retried (bad template, impossible output).
+ * The job fails at once with this code and message.
+ */
+export class PermanentRenderError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}

@@ -23,7 +23,7 @@ const engine = new Liquid({
       throw new Error(`templates cannot include files (${file})`);
     },
     resolve: (_root: string, file: string) => file,
-    contains: () => false,
+    contains: async () => false,
     sep: "/",
   },
 });
@@ -32,6 +32,9 @@ export async function hydrate(html: string, data: Record<string, unknown>): Prom
   try {
     return await engine.parseAndRender(html, data);
   } catch (err) {
-    throw new PermanentRenderError("template_error", `template could not be rendered: ${(err as Error).message}`);
+    throw new PermanentRenderError(
+      "template_error",
+      `template could not be rendered: ${(err as Error).message}`,
+    );
   }
 }

@@ -64,3 +64,15 @@ export interface Clock {
 }
 
 export const systemClock: Clock = { now: () => new Date() };
+
+/** Structured logging; the fields are what an operator filters on (job id, tenant, error code). */
+export interface Logger {
+  info(message: string, fields?: Record<string, unknown>): void;
+  warn(message: string, fields?: Record<string, unknown>): void;
+  error(message: string, fields?: Record<string, unknown>): void;
+}
+
+export interface Metrics {
+  renderSucceeded(fields: { format: string; durationMs: number; bytes: number }): void;
+  renderFailed(fields: { code: string }): void;
+}

@@ -1,5 +1,4 @@
 import { z } from "zod";
-import { SIGNED_URL_DEFAULT_TTL_SECONDS } from "./constants.js";
 
 /**
  * Expiry of a signed URL minted at `now`. Aligned to TTL windows so that the same key signed twice in
@@ -24,6 +23,7 @@ export const ObjectKeySchema = z
 
 export const SignRequestSchema = z.strictObject({
   keys: z.array(ObjectKeySchema).min(1).max(100),
-  ttlSeconds: z.int().min(30).max(3600).default(SIGNED_URL_DEFAULT_TTL_SECONDS),
+  /** When absent, the signer's configured TTL applies. */
+  ttlSeconds: z.int().min(30).max(3600).optional(),
 });
 export type SignRequest = z.output<typeof SignRequestSchema>;

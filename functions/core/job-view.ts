@@ -1,0 +1,41 @@
+import type { Job, JobFailure } from "./job.js";
+import type { SignedUrl } from "./ports.js";
+
+/** The job as the API shows it to its tenant: no request echo, no internal keys. */
+export interface JobView {
+  readonly id: string;
+  readonly status: Job["status"];
+  readonly createdAt: string;
+  readonly updatedAt: string;
+  readonly attempts: number;
+  readonly output?: {
+    readonly url: string;
+    readonly contentType: string;
+    readonly bytes: number;
+    readonly sha256: string;
+    readonly expiresAt: string;
+  };
+  readonly error?: JobFailure;
+}
+
+export function toJobView(job: Job, outputUrl?: SignedUrl): JobView {
+  return {
+    id: job.id,
+    status: job.status,
+    createdAt: job.createdAt,
+    updatedAt: job.updatedAt,
+    attempts: job.attempts,
+    ...(job.output && outputUrl
+      ? {
+          output: {
+            url: outputUrl.url,
+            contentType: job.output.contentType,
+            bytes: job.output.bytes,
+            sha256: job.output.sha256,
+            expiresAt: outputUrl.expiresAt,
+          },
+        }
+      : {}),
+    ...(job.error ? { error: job.error } : {}),
+  };
+}

@@ -1,0 +1,41 @@
+/** Lambda entry of the api function: configuration and clients once per container, then the handler. */
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { LambdaClient } from "@aws-sdk/client-lambda";
+import { SQSClient } from "@aws-sdk/client-sqs";
+import { z } from "zod";
+import { DynamoDbApiKeyStore } from "../../adapters/aws/dynamodb-api-key-store.js";
+import { DynamoDbJobStore } from "../../adapters/aws/dynamodb-job-store.js";
+import { LambdaUrlSigner } from "../../adapters/aws/lambda-url-signer.js";
+import { SqsRenderQueue } from "../../adapters/aws/sqs-render-queue.js";
+import { jsonLogger } from "../../adapters/json-logger.js";
+import { ENV } from "../../core/constants.js";
+import { systemClock } from "../../core/ports.js";
+import { readEnv } from "../env.js";
+import { makeHandler } from "./handler.js";
+
+const env = readEnv(
+  {
+    [ENV.jobsTable]: z.string().min(1),
+    [ENV.renderQueueUrl]: z.url(),
+    [ENV.signerFunctionName]: z.string().min(1),
+  },
+  {
+    component: "api",
+    hints: {
+      [ENV.jobsTable]: "the name of the jobs table",
+      [ENV.renderQueueUrl]: "the URL of the render queue",
+      [ENV.signerFunctionName]: "the name or ARN of the sign-assets function",
+    },
+  },
+);
+
+const dynamodb = new DynamoDBClient({});
+
+export const handler = makeHandler({
+  jobs: new DynamoDbJobStore(dynamodb, env[ENV.jobsTable]),
+  apiKeys: new DynamoDbApiKeyStore(dynamodb, env[ENV.jobsTable]),
+  queue: new SqsRenderQueue(new SQSClient({}), env[ENV.renderQueueUrl]),
+  signer: new LambdaUrlSigner(new LambdaClient({}), env[ENV.signerFunctionName]),
+  clock: systemClock,
+  logger: jsonLogger("api"),
+});

@@ -1,0 +1,78 @@
+import { mkdirSync } from "node:fs";
+import type { AddressInfo } from "node:net";
+import net from "node:net";
+import { join } from "node:path";
+import dynalite from "dynalite";
+import { type FauxqsServer, startFauxqs } from "fauxqs";
+
+export interface StandIn {
+  /** `http://127.0.0.1:<port>` */
+  readonly endpoint: string;
+  stop(): Promise<void>;
+}
+
+export interface SqsS3StandIn extends StandIn {
+  readonly fauxqs: FauxqsServer;
+}
+
+/**
+ * fauxqs (SQS + S3). It always listens on 0.0.0.0, so for the duration of its start-up the listen
+ * call is narrowed to loopback: nothing local may be reachable from the network.
+ * With `dataDir`, queues, messages and objects persist across restarts (SQLite + plain files).
+ */
+export async function startSqsS3StandIn(options: { port: number; dataDir?: string }): Promise<SqsS3StandIn> {
+  const dirs = options.dataDir
+    ? { dataDir: join(options.dataDir, "sqs"), s3StorageDir: join(options.dataDir, "s3") }
+    : {};
+  for (const dir of Object.values(dirs)) mkdirSync(dir, { recursive: true });
+  const fauxqs = await withListenOnLoopback(() =>
+    startFauxqs({ port: options.port, logger: false, host: "127.0.0.1", ...dirs }),
+  );
+  return {
+    endpoint: `http://127.0.0.1:${fauxqs.port}`,
+    fauxqs,
+    stop: () => fauxqs.stop(),
+  };
+}
+
+/** dynalite (DynamoDB), persisted in LevelDB under `dataDir` when given. */
+export async function startDynamoDbStandIn(options: { port: number; dataDir?: string }): Promise<StandIn> {
+  const path = options.dataDir ? join(options.dataDir, "dynamodb") : undefined;
+  if (path) mkdirSync(path, { recursive: true });
+  const server = dynalite({
+    createTableMs: 0,
+    deleteTableMs: 0,
+    updateTableMs: 0,
+    ...(path ? { path } : {}),
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port, "127.0.0.1", () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    stop: () =>
+      new Promise<void>((resolve, reject) => {
+        server.closeAllConnections();
+        server.close((err?: Error) => (err ? reject(err) : resolve()));
+      }),
+  };
+}
+
+async function withListenOnLoopback<T>(start: () => Promise<T>): Promise<T> {
+  const original = net.Server.prototype.listen;
+  // biome-ignore lint/suspicious/noExplicitAny: listen has many overloads; only the options form is rewritten.
+  net.Server.prototype.listen = function (this: net.Server, ...args: any[]) {
+    const [first] = args;
+    if (first && typeof first === "object" && (first.host === "0.0.0.0" || first.host === "::")) {
+      args[0] = { ...first, host: "127.0.0.1" };
+    }
+    return original.apply(this, args as Parameters<typeof original>);
+  } as typeof original;
+  try {
+    return await start();
+  } finally {
+    net.Server.prototype.listen = original;
+  }
+}

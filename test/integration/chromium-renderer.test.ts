@@ -1,0 +1,278 @@
+import { once } from "node:events";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { PNG } from "pngjs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { BrowserPool } from "../../functions/adapters/chromium/browser-pool.js";
+import { ChromiumRenderer, RenderTimeoutError } from "../../functions/adapters/chromium/chromium-renderer.js";
+import { PermanentRenderError } from "../../functions/core/errors.js";
+import type { OutputOptions } from "../../functions/core/render-request.js";
+
+const out = (o: Partial<OutputOptions> & Pick<OutputOptions, "format">): OutputOptions => ({
+  width: 300,
+  height: 200,
+  scale: 1,
+  ...o,
+});
+
+/** A 100×80 box at (50, 40) on white. */
+const boxPage = (colour = "rgb(200, 30, 40)") => `<!doctype html>
+<html><head><style>
+  body { margin: 0; background: #fff; font-family: "Open Sans"; }
+  .box { position: absolute; left: 50px; top: 40px; width: 100px; height: 80px; background: ${colour}; }
+</style></head><body><div class="box"></div><p style="margin-left: 170px">Kiln</p></body></html>`;
+
+const invoicePage = () => {
+  const rows = Array.from({ length: 30 }, (_, i) => `<tr><td>${i}</td><td>Item ${i}</td></tr>`).join("");
+  return `<!doctype html><html lang="en"><head><title>Invoice</title></head><body><h1>Invoice</h1>
+    <table><thead><tr><th>#</th><th>Item</th></tr></thead><tbody>${rows}</tbody></table></body></html>`;
+};
+
+function pixel(png: PNG, x: number, y: number): [number, number, number] {
+  const i = (y * png.width + x) * 4;
+  return [png.data[i] ?? -1, png.data[i + 1] ?? -1, png.data[i + 2] ?? -1];
+}
+
+const ascii = (bytes: Uint8Array, from: number, to: number) =>
+  Buffer.from(bytes.subarray(from, to)).toString("latin1");
+
+/** Width and height from a JPEG's start-of-frame segment. */
+function jpegSize(jpeg: Uint8Array): { width: number; height: number } {
+  const view = Buffer.from(jpeg);
+  let at = 2;
+  while (at + 9 < view.length) {
+    const marker = view[at + 1] ?? 0;
+    const isSof = marker >= 0xc0 && marker <= 0xcf && ![0xc4, 0xc8, 0xcc].includes(marker);
+    if (isSof) return { height: view.readUInt16BE(at + 5), width: view.readUInt16BE(at + 7) };
+    at += 2 + view.readUInt16BE(at + 2);
+  }
+  throw new Error("no SOF segment");
+}
+
+/** Width and height from a WebP's first chunk (lossy VP8, lossless VP8L or extended VP8X). */
+function webpSize(webp: Uint8Array): { width: number; height: number } {
+  const view = Buffer.from(webp);
+  const chunk = ascii(webp, 12, 16);
+  if (chunk === "VP8 ") {
+    expect([...webp.subarray(23, 26)]).toEqual([0x9d, 0x01, 0x2a]);
+    return { width: view.readUInt16LE(26) & 0x3fff, height: view.readUInt16LE(28) & 0x3fff };
+  }
+  if (chunk === "VP8L") {
+    const bits = view.readUInt32LE(21);
+    return { width: (bits & 0x3fff) + 1, height: ((bits >> 14) & 0x3fff) + 1 };
+  }
+  if (chunk === "VP8X") return { width: view.readUIntLE(24, 3) + 1, height: view.readUIntLE(27, 3) + 1 };
+  throw new Error(`unexpected WebP chunk ${chunk}`);
+}
+
+describe("ChromiumRenderer (real Chromium)", () => {
+  const pool = new BrowserPool();
+  const renderer = new ChromiumRenderer({ pool, timeoutMs: 15_000 });
+
+  afterAll(async () => {
+    await pool.close();
+  });
+
+  it("renders a PNG at the requested size with the box where the HTML put it", async () => {
+    const bytes = await renderer.render(boxPage(), out({ format: "png" }));
+    const png = PNG.sync.read(Buffer.from(bytes));
+    expect([png.width, png.height]).toEqual([300, 200]);
+    expect(pixel(png, 51, 41)).toEqual([200, 30, 40]);
+    expect(pixel(png, 100, 80)).toEqual([200, 30, 40]);
+    expect(pixel(png, 148, 118)).toEqual([200, 30, 40]);
+    expect(pixel(png, 48, 80)).toEqual([255, 255, 255]);
+    expect(pixel(png, 100, 38)).toEqual([255, 255, 255]);
+    expect(pixel(png, 100, 122)).toEqual([255, 255, 255]);
+    expect(pixel(png, 290, 190)).toEqual([255, 255, 255]);
+  });
+
+  it("scales the output with the device scale factor", async () => {
+    const png = PNG.sync.read(
+      Buffer.from(await renderer.render(boxPage(), out({ format: "png", scale: 2 }))),
+    );
+    expect([png.width, png.height]).toEqual([600, 400]);
+    expect(pixel(png, 102, 82)).toEqual([200, 30, 40]);
+    expect(pixel(png, 96, 160)).toEqual([255, 255, 255]);
+  });
+
+  it("gives byte-identical PNGs for identical input", async () => {
+    const a = await renderer.render(boxPage(), out({ format: "png" }));
+    const b = await renderer.render(boxPage(), out({ format: "png" }));
+    expect(Buffer.compare(a, b)).toBe(0);
+  });
+
+  it("renders a JPEG with its quality and the requested dimensions", async () => {
+    const jpeg = await renderer.render(boxPage(), out({ format: "jpeg", quality: 80 }));
+    expect([...jpeg.subarray(0, 3)]).toEqual([0xff, 0xd8, 0xff]);
+    expect(jpegSize(jpeg)).toEqual({ width: 300, height: 200 });
+  });
+
+  it("renders a WebP with the requested dimensions", async () => {
+    const webp = await renderer.render(boxPage(), out({ format: "webp", quality: 80, scale: 2 }));
+    expect(ascii(webp, 0, 4)).toBe("RIFF");
+    expect(ascii(webp, 8, 12)).toBe("WEBP");
+    expect(webpSize(webp)).toEqual({ width: 600, height: 400 });
+  });
+
+  it("renders a PDF, and the same HTML twice gives identical bytes", async () => {
+    // A table makes Chromium write per-process DOM node ids into the tagged PDF.
+    const a = await renderer.render(invoicePage(), out({ format: "pdf" }));
+    await renderer.render(`<p>${"other nodes ".repeat(200)}</p>`, out({ format: "png" }));
+    const b = await renderer.render(invoicePage(), out({ format: "pdf" }));
+    expect(ascii(a, 0, 5)).toBe("%PDF-");
+    expect(ascii(a, 0, a.length)).toContain("/CreationDate (D:20000101000000");
+    expect(Buffer.compare(a, b)).toBe(0);
+  });
+
+  it("turns motion off and reports reduced motion", async () => {
+    const html = `<style>
+      body { margin: 0; }
+      div { width: 300px; height: 200px; background: rgb(0, 0, 255); transition: background 10s; }
+      @keyframes flash { from { background: rgb(255, 0, 0); } to { background: rgb(255, 0, 0); } }
+      .moving { animation: flash 10s infinite; }
+      @media (prefers-reduced-motion: reduce) { div { background: rgb(0, 128, 0); } }
+    </style><div class="moving"></div>`;
+    const png = PNG.sync.read(Buffer.from(await renderer.render(html, out({ format: "png" }))));
+    expect(pixel(png, 150, 100)).toEqual([0, 128, 0]);
+  });
+
+  it("renders several documents at once on one browser without mixing them up", async () => {
+    const colours: [number, number, number][] = [
+      [200, 30, 40],
+      [30, 160, 60],
+      [40, 60, 200],
+      [220, 180, 20],
+    ];
+    const launches = pool.stats().launches;
+    const pngs = await Promise.all(
+      colours.map(async ([r, g, b]) => {
+        const bytes = await renderer.render(boxPage(`rgb(${r}, ${g}, ${b})`), out({ format: "png" }));
+        return PNG.sync.read(Buffer.from(bytes));
+      }),
+    );
+    expect(pngs.map((png) => pixel(png, 100, 80))).toEqual(colours);
+    expect(pool.stats().launches).toBe(launches);
+  });
+
+  it("fails permanently when the template closes its own window", async () => {
+    const error = await renderer
+      .render("<script>window.close()</script>", out({ format: "png" }))
+      .catch((e) => e);
+    expect(error).toBeInstanceOf(PermanentRenderError);
+    expect(error.code).toBe("render_error");
+  });
+
+  it("fails, retryably, when a web font cannot be loaded", async () => {
+    const html = `<style>@font-face { font-family: Missing; src: url(data:font/woff2;base64,AAAA); }
+      body { font-family: Missing; }</style>text`;
+    const error = await renderer.render(html, out({ format: "png" })).catch((e) => e);
+    expect(error).toBeInstanceOf(Error);
+    expect(error).not.toBeInstanceOf(PermanentRenderError);
+    expect(error.message).toContain("Web fonts failed to load: Missing");
+  });
+
+  describe("when a render hangs", () => {
+    let server: Server;
+    let hangUrl: string;
+    const quick = new ChromiumRenderer({ pool, timeoutMs: 1_500 });
+
+    beforeAll(async () => {
+      // Accepts the request and never answers: the page's load event never fires.
+      server = createServer(() => undefined).listen(0, "127.0.0.1");
+      await once(server, "listening");
+      hangUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/never.png`;
+    });
+
+    afterAll(async () => {
+      server.closeAllConnections();
+      server.close();
+      await once(server, "close");
+    });
+
+    it("times out on a resource that never arrives, keeps the browser, and renders the next one", async () => {
+      const before = pool.stats();
+      const error = await quick.render(`<img src="${hangUrl}">`, out({ format: "png" })).catch((e) => e);
+      expect(error).toBeInstanceOf(RenderTimeoutError);
+      expect(error.message).toMatch(/did not finish within 1500 ms/);
+      expect(error).not.toBeInstanceOf(PermanentRenderError);
+
+      const png = PNG.sync.read(Buffer.from(await quick.render(boxPage(), out({ format: "png" }))));
+      expect(pixel(png, 100, 80)).toEqual([200, 30, 40]);
+      expect(pool.stats()).toMatchObject({
+        launches: before.launches,
+        discards: before.discards,
+        inFlight: 0,
+      });
+    });
+
+    it("times out on a runaway script, replaces the blocked browser, and renders the next one", async () => {
+      const before = pool.stats();
+      const error = await quick
+        .render("<script>for (;;) {}</script>", out({ format: "png" }))
+        .catch((e) => e);
+      expect(error).toBeInstanceOf(RenderTimeoutError);
+      expect(pool.stats().discards).toBe(before.discards + 1);
+
+      const png = PNG.sync.read(Buffer.from(await quick.render(boxPage(), out({ format: "png" }))));
+      expect(pixel(png, 100, 80)).toEqual([200, 30, 40]);
+      expect(pool.stats().launches).toBe(before.launches + 1);
+    });
+  });
+
+  it("relaunches after the browser process is killed", async () => {
+    await renderer.render(boxPage(), out({ format: "png" }));
+    const before = pool.stats();
+    const pid = pool.browserProcessId();
+    expect(pid).toBeTypeOf("number");
+    process.kill(pid as number, "SIGKILL");
+
+    const png = PNG.sync.read(Buffer.from(await renderer.render(boxPage(), out({ format: "png" }))));
+    expect(pixel(png, 100, 80)).toEqual([200, 30, 40]);
+    expect(pool.stats()).toMatchObject({ launches: before.launches + 1, crashes: before.crashes + 1 });
+    expect(pool.browserProcessId()).not.toBe(pid);
+  });
+});
+
+describe("BrowserPool recycling", () => {
+  const pool = new BrowserPool({ maxRendersPerBrowser: 2 });
+  const renderer = new ChromiumRenderer({ pool });
+
+  afterAll(async () => {
+    await pool.close();
+  });
+
+  it("retires a browser after N renders, letting renders in flight finish on it", async () => {
+    // Three at once: the first two share browser one, which retires at its second render but must
+    // not close under it; the third goes to a freshly launched browser.
+    const renders = await Promise.all(
+      [1, 2, 3].map(() => renderer.render(boxPage(), out({ format: "png" }))),
+    );
+    for (const bytes of renders) expect(PNG.sync.read(Buffer.from(bytes)).width).toBe(300);
+    expect(pool.stats()).toMatchObject({ launches: 2, recycles: 1, crashes: 0, renders: 3, inFlight: 0 });
+
+    await renderer.render(boxPage(), out({ format: "png" }));
+    expect(pool.stats()).toMatchObject({ launches: 2, recycles: 2, renders: 4 });
+    await renderer.render(boxPage(), out({ format: "png" }));
+    expect(pool.stats()).toMatchObject({ launches: 3, renders: 5 });
+  });
+
+  it("retries a failed launch", async () => {
+    let calls = 0;
+    const flaky = new BrowserPool({
+      launchBackoffMs: 1,
+      launch: async () => {
+        calls += 1;
+        if (calls === 1) throw new Error("Failed to launch the browser process!");
+        const { launchChromium } = await import("../../functions/adapters/chromium/browser-pool.js");
+        return launchChromium();
+      },
+    });
+    try {
+      const bytes = await new ChromiumRenderer({ pool: flaky }).render(boxPage(), out({ format: "png" }));
+      expect(PNG.sync.read(Buffer.from(bytes)).width).toBe(300);
+      expect(flaky.stats()).toMatchObject({ launches: 1, launchFailures: 1 });
+    } finally {
+      await flaky.close();
+    }
+  });
+});

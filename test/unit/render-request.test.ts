@@ -1,0 +1,64 @@
+import { describe, expect, it } from "vitest";
+import { ValidationError } from "../../functions/core/errors.js";
+import { LIMITS, parseOrThrow, RenderRequestSchema } from "../../functions/core/render-request.js";
+
+const valid = {
+  template: { html: "<p>{{ x }}</p>" },
+  data: { x: 1 },
+  output: { format: "png", width: 300, height: 200 },
+};
+
+function fieldsOf(input: unknown): string[] {
+  try {
+    parseOrThrow(RenderRequestSchema, input);
+  } catch (err) {
+    expect(err).toBeInstanceOf(ValidationError);
+    return (err as ValidationError).issues.map((i) => i.field);
+  }
+  throw new Error("expected a ValidationError");
+}
+
+describe("render request schema", () => {
+  it("accepts a minimal job and fills defaults", () => {
+    const parsed = parseOrThrow(RenderRequestSchema, {
+      template: { html: "<p>x</p>" },
+      output: { format: "pdf" },
+    });
+    expect(parsed.data).toEqual({});
+    expect(parsed.output).toMatchObject({ format: "pdf", width: 1200, height: 800, scale: 1 });
+  });
+
+  it("names unknown fields one by one, at any depth", () => {
+    expect(fieldsOf({ ...valid, colour: "red" })).toEqual(["colour"]);
+    expect(fieldsOf({ ...valid, output: { ...valid.output, dpi: 300 } })).toEqual(["output.dpi"]);
+  });
+
+  it("names missing and wrongly typed fields", () => {
+    expect(fieldsOf({ output: valid.output })).toEqual(["template"]);
+    expect(fieldsOf({ ...valid, output: { format: "gif" } })).toEqual(["output.format"]);
+    expect(fieldsOf({ ...valid, output: { ...valid.output, width: "300" } })).toEqual(["output.width"]);
+    expect(fieldsOf({ ...valid, output: { ...valid.output, width: 1.5 } })).toEqual(["output.width"]);
+    expect(fieldsOf({ ...valid, data: [1, 2] })).toEqual(["data"]);
+    expect(fieldsOf([])).toEqual([""]);
+  });
+
+  it("accepts quality only for lossy formats", () => {
+    expect(fieldsOf({ ...valid, output: { ...valid.output, quality: 80 } })).toEqual(["output.quality"]);
+    expect(
+      parseOrThrow(RenderRequestSchema, { ...valid, output: { format: "webp", quality: 80 } }).output.quality,
+    ).toBe(80);
+  });
+
+  it("bounds dimensions, scale, pixels and HTML size", () => {
+    expect(fieldsOf({ ...valid, output: { ...valid.output, width: LIMITS.maxDimension + 1 } })).toEqual([
+      "output.width",
+    ]);
+    expect(fieldsOf({ ...valid, output: { ...valid.output, scale: 5 } })).toEqual(["output.scale"]);
+    expect(fieldsOf({ ...valid, output: { format: "png", width: 4096, height: 4096, scale: 2 } })).toEqual([
+      "output.width",
+    ]);
+    expect(fieldsOf({ ...valid, template: { html: "x".repeat(LIMITS.htmlBytes + 1) } })).toEqual([
+      "template.html",
+    ]);
+  });
+});

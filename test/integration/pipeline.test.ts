@@ -19,7 +19,8 @@ const boxJob = (marker: string) => ({
 });
 
 const renders = new Map<string, number>();
-const held = gate();
+/** Renders whose marker names a gate wait at the worker until the test opens it. */
+const gates = { "hold-1": gate(), "hold-2": gate() };
 let t: TestStack;
 let dynamodb: DynamoDBClient;
 let sqs: SQSClient;
@@ -35,7 +36,7 @@ beforeAll(async () => {
         const marker = /data-marker="([^"]+)"/.exec(html)?.[1] ?? "";
         const count = (renders.get(marker) ?? 0) + 1;
         renders.set(marker, count);
-        if (marker.startsWith("hold")) await held.opened;
+        await gates[marker as keyof typeof gates]?.opened;
         if (marker.startsWith("always-fail")) return new Error(`injected crash (${marker})`);
         if (marker.startsWith("fail-once") && count === 1) return new Error(`injected crash (${marker})`);
         return undefined;
@@ -47,7 +48,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  held.open();
+  for (const g of Object.values(gates)) g.open();
   await t?.stop();
 });
 
@@ -65,17 +66,25 @@ describe("local pipeline: API → queue → Chromium worker → S3 → status �
   let outputUrl = "";
 
   it("takes a job from queued through rendering to succeeded and serves the PNG through a signed URL", async () => {
-    const submitted = await t.clientA.submitRender(boxJob("hold-1"));
+    // One poller: while the first job is held at the worker, the second must wait in the queue.
+    const first = await t.clientA.submitRender(boxJob("hold-1"));
+    await eventually(
+      async () => ((await storedStatus(first.id)) === "rendering" ? true : undefined),
+      "first rendering",
+    );
+
+    const submitted = await t.clientA.submitRender(boxJob("hold-2"));
     expect(submitted.status).toBe("queued");
     expect(submitted.location).toBe(`/v1/renders/${submitted.id}`);
+    expect(await storedStatus(submitted.id)).toBe("queued");
 
-    // The render is held at the worker, so the DynamoDB stand-in must show it rendering.
+    gates["hold-1"].open();
     await eventually(
       async () => ((await storedStatus(submitted.id)) === "rendering" ? true : undefined),
       "rendering",
     );
     expect((await t.clientA.getRender(submitted.id)).status).toBe("rendering");
-    held.open();
+    gates["hold-2"].open();
 
     const done = await t.clientA.waitFor(submitted.id, { timeoutMs: 60_000 });
     expect(done.status).toBe("succeeded");

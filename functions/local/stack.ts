@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { LambdaClient } from "@aws-sdk/client-lambda";
@@ -50,6 +51,8 @@ export interface LocalStackOptions {
   readonly maxReceiveCount?: number;
   /** Concurrent pollers feeding the worker (the mapping's maximum concurrency). */
   readonly workerConcurrency?: number;
+  /** Records of one batch the worker renders at once; defaults to the number of cores. */
+  readonly renderConcurrency?: number;
   readonly batchSize?: number;
   readonly logger: Logger;
   readonly clock?: Clock;
@@ -147,6 +150,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       outputs: new S3ObjectStore(s3, LOCAL_NAMES.outputsBucket),
       clock,
       maxReceiveCount,
+      concurrency: options.renderConcurrency ?? availableParallelism(),
       logger,
       metrics: emfMetrics("render-worker", (line) => logger.info("metrics", JSON.parse(line))),
     });

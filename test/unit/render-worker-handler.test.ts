@@ -38,6 +38,7 @@ function setup() {
     outputs: new MemoryObjectStore(),
     clock,
     maxReceiveCount: 3,
+    concurrency: 2,
     logger: silentLogger,
     metrics,
   });
@@ -96,6 +97,30 @@ describe("render worker handler", () => {
     const again = await handler(batch(record("m1", msg, 2)));
     expect(again.batchItemFailures).toEqual([]);
     expect(renderer.calls).toHaveLength(1);
+  });
+
+  it("renders up to `concurrency` records of a batch at once and keeps the failures straight", async () => {
+    const { handler, renderer } = setup();
+    let inFlight = 0;
+    let peak = 0;
+    renderer.render = async (html) => {
+      inFlight++;
+      peak = Math.max(peak, inFlight);
+      // Yield a whole turn of the event loop so every lane that can start, does.
+      await new Promise((r) => setImmediate(r));
+      inFlight--;
+      if (html.includes("j2")) throw new Error("Target closed");
+      return new TextEncoder().encode(html);
+    };
+    const res = await handler(
+      batch(
+        record("m1", JSON.stringify({ tenant: "t", jobId: "j1" })),
+        record("m2", JSON.stringify({ tenant: "t", jobId: "j2" })),
+        record("m3", JSON.stringify({ tenant: "t", jobId: "j3" })),
+      ),
+    );
+    expect(peak).toBe(2);
+    expect(res.batchItemFailures).toEqual([{ itemIdentifier: "m2" }]);
   });
 
   it("reports a record whose store call throws, and carries on with the batch", async () => {

@@ -78,6 +78,9 @@ export async function launchChromium(protocolTimeoutMs = 60_000): Promise<Browse
     // Every render sets its own viewport; skip the default one puppeteer would apply first.
     defaultViewport: null,
     protocolTimeout: protocolTimeoutMs,
+    // Over a pipe Chromium exits when its parent does, even on SIGKILL; over a WebSocket it would
+    // linger as an orphan holding ~200 MB.
+    pipe: true,
     // The host process owns shutdown (pool.close()); puppeteer's SIGINT handler would exit the
     // process outright. Its exit hook still kills the browser if Node dies.
     handleSIGINT: false,

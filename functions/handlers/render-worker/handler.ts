@@ -5,6 +5,8 @@ import { type RenderJobDeps, renderJob } from "../../core/render-job.js";
 
 export interface RenderWorkerDeps extends RenderJobDeps {
   readonly maxReceiveCount: number;
+  /** Records of one batch rendered at once on the warm browser (about one per vCPU). */
+  readonly concurrency: number;
   readonly logger: Logger;
   readonly metrics: Metrics;
 }
@@ -51,19 +53,37 @@ export function makeHandler(deps: RenderWorkerDeps) {
     return false;
   }
 
-  return async function renderWorkerHandler(event: SQSEvent): Promise<SQSBatchResponse> {
-    const batchItemFailures: SQSBatchItemFailure[] = [];
-    for (const record of event.Records) {
-      let ok = false;
-      try {
-        ok = await processRecord(record);
-      } catch (err) {
-        logger.error("record failed", { messageId: record.messageId, error: (err as Error).message });
-      }
-      if (!ok) batchItemFailures.push({ itemIdentifier: record.messageId });
+  async function settle(record: SQSRecord): Promise<SQSBatchItemFailure | undefined> {
+    try {
+      if (await processRecord(record)) return undefined;
+    } catch (err) {
+      logger.error("record failed", { messageId: record.messageId, error: (err as Error).message });
     }
-    return { batchItemFailures };
+    return { itemIdentifier: record.messageId };
+  }
+
+  return async function renderWorkerHandler(event: SQSEvent): Promise<SQSBatchResponse> {
+    const results = await mapConcurrently(event.Records, deps.concurrency, settle);
+    return { batchItemFailures: results.filter((f): f is SQSBatchItemFailure => f !== undefined) };
   };
+}
+
+/** Like Promise.all over `items`, with at most `limit` calls of `fn` in flight; results keep input order. */
+async function mapConcurrently<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<R>,
+): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  const lanes = Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, async () => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await fn(items[i] as T);
+    }
+  });
+  await Promise.all(lanes);
+  return results;
 }
 
 function safeJson(text: string): unknown {

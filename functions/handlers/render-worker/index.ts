@@ -2,6 +2,7 @@
  * Lambda entry of the render worker. The browser pool lives at module scope so a warm container
  * reuses its Chromium across invocations.
  */
+import { availableParallelism } from "node:os";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { S3Client } from "@aws-sdk/client-s3";
 import { z } from "zod";
@@ -42,6 +43,8 @@ export const handler = makeHandler({
   outputs: new S3ObjectStore(new S3Client({}), env[ENV.outputsBucket]),
   clock: systemClock,
   maxReceiveCount: env[ENV.maxReceiveCount],
+  // Lambda grants vCPUs in proportion to memory; one page per vCPU keeps Chromium busy without thrashing.
+  concurrency: availableParallelism(),
   logger: jsonLogger("render-worker"),
   metrics: emfMetrics("render-worker"),
 });

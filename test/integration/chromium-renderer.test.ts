@@ -256,6 +256,18 @@ describe("BrowserPool recycling", () => {
     expect(pool.stats()).toMatchObject({ launches: 3, renders: 5 });
   });
 
+  it("retires a browser whose memory exceeds the limit", async () => {
+    const lean = new BrowserPool({ maxBrowserMemoryMb: 1 });
+    try {
+      const leanRenderer = new ChromiumRenderer({ pool: lean });
+      await leanRenderer.render(boxPage(), out({ format: "png" }));
+      await leanRenderer.render(boxPage(), out({ format: "png" }));
+      expect(lean.stats()).toMatchObject({ launches: 2, recycles: 2, renders: 2 });
+    } finally {
+      await lean.close();
+    }
+  });
+
   it("retries a failed launch", async () => {
     let calls = 0;
     const flaky = new BrowserPool({

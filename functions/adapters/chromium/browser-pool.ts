@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import chromium from "@sparticuz/chromium";
@@ -11,6 +12,12 @@ export interface BrowserPoolOptions {
    * @default 200
    */
   readonly maxRendersPerBrowser?: number;
+  /**
+   * Resident memory (MB) of the browser process above which it is retired after the current render,
+   * for templates that leak faster than `maxRendersPerBrowser` allows for. Read from /proc, so it
+   * only acts on Linux (Lambda included). Off when unset.
+   */
+  readonly maxBrowserMemoryMb?: number;
   /**
    * Launch attempts before giving up; roughly 1 launch in 250 fails spuriously.
    * @default 3
@@ -43,7 +50,7 @@ export interface BrowserPoolStats {
   readonly crashes: number;
   /** Browsers killed through `discard()` because they stopped responding. */
   readonly discards: number;
-  /** Browsers retired after `maxRendersPerBrowser` renders. */
+  /** Browsers retired after `maxRendersPerBrowser` renders or for exceeding `maxBrowserMemoryMb`. */
   readonly recycles: number;
   /** Pages handed out and finished, successfully or not. */
   readonly renders: number;
@@ -96,6 +103,7 @@ export async function launchChromium(protocolTimeoutMs = 60_000): Promise<Browse
  */
 export class BrowserPool {
   readonly #maxRenders: number;
+  readonly #maxRssBytes: number | undefined;
   readonly #attempts: number;
   readonly #backoffMs: number;
   readonly #launch: () => Promise<Browser>;
@@ -117,6 +125,8 @@ export class BrowserPool {
 
   constructor(options: BrowserPoolOptions = {}) {
     this.#maxRenders = options.maxRendersPerBrowser ?? 200;
+    this.#maxRssBytes =
+      options.maxBrowserMemoryMb === undefined ? undefined : options.maxBrowserMemoryMb * 1024 * 1024;
     this.#attempts = options.launchAttempts ?? 3;
     this.#backoffMs = options.launchBackoffMs ?? 100;
     const protocolTimeoutMs = options.protocolTimeoutMs ?? 60_000;
@@ -234,6 +244,13 @@ export class BrowserPool {
   #release(slot: Slot): void {
     slot.active -= 1;
     this.#inFlight -= 1;
+    if (!slot.retiring && this.#maxRssBytes !== undefined) {
+      const rss = residentBytes(slot.browser);
+      if (rss !== undefined && rss > this.#maxRssBytes) {
+        this.#recycles += 1;
+        this.#retire(slot);
+      }
+    }
     if (slot.retiring && slot.active === 0) void this.#closeSlot(slot);
     if (this.#inFlight === 0) this.#drained?.resolve();
   }
@@ -309,6 +326,18 @@ async function killBrowser(browser: Browser): Promise<void> {
   browser.process()?.kill("SIGKILL");
   // Lets puppeteer settle the connection and its process hooks.
   if (browser.connected) await withDeadline(browser.close(), CLOSE_DEADLINE_MS).catch(() => undefined);
+}
+
+/** Resident set size of the browser process (all of Chromium, given `--single-process`). */
+function residentBytes(browser: Browser): number | undefined {
+  const pid = browser.process()?.pid;
+  if (pid === undefined) return undefined;
+  try {
+    const kb = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1];
+    return kb === undefined ? undefined : Number(kb) * 1024;
+  } catch {
+    return undefined;
+  }
 }
 
 const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));

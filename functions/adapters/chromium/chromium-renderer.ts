@@ -35,8 +35,8 @@ export class RenderTimeoutError extends Error {
   readonly code = "render_timeout";
   constructor(readonly timeoutMs: number) {
     super(
-      `The render did not finish within ${timeoutMs} ms: the page never finished loading ` +
-        "(a resource that never answers, or a script that never stops).",
+      `The render did not finish within ${timeoutMs} ms: the page kept loading (a resource that ` +
+        "never answers) or a script kept it busy.",
     );
   }
 }
@@ -57,13 +57,14 @@ const PROBE_DEADLINE_MS = 1_000;
 const UNWIND_DEADLINE_MS = 5_000;
 
 /**
- * Errors Chromium raises for a template it cannot print, whatever the retry. Matched on the
- * DevTools message because puppeteer exposes no codes for them.
+ * Page.printToPDF results that no retry can change (Chromium's print_to_pdf result strings), matched
+ * on the message because puppeteer exposes no codes. "Printing failed" is deliberately absent: it
+ * also covers transient failures. Kiln sends no page ranges today; these guard a future option.
  */
 const PERMANENT_PROTOCOL_MESSAGES = [
   "Page range syntax error",
+  "Page range is invalid",
   "Page range exceeds page count",
-  "Invalid print parameters",
 ];
 
 /**
@@ -199,13 +200,13 @@ export class ChromiumRenderer implements Renderer {
 }
 
 /**
- * Runs in the page: applies the determinism CSS, then waits until every image is decoded (lazy ones
- * loaded eagerly, as capture needs them all) and every web font has settled. Scrolls back to the
- * origin, since autofocus or a fragment can scroll the page and capture starts at the viewport. Resolves to the
- * families of font faces that failed, since `document.fonts.ready` resolves regardless.
- * Kept as source text so no bundler or test transform can inject helpers into code that runs in
- * the page. A constructed sheet is not subject to the template's CSP, unlike an injected <style>;
- * a broken image renders as broken in any browser, so it is not a reason to fail.
+ * Runs in the page: applies the determinism CSS, scrolls back to the origin (autofocus or a fragment
+ * can scroll the page, and capture starts at the viewport), then waits until every image is decoded
+ * (lazy ones loaded eagerly, as capture needs them all) and every web font has settled. Resolves to
+ * the families of font faces that failed, since `document.fonts.ready` resolves regardless.
+ * Kept as source text so no bundler or test transform can inject helpers into code that runs in the
+ * page. A constructed sheet is not subject to the template's CSP, unlike an injected <style>; a
+ * broken image renders as broken in any browser, so it is not a reason to fail.
  */
 const SETTLE_SCRIPT = `(async (css) => {
   const sheet = new CSSStyleSheet();

@@ -1,145 +1,45 @@
-import { createHash } from "node:crypto";
-import { mkdir, readFile, writeFile } from "node:fs/promises";
-import { dirname, resolve } from "node:path";
-import { parseArgs } from "node:util";
-import { KilnApiError, KilnClient } from "../functions/client/kiln-client.js";
+import { KilnApiError } from "../functions/client/kiln-client.js";
+import { type Command, EXIT, UsageError } from "./commands/cli-support.js";
+import { render } from "./commands/render.js";
 
-const USAGE = `Usage: kiln render <job.json> [--out PATH] [--api URL] [--api-key KEY] [--timeout SECONDS]
-
-Submits job.json (the body of POST /v1/renders), waits for it and writes the output file.
-Without --api, an embedded local stack is started (data in $KILN_DATA_DIR, default .kiln).
-The API key comes from --api-key or $KILN_API_KEY (needed with --api).
-
-Exit codes: 0 rendered, 1 the job failed, 2 usage or input error, 3 Kiln could not be reached or broke.`;
-
-const EXIT = { ok: 0, jobFailed: 1, usage: 2, infra: 3 } as const;
-const EXTENSIONS: Record<string, string> = {
-  "image/png": "png",
-  "image/jpeg": "jpg",
-  "image/webp": "webp",
-  "application/pdf": "pdf",
+/** Every `kiln` command, by name. */
+const COMMANDS: Record<string, Command> = {
+  render,
 };
 
-class UsageError extends Error {}
+const EXIT_CODES =
+  "Exit codes: 0 done, 1 the job failed, 2 usage or input error, 3 Kiln could not be reached or broke.";
+
+function overview(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((n) => n.length));
+  const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`);
+  return `Usage: kiln <command> [options]   (kiln <command> --help for its options)\n\n${lines.join("\n")}\n\n${EXIT_CODES}`;
+}
 
 async function main(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      out: { type: "string", short: "o" },
-      api: { type: "string" },
-      "api-key": { type: "string" },
-      timeout: { type: "string", default: "120" },
-      help: { type: "boolean", short: "h" },
-    },
-  });
-  if (values.help) {
-    process.stdout.write(`${USAGE}\n`);
+  const [name, ...rest] = argv;
+  if (!name || name === "--help" || name === "-h" || name === "help") {
+    process.stdout.write(`${overview()}\n`);
+    return name ? EXIT.ok : EXIT.usage;
+  }
+  const command = COMMANDS[name];
+  if (!command) throw new UsageError(`unknown command "${name}"`);
+  if (rest.includes("--help") || rest.includes("-h")) {
+    process.stdout.write(`Usage: ${command.usage}\n\n${EXIT_CODES}\n`);
     return EXIT.ok;
   }
-  const [command, jobPath, ...rest] = positionals;
-  if (command !== "render" || !jobPath || rest.length > 0)
-    throw new UsageError("expected: kiln render <job.json>");
-  const timeoutMs = Number(values.timeout) * 1000;
-  if (!(timeoutMs > 0)) throw new UsageError("--timeout must be a positive number of seconds");
-
-  const job = await readJob(jobPath);
-  const started = performance.now();
-  if (values.api) {
-    const apiKey = values["api-key"] ?? process.env.KILN_API_KEY;
-    if (!apiKey) throw new UsageError("--api needs an API key: pass --api-key or set KILN_API_KEY");
-    return renderThrough(
-      new KilnClient({ baseUrl: values.api, apiKey }),
-      job,
-      values.out,
-      timeoutMs,
-      started,
-    );
-  }
-
-  // Loaded only here so that `kiln render --api …` does not pull in Chromium or the stand-ins.
-  const { startLocalStack } = await import("../functions/local/stack.js");
-  const { silentLogger } = await import("../functions/adapters/json-logger.js");
-  const stack = await startLocalStack({
-    dataDir: resolve(process.env.KILN_DATA_DIR ?? ".kiln"),
-    apiPort: 0,
-    apiKeys: process.env.KILN_API_KEYS,
-    logger: silentLogger,
-  });
-  try {
-    const [first] = stack.apiKeys;
-    if (!first) throw new Error("the local stack has no API key");
-    return await renderThrough(
-      new KilnClient({ baseUrl: stack.apiUrl, apiKey: first.apiKey }),
-      job,
-      values.out,
-      timeoutMs,
-      started,
-    );
-  } finally {
-    await stack.stop();
-  }
-}
-
-async function renderThrough(
-  client: KilnClient,
-  job: unknown,
-  out: string | undefined,
-  timeoutMs: number,
-  started: number,
-) {
-  const submitted = await client.submitRender(job);
-  process.stderr.write(`job ${submitted.id} queued\n`);
-  const done = await client.waitFor(submitted.id, {
-    timeoutMs,
-    onStatus: (j) => j.status !== "queued" && process.stderr.write(`job ${j.id} ${j.status}\n`),
-  });
-  if (done.status !== "succeeded" || !done.output) {
-    process.stderr.write(
-      `kiln: job ${done.id} failed: ${done.error?.code ?? "unknown"}: ${done.error?.message ?? ""}\n`,
-    );
-    return EXIT.jobFailed;
-  }
-  const bytes = await client.download(done);
-  const sha256 = createHash("sha256").update(bytes).digest("hex");
-  if (sha256 !== done.output.sha256)
-    throw new Error(`downloaded output sha256 ${sha256} does not match the job's ${done.output.sha256}`);
-  const path = resolve(out ?? `${done.id}.${EXTENSIONS[done.output.contentType] ?? "bin"}`);
-  await mkdir(dirname(path), { recursive: true });
-  await writeFile(path, bytes);
-  const seconds = ((performance.now() - started) / 1000).toFixed(2);
-  process.stdout.write(
-    `${path}\nsha256 ${sha256}\n${bytes.byteLength} bytes, ${done.output.contentType}, ${seconds} s\n`,
-  );
-  return EXIT.ok;
-}
-
-async function readJob(path: string): Promise<unknown> {
-  let text: string;
-  try {
-    text = await readFile(path, "utf8");
-  } catch (err) {
-    throw new UsageError(
-      `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
-    );
-  }
-  try {
-    return JSON.parse(text);
-  } catch (err) {
-    throw new UsageError(`${path} is not valid JSON: ${(err as Error).message}`);
-  }
+  return command.run(rest);
 }
 
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (err: unknown) => {
     if (err instanceof UsageError || (err as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")) {
-      process.stderr.write(`kiln: ${(err as Error).message}\n\n${USAGE}\n`);
+      process.stderr.write(`kiln: ${(err as Error).message}\n\n${overview()}\n`);
       process.exit(EXIT.usage);
     }
     if (err instanceof KilnApiError && err.status >= 400 && err.status < 500) {
-      process.stderr.write(`kiln: the API refused the job: ${err.message}\n`);
+      process.stderr.write(`kiln: the API refused the request: ${err.message}\n`);
       const fields =
         (err.body as { error?: { fields?: Array<{ field: string; message: string }> } })?.error?.fields ?? [];
       for (const f of fields) process.stderr.write(`  ${f.field || "(body)"}: ${f.message}\n`);

@@ -1,0 +1,11 @@
+/** What every `kiln` command shares: exit codes and the error that means "you called it wrong". */
+export const EXIT = { ok: 0, jobFailed: 1, usage: 2, infra: 3 } as const;
+
+export class UsageError extends Error {}
+
+export interface Command {
+  /** One line for `kiln --help`. */
+  readonly summary: string;
+  readonly usage: string;
+  run(argv: string[]): Promise<number>;
+}

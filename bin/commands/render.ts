@@ -1,0 +1,122 @@
+import { createHash } from "node:crypto";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { dirname, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { KilnClient } from "../../functions/client/kiln-client.js";
+import { type Command, EXIT, UsageError } from "./cli-support.js";
+
+const EXTENSIONS: Record<string, string> = {
+  "image/png": "png",
+  "image/jpeg": "jpg",
+  "image/webp": "webp",
+  "application/pdf": "pdf",
+};
+
+export const render: Command = {
+  summary: "render one job and write the output file",
+  usage: `kiln render <job.json> [--out PATH] [--api URL] [--api-key KEY] [--timeout SECONDS]
+
+Submits job.json (the body of POST /v1/renders), waits for it and writes the output file.
+Without --api, an embedded local stack is started (data in $KILN_DATA_DIR, default .kiln).
+The API key comes from --api-key or $KILN_API_KEY (needed with --api).`,
+
+  async run(argv) {
+    const { values, positionals } = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        out: { type: "string", short: "o" },
+        api: { type: "string" },
+        "api-key": { type: "string" },
+        timeout: { type: "string", default: "120" },
+      },
+    });
+    const [jobPath, ...rest] = positionals;
+    if (!jobPath || rest.length > 0)
+      throw new UsageError("expected exactly one job file: kiln render <job.json>");
+    const timeoutMs = Number(values.timeout) * 1000;
+    if (!(timeoutMs > 0)) throw new UsageError("--timeout must be a positive number of seconds");
+
+    const job = await readJob(jobPath);
+    const started = performance.now();
+    if (values.api) {
+      const apiKey = values["api-key"] ?? process.env.KILN_API_KEY;
+      if (!apiKey) throw new UsageError("--api needs an API key: pass --api-key or set KILN_API_KEY");
+      return renderThrough(
+        new KilnClient({ baseUrl: values.api, apiKey }),
+        job,
+        values.out,
+        timeoutMs,
+        started,
+      );
+    }
+
+    // Loaded only here so that `kiln render --api …` does not pull in Chromium or the stand-ins.
+    const { startLocalStack } = await import("../../functions/local/stack.js");
+    const { silentLogger } = await import("../../functions/adapters/json-logger.js");
+    const stack = await startLocalStack({
+      dataDir: resolve(process.env.KILN_DATA_DIR ?? ".kiln"),
+      apiPort: 0,
+      apiKeys: process.env.KILN_API_KEYS,
+      logger: silentLogger,
+    });
+    try {
+      const [first] = stack.apiKeys;
+      if (!first) throw new Error("the local stack has no API key");
+      const client = new KilnClient({ baseUrl: stack.apiUrl, apiKey: first.apiKey });
+      return await renderThrough(client, job, values.out, timeoutMs, started);
+    } finally {
+      await stack.stop();
+    }
+  },
+};
+
+async function renderThrough(
+  client: KilnClient,
+  job: unknown,
+  out: string | undefined,
+  timeoutMs: number,
+  started: number,
+) {
+  const submitted = await client.submitRender(job);
+  process.stderr.write(`job ${submitted.id} queued\n`);
+  const done = await client.waitFor(submitted.id, {
+    timeoutMs,
+    onStatus: (j) => j.status !== "queued" && process.stderr.write(`job ${j.id} ${j.status}\n`),
+  });
+  if (done.status !== "succeeded" || !done.output) {
+    process.stderr.write(
+      `kiln: job ${done.id} failed: ${done.error?.code ?? "unknown"}: ${done.error?.message ?? ""}\n`,
+    );
+    return EXIT.jobFailed;
+  }
+  const bytes = await client.download(done);
+  const sha256 = createHash("sha256").update(bytes).digest("hex");
+  if (sha256 !== done.output.sha256) {
+    throw new Error(`downloaded output sha256 ${sha256} does not match the job's ${done.output.sha256}`);
+  }
+  const path = resolve(out ?? `${done.id}.${EXTENSIONS[done.output.contentType] ?? "bin"}`);
+  await mkdir(dirname(path), { recursive: true });
+  await writeFile(path, bytes);
+  const seconds = ((performance.now() - started) / 1000).toFixed(2);
+  process.stdout.write(
+    `${path}\nsha256 ${sha256}\n${bytes.byteLength} bytes, ${done.output.contentType}, ${seconds} s\n`,
+  );
+  return EXIT.ok;
+}
+
+async function readJob(path: string): Promise<unknown> {
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (err) {
+    throw new UsageError(
+      `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+    );
+  }
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new UsageError(`${path} is not valid JSON: ${(err as Error).message}`);
+  }
+}

@@ -1,0 +1,83 @@
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { App, type AppProps, Duration, Validations } from "aws-cdk-lib";
+import { AwsSolutionsChecks } from "cdk-nag";
+import { REPO_ROOT } from "./handler-entries.js";
+import { KilnStack, type KilnStackProps } from "./kiln-stack.js";
+import { parseStageName } from "./stage.js";
+
+/** Context keys `cdk synth|deploy --context key=value` understands. */
+export const CONTEXT_KEYS = {
+  stage: "stage",
+  alarmEmail: "alarmEmail",
+  workerMemorySize: "workerMemorySize",
+  workerTimeoutSeconds: "workerTimeoutSeconds",
+  workerMaxConcurrency: "workerMaxConcurrency",
+  workerReservedConcurrency: "workerReservedConcurrency",
+  apiCloudWatchRole: "apiCloudWatchRole",
+} as const;
+
+type ContextReader = (key: string) => unknown;
+
+function optionalNumber(read: ContextReader, key: string): number | undefined {
+  const raw = read(key);
+  if (raw === undefined) return undefined;
+  const value = typeof raw === "number" ? raw : Number(raw);
+  if (!Number.isFinite(value))
+    throw new Error(`--context ${key} must be a number; got ${JSON.stringify(raw)}.`);
+  return value;
+}
+
+function optionalBoolean(read: ContextReader, key: string): boolean | undefined {
+  const raw = read(key);
+  if (raw === undefined || typeof raw === "boolean") return raw;
+  if (raw === "true" || raw === "false") return raw === "true";
+  throw new Error(`--context ${key} must be true or false; got ${JSON.stringify(raw)}.`);
+}
+
+/** Stack props from CDK context (values given on the command line arrive as strings). */
+export function kilnPropsFromContext(read: ContextReader): KilnStackProps {
+  const alarmEmail = read(CONTEXT_KEYS.alarmEmail);
+  if (alarmEmail !== undefined && typeof alarmEmail !== "string") {
+    throw new Error(`--context ${CONTEXT_KEYS.alarmEmail} must be an email address.`);
+  }
+  const timeoutSeconds = optionalNumber(read, CONTEXT_KEYS.workerTimeoutSeconds);
+  return {
+    stage: parseStageName(read(CONTEXT_KEYS.stage)),
+    alarmEmail,
+    renderWorker: {
+      memorySize: optionalNumber(read, CONTEXT_KEYS.workerMemorySize),
+      timeout: timeoutSeconds === undefined ? undefined : Duration.seconds(timeoutSeconds),
+      maxConcurrency: optionalNumber(read, CONTEXT_KEYS.workerMaxConcurrency),
+      reservedConcurrency: optionalNumber(read, CONTEXT_KEYS.workerReservedConcurrency),
+    },
+    api: { cloudWatchRole: optionalBoolean(read, CONTEXT_KEYS.apiCloudWatchRole) },
+  };
+}
+
+/**
+ * The Kiln CDK app: one stack per stage (`Kiln-dev`, `Kiln-prod`), checked by cdk-nag's AWS Solutions
+ * rules during synth. Deploys to the account and region of the CLI's credentials when known.
+ */
+export function buildKilnApp(appProps: AppProps = {}): { app: App; stack: KilnStack } {
+  const app = new App({ ...appProps, context: { ...cdkJsonContext(), ...appProps.context } });
+  const props = kilnPropsFromContext((key) => app.node.tryGetContext(key));
+  const account = process.env.CDK_DEFAULT_ACCOUNT;
+  const region = process.env.CDK_DEFAULT_REGION;
+  const stack = new KilnStack(app, `Kiln-${props.stage}`, {
+    ...props,
+    env: account && region ? { account, region } : undefined,
+  });
+  Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+  return { app, stack };
+}
+
+/**
+ * The context (feature flags) in cdk.json. The CLI passes it to the app anyway; reading it here as well
+ * makes an app built in a test synthesize exactly what `cdk synth` does.
+ */
+export function cdkJsonContext(): Record<string, unknown> {
+  const file = path.join(REPO_ROOT, "cdk.json");
+  const parsed = JSON.parse(fs.readFileSync(file, "utf8")) as { context?: Record<string, unknown> };
+  return parsed.context ?? {};
+}

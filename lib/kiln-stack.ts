@@ -1,0 +1,165 @@
+import { CfnOutput, type Duration, Stack, type StackProps } from "aws-cdk-lib";
+import type * as secretsmanager from "aws-cdk-lib/aws-secretsmanager";
+import type { Construct } from "constructs";
+import { KilnBuckets } from "./constructs/buckets.js";
+import { ChromiumLayer } from "./constructs/chromium-layer.js";
+import { type ApiThrottle, RenderApi } from "./constructs/http-api.js";
+import { JobsTable } from "./constructs/jobs-table.js";
+import { Monitoring } from "./constructs/monitoring.js";
+import { OutputsCdn } from "./constructs/outputs-cdn.js";
+import { RenderQueue } from "./constructs/render-queue.js";
+import {
+  RENDER_WORKER_DEFAULTS,
+  RenderWorker,
+  type RenderWorkerOptions,
+  validateRenderWorkerOptions,
+} from "./constructs/render-worker.js";
+import { SigningKeyPair, UrlSigner } from "./constructs/url-signer.js";
+import { type StageName, stageSettings } from "./stage.js";
+
+export interface KilnStackProps extends StackProps {
+  /** dev or prod: names, removal policies and log retention follow from it. */
+  readonly stage: StageName;
+  /**
+   * Email address subscribed to the alarm topic.
+   * @default - no subscription
+   */
+  readonly alarmEmail?: string;
+  /** @default - RenderWorker defaults (2048 MB, 60 s, max concurrency 10, batch 5) */
+  readonly renderWorker?: RenderWorkerOptions;
+  /** @default - RenderApi defaults (10 rps / 20 burst per tenant, 100 / 200 per stage, no quota) */
+  readonly api?: {
+    readonly tenantThrottle?: ApiThrottle;
+    readonly stageThrottle?: ApiThrottle;
+    readonly tenantDailyQuota?: number;
+    /** @default true */
+    readonly cloudWatchRole?: boolean;
+  };
+  /** @default - a key pair generated at deploy time */
+  readonly signingKey?: {
+    readonly publicKeyPem?: string;
+    readonly privateKeySecret?: secretsmanager.ISecret;
+    /** @default 1 */
+    readonly generation?: number;
+  };
+  /** @default 5 minutes */
+  readonly signedUrlTtl?: Duration;
+  /** @default JOB_RETENTION_DAYS (30) */
+  readonly outputsExpirationDays?: number;
+  /** @default - Monitoring defaults (queue age 5 min, render p95 10 s) */
+  readonly monitoring?: {
+    readonly maxQueueAge?: Duration;
+    readonly renderDurationP95Threshold?: Duration;
+  };
+}
+
+/** The deployable Kiln stack. It only composes the constructs in lib/constructs. */
+export class KilnStack extends Stack {
+  public readonly buckets: KilnBuckets;
+  public readonly jobs: JobsTable;
+  public readonly renderQueue: RenderQueue;
+  public readonly signingKey: SigningKeyPair;
+  public readonly cdn: OutputsCdn;
+  public readonly signer: UrlSigner;
+  public readonly chromium: ChromiumLayer;
+  public readonly worker: RenderWorker;
+  public readonly api: RenderApi;
+  public readonly monitoring: Monitoring;
+
+  constructor(scope: Construct, id: string, props: KilnStackProps) {
+    super(scope, id, { description: `Kiln render pipeline (${props.stage})`, ...props });
+    const stage = stageSettings(props.stage);
+    const p = stage.prefix;
+    const lifecycle = { removalPolicy: stage.removalPolicy, logRetention: stage.logRetention };
+    // Fail on bad worker options before anything is bundled.
+    validateRenderWorkerOptions(props.renderWorker ?? {});
+    const workerTimeout = props.renderWorker?.timeout ?? RENDER_WORKER_DEFAULTS.timeout;
+
+    this.buckets = new KilnBuckets(this, "Buckets", {
+      removalPolicy: stage.removalPolicy,
+      autoDeleteObjects: stage.autoDeleteObjects,
+      outputsExpirationDays: props.outputsExpirationDays,
+    });
+    this.jobs = new JobsTable(this, "Jobs", {
+      tableName: `${p}-jobs`,
+      removalPolicy: stage.removalPolicy,
+      deletionProtection: stage.deletionProtection,
+    });
+    this.renderQueue = new RenderQueue(this, "RenderQueue", { queueName: `${p}-renders`, workerTimeout });
+
+    this.signingKey = new SigningKeyPair(this, "SigningKey", {
+      ...props.signingKey,
+      ...lifecycle,
+      namePrefix: p,
+    });
+    this.cdn = new OutputsCdn(this, "Cdn", {
+      outputsBucket: this.buckets.outputs,
+      assetsBucket: this.buckets.assets,
+      keyGroup: this.signingKey.keyGroup,
+      logBucket: this.buckets.accessLogs,
+      comment: `Kiln ${props.stage}: outputs and assets`,
+    });
+    this.signer = new UrlSigner(this, "Signer", {
+      keyPair: this.signingKey,
+      cdnDomainName: this.cdn.domainName,
+      signedUrlTtl: props.signedUrlTtl,
+      functionName: `${p}-sign-assets`,
+      ...lifecycle,
+    });
+
+    this.chromium = new ChromiumLayer(this, "Chromium", {
+      layerVersionName: `${p}-chromium`,
+      removalPolicy: stage.removalPolicy,
+    });
+    this.worker = new RenderWorker(this, "RenderWorker", {
+      ...props.renderWorker,
+      queue: this.renderQueue,
+      chromiumLayer: this.chromium.layer,
+      jobsTable: this.jobs.table,
+      outputsBucket: this.buckets.outputs,
+      signer: this.signer,
+      functionName: `${p}-render-worker`,
+      ...lifecycle,
+    });
+
+    this.api = new RenderApi(this, "Api", {
+      ...props.api,
+      jobsTable: this.jobs.table,
+      renderQueue: this.renderQueue.queue,
+      signer: this.signer,
+      apiName: `${p}-api`,
+      functionName: `${p}-api`,
+      ...lifecycle,
+    });
+
+    this.monitoring = new Monitoring(this, "Monitoring", {
+      ...props.monitoring,
+      renderWorker: this.worker.function,
+      renderQueue: this.renderQueue.queue,
+      deadLetterQueue: this.renderQueue.deadLetterQueue,
+      api: this.api.api,
+      alarmEmail: props.alarmEmail,
+      topicName: `${p}-alarms`,
+      dashboardName: `Kiln-${props.stage}`,
+    });
+
+    const output = (id: string, value: string, description: string) =>
+      new CfnOutput(this, id, { value, description });
+    output("ApiUrl", this.api.url, "Base URL of the render API (append v1/renders)");
+    output("UsagePlanId", this.api.usagePlan.usagePlanId, "Usage plan to associate tenant API keys with");
+    output(
+      "DistributionDomainName",
+      this.cdn.domainName,
+      "CloudFront domain serving signed outputs and assets",
+    );
+    output("RenderQueueUrl", this.renderQueue.queue.queueUrl, "Render queue");
+    output("DeadLetterQueueUrl", this.renderQueue.deadLetterQueue.queueUrl, "Render dead-letter queue");
+    output("DeadLetterQueueArn", this.renderQueue.deadLetterQueue.queueArn, "Source ARN for a redrive");
+    output("RenderQueueArn", this.renderQueue.queue.queueArn, "Destination ARN for a redrive");
+    output("JobsTableName", this.jobs.table.tableName, "Jobs and API-key table");
+    output("OutputsBucketName", this.buckets.outputs.bucketName, "Rendered outputs");
+    output("TemplatesBucketName", this.buckets.templates.bucketName, "Versioned templates");
+    output("AssetsBucketName", this.buckets.assets.bucketName, "Tenant assets (assets/<tenant>/...)");
+    output("AlarmTopicArn", this.monitoring.topic.topicArn, "SNS topic the alarms notify");
+  }
+}

@@ -1,0 +1,63 @@
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import {
+  bundleChromiumLayer,
+  CHROMIUM_PACKAGE,
+  checkChromiumPins,
+} from "../../lib/constructs/chromium-layer.js";
+import { REPO_ROOT } from "../../lib/handler-entries.js";
+
+const readJson = (file: string) => JSON.parse(readFileSync(file, "utf8"));
+const nodeModulesDir = join(REPO_ROOT, "node_modules");
+const scratch = mkdtempSync(join(tmpdir(), "kiln-layer-"));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+function layerDir(version: string, withFonts: boolean): string {
+  const dir = mkdtempSync(join(scratch, "src-"));
+  writeFileSync(join(dir, "package.json"), JSON.stringify({ dependencies: { [CHROMIUM_PACKAGE]: version } }));
+  if (withFonts) {
+    mkdirSync(join(dir, "fonts"));
+    writeFileSync(join(dir, "fonts", "NotoSansCJK.ttc"), "font bytes");
+  }
+  return dir;
+}
+
+describe("Chromium layer", () => {
+  it("pins @sparticuz/chromium exactly, to the same version as the root package.json", () => {
+    const layerPin = readJson(join(REPO_ROOT, "layers/chromium/package.json")).dependencies[CHROMIUM_PACKAGE];
+    const rootPin = readJson(join(REPO_ROOT, "package.json")).dependencies[CHROMIUM_PACKAGE];
+    expect(layerPin).toMatch(/^\d+\.\d+\.\d+$/);
+    expect(layerPin).toBe(rootPin);
+    expect(checkChromiumPins({ layerDir: join(REPO_ROOT, "layers/chromium"), nodeModulesDir })).toBe(
+      layerPin,
+    );
+  });
+
+  it("refuses to build when the layer pin and the installed package differ", () => {
+    expect(() => checkChromiumPins({ layerDir: layerDir("152.0.0", false), nodeModulesDir })).toThrow(
+      /pins @sparticuz\/chromium 152\.0\.0 but 153\.0\.0 is installed/,
+    );
+    expect(() => checkChromiumPins({ layerDir: layerDir("^153.0.0", false), nodeModulesDir })).toThrow(
+      /exact version/,
+    );
+  });
+
+  it("copies the package, its runtime dependencies and fonts/, and no AWS SDK", () => {
+    const out = join(scratch, "out");
+    const packages = bundleChromiumLayer(out, { layerDir: layerDir("153.0.0", true), nodeModulesDir });
+    const modules = join(out, "nodejs", "node_modules");
+    expect(readJson(join(modules, CHROMIUM_PACKAGE, "package.json")).version).toBe("153.0.0");
+    expect(existsSync(join(modules, CHROMIUM_PACKAGE, "bin", "chromium.br"))).toBe(true);
+    // Every declared dependency resolves inside the layer.
+    for (const dep of Object.keys(
+      readJson(join(modules, CHROMIUM_PACKAGE, "package.json")).dependencies ?? {},
+    )) {
+      expect(existsSync(join(modules, dep, "package.json")), dep).toBe(true);
+    }
+    expect(packages.some((p) => p.includes("@aws-sdk"))).toBe(false);
+    expect(existsSync(join(modules, "@aws-sdk"))).toBe(false);
+    expect(readFileSync(join(out, "fonts", "NotoSansCJK.ttc"), "utf8")).toBe("font bytes");
+  });
+});

@@ -1,0 +1,529 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { App, Stack, Validations } from "aws-cdk-lib";
+import { Match } from "aws-cdk-lib/assertions";
+import * as s3 from "aws-cdk-lib/aws-s3";
+import { AwsSolutionsChecks } from "cdk-nag";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  ENV,
+  OUTPUTS,
+  RENDER_QUEUE,
+  SIGNED_URL_DEFAULT_TTL_SECONDS,
+} from "../../functions/core/constants.js";
+import { RENDER_DURATION_METRIC } from "../../lib/constructs/monitoring.js";
+import {
+  actionMatches,
+  actionsOf,
+  allowStatementsByRole,
+  asArray,
+  type Cfn,
+  logicalIdOf,
+  onlyResource,
+  resources,
+  type Synthesized,
+  synthKiln,
+} from "./support.js";
+
+// One synthesis (with real esbuild bundling, the Chromium layer and cdk-nag) shared by every test here.
+let synth: Synthesized;
+let json: Cfn;
+beforeAll(() => {
+  synth = synthKiln({ stage: "dev", alarmEmail: "ops@example.com" });
+  json = synth.json;
+});
+afterAll(() => synth?.dispose());
+
+const fnId = (path: string) => logicalIdOf(json, `${path}/Function`, "AWS::Lambda::Function");
+const roleId = (path: string) => logicalIdOf(json, `${path}/Role`, "AWS::IAM::Role");
+const fn = (path: string) => json.Resources[fnId(path)].Properties;
+
+describe("render queue", () => {
+  it("has a visibility timeout of at least six times the worker timeout", () => {
+    const queue = onlyResource(json, "AWS::SQS::Queue", (q) => q.properties.RedrivePolicy !== undefined);
+    const workerTimeout = fn("RenderWorker/Worker").Timeout;
+    expect(workerTimeout).toBe(60);
+    expect(queue.properties.VisibilityTimeout).toBeGreaterThanOrEqual(6 * workerTimeout);
+    expect(queue.properties.VisibilityTimeout).toBe(RENDER_QUEUE.visibilityTimeoutFactor * workerTimeout);
+  });
+
+  it("dead-letters a message after RENDER_QUEUE.maxReceiveCount receives", () => {
+    const queue = onlyResource(json, "AWS::SQS::Queue", (q) => q.properties.RedrivePolicy !== undefined);
+    const dlq = onlyResource(json, "AWS::SQS::Queue", (q) => q.properties.RedrivePolicy === undefined);
+    expect(queue.properties.RedrivePolicy).toEqual({
+      deadLetterTargetArn: { "Fn::GetAtt": [dlq.id, "Arn"] },
+      maxReceiveCount: RENDER_QUEUE.maxReceiveCount,
+    });
+    for (const q of [queue, dlq]) {
+      expect(q.properties.MessageRetentionPeriod).toBe(RENDER_QUEUE.retentionSeconds);
+    }
+  });
+
+  it("encrypts both queues and refuses requests without TLS", () => {
+    const queues = resources(json, "AWS::SQS::Queue");
+    expect(queues).toHaveLength(2);
+    for (const q of queues) {
+      expect(q.properties.SqsManagedSseEnabled ?? q.properties.KmsMasterKeyId).toBeTruthy();
+      const policy = onlyResource(json, "AWS::SQS::QueuePolicy", (p) =>
+        asArray(p.properties.Queues).some((ref: Cfn) => ref.Ref === q.id),
+      );
+      expect(policy.properties.PolicyDocument.Statement).toContainEqual(
+        expect.objectContaining({ Effect: "Deny", Condition: { Bool: { "aws:SecureTransport": "false" } } }),
+      );
+    }
+  });
+
+  it("feeds the worker with partial batch responses and bounded concurrency", () => {
+    const queue = onlyResource(json, "AWS::SQS::Queue", (q) => q.properties.RedrivePolicy !== undefined);
+    const mapping = onlyResource(json, "AWS::Lambda::EventSourceMapping");
+    expect(mapping.properties).toMatchObject({
+      EventSourceArn: { "Fn::GetAtt": [queue.id, "Arn"] },
+      FunctionName: { Ref: fnId("RenderWorker/Worker") },
+      FunctionResponseTypes: ["ReportBatchItemFailures"],
+      ScalingConfig: { MaximumConcurrency: 10 },
+    });
+  });
+});
+
+describe("render worker", () => {
+  it("runs nodejs22.x on x86_64 with 2048 MB and the Chromium layer", () => {
+    const layer = onlyResource(json, "AWS::Lambda::LayerVersion");
+    const worker = fn("RenderWorker/Worker");
+    expect(worker).toMatchObject({
+      Runtime: "nodejs22.x",
+      Architectures: ["x86_64"],
+      MemorySize: 2048,
+      Layers: [{ Ref: layer.id }],
+      TracingConfig: { Mode: "Active" },
+    });
+    expect(layer.properties).toMatchObject({
+      CompatibleRuntimes: ["nodejs22.x"],
+      CompatibleArchitectures: ["x86_64"],
+    });
+  });
+
+  it("gets its configuration from the ENV names in core/constants.ts", () => {
+    const vars = fn("RenderWorker/Worker").Environment.Variables;
+    expect(vars).toMatchObject({
+      [ENV.jobsTable]: { Ref: logicalIdOf(json, "Jobs/Table", "AWS::DynamoDB::Table") },
+      [ENV.outputsBucket]: { Ref: logicalIdOf(json, "Buckets/Outputs", "AWS::S3::Bucket") },
+      [ENV.maxReceiveCount]: String(RENDER_QUEUE.maxReceiveCount),
+      [ENV.signerFunctionName]: { Ref: fnId("Signer/SignAssets") },
+    });
+  });
+
+  it("imports @sparticuz/chromium from the layer instead of bundling it", () => {
+    const bundle = readFileSync(
+      join(synth.assemblyDir, `asset.${assetHash(fn("RenderWorker/Worker"))}`, "index.mjs"),
+      "utf8",
+    );
+    expect(bundle).toMatch(/from\s*"@sparticuz\/chromium"/);
+    // The package's own code (its /tmp extraction helpers) is not in the bundle.
+    expect(bundle).not.toContain("al2023.tar.br");
+  });
+
+  it("ships a layer with @sparticuz/chromium under nodejs/node_modules and no AWS SDK", () => {
+    const layer = onlyResource(json, "AWS::Lambda::LayerVersion");
+    const dir = join(synth.assemblyDir, `asset.${assetHash(layer.properties)}`, "nodejs", "node_modules");
+    const manifest = JSON.parse(readFileSync(join(dir, "@sparticuz/chromium/package.json"), "utf8"));
+    expect(manifest.version).toBe("153.0.0");
+    expect(() => readFileSync(join(dir, "@aws-sdk/client-s3/package.json"))).toThrow();
+  });
+
+  it("may write outputs and invoke the signer but not read the signing key", () => {
+    const statements = allowStatementsByRole(json).get(roleId("RenderWorker/Worker")) ?? [];
+    const outputs = logicalIdOf(json, "Buckets/Outputs", "AWS::S3::Bucket");
+    expect(statements).toContainEqual(
+      expect.objectContaining({
+        Action: "s3:PutObject",
+        Resource: { "Fn::Join": ["", [{ "Fn::GetAtt": [outputs, "Arn"] }, `/${OUTPUTS.keyPrefix}*`]] },
+      }),
+    );
+    expect(statements).toContainEqual(
+      expect.objectContaining({
+        Action: "lambda:InvokeFunction",
+        Resource: { "Fn::GetAtt": [fnId("Signer/SignAssets"), "Arn"] },
+      }),
+    );
+    expect(statements.flatMap(actionsOf).some((a) => actionMatches(a, "secretsmanager:GetSecretValue"))).toBe(
+      false,
+    );
+  });
+});
+
+describe("URL signer and signing key", () => {
+  it("configures the signer with the CDN URL, the public key id, the secret and the TTL", () => {
+    const vars = fn("Signer/SignAssets").Environment.Variables;
+    const distribution = onlyResource(json, "AWS::CloudFront::Distribution");
+    const publicKey = onlyResource(json, "AWS::CloudFront::PublicKey");
+    const secret = onlyResource(json, "AWS::SecretsManager::Secret");
+    expect(vars).toEqual({
+      [ENV.cdnBaseUrl]: { "Fn::Join": ["", ["https://", { "Fn::GetAtt": [distribution.id, "DomainName"] }]] },
+      [ENV.keyPairId]: { Ref: publicKey.id },
+      [ENV.signingKeySecretArn]: { Ref: secret.id },
+      [ENV.signedUrlTtlSeconds]: String(SIGNED_URL_DEFAULT_TTL_SECONDS),
+    });
+  });
+
+  it("lets only the signer role read the signing secret", () => {
+    const secret = onlyResource(json, "AWS::SecretsManager::Secret");
+    const signerRole = roleId("Signer/SignAssets");
+    const readers = [...allowStatementsByRole(json)]
+      .filter(([, statements]) =>
+        statements.some(
+          (s) =>
+            actionsOf(s).some((a) => actionMatches(a, "secretsmanager:GetSecretValue")) &&
+            asArray<Cfn>(s.Resource).some((r) => r === "*" || r?.Ref === secret.id),
+        ),
+      )
+      .map(([role]) => role);
+    expect(readers).toEqual([signerRole]);
+
+    // And the secret itself refuses every other principal.
+    const policy = onlyResource(json, "AWS::SecretsManager::ResourcePolicy");
+    expect(policy.properties.SecretId).toEqual({ Ref: secret.id });
+    expect(policy.properties.ResourcePolicy.Statement).toContainEqual(
+      expect.objectContaining({
+        Effect: "Deny",
+        Action: "secretsmanager:GetSecretValue",
+        Condition: { StringNotEquals: { "aws:PrincipalArn": { "Fn::GetAtt": [signerRole, "Arn"] } } },
+      }),
+    );
+  });
+
+  it("generates the key pair with a write-only custom resource and registers the public key", () => {
+    const secret = onlyResource(json, "AWS::SecretsManager::Secret");
+    const keyPair = onlyResource(json, "Custom::KilnSigningKeyPair");
+    const provider = fnId("SigningKey/Provider");
+    expect(keyPair.properties).toMatchObject({
+      ServiceToken: { "Fn::GetAtt": [provider, "Arn"] },
+      SecretArn: { Ref: secret.id },
+    });
+    const providerStatements = allowStatementsByRole(json).get(roleId("SigningKey/Provider")) ?? [];
+    expect(providerStatements).toContainEqual(
+      expect.objectContaining({ Action: "secretsmanager:PutSecretValue", Resource: { Ref: secret.id } }),
+    );
+    const publicKey = onlyResource(json, "AWS::CloudFront::PublicKey");
+    expect(publicKey.properties.PublicKeyConfig.EncodedKey).toEqual({
+      "Fn::GetAtt": [keyPair.id, "PublicKeyPem"],
+    });
+    const keyGroup = onlyResource(json, "AWS::CloudFront::KeyGroup");
+    expect(keyGroup.properties.KeyGroupConfig.Items).toEqual([{ Ref: publicKey.id }]);
+  });
+});
+
+describe("outputs CDN", () => {
+  const distributionConfig = () =>
+    onlyResource(json, "AWS::CloudFront::Distribution").properties.DistributionConfig;
+
+  it("serves outputs/* and assets/* from their buckets through OAC, only on signed URLs", () => {
+    const config = distributionConfig();
+    const keyGroup = onlyResource(json, "AWS::CloudFront::KeyGroup");
+    const oac = onlyResource(json, "AWS::CloudFront::OriginAccessControl");
+    expect(oac.properties.OriginAccessControlConfig).toMatchObject({
+      OriginAccessControlOriginType: "s3",
+      SigningBehavior: "always",
+    });
+    const originFor = (pattern: string) => {
+      const behaviour = config.CacheBehaviors.find((b: Cfn) => b.PathPattern === pattern);
+      return { behaviour, origin: config.Origins.find((o: Cfn) => o.Id === behaviour.TargetOriginId) };
+    };
+    for (const [pattern, bucketPath] of [
+      ["outputs/*", "Buckets/Outputs"],
+      ["assets/*", "Buckets/Assets"],
+    ] as const) {
+      const { behaviour, origin } = originFor(pattern);
+      expect(behaviour).toMatchObject({
+        TrustedKeyGroups: [{ Ref: keyGroup.id }],
+        ViewerProtocolPolicy: "redirect-to-https",
+      });
+      expect(origin).toMatchObject({
+        DomainName: {
+          "Fn::GetAtt": [logicalIdOf(json, bucketPath, "AWS::S3::Bucket"), "RegionalDomainName"],
+        },
+        OriginAccessControlId: { "Fn::GetAtt": [oac.id, "Id"] },
+        S3OriginConfig: { OriginAccessIdentity: "" },
+      });
+    }
+    expect(config.DefaultCacheBehavior.TrustedKeyGroups).toEqual([{ Ref: keyGroup.id }]);
+  });
+
+  it("keys the cache on the path only and never caches 403/404", () => {
+    const config = distributionConfig();
+    const cachePolicy = onlyResource(json, "AWS::CloudFront::CachePolicy");
+    for (const behaviour of [config.DefaultCacheBehavior, ...config.CacheBehaviors]) {
+      expect(behaviour.CachePolicyId).toEqual({ Ref: cachePolicy.id });
+    }
+    expect(cachePolicy.properties.CachePolicyConfig.ParametersInCacheKeyAndForwardedToOrigin).toMatchObject({
+      QueryStringsConfig: { QueryStringBehavior: "none" },
+      HeadersConfig: { HeaderBehavior: "none" },
+      CookiesConfig: { CookieBehavior: "none" },
+    });
+    expect(config.CustomErrorResponses).toEqual(
+      expect.arrayContaining([
+        { ErrorCode: 403, ErrorCachingMinTTL: 0 },
+        { ErrorCode: 404, ErrorCachingMinTTL: 0 },
+      ]),
+    );
+  });
+
+  it("lets only this distribution read the buckets behind it", () => {
+    for (const path of ["Buckets/Outputs", "Buckets/Assets"]) {
+      const bucket = logicalIdOf(json, path, "AWS::S3::Bucket");
+      const policy = onlyResource(json, "AWS::S3::BucketPolicy", (p) => p.properties.Bucket?.Ref === bucket);
+      const cloudfrontRead = policy.properties.PolicyDocument.Statement.find(
+        (s: Cfn) => s.Principal?.Service === "cloudfront.amazonaws.com",
+      );
+      expect(cloudfrontRead).toMatchObject({ Effect: "Allow", Action: "s3:GetObject" });
+      expect(JSON.stringify(cloudfrontRead.Condition)).toContain(
+        onlyResource(json, "AWS::CloudFront::Distribution").id,
+      );
+    }
+  });
+});
+
+describe("buckets and table", () => {
+  it("blocks public access on every bucket and never allows an anonymous principal", () => {
+    const buckets = resources(json, "AWS::S3::Bucket");
+    expect(buckets.length).toBeGreaterThanOrEqual(4);
+    for (const bucket of buckets) {
+      expect(bucket.properties.PublicAccessBlockConfiguration).toEqual({
+        BlockPublicAcls: true,
+        BlockPublicPolicy: true,
+        IgnorePublicAcls: true,
+        RestrictPublicBuckets: true,
+      });
+      expect(bucket.properties.BucketEncryption).toBeDefined();
+    }
+    for (const policy of resources(json, "AWS::S3::BucketPolicy")) {
+      for (const s of policy.properties.PolicyDocument.Statement) {
+        if (s.Effect !== "Allow") continue;
+        expect(s.Principal).not.toEqual("*");
+        expect(s.Principal?.AWS).not.toEqual("*");
+      }
+    }
+  });
+
+  it("logs bucket access to the access-log bucket and expires outputs", () => {
+    const accessLogs = logicalIdOf(json, "Buckets/AccessLogs", "AWS::S3::Bucket");
+    for (const path of ["Buckets/Outputs", "Buckets/Templates", "Buckets/Assets"]) {
+      const bucket = json.Resources[logicalIdOf(json, path, "AWS::S3::Bucket")].Properties;
+      expect(bucket.LoggingConfiguration.DestinationBucketName).toEqual({ Ref: accessLogs });
+    }
+    const outputs = json.Resources[logicalIdOf(json, "Buckets/Outputs", "AWS::S3::Bucket")].Properties;
+    expect(outputs.LifecycleConfiguration.Rules).toContainEqual(
+      expect.objectContaining({ Prefix: OUTPUTS.keyPrefix, ExpirationInDays: 30, Status: "Enabled" }),
+    );
+  });
+
+  it("builds the jobs table from JOBS_TABLE: pk/sk, TTL, on demand, PITR, encrypted", () => {
+    synth.template.hasResourceProperties("AWS::DynamoDB::Table", {
+      KeySchema: [
+        { AttributeName: "pk", KeyType: "HASH" },
+        { AttributeName: "sk", KeyType: "RANGE" },
+      ],
+      BillingMode: "PAY_PER_REQUEST",
+      TimeToLiveSpecification: { AttributeName: "expiresAtEpoch", Enabled: true },
+      PointInTimeRecoverySpecification: Match.objectLike({ PointInTimeRecoveryEnabled: true }),
+      SSESpecification: { SSEEnabled: true },
+    });
+  });
+
+  it("cleans up after itself in dev", () => {
+    const table = onlyResource(json, "AWS::DynamoDB::Table");
+    expect(table.raw.DeletionPolicy).toBe("Delete");
+    expect(resources(json, "Custom::S3AutoDeleteObjects").length).toBe(
+      resources(json, "AWS::S3::Bucket").length,
+    );
+  });
+});
+
+describe("render API", () => {
+  it("routes POST /v1/renders and GET /v1/renders/{id} to the api function, API key required", () => {
+    const api = fnId("Api/ApiFunction");
+    const methods = resources(json, "AWS::ApiGateway::Method");
+    expect(methods.map((m) => m.properties.HttpMethod).sort()).toEqual(["GET", "POST"]);
+    const pathOf = (resourceId: string): string => {
+      const r = json.Resources[resourceId].Properties;
+      const parent = r.ParentId.Ref ? pathOf(r.ParentId.Ref) : "";
+      return `${parent}/${r.PathPart}`;
+    };
+    const routes = methods
+      .map((m) => `${m.properties.HttpMethod} ${pathOf(m.properties.ResourceId.Ref)}`)
+      .sort();
+    expect(routes).toEqual(["GET /v1/renders/{id}", "POST /v1/renders"]);
+    for (const m of methods) {
+      expect(m.properties.ApiKeyRequired).toBe(true);
+      expect(m.properties.RequestValidatorId).toBeDefined();
+      expect(m.properties.Integration).toMatchObject({ Type: "AWS_PROXY", IntegrationHttpMethod: "POST" });
+      expect(JSON.stringify(m.properties.Integration.Uri)).toContain(api);
+    }
+    const post = methods.find((m) => m.properties.HttpMethod === "POST") as Cfn;
+    const model = onlyResource(json, "AWS::ApiGateway::Model");
+    expect(post.properties.RequestModels).toEqual({ "application/json": { Ref: model.id } });
+    expect(model.properties.Schema.required).toEqual(["template", "output"]);
+  });
+
+  it("throttles per tenant through a usage plan and logs access", () => {
+    const stage = onlyResource(json, "AWS::ApiGateway::Stage");
+    const plan = onlyResource(json, "AWS::ApiGateway::UsagePlan");
+    expect(plan.properties.Throttle).toEqual({ RateLimit: 10, BurstLimit: 20 });
+    expect(plan.properties.ApiStages).toEqual([
+      expect.objectContaining({
+        ApiId: { Ref: onlyResource(json, "AWS::ApiGateway::RestApi").id },
+        Stage: { Ref: stage.id },
+      }),
+    ]);
+    expect(stage.properties.AccessLogSetting.Format).toContain("$context.identity.apiKeyId");
+    expect(stage.properties.MethodSettings).toContainEqual(
+      expect.objectContaining({
+        HttpMethod: "*",
+        ResourcePath: "/*",
+        LoggingLevel: "ERROR",
+        DataTraceEnabled: false,
+      }),
+    );
+    synth.template.hasResourceProperties("AWS::ApiGateway::RequestValidator", {
+      ValidateRequestBody: true,
+      ValidateRequestParameters: true,
+    });
+  });
+
+  it("gives the api function the table, the queue and the signer, and nothing else", () => {
+    const vars = fn("Api/ApiFunction").Environment.Variables;
+    const queue = onlyResource(json, "AWS::SQS::Queue", (q) => q.properties.RedrivePolicy !== undefined);
+    expect(vars).toEqual({
+      [ENV.jobsTable]: { Ref: logicalIdOf(json, "Jobs/Table", "AWS::DynamoDB::Table") },
+      [ENV.renderQueueUrl]: { Ref: queue.id },
+      [ENV.signerFunctionName]: { Ref: fnId("Signer/SignAssets") },
+    });
+    const statements = allowStatementsByRole(json).get(roleId("Api/ApiFunction")) ?? [];
+    const services = new Set(statements.flatMap(actionsOf).map((a) => a.split(":")[0]));
+    expect([...services].sort()).toEqual(["dynamodb", "lambda", "logs", "sqs", "xray"]);
+    const sqsActions = statements
+      .filter((s) => actionsOf(s).some((a) => a.startsWith("sqs:")))
+      .flatMap(actionsOf);
+    expect(sqsActions).toContain("sqs:SendMessage");
+    expect(sqsActions).not.toContain("sqs:ReceiveMessage");
+    // The only unscoped resource is X-Ray's, which has no resource-level permissions.
+    for (const s of statements.filter((st) => asArray<Cfn>(st.Resource).includes("*"))) {
+      expect(actionsOf(s).every((a) => a.startsWith("xray:"))).toBe(true);
+    }
+  });
+});
+
+describe("monitoring", () => {
+  it("sends every alarm to the alarm topic, which mails the given address", () => {
+    const topic = onlyResource(json, "AWS::SNS::Topic");
+    const alarms = resources(json, "AWS::CloudWatch::Alarm");
+    expect(alarms.length).toBeGreaterThanOrEqual(6);
+    for (const alarm of alarms) {
+      expect(alarm.properties.AlarmActions).toEqual([{ Ref: topic.id }]);
+    }
+    synth.template.hasResourceProperties("AWS::SNS::Subscription", {
+      Protocol: "email",
+      Endpoint: "ops@example.com",
+      TopicArn: { Ref: topic.id },
+    });
+  });
+
+  it("watches dead letters, queue age, worker errors and throttles, render p95 and API 5xx", () => {
+    const alarms = resources(json, "AWS::CloudWatch::Alarm").map((a) => a.properties);
+    const dlq = onlyResource(json, "AWS::SQS::Queue", (q) => q.properties.RedrivePolicy === undefined);
+    const has = (predicate: (a: Cfn) => boolean) => expect(alarms.some(predicate)).toBe(true);
+    has(
+      (a) =>
+        a.MetricName === "ApproximateNumberOfMessagesVisible" &&
+        a.Threshold === 0 &&
+        a.ComparisonOperator === "GreaterThanThreshold" &&
+        JSON.stringify(a.Dimensions).includes(dlq.id),
+    );
+    has((a) => a.MetricName === "ApproximateAgeOfOldestMessage");
+    has((a) => a.MetricName === "Errors" && a.Namespace === "AWS/Lambda");
+    has((a) => a.MetricName === "Throttles" && a.Namespace === "AWS/Lambda");
+    has(
+      (a) =>
+        a.Namespace === RENDER_DURATION_METRIC.namespace &&
+        a.MetricName === RENDER_DURATION_METRIC.metricName &&
+        a.ExtendedStatistic === "p95" &&
+        a.Unit === "Milliseconds" &&
+        JSON.stringify(a.Dimensions) === JSON.stringify([{ Name: "Service", Value: "render-worker" }]),
+    );
+    has((a) => a.MetricName === "5XXError" && a.Namespace === "AWS/ApiGateway");
+    const dashboard = JSON.stringify(
+      onlyResource(json, "AWS::CloudWatch::Dashboard").properties.DashboardBody,
+    );
+    for (const metric of [
+      "ApproximateNumberOfMessagesVisible",
+      "ApproximateAgeOfOldestMessage",
+      "RenderDuration",
+      "5XXError",
+    ]) {
+      expect(dashboard).toContain(metric);
+    }
+  });
+});
+
+describe("stack outputs", () => {
+  it("exports the API URL, distribution domain, queue URLs and table name", () => {
+    const outputs = Object.keys(json.Outputs);
+    for (const name of [
+      "ApiUrl",
+      "DistributionDomainName",
+      "RenderQueueUrl",
+      "DeadLetterQueueUrl",
+      "JobsTableName",
+      "UsagePlanId",
+    ]) {
+      expect(outputs).toContain(name);
+    }
+  });
+});
+
+describe("IAM", () => {
+  it("grants unscoped resources only to X-Ray, which has no resource-level permissions", () => {
+    for (const [role, statements] of allowStatementsByRole(json)) {
+      for (const s of statements.filter((st) => asArray<Cfn>(st.Resource).includes("*"))) {
+        expect(
+          actionsOf(s).every((a) => a.startsWith("xray:")),
+          `${role}: ${actionsOf(s).join(", ")}`,
+        ).toBe(true);
+      }
+    }
+  });
+});
+
+describe("cdk-nag (AwsSolutions)", () => {
+  it("reports no unacknowledged finding", () => {
+    // Synthesis throws on an unacknowledged error; the report must also hold no warning.
+    const violations = (synth.report?.pluginReports ?? []).flatMap((r: Cfn) => r.violations ?? []);
+    expect(violations.map((v: Cfn) => `${v.severity} ${v.ruleName}`)).toEqual([]);
+    expect(new AwsSolutionsChecks(synth.app).validateScope(synth.app).violations).toEqual([]);
+  });
+
+  it("gives every acknowledgement a reason a reviewer can check", () => {
+    const acknowledgements = synth.app.node
+      .findAll()
+      .flatMap((c) => c.node.metadata.filter((m) => m.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY))
+      .flatMap((m) => Object.entries(m.data as Record<string, string>));
+    expect(acknowledgements.length).toBeGreaterThan(0);
+    for (const [id, reason] of acknowledgements) {
+      expect(id).toMatch(/AwsSolutions-[A-Z0-9]+/);
+      expect(reason.length, `reason of ${id}`).toBeGreaterThan(60);
+    }
+  });
+
+  it("does find violations when there are some (the check is live)", () => {
+    const app = new App();
+    const stack = new Stack(app, "Control");
+    new s3.Bucket(stack, "Bare");
+    const found = new AwsSolutionsChecks(app).validateScope(app).violations.map((v) => v.ruleName);
+    expect(found).toEqual(expect.arrayContaining(["AwsSolutions-S1", "AwsSolutions-S10"]));
+  });
+});
+
+/** The asset directory name of a Lambda function or layer: its S3 key without `.zip`. */
+function assetHash(properties: Cfn): string {
+  const key: string = (properties.Code ?? properties.Content).S3Key;
+  return key.replace(/\.zip$/, "");
+}

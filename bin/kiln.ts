@@ -1,10 +1,16 @@
 import { KilnApiError } from "../functions/client/kiln-client.js";
+import { bench } from "./commands/bench.js";
 import { type Command, EXIT, UsageError } from "./commands/cli-support.js";
+import { cost } from "./commands/cost.js";
+import { redrive } from "./commands/redrive.js";
 import { render } from "./commands/render.js";
 
 /** Every `kiln` command, by name. */
 const COMMANDS: Record<string, Command> = {
   render,
+  bench,
+  cost,
+  redrive,
 };
 
 const EXIT_CODES =

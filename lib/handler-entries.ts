@@ -10,6 +10,7 @@ export const HANDLER_ENTRIES = {
   api: fromRoot("functions/handlers/api/index.ts"),
   renderWorker: fromRoot("functions/handlers/render-worker/index.ts"),
   signAssets: fromRoot("functions/handlers/sign-assets/index.ts"),
+  webhookDispatcher: fromRoot("functions/handlers/webhook-dispatcher/index.ts"),
   /** CloudFormation custom resource that creates the URL-signing key pair at deploy time. */
   signingKeyPairProvider: fromRoot("lib/providers/signing-key-pair.ts"),
 } as const;

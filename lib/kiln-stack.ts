@@ -14,7 +14,9 @@ import {
   type RenderWorkerOptions,
   validateRenderWorkerOptions,
 } from "./constructs/render-worker.js";
+import { RequestPayloads } from "./constructs/request-payloads.js";
 import { SigningKeyPair, UrlSigner } from "./constructs/url-signer.js";
+import { WebhookDelivery } from "./constructs/webhooks.js";
 import { type StageName, stageSettings } from "./stage.js";
 
 export interface KilnStackProps extends StackProps {
@@ -46,6 +48,14 @@ export interface KilnStackProps extends StackProps {
   readonly signedUrlTtl?: Duration;
   /** @default JOB_RETENTION_DAYS (30) */
   readonly outputsExpirationDays?: number;
+  /**
+   * Where callbackUrls may point: https to any public host unless narrowed here.
+   * @default { schemes: ["https"] }
+   */
+  readonly callbacks?: {
+    readonly schemes?: readonly string[];
+    readonly hosts?: readonly string[];
+  };
   /** @default - Monitoring defaults (queue age 5 min, render p95 10 s) */
   readonly monitoring?: {
     readonly maxQueueAge?: Duration;
@@ -58,6 +68,8 @@ export class KilnStack extends Stack {
   public readonly buckets: KilnBuckets;
   public readonly jobs: JobsTable;
   public readonly renderQueue: RenderQueue;
+  public readonly payloads: RequestPayloads;
+  public readonly webhooks: WebhookDelivery;
   public readonly signingKey: SigningKeyPair;
   public readonly cdn: OutputsCdn;
   public readonly signer: UrlSigner;
@@ -86,6 +98,19 @@ export class KilnStack extends Stack {
       deletionProtection: stage.deletionProtection,
     });
     this.renderQueue = new RenderQueue(this, "RenderQueue", { queueName: `${p}-renders`, workerTimeout });
+    this.payloads = new RequestPayloads(this, "Payloads", {
+      accessLogsBucket: this.buckets.accessLogs,
+      removalPolicy: stage.removalPolicy,
+      autoDeleteObjects: stage.autoDeleteObjects,
+    });
+    this.webhooks = new WebhookDelivery(this, "Webhooks", {
+      jobsTable: this.jobs.table,
+      callbackSchemes: props.callbacks?.schemes,
+      callbackHosts: props.callbacks?.hosts,
+      queueName: `${p}-webhooks`,
+      functionName: `${p}-webhook-dispatcher`,
+      ...lifecycle,
+    });
 
     this.signingKey = new SigningKeyPair(this, "SigningKey", {
       ...props.signingKey,
@@ -118,6 +143,8 @@ export class KilnStack extends Stack {
       jobsTable: this.jobs.table,
       outputsBucket: this.buckets.outputs,
       signer: this.signer,
+      payloads: this.payloads,
+      webhooks: this.webhooks,
       functionName: `${p}-render-worker`,
       ...lifecycle,
     });
@@ -127,6 +154,9 @@ export class KilnStack extends Stack {
       jobsTable: this.jobs.table,
       renderQueue: this.renderQueue.queue,
       signer: this.signer,
+      payloads: this.payloads,
+      callbackSchemes: props.callbacks?.schemes,
+      callbackHosts: props.callbacks?.hosts,
       apiName: `${p}-api`,
       functionName: `${p}-api`,
       ...lifecycle,
@@ -142,6 +172,7 @@ export class KilnStack extends Stack {
       topicName: `${p}-alarms`,
       dashboardName: `Kiln-${props.stage}`,
     });
+    this.webhooks.alarmOnDeadLetters(this.monitoring.topic);
 
     const output = (id: string, value: string, description: string) =>
       new CfnOutput(this, id, { value, description });
@@ -156,6 +187,13 @@ export class KilnStack extends Stack {
     output("DeadLetterQueueUrl", this.renderQueue.deadLetterQueue.queueUrl, "Render dead-letter queue");
     output("DeadLetterQueueArn", this.renderQueue.deadLetterQueue.queueArn, "Source ARN for a redrive");
     output("RenderQueueArn", this.renderQueue.queue.queueArn, "Destination ARN for a redrive");
+    output("WebhookQueueUrl", this.webhooks.queue.queueUrl, "Webhook deliveries and their retries");
+    output(
+      "WebhookDeadLetterQueueUrl",
+      this.webhooks.deadLetterQueue.queueUrl,
+      "Webhook dead-letter queue (kiln redrive --dlq … --to WebhookQueueUrl)",
+    );
+    output("PayloadsBucketName", this.payloads.bucket.bucketName, "Large request bodies, by job");
     output("JobsTableName", this.jobs.table.tableName, "Jobs and API-key table");
     output("OutputsBucketName", this.buckets.outputs.bucketName, "Rendered outputs");
     output("TemplatesBucketName", this.buckets.templates.bucketName, "Versioned templates");

@@ -22,6 +22,16 @@ export class KilnApiError extends Error {
 
 export type SubmittedJob = Pick<JobView, "id" | "status">;
 
+export interface SubmitOptions {
+  /**
+   * Makes the submission safe to repeat: the API answers a repeat with the job the key first created.
+   * With a key, failed attempts (5xx, no answer) are retried with the same key.
+   */
+  readonly idempotencyKey?: string;
+  /** Attempts in all when an idempotency key is given. @default 6 */
+  readonly attempts?: number;
+}
+
 /** A small client for the Kiln API: what the CLI and the integration tests speak. */
 export class KilnClient {
   private readonly fetch: typeof fetch;
@@ -30,15 +40,32 @@ export class KilnClient {
     this.fetch = options.fetch ?? globalThis.fetch;
   }
 
-  async submitRender(job: unknown): Promise<SubmittedJob & { location: string }> {
-    const res = await this.request("POST", "/v1/renders", job);
+  async submitRender(
+    job: unknown,
+    options: SubmitOptions = {},
+  ): Promise<SubmittedJob & { location: string; replayed: boolean }> {
+    const key = options.idempotencyKey;
+    const send = () =>
+      this.request("POST", "/v1/renders", job, key === undefined ? {} : { "idempotency-key": key });
+    const res = key === undefined ? await send() : await retrying(send, options.attempts ?? 6);
     const body = (await res.json()) as SubmittedJob;
-    return { ...body, location: res.headers.get("location") ?? `/v1/renders/${body.id}` };
+    return {
+      ...body,
+      location: res.headers.get("location") ?? `/v1/renders/${body.id}`,
+      replayed: res.headers.get("idempotent-replayed") === "true",
+    };
   }
 
+  /** GET is safe to repeat: a 5xx or a dropped connection is retried a few times. */
   async getRender(id: string): Promise<JobView> {
-    const res = await this.request("GET", `/v1/renders/${encodeURIComponent(id)}`);
+    const res = await retrying(() => this.request("GET", `/v1/renders/${encodeURIComponent(id)}`), 4);
     return (await res.json()) as JobView;
+  }
+
+  /** The tenant's webhook signing secret (`whsec_…`), created on first use. */
+  async getWebhookSecret(): Promise<string> {
+    const res = await retrying(() => this.request("GET", "/v1/webhooks/secret"), 4);
+    return ((await res.json()) as { secret: string }).secret;
   }
 
   /** Polls until the job is terminal; `onStatus` sees every status change. */
@@ -67,12 +94,18 @@ export class KilnClient {
     return new Uint8Array(await res.arrayBuffer());
   }
 
-  private async request(method: string, path: string, body?: unknown): Promise<Response> {
+  private async request(
+    method: string,
+    path: string,
+    body?: unknown,
+    headers: Record<string, string> = {},
+  ): Promise<Response> {
     const res = await this.fetch(new URL(path, this.options.baseUrl), {
       method,
       headers: {
         "x-api-key": this.options.apiKey,
         ...(body === undefined ? {} : { "content-type": "application/json" }),
+        ...headers,
       },
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
     });
@@ -91,5 +124,20 @@ export class KilnClient {
       );
     }
     return res;
+  }
+}
+
+/** Repeats `call` after a 5xx or a network failure, with backoff; 4xx answers are final. */
+async function retrying(call: () => Promise<Response>, attempts: number): Promise<Response> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await call();
+    } catch (err) {
+      const status = err instanceof KilnApiError ? err.status : undefined;
+      const retryable = status === undefined || status >= 500 || status === 429;
+      if (!retryable || attempt >= attempts) throw err;
+      const ceiling = Math.min(2000, 100 * 2 ** (attempt - 1));
+      await new Promise((r) => setTimeout(r, ceiling / 2 + Math.random() * (ceiling / 2)));
+    }
   }
 }

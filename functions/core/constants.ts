@@ -12,12 +12,37 @@ export const JOBS_TABLE = {
 } as const;
 
 export const RENDER_QUEUE = {
-  /** Receives before SQS moves a message to the dead-letter queue. */
-  maxReceiveCount: 3,
+  /**
+   * Receives before SQS moves a message to the dead-letter queue: three render attempts and one more
+   * receive that only settles the job as failed, so a worker that dies during the last attempt still
+   * leaves a terminal job behind.
+   */
+  maxReceiveCount: 4,
   /** SQS keeps undelivered messages this long (14 days, the maximum). */
   retentionSeconds: 14 * 24 * 3600,
   /** Lambda recommends a visibility timeout of at least six times the function timeout. */
   visibilityTimeoutFactor: 6,
+} as const;
+
+/** Delivery of signed job-completion webhooks: a queue of its own, retried through SQS delays. */
+export const WEBHOOK_QUEUE = {
+  /** Receives before a delivery message that keeps failing unexpectedly is dead-lettered. */
+  maxReceiveCount: 5,
+  retentionSeconds: 4 * 24 * 3600,
+  /** The dispatcher's function timeout is a few seconds; SQS needs six times it. */
+  visibilityTimeoutSeconds: 120,
+  /** SQS caps a message's delay at 15 minutes; longer waits hop through several delays. */
+  maxDelaySeconds: 900,
+} as const;
+
+/** Requests too large to sit comfortably in a DynamoDB item (max 400 KB) go to S3 by reference. */
+export const PAYLOADS = {
+  keyPrefix: "requests/",
+} as const;
+
+/** Idempotency-Key records answer a retried POST with the job it created, for this long. */
+export const IDEMPOTENCY = {
+  ttlSeconds: 24 * 3600,
 } as const;
 
 export const OUTPUTS = {
@@ -43,4 +68,14 @@ export const ENV = {
   signedUrlTtlSeconds: "KILN_SIGNED_URL_TTL_SECONDS",
   maxReceiveCount: "KILN_MAX_RECEIVE_COUNT",
   rendersPerBrowser: "KILN_RENDERS_PER_BROWSER",
+  payloadsBucket: "KILN_PAYLOADS_BUCKET",
+  webhookQueueUrl: "KILN_WEBHOOK_QUEUE_URL",
+  /** Comma-separated URL schemes a callbackUrl may use (default https). */
+  callbackSchemes: "KILN_CALLBACK_SCHEMES",
+  /** Comma-separated hosts a callbackUrl may name; unset: any public host. */
+  callbackHosts: "KILN_CALLBACK_HOSTS",
+  /** Seconds a worker keeps a message hidden (and renews it) while it renders. */
+  visibilityHoldSeconds: "KILN_VISIBILITY_HOLD_SECONDS",
+  /** Seconds before the first redelivery of a transient failure; doubles per receive, with jitter. */
+  retryBaseSeconds: "KILN_RETRY_BASE_SECONDS",
 } as const;

@@ -62,3 +62,19 @@ export class PermanentRenderError extends Error {
     super(message);
   }
 }
+
+/** The same Idempotency-Key came back with a different request body. */
+export class IdempotencyConflictError extends KilnError {
+  readonly code = "idempotency_key_reused";
+  readonly status = 409;
+  constructor(
+    readonly key: string,
+    readonly jobId: string,
+  ) {
+    const shown = key.length > 80 ? `${key.slice(0, 80)}…` : key;
+    super(
+      `Idempotency-Key "${shown}" was already used with a different request body (job ${jobId}). ` +
+        "Send the original body to get that job again, or use a new key for a new render.",
+    );
+  }
+}

@@ -1,4 +1,4 @@
-import type { Job, JobFailure } from "./job.js";
+import type { Job, JobFailure, WebhookAttempt, WebhookState } from "./job.js";
 import type { SignedUrl } from "./ports.js";
 
 /** The job as the API shows it to its tenant: no request echo, no internal keys. */
@@ -16,6 +16,13 @@ export interface JobView {
     readonly expiresAt: string;
   };
   readonly error?: JobFailure;
+  /** Only for jobs submitted with a callbackUrl; `waiting` until the job ends. */
+  readonly webhook?: {
+    readonly url: string;
+    readonly state: WebhookState | "waiting";
+    readonly attempts: readonly WebhookAttempt[];
+    readonly nextAttemptAt?: string;
+  };
 }
 
 export function toJobView(job: Job, outputUrl?: SignedUrl): JobView {
@@ -37,5 +44,15 @@ export function toJobView(job: Job, outputUrl?: SignedUrl): JobView {
         }
       : {}),
     ...(job.error ? { error: job.error } : {}),
+    ...(job.callbackUrl
+      ? {
+          webhook: {
+            url: job.callbackUrl,
+            state: job.webhook?.state ?? "waiting",
+            attempts: job.webhook?.attempts ?? [],
+            ...(job.webhook?.nextAttemptAt ? { nextAttemptAt: job.webhook.nextAttemptAt } : {}),
+          },
+        }
+      : {}),
   };
 }

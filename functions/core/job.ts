@@ -14,6 +14,38 @@ export interface JobFailure {
   readonly message: string;
 }
 
+/**
+ * The attempt currently allowed to render the job. Another attempt may take the job over only once
+ * `expiresAtMs` has passed; success and failure are written only by the holder.
+ */
+export interface JobLease {
+  readonly owner: string;
+  /** Epoch milliseconds. */
+  readonly expiresAtMs: number;
+}
+
+/** `pending` until the first delivery, `retrying` between failed ones; `delivered` and `failed` are final. */
+export type WebhookState = "pending" | "retrying" | "delivered" | "failed";
+
+export interface WebhookAttempt {
+  /** 1 for the first delivery. */
+  readonly attempt: number;
+  /** ISO-8601 instant the request was sent. */
+  readonly at: string;
+  /** The receiver's HTTP status, when it answered. */
+  readonly status?: number;
+  /** Why the attempt failed, when it did. */
+  readonly error?: string;
+  readonly durationMs: number;
+}
+
+export interface JobWebhook {
+  readonly state: WebhookState;
+  readonly attempts: readonly WebhookAttempt[];
+  /** ISO-8601 instant of the next delivery while `retrying`. */
+  readonly nextAttemptAt?: string;
+}
+
 export interface Job {
   readonly tenant: string;
   readonly id: string;
@@ -23,9 +55,24 @@ export interface Job {
   readonly updatedAt: string;
   /** Render attempts started so far. */
   readonly attempts: number;
-  readonly request: RenderRequest;
+  /** The request, when it is kept in the job record; large ones are in the payload store instead. */
+  readonly request?: RenderRequest;
+  /** Payload-store key of the request when it was too large for the job record. */
+  readonly payloadKey?: string;
+  /** Where the job's completion event is POSTed. */
+  readonly callbackUrl?: string;
+  readonly lease?: JobLease;
+  /** The reason of the latest transient failure; becomes the job's error once attempts run out. */
+  readonly lastError?: JobFailure;
   readonly output?: JobOutput;
   readonly error?: JobFailure;
+  /** Present once a job with a callbackUrl is terminal. */
+  readonly webhook?: JobWebhook;
+}
+
+/** Whether an attempt other than the lease holder may start rendering the job at `nowMs`. */
+export function leaseIsLive(job: Pick<Job, "lease">, nowMs: number): boolean {
+  return job.lease !== undefined && job.lease.expiresAtMs > nowMs;
 }
 
 /**

@@ -1,20 +1,109 @@
-import type { Job, JobFailure, JobOutput } from "./job.js";
+import type { Job, JobFailure, JobLease, JobOutput, WebhookAttempt, WebhookState } from "./job.js";
 import type { OutputOptions } from "./render-request.js";
 
-/** Job records. Every state change is a conditional write derived from the job state machine. */
+export type StartAttemptResult =
+  /** The caller holds the lease and must render. */
+  | { readonly kind: "started"; readonly job: Job }
+  | { readonly kind: "terminal"; readonly job: Job }
+  /** Another attempt holds a live lease. */
+  | { readonly kind: "leased"; readonly job: Job }
+  | { readonly kind: "missing" };
+
+/** A conditional write: whether it applied, and the record as it is now (if it exists). */
+export interface WriteResult {
+  readonly applied: boolean;
+  readonly job?: Job;
+}
+
+/**
+ * Who may fail a job: the attempt holding the lease, or anyone once the lease (if any) has expired
+ * at `nowMs` — the settling receive after the last attempt.
+ */
+export type FailGuard = { readonly owner: string } | { readonly leaseExpiredAtMs: number };
+
+/**
+ * Job records. Every state change is a single conditional write derived from the job state machine
+ * and the lease, so that no two attempts both win and a retried call never applies twice.
+ */
 export interface JobStore {
-  /** Stores a new queued job; fails if the id exists. */
-  create(job: Job): Promise<void>;
+  /** Stores a new queued job; `exists` when the id is already taken (a retried submission). */
+  create(job: Job): Promise<"created" | "exists">;
   get(tenant: string, id: string): Promise<Job | undefined>;
   /**
-   * Moves the job to `rendering` and counts an attempt. Returns the updated job, or undefined when
-   * the job is already terminal (or does not exist): the caller must not render it.
+   * Moves the job to `rendering` under `lease` and counts an attempt — allowed from `queued`, or from
+   * `rendering` once the previous lease has expired at `at`. A retry of a call that had applied
+   * reports `started` again (the lease owner is the caller's).
    */
-  startAttempt(tenant: string, id: string, at: Date): Promise<Job | undefined>;
-  /** Returns false when the job was not `rendering` (someone else finished it). */
-  markSucceeded(tenant: string, id: string, output: JobOutput, at: Date): Promise<boolean>;
-  /** Returns false when the job was already terminal. */
-  markFailed(tenant: string, id: string, failure: JobFailure, at: Date): Promise<boolean>;
+  startAttempt(tenant: string, id: string, lease: JobLease, at: Date): Promise<StartAttemptResult>;
+  /** Extends the lease; false when `lease.owner` no longer holds it. */
+  renewLease(tenant: string, id: string, lease: JobLease, at: Date): Promise<boolean>;
+  /**
+   * After a transient failure: keeps the job `rendering`, expires the holder's lease at once so the
+   * next delivery can start, and records the reason. False when `owner` no longer holds the lease.
+   */
+  releaseLease(tenant: string, id: string, owner: string, lastError: JobFailure, at: Date): Promise<boolean>;
+  /** `rendering → succeeded` by the lease holder; `notify` starts the webhook (state `pending`). */
+  markSucceeded(
+    tenant: string,
+    id: string,
+    owner: string,
+    output: JobOutput,
+    at: Date,
+    notify: boolean,
+  ): Promise<WriteResult>;
+  /** `queued | rendering → failed`, as allowed by `guard`; `notify` starts the webhook. */
+  markFailed(
+    tenant: string,
+    id: string,
+    failure: JobFailure,
+    at: Date,
+    guard: FailGuard,
+    notify: boolean,
+  ): Promise<WriteResult>;
+  /**
+   * Appends a delivery attempt (if any) and sets the webhook state. Attempt n is recorded only while
+   * n − 1 are, so repeating a call that had applied changes nothing.
+   */
+  recordWebhook(
+    tenant: string,
+    id: string,
+    update: { attempt?: WebhookAttempt; state: WebhookState; nextAttemptAt?: string },
+  ): Promise<void>;
+}
+
+/** What an Idempotency-Key stands for: the job it created and the request it was created from. */
+export interface IdempotencyRecord {
+  readonly key: string;
+  /** sha256 of the normalised request body. */
+  readonly fingerprint: string;
+  readonly jobId: string;
+  readonly createdAt: string;
+  /** Epoch ms after which the key is free again. */
+  readonly expiresAtMs: number;
+}
+
+export interface IdempotencyStore {
+  /**
+   * Stores `candidate` unless a live record exists for its key (expired ones count as absent).
+   * Returns the record in force and whether it is the candidate.
+   */
+  claim(
+    tenant: string,
+    candidate: IdempotencyRecord,
+    now: Date,
+  ): Promise<{ readonly record: IdempotencyRecord; readonly claimed: boolean }>;
+}
+
+/** Per-tenant webhook signing secrets (`whsec_…`), created on first use. */
+export interface WebhookSecretStore {
+  getOrCreate(tenant: string): Promise<string>;
+}
+
+/** Request bodies kept out of the job record because of their size. */
+export interface PayloadStore {
+  put(key: string, body: string): Promise<void>;
+  /** Undefined when there is no such payload. */
+  get(key: string): Promise<string | undefined>;
 }
 
 /** Maps an API key to its tenant. Keys are only ever compared by hash. */
@@ -29,6 +118,38 @@ export interface RenderMessage {
 
 export interface RenderQueue {
   enqueue(message: RenderMessage): Promise<void>;
+}
+
+export interface WebhookMessage {
+  readonly tenant: string;
+  readonly jobId: string;
+  /** Delivery attempt this message asks for; 1 is the first. */
+  readonly attempt: number;
+  /** Epoch ms before which the attempt must not be made (waits longer than one queue delay). */
+  readonly notBefore?: number;
+}
+
+export interface WebhookQueue {
+  /** `delaySeconds` is capped by the queue (15 minutes on SQS). */
+  enqueue(message: WebhookMessage, delaySeconds?: number): Promise<void>;
+}
+
+/**
+ * Changes how long received messages stay hidden: the heartbeat of a long render and the backoff of
+ * a retry. Identified as the event source hands them over (queue ARN + receipt handle).
+ */
+export interface MessageVisibility {
+  change(queueArn: string, receiptHandles: readonly string[], seconds: number): Promise<void>;
+}
+
+/** POSTs a webhook. Resolves with the receiver's status; rejects when there was no answer. */
+export interface WebhookSender {
+  post(
+    url: string,
+    headers: Readonly<Record<string, string>>,
+    body: string,
+    timeoutMs: number,
+  ): Promise<{ readonly status: number }>;
 }
 
 export interface StoredObject {

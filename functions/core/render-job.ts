@@ -1,16 +1,50 @@
-import { createHash } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import { OUTPUTS } from "./constants.js";
 import { PermanentRenderError } from "./errors.js";
 import { hydrate } from "./hydrate.js";
-import type { JobFailure } from "./job.js";
-import type { Clock, JobStore, ObjectStore, Renderer, RenderMessage } from "./ports.js";
-import { CONTENT_TYPES, type OutputFormat } from "./render-request.js";
+import { isTerminal, type Job, type JobFailure, leaseIsLive } from "./job.js";
+import type {
+  Clock,
+  JobStore,
+  ObjectStore,
+  PayloadStore,
+  Renderer,
+  RenderMessage,
+  WebhookQueue,
+  WriteResult,
+} from "./ports.js";
+import { CONTENT_TYPES, type OutputFormat, type RenderRequest } from "./render-request.js";
+import { type RetryPolicy, retryDelaySeconds, type StoreRetry, withStoreRetry } from "./retry-policy.js";
+
+/** Failure codes the worker itself records (the renderer and hydration add their own). */
+export const FAILURE_CODES = {
+  /** Transient failures used up every attempt; the message names the last one. */
+  renderFailed: "render_failed",
+  /** The worker of the last attempt stopped (killed, out of memory, timed out) and none are left. */
+  workerLost: "worker_lost",
+  /** The request of a large job is no longer in the payload store. */
+  requestMissing: "request_missing",
+} as const;
+
+export interface LeaseSettings {
+  /** How long a lease lasts from its last renewal. Shorter than the message's hold, see the handler. */
+  readonly leaseMs: number;
+  /** How often the holder renews it while rendering. */
+  readonly renewEveryMs: number;
+}
 
 export interface RenderJobDeps {
   readonly jobs: JobStore;
   readonly renderer: Renderer;
   readonly outputs: ObjectStore;
+  readonly payloads: PayloadStore;
+  readonly webhooks: WebhookQueue;
   readonly clock: Clock;
+  readonly lease: LeaseSettings;
+  readonly retry: RetryPolicy;
+  readonly storeRetry?: StoreRetry;
+  readonly newAttemptId?: () => string;
+  readonly random?: () => number;
 }
 
 export interface Delivery {
@@ -22,9 +56,9 @@ export interface Delivery {
 
 /**
  * - `done`: the job is terminal (now or already); the message can be deleted.
- * - `retry`: a transient failure; leave the message for redelivery.
- * - `dead-letter`: transient failures used up every delivery; the job is marked failed and the message
- *   is left to move to the dead-letter queue, where operators can inspect and redrive it.
+ * - `retry`: leave the message for redelivery after `retryAfterSeconds`.
+ * - `dead-letter`: the last delivery; the job has been settled as failed where it could be, and the
+ *   message is left to move to the dead-letter queue, where operators can inspect and redrive it.
  */
 export type RenderJobResult =
   | {
@@ -35,7 +69,8 @@ export type RenderJobResult =
     }
   | { readonly outcome: "done"; readonly status: "failed"; readonly code: string }
   | { readonly outcome: "done"; readonly status: "skipped" }
-  | { readonly outcome: "retry" | "dead-letter"; readonly error: Error };
+  | { readonly outcome: "retry"; readonly error: Error; readonly retryAfterSeconds: number }
+  | { readonly outcome: "dead-letter"; readonly error: Error; readonly code?: string };
 
 const EXTENSIONS: Readonly<Record<OutputFormat, string>> = {
   png: "png",
@@ -49,45 +84,296 @@ export function outputKey(tenant: string, sha256: string, format: OutputFormat):
   return `${OUTPUTS.keyPrefix}${tenant}/${sha256}.${EXTENSIONS[format]}`;
 }
 
+/** Receives that may render; the one after them only settles the job. */
+export function renderAttemptsFor(maxReceiveCount: number): number {
+  return Math.max(1, maxReceiveCount - 1);
+}
+
+/**
+ * One delivery of a render message. Deliveries before the last render under a lease on the job
+ * record; the last one renders nothing and fails the job if it is still not terminal, so that a
+ * worker dying on its final attempt cannot leave a job unfinished once the message is dead-lettered.
+ */
 export async function renderJob(
   deps: RenderJobDeps,
   message: RenderMessage,
   delivery: Delivery,
 ): Promise<RenderJobResult> {
-  const { jobs, renderer, outputs, clock } = deps;
-  const job = await jobs.startAttempt(message.tenant, message.jobId, clock.now());
-  if (!job) return { outcome: "done", status: "skipped" };
+  if (delivery.receiveCount > renderAttemptsFor(delivery.maxReceiveCount)) {
+    return settleLastDelivery(deps, message);
+  }
+  const { jobs, clock } = deps;
+  const store = <T>(call: () => Promise<T>) => withStoreRetry(call, deps.storeRetry, deps.random);
+  const owner = (deps.newAttemptId ?? randomUUID)();
+  const backoff = () => retryDelaySeconds(deps.retry, delivery.receiveCount, deps.random);
 
+  const start = await startWhenPresent(deps, message, owner);
+  if (start.kind === "missing") {
+    // Either the API has not written the job yet (it sends the message first), or it never will.
+    return retry(new Error(`job ${message.jobId} does not exist (yet)`), backoff());
+  }
+  if (start.kind === "terminal") {
+    await ensureWebhookQueued(deps, start.job);
+    return { outcome: "done", status: "skipped" };
+  }
+  if (start.kind === "leased") {
+    const remainingMs = (start.job.lease?.expiresAtMs ?? 0) - clock.now().getTime();
+    return retry(
+      new Error(`job ${message.jobId} is being rendered by another attempt`),
+      Math.max(1, Math.ceil(remainingMs / 1000)),
+    );
+  }
+
+  const job = start.job;
+  const lease = keepLease(deps, job, owner, job.lease?.expiresAtMs ?? 0);
   try {
-    const { request } = job;
+    const request = await loadRequest(deps, job);
     const html = await hydrate(request.template.html, request.data);
-    const body = await renderer.render(html, request.output);
+    const body = await deps.renderer.render(html, request.output);
     const sha256 = createHash("sha256").update(body).digest("hex");
     const contentType = CONTENT_TYPES[request.output.format];
     const key = outputKey(job.tenant, sha256, request.output.format);
-    await outputs.put({ key, body, contentType, cacheControl: OUTPUTS.cacheControl });
-    await jobs.markSucceeded(
-      job.tenant,
-      job.id,
-      { key, contentType, bytes: body.byteLength, sha256 },
-      clock.now(),
+
+    // Fence: hold a fresh lease while writing, so that no other attempt can take the job over between
+    // this check and markSucceeded and write an output of its own.
+    if (!(await lease.ensureFresh())) {
+      return retry(new Error(`job ${job.id}: the lease was lost while rendering`), backoff());
+    }
+    await store(() => deps.outputs.put({ key, body, contentType, cacheControl: OUTPUTS.cacheControl }));
+    const output = { key, contentType, bytes: body.byteLength, sha256 };
+    const written = await store(() =>
+      jobs.markSucceeded(job.tenant, job.id, owner, output, clock.now(), job.callbackUrl !== undefined),
     );
+    const mine =
+      written.applied || (written.job?.status === "succeeded" && written.job.output?.sha256 === sha256);
+    if (!mine) {
+      // Only a broken clock lets this happen: someone else finished the job while we held the lease.
+      return retry(new Error(`job ${job.id} was finished by another attempt`), backoff());
+    }
+    if (!(await notify(deps, written.job))) {
+      return retry(new Error(`job ${job.id} succeeded but its webhook could not be queued`), backoff());
+    }
     return { outcome: "done", status: "succeeded", format: request.output.format, bytes: body.byteLength };
   } catch (err) {
     const error = err instanceof Error ? err : new Error(String(err));
     if (error instanceof PermanentRenderError) {
-      await jobs.markFailed(job.tenant, job.id, { code: error.code, message: error.message }, clock.now());
+      const failure = { code: error.code, message: error.message };
+      const written = await store(() =>
+        jobs.markFailed(job.tenant, job.id, failure, clock.now(), { owner }, job.callbackUrl !== undefined),
+      );
+      if (!failedByUs(written, failure)) {
+        return retry(
+          new Error(`job ${job.id}: the lease was lost before the failure was recorded`),
+          backoff(),
+        );
+      }
+      if (!(await notify(deps, written.job))) {
+        return retry(new Error(`job ${job.id} failed but its webhook could not be queued`), backoff());
+      }
       return { outcome: "done", status: "failed", code: error.code };
     }
-    if (delivery.receiveCount >= delivery.maxReceiveCount) {
-      await jobs.markFailed(job.tenant, job.id, exhausted(job.attempts, error), clock.now());
-      return { outcome: "dead-letter", error };
-    }
-    return { outcome: "retry", error };
+    // Transient: free the job for the next delivery at once and remember why this attempt failed.
+    await store(() => jobs.releaseLease(job.tenant, job.id, owner, describe(error), clock.now())).catch(
+      () => undefined,
+    );
+    return retry(error, backoff());
+  } finally {
+    lease.stop();
   }
 }
 
-function exhausted(attempts: number, error: Error): JobFailure {
-  const reason = error.message.length > 300 ? `${error.message.slice(0, 300)}…` : error.message;
-  return { code: "render_failed", message: `Rendering failed after ${attempts} attempts: ${reason}` };
+function retry(error: Error, retryAfterSeconds: number): RenderJobResult {
+  return { outcome: "retry", error, retryAfterSeconds };
+}
+
+/** The message can arrive a moment before the API has written the job: look again briefly. */
+async function startWhenPresent(deps: RenderJobDeps, message: RenderMessage, owner: string) {
+  const { jobs, clock } = deps;
+  for (let look = 1; ; look++) {
+    const now = clock.now();
+    const result = await withStoreRetry(
+      () =>
+        jobs.startAttempt(
+          message.tenant,
+          message.jobId,
+          { owner, expiresAtMs: now.getTime() + deps.lease.leaseMs },
+          now,
+        ),
+      deps.storeRetry,
+      deps.random,
+    );
+    if (result.kind !== "missing" || look >= 4) return result;
+    await new Promise((r) => setTimeout(r, 25 * 2 ** look));
+  }
+}
+
+/**
+ * The delivery after the last render attempt: fail the job with the last reason unless it is terminal
+ * already or an attempt is still alive, and let the message go to the dead-letter queue.
+ */
+async function settleLastDelivery(deps: RenderJobDeps, message: RenderMessage): Promise<RenderJobResult> {
+  const { jobs, clock } = deps;
+  const store = <T>(call: () => Promise<T>) => withStoreRetry(call, deps.storeRetry, deps.random);
+  const job = await store(() => jobs.get(message.tenant, message.jobId));
+  if (!job) {
+    return { outcome: "dead-letter", error: new Error(`job ${message.jobId} does not exist`) };
+  }
+  if (isTerminal(job.status)) {
+    await ensureWebhookQueued(deps, job);
+    return { outcome: "done", status: "skipped" };
+  }
+  const now = clock.now();
+  if (leaseIsLive(job, now.getTime())) {
+    // A duplicate message while another delivery renders: that one will finish the job.
+    return { outcome: "dead-letter", error: new Error(`job ${job.id} is still being rendered`) };
+  }
+  const failure = finalFailure(job);
+  const written = await store(() =>
+    jobs.markFailed(
+      job.tenant,
+      job.id,
+      failure,
+      now,
+      { leaseExpiredAtMs: now.getTime() },
+      job.callbackUrl !== undefined,
+    ),
+  );
+  if (failedByUs(written, failure)) await notify(deps, written.job);
+  return { outcome: "dead-letter", error: new Error(failure.message), code: failure.code };
+}
+
+function failedByUs(written: WriteResult, failure: JobFailure): boolean {
+  return (
+    written.applied ||
+    (written.job?.status === "failed" &&
+      written.job.error?.code === failure.code &&
+      written.job.error.message === failure.message)
+  );
+}
+
+function finalFailure(job: Job): JobFailure {
+  const attempts = job.attempts;
+  const last = job.lastError
+    ? ` The last error was ${job.lastError.code}: ${clip(job.lastError.message)}`
+    : "";
+  if (job.lease) {
+    // The lease was never released: the last attempt's worker stopped mid-render.
+    return {
+      code: FAILURE_CODES.workerLost,
+      message: `The worker stopped during attempt ${attempts} (crashed, killed or timed out) and no attempts are left.${last}`,
+    };
+  }
+  if (job.lastError) {
+    return {
+      code: FAILURE_CODES.renderFailed,
+      message: `Rendering failed after ${attempts} attempts: ${clip(job.lastError.message)}`,
+    };
+  }
+  return {
+    code: FAILURE_CODES.renderFailed,
+    message: `No render attempt could be started in ${attempts === 0 ? "any" : attempts} deliveries.`,
+  };
+}
+
+function describe(error: Error): JobFailure {
+  const code = (error as { code?: unknown }).code;
+  return {
+    code: typeof code === "string" && /^[a-z_]{1,40}$/.test(code) ? code : "transient_error",
+    message: clip(error.message),
+  };
+}
+
+function clip(message: string): string {
+  return message.length > 300 ? `${message.slice(0, 300)}…` : message;
+}
+
+async function loadRequest(deps: RenderJobDeps, job: Job): Promise<RenderRequest> {
+  if (job.request) return job.request;
+  const key = job.payloadKey;
+  const text = key
+    ? await withStoreRetry(() => deps.payloads.get(key), deps.storeRetry, deps.random)
+    : undefined;
+  if (text === undefined) {
+    throw new PermanentRenderError(
+      FAILURE_CODES.requestMissing,
+      "The request of this job is no longer in the payload store.",
+    );
+  }
+  return JSON.parse(text) as RenderRequest;
+}
+
+/** Queues the first webhook delivery of a job that this attempt made terminal. */
+async function notify(deps: RenderJobDeps, job: Job | undefined): Promise<boolean> {
+  if (!job?.callbackUrl) return true;
+  try {
+    await withStoreRetry(
+      () => deps.webhooks.enqueue({ tenant: job.tenant, jobId: job.id, attempt: 1 }),
+      deps.storeRetry,
+      deps.random,
+    );
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A redelivered message of a terminal job: if the attempt that finished it died before queueing the
+ * webhook (state still `pending`, nothing tried), queue it now. A duplicate is harmless: the
+ * dispatcher skips attempts already made, and receivers dedupe on webhook-id.
+ */
+async function ensureWebhookQueued(deps: RenderJobDeps, job: Job): Promise<void> {
+  if (job.callbackUrl && job.webhook?.state === "pending" && job.webhook.attempts.length === 0) {
+    await notify(deps, job);
+  }
+}
+
+/** Renews the lease while the attempt runs; `ensureFresh` renews now unless plenty of it is left. */
+function keepLease(deps: RenderJobDeps, job: Job, owner: string, initialExpiresAtMs: number) {
+  const { jobs, clock, lease } = deps;
+  let expiresAtMs = initialExpiresAtMs;
+  let lost = false;
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+
+  const renew = async (): Promise<void> => {
+    const now = clock.now();
+    const next = { owner, expiresAtMs: now.getTime() + lease.leaseMs };
+    try {
+      if (await jobs.renewLease(job.tenant, job.id, next, now)) expiresAtMs = next.expiresAtMs;
+      else lost = true;
+    } catch {
+      // The next beat tries again; the fence before writing catches a lease that really lapsed.
+    }
+  };
+  const beat = async () => {
+    await renew();
+    if (!stopped && !lost) timer = setTimeout(beat, lease.renewEveryMs);
+  };
+  timer = setTimeout(beat, lease.renewEveryMs);
+
+  return {
+    async ensureFresh(): Promise<boolean> {
+      if (lost) return false;
+      if (expiresAtMs - clock.now().getTime() > lease.leaseMs / 2) return true;
+      try {
+        const now = clock.now();
+        const next = { owner, expiresAtMs: now.getTime() + lease.leaseMs };
+        const ok = await withStoreRetry(
+          () => jobs.renewLease(job.tenant, job.id, next, now),
+          deps.storeRetry,
+          deps.random,
+        );
+        if (ok) expiresAtMs = next.expiresAtMs;
+        else lost = true;
+        return ok;
+      } catch {
+        return false;
+      }
+    },
+    stop() {
+      stopped = true;
+      clearTimeout(timer);
+    },
+  };
 }

@@ -1,10 +1,16 @@
 import { z } from "zod";
 import { type FieldIssue, ValidationError } from "./errors.js";
 
-/** Limits that keep one job within a DynamoDB item and a sane Chromium allocation. */
+/**
+ * Limits on one request. Bodies up to `inlineRequestBytes` are kept in the job's DynamoDB item (max
+ * 400 KB); larger ones go to the payload store by reference. `requestBytes` stays well under Lambda's
+ * 6 MB invocation payload, which also carries the body JSON-escaped inside the API Gateway event.
+ */
 export const LIMITS = {
-  requestBytes: 256 * 1024,
-  htmlBytes: 200 * 1024,
+  requestBytes: 3 * 1024 * 1024,
+  inlineRequestBytes: 128 * 1024,
+  htmlBytes: 1024 * 1024,
+  callbackUrlChars: 2048,
   maxDimension: 4096,
   maxPixels: 4096 * 4096,
   maxScale: 4,
@@ -54,7 +60,16 @@ export const RenderRequestSchema = z.strictObject({
   output: OutputOptionsSchema,
 });
 
+/** The body of POST /v1/renders: the render request and where to report its end. */
+export const RenderSubmissionSchema = RenderRequestSchema.extend({
+  callbackUrl: z
+    .url({ protocol: /^https?$/ })
+    .max(LIMITS.callbackUrlChars)
+    .optional(),
+});
+
 export type RenderRequest = z.output<typeof RenderRequestSchema>;
+export type RenderSubmission = z.output<typeof RenderSubmissionSchema>;
 export type OutputOptions = z.output<typeof OutputOptionsSchema>;
 
 /** Turns zod issues into field-named sentences; unknown keys are named one by one. */

@@ -1,7 +1,10 @@
 import { resolve } from "node:path";
 import { z } from "zod";
 import { jsonLogger } from "../adapters/json-logger.js";
+import { ENV } from "../core/constants.js";
+import { callbackPolicyFrom } from "../core/webhooks.js";
 import { readEnv } from "../handlers/env.js";
+import { parseFaults } from "./fault-injection.js";
 import { startLocalStack } from "./stack.js";
 
 /** `npm start`: the whole Kiln pipeline on this machine, in the foreground, until SIGTERM or Ctrl-C. */
@@ -13,6 +16,9 @@ const env = readEnv(
     KILN_EDGE_PORT: port.optional(),
     KILN_API_KEYS: z.string().optional(),
     KILN_VISIBILITY_TIMEOUT_SECONDS: z.coerce.number().int().min(1).max(43_200).optional(),
+    [ENV.callbackSchemes]: z.string().optional(),
+    [ENV.callbackHosts]: z.string().optional(),
+    KILN_FAULTS: z.string().optional(),
   },
   {
     component: "The Kiln local stack",
@@ -20,11 +26,14 @@ const env = readEnv(
       KILN_API_PORT: "a port number (0 picks a free one)",
       KILN_EDGE_PORT: "a port number, or leave it unset for the API port + 1",
       KILN_VISIBILITY_TIMEOUT_SECONDS: "whole seconds between 1 and 43200",
+      KILN_FAULTS: "kill=<0–1>,crash=<0–1>,store=<0–1>,seed=<n>, or leave it unset",
     },
   },
 );
 const dataDir = resolve(env.KILN_DATA_DIR);
 const logger = jsonLogger("kiln-local");
+// Test-only fault injection; the Lambda entry points never read this variable.
+const faults = parseFaults(env.KILN_FAULTS);
 
 const stack = await startLocalStack({
   dataDir,
@@ -35,6 +44,12 @@ const stack = await startLocalStack({
   ...(env.KILN_VISIBILITY_TIMEOUT_SECONDS
     ? { visibilityTimeoutSeconds: env.KILN_VISIBILITY_TIMEOUT_SECONDS }
     : {}),
+  // Locally callbacks may also go to plain http on this machine.
+  callbackPolicy: callbackPolicyFrom(
+    env[ENV.callbackSchemes] ?? "http,https",
+    env[ENV.callbackHosts] ?? "127.0.0.1,localhost",
+  ),
+  ...(faults ? { faults: { random: faults } } : {}),
 });
 
 // Keys from KILN_API_KEYS are the caller's own: name the tenants only.
@@ -50,6 +65,7 @@ process.stdout.write(
     `  edge (CloudFront): ${stack.edgeUrl}`,
     `  SQS + S3: ${stack.endpoints.sqsS3}   DynamoDB: ${stack.endpoints.dynamodb}   Lambda: ${stack.endpoints.lambda}`,
     `  data: ${dataDir}`,
+    ...(faults ? [`  FAULTS INJECTED: ${env.KILN_FAULTS}`] : []),
     "",
   ].join("\n"),
 );

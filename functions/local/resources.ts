@@ -1,7 +1,12 @@
 import { CreateTableCommand, type DynamoDBClient, ResourceInUseException } from "@aws-sdk/client-dynamodb";
 import { CreateBucketCommand, type S3Client } from "@aws-sdk/client-s3";
-import { CreateQueueCommand, GetQueueAttributesCommand, type SQSClient } from "@aws-sdk/client-sqs";
-import { JOBS_TABLE, RENDER_QUEUE } from "../core/constants.js";
+import {
+  CreateQueueCommand,
+  GetQueueAttributesCommand,
+  SetQueueAttributesCommand,
+  type SQSClient,
+} from "@aws-sdk/client-sqs";
+import { JOBS_TABLE, RENDER_QUEUE, WEBHOOK_QUEUE } from "../core/constants.js";
 
 /** Resource names of the local stack (the CDK app names its own per stage). */
 export const LOCAL_NAMES = {
@@ -9,8 +14,14 @@ export const LOCAL_NAMES = {
   renderQueue: "kiln-render",
   deadLetterQueue: "kiln-render-dlq",
   outputsBucket: "kiln-outputs",
+  payloadsBucket: "kiln-payloads",
+  webhookQueue: "kiln-webhooks",
+  webhookDeadLetterQueue: "kiln-webhooks-dlq",
   signerFunction: "kiln-sign-assets",
 } as const;
+
+/** Where a running local stack tells other processes (`kiln redrive`) how to reach it, in its data dir. */
+export const LOCAL_ENDPOINTS_FILE = "local-endpoints.json";
 
 /** The jobs table from the same key schema the CDK app uses. Idempotent. */
 export async function ensureJobsTable(client: DynamoDBClient, tableName: string): Promise<void> {
@@ -46,36 +57,68 @@ export async function ensureRenderQueues(
   client: SQSClient,
   options: { visibilityTimeoutSeconds: number; maxReceiveCount?: number },
 ): Promise<RenderQueues> {
+  return ensureQueueWithDlq(client, {
+    name: LOCAL_NAMES.renderQueue,
+    dlqName: LOCAL_NAMES.deadLetterQueue,
+    visibilityTimeoutSeconds: options.visibilityTimeoutSeconds,
+    maxReceiveCount: options.maxReceiveCount ?? RENDER_QUEUE.maxReceiveCount,
+    retentionSeconds: RENDER_QUEUE.retentionSeconds,
+  });
+}
+
+/** The webhook queue (deliveries and their delayed retries) and its dead-letter queue. Idempotent. */
+export async function ensureWebhookQueues(
+  client: SQSClient,
+  options: { visibilityTimeoutSeconds?: number } = {},
+): Promise<RenderQueues> {
+  return ensureQueueWithDlq(client, {
+    name: LOCAL_NAMES.webhookQueue,
+    dlqName: LOCAL_NAMES.webhookDeadLetterQueue,
+    visibilityTimeoutSeconds: options.visibilityTimeoutSeconds ?? WEBHOOK_QUEUE.visibilityTimeoutSeconds,
+    maxReceiveCount: WEBHOOK_QUEUE.maxReceiveCount,
+    retentionSeconds: WEBHOOK_QUEUE.retentionSeconds,
+  });
+}
+
+async function ensureQueueWithDlq(
+  client: SQSClient,
+  options: {
+    name: string;
+    dlqName: string;
+    visibilityTimeoutSeconds: number;
+    maxReceiveCount: number;
+    retentionSeconds: number;
+  },
+): Promise<RenderQueues> {
   const dlq = await client.send(
     new CreateQueueCommand({
-      QueueName: LOCAL_NAMES.deadLetterQueue,
-      Attributes: { MessageRetentionPeriod: String(RENDER_QUEUE.retentionSeconds) },
+      QueueName: options.dlqName,
+      Attributes: { MessageRetentionPeriod: String(options.retentionSeconds) },
     }),
   );
   const dlqUrl = required(dlq.QueueUrl, "dead-letter queue URL");
   const dlqAttributes = await client.send(
     new GetQueueAttributesCommand({ QueueUrl: dlqUrl, AttributeNames: ["QueueArn"] }),
   );
-  const queue = await client.send(
-    new CreateQueueCommand({
-      QueueName: LOCAL_NAMES.renderQueue,
-      Attributes: {
-        VisibilityTimeout: String(options.visibilityTimeoutSeconds),
-        MessageRetentionPeriod: String(RENDER_QUEUE.retentionSeconds),
-        RedrivePolicy: JSON.stringify({
-          deadLetterTargetArn: required(dlqAttributes.Attributes?.QueueArn, "dead-letter queue ARN"),
-          maxReceiveCount: options.maxReceiveCount ?? RENDER_QUEUE.maxReceiveCount,
-        }),
-      },
+  const attributes = {
+    VisibilityTimeout: String(options.visibilityTimeoutSeconds),
+    MessageRetentionPeriod: String(options.retentionSeconds),
+    RedrivePolicy: JSON.stringify({
+      deadLetterTargetArn: required(dlqAttributes.Attributes?.QueueArn, "dead-letter queue ARN"),
+      maxReceiveCount: options.maxReceiveCount,
     }),
-  );
-  const queueUrl = required(queue.QueueUrl, "render queue URL");
-  const attributes = await client.send(
+  };
+  // Created bare, then configured: a queue kept in the data dir from an earlier start with other
+  // settings would make CreateQueue with attributes fail (QueueNameExists).
+  const queue = await client.send(new CreateQueueCommand({ QueueName: options.name }));
+  const queueUrl = required(queue.QueueUrl, "queue URL");
+  await client.send(new SetQueueAttributesCommand({ QueueUrl: queueUrl, Attributes: attributes }));
+  const queueAttributes = await client.send(
     new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ["QueueArn"] }),
   );
   return {
     queueUrl,
-    queueArn: required(attributes.Attributes?.QueueArn, "render queue ARN"),
+    queueArn: required(queueAttributes.Attributes?.QueueArn, "queue ARN"),
     deadLetterQueueUrl: dlqUrl,
   };
 }

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
@@ -8,34 +8,54 @@ import { S3Client } from "@aws-sdk/client-s3";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { CloudFrontUrlSigner } from "../adapters/aws/cloudfront-url-signer.js";
 import { DynamoDbApiKeyStore } from "../adapters/aws/dynamodb-api-key-store.js";
+import { DynamoDbIdempotencyStore } from "../adapters/aws/dynamodb-idempotency-store.js";
 import { DynamoDbJobStore } from "../adapters/aws/dynamodb-job-store.js";
+import { DynamoDbWebhookSecretStore } from "../adapters/aws/dynamodb-webhook-secret-store.js";
 import { emfMetrics } from "../adapters/aws/emf-metrics.js";
 import { LambdaUrlSigner } from "../adapters/aws/lambda-url-signer.js";
 import { S3ObjectStore } from "../adapters/aws/s3-object-store.js";
-import { SqsRenderQueue } from "../adapters/aws/sqs-render-queue.js";
+import { S3PayloadStore } from "../adapters/aws/s3-payload-store.js";
+import { SqsMessageVisibility, SqsRenderQueue, SqsWebhookQueue } from "../adapters/aws/sqs-render-queue.js";
 import { BrowserPool } from "../adapters/chromium/browser-pool.js";
 import { ChromiumRenderer } from "../adapters/chromium/chromium-renderer.js";
+import { FetchWebhookSender } from "../adapters/http/fetch-webhook-sender.js";
 import { generateApiKey, parseApiKeyList } from "../core/api-keys.js";
 import { OUTPUTS, RENDER_QUEUE, SIGNED_URL_DEFAULT_TTL_SECONDS } from "../core/constants.js";
 import { type Clock, type Logger, type Renderer, systemClock } from "../core/ports.js";
+import type { RetryPolicy } from "../core/retry-policy.js";
+import {
+  type CallbackUrlPolicy,
+  DEFAULT_WEBHOOK_SCHEDULE,
+  type WebhookRetrySchedule,
+} from "../core/webhooks.js";
 import { makeHandler as makeApiHandler } from "../handlers/api/handler.js";
 import { makeHandler as makeRenderWorkerHandler } from "../handlers/render-worker/handler.js";
 import { makeHandler as makeSignAssetsHandler } from "../handlers/sign-assets/handler.js";
+import { makeHandler as makeWebhookDispatcherHandler } from "../handlers/webhook-dispatcher/handler.js";
 import { startLocalApiGateway } from "./api-gateway-server.js";
 import { type LocalEndpoints, localClientConfig } from "./aws-clients.js";
 import { startLocalEdge } from "./edge.js";
 import { startEventSourceLoop } from "./event-source-loop.js";
-import { FaultInjectingRenderer, type RenderFaults } from "./fault-injection.js";
+import {
+  type FaultCounts,
+  FaultInjectingRenderer,
+  FaultInjector,
+  type LocalFaults,
+  withStoreFaults,
+} from "./fault-injection.js";
+import { LocalLambdaEnvironment } from "./lambda-environment.js";
 import { startLambdaInvokeServer } from "./lambda-invoke-server.js";
 import {
   ensureBucket,
   ensureJobsTable,
   ensureRenderQueues,
+  ensureWebhookQueues,
+  LOCAL_ENDPOINTS_FILE,
   LOCAL_NAMES,
   type RenderQueues,
 } from "./resources.js";
 import { loadOrCreateSigningKeys } from "./signing-keys.js";
-import { startDynamoDbStandIn, startSqsS3StandIn } from "./stand-ins.js";
+import { startDynamoDbStandIn, startSqsS3StandIn, withoutZeroVisibility } from "./stand-ins.js";
 
 export interface LocalStackOptions {
   /** Everything the stack keeps between runs: queues, objects, tables, keys. */
@@ -56,8 +76,21 @@ export interface LocalStackOptions {
   readonly batchSize?: number;
   readonly logger: Logger;
   readonly clock?: Clock;
-  /** Test-only: faults injected in front of the renderer. */
-  readonly faults?: RenderFaults;
+  /**
+   * Seconds a worker keeps a message hidden between heartbeats; a killed worker's message is back
+   * after at most this. Defaults to the visibility timeout.
+   */
+  readonly holdSeconds?: number;
+  /** Backoff of transient failures. @default 1 s doubling up to 30 s */
+  readonly retry?: RetryPolicy;
+  /** Lambda's function timeout for the worker and the dispatcher. @default 120 */
+  readonly functionTimeoutSeconds?: number;
+  /** Where callbackUrls may point. @default http or https to 127.0.0.1 / localhost */
+  readonly callbackPolicy?: CallbackUrlPolicy;
+  /** @default DEFAULT_WEBHOOK_SCHEDULE (5 s … 10 h within 24 h) */
+  readonly webhookSchedule?: WebhookRetrySchedule;
+  /** Test-only: faults injected into the worker and the stores (see fault-injection.ts). */
+  readonly faults?: LocalFaults;
 }
 
 export interface LocalStack {
@@ -66,10 +99,15 @@ export interface LocalStack {
   readonly endpoints: LocalEndpoints;
   readonly names: typeof LOCAL_NAMES;
   readonly queues: RenderQueues;
+  readonly webhookQueues: RenderQueues;
+  /** Faults injected so far, when random faults are on. */
+  readonly faultCounts?: Readonly<FaultCounts>;
   /** The keys this stack accepts, by tenant. */
   readonly apiKeys: ReadonlyArray<{ tenant: string; apiKey: string }>;
   /** Whether the default key was generated by this start. */
   readonly generatedApiKey: boolean;
+  /** The worker's browser pool, for `kiln bench`: its counters and Chromium's pid. */
+  readonly browsers: Pick<BrowserPool, "stats" | "browserProcessId">;
   stop(): Promise<void>;
 }
 
@@ -101,14 +139,36 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const dynamodb = new DynamoDBClient(localClientConfig(dynamo.endpoint));
     await ensureJobsTable(dynamodb, LOCAL_NAMES.jobsTable);
     await ensureBucket(s3, LOCAL_NAMES.outputsBucket);
-    const queues = await ensureRenderQueues(sqs, {
-      visibilityTimeoutSeconds: options.visibilityTimeoutSeconds ?? DEFAULTS.visibilityTimeoutSeconds,
-      maxReceiveCount,
-    });
+    await ensureBucket(s3, LOCAL_NAMES.payloadsBucket);
+    const visibilityTimeoutSeconds = options.visibilityTimeoutSeconds ?? DEFAULTS.visibilityTimeoutSeconds;
+    const queues = await ensureRenderQueues(sqs, { visibilityTimeoutSeconds, maxReceiveCount });
+    const webhookQueues = await ensureWebhookQueues(sqs, { visibilityTimeoutSeconds });
+
+    // Store faults wrap the adapters here, below every handler, as a flaky AWS would look to them.
+    const injector = options.faults?.random ? new FaultInjector(options.faults.random) : undefined;
+    const flaky = <T extends object>(port: T, name: string): T =>
+      injector && injector.spec.store > 0 ? withStoreFaults(port, name, injector) : port;
 
     const apiKeyStore = new DynamoDbApiKeyStore(dynamodb, LOCAL_NAMES.jobsTable);
     const { apiKeys, generated } = await resolveApiKeys(dataDir, options.apiKeys);
     for (const { tenant, apiKey } of apiKeys) await apiKeyStore.register(tenant, apiKey);
+    const stores = {
+      jobs: flaky(new DynamoDbJobStore(dynamodb, LOCAL_NAMES.jobsTable), "dynamodb.jobs"),
+      apiKeys: flaky(apiKeyStore, "dynamodb.apiKeys"),
+      idempotency: flaky(
+        new DynamoDbIdempotencyStore(dynamodb, LOCAL_NAMES.jobsTable),
+        "dynamodb.idempotency",
+      ),
+      webhookSecrets: flaky(
+        new DynamoDbWebhookSecretStore(dynamodb, LOCAL_NAMES.jobsTable),
+        "dynamodb.secrets",
+      ),
+      outputs: flaky(new S3ObjectStore(s3, LOCAL_NAMES.outputsBucket), "s3.outputs"),
+      payloads: flaky(new S3PayloadStore(s3, LOCAL_NAMES.payloadsBucket), "s3.payloads"),
+      queue: flaky(new SqsRenderQueue(sqs, queues.queueUrl), "sqs.render"),
+      webhooks: flaky(new SqsWebhookQueue(sqs, webhookQueues.queueUrl), "sqs.webhooks"),
+      visibility: flaky(withoutZeroVisibility(new SqsMessageVisibility(sqs)), "sqs.visibility"),
+    };
 
     const edge = await startLocalEdge({
       port: options.edgePort ?? 0,
@@ -138,38 +198,97 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       LOCAL_NAMES.signerFunction,
     );
 
-    const jobs = new DynamoDbJobStore(dynamodb, LOCAL_NAMES.jobsTable);
     const browsers = new BrowserPool({ maxRendersPerBrowser: DEFAULTS.rendersPerBrowser });
     stops.push(() => browsers.close());
     const chromium: Renderer = new ChromiumRenderer({ pool: browsers });
-    const renderer = options.faults ? new FaultInjectingRenderer(chromium, options.faults) : chromium;
+    const crashBrowser = () => {
+      const pid = browsers.browserProcessId();
+      if (pid !== undefined) process.kill(pid, "SIGKILL");
+    };
+    const holdSeconds = options.holdSeconds ?? visibilityTimeoutSeconds;
+    const functionTimeoutMs = (options.functionTimeoutSeconds ?? 120) * 1000;
+    const metrics = emfMetrics("render-worker", (line) => logger.info("metrics", JSON.parse(line)));
 
-    const worker = makeRenderWorkerHandler({
-      jobs,
-      renderer,
-      outputs: new S3ObjectStore(s3, LOCAL_NAMES.outputsBucket),
-      clock,
-      maxReceiveCount,
-      concurrency: options.renderConcurrency ?? availableParallelism(),
-      logger,
-      metrics: emfMetrics("render-worker", (line) => logger.info("metrics", JSON.parse(line))),
-    });
+    // Each poller invokes its own simulated execution environment; one that is killed (a fault) or
+    // times out is replaced, and the ports it was built with stop answering, as a dead process would.
+    const workerInstance = () => {
+      const environment = new LocalLambdaEnvironment();
+      const faults = options.faults;
+      const renderer =
+        faults && (faults.random || faults.beforeRender || faults.afterRender)
+          ? new FaultInjectingRenderer(chromium, faults, {
+              ...(injector ? { injector } : {}),
+              kill: (reason) => environment.kill(reason),
+              crashBrowser,
+            })
+          : chromium;
+      const freeze = <T extends object>(port: T) => environment.freeze(port);
+      const handler = makeRenderWorkerHandler({
+        jobs: freeze(stores.jobs),
+        renderer: freeze(renderer),
+        outputs: freeze(stores.outputs),
+        payloads: freeze(stores.payloads),
+        webhooks: freeze(stores.webhooks),
+        visibility: freeze(stores.visibility),
+        clock,
+        maxReceiveCount,
+        holdSeconds,
+        retry: options.retry ?? { baseSeconds: 1, maxSeconds: 30 },
+        concurrency: options.renderConcurrency ?? availableParallelism(),
+        logger,
+        metrics,
+      });
+      return { handler, died: environment.died, kill: (reason: Error) => environment.kill(reason) };
+    };
     const loop = startEventSourceLoop({
       sqs,
       queueUrl: queues.queueUrl,
       queueArn: queues.queueArn,
-      handler: worker,
+      instance: workerInstance,
       batchSize: options.batchSize ?? DEFAULTS.batchSize,
       concurrency: options.workerConcurrency ?? DEFAULTS.workerConcurrency,
+      functionTimeoutMs,
       logger,
     });
     stops.push(() => loop.stop());
 
+    const callbackPolicy = options.callbackPolicy ?? {
+      schemes: ["http", "https"],
+      hosts: ["127.0.0.1", "localhost"],
+    };
+    const dispatcher = makeWebhookDispatcherHandler({
+      jobs: stores.jobs,
+      secrets: stores.webhookSecrets,
+      queue: stores.webhooks,
+      sender: new FetchWebhookSender(),
+      clock,
+      policy: callbackPolicy,
+      schedule: options.webhookSchedule ?? DEFAULT_WEBHOOK_SCHEDULE,
+      timeoutMs: 10_000,
+      concurrency: 10,
+      logger,
+    });
+    const webhookLoop = startEventSourceLoop({
+      sqs,
+      queueUrl: webhookQueues.queueUrl,
+      queueArn: webhookQueues.queueArn,
+      instance: () => ({ handler: dispatcher }),
+      batchSize: 10,
+      concurrency: 1,
+      functionTimeoutMs,
+      logger,
+    });
+    stops.push(() => webhookLoop.stop());
+
     const api = makeApiHandler({
-      jobs,
-      queue: new SqsRenderQueue(sqs, queues.queueUrl),
-      apiKeys: apiKeyStore,
+      jobs: stores.jobs,
+      queue: stores.queue,
+      apiKeys: stores.apiKeys,
       signer,
+      payloads: stores.payloads,
+      idempotency: stores.idempotency,
+      webhookSecrets: stores.webhookSecrets,
+      callbackPolicy,
       clock,
       logger,
       newId: randomUUID,
@@ -177,14 +296,24 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const gateway = await startLocalApiGateway({ port: options.apiPort, handler: api });
     stops.push(gateway.stop);
 
+    const endpointsFile = join(dataDir, LOCAL_ENDPOINTS_FILE);
+    await writeFile(
+      endpointsFile,
+      `${JSON.stringify({ apiUrl: gateway.url, sqsS3: sqsS3.endpoint, queues, webhookQueues }, null, 2)}\n`,
+    );
+    stops.push(() => rm(endpointsFile, { force: true }));
+
     return {
       apiUrl: gateway.url,
       edgeUrl: edge.url,
       endpoints: { sqsS3: sqsS3.endpoint, dynamodb: dynamo.endpoint, lambda: lambdaInvoke.endpoint },
       names: LOCAL_NAMES,
       queues,
+      webhookQueues,
+      ...(injector ? { faultCounts: injector.counts } : {}),
       apiKeys,
       generatedApiKey: generated,
+      browsers,
       stop: stopAll,
     };
   } catch (err) {

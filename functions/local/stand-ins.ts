@@ -4,6 +4,7 @@ import net from "node:net";
 import { join } from "node:path";
 import dynalite from "dynalite";
 import { type FauxqsServer, startFauxqs } from "fauxqs";
+import type { MessageVisibility } from "../core/ports.js";
 
 export interface StandIn {
   /** `http://127.0.0.1:<port>` */
@@ -75,4 +76,16 @@ async function withListenOnLoopback<T>(start: () => Promise<T>): Promise<T> {
   } finally {
     net.Server.prototype.listen = original;
   }
+}
+
+/**
+ * fauxqs with persistence loses a message whose visibility is set to 0: it drops the message from
+ * its in-flight set, then fails to persist the change (a NOT NULL column) before making it visible
+ * again. One second instead of zero behaves the same for Kiln and keeps the message.
+ */
+export function withoutZeroVisibility(visibility: MessageVisibility): MessageVisibility {
+  return {
+    change: (queueArn, receiptHandles, seconds) =>
+      visibility.change(queueArn, receiptHandles, Math.max(1, seconds)),
+  };
 }

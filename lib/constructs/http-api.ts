@@ -7,6 +7,7 @@ import { Construct } from "constructs";
 import { ENV } from "../../functions/core/constants.js";
 import { LIMITS, OUTPUT_FORMATS } from "../../functions/core/render-request.js";
 import { HANDLER_ENTRIES } from "../handler-entries.js";
+import type { RequestPayloads } from "./request-payloads.js";
 import { ServiceFunction } from "./service-function.js";
 import type { UrlSigner } from "./url-signer.js";
 
@@ -21,6 +22,18 @@ export interface RenderApiProps {
   readonly jobsTable: dynamodb.ITable;
   readonly renderQueue: sqs.IQueue;
   readonly signer: UrlSigner;
+  /** Large request bodies are written here. */
+  readonly payloads: RequestPayloads;
+  /**
+   * URL schemes a callbackUrl may use; keep equal to the webhook dispatcher's.
+   * @default ["https"]
+   */
+  readonly callbackSchemes?: readonly string[];
+  /**
+   * The only hosts a callbackUrl may name; keep equal to the webhook dispatcher's.
+   * @default - any public host
+   */
+  readonly callbackHosts?: readonly string[];
   /** Name of the API Gateway stage (the first path segment of the URL). @default "live" */
   readonly stageName?: string;
   /**
@@ -55,10 +68,10 @@ export interface RenderApiProps {
 }
 
 /**
- * Kiln's public API: a regional REST API (API Gateway v1) with `POST /v1/renders` and
- * `GET /v1/renders/{id}`, both requiring an API key, throttled per key by a usage plan, request-validated,
- * access-logged, and proxied to the api function. The api function may read and write the jobs table,
- * send to the render queue and invoke the signer, nothing else.
+ * Kiln's public API: a regional REST API (API Gateway v1) with `POST /v1/renders`,
+ * `GET /v1/renders/{id}` and `GET /v1/webhooks/secret`, all requiring an API key, throttled per key
+ * by a usage plan, request-validated, access-logged, and proxied to the api function. The api function may read and write the jobs table,
+ * send to the render queue, write large request bodies and invoke the signer, nothing else.
  */
 export class RenderApi extends Construct {
   public readonly api: apigateway.RestApi;
@@ -99,9 +112,13 @@ export class RenderApi extends Construct {
         [ENV.jobsTable]: props.jobsTable.tableName,
         [ENV.renderQueueUrl]: props.renderQueue.queueUrl,
         [ENV.signerFunctionName]: props.signer.function.functionName,
+        [ENV.payloadsBucket]: props.payloads.bucket.bucketName,
+        [ENV.callbackSchemes]: (props.callbackSchemes ?? ["https"]).join(","),
+        ...(props.callbackHosts?.length ? { [ENV.callbackHosts]: props.callbackHosts.join(",") } : {}),
       },
     });
     this.function = apiFunction.function;
+    props.payloads.grantWrite(apiFunction.role);
     props.jobsTable.grantReadWriteData(apiFunction.role);
     props.renderQueue.grantSendMessages(apiFunction.role);
     props.signer.grantInvoke(apiFunction.role);
@@ -165,7 +182,8 @@ export class RenderApi extends Construct {
       allowTestInvoke: false,
     });
 
-    const renders = this.api.root.addResource("v1").addResource("renders");
+    const v1 = this.api.root.addResource("v1");
+    const renders = v1.addResource("renders");
     renders.addMethod("POST", integration, {
       requestValidator: validator,
       requestModels: { "application/json": renderRequestModel },
@@ -174,6 +192,8 @@ export class RenderApi extends Construct {
       requestValidator: validator,
       requestParameters: { "method.request.path.id": true },
     });
+    // Where a tenant fetches the secret its webhook receivers verify signatures with.
+    v1.addResource("webhooks").addResource("secret").addMethod("GET", integration);
 
     this.addErrorResponses();
 
@@ -236,7 +256,10 @@ export class RenderApi extends Construct {
     this.api.addGatewayResponse("UnknownRoute", {
       type: apigateway.ResponseType.MISSING_AUTHENTICATION_TOKEN,
       statusCode: "404",
-      templates: json("not_found", '"No such route: use POST /v1/renders or GET /v1/renders/{id}."'),
+      templates: json(
+        "not_found",
+        '"No such route: use POST /v1/renders, GET /v1/renders/{id} or GET /v1/webhooks/secret."',
+      ),
     });
     this.api.addGatewayResponse("Throttled", {
       type: apigateway.ResponseType.THROTTLED,
@@ -294,6 +317,7 @@ function renderRequestSchema(): apigateway.JsonSchema {
         properties: { html: { type: T.STRING, minLength: 1, maxLength: LIMITS.htmlBytes } },
       },
       data: { type: T.OBJECT },
+      callbackUrl: { type: T.STRING, maxLength: LIMITS.callbackUrlChars, pattern: "^https?://" },
       output: {
         type: T.OBJECT,
         additionalProperties: false,

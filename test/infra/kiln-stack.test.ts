@@ -8,8 +8,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   ENV,
   OUTPUTS,
+  PAYLOADS,
   RENDER_QUEUE,
   SIGNED_URL_DEFAULT_TTL_SECONDS,
+  WEBHOOK_QUEUE,
 } from "../../functions/core/constants.js";
 import { RENDER_DURATION_METRIC } from "../../lib/constructs/monitoring.js";
 import {
@@ -37,10 +39,16 @@ afterAll(() => synth?.dispose());
 const fnId = (path: string) => logicalIdOf(json, `${path}/Function`, "AWS::Lambda::Function");
 const roleId = (path: string) => logicalIdOf(json, `${path}/Role`, "AWS::IAM::Role");
 const fn = (path: string) => json.Resources[fnId(path)].Properties;
+const queueAt = (path: string) => ({
+  id: logicalIdOf(json, path, "AWS::SQS::Queue"),
+  properties: json.Resources[logicalIdOf(json, path, "AWS::SQS::Queue")].Properties,
+});
+const renderQueue = () => queueAt("RenderQueue/Queue");
+const renderDlq = () => queueAt("RenderQueue/DeadLetterQueue");
 
 describe("render queue", () => {
   it("has a visibility timeout of at least six times the worker timeout", () => {
-    const queue = onlyResource(json, "AWS::SQS::Queue", (q) => q.properties.RedrivePolicy !== undefined);
+    const queue = renderQueue();
     const workerTimeout = fn("RenderWorker/Worker").Timeout;
     expect(workerTimeout).toBe(60);
     expect(queue.properties.VisibilityTimeout).toBeGreaterThanOrEqual(6 * workerTimeout);
@@ -48,8 +56,8 @@ describe("render queue", () => {
   });
 
   it("dead-letters a message after RENDER_QUEUE.maxReceiveCount receives", () => {
-    const queue = onlyResource(json, "AWS::SQS::Queue", (q) => q.properties.RedrivePolicy !== undefined);
-    const dlq = onlyResource(json, "AWS::SQS::Queue", (q) => q.properties.RedrivePolicy === undefined);
+    const queue = renderQueue();
+    const dlq = renderDlq();
     expect(queue.properties.RedrivePolicy).toEqual({
       deadLetterTargetArn: { "Fn::GetAtt": [dlq.id, "Arn"] },
       maxReceiveCount: RENDER_QUEUE.maxReceiveCount,
@@ -59,9 +67,9 @@ describe("render queue", () => {
     }
   });
 
-  it("encrypts both queues and refuses requests without TLS", () => {
+  it("encrypts every queue (render and webhook, each with its DLQ) and refuses requests without TLS", () => {
     const queues = resources(json, "AWS::SQS::Queue");
-    expect(queues).toHaveLength(2);
+    expect(queues).toHaveLength(4);
     for (const q of queues) {
       expect(q.properties.SqsManagedSseEnabled ?? q.properties.KmsMasterKeyId).toBeTruthy();
       const policy = onlyResource(json, "AWS::SQS::QueuePolicy", (p) =>
@@ -74,8 +82,12 @@ describe("render queue", () => {
   });
 
   it("feeds the worker with partial batch responses and bounded concurrency", () => {
-    const queue = onlyResource(json, "AWS::SQS::Queue", (q) => q.properties.RedrivePolicy !== undefined);
-    const mapping = onlyResource(json, "AWS::Lambda::EventSourceMapping");
+    const queue = renderQueue();
+    const mapping = onlyResource(
+      json,
+      "AWS::Lambda::EventSourceMapping",
+      (m) => m.properties.FunctionName?.Ref === fnId("RenderWorker/Worker"),
+    );
     expect(mapping.properties).toMatchObject({
       EventSourceArn: { "Fn::GetAtt": [queue.id, "Arn"] },
       FunctionName: { Ref: fnId("RenderWorker/Worker") },
@@ -109,7 +121,29 @@ describe("render worker", () => {
       [ENV.outputsBucket]: { Ref: logicalIdOf(json, "Buckets/Outputs", "AWS::S3::Bucket") },
       [ENV.maxReceiveCount]: String(RENDER_QUEUE.maxReceiveCount),
       [ENV.signerFunctionName]: { Ref: fnId("Signer/SignAssets") },
+      [ENV.payloadsBucket]: { Ref: logicalIdOf(json, "Payloads/Bucket", "AWS::S3::Bucket") },
+      [ENV.webhookQueueUrl]: { Ref: queueAt("Webhooks/Queue").id },
     });
+  });
+
+  it("reads large requests, queues webhooks and extends the visibility of the messages it holds", () => {
+    const statements = allowStatementsByRole(json).get(roleId("RenderWorker/Worker")) ?? [];
+    const payloads = logicalIdOf(json, "Payloads/Bucket", "AWS::S3::Bucket");
+    expect(statements).toContainEqual(
+      expect.objectContaining({
+        Action: "s3:GetObject",
+        Resource: { "Fn::Join": ["", [{ "Fn::GetAtt": [payloads, "Arn"] }, `/${PAYLOADS.keyPrefix}*`]] },
+      }),
+    );
+    const on = (queueId: string) =>
+      statements
+        .filter((st) => asArray<Cfn>(st.Resource).some((r) => JSON.stringify(r).includes(queueId)))
+        .flatMap(actionsOf);
+    expect(on(queueAt("Webhooks/Queue").id)).toContain("sqs:SendMessage");
+    expect(on(queueAt("Webhooks/Queue").id)).not.toContain("sqs:ReceiveMessage");
+    expect(on(renderQueue().id)).toEqual(
+      expect.arrayContaining(["sqs:ChangeMessageVisibility", "sqs:GetQueueUrl"]),
+    );
   });
 
   it("imports @sparticuz/chromium from the layer instead of bundling it", () => {
@@ -339,10 +373,10 @@ describe("buckets and table", () => {
 });
 
 describe("render API", () => {
-  it("routes POST /v1/renders and GET /v1/renders/{id} to the api function, API key required", () => {
+  it("routes POST /v1/renders, GET /v1/renders/{id} and GET /v1/webhooks/secret to the api function, API key required", () => {
     const api = fnId("Api/ApiFunction");
     const methods = resources(json, "AWS::ApiGateway::Method");
-    expect(methods.map((m) => m.properties.HttpMethod).sort()).toEqual(["GET", "POST"]);
+    expect(methods.map((m) => m.properties.HttpMethod).sort()).toEqual(["GET", "GET", "POST"]);
     const pathOf = (resourceId: string): string => {
       const r = json.Resources[resourceId].Properties;
       const parent = r.ParentId.Ref ? pathOf(r.ParentId.Ref) : "";
@@ -351,17 +385,22 @@ describe("render API", () => {
     const routes = methods
       .map((m) => `${m.properties.HttpMethod} ${pathOf(m.properties.ResourceId.Ref)}`)
       .sort();
-    expect(routes).toEqual(["GET /v1/renders/{id}", "POST /v1/renders"]);
+    expect(routes).toEqual(["GET /v1/renders/{id}", "GET /v1/webhooks/secret", "POST /v1/renders"]);
     for (const m of methods) {
       expect(m.properties.ApiKeyRequired).toBe(true);
-      expect(m.properties.RequestValidatorId).toBeDefined();
       expect(m.properties.Integration).toMatchObject({ Type: "AWS_PROXY", IntegrationHttpMethod: "POST" });
       expect(JSON.stringify(m.properties.Integration.Uri)).toContain(api);
     }
     const post = methods.find((m) => m.properties.HttpMethod === "POST") as Cfn;
+    expect(post.properties.RequestValidatorId).toBeDefined();
     const model = onlyResource(json, "AWS::ApiGateway::Model");
     expect(post.properties.RequestModels).toEqual({ "application/json": { Ref: model.id } });
     expect(model.properties.Schema.required).toEqual(["template", "output"]);
+    // The optional callbackUrl must pass the gateway's validation (the model forbids unknown fields).
+    expect(model.properties.Schema.properties.callbackUrl).toMatchObject({
+      type: "string",
+      pattern: "^https?://",
+    });
   });
 
   it("throttles per tenant through a usage plan and logs access", () => {
@@ -389,17 +428,26 @@ describe("render API", () => {
     });
   });
 
-  it("gives the api function the table, the queue and the signer, and nothing else", () => {
+  it("gives the api function the table, the queue, the payload bucket and the signer, and nothing else", () => {
     const vars = fn("Api/ApiFunction").Environment.Variables;
-    const queue = onlyResource(json, "AWS::SQS::Queue", (q) => q.properties.RedrivePolicy !== undefined);
+    const queue = renderQueue();
+    const payloads = logicalIdOf(json, "Payloads/Bucket", "AWS::S3::Bucket");
     expect(vars).toEqual({
       [ENV.jobsTable]: { Ref: logicalIdOf(json, "Jobs/Table", "AWS::DynamoDB::Table") },
       [ENV.renderQueueUrl]: { Ref: queue.id },
       [ENV.signerFunctionName]: { Ref: fnId("Signer/SignAssets") },
+      [ENV.payloadsBucket]: { Ref: payloads },
+      [ENV.callbackSchemes]: "https",
     });
     const statements = allowStatementsByRole(json).get(roleId("Api/ApiFunction")) ?? [];
     const services = new Set(statements.flatMap(actionsOf).map((a) => a.split(":")[0]));
-    expect([...services].sort()).toEqual(["dynamodb", "lambda", "logs", "sqs", "xray"]);
+    expect([...services].sort()).toEqual(["dynamodb", "lambda", "logs", "s3", "sqs", "xray"]);
+    expect(statements.filter((st) => actionsOf(st).some((a) => a.startsWith("s3:")))).toEqual([
+      expect.objectContaining({
+        Action: "s3:PutObject",
+        Resource: { "Fn::Join": ["", [{ "Fn::GetAtt": [payloads, "Arn"] }, `/${PAYLOADS.keyPrefix}*`]] },
+      }),
+    ]);
     const sqsActions = statements
       .filter((s) => actionsOf(s).some((a) => a.startsWith("sqs:")))
       .flatMap(actionsOf);
@@ -409,6 +457,64 @@ describe("render API", () => {
     for (const s of statements.filter((st) => asArray<Cfn>(st.Resource).includes("*"))) {
       expect(actionsOf(s).every((a) => a.startsWith("xray:"))).toBe(true);
     }
+  });
+});
+
+describe("webhooks", () => {
+  it("delivers from their own queue, dead-lettered after WEBHOOK_QUEUE.maxReceiveCount receives", () => {
+    const queue = queueAt("Webhooks/Queue");
+    const dlq = queueAt("Webhooks/DeadLetterQueue");
+    expect(queue.properties.RedrivePolicy).toEqual({
+      deadLetterTargetArn: { "Fn::GetAtt": [dlq.id, "Arn"] },
+      maxReceiveCount: WEBHOOK_QUEUE.maxReceiveCount,
+    });
+    const dispatcher = fn("Webhooks/Dispatcher");
+    expect(queue.properties.VisibilityTimeout).toBeGreaterThanOrEqual(6 * dispatcher.Timeout);
+    const mapping = onlyResource(
+      json,
+      "AWS::Lambda::EventSourceMapping",
+      (m) => m.properties.FunctionName?.Ref === fnId("Webhooks/Dispatcher"),
+    );
+    expect(mapping.properties).toMatchObject({
+      EventSourceArn: { "Fn::GetAtt": [queue.id, "Arn"] },
+      FunctionResponseTypes: ["ReportBatchItemFailures"],
+    });
+  });
+
+  it("configures the dispatcher with the table, its queue and https-only callbacks", () => {
+    expect(fn("Webhooks/Dispatcher").Environment.Variables).toEqual({
+      [ENV.jobsTable]: { Ref: logicalIdOf(json, "Jobs/Table", "AWS::DynamoDB::Table") },
+      [ENV.webhookQueueUrl]: { Ref: queueAt("Webhooks/Queue").id },
+      [ENV.callbackSchemes]: "https",
+    });
+    const statements = allowStatementsByRole(json).get(roleId("Webhooks/Dispatcher")) ?? [];
+    const services = new Set(statements.flatMap(actionsOf).map((a) => a.split(":")[0]));
+    expect([...services].sort()).toEqual(["dynamodb", "logs", "sqs", "xray"]);
+    // It sends only to its own queue (retries), never to the render queue.
+    for (const st of statements.filter((x) => actionsOf(x).includes("sqs:SendMessage"))) {
+      expect(JSON.stringify(st.Resource)).toContain(queueAt("Webhooks/Queue").id);
+    }
+  });
+
+  it("alarms on webhook dead letters and keeps large requests private, encrypted and expiring", () => {
+    const dlq = queueAt("Webhooks/DeadLetterQueue");
+    const topic = onlyResource(json, "AWS::SNS::Topic");
+    const alarm = resources(json, "AWS::CloudWatch::Alarm").find((a) =>
+      JSON.stringify(a.properties.Dimensions).includes(dlq.id),
+    );
+    expect(alarm?.properties).toMatchObject({ Threshold: 0, AlarmActions: [{ Ref: topic.id }] });
+    const payloads = json.Resources[logicalIdOf(json, "Payloads/Bucket", "AWS::S3::Bucket")].Properties;
+    expect(payloads.LifecycleConfiguration.Rules).toContainEqual(
+      expect.objectContaining({ Prefix: PAYLOADS.keyPrefix, ExpirationInDays: 30, Status: "Enabled" }),
+    );
+    expect(payloads.LoggingConfiguration.DestinationBucketName).toEqual({
+      Ref: logicalIdOf(json, "Buckets/AccessLogs", "AWS::S3::Bucket"),
+    });
+    // Not behind the CDN: no bucket policy lets CloudFront read it.
+    const policy = resources(json, "AWS::S3::BucketPolicy").find(
+      (p) => p.properties.Bucket?.Ref === logicalIdOf(json, "Payloads/Bucket", "AWS::S3::Bucket"),
+    );
+    expect(JSON.stringify(policy?.properties ?? {})).not.toContain("cloudfront.amazonaws.com");
   });
 });
 
@@ -429,7 +535,7 @@ describe("monitoring", () => {
 
   it("watches dead letters, queue age, worker errors and throttles, render p95 and API 5xx", () => {
     const alarms = resources(json, "AWS::CloudWatch::Alarm").map((a) => a.properties);
-    const dlq = onlyResource(json, "AWS::SQS::Queue", (q) => q.properties.RedrivePolicy === undefined);
+    const dlq = renderDlq();
     const has = (predicate: (a: Cfn) => boolean) => expect(alarms.some(predicate)).toBe(true);
     has(
       (a) =>
@@ -472,6 +578,9 @@ describe("stack outputs", () => {
       "DistributionDomainName",
       "RenderQueueUrl",
       "DeadLetterQueueUrl",
+      "WebhookQueueUrl",
+      "WebhookDeadLetterQueueUrl",
+      "PayloadsBucketName",
       "JobsTableName",
       "UsagePlanId",
     ]) {

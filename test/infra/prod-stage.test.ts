@@ -47,13 +47,14 @@ describe("prod stage", () => {
         "kiln-prod-render-worker",
         "kiln-prod-sign-assets",
         "kiln-prod-signing-key-pair",
+        "kiln-prod-webhook-dispatcher",
       ]),
     );
     expect(
       resources(json, "AWS::SQS::Queue")
         .map((q) => q.properties.QueueName)
         .sort(),
-    ).toEqual(["kiln-prod-renders", "kiln-prod-renders-dlq"]);
+    ).toEqual(["kiln-prod-renders", "kiln-prod-renders-dlq", "kiln-prod-webhooks", "kiln-prod-webhooks-dlq"]);
     expect(synth.stack.stackName).toBe("Kiln-prod");
   });
 

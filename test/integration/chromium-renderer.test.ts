@@ -136,6 +136,16 @@ describe("ChromiumRenderer (real Chromium)", () => {
     expect(pixel(png, 150, 100)).toEqual([0, 128, 0]);
   });
 
+  it("keeps motion off when the template drops the adopted style sheets", async () => {
+    const html = `<style>
+      body { margin: 0; }
+      @keyframes flash { from { background: rgb(255, 0, 0); } to { background: rgb(255, 0, 0); } }
+      div { width: 300px; height: 200px; background: rgb(0, 0, 255); animation: flash 10s infinite; }
+    </style><div></div><script>document.adoptedStyleSheets = [];</script>`;
+    const png = PNG.sync.read(Buffer.from(await renderer.render(html, out({ format: "png" }))));
+    expect(pixel(png, 150, 100)).toEqual([0, 0, 255]);
+  });
+
   it("renders several documents at once on one browser without mixing them up", async () => {
     const colours: [number, number, number][] = [
       [200, 30, 40],
@@ -232,6 +242,107 @@ describe("ChromiumRenderer (real Chromium)", () => {
     expect(pool.browserProcessId()).not.toBe(pid);
   });
 });
+
+describe("BrowserPool page reuse", () => {
+  const pool = new BrowserPool({ sparePages: 0 });
+  const renderer = new ChromiumRenderer({ pool });
+
+  afterAll(async () => {
+    await pool.close();
+  });
+
+  it("reuses a page for the next render without letting anything of the last one through", async () => {
+    // Everything a template can leave behind in its window: globals, a running timer, a listener
+    // on the window, the window's name, and a scroll position.
+    const leaky = `<script>
+      window.leaked = "tenant A";
+      window.name = "tenant A";
+      setInterval(() => { document.body.style.background = "rgb(255, 0, 0)"; }, 1);
+      addEventListener("load", () => { document.body.style.background = "rgb(255, 0, 0)"; });
+    </script><div style="height: 5000px"></div>`;
+    const probe = `<body style="margin: 0"><script>
+      document.body.style.background = window.leaked || window.name ? "rgb(255, 0, 0)" : "rgb(0, 128, 0)";
+    </script></body>`;
+    await renderer.render(leaky, out({ format: "png" }));
+    // The page is reset in the background once the render has returned.
+    await eventually(() => pool.stats().idlePages === 1);
+    const opened = pool.stats().pagesOpened;
+    const png = PNG.sync.read(Buffer.from(await renderer.render(probe, out({ format: "png" }))));
+    expect(pool.stats().pagesOpened).toBe(opened);
+    expect(pixel(png, 150, 100)).toEqual([0, 128, 0]);
+    expect(pixel(png, 5, 5)).toEqual([0, 128, 0]);
+  });
+
+  it("gives a reused page the same bytes as a fresh one, at another size", async () => {
+    const fresh = new BrowserPool({ maxRendersPerPage: 1, sparePages: 0 });
+    try {
+      const onFresh = await new ChromiumRenderer({ pool: fresh }).render(
+        boxPage(),
+        out({ format: "png", scale: 2 }),
+      );
+      await renderer.render(invoicePage(), out({ format: "png", width: 640, height: 480 }));
+      const onReused = await renderer.render(boxPage(), out({ format: "png", scale: 2 }));
+      expect(Buffer.compare(onFresh, onReused)).toBe(0);
+      expect(fresh.stats()).toMatchObject({ renders: 1, pagesOpened: 1 });
+    } finally {
+      await fresh.close();
+    }
+  });
+
+  it("does not reuse the page of a failed render", async () => {
+    const own = new BrowserPool({ sparePages: 0 });
+    try {
+      const ownRenderer = new ChromiumRenderer({ pool: own });
+      await ownRenderer.render(boxPage(), out({ format: "png" }));
+      await eventually(() => own.stats().idlePages === 1);
+      const missingFont = `<style>@font-face { font-family: Missing; src: url(data:font/woff2;base64,AAAA); }
+        body { font-family: Missing; }</style>text`;
+      await expect(ownRenderer.render(missingFont, out({ format: "png" }))).rejects.toThrow(
+        /Web fonts failed/,
+      );
+      await ownRenderer.render(boxPage(), out({ format: "png" }));
+      // The failed render had the only page; it was closed, so the next render needed a new one.
+      expect(own.stats()).toMatchObject({ renders: 3, pagesOpened: 2 });
+    } finally {
+      await own.close();
+    }
+  });
+
+  it("replaces a page after maxRendersPerPage renders", async () => {
+    const short = new BrowserPool({ maxRendersPerPage: 2, sparePages: 0 });
+    try {
+      const shortRenderer = new ChromiumRenderer({ pool: short });
+      for (let i = 0; i < 4; i++) {
+        await shortRenderer.render(boxPage(), out({ format: "png" }));
+        if (i % 2 === 0) await eventually(() => short.stats().idlePages === 1);
+      }
+      expect(short.stats()).toMatchObject({ renders: 4, pagesOpened: 2 });
+    } finally {
+      await short.close();
+    }
+  });
+
+  it("launches and prepares a page ahead of the first render when warmed", async () => {
+    const warm = new BrowserPool();
+    try {
+      warm.warm();
+      await eventually(() => warm.stats().pagesOpened === 1);
+      expect(warm.stats()).toMatchObject({ launches: 1, renders: 0 });
+      await new ChromiumRenderer({ pool: warm }).render(boxPage(), out({ format: "png" }));
+      expect(warm.stats()).toMatchObject({ launches: 1, renders: 1 });
+    } finally {
+      await warm.close();
+    }
+  });
+});
+
+async function eventually(condition: () => boolean, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error("condition not met in time");
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
 
 describe("BrowserPool recycling", () => {
   const pool = new BrowserPool({ maxRendersPerBrowser: 2 });

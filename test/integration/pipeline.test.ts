@@ -28,7 +28,9 @@ let sqs: SQSClient;
 beforeAll(async () => {
   t = await startTestStack({
     visibilityTimeoutSeconds: 2,
-    maxReceiveCount: 3,
+    // Three render attempts, then one receive that settles the job as failed.
+    maxReceiveCount: 4,
+    retry: { baseSeconds: 1, maxSeconds: 1 },
     workerConcurrency: 1,
     faults: {
       // Markers in the HTML let the test steer one job without touching the others.

@@ -5,8 +5,11 @@ import {
   FakeUrlSigner,
   FixedClock,
   MemoryApiKeyStore,
+  MemoryIdempotencyStore,
   MemoryJobStore,
+  MemoryPayloadStore,
   MemoryRenderQueue,
+  MemoryWebhookSecretStore,
 } from "../../functions/adapters/memory/memory-ports.js";
 import { makeHandler } from "../../functions/handlers/api/handler.js";
 
@@ -22,17 +25,24 @@ function setup() {
   const clock = new FixedClock();
   const jobs = new MemoryJobStore();
   const queue = new MemoryRenderQueue();
+  const payloads = new MemoryPayloadStore();
+  const idempotency = new MemoryIdempotencyStore();
+  const webhookSecrets = new MemoryWebhookSecretStore();
   let n = 0;
   const handler = makeHandler({
     jobs,
     queue,
     apiKeys: new MemoryApiKeyStore({ a: KEY_A, b: KEY_B }),
     signer: new FakeUrlSigner(clock),
+    payloads,
+    idempotency,
+    webhookSecrets,
+    callbackPolicy: { schemes: ["https"] },
     clock,
     logger: silentLogger,
     newId: () => `00000000-0000-4000-8000-${String(++n).padStart(12, "0")}`,
   });
-  return { handler, jobs, queue, clock };
+  return { handler, jobs, queue, clock, payloads, idempotency, webhookSecrets };
 }
 
 function event(
@@ -65,7 +75,7 @@ describe("api handler", () => {
     expect(status).toBe("queued");
     expect(res.headers?.location).toBe(`/v1/renders/${id}`);
     expect(queue.messages).toEqual([{ tenant: "a", jobId: id }]);
-    expect((await jobs.get("a", id))?.request.output).toMatchObject({
+    expect((await jobs.get("a", id))?.request?.output).toMatchObject({
       format: "png",
       width: 300,
       height: 200,
@@ -78,12 +88,14 @@ describe("api handler", () => {
     const { id } = body(
       await handler(event("POST", "/v1/renders", { key: KEY_A, body: JSON.stringify(JOB) })),
     );
-    await jobs.startAttempt("a", id, clock.now());
+    await jobs.startAttempt("a", id, { owner: "w1", expiresAtMs: clock.now().getTime() + 1000 }, clock.now());
     await jobs.markSucceeded(
       "a",
       id,
+      "w1",
       { key: "outputs/a/abc.png", contentType: "image/png", bytes: 3, sha256: "abc" },
       clock.now(),
+      false,
     );
 
     const mine = await handler(event("GET", `/v1/renders/${id}`, { key: KEY_A }));
@@ -136,10 +148,13 @@ describe("api handler", () => {
     expect(empty.statusCode).toBe(400);
   });
 
-  it("413s an oversize body and 415s a non-JSON content type", async () => {
+  it("413s a body over 3 MiB, naming the limit, and 415s a non-JSON content type", async () => {
     const { handler } = setup();
-    const huge = JSON.stringify({ ...JOB, data: { blob: "x".repeat(300 * 1024) } });
-    expect((await handler(event("POST", "/v1/renders", { key: KEY_A, body: huge }))).statusCode).toBe(413);
+    const huge = JSON.stringify({ ...JOB, data: { blob: "x".repeat(3 * 1024 * 1024) } });
+    const tooLarge = await handler(event("POST", "/v1/renders", { key: KEY_A, body: huge }));
+    expect(tooLarge.statusCode).toBe(413);
+    expect(body(tooLarge).error).toMatchObject({ code: "payload_too_large" });
+    expect(body(tooLarge).error.message).toContain("3145728 bytes");
     const form = await handler(
       event("POST", "/v1/renders", {
         key: KEY_A,
@@ -157,14 +172,27 @@ describe("api handler", () => {
     expect((await handler(event("DELETE", "/v1/renders", { key: KEY_A }))).statusCode).toBe(405);
   });
 
-  it("fails the job and answers 503 when the queue is down, so nothing waits forever", async () => {
+  it("answers 503 and creates no job when the queue is down; the retry with the same key queues it once", async () => {
     const { handler, queue, jobs } = setup();
     queue.failNext = true;
-    const res = await handler(event("POST", "/v1/renders", { key: KEY_A, body: JSON.stringify(JOB) }));
+    const post = () =>
+      handler(
+        event("POST", "/v1/renders", {
+          key: KEY_A,
+          body: JSON.stringify(JOB),
+          headers: { "Idempotency-Key": "order-7" },
+        }),
+      );
+    const res = await post();
     expect(res.statusCode).toBe(503);
-    const [stored] = [...jobs.jobs.values()];
-    expect(stored?.status).toBe("failed");
-    expect(stored?.error?.code).toBe("enqueue_failed");
+    expect(res.headers?.["retry-after"]).toBe("1");
+    expect(jobs.jobs.size).toBe(0);
+
+    const retried = await post();
+    expect(retried.statusCode).toBe(202);
+    const { id } = body(retried);
+    expect(queue.messages).toEqual([{ tenant: "a", jobId: id }]);
+    expect([...jobs.jobs.values()].map((j) => j.id)).toEqual([id]);
   });
 
   it("answers 500 without internals when a store breaks", async () => {
@@ -178,5 +206,142 @@ describe("api handler", () => {
     expect(res.statusCode).toBe(500);
     expect(res.body).not.toContain("secret-table-name");
     expect(body(res).error.message).toContain("req-1");
+  });
+
+  describe("Idempotency-Key", () => {
+    const post = (
+      h: ReturnType<typeof setup>["handler"],
+      idempotencyKey: string,
+      job: unknown = JOB,
+      apiKey = KEY_A,
+    ) =>
+      h(
+        event("POST", "/v1/renders", {
+          key: apiKey,
+          body: JSON.stringify(job),
+          headers: { "Idempotency-Key": idempotencyKey },
+        }),
+      );
+
+    it("answers a repeat of the same body with the same job (200, replayed) and queues it once", async () => {
+      const { handler, queue, jobs } = setup();
+      const first = await post(handler, "k-1");
+      expect(first.statusCode).toBe(202);
+      // Whitespace and the order of known fields do not make a different body.
+      const reordered = { output: JOB.output, data: JOB.data, template: JOB.template };
+      const again = await post(handler, "k-1", reordered);
+      expect(again.statusCode).toBe(200);
+      expect(again.headers?.["idempotent-replayed"]).toBe("true");
+      expect(body(again).id).toBe(body(first).id);
+      expect(again.headers?.location).toBe(`/v1/renders/${body(first).id}`);
+      expect(queue.messages).toHaveLength(1);
+      expect(jobs.jobs.size).toBe(1);
+    });
+
+    it("409s the same key with a different body, naming the key and the job", async () => {
+      const { handler, jobs } = setup();
+      const first = await post(handler, "invoice-42");
+      const other = await post(handler, "invoice-42", { ...JOB, data: { n: 2 } });
+      expect(other.statusCode).toBe(409);
+      expect(body(other).error.code).toBe("idempotency_key_reused");
+      expect(body(other).error.message).toContain('Idempotency-Key "invoice-42"');
+      expect(body(other).error.message).toContain(body(first).id);
+      expect(jobs.jobs.size).toBe(1);
+    });
+
+    it("keeps keys per tenant and lets them expire after 24 hours", async () => {
+      const { handler, clock } = setup();
+      const a = body(await post(handler, "shared"));
+      const b = body(await post(handler, "shared", JOB, KEY_B));
+      expect(b.id).not.toBe(a.id);
+
+      clock.advance(24 * 3600 * 1000 - 1000);
+      expect(body(await post(handler, "shared")).id).toBe(a.id);
+      clock.advance(2000);
+      const later = await post(handler, "shared", { ...JOB, data: { n: 9 } });
+      expect(later.statusCode).toBe(202);
+      expect(body(later).id).not.toBe(a.id);
+    });
+
+    it("finishes a submission that died after claiming the key: the retry creates the job with the claimed id", async () => {
+      const { handler, jobs, queue } = setup();
+      const create = jobs.create.bind(jobs);
+      jobs.create = async () => {
+        throw new Error("connection reset");
+      };
+      expect((await post(handler, "k-crash")).statusCode).toBe(503);
+      expect(queue.messages).toHaveLength(1);
+      jobs.create = create;
+      const retried = await post(handler, "k-crash");
+      expect(retried.statusCode).toBe(202);
+      const { id } = body(retried);
+      expect(id).toBe(queue.messages[0]?.jobId);
+      expect((await jobs.get("a", id))?.status).toBe("queued");
+      // The second message is a duplicate of the first; the worker's lease makes it harmless.
+      expect(queue.messages.map((m) => m.jobId)).toEqual([id, id]);
+    });
+
+    it("400s a key that is empty, too long or not printable ASCII", async () => {
+      const { handler } = setup();
+      for (const bad of [" ", "x".repeat(256), "naïve"]) {
+        const res = await post(handler, bad);
+        expect(res.statusCode, bad).toBe(400);
+        expect(body(res).error.fields).toEqual([{ field: "Idempotency-Key", message: expect.any(String) }]);
+      }
+    });
+  });
+
+  it("stores a request too large for the job record in the payload store, by reference", async () => {
+    const { handler, jobs, payloads } = setup();
+    const large = { ...JOB, data: { blob: "y".repeat(200 * 1024) } };
+    const res = await handler(event("POST", "/v1/renders", { key: KEY_A, body: JSON.stringify(large) }));
+    expect(res.statusCode).toBe(202);
+    const job = await jobs.get("a", body(res).id);
+    expect(job?.request).toBeUndefined();
+    expect(job?.payloadKey).toBe(`requests/a/${body(res).id}.json`);
+    expect(JSON.parse(payloads.payloads.get(job?.payloadKey ?? "") ?? "{}").data.blob).toHaveLength(
+      200 * 1024,
+    );
+
+    const small = await handler(event("POST", "/v1/renders", { key: KEY_A, body: JSON.stringify(JOB) }));
+    expect((await jobs.get("a", body(small).id))?.payloadKey).toBeUndefined();
+    expect(payloads.payloads.size).toBe(1);
+  });
+
+  it("accepts a callbackUrl the policy allows, refuses others naming the field, and shows the webhook in GET", async () => {
+    const { handler } = setup();
+    for (const [url, reason] of [
+      ["http://example.com/hook", "must use https"],
+      ["https://127.0.0.1/hook", "not a public address"],
+      ["https://10.1.2.3/hook", "not a public address"],
+      ["https://user:pw@example.com/hook", "credentials"],
+    ]) {
+      const res = await handler(
+        event("POST", "/v1/renders", { key: KEY_A, body: JSON.stringify({ ...JOB, callbackUrl: url }) }),
+      );
+      expect(res.statusCode, url).toBe(400);
+      expect(body(res).error.fields[0].field).toBe("callbackUrl");
+      expect(body(res).error.fields[0].message).toContain(reason);
+    }
+    const ok = await handler(
+      event("POST", "/v1/renders", {
+        key: KEY_A,
+        body: JSON.stringify({ ...JOB, callbackUrl: "https://hooks.example.com/kiln" }),
+      }),
+    );
+    expect(ok.statusCode).toBe(202);
+    const view = body(await handler(event("GET", `/v1/renders/${body(ok).id}`, { key: KEY_A })));
+    expect(view.webhook).toEqual({ url: "https://hooks.example.com/kiln", state: "waiting", attempts: [] });
+  });
+
+  it("hands each tenant its own webhook secret, the same one every time", async () => {
+    const { handler } = setup();
+    const a1 = body(await handler(event("GET", "/v1/webhooks/secret", { key: KEY_A })));
+    const a2 = body(await handler(event("GET", "/v1/webhooks/secret", { key: KEY_A })));
+    const b1 = body(await handler(event("GET", "/v1/webhooks/secret", { key: KEY_B })));
+    expect(a1.secret).toMatch(/^whsec_[A-Za-z0-9+/]{43}=$/);
+    expect(a2.secret).toBe(a1.secret);
+    expect(b1.secret).not.toBe(a1.secret);
+    expect((await handler(event("GET", "/v1/webhooks/secret", {}))).statusCode).toBe(401);
   });
 });

@@ -6,6 +6,9 @@ import {
   FixedClock,
   MemoryJobStore,
   MemoryObjectStore,
+  MemoryPayloadStore,
+  MemoryVisibility,
+  MemoryWebhookQueue,
   RecordingMetrics,
 } from "../../functions/adapters/memory/memory-ports.js";
 import type { Job } from "../../functions/core/job.js";
@@ -32,22 +35,34 @@ function setup() {
     };
     jobs.jobs.set(`t/${id}`, job);
   }
+  const visibility = new MemoryVisibility();
   const handler = makeHandler({
     jobs,
     renderer,
     outputs: new MemoryObjectStore(),
+    payloads: new MemoryPayloadStore(),
+    webhooks: new MemoryWebhookQueue(),
+    visibility,
+    holdSeconds: 30,
+    retry: { baseSeconds: 2, maxSeconds: 60 },
+    storeRetry: { attempts: 2, baseDelayMs: 1 },
+    random: () => 1,
     clock,
     maxReceiveCount: 3,
     concurrency: 2,
     logger: silentLogger,
     metrics,
   });
-  return { handler, jobs, renderer, metrics };
+  return { handler, jobs, renderer, metrics, visibility };
 }
+
+const QUEUE_ARN = "arn:aws:sqs:us-east-1:000000000000:kiln-render";
 
 function record(messageId: string, body: string, receiveCount = 1): SQSRecord {
   return {
     messageId,
+    receiptHandle: `rh-${messageId}`,
+    eventSourceARN: QUEUE_ARN,
     body,
     attributes: { ApproximateReceiveCount: String(receiveCount) },
   } as unknown as SQSRecord;
@@ -55,8 +70,8 @@ function record(messageId: string, body: string, receiveCount = 1): SQSRecord {
 const batch = (...records: SQSRecord[]): SQSEvent => ({ Records: records });
 
 describe("render worker handler", () => {
-  it("reports only the record that failed transiently", async () => {
-    const { handler, jobs, renderer, metrics } = setup();
+  it("reports only the record that failed transiently, after setting its retry delay", async () => {
+    const { handler, jobs, renderer, metrics, visibility } = setup();
     renderer.render = async (html) => {
       if (html.includes("j2")) throw new Error("Target closed");
       return new TextEncoder().encode(html);
@@ -73,15 +88,30 @@ describe("render worker handler", () => {
     expect((await jobs.get("t", "j2"))?.status).toBe("rendering");
     expect((await jobs.get("t", "j3"))?.status).toBe("succeeded");
     expect(metrics.succeeded.map((m) => m.format)).toEqual(["png", "png"]);
+    // First the whole batch is held for 30 s; then only m2 gets its backoff (2 s × 2^0, random = 1).
+    expect(visibility.calls[0]).toEqual({
+      queueArn: QUEUE_ARN,
+      receiptHandles: ["rh-m1", "rh-m2", "rh-m3"],
+      seconds: 30,
+    });
+    expect(visibility.current.get("rh-m2")).toBe(2);
+    expect(visibility.calls.filter((c) => c.seconds !== 30)).toEqual([
+      { queueArn: QUEUE_ARN, receiptHandles: ["rh-m2"], seconds: 2 },
+    ]);
   });
 
-  it("on the last delivery marks the job failed and still reports it, so the message reaches the DLQ", async () => {
-    const { handler, jobs, renderer, metrics } = setup();
+  it("on the last delivery marks the job failed and still reports it, visible at once, so the message reaches the DLQ", async () => {
+    const { handler, jobs, renderer, metrics, visibility } = setup();
     renderer.failures.push(new Error("browser crashed"));
-    const res = await handler(batch(record("m1", JSON.stringify({ tenant: "t", jobId: "j1" }), 3)));
+    const msg = JSON.stringify({ tenant: "t", jobId: "j1" });
+    expect((await handler(batch(record("m1", msg, 2)))).batchItemFailures).toEqual([
+      { itemIdentifier: "m1" },
+    ]);
+    const res = await handler(batch(record("m1", msg, 3)));
     expect(res.batchItemFailures).toEqual([{ itemIdentifier: "m1" }]);
     expect((await jobs.get("t", "j1"))?.error?.message).toContain("browser crashed");
     expect(metrics.failed).toEqual([{ code: "render_failed" }]);
+    expect(visibility.current.get("rh-m1")).toBe(0);
   });
 
   it("leaves malformed messages for the DLQ instead of dropping them", async () => {
@@ -126,9 +156,9 @@ describe("render worker handler", () => {
   it("reports a record whose store call throws, and carries on with the batch", async () => {
     const { handler, jobs } = setup();
     const original = jobs.startAttempt.bind(jobs);
-    jobs.startAttempt = async (tenant, id, at) => {
+    jobs.startAttempt = async (tenant, id, lease, at) => {
       if (id === "j1") throw new Error("ProvisionedThroughputExceededException");
-      return original(tenant, id, at);
+      return original(tenant, id, lease, at);
     };
     const res = await handler(
       batch(

@@ -2,13 +2,17 @@ import { ConditionalCheckFailedException, type DynamoDBClient } from "@aws-sdk/c
 import { DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { JOB_RETENTION_DAYS, JOBS_TABLE } from "../../core/constants.js";
 import {
+  isTerminal,
   type Job,
   type JobFailure,
+  type JobLease,
   type JobOutput,
   type JobStatus,
   statusesAllowedBefore,
+  type WebhookAttempt,
+  type WebhookState,
 } from "../../core/job.js";
-import type { JobStore } from "../../core/ports.js";
+import type { FailGuard, JobStore, StartAttemptResult, WriteResult } from "../../core/ports.js";
 import type { RenderRequest } from "../../core/render-request.js";
 
 const PK = JOBS_TABLE.partitionKey.name;
@@ -20,6 +24,10 @@ export function jobKey(tenant: string, id: string) {
   return { [PK]: `TENANT#${tenant}#JOB#${id}`, [SK]: "JOB" };
 }
 
+/**
+ * The job item. The lease is two flat attributes so that conditions can compare them; the webhook's
+ * delivery attempts are a list appended to in place.
+ */
 interface JobItem {
   tenant: string;
   id: string;
@@ -28,15 +36,27 @@ interface JobItem {
   updatedAt: string;
   attempts: number;
   /** Stored as JSON text: keeps the submitted data byte-for-byte (key order, numbers, empty keys). */
-  requestJson: string;
+  requestJson?: string;
+  /** Instead of requestJson when the request is in the payload store. */
+  payloadKey?: string;
+  callbackUrl?: string;
+  leaseOwner?: string;
+  /** Epoch ms. */
+  leaseExpiresAt?: number;
+  lastError?: JobFailure;
   output?: JobOutput;
   error?: JobFailure;
+  webhookState?: WebhookState;
+  webhookAttempts?: WebhookAttempt[];
+  webhookNextAttemptAt?: string;
   [TTL]: number;
 }
 
 export function documentClient(client: DynamoDBClient): DynamoDBDocumentClient {
   return DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
 }
+
+const LEASE_FREE = "(attribute_not_exists(#leaseExpiresAt) OR #leaseExpiresAt <= :now)";
 
 export class DynamoDbJobStore implements JobStore {
   private readonly db: DynamoDBDocumentClient;
@@ -48,21 +68,33 @@ export class DynamoDbJobStore implements JobStore {
     this.db = documentClient(client);
   }
 
-  async create(job: Job): Promise<void> {
-    const { request, ...rest } = job;
+  async create(job: Job): Promise<"created" | "exists"> {
     const item: JobItem = {
-      ...rest,
-      requestJson: JSON.stringify(request),
+      tenant: job.tenant,
+      id: job.id,
+      status: job.status,
+      createdAt: job.createdAt,
+      updatedAt: job.updatedAt,
+      attempts: job.attempts,
+      ...(job.request ? { requestJson: JSON.stringify(job.request) } : {}),
+      ...(job.payloadKey ? { payloadKey: job.payloadKey } : {}),
+      ...(job.callbackUrl ? { callbackUrl: job.callbackUrl } : {}),
       [TTL]: Math.floor(Date.parse(job.createdAt) / 1000) + JOB_RETENTION_DAYS * 86_400,
     };
-    await this.db.send(
-      new PutCommand({
-        TableName: this.tableName,
-        Item: { ...jobKey(job.tenant, job.id), ...item },
-        ConditionExpression: "attribute_not_exists(#pk)",
-        ExpressionAttributeNames: { "#pk": PK },
-      }),
-    );
+    try {
+      await this.db.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: { ...jobKey(job.tenant, job.id), ...item },
+          ConditionExpression: "attribute_not_exists(#pk)",
+          ExpressionAttributeNames: { "#pk": PK },
+        }),
+      );
+      return "created";
+    } catch (err) {
+      if (err instanceof ConditionalCheckFailedException) return "exists";
+      throw err;
+    }
   }
 
   async get(tenant: string, id: string): Promise<Job | undefined> {
@@ -72,64 +104,202 @@ export class DynamoDbJobStore implements JobStore {
     return Item ? fromItem(Item as JobItem) : undefined;
   }
 
-  async startAttempt(tenant: string, id: string, at: Date): Promise<Job | undefined> {
-    const item = await this.transition(tenant, id, "rendering", at, "SET #attempts = #attempts + :one", {
-      names: { "#attempts": "attempts" },
-      values: { ":one": 1 },
+  async startAttempt(tenant: string, id: string, lease: JobLease, at: Date): Promise<StartAttemptResult> {
+    const result = await this.update(tenant, id, {
+      update:
+        "SET #status = :rendering, #attempts = #attempts + :one, #leaseOwner = :owner, #leaseExpiresAt = :expires, #updatedAt = :at",
+      condition: `attribute_exists(#pk) AND (#status = :queued OR (#status = :rendering AND ${LEASE_FREE}))`,
+      names: ["status", "attempts", "leaseOwner", "leaseExpiresAt", "updatedAt"],
+      values: {
+        ":rendering": "rendering",
+        ":queued": "queued",
+        ":one": 1,
+        ":owner": lease.owner,
+        ":expires": lease.expiresAtMs,
+        ":at": at.toISOString(),
+        ":now": at.getTime(),
+      },
     });
-    return item ? fromItem(item) : undefined;
+    const job = result.job;
+    if (result.applied && job) return { kind: "started", job };
+    if (!job) return { kind: "missing" };
+    if (isTerminal(job.status)) return { kind: "terminal", job };
+    // A retry of a call that had applied finds its own lease.
+    if (job.lease?.owner === lease.owner) return { kind: "started", job };
+    return { kind: "leased", job };
   }
 
-  async markSucceeded(tenant: string, id: string, output: JobOutput, at: Date): Promise<boolean> {
-    const item = await this.transition(tenant, id, "succeeded", at, "SET #output = :output", {
-      names: { "#output": "output" },
-      values: { ":output": output },
+  async renewLease(tenant: string, id: string, lease: JobLease, _at: Date): Promise<boolean> {
+    const { applied } = await this.update(tenant, id, {
+      update: "SET #leaseExpiresAt = :expires",
+      condition: "#status = :rendering AND #leaseOwner = :owner",
+      names: ["status", "leaseOwner", "leaseExpiresAt"],
+      values: { ":rendering": "rendering", ":owner": lease.owner, ":expires": lease.expiresAtMs },
+      readBack: false,
     });
-    return item !== undefined;
+    return applied;
   }
 
-  async markFailed(tenant: string, id: string, failure: JobFailure, at: Date): Promise<boolean> {
-    const item = await this.transition(tenant, id, "failed", at, "SET #error = :error", {
-      names: { "#error": "error" },
-      values: { ":error": failure },
-    });
-    return item !== undefined;
-  }
-
-  /** One conditional UpdateItem: legal only from the states the job state machine allows. */
-  private async transition(
+  async releaseLease(
     tenant: string,
     id: string,
-    to: JobStatus,
+    owner: string,
+    lastError: JobFailure,
     at: Date,
-    set: string,
-    extra: { names: Record<string, string>; values: Record<string, unknown> },
-  ): Promise<JobItem | undefined> {
-    const from = statusesAllowedBefore(to);
-    const fromValues = Object.fromEntries(from.map((s, i) => [`:from${i}`, s]));
+  ): Promise<boolean> {
+    const { applied } = await this.update(tenant, id, {
+      update: "SET #lastError = :lastError, #updatedAt = :at REMOVE #leaseOwner, #leaseExpiresAt",
+      condition: "#status = :rendering AND #leaseOwner = :owner",
+      names: ["status", "leaseOwner", "leaseExpiresAt", "lastError", "updatedAt"],
+      values: {
+        ":rendering": "rendering",
+        ":owner": owner,
+        ":lastError": lastError,
+        ":at": at.toISOString(),
+      },
+      readBack: false,
+    });
+    return applied;
+  }
+
+  async markSucceeded(
+    tenant: string,
+    id: string,
+    owner: string,
+    output: JobOutput,
+    at: Date,
+    notify: boolean,
+  ): Promise<WriteResult> {
+    const webhook = notify ? ", #webhookState = :pending, #webhookAttempts = :none" : "";
+    return this.update(tenant, id, {
+      update: `SET #status = :succeeded, #output = :output, #updatedAt = :at${webhook} REMOVE #leaseOwner, #leaseExpiresAt`,
+      condition: `#status IN (${inList(statusesAllowedBefore("succeeded"))}) AND #leaseOwner = :owner`,
+      names: [
+        "status",
+        "output",
+        "updatedAt",
+        "leaseOwner",
+        "leaseExpiresAt",
+        ...(notify ? ["webhookState", "webhookAttempts"] : []),
+      ],
+      values: {
+        ...fromValues(statusesAllowedBefore("succeeded")),
+        ":succeeded": "succeeded",
+        ":output": output,
+        ":at": at.toISOString(),
+        ":owner": owner,
+        ...(notify ? { ":pending": "pending", ":none": [] } : {}),
+      },
+    });
+  }
+
+  async markFailed(
+    tenant: string,
+    id: string,
+    failure: JobFailure,
+    at: Date,
+    guard: FailGuard,
+    notify: boolean,
+  ): Promise<WriteResult> {
+    const webhook = notify ? ", #webhookState = :pending, #webhookAttempts = :none" : "";
+    const byOwner = "owner" in guard;
+    return this.update(tenant, id, {
+      update: `SET #status = :failed, #error = :error, #updatedAt = :at${webhook} REMOVE #leaseOwner, #leaseExpiresAt`,
+      condition: `#status IN (${inList(statusesAllowedBefore("failed"))}) AND ${byOwner ? "#leaseOwner = :owner" : LEASE_FREE}`,
+      names: [
+        "status",
+        "error",
+        "updatedAt",
+        "leaseOwner",
+        "leaseExpiresAt",
+        ...(notify ? ["webhookState", "webhookAttempts"] : []),
+      ],
+      values: {
+        ...fromValues(statusesAllowedBefore("failed")),
+        ":failed": "failed",
+        ":error": failure,
+        ":at": at.toISOString(),
+        ...(byOwner ? { ":owner": guard.owner } : { ":now": guard.leaseExpiredAtMs }),
+        ...(notify ? { ":pending": "pending", ":none": [] } : {}),
+      },
+    });
+  }
+
+  async recordWebhook(
+    tenant: string,
+    id: string,
+    update: { attempt?: WebhookAttempt; state: WebhookState; nextAttemptAt?: string },
+  ): Promise<void> {
+    const sets = ["#webhookState = :state"];
+    if (update.attempt)
+      sets.push("#webhookAttempts = list_append(if_not_exists(#webhookAttempts, :none), :attempt)");
+    if (update.nextAttemptAt) sets.push("#webhookNextAttemptAt = :next");
+    const remove = update.nextAttemptAt ? "" : " REMOVE #webhookNextAttemptAt";
+    // Attempt n is appended only while n − 1 are recorded, so a repeated call cannot append it twice.
+    const once = update.attempt
+      ? " AND (attribute_not_exists(#webhookAttempts) OR size(#webhookAttempts) < :number)"
+      : "";
+    const { applied, job } = await this.update(tenant, id, {
+      update: `SET ${sets.join(", ")}${remove}`,
+      condition: `attribute_exists(#pk)${once}`,
+      names: ["webhookState", "webhookNextAttemptAt", ...(update.attempt ? ["webhookAttempts"] : [])],
+      values: {
+        ":state": update.state,
+        ...(update.attempt
+          ? { ":attempt": [update.attempt], ":none": [], ":number": update.attempt.attempt }
+          : {}),
+        ...(update.nextAttemptAt ? { ":next": update.nextAttemptAt } : {}),
+      },
+    });
+    if (!applied && !job) throw new Error(`job ${id} does not exist`);
+  }
+
+  /**
+   * One conditional UpdateItem. When the condition fails the item is read back (consistently), so the
+   * caller can tell "someone else won" from "my own earlier call had applied".
+   */
+  private async update(
+    tenant: string,
+    id: string,
+    spec: {
+      update: string;
+      condition: string;
+      names: string[];
+      values: Record<string, unknown>;
+      readBack?: boolean;
+    },
+  ): Promise<WriteResult> {
+    // DynamoDB refuses names that no expression uses.
+    const names = Object.fromEntries(spec.names.map((n) => [`#${n}`, n]));
+    if (spec.condition.includes("#pk")) names["#pk"] = PK;
     try {
       const { Attributes } = await this.db.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: jobKey(tenant, id),
-          UpdateExpression: `${set}, #status = :to, #updatedAt = :at`,
-          ConditionExpression: `attribute_exists(#pk) AND #status IN (${Object.keys(fromValues).join(", ")})`,
-          ExpressionAttributeNames: {
-            "#pk": PK,
-            "#status": "status",
-            "#updatedAt": "updatedAt",
-            ...extra.names,
-          },
-          ExpressionAttributeValues: { ":to": to, ":at": at.toISOString(), ...fromValues, ...extra.values },
+          UpdateExpression: spec.update,
+          ConditionExpression: spec.condition,
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: spec.values,
           ReturnValues: "ALL_NEW",
         }),
       );
-      return Attributes as JobItem;
+      return { applied: true, job: fromItem(Attributes as JobItem) };
     } catch (err) {
-      if (err instanceof ConditionalCheckFailedException) return undefined;
-      throw err;
+      if (!(err instanceof ConditionalCheckFailedException)) throw err;
+      if (spec.readBack === false) return { applied: false };
+      const job = await this.get(tenant, id);
+      return { applied: false, ...(job ? { job } : {}) };
     }
   }
+}
+
+function fromValues(statuses: readonly JobStatus[]): Record<string, string> {
+  return Object.fromEntries(statuses.map((s, i) => [`:from${i}`, s]));
+}
+
+function inList(statuses: readonly JobStatus[]): string {
+  return statuses.map((_, i) => `:from${i}`).join(", ");
 }
 
 function fromItem(item: JobItem): Job {
@@ -140,8 +310,23 @@ function fromItem(item: JobItem): Job {
     createdAt: item.createdAt,
     updatedAt: item.updatedAt,
     attempts: item.attempts,
-    request: JSON.parse(item.requestJson) as RenderRequest,
+    ...(item.requestJson ? { request: JSON.parse(item.requestJson) as RenderRequest } : {}),
+    ...(item.payloadKey ? { payloadKey: item.payloadKey } : {}),
+    ...(item.callbackUrl ? { callbackUrl: item.callbackUrl } : {}),
+    ...(item.leaseOwner && item.leaseExpiresAt !== undefined
+      ? { lease: { owner: item.leaseOwner, expiresAtMs: Number(item.leaseExpiresAt) } }
+      : {}),
+    ...(item.lastError ? { lastError: item.lastError } : {}),
     ...(item.output ? { output: item.output } : {}),
     ...(item.error ? { error: item.error } : {}),
+    ...(item.webhookState
+      ? {
+          webhook: {
+            state: item.webhookState,
+            attempts: item.webhookAttempts ?? [],
+            ...(item.webhookNextAttemptAt ? { nextAttemptAt: item.webhookNextAttemptAt } : {}),
+          },
+        }
+      : {}),
   };
 }

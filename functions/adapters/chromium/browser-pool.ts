@@ -4,6 +4,9 @@ import { join } from "node:path";
 import chromium from "@sparticuz/chromium";
 import puppeteer, { type Browser, type Page } from "puppeteer-core";
 import { withDeadline } from "./deadline.js";
+import { chromiumExecutable } from "./executable.js";
+import { applyViewport, type PageViewport, preparePage, resetPage } from "./page-setup.js";
+import { markOnce, STARTUP_MARKS } from "./startup-marks.js";
 
 export interface BrowserPoolOptions {
   /**
@@ -18,6 +21,18 @@ export interface BrowserPoolOptions {
    * only acts on Linux (Lambda included). Off when unset.
    */
   readonly maxBrowserMemoryMb?: number;
+  /**
+   * Renders one page serves before it is closed. Between renders a page is reset (navigated to
+   * about:blank), which costs Chromium less than opening a new one; a page still grows a little with
+   * each render, so it is replaced now and then. 1 gives every render a fresh page.
+   * @default 50
+   */
+  readonly maxRendersPerPage?: number;
+  /**
+   * Prepared pages kept waiting, opened in the background, so that a render never waits for one.
+   * @default 1
+   */
+  readonly sparePages?: number;
   /**
    * Launch attempts before giving up; roughly 1 launch in 250 fails spuriously.
    * @default 3
@@ -54,6 +69,10 @@ export interface BrowserPoolStats {
   readonly recycles: number;
   /** Pages handed out and finished, successfully or not. */
   readonly renders: number;
+  /** Pages opened; fewer than `renders` when pages are reused. */
+  readonly pagesOpened: number;
+  /** Pages of the current browser ready for a render. */
+  readonly idlePages: number;
   /** Pages currently in use, across all browsers. */
   readonly inFlight: number;
 }
@@ -69,7 +88,16 @@ interface Slot {
   retiring: boolean;
   /** The pool closed (or killed) it on purpose, so a disconnect is not a crash. */
   closing: boolean;
+  /** Prepared or reset pages waiting for a render, oldest first. */
+  readonly idle: Page[];
+  /** Pages being opened or reset in the background, bound for `idle`. */
+  pending: number;
+  /** Renders waiting for one of the pending pages, first come first served; undefined: open your own. */
+  readonly waiting: Array<(page: Page | undefined) => void>;
 }
+
+/** Idle pages beyond this are closed rather than kept: each holds a few MB of Chromium. */
+const MAX_IDLE_PAGES = 4;
 
 const CLOSE_DEADLINE_MS = 5_000;
 
@@ -79,8 +107,9 @@ export async function launchChromium(protocolTimeoutMs = 60_000): Promise<Browse
   // without this a local render falls back to system fonts and differs from production.
   process.env.FONTCONFIG_PATH ??= join(tmpdir(), "fonts");
   return puppeteer.launch({
-    executablePath: await chromium.executablePath(),
-    args: chromium.args,
+    executablePath: await chromiumExecutable(),
+    // A reset page's previous document must be gone, not kept alive for a "back" that never comes.
+    args: [...chromium.args, "--disable-back-forward-cache"],
     headless: "shell",
     // Every render sets its own viewport; skip the default one puppeteer would apply first.
     defaultViewport: null,
@@ -100,10 +129,14 @@ export async function launchChromium(protocolTimeoutMs = 60_000): Promise<Browse
  * Owns the warm browser of this process. Launches it lazily (with retries), hands out pages in the
  * default context (`--single-process` makes a new browser context kill the browser), relaunches
  * after a crash, and recycles the browser after N renders without cutting off renders in flight.
+ * Pages are prepared once, reset between renders and kept ready, so a render only loads its content
+ * and captures it.
  */
 export class BrowserPool {
   readonly #maxRenders: number;
   readonly #maxRssBytes: number | undefined;
+  readonly #maxRendersPerPage: number;
+  readonly #sparePages: number;
   readonly #attempts: number;
   readonly #backoffMs: number;
   readonly #launch: () => Promise<Browser>;
@@ -111,7 +144,9 @@ export class BrowserPool {
   #current: Slot | undefined;
   #launching: Promise<Slot> | undefined;
   readonly #slots = new Set<Slot>();
-  readonly #closingTasks = new Set<Promise<void>>();
+  /** Browser closes, and page closes and resets that finish after their render returned. */
+  readonly #backgroundTasks = new Set<Promise<unknown>>();
+  readonly #pageUses = new WeakMap<Page, number>();
   #closed = false;
   #drained: { promise: Promise<void>; resolve: () => void } | undefined;
 
@@ -121,38 +156,63 @@ export class BrowserPool {
   #discards = 0;
   #recycles = 0;
   #renders = 0;
+  #pagesOpened = 0;
   #inFlight = 0;
 
   constructor(options: BrowserPoolOptions = {}) {
     this.#maxRenders = options.maxRendersPerBrowser ?? 200;
     this.#maxRssBytes =
       options.maxBrowserMemoryMb === undefined ? undefined : options.maxBrowserMemoryMb * 1024 * 1024;
+    this.#maxRendersPerPage = options.maxRendersPerPage ?? 50;
+    this.#sparePages = options.sparePages ?? 1;
     this.#attempts = options.launchAttempts ?? 3;
     this.#backoffMs = options.launchBackoffMs ?? 100;
     const protocolTimeoutMs = options.protocolTimeoutMs ?? 60_000;
     this.#launch = options.launch ?? (() => launchChromium(protocolTimeoutMs));
-    if (!Number.isInteger(this.#maxRenders) || this.#maxRenders < 1) {
-      throw new RangeError("maxRendersPerBrowser must be a positive integer.");
-    }
-    if (!Number.isInteger(this.#attempts) || this.#attempts < 1) {
-      throw new RangeError("launchAttempts must be a positive integer.");
+    for (const [name, value, min] of [
+      ["maxRendersPerBrowser", this.#maxRenders, 1],
+      ["maxRendersPerPage", this.#maxRendersPerPage, 1],
+      ["sparePages", this.#sparePages, 0],
+      ["launchAttempts", this.#attempts, 1],
+    ] as const) {
+      if (!Number.isInteger(value) || value < min) {
+        throw new RangeError(`${name} must be a whole number of at least ${min}.`);
+      }
     }
   }
 
   /**
-   * Runs `fn` with a fresh page of the warm browser and closes the page afterwards, whatever
-   * happens. If the browser turns out to have died before the page could be opened, a new browser
-   * is launched once and the page opened there.
+   * Runs `fn` with a page of the warm browser, ready to render into at `viewport`. The page is
+   * closed, or reset for the next render, after `fn` settles — whatever happens, but without making
+   * the caller wait for it. If the browser turns out to have died before the page could be had
+   * (setting the viewport is the first thing to reach it), a new browser is launched once and the
+   * page opened there.
    */
-  async withPage<T>(fn: (page: Page) => Promise<T>): Promise<T> {
-    const { slot, page } = await this.#openPage();
+  async withPage<T>(fn: (page: Page) => Promise<T>, viewport?: PageViewport): Promise<T> {
+    const { slot, page } = await this.#openPage(viewport);
+    let succeeded = false;
     try {
-      return await fn(page);
+      const result = await fn(page);
+      succeeded = true;
+      return result;
     } finally {
-      await closePage(page);
       this.#renders += 1;
       this.#release(slot);
+      this.#putBack(slot, page, succeeded);
     }
+  }
+
+  /**
+   * Launches the browser and prepares its spare pages now rather than at the first render, e.g.
+   * while a Lambda container initialises. Never rejects: a failure is retried by the first render.
+   */
+  warm(): void {
+    if (this.#closed) return;
+    const slot = this.#liveSlot();
+    void (slot ? Promise.resolve(slot) : this.#launchOnce()).then(
+      (s) => this.#topUp(s),
+      () => undefined,
+    );
   }
 
   /**
@@ -181,6 +241,8 @@ export class BrowserPool {
       discards: this.#discards,
       recycles: this.#recycles,
       renders: this.#renders,
+      pagesOpened: this.#pagesOpened,
+      idlePages: this.#current?.idle.length ?? 0,
       inFlight: this.#inFlight,
     };
   }
@@ -200,16 +262,23 @@ export class BrowserPool {
       await this.#drained.promise;
     }
     for (const slot of this.#slots) this.#retire(slot);
-    await Promise.all([...this.#closingTasks]);
+    await Promise.all([...this.#backgroundTasks]);
   }
 
-  async #openPage(): Promise<{ slot: Slot; page: Page }> {
+  async #openPage(viewport: PageViewport | undefined): Promise<{ slot: Slot; page: Page }> {
     for (let attempt = 1; ; attempt++) {
       const slot = await this.#acquire();
+      let page: Page | undefined;
       try {
-        return { slot, page: await slot.browser.newPage() };
+        // A page that is being reset is ready sooner, and for less CPU, than a new one.
+        page = takeIdle(slot) ?? (await this.#nextPending(slot)) ?? (await this.#newPage(slot));
+        this.#topUp(slot);
+        if (viewport) await applyViewport(page, viewport);
+        markOnce(STARTUP_MARKS.firstPage);
+        return { slot, page };
       } catch (error) {
         this.#release(slot);
+        if (page) this.#background(closePage(page));
         // A browser that died since the last render (killed, OOM) is noticed here: retry once on
         // a fresh one rather than fail a render that never started.
         if (slot.browser.connected || attempt > 1) throw error;
@@ -218,11 +287,111 @@ export class BrowserPool {
     }
   }
 
+  /** A new page, prepared for rendering; closed again if preparing it fails. */
+  async #newPage(slot: Slot): Promise<Page> {
+    const page = await slot.browser.newPage();
+    this.#pagesOpened += 1;
+    try {
+      await preparePage(page);
+      return page;
+    } catch (error) {
+      await closePage(page);
+      throw error;
+    }
+  }
+
+  /** The next page to come out of a reset or an opening under way, unless others already wait for them all. */
+  #nextPending(slot: Slot): Promise<Page | undefined> | undefined {
+    if (slot.pending <= slot.waiting.length) return undefined;
+    return new Promise((resolve) => slot.waiting.push(resolve));
+  }
+
+  /** Opens pages in the background until `sparePages` wait on the slot. */
+  #topUp(slot: Slot): void {
+    while (this.#accepts(slot) && slot.idle.length + slot.pending < this.#sparePages) {
+      slot.pending += 1;
+      this.#background(
+        this.#newPage(slot).then(
+          (page) => this.#settleIdle(slot, page, true),
+          () => {
+            slot.pending -= 1;
+            slot.waiting.shift()?.(undefined);
+          },
+        ),
+      );
+    }
+  }
+
+  /** After a render: reset the page for the next one, or close it. */
+  #putBack(slot: Slot, page: Page, succeeded: boolean): void {
+    const uses = (this.#pageUses.get(page) ?? 0) + 1;
+    this.#pageUses.set(page, uses);
+    // A failed render may have left the page in any state: it is not worth the risk of reusing it.
+    const reuse = succeeded && uses < this.#maxRendersPerPage && this.#accepts(slot) && !page.isClosed();
+    if (!reuse) {
+      this.#background(closePage(page));
+      this.#topUp(slot);
+      return;
+    }
+    slot.pending += 1;
+    this.#background(resetPage(page).then((ok) => this.#settleIdle(slot, page, ok)));
+  }
+
+  /**
+   * A page opened or reset in the background goes to the first render waiting for one, or joins the
+   * slot's idle pages, if both are still good.
+   */
+  #settleIdle(slot: Slot, page: Page, ok: boolean): Promise<void> | undefined {
+    slot.pending -= 1;
+    if (ok && this.#accepts(slot) && !page.isClosed()) {
+      const waiter = slot.waiting.shift();
+      if (waiter) {
+        waiter(page);
+        return undefined;
+      }
+      if (slot.idle.length < MAX_IDLE_PAGES) {
+        slot.idle.push(page);
+        return undefined;
+      }
+      return closePage(page);
+    }
+    // A render counting on this page opens its own instead.
+    slot.waiting.shift()?.(undefined);
+    const closing = closePage(page);
+    this.#topUp(slot);
+    return closing;
+  }
+
+  /** Whether `slot` may still be given pages to keep. */
+  #accepts(slot: Slot): boolean {
+    return !this.#closed && !slot.retiring && slot.browser.connected;
+  }
+
+  #background(task: Promise<unknown>): void {
+    const tracked = task.catch(() => undefined).finally(() => this.#backgroundTasks.delete(tracked));
+    this.#backgroundTasks.add(tracked);
+  }
+
+  /** The current browser if it can take renders. */
+  #liveSlot(): Slot | undefined {
+    if (this.#closed) throw new Error("The browser pool is closed.");
+    const slot = this.#current;
+    return slot && !slot.retiring && slot.browser.connected ? slot : undefined;
+  }
+
+  /** Launches a browser, or joins the launch under way. */
+  #launchOnce(): Promise<Slot> {
+    this.#launching ??= this.#launchSlot().finally(() => {
+      this.#launching = undefined;
+    });
+    return this.#launching;
+  }
+
   async #acquire(): Promise<Slot> {
     for (;;) {
-      if (this.#closed) throw new Error("The browser pool is closed.");
-      const slot = this.#current;
-      if (slot && !slot.retiring && slot.browser.connected) {
+      // Checked and claimed in one step: renders waiting on the same launch may fill it up.
+      const slot = this.#liveSlot();
+      if (slot) {
         slot.uses += 1;
         slot.active += 1;
         this.#inFlight += 1;
@@ -233,11 +402,7 @@ export class BrowserPool {
         }
         return slot;
       }
-      // Renders waiting on the same launch may fill the new browser up: loop and look again.
-      this.#launching ??= this.#launchSlot().finally(() => {
-        this.#launching = undefined;
-      });
-      await this.#launching;
+      await this.#launchOnce();
     }
   }
 
@@ -260,9 +425,20 @@ export class BrowserPool {
     for (let attempt = 1; attempt <= this.#attempts; attempt++) {
       if (attempt > 1) await delay(this.#backoffMs * 2 ** (attempt - 2));
       try {
+        markOnce(STARTUP_MARKS.launchStart);
         const browser = await this.#launch();
+        markOnce(STARTUP_MARKS.launchEnd);
         this.#launches += 1;
-        const slot: Slot = { browser, uses: 0, active: 0, retiring: false, closing: false };
+        const slot: Slot = {
+          browser,
+          uses: 0,
+          active: 0,
+          retiring: false,
+          closing: false,
+          idle: [],
+          pending: 0,
+          waiting: [],
+        };
         this.#slots.add(slot);
         this.#current = slot;
         browser.once("disconnected", () => this.#onDisconnected(slot));
@@ -298,11 +474,21 @@ export class BrowserPool {
     if (!this.#slots.has(slot)) return Promise.resolve();
     slot.closing = true;
     this.#slots.delete(slot);
+    // Its idle pages go with the browser; renders waiting for one open their own (and find it closing).
+    slot.idle.length = 0;
+    for (const waiter of slot.waiting.splice(0)) waiter(undefined);
     const closing = kill ? killBrowser(slot.browser) : closeBrowser(slot.browser);
-    const task = closing.finally(() => this.#closingTasks.delete(task));
-    this.#closingTasks.add(task);
-    return task;
+    this.#background(closing);
+    return closing;
   }
+}
+
+/** The oldest idle page that is still open, if any. */
+function takeIdle(slot: Slot): Page | undefined {
+  for (let page = slot.idle.shift(); page; page = slot.idle.shift()) {
+    if (!page.isClosed()) return page;
+  }
+  return undefined;
 }
 
 /** Closes a page without letting a dead or wedged browser hang or fail the caller. */

@@ -1,52 +1,227 @@
 import { hashApiKey } from "../../core/api-keys.js";
-import { canTransition, type Job, type JobFailure, type JobOutput, type JobStatus } from "../../core/job.js";
+import {
+  canTransition,
+  isTerminal,
+  type Job,
+  type JobFailure,
+  type JobLease,
+  type JobOutput,
+  type JobStatus,
+  leaseIsLive,
+  type WebhookAttempt,
+  type WebhookState,
+} from "../../core/job.js";
 import type {
   ApiKeyStore,
   Clock,
+  FailGuard,
+  IdempotencyRecord,
+  IdempotencyStore,
   JobStore,
+  MessageVisibility,
   Metrics,
   ObjectStore,
+  PayloadStore,
   Renderer,
   RenderMessage,
   RenderQueue,
   SignedUrl,
+  StartAttemptResult,
   StoredObject,
   UrlSigner,
+  WebhookMessage,
+  WebhookQueue,
+  WebhookSecretStore,
+  WebhookSender,
+  WriteResult,
 } from "../../core/ports.js";
 import type { OutputOptions } from "../../core/render-request.js";
+import { generateWebhookSecret } from "../../core/webhooks.js";
 
-/** In-memory ports for unit tests of the core and the handlers. They obey the same state machine. */
+/**
+ * In-memory ports for unit tests of the core and the handlers. They obey the same contract as the
+ * DynamoDB store: the state machine, the lease conditions, and "a repeated call that had applied is
+ * recognised" (test/integration/job-store-contract.test.ts runs both against one suite).
+ */
 export class MemoryJobStore implements JobStore {
   readonly jobs = new Map<string, Job>();
 
-  async create(job: Job): Promise<void> {
+  async create(job: Job): Promise<"created" | "exists"> {
     const k = `${job.tenant}/${job.id}`;
-    if (this.jobs.has(k)) throw new Error(`job ${job.id} exists`);
+    if (this.jobs.has(k)) return "exists";
     this.jobs.set(k, job);
+    return "created";
   }
 
   async get(tenant: string, id: string): Promise<Job | undefined> {
     return this.jobs.get(`${tenant}/${id}`);
   }
 
-  async startAttempt(tenant: string, id: string, at: Date): Promise<Job | undefined> {
-    return this.move(tenant, id, "rendering", at, (j) => ({ attempts: j.attempts + 1 }));
-  }
-
-  async markSucceeded(tenant: string, id: string, output: JobOutput, at: Date): Promise<boolean> {
-    return (await this.move(tenant, id, "succeeded", at, () => ({ output }))) !== undefined;
-  }
-
-  async markFailed(tenant: string, id: string, error: JobFailure, at: Date): Promise<boolean> {
-    return (await this.move(tenant, id, "failed", at, () => ({ error }))) !== undefined;
-  }
-
-  private async move(tenant: string, id: string, to: JobStatus, at: Date, patch: (j: Job) => Partial<Job>) {
+  async startAttempt(tenant: string, id: string, lease: JobLease, at: Date): Promise<StartAttemptResult> {
     const job = this.jobs.get(`${tenant}/${id}`);
-    if (!job || !canTransition(job.status, to)) return undefined;
-    const next: Job = { ...job, ...patch(job), status: to, updatedAt: at.toISOString() };
-    this.jobs.set(`${tenant}/${id}`, next);
+    if (!job) return { kind: "missing" };
+    if (isTerminal(job.status)) return { kind: "terminal", job };
+    if (job.lease?.owner === lease.owner) return { kind: "started", job };
+    if (job.status === "rendering" && leaseIsLive(job, at.getTime())) return { kind: "leased", job };
+    const next = this.put(job, { status: "rendering", attempts: job.attempts + 1, lease }, at);
+    return { kind: "started", job: next };
+  }
+
+  async renewLease(tenant: string, id: string, lease: JobLease, at: Date): Promise<boolean> {
+    const job = this.jobs.get(`${tenant}/${id}`);
+    if (job?.status !== "rendering" || job.lease?.owner !== lease.owner) return false;
+    this.put(job, { lease }, at, false);
+    return true;
+  }
+
+  async releaseLease(
+    tenant: string,
+    id: string,
+    owner: string,
+    lastError: JobFailure,
+    at: Date,
+  ): Promise<boolean> {
+    const job = this.jobs.get(`${tenant}/${id}`);
+    if (job?.status !== "rendering" || job.lease?.owner !== owner) return false;
+    const { lease: _, ...rest } = job;
+    this.jobs.set(`${tenant}/${id}`, { ...rest, lastError, updatedAt: at.toISOString() });
+    return true;
+  }
+
+  async markSucceeded(
+    tenant: string,
+    id: string,
+    owner: string,
+    output: JobOutput,
+    at: Date,
+    notify: boolean,
+  ): Promise<WriteResult> {
+    const job = this.jobs.get(`${tenant}/${id}`);
+    if (!job || !canTransition(job.status, "succeeded") || job.lease?.owner !== owner) {
+      return { applied: false, ...(job ? { job } : {}) };
+    }
+    return { applied: true, job: this.finish(job, "succeeded", { output }, at, notify) };
+  }
+
+  async markFailed(
+    tenant: string,
+    id: string,
+    error: JobFailure,
+    at: Date,
+    guard: FailGuard,
+    notify: boolean,
+  ): Promise<WriteResult> {
+    const job = this.jobs.get(`${tenant}/${id}`);
+    const allowed =
+      job !== undefined &&
+      canTransition(job.status, "failed") &&
+      ("owner" in guard
+        ? job.lease?.owner === guard.owner
+        : job.lease === undefined || job.lease.expiresAtMs <= guard.leaseExpiredAtMs);
+    if (!job || !allowed) return { applied: false, ...(job ? { job } : {}) };
+    return { applied: true, job: this.finish(job, "failed", { error }, at, notify) };
+  }
+
+  async recordWebhook(
+    tenant: string,
+    id: string,
+    update: { attempt?: WebhookAttempt; state: WebhookState; nextAttemptAt?: string },
+  ): Promise<void> {
+    const job = this.jobs.get(`${tenant}/${id}`);
+    if (!job) throw new Error(`job ${id} does not exist`);
+    const recorded = job.webhook?.attempts ?? [];
+    // Attempt n is appended only while n − 1 are recorded: a repeated call changes nothing.
+    if (update.attempt && recorded.length >= update.attempt.attempt) return;
+    const attempts = [...recorded, ...(update.attempt ? [update.attempt] : [])];
+    this.jobs.set(`${tenant}/${id}`, {
+      ...job,
+      webhook: {
+        state: update.state,
+        attempts,
+        ...(update.nextAttemptAt ? { nextAttemptAt: update.nextAttemptAt } : {}),
+      },
+    });
+  }
+
+  private finish(job: Job, to: JobStatus, patch: Partial<Job>, at: Date, notify: boolean): Job {
+    const { lease: _, ...rest } = job;
+    const next: Job = {
+      ...rest,
+      ...patch,
+      status: to,
+      updatedAt: at.toISOString(),
+      ...(notify ? { webhook: { state: "pending", attempts: [] } } : {}),
+    };
+    this.jobs.set(`${job.tenant}/${job.id}`, next);
     return next;
+  }
+
+  private put(job: Job, patch: Partial<Job>, at: Date, touch = true): Job {
+    const next: Job = { ...job, ...patch, ...(touch ? { updatedAt: at.toISOString() } : {}) };
+    this.jobs.set(`${job.tenant}/${job.id}`, next);
+    return next;
+  }
+}
+
+export class MemoryIdempotencyStore implements IdempotencyStore {
+  readonly records = new Map<string, IdempotencyRecord>();
+
+  async claim(tenant: string, candidate: IdempotencyRecord, now: Date) {
+    const k = `${tenant}/${candidate.key}`;
+    const existing = this.records.get(k);
+    if (existing && existing.expiresAtMs > now.getTime()) return { record: existing, claimed: false };
+    this.records.set(k, candidate);
+    return { record: candidate, claimed: true };
+  }
+}
+
+export class MemoryWebhookSecretStore implements WebhookSecretStore {
+  readonly secrets = new Map<string, string>();
+  async getOrCreate(tenant: string): Promise<string> {
+    const existing = this.secrets.get(tenant);
+    if (existing) return existing;
+    const secret = generateWebhookSecret();
+    this.secrets.set(tenant, secret);
+    return secret;
+  }
+}
+
+export class MemoryPayloadStore implements PayloadStore {
+  readonly payloads = new Map<string, string>();
+  async put(key: string, body: string): Promise<void> {
+    this.payloads.set(key, body);
+  }
+  async get(key: string): Promise<string | undefined> {
+    return this.payloads.get(key);
+  }
+}
+
+export class MemoryWebhookQueue implements WebhookQueue {
+  readonly messages: Array<{ message: WebhookMessage; delaySeconds: number }> = [];
+  async enqueue(message: WebhookMessage, delaySeconds = 0): Promise<void> {
+    this.messages.push({ message, delaySeconds });
+  }
+}
+
+/** Remembers the last visibility set per receipt handle, and every call. */
+export class MemoryVisibility implements MessageVisibility {
+  readonly calls: Array<{ queueArn: string; receiptHandles: readonly string[]; seconds: number }> = [];
+  readonly current = new Map<string, number>();
+  async change(queueArn: string, receiptHandles: readonly string[], seconds: number): Promise<void> {
+    this.calls.push({ queueArn, receiptHandles, seconds });
+    for (const h of receiptHandles) this.current.set(h, seconds);
+  }
+}
+
+/** Answers with the statuses queued in `responses` (200 once they run out) and records each request. */
+export class RecordingWebhookSender implements WebhookSender {
+  readonly requests: Array<{ url: string; headers: Record<string, string>; body: string }> = [];
+  responses: Array<number | Error> = [];
+  async post(url: string, headers: Readonly<Record<string, string>>, body: string) {
+    this.requests.push({ url, headers: { ...headers }, body });
+    const next = this.responses.shift() ?? 200;
+    if (next instanceof Error) throw next;
+    return { status: next };
   }
 }
 

@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from "aws-lambda";
 import {
+  KilnError,
   MethodNotAllowedError,
   NotFoundError,
   PayloadTooLargeError,
@@ -8,10 +9,21 @@ import {
   UnsupportedMediaTypeError,
   ValidationError,
 } from "../../core/errors.js";
-import type { Job } from "../../core/job.js";
 import { toJobView } from "../../core/job-view.js";
-import type { ApiKeyStore, Clock, JobStore, Logger, RenderQueue, UrlSigner } from "../../core/ports.js";
-import { LIMITS, parseOrThrow, RenderRequestSchema } from "../../core/render-request.js";
+import type {
+  ApiKeyStore,
+  Clock,
+  IdempotencyStore,
+  JobStore,
+  Logger,
+  PayloadStore,
+  RenderQueue,
+  UrlSigner,
+  WebhookSecretStore,
+} from "../../core/ports.js";
+import { LIMITS, parseOrThrow, RenderSubmissionSchema } from "../../core/render-request.js";
+import { checkIdempotencyKey, submitRender } from "../../core/submit-render.js";
+import { type CallbackUrlPolicy, callbackUrlProblem, DEFAULT_CALLBACK_POLICY } from "../../core/webhooks.js";
 import { errorResponse, json } from "./http-response.js";
 
 export interface ApiDeps {
@@ -19,8 +31,13 @@ export interface ApiDeps {
   readonly queue: RenderQueue;
   readonly apiKeys: ApiKeyStore;
   readonly signer: UrlSigner;
+  readonly payloads: PayloadStore;
+  readonly idempotency: IdempotencyStore;
+  readonly webhookSecrets: WebhookSecretStore;
   readonly clock: Clock;
   readonly logger: Logger;
+  /** @default DEFAULT_CALLBACK_POLICY (https to public hosts) */
+  readonly callbackPolicy?: CallbackUrlPolicy;
   readonly newId?: () => string;
 }
 
@@ -33,46 +50,45 @@ type Route = (
 const JOB_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 export function makeHandler(deps: ApiDeps) {
-  const { jobs, queue, apiKeys, signer, clock, logger } = deps;
+  const { jobs, apiKeys, signer, logger } = deps;
   const newId = deps.newId ?? randomUUID;
+  const callbackPolicy = deps.callbackPolicy ?? DEFAULT_CALLBACK_POLICY;
 
-  const submitRender: Route = async (tenant, event) => {
-    const request = parseOrThrow(RenderRequestSchema, readJsonBody(event));
-    const now = clock.now().toISOString();
-    const job: Job = {
-      tenant,
-      id: newId(),
-      status: "queued",
-      createdAt: now,
-      updatedAt: now,
-      attempts: 0,
-      request,
-    };
-    await jobs.create(job);
+  const submit: Route = async (tenant, event) => {
+    const submission = parseOrThrow(RenderSubmissionSchema, readJsonBody(event));
+    const problem = submission.callbackUrl && callbackUrlProblem(submission.callbackUrl, callbackPolicy);
+    if (problem) throw new ValidationError([{ field: "callbackUrl", message: problem }]);
+    const rawKey = header(event, "idempotency-key");
+    const key = rawKey === undefined ? undefined : checkIdempotencyKey(rawKey);
+    let submitted: Awaited<ReturnType<typeof submitRender>>;
     try {
-      await queue.enqueue({ tenant, jobId: job.id });
+      submitted = await submitRender({ ...deps, newId }, tenant, submission, key);
     } catch (err) {
-      // The job must not sit in `queued` with no message behind it: record why, and tell the caller.
-      await jobs.markFailed(
-        tenant,
-        job.id,
-        { code: "enqueue_failed", message: "The render queue was unavailable." },
-        clock.now(),
-      );
-      logger.error("enqueue failed", { tenant, jobId: job.id, error: (err as Error).message });
+      if (err instanceof KilnError) throw err;
+      // Nothing visible was created: the job record is written last. A retry (best with an
+      // Idempotency-Key) finishes or repeats the submission safely.
+      logger.error("submit failed", { tenant, error: (err as Error).message });
       return json(
         503,
         {
           error: {
             code: "unavailable",
-            message: "The render queue is unavailable; the job was not queued. Retry the request.",
+            message:
+              "The render could not be queued; no job was created. Retry the request, with the same Idempotency-Key if you sent one.",
           },
         },
         { "retry-after": "1" },
       );
     }
-    logger.info("job queued", { tenant, jobId: job.id, format: request.output.format });
-    return json(202, { id: job.id, status: job.status }, { location: `/v1/renders/${job.id}` });
+    const { job, replayed } = submitted;
+    const headers: Record<string, string> = { location: `/v1/renders/${job.id}` };
+    if (replayed) {
+      headers["idempotent-replayed"] = "true";
+      logger.info("job replayed for its idempotency key", { tenant, jobId: job.id });
+      return json(200, { id: job.id, status: job.status }, headers);
+    }
+    logger.info("job queued", { tenant, jobId: job.id, large: job.payloadKey !== undefined });
+    return json(202, { id: job.id, status: job.status }, headers);
   };
 
   const getRender: Route = async (tenant, _event, match) => {
@@ -83,9 +99,16 @@ export function makeHandler(deps: ApiDeps) {
     return json(200, toJobView(job, url));
   };
 
+  /** How a tenant gets the secret its webhook receivers verify signatures with. */
+  const getWebhookSecret: Route = async (tenant) => {
+    const secret = await deps.webhookSecrets.getOrCreate(tenant);
+    return json(200, { secret, scheme: "standard-webhooks-v1" });
+  };
+
   const routes: Array<{ path: RegExp; methods: Record<string, Route> }> = [
-    { path: /^\/v1\/renders\/?$/, methods: { POST: submitRender } },
+    { path: /^\/v1\/renders\/?$/, methods: { POST: submit } },
     { path: /^\/v1\/renders\/([^/]+)\/?$/, methods: { GET: getRender } },
+    { path: /^\/v1\/webhooks\/secret\/?$/, methods: { GET: getWebhookSecret } },
   ];
 
   return async function apiHandler(event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> {
@@ -126,8 +149,12 @@ function readJsonBody(event: APIGatewayProxyEvent): unknown {
   const raw = event.isBase64Encoded
     ? Buffer.from(event.body ?? "", "base64").toString("utf8")
     : (event.body ?? "");
-  if (Buffer.byteLength(raw, "utf8") > LIMITS.requestBytes) {
-    throw new PayloadTooLargeError(`The request body must be at most ${LIMITS.requestBytes} bytes.`);
+  const bytes = Buffer.byteLength(raw, "utf8");
+  if (bytes > LIMITS.requestBytes) {
+    throw new PayloadTooLargeError(
+      `The request body is ${bytes} bytes; it must be at most ${LIMITS.requestBytes} bytes (3 MiB). ` +
+        "Reference large images and fonts by URL instead of embedding them.",
+    );
   }
   if (raw.trim() === "")
     throw new ValidationError([{ field: "", message: "request body is empty; send a JSON object" }]);

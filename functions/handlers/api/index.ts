@@ -1,15 +1,20 @@
 /** Lambda entry of the api function: configuration and clients once per container, then the handler. */
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { LambdaClient } from "@aws-sdk/client-lambda";
+import { S3Client } from "@aws-sdk/client-s3";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { z } from "zod";
 import { DynamoDbApiKeyStore } from "../../adapters/aws/dynamodb-api-key-store.js";
+import { DynamoDbIdempotencyStore } from "../../adapters/aws/dynamodb-idempotency-store.js";
 import { DynamoDbJobStore } from "../../adapters/aws/dynamodb-job-store.js";
+import { DynamoDbWebhookSecretStore } from "../../adapters/aws/dynamodb-webhook-secret-store.js";
 import { LambdaUrlSigner } from "../../adapters/aws/lambda-url-signer.js";
+import { S3PayloadStore } from "../../adapters/aws/s3-payload-store.js";
 import { SqsRenderQueue } from "../../adapters/aws/sqs-render-queue.js";
 import { jsonLogger } from "../../adapters/json-logger.js";
 import { ENV } from "../../core/constants.js";
 import { systemClock } from "../../core/ports.js";
+import { callbackPolicyFrom } from "../../core/webhooks.js";
 import { readEnv } from "../env.js";
 import { makeHandler } from "./handler.js";
 
@@ -18,6 +23,9 @@ const env = readEnv(
     [ENV.jobsTable]: z.string().min(1),
     [ENV.renderQueueUrl]: z.url(),
     [ENV.signerFunctionName]: z.string().min(1),
+    [ENV.payloadsBucket]: z.string().min(1),
+    [ENV.callbackSchemes]: z.string().optional(),
+    [ENV.callbackHosts]: z.string().optional(),
   },
   {
     component: "api",
@@ -25,6 +33,7 @@ const env = readEnv(
       [ENV.jobsTable]: "the name of the jobs table",
       [ENV.renderQueueUrl]: "the URL of the render queue",
       [ENV.signerFunctionName]: "the name or ARN of the sign-assets function",
+      [ENV.payloadsBucket]: "the name of the bucket that keeps large request bodies",
     },
   },
 );
@@ -36,6 +45,10 @@ export const handler = makeHandler({
   apiKeys: new DynamoDbApiKeyStore(dynamodb, env[ENV.jobsTable]),
   queue: new SqsRenderQueue(new SQSClient({}), env[ENV.renderQueueUrl]),
   signer: new LambdaUrlSigner(new LambdaClient({}), env[ENV.signerFunctionName]),
+  payloads: new S3PayloadStore(new S3Client({}), env[ENV.payloadsBucket]),
+  idempotency: new DynamoDbIdempotencyStore(dynamodb, env[ENV.jobsTable]),
+  webhookSecrets: new DynamoDbWebhookSecretStore(dynamodb, env[ENV.jobsTable]),
+  callbackPolicy: callbackPolicyFrom(env[ENV.callbackSchemes], env[ENV.callbackHosts]),
   clock: systemClock,
   logger: jsonLogger("api"),
 });

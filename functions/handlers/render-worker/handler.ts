@@ -1,36 +1,55 @@
 import type { SQSBatchItemFailure, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
 import { z } from "zod";
-import type { Logger, Metrics } from "../../core/ports.js";
-import { type RenderJobDeps, renderJob } from "../../core/render-job.js";
+import type { Logger, MessageVisibility, Metrics } from "../../core/ports.js";
+import { type LeaseSettings, type RenderJobDeps, renderJob } from "../../core/render-job.js";
+import { retryDelaySeconds } from "../../core/retry-policy.js";
 
-export interface RenderWorkerDeps extends RenderJobDeps {
+export interface RenderWorkerDeps extends Omit<RenderJobDeps, "lease"> {
   readonly maxReceiveCount: number;
   /** Records of one batch rendered at once on the warm browser (about one per vCPU). */
   readonly concurrency: number;
+  readonly visibility: MessageVisibility;
+  /**
+   * Seconds a received message is kept hidden, renewed while its record is being worked on: the
+   * longest a dead worker's message waits before another worker sees it.
+   */
+  readonly holdSeconds: number;
   readonly logger: Logger;
   readonly metrics: Metrics;
+}
+
+/**
+ * The lease on the job lasts two thirds of the hold and both are renewed every third: if the worker
+ * dies, its lease has expired by the time its message reappears, so the next delivery can take over
+ * at once instead of bouncing off a lease that is still live.
+ */
+export function leaseFor(holdSeconds: number): LeaseSettings {
+  return { leaseMs: (holdSeconds * 1000 * 2) / 3, renewEveryMs: (holdSeconds * 1000) / 3 };
 }
 
 const RenderMessageSchema = z.strictObject({ tenant: z.string().min(1), jobId: z.string().min(1) });
 
 /**
- * SQS → render → store → status. Returns a partial batch response: only the records that failed
- * transiently are redelivered; the rest of the batch is deleted.
+ * SQS → render → store → status. Keeps every record of the batch hidden while it waits or renders
+ * (heartbeat via ChangeMessageVisibility), sets the backoff of each record it gives back, and returns
+ * a partial batch response: only those records are redelivered; the rest of the batch is deleted.
  */
 export function makeHandler(deps: RenderWorkerDeps) {
-  const { logger, metrics, clock } = deps;
+  const { logger, metrics, clock, visibility } = deps;
+  const jobDeps: RenderJobDeps = { ...deps, lease: leaseFor(deps.holdSeconds) };
 
-  async function processRecord(record: SQSRecord): Promise<boolean> {
+  async function processRecord(record: SQSRecord, giveBack: (seconds: number) => Promise<void>) {
+    const receiveCount = Number(record.attributes.ApproximateReceiveCount) || 1;
     const parsed = RenderMessageSchema.safeParse(safeJson(record.body));
     if (!parsed.success) {
       // Not ours to drop: leave it to reach the dead-letter queue where an operator can see it.
       logger.error("malformed render message", { messageId: record.messageId });
+      await giveBack(retryDelaySeconds(deps.retry, receiveCount, deps.random));
       return false;
     }
     const message = parsed.data;
-    const receiveCount = Number(record.attributes.ApproximateReceiveCount) || 1;
     const started = clock.now().getTime();
-    const result = await renderJob(deps, message, { receiveCount, maxReceiveCount: deps.maxReceiveCount });
+    const result = await renderJob(jobDeps, message, { receiveCount, maxReceiveCount: deps.maxReceiveCount });
     const fields = { tenant: message.tenant, jobId: message.jobId, receiveCount };
     if (result.outcome === "done") {
       if (result.status === "succeeded") {
@@ -45,26 +64,99 @@ export function makeHandler(deps: RenderWorkerDeps) {
       }
       return true;
     }
-    if (result.outcome === "dead-letter") metrics.renderFailed({ code: "render_failed" });
-    logger.warn(result.outcome === "retry" ? "render attempt failed; will retry" : "render failed for good", {
+    if (result.outcome === "retry") {
+      logger.warn("render attempt failed; will retry", {
+        ...fields,
+        error: result.error.message,
+        retryAfterSeconds: result.retryAfterSeconds,
+      });
+      await giveBack(result.retryAfterSeconds);
+      return false;
+    }
+    if (result.code) metrics.renderFailed({ code: result.code });
+    logger.warn("render failed for good; the message goes to the dead-letter queue", {
       ...fields,
       error: result.error.message,
+      ...(result.code ? { code: result.code } : {}),
     });
+    // Visible at once, so that the queue's next receive moves it to the dead-letter queue.
+    await giveBack(0);
     return false;
   }
 
-  async function settle(record: SQSRecord): Promise<SQSBatchItemFailure | undefined> {
-    try {
-      if (await processRecord(record)) return undefined;
-    } catch (err) {
-      logger.error("record failed", { messageId: record.messageId, error: (err as Error).message });
-    }
-    return { itemIdentifier: record.messageId };
-  }
-
   return async function renderWorkerHandler(event: SQSEvent): Promise<SQSBatchResponse> {
-    const results = await mapConcurrently(event.Records, deps.concurrency, settle);
-    return { batchItemFailures: results.filter((f): f is SQSBatchItemFailure => f !== undefined) };
+    const holding = new Set(event.Records);
+    const heartbeat = startHeartbeat(visibility, holding, deps.holdSeconds, logger);
+
+    const settle = async (record: SQSRecord): Promise<SQSBatchItemFailure | undefined> => {
+      const giveBack = async (seconds: number) => {
+        holding.delete(record);
+        // A renewal in flight must not land after this change and hide the message for a whole hold.
+        await heartbeat.idle();
+        await visibility
+          .change(record.eventSourceARN, [record.receiptHandle], seconds)
+          .catch((err: Error) =>
+            logger.warn("could not set the retry delay", { messageId: record.messageId, error: err.message }),
+          );
+      };
+      try {
+        if (await processRecord(record, giveBack)) return undefined;
+      } catch (err) {
+        logger.error("record failed", { messageId: record.messageId, error: (err as Error).message });
+      } finally {
+        holding.delete(record);
+      }
+      return { itemIdentifier: record.messageId };
+    };
+
+    try {
+      const results = await mapConcurrently(event.Records, deps.concurrency, settle);
+      return { batchItemFailures: results.filter((f): f is SQSBatchItemFailure => f !== undefined) };
+    } finally {
+      heartbeat.stop();
+    }
+  };
+}
+
+/**
+ * Extends the visibility of every record still held, at once and then every third of the hold, so
+ * that no record is redelivered while it waits for a lane or renders.
+ */
+function startHeartbeat(
+  visibility: MessageVisibility,
+  holding: ReadonlySet<SQSRecord>,
+  holdSeconds: number,
+  logger: Logger,
+) {
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+  let inFlight: Promise<void> = Promise.resolve();
+
+  const beat = () => {
+    const records = [...holding];
+    const first = records[0];
+    if (!first) return Promise.resolve();
+    return visibility
+      .change(
+        first.eventSourceARN,
+        records.map((r) => r.receiptHandle),
+        holdSeconds,
+      )
+      .catch((err: Error) => logger.warn("heartbeat failed", { error: err.message }));
+  };
+  const loop = () => {
+    inFlight = beat().then(() => {
+      if (!stopped) timer = setTimeout(loop, (holdSeconds * 1000) / 3);
+    });
+  };
+  loop();
+
+  return {
+    idle: () => inFlight,
+    stop() {
+      stopped = true;
+      clearTimeout(timer);
+    },
   };
 }
 

@@ -2,13 +2,18 @@
  * Lambda entry of the render worker. The browser pool lives at module scope so a warm container
  * reuses its Chromium across invocations.
  */
+// First, for its side effect: Chromium's extraction overlaps the loading of everything below.
+import "../../adapters/chromium/start-extraction.js";
 import { availableParallelism } from "node:os";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { S3Client } from "@aws-sdk/client-s3";
+import { SQSClient } from "@aws-sdk/client-sqs";
 import { z } from "zod";
 import { DynamoDbJobStore } from "../../adapters/aws/dynamodb-job-store.js";
 import { emfMetrics } from "../../adapters/aws/emf-metrics.js";
 import { S3ObjectStore } from "../../adapters/aws/s3-object-store.js";
+import { S3PayloadStore } from "../../adapters/aws/s3-payload-store.js";
+import { SqsMessageVisibility, SqsWebhookQueue } from "../../adapters/aws/sqs-render-queue.js";
 import { BrowserPool } from "../../adapters/chromium/browser-pool.js";
 import { ChromiumRenderer } from "../../adapters/chromium/chromium-renderer.js";
 import { jsonLogger } from "../../adapters/json-logger.js";
@@ -21,26 +26,45 @@ const env = readEnv(
   {
     [ENV.jobsTable]: z.string().min(1),
     [ENV.outputsBucket]: z.string().min(1),
-    [ENV.maxReceiveCount]: z.coerce.number().int().min(1).default(RENDER_QUEUE.maxReceiveCount),
+    [ENV.maxReceiveCount]: z.coerce.number().int().min(2).default(RENDER_QUEUE.maxReceiveCount),
     [ENV.rendersPerBrowser]: z.coerce.number().int().min(1).default(500),
+    [ENV.payloadsBucket]: z.string().min(1),
+    [ENV.webhookQueueUrl]: z.url(),
+    [ENV.visibilityHoldSeconds]: z.coerce.number().int().min(3).max(43_200).default(60),
+    [ENV.retryBaseSeconds]: z.coerce.number().int().min(1).max(3600).default(5),
   },
   {
     component: "render-worker",
     hints: {
       [ENV.jobsTable]: "the name of the jobs table",
       [ENV.outputsBucket]: "the name of the outputs bucket",
-      [ENV.maxReceiveCount]: "the render queue's maxReceiveCount (a whole number ≥ 1)",
+      [ENV.maxReceiveCount]:
+        "the render queue's maxReceiveCount (a whole number ≥ 2: the last receive settles the job)",
       [ENV.rendersPerBrowser]: "how many renders one Chromium serves before it is recycled (≥ 1)",
+      [ENV.payloadsBucket]: "the name of the bucket that keeps large request bodies",
+      [ENV.webhookQueueUrl]: "the URL of the webhook queue",
+      [ENV.visibilityHoldSeconds]: "seconds a message stays hidden between heartbeats (3–43200)",
+      [ENV.retryBaseSeconds]: "seconds before the first retry of a transient failure (1–3600)",
     },
   },
 );
 
 const pool = new BrowserPool({ maxRendersPerBrowser: env[ENV.rendersPerBrowser] });
+// Launch during init, so the first invocation finds a browser and a page waiting.
+pool.warm();
+
+const s3 = new S3Client({});
+const sqs = new SQSClient({});
 
 export const handler = makeHandler({
   jobs: new DynamoDbJobStore(new DynamoDBClient({}), env[ENV.jobsTable]),
   renderer: new ChromiumRenderer({ pool }),
-  outputs: new S3ObjectStore(new S3Client({}), env[ENV.outputsBucket]),
+  outputs: new S3ObjectStore(s3, env[ENV.outputsBucket]),
+  payloads: new S3PayloadStore(s3, env[ENV.payloadsBucket]),
+  webhooks: new SqsWebhookQueue(sqs, env[ENV.webhookQueueUrl]),
+  visibility: new SqsMessageVisibility(sqs),
+  holdSeconds: env[ENV.visibilityHoldSeconds],
+  retry: { baseSeconds: env[ENV.retryBaseSeconds], maxSeconds: 300 },
   clock: systemClock,
   maxReceiveCount: env[ENV.maxReceiveCount],
   // Lambda grants vCPUs in proportion to memory; one page per vCPU keeps Chromium busy without thrashing.

@@ -1,0 +1,284 @@
+/**
+ * Cold start of the render worker as Lambda runs it: the entry bundled the way the CDK bundles it,
+ * started in a fresh node process whose TMPDIR is empty (so Chromium must be extracted), handed one
+ * SQS record, timed to the end of its first render. Phases come from the performance marks the
+ * Chromium adapter leaves (see functions/adapters/chromium/startup-marks.ts).
+ */
+import { spawn } from "node:child_process";
+import { mkdir, mkdtemp, rm, stat, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { S3Client } from "@aws-sdk/client-s3";
+import {
+  DeleteMessageCommand,
+  type Message,
+  ReceiveMessageCommand,
+  SendMessageCommand,
+  SQSClient,
+} from "@aws-sdk/client-sqs";
+import type { SQSEvent } from "aws-lambda";
+import { build } from "esbuild";
+import { DynamoDbJobStore } from "../../functions/adapters/aws/dynamodb-job-store.js";
+import { STARTUP_MARKS } from "../../functions/adapters/chromium/startup-marks.js";
+import { ENV } from "../../functions/core/constants.js";
+import { LOCAL_REGION, localClientConfig } from "../../functions/local/aws-clients.js";
+import {
+  ensureBucket,
+  ensureJobsTable,
+  ensureRenderQueues,
+  ensureWebhookQueues,
+  LOCAL_NAMES,
+} from "../../functions/local/resources.js";
+import { startDynamoDbStandIn, startSqsS3StandIn } from "../../functions/local/stand-ins.js";
+import type { BenchJob } from "./fixtures.js";
+import { round } from "./proc.js";
+
+const REPO = fileURLToPath(new URL("../../", import.meta.url));
+/** Inside node_modules so the bundle's one external import (@sparticuz/chromium) resolves as on Lambda. */
+const BUNDLE_DIR = join(REPO, "node_modules/.cache/kiln-bench");
+
+export interface ColdStartRun {
+  /** Process spawn → the handler returned, as the parent saw it. */
+  readonly wallMs: number;
+  /** Milliseconds since the child process started (its performance.timeOrigin). */
+  readonly marks: Record<string, number>;
+  readonly phases: Record<string, number>;
+  readonly succeeded: boolean;
+}
+
+export interface ColdStartResult {
+  readonly bundleBytes: number;
+  readonly runs: ColdStartRun[];
+  readonly median: Record<string, number>;
+  /** One more start on a TMPDIR that already holds the extracted Chromium: the floor without extraction. */
+  readonly extractedTmp?: { readonly total: number; readonly phases: Record<string, number> };
+}
+
+/** Runs in the child: imports the bundle, invokes it once, prints the marks as one JSON line. */
+const DRIVER = `const marks = { "driver:start": performance.now() };
+const event = JSON.parse(process.env.KILN_BENCH_EVENT);
+const { handler } = await import("./render-worker.mjs");
+marks["module:loaded"] = performance.now();
+const response = await handler(event);
+marks["handler:returned"] = performance.now();
+for (const m of performance.getEntriesByType("mark")) marks[m.name] ??= m.startTime;
+process.stdout.write(JSON.stringify({ marks, response }) + "\\n");
+process.exit(0);
+`;
+
+export async function measureColdStart(options: {
+  job: BenchJob;
+  runs: number;
+  workDir: string;
+  log: (line: string) => void;
+}): Promise<ColdStartResult> {
+  const bundleBytes = await bundleWorker();
+  const dataDir = join(options.workDir, "cold-stand-ins");
+  await mkdir(dataDir, { recursive: true });
+  const sqsS3 = await startSqsS3StandIn({ port: 0, dataDir });
+  const dynamo = await startDynamoDbStandIn({ port: 0, dataDir });
+  try {
+    const dynamodb = new DynamoDBClient(localClientConfig(dynamo.endpoint));
+    const s3 = new S3Client(localClientConfig(sqsS3.endpoint));
+    const sqs = new SQSClient(localClientConfig(sqsS3.endpoint));
+    await ensureJobsTable(dynamodb, LOCAL_NAMES.jobsTable);
+    await ensureBucket(s3, LOCAL_NAMES.outputsBucket);
+    await ensureBucket(s3, LOCAL_NAMES.payloadsBucket);
+    const queues = await ensureRenderQueues(sqs, { visibilityTimeoutSeconds: 60 });
+    const webhookQueues = await ensureWebhookQueues(sqs, { visibilityTimeoutSeconds: 60 });
+    const jobs = new DynamoDbJobStore(dynamodb, LOCAL_NAMES.jobsTable);
+
+    const env: NodeJS.ProcessEnv = {
+      PATH: process.env.PATH,
+      // What the CDK sets for a function bundled with source maps.
+      NODE_OPTIONS: "--enable-source-maps",
+      AWS_REGION: LOCAL_REGION,
+      AWS_ACCESS_KEY_ID: "kiln-local",
+      AWS_SECRET_ACCESS_KEY: "kiln-local",
+      AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
+      AWS_ENDPOINT_URL_S3: sqsS3.endpoint,
+      AWS_ENDPOINT_URL_SQS: sqsS3.endpoint,
+      AWS_REQUEST_CHECKSUM_CALCULATION: "WHEN_REQUIRED",
+      AWS_RESPONSE_CHECKSUM_VALIDATION: "WHEN_REQUIRED",
+      [ENV.jobsTable]: LOCAL_NAMES.jobsTable,
+      [ENV.outputsBucket]: LOCAL_NAMES.outputsBucket,
+      [ENV.payloadsBucket]: LOCAL_NAMES.payloadsBucket,
+      // The stand-in names queues under a host the worker's URL check rejects; the path is what counts.
+      [ENV.webhookQueueUrl]: webhookQueues.queueUrl.replace(/^https?:\/\/[^/]+/, sqsS3.endpoint),
+    };
+
+    const startOnce = async (tmp: string): Promise<ColdStartRun> => {
+      const id = crypto.randomUUID();
+      const now = new Date().toISOString();
+      await jobs.create({
+        tenant: "bench",
+        id,
+        status: "queued",
+        createdAt: now,
+        updatedAt: now,
+        attempts: 0,
+        request: options.job.request,
+      });
+      // A real message, so the worker's visibility heartbeat and the delete work as they would.
+      await sqs.send(
+        new SendMessageCommand({
+          QueueUrl: queues.queueUrl,
+          MessageBody: JSON.stringify({ tenant: "bench", jobId: id }),
+        }),
+      );
+      const { Messages = [] } = await sqs.send(
+        new ReceiveMessageCommand({
+          QueueUrl: queues.queueUrl,
+          MaxNumberOfMessages: 1,
+          WaitTimeSeconds: 1,
+          MessageSystemAttributeNames: ["All"],
+        }),
+      );
+      const [message] = Messages;
+      if (!message) throw new Error("the cold-start job's message did not arrive");
+      const event = sqsEvent(queues.queueArn, message);
+      const run = await runChild({ ...env, TMPDIR: tmp, KILN_BENCH_EVENT: JSON.stringify(event) });
+      if (run.succeeded) {
+        await sqs.send(
+          new DeleteMessageCommand({ QueueUrl: queues.queueUrl, ReceiptHandle: message.ReceiptHandle }),
+        );
+      }
+      return run;
+    };
+
+    const runs: ColdStartRun[] = [];
+    let lastTmp: string | undefined;
+    for (let i = 0; i < options.runs; i++) {
+      const tmp = await mkdtemp(join(options.workDir, "cold-tmp-"));
+      if (lastTmp) await rm(lastTmp, { recursive: true, force: true });
+      lastTmp = tmp;
+      const run = await startOnce(tmp);
+      options.log(
+        `  run ${i + 1}: ${run.phases.total} ms to the first render${run.succeeded ? "" : " (FAILED)"}`,
+      );
+      runs.push(run);
+    }
+    const warm = lastTmp ? await startOnce(lastTmp) : undefined;
+    return {
+      bundleBytes,
+      runs,
+      median: medianPhases(runs),
+      ...(warm ? { extractedTmp: { total: warm.phases.total ?? Number.NaN, phases: warm.phases } } : {}),
+    };
+  } finally {
+    await dynamo.stop();
+    await sqsS3.stop();
+  }
+}
+
+/** Bundles the worker entry as the CDK does (ESM, minified, @sparticuz/chromium external). */
+async function bundleWorker(): Promise<number> {
+  await mkdir(BUNDLE_DIR, { recursive: true });
+  const outfile = join(BUNDLE_DIR, "render-worker.mjs");
+  await build({
+    entryPoints: [join(REPO, "functions/handlers/render-worker/index.ts")],
+    outfile,
+    bundle: true,
+    platform: "node",
+    format: "esm",
+    target: "node22",
+    minify: true,
+    sourcemap: true,
+    sourcesContent: false,
+    mainFields: ["module", "main"],
+    external: ["@sparticuz/chromium"],
+    banner: {
+      js: "import { createRequire as __kilnCreateRequire } from 'node:module'; const require = __kilnCreateRequire(import.meta.url);",
+    },
+    logLevel: "silent",
+  });
+  await writeFile(join(BUNDLE_DIR, "cold-driver.mjs"), DRIVER);
+  return (await stat(outfile)).size;
+}
+
+async function runChild(env: NodeJS.ProcessEnv): Promise<ColdStartRun> {
+  const started = performance.now();
+  const child = spawn(process.execPath, [join(BUNDLE_DIR, "cold-driver.mjs")], {
+    env,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (d) => {
+    stdout += d;
+  });
+  child.stderr.on("data", (d) => {
+    stderr += d;
+  });
+  const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
+  const wallMs = round(performance.now() - started, 1);
+  const line = stdout.split("\n").find((l) => l.startsWith('{"marks"'));
+  if (!line) {
+    throw new Error(`the cold-start worker exited with ${code} without a result: ${stderr.slice(-2000)}`);
+  }
+  const { marks, response } = JSON.parse(line) as {
+    marks: Record<string, number>;
+    response: { batchItemFailures?: unknown[] };
+  };
+  return { wallMs, marks, phases: phases(marks), succeeded: (response.batchItemFailures ?? []).length === 0 };
+}
+
+/** Durations between the marks, in milliseconds. */
+function phases(m: Record<string, number>): Record<string, number> {
+  const span = (from: string, to: string) =>
+    m[from] !== undefined && m[to] !== undefined
+      ? round((m[to] as number) - (m[from] as number), 1)
+      : Number.NaN;
+  const M = STARTUP_MARKS;
+  return {
+    "node boot (process start → entry)": round(m["driver:start"] ?? Number.NaN, 1),
+    "module init (import of the bundle)": span("driver:start", "module:loaded"),
+    "Chromium extraction (overlaps init)": span(M.extractStart, M.extractEnd),
+    "extraction started after process start": round(m[M.extractStart] ?? Number.NaN, 1),
+    // The launch waits for the extraction; only the part after it is the launch itself.
+    "browser launch": round(
+      (m[M.launchEnd] ?? Number.NaN) - Math.max(m[M.launchStart] ?? 0, m[M.extractEnd] ?? 0),
+      1,
+    ),
+    "first page": span(M.launchEnd, M.firstPage),
+    "first render (content → bytes)": span(M.firstRenderStart, M.firstRenderEnd),
+    "handler (invoke → returned)": span("module:loaded", "handler:returned"),
+    total: round(m["handler:returned"] ?? Number.NaN, 1),
+  };
+}
+
+function medianPhases(runs: readonly ColdStartRun[]): Record<string, number> {
+  const keys = Object.keys(runs[0]?.phases ?? {});
+  return Object.fromEntries(
+    keys.map((k) => {
+      const values = runs.map((r) => r.phases[k] ?? Number.NaN).sort((a, b) => a - b);
+      return [k, values[Math.floor((values.length - 1) / 2)] ?? Number.NaN];
+    }),
+  );
+}
+
+function sqsEvent(queueArn: string, message: Message): SQSEvent {
+  const a = message.Attributes ?? {};
+  const now = String(Date.now());
+  return {
+    Records: [
+      {
+        messageId: message.MessageId ?? "",
+        receiptHandle: message.ReceiptHandle ?? "",
+        body: message.Body ?? "",
+        attributes: {
+          ApproximateReceiveCount: a.ApproximateReceiveCount ?? "1",
+          SentTimestamp: a.SentTimestamp ?? now,
+          SenderId: a.SenderId ?? "000000000000",
+          ApproximateFirstReceiveTimestamp: a.ApproximateFirstReceiveTimestamp ?? now,
+        },
+        messageAttributes: {},
+        md5OfBody: message.MD5OfBody ?? "",
+        eventSource: "aws:sqs",
+        eventSourceARN: queueArn,
+        awsRegion: LOCAL_REGION,
+      },
+    ],
+  };
+}

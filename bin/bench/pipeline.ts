@@ -1,0 +1,228 @@
+/**
+ * Kiln end to end: jobs submitted over HTTP to a local stack running in a child process, timed from
+ * the submit to the moment the job became `succeeded`.
+ */
+import { fork } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { fileURLToPath } from "node:url";
+import { KilnClient } from "../../functions/client/kiln-client.js";
+import type { JobView } from "../../functions/core/job-view.js";
+import { type RssSample, RssSampler, round } from "./proc.js";
+import type { BenchStackMessage } from "./stack-process.js";
+import { type LatencySummary, perHour, summarize } from "./stats.js";
+
+type StatsMessage = Extract<BenchStackMessage, { type: "stats" }>;
+
+export interface BenchStack {
+  readonly client: KilnClient;
+  /** The stack's node process: the worker, the API and the AWS stand-ins. */
+  readonly pid: number;
+  /** The stack's counters; `reset` starts the worker's timings afresh. */
+  stats(reset?: boolean): Promise<StatsMessage>;
+  stop(): Promise<void>;
+}
+
+/** Starts a local stack in a child process on a fresh data dir. */
+export async function startBenchStack(options: {
+  dataDir: string;
+  renderConcurrency?: number;
+}): Promise<BenchStack> {
+  const apiKey = `bench-${randomBytes(12).toString("hex")}`;
+  const script = fileURLToPath(new URL("./stack-process.ts", import.meta.url));
+  const child = fork(script, [JSON.stringify({ ...options, apiKey })], {
+    execArgv: ["--disable-warning=ExperimentalWarning", "--import", "tsx"],
+    stdio: ["ignore", "ignore", "inherit", "ipc"],
+  });
+  const next = <T extends BenchStackMessage["type"]>(type: T) =>
+    new Promise<Extract<BenchStackMessage, { type: T }>>((resolve, reject) => {
+      const onMessage = (m: BenchStackMessage) => {
+        if (m.type === type) {
+          cleanup();
+          resolve(m as Extract<BenchStackMessage, { type: T }>);
+        } else if (m.type === "failed") {
+          cleanup();
+          reject(new Error(`the local stack failed to start: ${m.message}`));
+        }
+      };
+      const onExit = (code: number | null) => {
+        cleanup();
+        reject(new Error(`the local stack exited (code ${code}) before answering "${type}"`));
+      };
+      const cleanup = () => {
+        child.off("message", onMessage);
+        child.off("exit", onExit);
+      };
+      child.on("message", onMessage);
+      child.once("exit", onExit);
+    });
+
+  const ready = await next("ready");
+  return {
+    client: new KilnClient({ baseUrl: ready.apiUrl, apiKey }),
+    pid: child.pid as number,
+    async stats(reset = false) {
+      const answer = next("stats");
+      child.send({ type: "stats", reset });
+      return answer;
+    },
+    async stop() {
+      if (child.exitCode !== null) return;
+      const exited = new Promise((resolve) => child.once("exit", resolve));
+      const stopped = next("stopped").catch(() => undefined);
+      child.send({ type: "stop" });
+      await stopped;
+      await exited;
+    },
+  };
+}
+
+export interface PipelineResult {
+  readonly jobs: number;
+  readonly failed: number;
+  /** Size of the output of the first job that succeeded. */
+  readonly outputBytes: number;
+  readonly rendersPerHour: number;
+  /** Submit (before the POST) → the job's `updatedAt` as it became succeeded, on the same clock. */
+  readonly latencyMs: LatencySummary;
+  /** Submit → the client's poll saw `succeeded`: the above plus up to one poll interval. */
+  readonly observedMs: LatencySummary;
+  /** The POST alone. */
+  readonly submitMs: LatencySummary;
+  /** The worker's part: start of the attempt → the job written succeeded (render and storage included). */
+  readonly workerMs: LatencySummary;
+  /** The browser pool's counters at the end of the run. */
+  readonly pool: StatsMessage["pool"];
+  /** CPU milliseconds per render: the stack's node process, its Chromium, and this load generator. */
+  readonly cpuMsPerRender: { readonly node: number; readonly chromium: number; readonly client: number };
+  readonly rss: RssSample[];
+}
+
+interface Tracked {
+  readonly submittedAt: number;
+  readonly submitMs: number;
+  readonly id: string;
+  done?: JobView;
+  observedAt?: number;
+}
+
+/**
+ * Submits `jobs` jobs at `ratePerSecond` (spread evenly), each polled every `pollMs` until it ends.
+ * Below saturation this is the latency a caller sees.
+ */
+export async function steadyRate(
+  stack: BenchStack,
+  body: unknown,
+  options: { jobs: number; ratePerSecond: number; pollMs: number },
+): Promise<PipelineResult> {
+  let finished = 0;
+  await stack.stats(true);
+  const sampler = new RssSampler(stack.pid, () => finished).start();
+  const clientCpu = process.cpuUsage();
+  const started = Date.now();
+  const tracked = await Promise.all(
+    Array.from({ length: options.jobs }, async (_, i) => {
+      const at = started + (i * 1000) / options.ratePerSecond;
+      await sleep(at - Date.now());
+      const job = await submit(stack.client, body);
+      job.done = await stack.client.waitFor(job.id, { intervalMs: options.pollMs, timeoutMs: 300_000 });
+      job.observedAt = Date.now();
+      finished += 1;
+      return job;
+    }),
+  );
+  return summarizeRun(tracked, started, sampler.stop(), process.cpuUsage(clientCpu), await stack.stats(true));
+}
+
+/**
+ * Submits `jobs` jobs as fast as the API takes them (keeping at most `window` unfinished, like a
+ * producer that waits for capacity) and waits for all of them: the pipeline's throughput.
+ * Completions are observed in submission order, so `observedMs` overstates; `latencyMs` does not.
+ */
+export async function saturate(
+  stack: BenchStack,
+  body: unknown,
+  options: { jobs: number; window: number; pollMs: number; onProgress?: (done: number) => void },
+): Promise<PipelineResult> {
+  let finished = 0;
+  await stack.stats(true);
+  const sampler = new RssSampler(stack.pid, () => finished).start();
+  const clientCpu = process.cpuUsage();
+  const tracked: Tracked[] = [];
+  const started = Date.now();
+  let submitting = true;
+
+  const producer = (async () => {
+    const inFlight = new Set<Promise<void>>();
+    for (let i = 0; i < options.jobs; i++) {
+      while (tracked.length - finished >= options.window) await sleep(options.pollMs);
+      const p = submit(stack.client, body).then((job) => {
+        tracked.push(job);
+      });
+      inFlight.add(p);
+      void p.finally(() => inFlight.delete(p));
+      // A few POSTs in flight keep the API busy without queueing thousands of sockets.
+      if (inFlight.size >= 8) await Promise.race(inFlight);
+    }
+    await Promise.all(inFlight);
+    submitting = false;
+  })();
+
+  // Oldest first: the queue is roughly FIFO, so the oldest unfinished job is the one to watch.
+  for (let cursor = 0; submitting || cursor < tracked.length; ) {
+    const job = tracked[cursor];
+    if (!job) {
+      await sleep(options.pollMs);
+      continue;
+    }
+    const view = await stack.client.getRender(job.id);
+    if (view.status === "succeeded" || view.status === "failed") {
+      job.done = view;
+      job.observedAt = Date.now();
+      finished += 1;
+      cursor += 1;
+      if (finished % 100 === 0) options.onProgress?.(finished);
+    } else {
+      await sleep(options.pollMs);
+    }
+  }
+  await producer;
+  return summarizeRun(tracked, started, sampler.stop(), process.cpuUsage(clientCpu), await stack.stats(true));
+}
+
+async function submit(client: KilnClient, body: unknown): Promise<Tracked> {
+  const submittedAt = Date.now();
+  const t0 = performance.now();
+  const { id } = await client.submitRender(body);
+  return { id, submittedAt, submitMs: performance.now() - t0 };
+}
+
+function summarizeRun(
+  tracked: Tracked[],
+  started: number,
+  rss: RssSample[],
+  clientCpu: NodeJS.CpuUsage,
+  stats: StatsMessage,
+): PipelineResult {
+  const ok = tracked.filter((j) => j.done?.status === "succeeded");
+  const succeededAt = (j: Tracked) => Date.parse(j.done?.updatedAt ?? "");
+  const last = Math.max(...ok.map(succeededAt));
+  return {
+    jobs: tracked.length,
+    failed: tracked.length - ok.length,
+    outputBytes: ok[0]?.done?.output?.bytes ?? 0,
+    rendersPerHour: ok.length > 0 ? perHour(ok.length, last - started) : 0,
+    latencyMs: summarize(ok.map((j) => succeededAt(j) - j.submittedAt)),
+    observedMs: summarize(ok.map((j) => (j.observedAt ?? Number.NaN) - j.submittedAt)),
+    submitMs: summarize(tracked.map((j) => j.submitMs)),
+    workerMs: summarize(stats.workerMs),
+    pool: stats.pool,
+    cpuMsPerRender: {
+      node: round(((rss.at(-1)?.nodeCpuS ?? 0) * 1000) / Math.max(1, tracked.length), 1),
+      chromium: round(((rss.at(-1)?.chromiumCpuS ?? 0) * 1000) / Math.max(1, tracked.length), 1),
+      client: round((clientCpu.user + clientCpu.system) / 1000 / Math.max(1, tracked.length), 1),
+    },
+    rss,
+  };
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, Math.max(0, ms)));

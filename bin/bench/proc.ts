@@ -1,0 +1,132 @@
+import { readdirSync, readFileSync } from "node:fs";
+import { loadavg } from "node:os";
+
+/** Resident set size of a process in MB, from /proc (Linux only); undefined once it is gone. */
+export function rssMb(pid: number): number | undefined {
+  try {
+    const kb = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1];
+    return kb === undefined ? undefined : Number(kb) / 1024;
+  } catch {
+    return undefined;
+  }
+}
+
+/** CPU time (user + system) a process has used so far, in seconds; 0 once it is gone. */
+export function cpuSeconds(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    // Fields 14 and 15 of stat (utime, stime), counted from "state" as field 3; clock ticks of 1/100 s.
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return 0;
+  }
+}
+
+/** Every live descendant of `pid` with its command name (`comm`). */
+export function descendants(pid: number): Array<{ pid: number; comm: string }> {
+  const parents = new Map<number, { ppid: number; comm: string }>();
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      // "pid (comm) state ppid …": comm may hold spaces and parentheses, so split at the last ")".
+      const close = stat.lastIndexOf(")");
+      const comm = stat.slice(stat.indexOf("(") + 1, close);
+      const ppid = Number(stat.slice(close + 2).split(" ")[1]);
+      parents.set(Number(entry), { ppid, comm });
+    } catch {
+      // The process exited while we looked.
+    }
+  }
+  const found: Array<{ pid: number; comm: string }> = [];
+  const frontier = [pid];
+  while (frontier.length > 0) {
+    const parent = frontier.pop() as number;
+    for (const [child, info] of parents) {
+      if (info.ppid === parent) {
+        found.push({ pid: child, comm: info.comm });
+        frontier.push(child);
+      }
+    }
+  }
+  return found;
+}
+
+export interface RssSample {
+  /** Seconds since sampling started. */
+  readonly t: number;
+  /** Renders finished by then, as counted by the caller. */
+  readonly renders: number;
+  readonly nodeMb: number;
+  /** All Chromium processes under the node process (one with `--single-process`). */
+  readonly chromiumMb: number;
+  /** CPU seconds used since sampling started, by the node process and by its Chromium. */
+  readonly nodeCpuS: number;
+  readonly chromiumCpuS: number;
+}
+
+/** Samples the RSS of a node process and of the Chromium it started, once per interval. */
+export class RssSampler {
+  readonly samples: RssSample[] = [];
+  readonly #started = performance.now();
+  #timer: NodeJS.Timeout | undefined;
+  readonly #cpuAtStart: { node: number; chromium: Map<number, number> };
+
+  constructor(
+    private readonly pid: number,
+    private readonly renders: () => number,
+  ) {
+    const chromium = new Map(this.#chromium().map((p) => [p.pid, cpuSeconds(p.pid)]));
+    this.#cpuAtStart = { node: cpuSeconds(pid), chromium };
+  }
+
+  #chromium() {
+    return descendants(this.pid).filter((p) => /chrom/i.test(p.comm));
+  }
+
+  sample(): RssSample {
+    const chromium = this.#chromium();
+    // A browser recycled since the start counts from zero; one that is gone no longer counts.
+    const chromiumCpu = chromium.reduce(
+      (sum, p) => sum + cpuSeconds(p.pid) - (this.#cpuAtStart.chromium.get(p.pid) ?? 0),
+      0,
+    );
+    const s: RssSample = {
+      t: round((performance.now() - this.#started) / 1000, 1),
+      renders: this.renders(),
+      nodeMb: round(rssMb(this.pid) ?? 0, 1),
+      chromiumMb: round(
+        chromium.reduce((sum, p) => sum + (rssMb(p.pid) ?? 0), 0),
+        1,
+      ),
+      nodeCpuS: round(cpuSeconds(this.pid) - this.#cpuAtStart.node, 2),
+      chromiumCpuS: round(chromiumCpu, 2),
+    };
+    this.samples.push(s);
+    return s;
+  }
+
+  start(intervalMs = 1000): this {
+    this.sample();
+    this.#timer = setInterval(() => this.sample(), intervalMs);
+    this.#timer.unref();
+    return this;
+  }
+
+  stop(): RssSample[] {
+    clearInterval(this.#timer);
+    this.sample();
+    return this.samples;
+  }
+}
+
+/** The 1-minute load average and core count: a noisy machine shows here first. */
+export function machineLoad() {
+  return { loadAverage1m: round(loadavg()[0] ?? 0, 2) };
+}
+
+export const round = (n: number, digits = 0) => {
+  const f = 10 ** digits;
+  return Math.round(n * f) / f;
+};

@@ -1,0 +1,106 @@
+import type { BenchReport, FormatResult, RssWindow } from "../commands/bench.js";
+import type { ColdStartResult } from "./cold-start.js";
+import type { ThroughputResult } from "./direct.js";
+import type { PipelineResult } from "./pipeline.js";
+import type { RssSample } from "./proc.js";
+import type { LatencySummary } from "./stats.js";
+
+const n = (v: number) => v.toLocaleString("en-US");
+const ms = (v: number) => (Number.isFinite(v) ? v.toFixed(v < 10 ? 1 : 0) : "–");
+const row = (label: string, perHour: string, p50: string, p95: string, extra = "") =>
+  `  ${label.padEnd(44)}${perHour.padStart(11)}${p50.padStart(9)}${p95.padStart(9)}  ${extra}`.trimEnd();
+
+function throughputRow(label: string, r: ThroughputResult, extra = "") {
+  const cpu = r.cpuMsPerRender
+    ? `CPU/render: node ${r.cpuMsPerRender.node} ms, Chromium ${r.cpuMsPerRender.chromium} ms`
+    : "";
+  return row(
+    label,
+    n(r.rendersPerHour),
+    ms(r.latencyMs.p50),
+    ms(r.latencyMs.p95),
+    [extra, cpu].filter(Boolean).join("; "),
+  );
+}
+
+function pipelineRows(label: string, r: PipelineResult, lat: (r: PipelineResult) => LatencySummary) {
+  const failed = r.failed > 0 ? `  ${r.failed} FAILED` : "";
+  return row(label, n(r.rendersPerHour), ms(lat(r).p50), ms(lat(r).p95), `${r.jobs} jobs${failed}`);
+}
+
+function rssLine(samples: readonly RssSample[]) {
+  if (samples.length === 0) return "";
+  const first = samples[0] as RssSample;
+  const last = samples.at(-1) as RssSample;
+  const peak = (k: "nodeMb" | "chromiumMb") => Math.max(...samples.map((s) => s[k]));
+  return `node ${first.nodeMb.toFixed(0)}→${last.nodeMb.toFixed(0)} MB (peak ${peak("nodeMb").toFixed(0)}), Chromium ${first.chromiumMb.toFixed(0)}→${last.chromiumMb.toFixed(0)} MB (peak ${peak("chromiumMb").toFixed(0)})`;
+}
+
+function formatSection(f: FormatResult): string[] {
+  const title = f.format === "png" ? `PNG ${f.output.width}×${f.output.height}` : "PDF A4";
+  const lines = [row(`${title}, invoice`, "renders/h", "p50 ms", "p95 ms").slice(2)];
+  if (f.raw) {
+    lines.push(
+      throughputRow("raw ceiling, page.screenshot()/pdf()", f.raw.puppeteer, `${n(f.raw.puppeteer.bytes)} B`),
+    );
+    lines.push(throughputRow("raw ceiling, CDP capture on the page session", f.raw.cdp));
+  }
+  if (f.naive) lines.push(throughputRow("naive: launch → render → close", f.naive));
+  if (f.kiln) {
+    const { steady, saturated } = f.kiln;
+    lines.push(pipelineRows("Kiln end to end, saturated", saturated, (r) => r.latencyMs));
+    lines.push(pipelineRows(`Kiln steady: submit → succeeded`, steady, (r) => r.latencyMs));
+    lines.push(pipelineRows(`Kiln steady: submit → client saw it`, steady, (r) => r.observedMs));
+    lines.push(
+      row("Kiln steady: POST /v1/renders alone", "", ms(steady.submitMs.p50), ms(steady.submitMs.p95)),
+    );
+    const cpu = saturated.cpuMsPerRender;
+    lines.push(
+      `  CPU per render (saturated): stack node ${cpu.node} ms, Chromium ${cpu.chromium} ms, client ${cpu.client} ms`,
+    );
+    lines.push(`  worker RSS (saturated): ${rssLine(saturated.rss)}`);
+    const p = saturated.pool;
+    lines.push(
+      `  browser pool (end): ${p.renders} renders on ${p.pagesOpened} pages, ${p.launches} launches, ${p.recycles} recycles, ${p.crashes} crashes`,
+    );
+  }
+  if (f.kilnOverRaw !== undefined) lines.push(`  Kiln / raw ceiling: ${f.kilnOverRaw.toFixed(2)}`);
+  return lines;
+}
+
+function coldSection(c: ColdStartResult): string[] {
+  const lines = [
+    `Cold start: fresh worker process → first render (median of ${c.runs.length}, empty TMPDIR)`,
+  ];
+  for (const [name, value] of Object.entries(c.median))
+    lines.push(`  ${name.padEnd(44)}${ms(value).padStart(8)} ms`);
+  if (c.extractedTmp) {
+    lines.push(`  same, Chromium already extracted in TMPDIR   ${ms(c.extractedTmp.total).padStart(8)} ms`);
+  }
+  return lines;
+}
+
+export function formatReport(report: BenchReport): string {
+  const { machine } = report;
+  const out = [
+    `Kiln bench — ${machine.cpus} × ${machine.model}, ${machine.memoryGb} GB, load ${machine.loadAverage1m} at start`,
+    "",
+  ];
+  if (report.cold) out.push(...coldSection(report.cold), "");
+  for (const f of report.formats) {
+    if (f.raw || f.naive || f.kiln) out.push(...formatSection(f), "");
+  }
+  if (report.soak) {
+    const s = report.soak;
+    const w = (x: RssWindow) =>
+      `${x.totalMb.toFixed(0)} MB (node ${x.nodeMb.toFixed(0)}, Chromium ${x.chromiumMb.toFixed(0)}; peak ${x.maxTotalMb.toFixed(0)}; ${x.samples} samples)`;
+    out.push(
+      `Memory: ${n(s.renders)} PNG renders through the pipeline at ${n(s.rendersPerHour)}/h`,
+      `  worker RSS, renders ${s.early.fromRenders}–${s.early.toRenders}: ${w(s.early)}`,
+      `  worker RSS, renders ${s.late.fromRenders}–${s.late.toRenders}: ${w(s.late)}`,
+      `  growth: ${(s.growth * 100).toFixed(1)} %; over the run: ${rssLine(s.rss)}`,
+      "",
+    );
+  }
+  return out.join("\n").trimEnd();
+}

@@ -1,0 +1,324 @@
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { availableParallelism, cpus, tmpdir, totalmem } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { parseArgs } from "node:util";
+// Types only at the top: the bench's modules (Chromium, esbuild, the stand-ins) load when it runs.
+import type { ColdStartResult } from "../bench/cold-start.js";
+import type { CaptureApi, ThroughputResult } from "../bench/direct.js";
+import type { BenchFormat } from "../bench/fixtures.js";
+import type { BenchStack, PipelineResult } from "../bench/pipeline.js";
+import type { RssSample } from "../bench/proc.js";
+import type { LatencySummary } from "../bench/stats.js";
+import { type Command, EXIT, UsageError } from "./cli-support.js";
+
+const BENCH_FORMATS = ["png", "pdf"] as const;
+const round = (v: number, digits = 0) => Math.round(v * 10 ** digits) / 10 ** digits;
+
+const PARTS = ["raw", "naive", "kiln", "cold"] as const;
+type Part = (typeof PARTS)[number];
+
+export interface FormatResult {
+  readonly format: BenchFormat;
+  readonly output: { width: number; height: number };
+  /** Size of the POST body, which the job item carries. */
+  readonly requestBytes: number;
+  readonly raw?: Record<CaptureApi, ThroughputResult>;
+  readonly naive?: ThroughputResult;
+  readonly kiln?: { readonly steady: PipelineResult; readonly saturated: PipelineResult };
+  /** Kiln's ChromiumRenderer with its pool, no pipeline, one render at a time: the render's own latency. */
+  readonly rendererAlone?: LatencySummary;
+  /** Kiln saturated throughput over the best raw ceiling. */
+  readonly kilnOverRaw?: number;
+}
+
+/** Mean RSS over the samples taken while the render count was in (fromRenders, toRenders]. */
+export interface RssWindow {
+  readonly fromRenders: number;
+  readonly toRenders: number;
+  readonly samples: number;
+  readonly nodeMb: number;
+  readonly chromiumMb: number;
+  readonly totalMb: number;
+  readonly maxTotalMb: number;
+}
+
+export interface SoakResult {
+  readonly renders: number;
+  readonly rendersPerHour: number;
+  /** Around 500 renders, and over the last 250: windows rather than points, as the browser recycles. */
+  readonly early: RssWindow;
+  readonly late: RssWindow;
+  /** Late over early mean (node + Chromium) RSS, minus 1. */
+  readonly growth: number;
+  readonly pool: unknown;
+  readonly rss: RssSample[];
+}
+
+export interface BenchReport {
+  readonly startedAt: string;
+  readonly machine: { cpus: number; model: string; memoryGb: number; loadAverage1m: number };
+  readonly settings: Record<string, unknown>;
+  readonly formats: FormatResult[];
+  readonly cold?: ColdStartResult;
+  readonly soak?: SoakResult;
+}
+
+export const bench: Command = {
+  summary: "measure throughput, latency, memory and cold start against raw Chromium",
+  usage: `kiln bench [--only raw,naive,kiln,cold] [--cold] [--soak [N]] [--json PATH] [options]
+
+Renders the invoice example (PNG 1200×800 and PDF A4) three ways in one run and compares them:
+  raw    puppeteer-core on warm pages of the same Chromium, nothing else (the ceiling)
+  naive  launch, render, close per render
+  kiln   submit over HTTP → succeeded, through a local stack in a child process,
+         at a steady rate and at saturation, with the worker's RSS over time
+  cold   a fresh worker process with an empty TMPDIR → its first render, phase by phase
+
+Options:
+  --only LIST         parts to run (default: all)
+  --cold              only the cold start (same as --only cold)
+  --formats LIST      png,pdf (default both)
+  --concurrency N     render lanes (default: the number of cores, as the worker uses)
+  --raw N             renders per raw ceiling run (default 300)
+  --naive N           renders of the naive baseline (default 20)
+  --steady N          jobs of the steady-rate run (default 100)
+  --rate R            jobs per second of the steady-rate run (default 4)
+  --saturate N        jobs of the saturation run (default 300)
+  --poll MS           the client's poll interval at the steady rate (default 10)
+  --saturated-poll MS the poll interval at saturation, where polls compete with renders (default 100)
+  --cold-runs N       cold starts to measure (default 3)
+  --soak [N]          memory mode: N PNG renders through the pipeline (default 5000), RSS at 500 and N
+  --examples DIR      where job.png.json and job.pdf.json are (default examples/invoice)
+  --json PATH         also write the results as JSON`,
+
+  async run(argv) {
+    const { values } = parseArgs({
+      args: argv,
+      options: {
+        only: { type: "string" },
+        cold: { type: "boolean", default: false },
+        formats: { type: "string", default: "png,pdf" },
+        concurrency: { type: "string", default: String(availableParallelism()) },
+        raw: { type: "string", default: "300" },
+        naive: { type: "string", default: "20" },
+        steady: { type: "string", default: "100" },
+        rate: { type: "string", default: "4" },
+        saturate: { type: "string", default: "300" },
+        poll: { type: "string", default: "10" },
+        "saturated-poll": { type: "string", default: "100" },
+        "cold-runs": { type: "string", default: "3" },
+        soak: { type: "string" },
+        examples: { type: "string", default: "examples/invoice" },
+        json: { type: "string" },
+      },
+    });
+    const int = (name: string, value: string | undefined, min = 1) => {
+      const n = Number(value);
+      if (!Number.isInteger(n) || n < min) throw new UsageError(`--${name} must be a whole number ≥ ${min}`);
+      return n;
+    };
+    const settings = {
+      concurrency: int("concurrency", values.concurrency),
+      raw: int("raw", values.raw),
+      naive: int("naive", values.naive),
+      steady: int("steady", values.steady),
+      rate: Number(values.rate),
+      saturate: int("saturate", values.saturate),
+      pollMs: int("poll", values.poll),
+      saturatedPollMs: int("saturated-poll", values["saturated-poll"]),
+      coldRuns: int("cold-runs", values["cold-runs"]),
+    };
+    if (!(settings.rate > 0)) throw new UsageError("--rate must be a positive number of jobs per second");
+    const soak = values.soak === undefined ? undefined : int("soak", values.soak || "5000", 500);
+    const parts = selectParts(values.only, values.cold, soak !== undefined);
+    const formats = values.formats.split(",").map((f) => f.trim());
+    for (const f of formats) {
+      if (!(BENCH_FORMATS as readonly string[]).includes(f)) throw new UsageError(`unknown format "${f}"`);
+    }
+
+    const { loadBenchJobs } = await import("../bench/fixtures.js");
+    const { measureColdStart } = await import("../bench/cold-start.js");
+    const { naive, rawCeiling, rendererAlone } = await import("../bench/direct.js");
+    const { saturate, steadyRate } = await import("../bench/pipeline.js");
+    const { machineLoad } = await import("../bench/proc.js");
+    const { formatReport } = await import("../bench/report.js");
+
+    const jobs = await loadBenchJobs(resolve(values.examples)).catch((err: Error) => {
+      throw new UsageError(`cannot load the bench jobs from ${values.examples}: ${err.message}`);
+    });
+    const log = (line: string) => process.stderr.write(`${line}\n`);
+    const report: BenchReport = {
+      startedAt: new Date().toISOString(),
+      machine: {
+        cpus: availableParallelism(),
+        model: cpus()[0]?.model ?? "unknown",
+        memoryGb: round(totalmem() / 1024 ** 3, 1),
+        ...machineLoad(),
+      },
+      settings: { ...settings, parts, formats, soak },
+      formats: [],
+    };
+
+    const work = await mkdtemp(join(tmpdir(), "kiln-bench-"));
+    let stack: BenchStack | undefined;
+    try {
+      if (parts.includes("cold")) {
+        log(`cold start: ${settings.coldRuns} fresh worker processes, each with an empty TMPDIR`);
+        (report as { cold?: ColdStartResult }).cold = await measureColdStart({
+          job: jobs.png,
+          runs: settings.coldRuns,
+          workDir: work,
+          log,
+        });
+      }
+      for (const format of formats as BenchFormat[]) {
+        const job = jobs[format];
+        const { width, height } = job.request.output;
+        const entry: { -readonly [K in keyof FormatResult]: FormatResult[K] } = {
+          format,
+          output: { width, height },
+          requestBytes: Buffer.byteLength(JSON.stringify(job.body)),
+        };
+        if (parts.includes("raw")) {
+          entry.raw = {} as Record<CaptureApi, ThroughputResult>;
+          for (const api of ["puppeteer", "cdp"] as const) {
+            log(
+              `${format}: raw ceiling (${api}), ${settings.raw} renders on ${settings.concurrency} warm pages`,
+            );
+            entry.raw[api] = await rawCeiling(job, {
+              renders: settings.raw,
+              concurrency: settings.concurrency,
+              api,
+            });
+          }
+        }
+        if (parts.includes("raw")) {
+          log(`${format}: Kiln's renderer alone, ${Math.min(100, settings.raw)} renders one at a time`);
+          entry.rendererAlone = await rendererAlone(job, Math.min(100, settings.raw));
+        }
+        if (parts.includes("naive")) {
+          log(`${format}: naive, ${settings.naive} × launch → render → close`);
+          entry.naive = await naive(job, { renders: settings.naive, concurrency: settings.concurrency });
+        }
+        if (parts.includes("kiln")) {
+          stack ??= await startStack(work, settings.concurrency, log, jobs.png.body);
+          log(
+            `${format}: Kiln steady, ${settings.steady} jobs at ${settings.rate}/s, polling every ${settings.pollMs} ms`,
+          );
+          const steady = await steadyRate(stack, job.body, {
+            jobs: settings.steady,
+            ratePerSecond: settings.rate,
+            pollMs: settings.pollMs,
+          });
+          log(`${format}: Kiln saturated, ${settings.saturate} jobs`);
+          const saturated = await saturate(stack, job.body, {
+            jobs: settings.saturate,
+            window: 50,
+            pollMs: settings.saturatedPollMs,
+          });
+          entry.kiln = { steady, saturated };
+        }
+        const best = entry.raw && Math.max(entry.raw.puppeteer.rendersPerHour, entry.raw.cdp.rendersPerHour);
+        if (best && entry.kiln) entry.kilnOverRaw = round(entry.kiln.saturated.rendersPerHour / best, 2);
+        report.formats.push(entry);
+      }
+      if (soak !== undefined) {
+        if (stack) await stack.stop();
+        // A fresh stack, so the counts start at zero.
+        stack = await startStack(work, settings.concurrency, log, undefined);
+        (report as { soak?: SoakResult }).soak = await runSoak(
+          stack,
+          jobs.png.body,
+          soak,
+          settings.saturatedPollMs,
+          log,
+        );
+      }
+    } finally {
+      await stack?.stop();
+      await rm(work, { recursive: true, force: true });
+    }
+
+    process.stdout.write(`${formatReport(report)}\n`);
+    if (values.json) {
+      const path = resolve(values.json);
+      await mkdir(dirname(path), { recursive: true });
+      await writeFile(path, `${JSON.stringify(report, null, 2)}\n`);
+      log(`wrote ${path}`);
+    }
+    return EXIT.ok;
+  },
+};
+
+function selectParts(only: string | undefined, cold: boolean, soak: boolean): Part[] {
+  if (cold) return ["cold"];
+  if (only === undefined) return soak ? [] : [...PARTS];
+  const parts = only.split(",").map((p) => p.trim());
+  for (const p of parts) {
+    if (!(PARTS as readonly string[]).includes(p)) throw new UsageError(`unknown part "${p}" in --only`);
+  }
+  return parts as Part[];
+}
+
+async function startStack(work: string, concurrency: number, log: (l: string) => void, warmup: unknown) {
+  const { startBenchStack } = await import("../bench/pipeline.js");
+  const dataDir = join(work, `stack-${Date.now()}`);
+  log("starting a local stack in a child process");
+  const stack = await startBenchStack({ dataDir, renderConcurrency: concurrency });
+  if (warmup !== undefined) {
+    // Launch Chromium and warm every lane before anything is timed.
+    await Promise.all(
+      Array.from({ length: 4 * concurrency }, async () => {
+        const { id } = await stack.client.submitRender(warmup);
+        await stack.client.waitFor(id, { intervalMs: 20 });
+      }),
+    );
+  }
+  return stack;
+}
+
+async function runSoak(
+  stack: BenchStack,
+  body: unknown,
+  renders: number,
+  pollMs: number,
+  log: (l: string) => void,
+) {
+  const { saturate } = await import("../bench/pipeline.js");
+  log(`soak: ${renders} PNG renders through the pipeline`);
+  const run = await saturate(stack, body, {
+    jobs: renders,
+    window: 50,
+    pollMs,
+    onProgress: (done) => {
+      if (done % 500 === 0) log(`  ${done} rendered`);
+    },
+  });
+  const early = rssWindow(run.rss, 250, 500);
+  const late = rssWindow(run.rss, renders - 250, renders);
+  const { pool } = await stack.stats();
+  return {
+    renders,
+    rendersPerHour: run.rendersPerHour,
+    early,
+    late,
+    growth: round(late.totalMb / early.totalMb - 1, 3),
+    pool,
+    rss: run.rss,
+  };
+}
+
+function rssWindow(samples: readonly RssSample[], fromRenders: number, toRenders: number): RssWindow {
+  const inside = samples.filter((s) => s.renders > fromRenders && s.renders <= toRenders);
+  const mean = (f: (s: RssSample) => number) =>
+    round(inside.reduce((sum, s) => sum + f(s), 0) / Math.max(1, inside.length), 1);
+  return {
+    fromRenders,
+    toRenders,
+    samples: inside.length,
+    nodeMb: mean((s) => s.nodeMb),
+    chromiumMb: mean((s) => s.chromiumMb),
+    totalMb: mean((s) => s.nodeMb + s.chromiumMb),
+    maxTotalMb: round(Math.max(0, ...inside.map((s) => s.nodeMb + s.chromiumMb)), 1),
+  };
+}

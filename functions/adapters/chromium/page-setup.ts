@@ -1,0 +1,106 @@
+import type { CDPSession, Page } from "puppeteer-core";
+import { withDeadline } from "./deadline.js";
+
+const sessions = new WeakMap<Page, Promise<CDPSession>>();
+
+/**
+ * A second DevTools session on the page, for captures: page.screenshot() takes a lock shared by
+ * every page of the browser, so concurrent renders would capture one at a time.
+ */
+export function captureSession(page: Page): Promise<CDPSession> {
+  let session = sessions.get(page);
+  if (!session) {
+    session = page.createCDPSession();
+    sessions.set(page, session);
+    // A failed attach is retried by the next caller rather than remembered.
+    session.catch(() => sessions.delete(page));
+  }
+  return session;
+}
+
+/** A custom property only the determinism sheet declares: how the settle step recognises it. */
+export const DETERMINISM_MARKER = "--kiln-determinism";
+
+/** Stops motion and the caret so a screenshot taken at any moment shows the same pixels. */
+export const DETERMINISM_CSS = `*, *::before, *::after {
+  animation: none !important;
+  transition: none !important;
+  caret-color: transparent !important;
+}
+:root { ${DETERMINISM_MARKER}: 1; }`;
+
+/**
+ * Run on the blank document a render's content is then written into. `window.name` is the one piece
+ * of the browsing context a navigation keeps, so it is cleared. The determinism sheet is adopted
+ * now because writing the content keeps the document and its adopted sheets: the content's first
+ * style pass already includes it, instead of a second full pass after load. It is a constructed
+ * sheet, so the template's CSP does not apply to it, unlike an injected <style>.
+ */
+const BLANK_SCRIPT = `(() => {
+  window.name = "";
+  const sheet = new CSSStyleSheet();
+  sheet.replaceSync(${JSON.stringify(DETERMINISM_CSS)});
+  document.adoptedStyleSheets = [sheet];
+})()`;
+
+/**
+ * Once per page, before its first render: what every render needs and no template can change.
+ * Emulation settings belong to the page, so they survive the navigations that reset it.
+ */
+export async function preparePage(page: Page): Promise<void> {
+  // alert()/confirm()/prompt() would block the page, and with it every page of a single-process browser.
+  page.on("dialog", (dialog) => {
+    void dialog.dismiss().catch(() => undefined);
+  });
+  await Promise.all([
+    page.emulateMediaFeatures([
+      { name: "prefers-reduced-motion", value: "reduce" },
+      { name: "prefers-color-scheme", value: "light" },
+    ]),
+    // Lambda runs in UTC; a developer machine should render dates the same way.
+    page.emulateTimezone("UTC"),
+    captureSession(page),
+    page.evaluate(BLANK_SCRIPT),
+  ]);
+}
+
+export interface PageViewport {
+  readonly width: number;
+  readonly height: number;
+  readonly deviceScaleFactor: number;
+}
+
+/**
+ * Sizes the page as page.setViewport() would, but on the capture session: Chromium scales a
+ * screenshot by the device metrics of the session that asks for it, so both must be the same.
+ */
+export async function applyViewport(page: Page, viewport: PageViewport): Promise<void> {
+  const session = await captureSession(page);
+  await session.send("Emulation.setDeviceMetricsOverride", {
+    mobile: false,
+    width: viewport.width,
+    height: viewport.height,
+    deviceScaleFactor: viewport.deviceScaleFactor,
+    screenOrientation: { angle: 0, type: "portraitPrimary" },
+  });
+}
+
+const RESET_DEADLINE_MS = 5_000;
+
+/**
+ * Readies a used page for the next render, which may belong to another tenant. Navigating to
+ * about:blank discards the document and its JavaScript realm (globals, timers, listeners, workers);
+ * the blank script then clears `window.name`. Storage is out of reach: documents written into
+ * about:blank have an opaque origin. Returns false when the page could not be reset; it must then
+ * be closed.
+ */
+export async function resetPage(page: Page): Promise<boolean> {
+  if (page.isClosed()) return false;
+  try {
+    await page.goto("about:blank", { waitUntil: "load", timeout: RESET_DEADLINE_MS });
+    await withDeadline(page.evaluate(BLANK_SCRIPT), RESET_DEADLINE_MS);
+    return page.url() === "about:blank" && !page.isClosed();
+  } catch {
+    return false;
+  }
+}

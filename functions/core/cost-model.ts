@@ -1,0 +1,342 @@
+import { LIMITS } from "./render-request.js";
+
+/**
+ * What Kiln costs to run on AWS, per render and per month: every AWS request one render causes,
+ * times its list price. Pure: the prices and the assumptions are plain data, so `kiln cost` can
+ * print both and anyone can change either.
+ */
+
+/**
+ * us-east-1 on-demand list prices in USD, first pricing tier, no free tier, as published on the AWS
+ * pricing pages for Lambda, SQS, DynamoDB (after the November 2024 on-demand reduction), S3 Standard,
+ * API Gateway, CloudFront and CloudWatch Logs; checked 2026-11. Edit here when they change.
+ */
+export const AWS_PRICES = {
+  lambda: {
+    /** Per GB-second of duration, x86_64 (Kiln's architecture). */
+    gbSecond: 0.000_016_666_7,
+    perRequest: 0.2 / 1e6,
+  },
+  /** Standard queue; every 64 KB chunk of a request counts as one request. */
+  sqs: { perRequest: 0.4 / 1e6 },
+  dynamodb: {
+    /** On-demand: one unit writes 1 KB of item (the larger of before and after, for updates). */
+    perWriteRequestUnit: 0.625 / 1e6,
+    /** On-demand: one unit reads 4 KB strongly consistently (half a unit eventually). */
+    perReadRequestUnit: 0.125 / 1e6,
+    storageGbMonth: 0.25,
+  },
+  s3: {
+    perPut: 0.005 / 1000,
+    perGet: 0.0004 / 1000,
+    storageGbMonth: 0.023,
+  },
+  /** Kiln's API is an API Gateway REST API. */
+  apiGateway: { perRequest: 3.5 / 1e6 },
+  cloudFront: {
+    perHttpsRequest: 0.01 / 10_000,
+    /** Data transfer out to the internet, United States and Europe. */
+    perGbOut: 0.085,
+  },
+  cloudWatchLogs: { perGbIngested: 0.5 },
+} as const;
+
+export type AwsPrices = typeof AWS_PRICES;
+
+/** Lambda gives a function one vCPU's worth of CPU time at this much memory, more or less in proportion. */
+export const LAMBDA_MB_PER_VCPU = 1769;
+
+/** Everything about one render that drives its cost. Sizes in bytes, durations in milliseconds. */
+export interface CostAssumptions {
+  /** Worker memory, which also sets its CPU share. */
+  readonly workerMemoryMb: number;
+  /** Billed worker duration per render (a batch's duration shared by its records). */
+  readonly workerBilledMsPerRender: number;
+  /** Records per worker invocation: the SQS receive, delete and heartbeat are shared by a batch. */
+  readonly batchSize: number;
+  /** The api function: one invocation per API request. */
+  readonly apiMemoryMb: number;
+  readonly apiMsPerRequest: number;
+  /** The signer function: one invocation per status read of a succeeded job (it signs the URL). */
+  readonly signerMemoryMb: number;
+  readonly signerMsPerInvocation: number;
+  /** GET /v1/renders/{id} per render (1 with a webhook or a patient client; more with eager polling). */
+  readonly statusReads: number;
+  /**
+   * The POST body. Up to `inlineRequestBytes` the job item holds it, so every write of the job pays
+   * for its size; larger bodies go to the payload bucket (one PUT, one GET by the worker).
+   */
+  readonly requestBytes: number;
+  readonly inlineRequestBytes: number;
+  /** Job item size besides the request: keys, status, timestamps, lease, output. */
+  readonly jobItemOverheadBytes: number;
+  /** Writes of the job item per render: create, start (lease), succeeded. */
+  readonly jobWrites: number;
+  /** Reads of the API key item per API request (no cache). */
+  readonly apiKeyReadsPerRequest: number;
+  /** SQS requests per render: the API's send. */
+  readonly sqsSendsPerRender: number;
+  /** SQS requests per batch: receive, delete, visibility heartbeat. */
+  readonly sqsRequestsPerBatch: number;
+  readonly outputBytes: number;
+  /** Downloads of each output through CloudFront. 0 when outputs are only stored. */
+  readonly deliveries: number;
+  /** Share of deliveries CloudFront serves from its cache without asking S3. */
+  readonly cacheHitRatio: number;
+  /** How long outputs and job items are kept; storage is charged for that long. */
+  readonly retentionDays: number;
+  /** CloudWatch Logs written per render by the three functions. */
+  readonly logBytesPerRender: number;
+}
+
+/** The defaults: Kiln's deployed configuration and the invoice example's sizes (`kiln bench`). */
+export const DEFAULT_ASSUMPTIONS: CostAssumptions = {
+  workerMemoryMb: 2048,
+  workerBilledMsPerRender: 135,
+  batchSize: 5,
+  apiMemoryMb: 512,
+  apiMsPerRequest: 40,
+  signerMemoryMb: 256,
+  signerMsPerInvocation: 20,
+  statusReads: 1,
+  requestBytes: 6_400,
+  inlineRequestBytes: LIMITS.inlineRequestBytes,
+  jobItemOverheadBytes: 600,
+  jobWrites: 3,
+  apiKeyReadsPerRequest: 1,
+  sqsSendsPerRender: 1,
+  sqsRequestsPerBatch: 3,
+  outputBytes: 105_460,
+  deliveries: 1,
+  cacheHitRatio: 0,
+  retentionDays: 30,
+  logBytesPerRender: 1_500,
+};
+
+export interface CostLine {
+  readonly service: "Lambda" | "SQS" | "DynamoDB" | "S3" | "API Gateway" | "CloudFront" | "CloudWatch Logs";
+  readonly item: string;
+  /** How many units one render uses. */
+  readonly perRender: number;
+  readonly unit: string;
+  readonly unitPrice: number;
+  /** USD per 1,000 renders. */
+  readonly per1000: number;
+}
+
+export interface CostEstimate {
+  readonly lines: readonly CostLine[];
+  /** USD per 1,000 renders, all lines. */
+  readonly per1000: number;
+  /** USD per 1,000 renders without delivery (CloudFront and the S3 reads behind it). */
+  readonly per1000WithoutDelivery: number;
+  readonly byService: Readonly<Record<CostLine["service"], number>>;
+}
+
+const GB = 1024 ** 3;
+const KB = 1024;
+const DAYS_PER_MONTH = 30;
+
+/**
+ * Billed worker milliseconds per render when the worker is busy: its CPU time spread over the
+ * vCPUs its memory buys, divided by how much of an invocation the CPU is actually busy (the rest
+ * waits on DynamoDB and S3, or on the last record of a batch).
+ */
+export function workerBilledMs(options: {
+  cpuMsPerRender: number;
+  memoryMb: number;
+  utilization: number;
+}): number {
+  const { cpuMsPerRender, memoryMb, utilization } = options;
+  if (!(cpuMsPerRender >= 0) || !(memoryMb > 0) || !(utilization > 0 && utilization <= 1)) {
+    throw new RangeError("cpuMsPerRender ≥ 0, memoryMb > 0 and 0 < utilization ≤ 1 are required.");
+  }
+  const vcpus = Math.min(6, memoryMb / LAMBDA_MB_PER_VCPU);
+  return cpuMsPerRender / vcpus / utilization;
+}
+
+/** Request units one DynamoDB write or strongly consistent read of `bytes` consumes. */
+export const writeUnits = (bytes: number) => Math.max(1, Math.ceil(bytes / KB));
+export const readUnits = (bytes: number) => Math.max(1, Math.ceil(bytes / (4 * KB)));
+
+/** The cost of one render, line by line, at `prices`. */
+export function estimateCost(assumptions: CostAssumptions, prices: AwsPrices = AWS_PRICES): CostEstimate {
+  const a = assumptions;
+  for (const [name, value] of Object.entries(a)) {
+    if (!Number.isFinite(value) || value < 0)
+      throw new RangeError(`${name} must be a number ≥ 0, not ${value}.`);
+  }
+  if (a.batchSize < 1) throw new RangeError("batchSize must be at least 1.");
+  if (a.cacheHitRatio > 1) throw new RangeError("cacheHitRatio must be between 0 and 1.");
+
+  const apiRequests = 1 + a.statusReads;
+  const inline = a.requestBytes <= a.inlineRequestBytes;
+  const jobItemBytes = (inline ? a.requestBytes : 0) + a.jobItemOverheadBytes;
+  const gbSeconds = (memoryMb: number, ms: number) => (memoryMb / 1024) * (ms / 1000);
+  const monthsKept = a.retentionDays / DAYS_PER_MONTH;
+  const line = (
+    service: CostLine["service"],
+    item: string,
+    perRender: number,
+    unit: string,
+    unitPrice: number,
+  ): CostLine => ({ service, item, perRender, unit, unitPrice, per1000: perRender * unitPrice * 1000 });
+
+  const lines: CostLine[] = [
+    line(
+      "Lambda",
+      `worker duration (${a.workerMemoryMb} MB × ${round(a.workerBilledMsPerRender, 1)} ms)`,
+      gbSeconds(a.workerMemoryMb, a.workerBilledMsPerRender),
+      "GB-s",
+      prices.lambda.gbSecond,
+    ),
+    line(
+      "Lambda",
+      `worker invocations (1 per batch of ${a.batchSize})`,
+      1 / a.batchSize,
+      "request",
+      prices.lambda.perRequest,
+    ),
+    line(
+      "Lambda",
+      `api duration (${apiRequests} requests × ${a.apiMemoryMb} MB × ${a.apiMsPerRequest} ms)`,
+      apiRequests * gbSeconds(a.apiMemoryMb, a.apiMsPerRequest),
+      "GB-s",
+      prices.lambda.gbSecond,
+    ),
+    line("Lambda", "api invocations (POST + status reads)", apiRequests, "request", prices.lambda.perRequest),
+    line(
+      "Lambda",
+      `signer duration (${a.statusReads} × ${a.signerMemoryMb} MB × ${a.signerMsPerInvocation} ms)`,
+      a.statusReads * gbSeconds(a.signerMemoryMb, a.signerMsPerInvocation),
+      "GB-s",
+      prices.lambda.gbSecond,
+    ),
+    line(
+      "Lambda",
+      "signer invocations (1 per status read)",
+      a.statusReads,
+      "request",
+      prices.lambda.perRequest,
+    ),
+    line(
+      "API Gateway",
+      "REST API requests (POST + status reads)",
+      apiRequests,
+      "request",
+      prices.apiGateway.perRequest,
+    ),
+    line("SQS", "send (API)", a.sqsSendsPerRender, "request", prices.sqs.perRequest),
+    line(
+      "SQS",
+      `receive, delete, heartbeat (${a.sqsRequestsPerBatch} per batch)`,
+      a.sqsRequestsPerBatch / a.batchSize,
+      "request",
+      prices.sqs.perRequest,
+    ),
+    line(
+      "DynamoDB",
+      `job writes (${a.jobWrites} × ${writeUnits(jobItemBytes)} WRU for a ${round(jobItemBytes / KB, 1)} KB item)`,
+      a.jobWrites * writeUnits(jobItemBytes),
+      "WRU",
+      prices.dynamodb.perWriteRequestUnit,
+    ),
+    line(
+      "DynamoDB",
+      `reads: API key per request, job per status read (consistent)`,
+      apiRequests * a.apiKeyReadsPerRequest + a.statusReads * readUnits(jobItemBytes),
+      "RRU",
+      prices.dynamodb.perReadRequestUnit,
+    ),
+    line(
+      "DynamoDB",
+      `job item storage for ${a.retentionDays} days`,
+      (jobItemBytes / GB) * monthsKept,
+      "GB-month",
+      prices.dynamodb.storageGbMonth,
+    ),
+    line(
+      "S3",
+      "request payload PUT (bodies too large for the job item)",
+      inline ? 0 : 1,
+      "request",
+      prices.s3.perPut,
+    ),
+    line("S3", "request payload GET by the worker", inline ? 0 : 1, "request", prices.s3.perGet),
+    line("S3", "output PUT", 1, "request", prices.s3.perPut),
+    line(
+      "S3",
+      `output storage for ${a.retentionDays} days`,
+      (a.outputBytes / GB) * monthsKept,
+      "GB-month",
+      prices.s3.storageGbMonth,
+    ),
+    line(
+      "S3",
+      `GETs behind CloudFront misses (${a.deliveries} × ${round(1 - a.cacheHitRatio, 2)})`,
+      a.deliveries * (1 - a.cacheHitRatio),
+      "request",
+      prices.s3.perGet,
+    ),
+    line(
+      "CloudFront",
+      `HTTPS requests (${a.deliveries} deliveries)`,
+      a.deliveries,
+      "request",
+      prices.cloudFront.perHttpsRequest,
+    ),
+    line(
+      "CloudFront",
+      `data out (${a.deliveries} × ${round(a.outputBytes / KB, 1)} KB)`,
+      (a.deliveries * a.outputBytes) / GB,
+      "GB",
+      prices.cloudFront.perGbOut,
+    ),
+    line(
+      "CloudWatch Logs",
+      "log ingestion",
+      a.logBytesPerRender / GB,
+      "GB",
+      prices.cloudWatchLogs.perGbIngested,
+    ),
+  ];
+
+  const byService = {
+    Lambda: 0,
+    SQS: 0,
+    DynamoDB: 0,
+    S3: 0,
+    "API Gateway": 0,
+    CloudFront: 0,
+    "CloudWatch Logs": 0,
+  } satisfies Record<CostLine["service"], number>;
+  for (const l of lines) byService[l.service] += l.per1000;
+  const per1000 = lines.reduce((sum, l) => sum + l.per1000, 0);
+  const delivery = lines.filter((l) => l.service === "CloudFront" || l.item.startsWith("GETs behind"));
+  return {
+    lines,
+    per1000,
+    per1000WithoutDelivery: per1000 - delivery.reduce((sum, l) => sum + l.per1000, 0),
+    byService,
+  };
+}
+
+/** USD per month at `rendersPerDay`, with storage at its steady state (`retentionDays` of outputs kept). */
+export function monthlyCost(estimate: CostEstimate, rendersPerDay: number): number {
+  if (!(rendersPerDay >= 0)) throw new RangeError("rendersPerDay must be a number ≥ 0.");
+  return (estimate.per1000 / 1000) * rendersPerDay * DAYS_PER_MONTH;
+}
+
+/**
+ * Costs that do not scale with renders: Lambda's SQS event source mappings long-poll their queue
+ * even when it is empty (about five pollers, one 20 s receive each at a time) — Kiln has two.
+ */
+export function idleMonthlyCost(prices: AwsPrices = AWS_PRICES, mappings = 2): number {
+  const receivesPerMonth = mappings * 5 * (86_400 / 20) * DAYS_PER_MONTH;
+  return receivesPerMonth * prices.sqs.perRequest;
+}
+
+function round(n: number, digits: number): number {
+  const f = 10 ** digits;
+  return Math.round(n * f) / f;
+}

@@ -1,0 +1,111 @@
+import { createHash } from "node:crypto";
+import { IDEMPOTENCY, PAYLOADS } from "./constants.js";
+import { IdempotencyConflictError, ValidationError } from "./errors.js";
+import type { Job } from "./job.js";
+import type { Clock, IdempotencyStore, JobStore, PayloadStore, RenderQueue } from "./ports.js";
+import { LIMITS, type RenderSubmission } from "./render-request.js";
+
+export interface SubmitRenderDeps {
+  readonly jobs: JobStore;
+  readonly queue: RenderQueue;
+  readonly payloads: PayloadStore;
+  readonly idempotency: IdempotencyStore;
+  readonly clock: Clock;
+  readonly newId: () => string;
+}
+
+export interface SubmitRenderResult {
+  readonly job: Job;
+  /** The Idempotency-Key named a job that already existed: nothing new was queued. */
+  readonly replayed: boolean;
+}
+
+/** Printable ASCII, like the header values clients generate (UUIDs, ULIDs, hashes). */
+const KEY_PATTERN = /^[\x20-\x7e]{1,255}$/;
+
+export function checkIdempotencyKey(key: string): string {
+  const trimmed = key.trim();
+  if (!KEY_PATTERN.test(trimmed)) {
+    throw new ValidationError([
+      { field: "Idempotency-Key", message: "must be 1 to 255 printable ASCII characters" },
+    ]);
+  }
+  return trimmed;
+}
+
+/** Same body ⇔ same fingerprint: the parsed request, so whitespace and the order of known fields do not matter. */
+export function requestFingerprint(submission: RenderSubmission): string {
+  return createHash("sha256").update(JSON.stringify(submission), "utf8").digest("hex");
+}
+
+export function payloadKey(tenant: string, id: string): string {
+  return `${PAYLOADS.keyPrefix}${tenant}/${id}.json`;
+}
+
+/**
+ * Accepts a render, at most once per Idempotency-Key, without transactions. The writes go in an order
+ * that a retry can always finish:
+ *
+ * 1. the idempotency record (conditional put) fixes the job id for the key;
+ * 2. a large request is put in the payload store under a key derived from that id;
+ * 3. the render message is sent;
+ * 4. the job record is created (conditional put).
+ *
+ * A job record therefore always has a message behind it. If a request dies between steps, its retry
+ * finds the record without a job and performs steps 2–4 again for the same id; the message that may
+ * already have been sent is a harmless duplicate (the worker's lease makes it render once), and a
+ * message whose job is never written is retried by the worker and then dead-lettered.
+ */
+export async function submitRender(
+  deps: SubmitRenderDeps,
+  tenant: string,
+  submission: RenderSubmission,
+  idempotencyKey?: string,
+): Promise<SubmitRenderResult> {
+  const { jobs, queue, payloads, idempotency, clock } = deps;
+  const now = clock.now();
+  let id = deps.newId();
+
+  if (idempotencyKey !== undefined) {
+    const fingerprint = requestFingerprint(submission);
+    const { record, claimed } = await idempotency.claim(
+      tenant,
+      {
+        key: idempotencyKey,
+        fingerprint,
+        jobId: id,
+        createdAt: now.toISOString(),
+        expiresAtMs: now.getTime() + IDEMPOTENCY.ttlSeconds * 1000,
+      },
+      now,
+    );
+    if (record.fingerprint !== fingerprint) throw new IdempotencyConflictError(idempotencyKey, record.jobId);
+    id = record.jobId;
+    if (!claimed) {
+      const existing = await jobs.get(tenant, id);
+      if (existing) return { job: existing, replayed: true };
+    }
+  }
+
+  const { callbackUrl, ...request } = submission;
+  const requestJson = JSON.stringify(request);
+  const large = Buffer.byteLength(requestJson, "utf8") > LIMITS.inlineRequestBytes;
+  const at = now.toISOString();
+  const job: Job = {
+    tenant,
+    id,
+    status: "queued",
+    createdAt: at,
+    updatedAt: at,
+    attempts: 0,
+    ...(large ? { payloadKey: payloadKey(tenant, id) } : { request }),
+    ...(callbackUrl ? { callbackUrl } : {}),
+  };
+  if (job.payloadKey) await payloads.put(job.payloadKey, requestJson);
+  await queue.enqueue({ tenant, jobId: id });
+  if ((await jobs.create(job)) === "exists") {
+    // A concurrent retry with the same key got there first: it is the same job.
+    return { job: (await jobs.get(tenant, id)) ?? job, replayed: false };
+  }
+  return { job, replayed: false };
+}

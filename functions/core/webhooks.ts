@@ -1,0 +1,201 @@
+import { createHmac, randomBytes } from "node:crypto";
+import { isIP } from "node:net";
+import type { Job } from "./job.js";
+
+/**
+ * Job-completion webhooks, signed the Standard Webhooks way: `webhook-id`, `webhook-timestamp` and
+ * `webhook-signature: v1,<base64 HMAC-SHA256 of "id.timestamp.body">` keyed with the tenant's secret.
+ */
+
+export const WEBHOOK_SECRET_PREFIX = "whsec_";
+
+/** Where callbacks may go: a setting, so that local stacks can call http://127.0.0.1. */
+export interface CallbackUrlPolicy {
+  /** URL schemes without the colon, e.g. `["https"]`. */
+  readonly schemes: readonly string[];
+  /** When set, the only hosts allowed; otherwise any host except loopback, private and link-local ones. */
+  readonly hosts?: readonly string[];
+}
+
+export const DEFAULT_CALLBACK_POLICY: CallbackUrlPolicy = { schemes: ["https"] };
+
+/** Parses the comma-separated settings; an empty host list means "any public host". */
+export function callbackPolicyFrom(
+  schemes: string | undefined,
+  hosts: string | undefined,
+): CallbackUrlPolicy {
+  const list = (s: string | undefined) =>
+    (s ?? "")
+      .split(",")
+      .map((x) => x.trim().toLowerCase().replace(/:$/, ""))
+      .filter(Boolean);
+  const hostList = list(hosts);
+  return {
+    schemes: list(schemes).length > 0 ? list(schemes) : DEFAULT_CALLBACK_POLICY.schemes,
+    ...(hostList.length > 0 ? { hosts: hostList } : {}),
+  };
+}
+
+/** Why `url` may not be called back, or undefined when it may. */
+export function callbackUrlProblem(url: string, policy: CallbackUrlPolicy): string | undefined {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return "must be an absolute URL";
+  }
+  const scheme = parsed.protocol.replace(/:$/, "");
+  if (!policy.schemes.includes(scheme)) return `must use ${policy.schemes.join(" or ")}, not ${scheme}`;
+  if (parsed.username || parsed.password) return "must not carry credentials";
+  const host = parsed.hostname.replace(/^\[|\]$/g, "").toLowerCase();
+  if (policy.hosts) {
+    return policy.hosts.includes(host) ? undefined : `host ${host} is not one of ${policy.hosts.join(", ")}`;
+  }
+  if (
+    host === "localhost" ||
+    host.endsWith(".localhost") ||
+    host.endsWith(".internal") ||
+    isPrivateIp(host)
+  ) {
+    return `host ${host} is not a public address`;
+  }
+  return undefined;
+}
+
+function isPrivateIp(host: string): boolean {
+  const version = isIP(host);
+  if (version === 4) {
+    const [a = 0, b = 0] = host.split(".").map(Number);
+    return (
+      a === 0 ||
+      a === 10 ||
+      a === 127 ||
+      (a === 100 && b >= 64 && b <= 127) ||
+      (a === 169 && b === 254) ||
+      (a === 172 && b >= 16 && b <= 31) ||
+      (a === 192 && b === 168)
+    );
+  }
+  if (version === 6) {
+    return (
+      host === "::1" ||
+      host === "::" ||
+      /^f[cd]/.test(host) ||
+      /^fe[89ab]/.test(host) ||
+      host.startsWith("::ffff:")
+    );
+  }
+  return false;
+}
+
+export function generateWebhookSecret(): string {
+  return `${WEBHOOK_SECRET_PREFIX}${randomBytes(32).toString("base64")}`;
+}
+
+/** The HMAC key: the base64 after `whsec_`. */
+function secretKey(secret: string): Buffer {
+  return Buffer.from(
+    secret.startsWith(WEBHOOK_SECRET_PREFIX) ? secret.slice(WEBHOOK_SECRET_PREFIX.length) : secret,
+    "base64",
+  );
+}
+
+export function signWebhook(secret: string, id: string, timestampSeconds: number, body: string): string {
+  const mac = createHmac("sha256", secretKey(secret)).update(`${id}.${timestampSeconds}.${body}`, "utf8");
+  return `v1,${mac.digest("base64")}`;
+}
+
+/** One id per job: a job ends once, and retries of its event keep the id, so receivers can dedupe. */
+export function webhookEventId(jobId: string): string {
+  return `evt_${jobId}`;
+}
+
+export interface WebhookEvent {
+  readonly type: "render.succeeded" | "render.failed";
+  readonly timestamp: string;
+  readonly data: {
+    readonly id: string;
+    readonly status: Job["status"];
+    readonly createdAt: string;
+    readonly updatedAt: string;
+    readonly attempts: number;
+    /** No URL: outputs are fetched through GET /v1/renders/{id}, which signs one at that moment. */
+    readonly output?: { readonly contentType: string; readonly bytes: number; readonly sha256: string };
+    readonly error?: { readonly code: string; readonly message: string };
+  };
+}
+
+export function webhookEvent(job: Job): WebhookEvent {
+  return {
+    type: job.status === "succeeded" ? "render.succeeded" : "render.failed",
+    timestamp: job.updatedAt,
+    data: {
+      id: job.id,
+      status: job.status,
+      createdAt: job.createdAt,
+      updatedAt: job.updatedAt,
+      attempts: job.attempts,
+      ...(job.output
+        ? {
+            output: {
+              contentType: job.output.contentType,
+              bytes: job.output.bytes,
+              sha256: job.output.sha256,
+            },
+          }
+        : {}),
+      ...(job.error ? { error: { code: job.error.code, message: job.error.message } } : {}),
+    },
+  };
+}
+
+/** The signed request for one delivery attempt. */
+export function signedWebhookRequest(
+  secret: string,
+  job: Job,
+  now: Date,
+): { headers: Record<string, string>; body: string } {
+  const id = webhookEventId(job.id);
+  const timestamp = Math.floor(now.getTime() / 1000);
+  const body = JSON.stringify(webhookEvent(job));
+  return {
+    headers: {
+      "content-type": "application/json",
+      "user-agent": "Kiln-Webhooks/1",
+      "webhook-id": id,
+      "webhook-timestamp": String(timestamp),
+      "webhook-signature": signWebhook(secret, id, timestamp, body),
+    },
+    body,
+  };
+}
+
+/** When deliveries are retried and for how long. */
+export interface WebhookRetrySchedule {
+  /** Waits before the 2nd, 3rd, … attempt; the last one repeats. */
+  readonly delaysSeconds: readonly number[];
+  /** No attempt is made later than this after the first one. */
+  readonly windowSeconds: number;
+}
+
+/** Like the Standard Webhooks reference schedule: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h — within 24 h. */
+export const DEFAULT_WEBHOOK_SCHEDULE: WebhookRetrySchedule = {
+  delaysSeconds: [5, 300, 1800, 7200, 18_000, 36_000],
+  windowSeconds: 24 * 3600,
+};
+
+/**
+ * Seconds to wait before attempt `attempt + 1`, or undefined when the schedule is spent: the next
+ * attempt would fall outside the window opened by the first attempt at `firstAttemptAtMs`.
+ */
+export function nextWebhookDelaySeconds(
+  schedule: WebhookRetrySchedule,
+  attempt: number,
+  firstAttemptAtMs: number,
+  nowMs: number,
+): number | undefined {
+  const delays = schedule.delaysSeconds;
+  const delay = delays[Math.min(attempt - 1, delays.length - 1)];
+  if (delay === undefined) return undefined;
+  return nowMs + delay * 1000 - firstAttemptAtMs > schedule.windowSeconds * 1000 ? undefined : delay;
+}

@@ -1,0 +1,79 @@
+import type { SQSBatchItemFailure, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
+import { z } from "zod";
+import { type DeliverWebhookDeps, deliverWebhook } from "../../core/deliver-webhook.js";
+import type { Logger } from "../../core/ports.js";
+
+export interface WebhookDispatcherDeps extends DeliverWebhookDeps {
+  readonly logger: Logger;
+  /** Deliveries of one batch made at once; each mostly waits on a receiver. */
+  readonly concurrency: number;
+}
+
+const WebhookMessageSchema = z.strictObject({
+  tenant: z.string().min(1),
+  jobId: z.string().min(1),
+  attempt: z.int().min(1),
+  notBefore: z.int().optional(),
+});
+
+/**
+ * Webhook queue → one delivery attempt per record. Retries of a receiver that failed are scheduled as
+ * new delayed messages, so a record is reported as failed (and redelivered by SQS) only when Kiln
+ * itself could not do its part — a store call or the queue failed.
+ */
+export function makeHandler(deps: WebhookDispatcherDeps) {
+  const { logger } = deps;
+
+  async function settle(record: SQSRecord): Promise<SQSBatchItemFailure | undefined> {
+    const parsed = WebhookMessageSchema.safeParse(safeJson(record.body));
+    if (!parsed.success) {
+      logger.error("malformed webhook message", { messageId: record.messageId });
+      return { itemIdentifier: record.messageId };
+    }
+    const message = parsed.data;
+    const fields = { tenant: message.tenant, jobId: message.jobId, attempt: message.attempt };
+    try {
+      const result = await deliverWebhook(deps, message);
+      if (result.outcome === "delivered")
+        logger.info("webhook delivered", { ...fields, status: result.status });
+      else if (result.outcome === "scheduled")
+        logger.warn("webhook attempt failed; retry scheduled", {
+          ...fields,
+          error: result.error,
+          delaySeconds: result.delaySeconds,
+        });
+      else if (result.outcome === "gave-up")
+        logger.error("webhook given up", { ...fields, error: result.error });
+      else if (result.outcome === "skipped")
+        logger.info("webhook skipped", { ...fields, reason: result.reason });
+      return undefined;
+    } catch (err) {
+      logger.error("webhook record failed", { ...fields, error: (err as Error).message });
+      return { itemIdentifier: record.messageId };
+    }
+  }
+
+  return async function webhookDispatcherHandler(event: SQSEvent): Promise<SQSBatchResponse> {
+    const failures: SQSBatchItemFailure[] = [];
+    const records = [...event.Records];
+    const lanes = Array.from(
+      { length: Math.max(1, Math.min(deps.concurrency, records.length)) },
+      async () => {
+        for (let record = records.shift(); record; record = records.shift()) {
+          const failure = await settle(record);
+          if (failure) failures.push(failure);
+        }
+      },
+    );
+    await Promise.all(lanes);
+    return { batchItemFailures: failures };
+  };
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}

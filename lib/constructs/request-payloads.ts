@@ -1,0 +1,79 @@
+import { Duration, RemovalPolicy, Validations } from "aws-cdk-lib";
+import * as iam from "aws-cdk-lib/aws-iam";
+import * as s3 from "aws-cdk-lib/aws-s3";
+import { Construct } from "constructs";
+import { JOB_RETENTION_DAYS, PAYLOADS } from "../../functions/core/constants.js";
+import { iamResourceFinding } from "./nag-findings.js";
+
+export interface RequestPayloadsProps {
+  /** Bucket the payload bucket's server access logs go to. */
+  readonly accessLogsBucket: s3.IBucket;
+  /** @default RemovalPolicy.RETAIN */
+  readonly removalPolicy?: RemovalPolicy;
+  /**
+   * Empty the bucket when the stack is deleted (only honoured with RemovalPolicy.DESTROY).
+   * @default false
+   */
+  readonly autoDeleteObjects?: boolean;
+  /**
+   * Days after which stored request bodies are deleted. At least the job retention, so that a job
+   * still on record can always be rendered.
+   * @default JOB_RETENTION_DAYS (30)
+   */
+  readonly expirationDays?: number;
+}
+
+/**
+ * Request bodies too large for a DynamoDB item (`requests/<tenant>/<job id>.json`): written by the
+ * api function, read by the render worker. Private, encrypted, TLS only, never behind the CDN, and
+ * expired after the job retention.
+ */
+export class RequestPayloads extends Construct {
+  public readonly bucket: s3.Bucket;
+
+  constructor(scope: Construct, id: string, props: RequestPayloadsProps) {
+    super(scope, id);
+    const expirationDays = props.expirationDays ?? JOB_RETENTION_DAYS;
+    if (!Number.isInteger(expirationDays) || expirationDays < JOB_RETENTION_DAYS) {
+      throw new Error(
+        `payload expirationDays must be a whole number of at least ${JOB_RETENTION_DAYS} days (the job retention), so that no job loses its request; got ${expirationDays}.`,
+      );
+    }
+    const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
+    this.bucket = new s3.Bucket(this, "Bucket", {
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      enforceSSL: true,
+      minimumTLSVersion: 1.2,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      serverAccessLogsBucket: props.accessLogsBucket,
+      serverAccessLogsPrefix: "s3/payloads/",
+      removalPolicy,
+      autoDeleteObjects: removalPolicy === RemovalPolicy.DESTROY && (props.autoDeleteObjects ?? false),
+      lifecycleRules: [
+        { prefix: PAYLOADS.keyPrefix, expiration: Duration.days(expirationDays) },
+        { abortIncompleteMultipartUploadAfter: Duration.days(1) },
+      ],
+    });
+  }
+
+  /** Lets `role` write request bodies (the api function). */
+  grantWrite(role: iam.Role): void {
+    this.grant(role, "s3:PutObject");
+  }
+
+  /** Lets `role` read request bodies (the render worker). */
+  grantRead(role: iam.Role): void {
+    this.grant(role, "s3:GetObject");
+  }
+
+  private grant(role: iam.Role, action: string): void {
+    const objects = this.bucket.arnForObjects(`${PAYLOADS.keyPrefix}*`);
+    role.addToPolicy(new iam.PolicyStatement({ actions: [action], resources: [objects] }));
+    Validations.of(role).acknowledge({
+      id: iamResourceFinding(role, objects),
+      reason:
+        "Payload keys are per job (requests/<tenant>/<job id>.json), created at request time, so the permission is scoped to the prefix, not to keys known at deploy time.",
+    });
+  }
+}

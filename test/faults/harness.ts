@@ -1,0 +1,356 @@
+import { createHash } from "node:crypto";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
+import { DynamoDBDocumentClient, ScanCommand } from "@aws-sdk/lib-dynamodb";
+import { verifyWebhook } from "../../functions/client/webhooks.js";
+import { OUTPUTS } from "../../functions/core/constants.js";
+import { localClientConfig } from "../../functions/local/aws-clients.js";
+import type { FaultSpec } from "../../functions/local/fault-injection.js";
+import type { LocalStackOptions } from "../../functions/local/stack.js";
+import { startTestStack, TENANT_A } from "../integration/helpers/local-stack.js";
+
+/**
+ * Drives many jobs through an in-process local stack (real stand-ins, real Chromium), optionally
+ * under injected faults, and then checks every promise Kiln makes about them from the outside: the
+ * table, the bucket, the renders Chromium actually did, and the webhooks a receiver verified.
+ * Shared by the fault test (npm run test:faults) and the load run (npm run load).
+ */
+export interface HarnessOptions {
+  readonly jobs: number;
+  readonly faults?: FaultSpec;
+  /** Concurrent HTTP clients submitting. */
+  readonly clientConcurrency: number;
+  /** Share of jobs with a callbackUrl to the harness's receiver. */
+  readonly webhookShare: number;
+  /** Share of the receiver's answers that are a 500 (a flaky receiver). */
+  readonly receiverFailureShare: number;
+  /** Share of jobs with a template that cannot be rendered (they must fail with template_error). */
+  readonly invalidShare: number;
+  /** Every n-th job is submitted a second time with the same Idempotency-Key. */
+  readonly replayEvery: number;
+  /** Give up waiting for terminal states after this long. */
+  readonly timeoutMs: number;
+  readonly stack?: Partial<LocalStackOptions>;
+  readonly log?: (line: string) => void;
+}
+
+export interface HarnessReport {
+  readonly submitted: number;
+  /** Submissions that never got an id, even after retries with their key. */
+  readonly notAccepted: number;
+  readonly succeeded: number;
+  readonly failed: number;
+  readonly failuresByCode: Record<string, number>;
+  /** Accepted jobs that are not terminal (or not found) when the run ends. */
+  readonly lost: number;
+  /** Keys with more than one job, jobs rendered to more than one distinct output, outputs nobody owns. */
+  readonly duplicated: number;
+  readonly durationMs: number;
+  /** Terminal jobs per second, from the first submission to the last terminal state. */
+  readonly throughputPerSecond: number;
+  readonly renders: number;
+  readonly jobsRenderedMoreThanOnce: number;
+  readonly faultCounts?: { kills: number; crashes: number; storeFailures: number };
+  readonly webhooks: {
+    readonly expected: number;
+    readonly delivered: number;
+    readonly givenUp: number;
+    readonly unsettled: number;
+    readonly verifiedDeliveries: number;
+    readonly rejectedSignatures: number;
+  };
+  /** Every violated invariant, in a sentence; empty when all held. */
+  readonly problems: string[];
+}
+
+const markerOf = (html: string) => /data-job="(\d+)"/.exec(html)?.[1];
+
+function seeded(seed: number) {
+  let state = seed >>> 0 || 1;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+  };
+}
+
+export async function runHarness(options: HarnessOptions): Promise<HarnessReport> {
+  const log = options.log ?? (() => {});
+  const renderedSha = new Map<string, Set<string>>();
+  const renderCounts = new Map<string, number>();
+  let renders = 0;
+  const t = await startTestStack({
+    visibilityTimeoutSeconds: 3,
+    maxReceiveCount: 4,
+    retry: { baseSeconds: 1, maxSeconds: 4 },
+    workerConcurrency: 2,
+    batchSize: 5,
+    webhookSchedule: { delaysSeconds: [1, 2, 4], windowSeconds: 300 },
+    ...options.stack,
+    faults: {
+      ...(options.faults ? { random: options.faults } : {}),
+      afterRender: (html, body) => {
+        renders += 1;
+        const marker = markerOf(html);
+        if (marker === undefined) return;
+        renderCounts.set(marker, (renderCounts.get(marker) ?? 0) + 1);
+        const sha = createHash("sha256").update(body).digest("hex");
+        renderedSha.set(marker, (renderedSha.get(marker) ?? new Set()).add(sha));
+      },
+    },
+  });
+  const dynamodb = new DynamoDBClient(localClientConfig(t.stack.endpoints.dynamodb));
+  const s3 = new S3Client(localClientConfig(t.stack.endpoints.sqsS3));
+  const receiverRandom = seeded((options.faults?.seed ?? 1) + 7);
+  const received = new Map<string, Array<{ status: number; eventStatus: string }>>();
+  let rejectedSignatures = 0;
+  let receiver: Server | undefined;
+
+  try {
+    const secret = await t.clientA.getWebhookSecret();
+    receiver = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on("data", (c: Buffer) => chunks.push(c));
+      req.on("end", () => {
+        try {
+          const event = verifyWebhook(secret, req.headers as Record<string, string>, Buffer.concat(chunks));
+          const status = receiverRandom() < options.receiverFailureShare ? 500 : 204;
+          const list = received.get(event.data.id) ?? [];
+          list.push({ status, eventStatus: event.data.status });
+          received.set(event.data.id, list);
+          res.writeHead(status).end();
+        } catch {
+          rejectedSignatures += 1;
+          res.writeHead(401).end();
+        }
+      });
+    });
+    await new Promise<void>((resolve) => receiver?.listen(0, "127.0.0.1", resolve));
+    const callbackUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hooks`;
+
+    // Which jobs are invalid or carry a callback is spread evenly, not random, so small runs have some.
+    const every = (share: number) => (share > 0 ? Math.max(1, Math.round(1 / share)) : 0);
+    const invalidEvery = every(options.invalidShare);
+    const webhookEvery = every(options.webhookShare);
+    const isInvalid = (i: number) => invalidEvery > 0 && i % invalidEvery === invalidEvery - 1;
+    const hasWebhook = (i: number) => webhookEvery > 0 && i % webhookEvery === 0;
+    const body = (i: number) => ({
+      template: {
+        html: isInvalid(i)
+          ? `<p data-job="${i}">{% if %}</p>`
+          : `<!doctype html><body style="margin:0;font:24px sans-serif"><p data-job="${i}">Job {{ n }}</p></body>`,
+      },
+      data: { n: i },
+      output: { format: "png", width: 160, height: 60 },
+      ...(hasWebhook(i) ? { callbackUrl } : {}),
+    });
+
+    const started = Date.now();
+    const ids = new Map<number, string>();
+    const replayIds = new Map<number, string>();
+    let notAccepted = 0;
+    let next = 0;
+    const submitters = Array.from({ length: options.clientConcurrency }, async () => {
+      for (let i = next++; i < options.jobs; i = next++) {
+        try {
+          const job = await t.clientA.submitRender(body(i), { idempotencyKey: `job-${i}`, attempts: 15 });
+          ids.set(i, job.id);
+          if (options.replayEvery > 0 && i % options.replayEvery === 0) {
+            const again = await t.clientA.submitRender(body(i), { idempotencyKey: `job-${i}`, attempts: 15 });
+            replayIds.set(i, again.id);
+          }
+        } catch (err) {
+          notAccepted += 1;
+          log(`job ${i} was not accepted: ${(err as Error).message}`);
+        }
+        if ((i + 1) % 1000 === 0) log(`submitted ${i + 1}/${options.jobs}`);
+      }
+    });
+    await Promise.all(submitters);
+    log(`all submitted in ${((Date.now() - started) / 1000).toFixed(1)} s; waiting for terminal states`);
+
+    // Wait on the table itself: every accepted job terminal, and every webhook settled.
+    const deadline = started + options.timeoutMs;
+    let items = new Map<string, Record<string, unknown>>();
+    let lastTerminalAt = started;
+    for (;;) {
+      items = await scanJobs(dynamodb, t.stack.names.jobsTable);
+      const pending = [...ids.values()].filter((id) => {
+        const item = items.get(id);
+        if (!item || (item.status !== "succeeded" && item.status !== "failed")) return true;
+        return (
+          item.callbackUrl !== undefined &&
+          item.webhookState !== "delivered" &&
+          item.webhookState !== "failed"
+        );
+      });
+      const terminal = [...ids.values()].filter((id) => {
+        const s = items.get(id)?.status;
+        return s === "succeeded" || s === "failed";
+      }).length;
+      if (terminal === ids.size && lastTerminalAt === started) lastTerminalAt = Date.now();
+      if (pending.length === 0 || Date.now() > deadline) break;
+      log(`${terminal}/${ids.size} terminal, ${pending.length} pending (jobs or webhooks)`);
+      // A scan reads every job: poll large runs less often so the check does not slow the run.
+      await new Promise((r) => setTimeout(r, Math.max(1000, options.jobs / 2)));
+    }
+    if (lastTerminalAt === started) lastTerminalAt = Date.now();
+    const durationMs = lastTerminalAt - started;
+
+    const outputs = await listOutputs(s3, t.stack.names.outputsBucket);
+    const problems: string[] = [];
+    const failuresByCode: Record<string, number> = {};
+    let succeeded = 0;
+    let failed = 0;
+    let lost = 0;
+    const ownedOutputs = new Set<string>();
+    let renderedTwiceDifferently = 0;
+    let jobsRenderedMoreThanOnce = 0;
+
+    const idsSeen = new Map<string, number>();
+    for (const [i, id] of ids) {
+      if (idsSeen.has(id)) problems.push(`jobs ${idsSeen.get(id)} and ${i} share the id ${id}`);
+      idsSeen.set(id, i);
+      const replay = replayIds.get(i);
+      if (replay !== undefined && replay !== id) {
+        problems.push(`job ${i}: the repeated POST with its key got ${replay}, not ${id}`);
+      }
+      const item = items.get(id);
+      const shas = renderedSha.get(String(i));
+      if (shas && shas.size > 1) {
+        renderedTwiceDifferently += 1;
+        problems.push(`job ${i} was rendered to ${shas.size} different outputs`);
+      }
+      if (!item || (item.status !== "succeeded" && item.status !== "failed")) {
+        lost += 1;
+        problems.push(`job ${i} (${id}) is ${item ? `still ${item.status}` : "missing"}`);
+        continue;
+      }
+      if (item.status === "succeeded") {
+        succeeded += 1;
+        const output = item.output as { key: string; sha256: string };
+        ownedOutputs.add(output.key);
+        if (!outputs.has(output.key))
+          problems.push(`job ${i} succeeded but its output ${output.key} is missing`);
+        if (shas && !shas.has(output.sha256))
+          problems.push(`job ${i}'s output is not what Chromium rendered`);
+        if (isInvalid(i)) problems.push(`job ${i} has a broken template but succeeded`);
+      } else {
+        failed += 1;
+        const error = item.error as { code?: string; message?: string } | undefined;
+        const code = error?.code ?? "(none)";
+        failuresByCode[code] = (failuresByCode[code] ?? 0) + 1;
+        if (!error?.code || !error.message) problems.push(`job ${i} failed without a reason`);
+        if (isInvalid(i) && code !== "template_error")
+          problems.push(`job ${i} failed with ${code}, not template_error`);
+      }
+      if ((renderCounts.get(String(i)) ?? 0) > 1) jobsRenderedMoreThanOnce += 1;
+    }
+    const orphans = [...outputs].filter((key) => !ownedOutputs.has(key));
+    for (const key of orphans) problems.push(`output ${key} belongs to no succeeded job`);
+
+    let expected = 0;
+    let delivered = 0;
+    let givenUp = 0;
+    let unsettled = 0;
+    let verifiedDeliveries = 0;
+    for (const [i, id] of ids) {
+      if (!hasWebhook(i)) continue;
+      const item = items.get(id);
+      if (!item || (item.status !== "succeeded" && item.status !== "failed")) continue;
+      expected += 1;
+      const got = received.get(id) ?? [];
+      verifiedDeliveries += got.length;
+      for (const d of got) {
+        if (d.eventStatus !== item.status)
+          problems.push(`job ${i}'s webhook said ${d.eventStatus}, not ${item.status}`);
+      }
+      if (item.webhookState === "delivered") {
+        delivered += 1;
+        if (!got.some((d) => d.status === 204))
+          problems.push(`job ${i}'s webhook is delivered but never arrived`);
+      } else if (item.webhookState === "failed") {
+        givenUp += 1;
+        const attempts = (item.webhookAttempts as unknown[] | undefined)?.length ?? 0;
+        if (attempts === 0) problems.push(`job ${i}'s webhook was given up without an attempt`);
+      } else {
+        unsettled += 1;
+        problems.push(`job ${i}'s webhook is ${String(item.webhookState ?? "not started")}`);
+      }
+    }
+    if (rejectedSignatures > 0) problems.push(`${rejectedSignatures} webhook deliveries failed verification`);
+
+    const duplicated = renderedTwiceDifferently + orphans.length + (ids.size - new Set(ids.values()).size);
+    const terminal = succeeded + failed;
+    return {
+      submitted: options.jobs,
+      notAccepted,
+      succeeded,
+      failed,
+      failuresByCode,
+      lost,
+      duplicated,
+      durationMs,
+      throughputPerSecond: terminal / (durationMs / 1000),
+      renders,
+      jobsRenderedMoreThanOnce,
+      ...(t.stack.faultCounts ? { faultCounts: { ...t.stack.faultCounts } } : {}),
+      webhooks: {
+        expected,
+        delivered,
+        givenUp,
+        unsettled,
+        verifiedDeliveries,
+        rejectedSignatures,
+      },
+      problems,
+    };
+  } finally {
+    receiver?.closeAllConnections();
+    await new Promise((resolve) => receiver?.close(resolve));
+    dynamodb.destroy();
+    s3.destroy();
+    await t.stop();
+  }
+}
+
+async function scanJobs(
+  client: DynamoDBClient,
+  table: string,
+): Promise<Map<string, Record<string, unknown>>> {
+  const db = DynamoDBDocumentClient.from(client);
+  const items = new Map<string, Record<string, unknown>>();
+  let start: Record<string, unknown> | undefined;
+  do {
+    const page = await db.send(
+      new ScanCommand({
+        TableName: table,
+        ExclusiveStartKey: start,
+        FilterExpression: "sk = :job",
+        ExpressionAttributeValues: { ":job": "JOB" },
+      }),
+    );
+    for (const item of page.Items ?? []) {
+      if (item.tenant === TENANT_A.tenant) items.set(item.id as string, item);
+    }
+    start = page.LastEvaluatedKey;
+  } while (start);
+  return items;
+}
+
+async function listOutputs(client: S3Client, bucket: string): Promise<Set<string>> {
+  const keys = new Set<string>();
+  let token: string | undefined;
+  do {
+    const page = await client.send(
+      new ListObjectsV2Command({ Bucket: bucket, Prefix: OUTPUTS.keyPrefix, ContinuationToken: token }),
+    );
+    for (const o of page.Contents ?? []) if (o.Key) keys.add(o.Key);
+    token = page.IsTruncated ? page.NextContinuationToken : undefined;
+  } while (token);
+  return keys;
+}

@@ -1,0 +1,234 @@
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DynamoDbIdempotencyStore } from "../../functions/adapters/aws/dynamodb-idempotency-store.js";
+import { DynamoDbJobStore } from "../../functions/adapters/aws/dynamodb-job-store.js";
+import { DynamoDbWebhookSecretStore } from "../../functions/adapters/aws/dynamodb-webhook-secret-store.js";
+import {
+  MemoryIdempotencyStore,
+  MemoryJobStore,
+  MemoryWebhookSecretStore,
+} from "../../functions/adapters/memory/memory-ports.js";
+import type { Job } from "../../functions/core/job.js";
+import type { IdempotencyStore, JobStore, WebhookSecretStore } from "../../functions/core/ports.js";
+import { localClientConfig } from "../../functions/local/aws-clients.js";
+import { ensureJobsTable } from "../../functions/local/resources.js";
+import { type StandIn, startDynamoDbStandIn } from "../../functions/local/stand-ins.js";
+
+/**
+ * One contract, two implementations: the DynamoDB stores against dynalite (real wire protocol) and
+ * the memory fakes the unit tests use. If the fakes drift from DynamoDB, this fails.
+ */
+let dynalite: StandIn;
+let client: DynamoDBClient;
+beforeAll(async () => {
+  dynalite = await startDynamoDbStandIn({ port: 0 });
+  client = new DynamoDBClient(localClientConfig(dynalite.endpoint));
+  await ensureJobsTable(client, "contract");
+});
+afterAll(async () => {
+  client?.destroy();
+  await dynalite?.stop();
+});
+
+const T0 = Date.parse("2026-01-01T00:00:00Z");
+const at = (ms: number) => new Date(T0 + ms);
+let counter = 0;
+
+function newJob(overrides: Partial<Job> = {}): Job {
+  counter += 1;
+  return {
+    tenant: "acme",
+    id: `job-${counter}`,
+    status: "queued",
+    createdAt: at(0).toISOString(),
+    updatedAt: at(0).toISOString(),
+    attempts: 0,
+    request: {
+      template: { html: "<p>{{ n }}</p>" },
+      data: { n: counter, nested: { b: 1, a: [1, "2"] } },
+      output: { format: "png", width: 10, height: 10, scale: 1 },
+    },
+    ...overrides,
+  };
+}
+
+const output = { key: "outputs/acme/s.png", contentType: "image/png", bytes: 3, sha256: "s" };
+
+const implementations: Array<
+  [string, () => { jobs: JobStore; idem: IdempotencyStore; secrets: WebhookSecretStore }]
+> = [
+  [
+    "DynamoDB (dynalite)",
+    () => ({
+      jobs: new DynamoDbJobStore(client, "contract"),
+      idem: new DynamoDbIdempotencyStore(client, "contract"),
+      secrets: new DynamoDbWebhookSecretStore(client, "contract"),
+    }),
+  ],
+  [
+    "memory",
+    () => ({
+      jobs: new MemoryJobStore(),
+      idem: new MemoryIdempotencyStore(),
+      secrets: new MemoryWebhookSecretStore(),
+    }),
+  ],
+];
+
+describe.each(implementations)("job store contract: %s", (_name, make) => {
+  it("creates once, reads back the request byte-for-byte and answers exists for a repeat", async () => {
+    const { jobs } = make();
+    const job = newJob({ callbackUrl: "https://h.example.com/x" });
+    expect(await jobs.create(job)).toBe("created");
+    expect(await jobs.create(job)).toBe("exists");
+    const stored = await jobs.get("acme", job.id);
+    expect(stored).toEqual(job);
+    expect(JSON.stringify(stored?.request)).toBe(JSON.stringify(job.request));
+    expect(await jobs.get("other-tenant", job.id)).toBeUndefined();
+  });
+
+  it("starts one attempt at a time: a live lease refuses, an expired one is taken over, a repeat finds its own", async () => {
+    const { jobs } = make();
+    const job = newJob();
+    await jobs.create(job);
+    expect(await jobs.startAttempt("acme", "nope", { owner: "a", expiresAtMs: T0 + 1000 }, at(0))).toEqual({
+      kind: "missing",
+    });
+    const a = await jobs.startAttempt("acme", job.id, { owner: "a", expiresAtMs: T0 + 1000 }, at(0));
+    expect(a.kind).toBe("started");
+    expect(a.kind === "started" && a.job).toMatchObject({
+      status: "rendering",
+      attempts: 1,
+      lease: { owner: "a" },
+    });
+    // The same attempt again (its first call applied but reported an error): still its own, counted once.
+    const again = await jobs.startAttempt("acme", job.id, { owner: "a", expiresAtMs: T0 + 1000 }, at(10));
+    expect(again.kind === "started" && again.job.attempts).toBe(1);
+
+    const b = await jobs.startAttempt("acme", job.id, { owner: "b", expiresAtMs: T0 + 2000 }, at(999));
+    expect(b.kind).toBe("leased");
+    expect(b.kind === "leased" && b.job.lease).toEqual({ owner: "a", expiresAtMs: T0 + 1000 });
+
+    const c = await jobs.startAttempt("acme", job.id, { owner: "c", expiresAtMs: T0 + 3000 }, at(1000));
+    expect(c.kind === "started" && c.job).toMatchObject({
+      attempts: 2,
+      lease: { owner: "c", expiresAtMs: T0 + 3000 },
+    });
+    // a lost the lease: it can neither renew nor succeed.
+    expect(await jobs.renewLease("acme", job.id, { owner: "a", expiresAtMs: T0 + 9000 }, at(1001))).toBe(
+      false,
+    );
+    const lost = await jobs.markSucceeded("acme", job.id, "a", output, at(1002), false);
+    expect(lost.applied).toBe(false);
+    expect(lost.job?.status).toBe("rendering");
+    expect(await jobs.renewLease("acme", job.id, { owner: "c", expiresAtMs: T0 + 9000 }, at(1003))).toBe(
+      true,
+    );
+    const won = await jobs.markSucceeded("acme", job.id, "c", output, at(1004), true);
+    expect(won.applied).toBe(true);
+    expect(won.job).toMatchObject({
+      status: "succeeded",
+      output,
+      webhook: { state: "pending", attempts: [] },
+    });
+    expect(won.job?.lease).toBeUndefined();
+    // A repeat of the winning write does not apply again, and shows the job as the winner left it.
+    const repeat = await jobs.markSucceeded("acme", job.id, "c", output, at(1005), true);
+    expect(repeat).toMatchObject({ applied: false, job: { status: "succeeded", output } });
+    const terminal = await jobs.startAttempt(
+      "acme",
+      job.id,
+      { owner: "d", expiresAtMs: T0 + 9999 },
+      at(5000),
+    );
+    expect(terminal.kind).toBe("terminal");
+  });
+
+  it("releases a lease with the reason, and fails only by the holder or once no lease is live", async () => {
+    const { jobs } = make();
+    const job = newJob();
+    await jobs.create(job);
+    await jobs.startAttempt("acme", job.id, { owner: "a", expiresAtMs: T0 + 1000 }, at(0));
+    const reason = { code: "transient_error", message: "Target closed" };
+    expect(await jobs.releaseLease("acme", job.id, "x", reason, at(1))).toBe(false);
+    expect(await jobs.releaseLease("acme", job.id, "a", reason, at(1))).toBe(true);
+    const released = await jobs.get("acme", job.id);
+    expect(released).toMatchObject({ status: "rendering", lastError: reason });
+    expect(released?.lease).toBeUndefined();
+
+    await jobs.startAttempt("acme", job.id, { owner: "b", expiresAtMs: T0 + 5000 }, at(2));
+    const failure = { code: "render_failed", message: "gave up" };
+    expect(
+      (await jobs.markFailed("acme", job.id, failure, at(3), { leaseExpiredAtMs: T0 + 3 }, false)).applied,
+    ).toBe(false);
+    expect((await jobs.markFailed("acme", job.id, failure, at(4), { owner: "a" }, false)).applied).toBe(
+      false,
+    );
+    const settled = await jobs.markFailed(
+      "acme",
+      job.id,
+      failure,
+      at(5000),
+      { leaseExpiredAtMs: T0 + 5000 },
+      false,
+    );
+    expect(settled.applied).toBe(true);
+    expect(settled.job).toMatchObject({ status: "failed", error: failure, attempts: 2 });
+    expect(settled.job?.webhook).toBeUndefined();
+
+    const queued = newJob();
+    await jobs.create(queued);
+    expect(
+      (await jobs.markFailed("acme", queued.id, failure, at(0), { leaseExpiredAtMs: T0 }, true)).job,
+    ).toMatchObject({ status: "failed", webhook: { state: "pending" } });
+  });
+
+  it("appends webhook attempts in order and keeps the state", async () => {
+    const { jobs } = make();
+    const job = newJob({ callbackUrl: "https://h.example.com/x" });
+    await jobs.create(job);
+    const first = { attempt: 1, at: at(0).toISOString(), status: 500, error: "HTTP 500", durationMs: 12 };
+    await jobs.recordWebhook("acme", job.id, {
+      attempt: first,
+      state: "retrying",
+      nextAttemptAt: at(5000).toISOString(),
+    });
+    const second = { attempt: 2, at: at(5000).toISOString(), status: 204, durationMs: 8 };
+    await jobs.recordWebhook("acme", job.id, { attempt: second, state: "delivered" });
+    // A repeat of a call that had applied (its answer was lost) appends nothing.
+    await jobs.recordWebhook("acme", job.id, { attempt: second, state: "delivered" });
+    expect((await jobs.get("acme", job.id))?.webhook).toEqual({
+      state: "delivered",
+      attempts: [first, second],
+    });
+    await expect(jobs.recordWebhook("acme", "missing", { state: "failed" })).rejects.toThrow();
+  });
+
+  it("claims an idempotency key once, per tenant, until it expires", async () => {
+    const { idem } = make();
+    const key = `key-${++counter}`;
+    const record = {
+      key,
+      fingerprint: "f1",
+      jobId: "j-a",
+      createdAt: at(0).toISOString(),
+      expiresAtMs: T0 + 1000,
+    };
+    expect(await idem.claim("acme", record, at(0))).toEqual({ record, claimed: true });
+    const second = { ...record, fingerprint: "f2", jobId: "j-b" };
+    expect(await idem.claim("acme", second, at(999))).toEqual({ record, claimed: false });
+    expect((await idem.claim("globex", second, at(999))).claimed).toBe(true);
+    // Expired records are not deleted (dynalite has no TTL); the claim replaces them.
+    const later = { ...second, expiresAtMs: T0 + 5000 };
+    expect(await idem.claim("acme", later, at(1000))).toEqual({ record: later, claimed: true });
+  });
+
+  it("creates one webhook secret per tenant and returns it every time", async () => {
+    const { secrets } = make();
+    const tenant = `tenant-${++counter}`;
+    const [a, b] = await Promise.all([secrets.getOrCreate(tenant), secrets.getOrCreate(tenant)]);
+    expect(a).toMatch(/^whsec_/);
+    expect(b).toBe(a);
+    expect(await secrets.getOrCreate(tenant)).toBe(a);
+  });
+});

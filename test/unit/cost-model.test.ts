@@ -1,0 +1,161 @@
+import { describe, expect, it } from "vitest";
+import {
+  AWS_PRICES,
+  type CostAssumptions,
+  DEFAULT_ASSUMPTIONS,
+  estimateCost,
+  idleMonthlyCost,
+  monthlyCost,
+  readUnits,
+  workerBilledMs,
+  writeUnits,
+} from "../../functions/core/cost-model.js";
+
+/** Round figures, so each line can be checked by hand. */
+const simple: CostAssumptions = {
+  ...DEFAULT_ASSUMPTIONS,
+  workerMemoryMb: 2048,
+  workerBilledMsPerRender: 100,
+  batchSize: 5,
+  apiMemoryMb: 512,
+  apiMsPerRequest: 40,
+  signerMemoryMb: 256,
+  signerMsPerInvocation: 20,
+  statusReads: 1,
+  requestBytes: 2_048,
+  jobItemOverheadBytes: 512,
+  jobWrites: 3,
+  outputBytes: 1024 * 1024,
+  deliveries: 1,
+  cacheHitRatio: 0,
+  retentionDays: 30,
+  logBytesPerRender: 1024,
+};
+
+const line = (item: string, assumptions = simple) => {
+  const found = estimateCost(assumptions).lines.find((l) => l.item.startsWith(item));
+  if (!found) throw new Error(`no line "${item}"`);
+  return found;
+};
+
+describe("DynamoDB request units", () => {
+  it("rounds writes up to whole kilobytes and reads up to 4 KB, at least one unit each", () => {
+    expect([writeUnits(0), writeUnits(1024), writeUnits(1025), writeUnits(6_800)]).toEqual([1, 1, 2, 7]);
+    expect([readUnits(1), readUnits(4096), readUnits(4097)]).toEqual([1, 1, 2]);
+  });
+});
+
+describe("workerBilledMs", () => {
+  it("spreads CPU time over the vCPUs the memory buys, then divides by utilization", () => {
+    expect(workerBilledMs({ cpuMsPerRender: 1769, memoryMb: 1769, utilization: 1 })).toBeCloseTo(1769);
+    expect(workerBilledMs({ cpuMsPerRender: 100, memoryMb: 3538, utilization: 1 })).toBeCloseTo(50);
+    expect(workerBilledMs({ cpuMsPerRender: 100, memoryMb: 3538, utilization: 0.5 })).toBeCloseTo(100);
+  });
+
+  it("halves the billed time when the memory, and with it the CPU, doubles", () => {
+    const at2048 = workerBilledMs({ cpuMsPerRender: 120, memoryMb: 2048, utilization: 0.8 });
+    expect(workerBilledMs({ cpuMsPerRender: 120, memoryMb: 4096, utilization: 0.8 })).toBeCloseTo(at2048 / 2);
+  });
+
+  it("refuses a utilization outside (0, 1]", () => {
+    expect(() => workerBilledMs({ cpuMsPerRender: 1, memoryMb: 2048, utilization: 0 })).toThrow(RangeError);
+    expect(() => workerBilledMs({ cpuMsPerRender: 1, memoryMb: 2048, utilization: 1.5 })).toThrow(RangeError);
+  });
+});
+
+describe("estimateCost", () => {
+  it("charges the worker its GB-seconds and one invocation per batch", () => {
+    expect(line("worker duration").perRender).toBeCloseTo(2 * 0.1);
+    expect(line("worker duration").per1000).toBeCloseTo(0.2 * AWS_PRICES.lambda.gbSecond * 1000);
+    expect(line("worker invocations").perRender).toBeCloseTo(0.2);
+  });
+
+  it("counts the POST and every status read at API Gateway, the api function and the signer", () => {
+    const polls = { ...simple, statusReads: 3 };
+    expect(line("REST API requests", polls).perRender).toBe(4);
+    expect(line("api invocations", polls).perRender).toBe(4);
+    expect(line("signer invocations", polls).perRender).toBe(3);
+    expect(line("REST API requests", polls).per1000).toBeCloseTo(4 * 3.5e-3);
+  });
+
+  it("makes every job write pay for the request the item carries", () => {
+    // 2 KB request + 0.5 KB of the rest = 3 WRU per write.
+    expect(line("job writes").perRender).toBe(9);
+    expect(line("job writes").per1000).toBeCloseTo(9 * 0.625e-3);
+    expect(line("job writes", { ...simple, requestBytes: 100 }).perRender).toBe(3);
+  });
+
+  it("moves a request too large for the job item to the payload bucket", () => {
+    const large = { ...simple, requestBytes: 200 * 1024, inlineRequestBytes: 128 * 1024 };
+    expect(line("job writes", large).perRender).toBe(3);
+    expect(line("request payload PUT", large).perRender).toBe(1);
+    expect(line("request payload GET", large).perRender).toBe(1);
+    expect(line("request payload PUT").perRender).toBe(0);
+  });
+
+  it("reads the API key once per request and the job consistently once per status read", () => {
+    // 2 API requests × 1 + 1 read of a 2.5 KB item (1 RRU).
+    expect(line("reads").perRender).toBe(3);
+  });
+
+  it("shares the receive, delete and heartbeat of a batch among its records", () => {
+    expect(line("receive, delete, heartbeat").perRender).toBeCloseTo(3 / 5);
+    expect(line("send").perRender).toBe(1);
+  });
+
+  it("stores the output for the retention period and serves it once through CloudFront", () => {
+    expect(line("output PUT").per1000).toBeCloseTo(0.005);
+    // 1 MB for one month: 1/1024 GB-month.
+    expect(line("output storage").perRender).toBeCloseTo(1 / 1024);
+    expect(line("data out").perRender).toBeCloseTo(1 / 1024);
+    expect(line("data out").per1000).toBeCloseTo((1000 / 1024) * 0.085);
+    expect(line("GETs behind CloudFront misses").perRender).toBe(1);
+  });
+
+  it("asks S3 only for the deliveries CloudFront cannot serve from its cache", () => {
+    const cached = { ...simple, deliveries: 4, cacheHitRatio: 0.75 };
+    expect(line("GETs behind CloudFront misses", cached).perRender).toBeCloseTo(1);
+    expect(line("HTTPS requests", cached).perRender).toBe(4);
+  });
+
+  it("adds up the lines, in total and by service, and tells delivery apart", () => {
+    const estimate = estimateCost(simple);
+    const sum = estimate.lines.reduce((s, l) => s + l.per1000, 0);
+    expect(estimate.per1000).toBeCloseTo(sum, 12);
+    expect(Object.values(estimate.byService).reduce((s, v) => s + v, 0)).toBeCloseTo(sum, 12);
+    const delivery = line("HTTPS requests").per1000 + line("data out").per1000 + line("GETs behind").per1000;
+    expect(estimate.per1000WithoutDelivery).toBeCloseTo(sum - delivery, 12);
+    expect(estimateCost({ ...simple, deliveries: 0 }).per1000).toBeCloseTo(
+      estimate.per1000WithoutDelivery,
+      12,
+    );
+  });
+
+  it("prices with the table it is given", () => {
+    const doubled = {
+      ...AWS_PRICES,
+      s3: { ...AWS_PRICES.s3, perPut: 2 * AWS_PRICES.s3.perPut },
+    } as typeof AWS_PRICES;
+    const base = estimateCost(simple);
+    expect(estimateCost(simple, doubled).per1000 - base.per1000).toBeCloseTo(0.005);
+  });
+
+  it("refuses negative or impossible assumptions, naming them", () => {
+    expect(() => estimateCost({ ...simple, outputBytes: -1 })).toThrow(/outputBytes/);
+    expect(() => estimateCost({ ...simple, batchSize: 0 })).toThrow(/batchSize/);
+    expect(() => estimateCost({ ...simple, cacheHitRatio: 2 })).toThrow(/cacheHitRatio/);
+  });
+});
+
+describe("monthly figures", () => {
+  it("scales the per-render cost to 30 days of a daily volume", () => {
+    const estimate = estimateCost(simple);
+    expect(monthlyCost(estimate, 10_000)).toBeCloseTo((estimate.per1000 / 1000) * 10_000 * 30);
+    expect(monthlyCost(estimate, 0)).toBe(0);
+  });
+
+  it("prices the idle long polls of both event source mappings", () => {
+    // 2 mappings × 5 pollers × 4,320 receives a day × 30 days.
+    expect(idleMonthlyCost()).toBeCloseTo(1_296_000 * 0.4e-6);
+  });
+});

@@ -71,14 +71,19 @@ export class RssSampler {
   readonly samples: RssSample[] = [];
   readonly #started = performance.now();
   #timer: NodeJS.Timeout | undefined;
-  readonly #cpuAtStart: { node: number; chromium: Map<number, number> };
+  readonly #nodeCpuAtStart: number;
+  /** CPU seconds of every Chromium seen: at the first and at the latest sample. */
+  readonly #chromiumCpu = new Map<number, { first: number; last: number }>();
 
   constructor(
     private readonly pid: number,
     private readonly renders: () => number,
   ) {
-    const chromium = new Map(this.#chromium().map((p) => [p.pid, cpuSeconds(p.pid)]));
-    this.#cpuAtStart = { node: cpuSeconds(pid), chromium };
+    this.#nodeCpuAtStart = cpuSeconds(pid);
+    for (const p of this.#chromium()) {
+      const cpu = cpuSeconds(p.pid);
+      this.#chromiumCpu.set(p.pid, { first: cpu, last: cpu });
+    }
   }
 
   #chromium() {
@@ -87,11 +92,15 @@ export class RssSampler {
 
   sample(): RssSample {
     const chromium = this.#chromium();
-    // A browser recycled since the start counts from zero; one that is gone no longer counts.
-    const chromiumCpu = chromium.reduce(
-      (sum, p) => sum + cpuSeconds(p.pid) - (this.#cpuAtStart.chromium.get(p.pid) ?? 0),
-      0,
-    );
+    // A browser launched since the start counts from zero; one recycled since keeps what it had
+    // used by the last sample that saw it.
+    for (const p of chromium) {
+      const seen = this.#chromiumCpu.get(p.pid);
+      const cpu = cpuSeconds(p.pid);
+      this.#chromiumCpu.set(p.pid, { first: seen?.first ?? 0, last: cpu || (seen?.last ?? 0) });
+    }
+    let chromiumCpu = 0;
+    for (const { first, last } of this.#chromiumCpu.values()) chromiumCpu += last - first;
     const s: RssSample = {
       t: round((performance.now() - this.#started) / 1000, 1),
       renders: this.renders(),
@@ -100,7 +109,7 @@ export class RssSampler {
         chromium.reduce((sum, p) => sum + (rssMb(p.pid) ?? 0), 0),
         1,
       ),
-      nodeCpuS: round(cpuSeconds(this.pid) - this.#cpuAtStart.node, 2),
+      nodeCpuS: round(cpuSeconds(this.pid) - this.#nodeCpuAtStart, 2),
       chromiumCpuS: round(chromiumCpu, 2),
     };
     this.samples.push(s);

@@ -54,6 +54,13 @@ function formatSection(f: FormatResult): string[] {
     lines.push(
       row("Kiln steady: POST /v1/renders alone", "", ms(steady.submitMs.p50), ms(steady.submitMs.p95)),
     );
+    lines.push(
+      row("Kiln steady: worker, attempt → succeeded", "", ms(steady.workerMs.p50), ms(steady.workerMs.p95)),
+    );
+    if (f.rendererAlone) {
+      const { p50, p95 } = f.rendererAlone;
+      lines.push(row("Kiln renderer alone, one render at a time", "", ms(p50), ms(p95)));
+    }
     const cpu = saturated.cpuMsPerRender;
     lines.push(
       `  CPU per render (saturated): stack node ${cpu.node} ms, Chromium ${cpu.chromium} ms, client ${cpu.client} ms`,
@@ -64,7 +71,12 @@ function formatSection(f: FormatResult): string[] {
       `  browser pool (end): ${p.renders} renders on ${p.pagesOpened} pages, ${p.launches} launches, ${p.recycles} recycles, ${p.crashes} crashes`,
     );
   }
-  if (f.kilnOverRaw !== undefined) lines.push(`  Kiln / raw ceiling: ${f.kilnOverRaw.toFixed(2)}`);
+  if (f.kilnOverRaw !== undefined) {
+    const rounds = f.ratios
+      ? ` (median of ${f.ratios.length} rounds: ${f.ratios.map((r) => r.toFixed(2)).join(", ")})`
+      : "";
+    lines.push(`  Kiln / raw ceiling: ${f.kilnOverRaw.toFixed(2)}${rounds}`);
+  }
   return lines;
 }
 

@@ -17,6 +17,12 @@ const round = (v: number, digits = 0) => Math.round(v * 10 ** digits) / 10 ** di
 const PARTS = ["raw", "naive", "kiln", "cold"] as const;
 type Part = (typeof PARTS)[number];
 
+interface Round {
+  readonly raw?: Record<CaptureApi, ThroughputResult>;
+  readonly saturated?: PipelineResult;
+  readonly ratio?: number;
+}
+
 export interface FormatResult {
   readonly format: BenchFormat;
   readonly output: { width: number; height: number };
@@ -29,6 +35,8 @@ export interface FormatResult {
   readonly rendererAlone?: LatencySummary;
   /** Kiln saturated throughput over the best raw ceiling. */
   readonly kilnOverRaw?: number;
+  /** The ratio in every round, when there were several. */
+  readonly ratios?: number[];
 }
 
 /** Mean RSS over the samples taken while the render count was in (fromRenders, toRenders]. */
@@ -65,7 +73,7 @@ export interface BenchReport {
 
 export const bench: Command = {
   summary: "measure throughput, latency, memory and cold start against raw Chromium",
-  usage: `kiln bench [--only raw,naive,kiln,cold] [--cold] [--soak [N]] [--json PATH] [options]
+  usage: `kiln bench [--only raw,naive,kiln,cold] [--cold] [--soak] [--json PATH] [options]
 
 Renders the invoice example (PNG 1200×800 and PDF A4) three ways in one run and compares them:
   raw    puppeteer-core on warm pages of the same Chromium, nothing else (the ceiling)
@@ -86,8 +94,11 @@ Options:
   --saturate N        jobs of the saturation run (default 300)
   --poll MS           the client's poll interval at the steady rate (default 10)
   --saturated-poll MS the poll interval at saturation, where polls compete with renders (default 100)
+  --rounds N          alternate raw ceiling and saturated Kiln N times; report the median ratio (default 1)
   --cold-runs N       cold starts to measure (default 3)
-  --soak [N]          memory mode: N PNG renders through the pipeline (default 5000), RSS at 500 and N
+  --soak              memory mode (alone, or with --only): PNG renders through the pipeline,
+                      worker RSS around 500 renders and over the last 250
+  --soak-renders N    renders of the memory mode (default 5000)
   --examples DIR      where job.png.json and job.pdf.json are (default examples/invoice)
   --json PATH         also write the results as JSON`,
 
@@ -107,7 +118,9 @@ Options:
         poll: { type: "string", default: "10" },
         "saturated-poll": { type: "string", default: "100" },
         "cold-runs": { type: "string", default: "3" },
-        soak: { type: "string" },
+        rounds: { type: "string", default: "1" },
+        soak: { type: "boolean", default: false },
+        "soak-renders": { type: "string", default: "5000" },
         examples: { type: "string", default: "examples/invoice" },
         json: { type: "string" },
       },
@@ -127,9 +140,10 @@ Options:
       pollMs: int("poll", values.poll),
       saturatedPollMs: int("saturated-poll", values["saturated-poll"]),
       coldRuns: int("cold-runs", values["cold-runs"]),
+      rounds: int("rounds", values.rounds),
     };
     if (!(settings.rate > 0)) throw new UsageError("--rate must be a positive number of jobs per second");
-    const soak = values.soak === undefined ? undefined : int("soak", values.soak || "5000", 500);
+    const soak = values.soak ? int("soak-renders", values["soak-renders"], 750) : undefined;
     const parts = selectParts(values.only, values.cold, soak !== undefined);
     const formats = values.formats.split(",").map((f) => f.trim());
     for (const f of formats) {
@@ -179,19 +193,47 @@ Options:
           output: { width, height },
           requestBytes: Buffer.byteLength(JSON.stringify(job.body)),
         };
-        if (parts.includes("raw")) {
-          entry.raw = {} as Record<CaptureApi, ThroughputResult>;
-          for (const api of ["puppeteer", "cdp"] as const) {
-            log(
-              `${format}: raw ceiling (${api}), ${settings.raw} renders on ${settings.concurrency} warm pages`,
-            );
-            entry.raw[api] = await rawCeiling(job, {
-              renders: settings.raw,
-              concurrency: settings.concurrency,
-              api,
+        // Raw ceiling and saturated Kiln alternate, round by round, so that a change in the machine's
+        // load hits both sides of the ratio; the round with the median ratio is reported.
+        const rounds: Round[] = [];
+        for (let r = 1; r <= settings.rounds; r++) {
+          const result: { -readonly [K in keyof Round]: Round[K] } = {};
+          const of = settings.rounds > 1 ? ` (round ${r} of ${settings.rounds})` : "";
+          if (parts.includes("raw")) {
+            result.raw = {} as Record<CaptureApi, ThroughputResult>;
+            for (const api of ["puppeteer", "cdp"] as const) {
+              log(
+                `${format}: raw ceiling (${api}), ${settings.raw} renders on ${settings.concurrency} warm pages${of}`,
+              );
+              result.raw[api] = await rawCeiling(job, {
+                renders: settings.raw,
+                concurrency: settings.concurrency,
+                api,
+              });
+            }
+          }
+          if (parts.includes("kiln")) {
+            stack ??= await startStack(work, settings.concurrency, log, jobs.png.body);
+            log(`${format}: Kiln saturated, ${settings.saturate} jobs${of}`);
+            result.saturated = await saturate(stack, job.body, {
+              jobs: settings.saturate,
+              window: 50,
+              pollMs: settings.saturatedPollMs,
             });
           }
+          if (result.raw && result.saturated) {
+            const best = Math.max(result.raw.puppeteer.rendersPerHour, result.raw.cdp.rendersPerHour);
+            result.ratio = round(result.saturated.rendersPerHour / best, 2);
+          }
+          rounds.push(result);
         }
+        const chosen = [...rounds].sort((a, b) => (a.ratio ?? 0) - (b.ratio ?? 0))[
+          Math.floor((rounds.length - 1) / 2)
+        ];
+        if (chosen?.raw) entry.raw = chosen.raw;
+        if (chosen?.ratio !== undefined) entry.kilnOverRaw = chosen.ratio;
+        if (rounds.length > 1) entry.ratios = rounds.map((r) => r.ratio ?? Number.NaN);
+
         if (parts.includes("raw")) {
           log(`${format}: Kiln's renderer alone, ${Math.min(100, settings.raw)} renders one at a time`);
           entry.rendererAlone = await rendererAlone(job, Math.min(100, settings.raw));
@@ -200,8 +242,7 @@ Options:
           log(`${format}: naive, ${settings.naive} × launch → render → close`);
           entry.naive = await naive(job, { renders: settings.naive, concurrency: settings.concurrency });
         }
-        if (parts.includes("kiln")) {
-          stack ??= await startStack(work, settings.concurrency, log, jobs.png.body);
+        if (parts.includes("kiln") && stack && chosen?.saturated) {
           log(
             `${format}: Kiln steady, ${settings.steady} jobs at ${settings.rate}/s, polling every ${settings.pollMs} ms`,
           );
@@ -210,16 +251,8 @@ Options:
             ratePerSecond: settings.rate,
             pollMs: settings.pollMs,
           });
-          log(`${format}: Kiln saturated, ${settings.saturate} jobs`);
-          const saturated = await saturate(stack, job.body, {
-            jobs: settings.saturate,
-            window: 50,
-            pollMs: settings.saturatedPollMs,
-          });
-          entry.kiln = { steady, saturated };
+          entry.kiln = { steady, saturated: chosen.saturated };
         }
-        const best = entry.raw && Math.max(entry.raw.puppeteer.rendersPerHour, entry.raw.cdp.rendersPerHour);
-        if (best && entry.kiln) entry.kilnOverRaw = round(entry.kiln.saturated.rendersPerHour / best, 2);
         report.formats.push(entry);
       }
       if (soak !== undefined) {

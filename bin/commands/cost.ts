@@ -163,7 +163,7 @@ function describe(
     "",
     `  ${"service".padEnd(16)}${"item".padEnd(72)}${"per render".padStart(12)}  ${"unit".padEnd(9)}${"per 1,000".padStart(11)}`,
   ];
-  for (const l of estimate.lines) {
+  for (const l of estimate.lines.filter((x) => x.perRender > 0)) {
     lines.push(
       `  ${l.service.padEnd(16)}${l.item.padEnd(72)}${fmt(l.perRender).padStart(12)}  ${l.unit.padEnd(9)}${usd(l.per1000).padStart(11)}`,
     );

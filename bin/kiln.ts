@@ -1,13 +1,17 @@
 import { KilnApiError } from "../functions/client/kiln-client.js";
+import { assets } from "./commands/assets.js";
 import { bench } from "./commands/bench.js";
 import { type Command, EXIT, UsageError } from "./commands/cli-support.js";
 import { cost } from "./commands/cost.js";
 import { redrive } from "./commands/redrive.js";
 import { render } from "./commands/render.js";
+import { templates } from "./commands/templates.js";
 
 /** Every `kiln` command, by name. */
 const COMMANDS: Record<string, Command> = {
   render,
+  templates,
+  assets,
   bench,
   cost,
   redrive,

@@ -145,6 +145,9 @@ export class KilnStack extends Stack {
       signer: this.signer,
       payloads: this.payloads,
       webhooks: this.webhooks,
+      templatesBucket: this.buckets.templates,
+      assetsBucket: this.buckets.assets,
+      assetUrlTtl: props.signedUrlTtl,
       functionName: `${p}-render-worker`,
       ...lifecycle,
     });
@@ -155,6 +158,8 @@ export class KilnStack extends Stack {
       renderQueue: this.renderQueue.queue,
       signer: this.signer,
       payloads: this.payloads,
+      templatesBucket: this.buckets.templates,
+      assetsBucket: this.buckets.assets,
       callbackSchemes: props.callbacks?.schemes,
       callbackHosts: props.callbacks?.hosts,
       apiName: `${p}-api`,

@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { parseArgs } from "node:util";
+import { uploadJobDirectory } from "../../functions/client/job-directory.js";
 import { KilnClient } from "../../functions/client/kiln-client.js";
 import { type Command, EXIT, UsageError } from "./cli-support.js";
 
@@ -17,6 +18,9 @@ export const render: Command = {
   usage: `kiln render <job.json> [--out PATH] [--api URL] [--api-key KEY] [--timeout SECONDS]
 
 Submits job.json (the body of POST /v1/renders), waits for it and writes the output file.
+First uploads what sits next to job.json: templates/<id>.html (+ <id>.schema.json) as a new
+version of template <id> unless unchanged, and every file under assets/ under its relative path
+(--no-upload skips this).
 Without --api, an embedded local stack is started (data in $KILN_DATA_DIR, default .kiln).
 The API key comes from --api-key or $KILN_API_KEY (needed with --api).`,
 
@@ -29,6 +33,7 @@ The API key comes from --api-key or $KILN_API_KEY (needed with --api).`,
         api: { type: "string" },
         "api-key": { type: "string" },
         timeout: { type: "string", default: "120" },
+        "no-upload": { type: "boolean", default: false },
       },
     });
     const [jobPath, ...rest] = positionals;
@@ -38,12 +43,14 @@ The API key comes from --api-key or $KILN_API_KEY (needed with --api).`,
     if (!(timeoutMs > 0)) throw new UsageError("--timeout must be a positive number of seconds");
 
     const job = await readJob(jobPath);
+    const upload = values["no-upload"] ? undefined : dirname(resolve(jobPath));
     const started = performance.now();
     if (values.api) {
       const apiKey = values["api-key"] ?? process.env.KILN_API_KEY;
       if (!apiKey) throw new UsageError("--api needs an API key: pass --api-key or set KILN_API_KEY");
       return renderThrough(
         new KilnClient({ baseUrl: values.api, apiKey }),
+        upload,
         job,
         values.out,
         timeoutMs,
@@ -64,7 +71,7 @@ The API key comes from --api-key or $KILN_API_KEY (needed with --api).`,
       const [first] = stack.apiKeys;
       if (!first) throw new Error("the local stack has no API key");
       const client = new KilnClient({ baseUrl: stack.apiUrl, apiKey: first.apiKey });
-      return await renderThrough(client, job, values.out, timeoutMs, started);
+      return await renderThrough(client, upload, job, values.out, timeoutMs, started);
     } finally {
       await stack.stop();
     }
@@ -73,11 +80,18 @@ The API key comes from --api-key or $KILN_API_KEY (needed with --api).`,
 
 async function renderThrough(
   client: KilnClient,
+  uploadFrom: string | undefined,
   job: unknown,
   out: string | undefined,
   timeoutMs: number,
   started: number,
 ) {
+  if (uploadFrom) {
+    const { templates } = await uploadJobDirectory(client, uploadFrom, (line) =>
+      process.stderr.write(`${line}\n`),
+    );
+    warnOnOtherVersion(job, templates);
+  }
   const submitted = await client.submitRender(job);
   process.stderr.write(`job ${submitted.id} queued\n`);
   const done = await client.waitFor(submitted.id, {
@@ -118,5 +132,16 @@ async function readJob(path: string): Promise<unknown> {
     return JSON.parse(text);
   } catch (err) {
     throw new UsageError(`${path} is not valid JSON: ${(err as Error).message}`);
+  }
+}
+
+/** The job renders an exact version; say so when the file next to it is stored as another one. */
+function warnOnOtherVersion(job: unknown, uploaded: ReadonlyArray<{ id: string; version: number }>): void {
+  const template = (job as { template?: { id?: unknown; version?: unknown } })?.template;
+  const match = uploaded.find((t) => t.id === template?.id);
+  if (match && typeof template?.version === "number" && match.version !== template.version) {
+    process.stderr.write(
+      `kiln: note: templates/${match.id}.html is version ${match.version} of "${match.id}" here; the job renders version ${template.version}.\n`,
+    );
   }
 }

@@ -22,6 +22,17 @@ export class KilnApiError extends Error {
 
 export type SubmittedJob = Pick<JobView, "id" | "status">;
 
+/** A template version as the API describes it. */
+export interface TemplateVersionInfo {
+  readonly id: string;
+  readonly version: number;
+  readonly createdAt: string;
+  /** sha256 of the HTML. */
+  readonly sha256: string;
+  readonly bytes: number;
+  readonly hasSchema: boolean;
+}
+
 export interface SubmitOptions {
   /**
    * Makes the submission safe to repeat: the API answers a repeat with the job the key first created.
@@ -68,6 +79,51 @@ export class KilnClient {
     return ((await res.json()) as { secret: string }).secret;
   }
 
+  /**
+   * Stores `html` (and its data schema) as the next version of template `id`. Sending exactly the
+   * latest version's content again creates nothing and answers that version (`created: false`), so
+   * an upload can be repeated.
+   */
+  async createTemplate(body: {
+    id: string;
+    html: string;
+    schema?: Record<string, unknown>;
+  }): Promise<TemplateVersionInfo & { created: boolean }> {
+    const res = await this.request("POST", "/v1/templates", body);
+    return (await res.json()) as TemplateVersionInfo & { created: boolean };
+  }
+
+  /** The versions of template `id`, oldest first. */
+  async getTemplate(
+    id: string,
+  ): Promise<{ id: string; latestVersion: number; versions: TemplateVersionInfo[] }> {
+    const res = await retrying(() => this.request("GET", `/v1/templates/${encodeURIComponent(id)}`), 4);
+    return (await res.json()) as { id: string; latestVersion: number; versions: TemplateVersionInfo[] };
+  }
+
+  /** One version with its HTML and schema. */
+  async getTemplateVersion(
+    id: string,
+    version: number,
+  ): Promise<TemplateVersionInfo & { html: string; schema?: Record<string, unknown> }> {
+    const res = await retrying(
+      () => this.request("GET", `/v1/templates/${encodeURIComponent(id)}/versions/${version}`),
+      4,
+    );
+    return (await res.json()) as TemplateVersionInfo & { html: string; schema?: Record<string, unknown> };
+  }
+
+  /** Uploads a file to the tenant's assets under `key` (e.g. `brand/logo.png`); PUT is safe to repeat. */
+  async putAsset(
+    key: string,
+    body: Uint8Array,
+    contentType: string,
+  ): Promise<{ key: string; bytes: number; contentType: string; sha256: string }> {
+    const path = `/v1/assets/${key.split("/").map(encodeURIComponent).join("/")}`;
+    const res = await retrying(() => this.request("PUT", path, body, { "content-type": contentType }), 4);
+    return (await res.json()) as { key: string; bytes: number; contentType: string; sha256: string };
+  }
+
   /** Polls until the job is terminal; `onStatus` sees every status change. */
   async waitFor(
     id: string,
@@ -107,7 +163,9 @@ export class KilnClient {
         ...(body === undefined ? {} : { "content-type": "application/json" }),
         ...headers,
       },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      ...(body === undefined
+        ? {}
+        : { body: body instanceof Uint8Array ? new Uint8Array(body) : JSON.stringify(body) }),
     });
     if (!res.ok) {
       const text = await res.text();

@@ -78,4 +78,10 @@ export const ENV = {
   visibilityHoldSeconds: "KILN_VISIBILITY_HOLD_SECONDS",
   /** Seconds before the first redelivery of a transient failure; doubles per receive, with jitter. */
   retryBaseSeconds: "KILN_RETRY_BASE_SECONDS",
+  /** Bucket of template HTML (content-addressed, versioned by the jobs table). */
+  templatesBucket: "KILN_TEMPLATES_BUCKET",
+  /** Bucket of tenant assets (`assets/<tenant>/…`), served through the CDN. */
+  assetsBucket: "KILN_ASSETS_BUCKET",
+  /** Lifetime of the asset URLs minted for a render (30–3600 s, default 300). */
+  assetUrlTtlSeconds: "KILN_ASSET_URL_TTL_SECONDS",
 } as const;

@@ -1,40 +1,15 @@
-import { Liquid } from "liquidjs";
-import { PermanentRenderError } from "./errors.js";
+import type { AssetUrls } from "./assets.js";
+import { renderTemplate } from "./template-engine.js";
 
 /**
- * Liquid runs no template-supplied code and cannot reach the filesystem here (no `include`
- * root is configured); `outputEscape` HTML-escapes every `{{ }}` by default.
+ * Hydrates a template with the job's data: Liquid with every `{{ }}` HTML-escaped, no file access, and
+ * `{{ 'name' | asset_url }}` resolving to the signed URL of the job's asset `name` (see template-engine.ts).
+ * A template that fails is a permanent `template_error`.
  */
-const engine = new Liquid({
-  outputEscape: "escape",
-  strictFilters: true,
-  ownPropertyOnly: true,
-  relativeReference: false,
-  root: [],
-  partials: [],
-  layouts: [],
-  fs: {
-    exists: async () => false,
-    existsSync: () => false,
-    readFile: async (file: string) => {
-      throw new Error(`templates cannot include files (${file})`);
-    },
-    readFileSync: (file: string) => {
-      throw new Error(`templates cannot include files (${file})`);
-    },
-    resolve: (_root: string, file: string) => file,
-    contains: async () => false,
-    sep: "/",
-  },
-});
-
-export async function hydrate(html: string, data: Record<string, unknown>): Promise<string> {
-  try {
-    return await engine.parseAndRender(html, data);
-  } catch (err) {
-    throw new PermanentRenderError(
-      "template_error",
-      `template could not be rendered: ${(err as Error).message}`,
-    );
-  }
+export async function hydrate(
+  html: string,
+  data: Record<string, unknown>,
+  assetUrls: AssetUrls = {},
+): Promise<string> {
+  return renderTemplate(html, data, assetUrls);
 }

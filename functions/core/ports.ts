@@ -1,5 +1,5 @@
 import type { Job, JobFailure, JobLease, JobOutput, WebhookAttempt, WebhookState } from "./job.js";
-import type { OutputOptions } from "./render-request.js";
+import type { OutputOptions, PageOptions } from "./output-options.js";
 
 export type StartAttemptResult =
   /** The caller holds the lease and must render. */
@@ -165,7 +165,8 @@ export interface ObjectStore {
 
 /** Turns hydrated HTML into document bytes. */
 export interface Renderer {
-  render(html: string, output: OutputOptions): Promise<Uint8Array>;
+  /** `page`: readiness and clock; absent means defaults (fail on broken resources, real time). */
+  render(html: string, output: OutputOptions, page?: PageOptions): Promise<Uint8Array>;
 }
 
 export interface SignedUrl {

@@ -1,7 +1,6 @@
 import { createHash, randomUUID } from "node:crypto";
 import { OUTPUTS } from "./constants.js";
 import { PermanentRenderError } from "./errors.js";
-import { hydrate } from "./hydrate.js";
 import { isTerminal, type Job, type JobFailure, leaseIsLive } from "./job.js";
 import type {
   Clock,
@@ -13,6 +12,7 @@ import type {
   WebhookQueue,
   WriteResult,
 } from "./ports.js";
+import { type DocumentDeps, prepareDocument } from "./prepare-document.js";
 import { CONTENT_TYPES, type OutputFormat, type RenderRequest } from "./render-request.js";
 import { type RetryPolicy, retryDelaySeconds, type StoreRetry, withStoreRetry } from "./retry-policy.js";
 
@@ -33,7 +33,7 @@ export interface LeaseSettings {
   readonly renewEveryMs: number;
 }
 
-export interface RenderJobDeps {
+export interface RenderJobDeps extends DocumentDeps {
   readonly jobs: JobStore;
   readonly renderer: Renderer;
   readonly outputs: ObjectStore;
@@ -128,8 +128,9 @@ export async function renderJob(
   const lease = keepLease(deps, job, owner, job.lease?.expiresAtMs ?? 0);
   try {
     const request = await loadRequest(deps, job);
-    const html = await hydrate(request.template.html, request.data);
-    const body = await deps.renderer.render(html, request.output);
+    // Template version, assets signed now, hydration: the HTML and options Chromium gets.
+    const document = await prepareDocument(deps, job.tenant, request);
+    const body = await deps.renderer.render(document.html, document.output, document.page);
     const sha256 = createHash("sha256").update(body).digest("hex");
     const contentType = CONTENT_TYPES[request.output.format];
     const key = outputKey(job.tenant, sha256, request.output.format);

@@ -1,5 +1,23 @@
 import { z } from "zod";
+import { AssetRefsSchema } from "./assets.js";
 import { type FieldIssue, ValidationError } from "./errors.js";
+import {
+  ClockSchema,
+  OUTPUT_LIMITS,
+  type OutputFormat,
+  OutputOptionsSchema,
+  ResourceErrorsSchema,
+  WaitForSchema,
+} from "./output-options.js";
+import { TemplateRefSchema } from "./templates.js";
+
+export {
+  OUTPUT_FORMATS,
+  type OutputFormat,
+  type OutputOptions,
+  OutputOptionsSchema,
+  type PageOptions,
+} from "./output-options.js";
 
 /**
  * Limits on one request. Bodies up to `inlineRequestBytes` are kept in the job's DynamoDB item (max
@@ -11,13 +29,10 @@ export const LIMITS = {
   inlineRequestBytes: 128 * 1024,
   htmlBytes: 1024 * 1024,
   callbackUrlChars: 2048,
-  maxDimension: 4096,
-  maxPixels: 4096 * 4096,
-  maxScale: 4,
+  maxDimension: OUTPUT_LIMITS.maxDimension,
+  maxPixels: OUTPUT_LIMITS.maxPixels,
+  maxScale: OUTPUT_LIMITS.maxScale,
 } as const;
-
-export const OUTPUT_FORMATS = ["png", "jpeg", "webp", "pdf"] as const;
-export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
 
 export const CONTENT_TYPES: Readonly<Record<OutputFormat, string>> = {
   png: "image/png",
@@ -26,38 +41,19 @@ export const CONTENT_TYPES: Readonly<Record<OutputFormat, string>> = {
   pdf: "application/pdf",
 };
 
-const utf8Bytes = (s: string) => Buffer.byteLength(s, "utf8");
-
-export const OutputOptionsSchema = z
-  .strictObject({
-    format: z.enum(OUTPUT_FORMATS),
-    width: z.int().min(1).max(LIMITS.maxDimension).default(1200),
-    height: z.int().min(1).max(LIMITS.maxDimension).default(800),
-    scale: z.number().min(1).max(LIMITS.maxScale).default(1),
-    quality: z.int().min(1).max(100).optional(),
-  })
-  .superRefine((o, ctx) => {
-    if (o.quality !== undefined && o.format !== "jpeg" && o.format !== "webp") {
-      ctx.addIssue({ code: "custom", path: ["quality"], message: "quality applies only to jpeg and webp" });
-    }
-    if (o.width * o.height * o.scale * o.scale > LIMITS.maxPixels) {
-      ctx.addIssue({
-        code: "custom",
-        path: ["width"],
-        message: `width × height × scale² must not exceed ${LIMITS.maxPixels} pixels`,
-      });
-    }
-  });
-
 export const RenderRequestSchema = z.strictObject({
-  template: z.strictObject({
-    html: z
-      .string()
-      .min(1)
-      .refine((h) => utf8Bytes(h) <= LIMITS.htmlBytes, `must be at most ${LIMITS.htmlBytes} bytes`),
-  }),
+  /** Inline `{html}`, or a stored template's exact `{id, version}`. */
+  template: TemplateRefSchema,
   data: z.record(z.string(), z.unknown()).default({}),
+  /** Asset name → key in the tenant's assets; templates use `{{ 'name' | asset_url }}`. */
+  assets: AssetRefsSchema.optional(),
   output: OutputOptionsSchema,
+  /** Wait for a selector or an expression after load, before capture. */
+  waitFor: WaitForSchema.optional(),
+  /** Freeze the page's `Date` at this instant. */
+  clock: ClockSchema.optional(),
+  /** "fail" (default): a font or image that failed to load fails the job; "ignore": render anyway. */
+  resourceErrors: ResourceErrorsSchema.optional(),
 });
 
 /** The body of POST /v1/renders: the render request and where to report its end. */
@@ -70,7 +66,6 @@ export const RenderSubmissionSchema = RenderRequestSchema.extend({
 
 export type RenderRequest = z.output<typeof RenderRequestSchema>;
 export type RenderSubmission = z.output<typeof RenderSubmissionSchema>;
-export type OutputOptions = z.output<typeof OutputOptionsSchema>;
 
 /** Turns zod issues into field-named sentences; unknown keys are named one by one. */
 export function toFieldIssues(error: z.ZodError): FieldIssue[] {

@@ -27,6 +27,15 @@ export interface LocalEdgeOptions {
   /** The key group: public keys whose signatures the edge accepts. */
   readonly trustedKeys: readonly TrustedKey[];
   readonly clock?: Clock;
+  /** Hears every request once answered: the object key, the status, and the signed URL's Expires. */
+  readonly onRequest?: (request: EdgeRequest) => void;
+}
+
+export interface EdgeRequest {
+  readonly key: string;
+  readonly status: number;
+  /** Epoch seconds of a canned policy's `Expires`, when the URL had one. */
+  readonly expires?: number;
 }
 
 export interface LocalEdge {
@@ -36,7 +45,7 @@ export interface LocalEdge {
 }
 
 /**
- * The local stand-in for CloudFront in front of the outputs bucket: every request needs a valid
+ * The local stand-in for CloudFront in front of the outputs and assets buckets: every request needs a valid
  * CloudFront signed URL (canned or custom policy, checked as CloudFront checks it), and objects are
  * served from the S3 stand-in with their stored Content-Type, ETag and Cache-Control.
  */
@@ -45,6 +54,18 @@ export async function startLocalEdge(options: LocalEdgeOptions): Promise<LocalEd
   const clock = options.clock ?? systemClock;
   let fallbackHost = "127.0.0.1";
   const server = createServer((req, res) => {
+    if (options.onRequest) {
+      const target = new URL(req.url ?? "/", "http://edge");
+      const expires = Number(target.searchParams.get("Expires") ?? Number.NaN);
+      const key = safeDecode(target.pathname.slice(1)) ?? target.pathname;
+      res.on("finish", () =>
+        options.onRequest?.({
+          key,
+          status: res.statusCode,
+          ...(Number.isFinite(expires) ? { expires } : {}),
+        }),
+      );
+    }
     serve(req, res, { ...options, keys, clock, fallbackHost }).catch(() => {
       // Only origin and streaming failures get here; a half-sent body can only be cut off.
       if (!res.headersSent) sendError(res, 502, "BadGateway", "The origin could not be reached.");

@@ -1,5 +1,5 @@
 import type { Renderer } from "../core/ports.js";
-import type { OutputOptions } from "../core/render-request.js";
+import type { OutputOptions, PageOptions } from "../core/render-request.js";
 
 /**
  * Faults for tests of the local stack: workers killed mid-render, Chromium crashes, store calls that
@@ -128,7 +128,7 @@ export class FaultInjectingRenderer implements Renderer {
     private readonly context: FaultContext,
   ) {}
 
-  async render(html: string, output: OutputOptions): Promise<Uint8Array> {
+  async render(html: string, output: OutputOptions, page?: PageOptions): Promise<Uint8Array> {
     const { injector } = this.context;
     let fault = await this.faults.beforeRender?.(html);
     if (fault === undefined && injector) {
@@ -136,7 +136,7 @@ export class FaultInjectingRenderer implements Renderer {
       else if (injector.chance(injector.spec.crash)) fault = "crash-browser";
     }
     if (fault instanceof Error) throw fault;
-    const rendering = this.inner.render(html, output);
+    const rendering = this.inner.render(html, output, page);
     // A moment into the render, so that it dies with a page open and work in flight.
     const moment = 5 + Math.floor((injector?.random() ?? 0.5) * 30);
     if (fault === "kill") {

@@ -15,6 +15,8 @@ export const LOCAL_NAMES = {
   deadLetterQueue: "kiln-render-dlq",
   outputsBucket: "kiln-outputs",
   payloadsBucket: "kiln-payloads",
+  templatesBucket: "kiln-templates",
+  assetsBucket: "kiln-assets",
   webhookQueue: "kiln-webhooks",
   webhookDeadLetterQueue: "kiln-webhooks-dlq",
   signerFunction: "kiln-sign-assets",

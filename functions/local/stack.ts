@@ -10,19 +10,24 @@ import { CloudFrontUrlSigner } from "../adapters/aws/cloudfront-url-signer.js";
 import { DynamoDbApiKeyStore } from "../adapters/aws/dynamodb-api-key-store.js";
 import { DynamoDbIdempotencyStore } from "../adapters/aws/dynamodb-idempotency-store.js";
 import { DynamoDbJobStore } from "../adapters/aws/dynamodb-job-store.js";
+import { DynamoDbTemplateStore } from "../adapters/aws/dynamodb-template-store.js";
 import { DynamoDbWebhookSecretStore } from "../adapters/aws/dynamodb-webhook-secret-store.js";
 import { emfMetrics } from "../adapters/aws/emf-metrics.js";
 import { LambdaUrlSigner } from "../adapters/aws/lambda-url-signer.js";
+import { S3AssetStore } from "../adapters/aws/s3-asset-store.js";
 import { S3ObjectStore } from "../adapters/aws/s3-object-store.js";
 import { S3PayloadStore } from "../adapters/aws/s3-payload-store.js";
+import { S3TemplateSourceStore } from "../adapters/aws/s3-template-source-store.js";
 import { SqsMessageVisibility, SqsRenderQueue, SqsWebhookQueue } from "../adapters/aws/sqs-render-queue.js";
 import { BrowserPool } from "../adapters/chromium/browser-pool.js";
 import { ChromiumRenderer } from "../adapters/chromium/chromium-renderer.js";
 import { FetchWebhookSender } from "../adapters/http/fetch-webhook-sender.js";
 import { generateApiKey, parseApiKeyList } from "../core/api-keys.js";
+import { ASSETS } from "../core/assets.js";
 import { OUTPUTS, RENDER_QUEUE, SIGNED_URL_DEFAULT_TTL_SECONDS } from "../core/constants.js";
 import { type Clock, type Logger, type Renderer, systemClock } from "../core/ports.js";
 import type { RetryPolicy } from "../core/retry-policy.js";
+import { TemplateLoader } from "../core/templates.js";
 import {
   type CallbackUrlPolicy,
   DEFAULT_WEBHOOK_SCHEDULE,
@@ -34,7 +39,7 @@ import { makeHandler as makeSignAssetsHandler } from "../handlers/sign-assets/ha
 import { makeHandler as makeWebhookDispatcherHandler } from "../handlers/webhook-dispatcher/handler.js";
 import { startLocalApiGateway } from "./api-gateway-server.js";
 import { type LocalEndpoints, localClientConfig } from "./aws-clients.js";
-import { startLocalEdge } from "./edge.js";
+import { type EdgeRequest, startLocalEdge } from "./edge.js";
 import { startEventSourceLoop } from "./event-source-loop.js";
 import {
   type FaultCounts,
@@ -89,6 +94,10 @@ export interface LocalStackOptions {
   readonly callbackPolicy?: CallbackUrlPolicy;
   /** @default DEFAULT_WEBHOOK_SCHEDULE (5 s … 10 h within 24 h) */
   readonly webhookSchedule?: WebhookRetrySchedule;
+  /** Lifetime of the asset URLs the worker has minted for a render. @default 300 */
+  readonly assetUrlTtlSeconds?: number;
+  /** Test-only: hears every request the local CloudFront edge answers. */
+  readonly onEdgeRequest?: (request: EdgeRequest) => void;
   /** Test-only: faults injected into the worker and the stores (see fault-injection.ts). */
   readonly faults?: LocalFaults;
 }
@@ -140,6 +149,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     await ensureJobsTable(dynamodb, LOCAL_NAMES.jobsTable);
     await ensureBucket(s3, LOCAL_NAMES.outputsBucket);
     await ensureBucket(s3, LOCAL_NAMES.payloadsBucket);
+    await ensureBucket(s3, LOCAL_NAMES.templatesBucket);
+    await ensureBucket(s3, LOCAL_NAMES.assetsBucket);
     const visibilityTimeoutSeconds = options.visibilityTimeoutSeconds ?? DEFAULTS.visibilityTimeoutSeconds;
     const queues = await ensureRenderQueues(sqs, { visibilityTimeoutSeconds, maxReceiveCount });
     const webhookQueues = await ensureWebhookQueues(sqs, { visibilityTimeoutSeconds });
@@ -165,6 +176,11 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       ),
       outputs: flaky(new S3ObjectStore(s3, LOCAL_NAMES.outputsBucket), "s3.outputs"),
       payloads: flaky(new S3PayloadStore(s3, LOCAL_NAMES.payloadsBucket), "s3.payloads"),
+      templates: {
+        versions: flaky(new DynamoDbTemplateStore(dynamodb, LOCAL_NAMES.jobsTable), "dynamodb.templates"),
+        sources: flaky(new S3TemplateSourceStore(s3, LOCAL_NAMES.templatesBucket), "s3.templates"),
+      },
+      assets: flaky(new S3AssetStore(s3, LOCAL_NAMES.assetsBucket), "s3.assets"),
       queue: flaky(new SqsRenderQueue(sqs, queues.queueUrl), "sqs.render"),
       webhooks: flaky(new SqsWebhookQueue(sqs, webhookQueues.queueUrl), "sqs.webhooks"),
       visibility: flaky(withoutZeroVisibility(new SqsMessageVisibility(sqs)), "sqs.visibility"),
@@ -172,7 +188,11 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
 
     const edge = await startLocalEdge({
       port: options.edgePort ?? 0,
-      routes: [{ pathPrefix: OUTPUTS.keyPrefix, bucket: LOCAL_NAMES.outputsBucket }],
+      routes: [
+        { pathPrefix: OUTPUTS.keyPrefix, bucket: LOCAL_NAMES.outputsBucket },
+        { pathPrefix: ASSETS.keyPrefix, bucket: LOCAL_NAMES.assetsBucket },
+      ],
+      ...(options.onEdgeRequest ? { onRequest: options.onEdgeRequest } : {}),
       s3,
       trustedKeys: [keys],
       clock,
@@ -206,6 +226,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       if (pid !== undefined) process.kill(pid, "SIGKILL");
     };
     const holdSeconds = options.holdSeconds ?? visibilityTimeoutSeconds;
+    // Shared by every simulated worker environment: template versions never change.
+    const templateLoader = new TemplateLoader(stores.templates);
+    const assetUrlTtlSeconds = options.assetUrlTtlSeconds ?? SIGNED_URL_DEFAULT_TTL_SECONDS;
     const functionTimeoutMs = (options.functionTimeoutSeconds ?? 120) * 1000;
     const metrics = emfMetrics("render-worker", (line) => logger.info("metrics", JSON.parse(line)));
 
@@ -228,6 +251,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         renderer: freeze(renderer),
         outputs: freeze(stores.outputs),
         payloads: freeze(stores.payloads),
+        templates: freeze(templateLoader),
+        // Asset URLs are minted through the signer when a job renders, as on Lambda.
+        assets: { assets: freeze(stores.assets), signer: freeze(signer), ttlSeconds: assetUrlTtlSeconds },
         webhooks: freeze(stores.webhooks),
         visibility: freeze(stores.visibility),
         clock,
@@ -288,6 +314,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       payloads: stores.payloads,
       idempotency: stores.idempotency,
       webhookSecrets: stores.webhookSecrets,
+      templates: stores.templates,
+      assets: stores.assets,
       callbackPolicy,
       clock,
       logger,

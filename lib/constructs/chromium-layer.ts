@@ -3,6 +3,11 @@ import * as path from "node:path";
 import { AssetHashType, RemovalPolicy } from "aws-cdk-lib";
 import * as lambda from "aws-cdk-lib/aws-lambda";
 import { Construct } from "constructs";
+import {
+  ensureLocalFontPack,
+  FONT_CONFIG_FILE,
+  LAMBDA_FONT_CONFIG,
+} from "../../layers/chromium/font-pack.js";
 import { REPO_ROOT } from "../handler-entries.js";
 import { KILN_ARCHITECTURE, KILN_RUNTIME } from "./service-function.js";
 
@@ -11,7 +16,7 @@ export const CHROMIUM_PACKAGE = "@sparticuz/chromium";
 export interface ChromiumLayerProps {
   /**
    * Directory holding the layer's package.json (the exact @sparticuz/chromium pin) and an optional
-   * `fonts/` directory, which ends up at /opt/fonts.
+   * `fonts/` directory of extra faces, which ends up at /opt/fonts next to Kiln's font pack.
    * @default <repo>/layers/chromium
    */
   readonly layerDir?: string;
@@ -34,7 +39,9 @@ export interface ChromiumLayerSources {
 
 /**
  * The Chromium layer: `nodejs/node_modules/@sparticuz/chromium` with its runtime dependencies, plus
- * `fonts/`. Built locally by copying from the root install; it holds no AWS SDK.
+ * `fonts/`: Kiln's font pack (layers/chromium/font-pack.ts: Latin, CJK, Arabic, Hebrew, colour emoji)
+ * and its fontconfig file, which the worker points Chromium at (FONTCONFIG_FILE = LAMBDA_FONT_CONFIG).
+ * Built locally by copying from the root install; it holds no AWS SDK.
  */
 export class ChromiumLayer extends Construct {
   public readonly layer: lambda.LayerVersion;
@@ -171,9 +178,26 @@ export function bundleChromiumLayer(outputDir: string, sources: ChromiumLayerSou
         !path.relative(path.join(sources.nodeModulesDir, pkg), src).split(path.sep).includes("node_modules"),
     });
   }
+  copyFontPack(path.join(outputDir, "fonts"), sources.nodeModulesDir);
   const fonts = path.join(sources.layerDir, "fonts");
   if (fs.existsSync(fonts)) {
     fs.cpSync(fonts, path.join(outputDir, "fonts"), { recursive: true, dereference: true });
   }
   return packages;
+}
+
+/**
+ * The font pack as /opt/fonts expects it: the same files the local stack points Chromium at (built
+ * once per content hash and reused by later synths), with the fontconfig file for Lambda's paths.
+ */
+export function copyFontPack(fontsDir: string, nodeModulesDir: string): void {
+  const pack = ensureLocalFontPack({ nodeModulesDir });
+  fs.mkdirSync(fontsDir, { recursive: true });
+  for (const entry of fs.readdirSync(pack.dir, { withFileTypes: true })) {
+    // `local/` holds this machine's fontconfig file and cache; Lambda has its own.
+    if (entry.isFile()) fs.copyFileSync(path.join(pack.dir, entry.name), path.join(fontsDir, entry.name));
+  }
+  if (!fs.existsSync(path.join(fontsDir, FONT_CONFIG_FILE))) {
+    throw new Error(`The font pack has no ${FONT_CONFIG_FILE}; the worker expects ${LAMBDA_FONT_CONFIG}.`);
+  }
 }

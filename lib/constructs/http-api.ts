@@ -1,12 +1,17 @@
 import { Duration, RemovalPolicy, Validations } from "aws-cdk-lib";
 import * as apigateway from "aws-cdk-lib/aws-apigateway";
 import type * as dynamodb from "aws-cdk-lib/aws-dynamodb";
+import * as iam from "aws-cdk-lib/aws-iam";
 import * as logs from "aws-cdk-lib/aws-logs";
+import type * as s3 from "aws-cdk-lib/aws-s3";
 import type * as sqs from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
+import { ASSETS } from "../../functions/core/assets.js";
 import { ENV } from "../../functions/core/constants.js";
 import { LIMITS, OUTPUT_FORMATS } from "../../functions/core/render-request.js";
+import { TEMPLATES } from "../../functions/core/templates.js";
 import { HANDLER_ENTRIES } from "../handler-entries.js";
+import { iamResourceFinding } from "./nag-findings.js";
 import type { RequestPayloads } from "./request-payloads.js";
 import { ServiceFunction } from "./service-function.js";
 import type { UrlSigner } from "./url-signer.js";
@@ -24,6 +29,10 @@ export interface RenderApiProps {
   readonly signer: UrlSigner;
   /** Large request bodies are written here. */
   readonly payloads: RequestPayloads;
+  /** Template HTML (content-addressed) is written and read here. */
+  readonly templatesBucket: s3.IBucket;
+  /** PUT /v1/assets/{key} writes tenants' files here, under assets/<tenant>/. */
+  readonly assetsBucket: s3.IBucket;
   /**
    * URL schemes a callbackUrl may use; keep equal to the webhook dispatcher's.
    * @default ["https"]
@@ -113,6 +122,8 @@ export class RenderApi extends Construct {
         [ENV.renderQueueUrl]: props.renderQueue.queueUrl,
         [ENV.signerFunctionName]: props.signer.function.functionName,
         [ENV.payloadsBucket]: props.payloads.bucket.bucketName,
+        [ENV.templatesBucket]: props.templatesBucket.bucketName,
+        [ENV.assetsBucket]: props.assetsBucket.bucketName,
         [ENV.callbackSchemes]: (props.callbackSchemes ?? ["https"]).join(","),
         ...(props.callbackHosts?.length ? { [ENV.callbackHosts]: props.callbackHosts.join(",") } : {}),
       },
@@ -122,6 +133,22 @@ export class RenderApi extends Construct {
     props.jobsTable.grantReadWriteData(apiFunction.role);
     props.renderQueue.grantSendMessages(apiFunction.role);
     props.signer.grantInvoke(apiFunction.role);
+    // Template HTML (content-addressed) is written and read back; assets are only written.
+    const templateObjects = props.templatesBucket.arnForObjects(`${TEMPLATES.sourceKeyPrefix}*`);
+    const assetObjects = props.assetsBucket.arnForObjects(`${ASSETS.keyPrefix}*`);
+    apiFunction.role.addToPolicy(
+      new iam.PolicyStatement({ actions: ["s3:GetObject", "s3:PutObject"], resources: [templateObjects] }),
+    );
+    apiFunction.role.addToPolicy(
+      new iam.PolicyStatement({ actions: ["s3:PutObject"], resources: [assetObjects] }),
+    );
+    Validations.of(apiFunction.role).acknowledge(
+      ...[templateObjects, assetObjects].map((resource) => ({
+        id: iamResourceFinding(apiFunction.role, resource),
+        reason:
+          "Template keys are content hashes (templates/<tenant>/<sha256>.html) and asset keys are chosen by tenants (assets/<tenant>/...), so the permission is scoped to the prefix, not to keys known at deploy time.",
+      })),
+    );
 
     this.accessLogs = new logs.LogGroup(this, "AccessLogs", {
       retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
@@ -164,6 +191,9 @@ export class RenderApi extends Construct {
         throttlingBurstLimit: stageThrottle.burstLimit,
       },
       defaultMethodOptions: { apiKeyRequired: true },
+      // Asset uploads arrive base64-encoded for these types (the api function decodes them); JSON
+      // bodies stay text so that the request models below still validate them.
+      binaryMediaTypes: ["image/*", "font/*", "text/css", "application/octet-stream"],
     });
     this.url = this.api.url;
 
@@ -192,6 +222,26 @@ export class RenderApi extends Construct {
       requestValidator: validator,
       requestParameters: { "method.request.path.id": true },
     });
+    const templates = v1.addResource("templates");
+    templates.addMethod("POST", integration);
+    const template = templates.addResource("{id}");
+    template.addMethod("GET", integration, {
+      requestValidator: validator,
+      requestParameters: { "method.request.path.id": true },
+    });
+    template
+      .addResource("versions")
+      .addResource("{version}")
+      .addMethod("GET", integration, {
+        requestValidator: validator,
+        requestParameters: { "method.request.path.id": true, "method.request.path.version": true },
+      });
+    v1.addResource("assets")
+      .addResource("{key+}")
+      .addMethod("PUT", integration, {
+        requestValidator: validator,
+        requestParameters: { "method.request.path.key": true },
+      });
     // Where a tenant fetches the secret its webhook receivers verify signatures with.
     v1.addResource("webhooks").addResource("secret").addMethod("GET", integration);
 
@@ -258,7 +308,7 @@ export class RenderApi extends Construct {
       statusCode: "404",
       templates: json(
         "not_found",
-        '"No such route: use POST /v1/renders, GET /v1/renders/{id} or GET /v1/webhooks/secret."',
+        '"No such route: use POST /v1/renders, GET /v1/renders/{id}, POST /v1/templates, GET /v1/templates/{id}[/versions/{n}], PUT /v1/assets/{key} or GET /v1/webhooks/secret."',
       ),
     });
     this.api.addGatewayResponse("Throttled", {
@@ -312,11 +362,19 @@ function renderRequestSchema(): apigateway.JsonSchema {
       template: {
         type: T.OBJECT,
         additionalProperties: false,
-        required: ["html"],
-        // Characters, not bytes: the api function enforces the byte limit exactly.
-        properties: { html: { type: T.STRING, minLength: 1, maxLength: LIMITS.htmlBytes } },
+        // Inline {html} or stored {id, version}; the api function checks which, and explains a bad version.
+        properties: {
+          // Characters, not bytes: the api function enforces the byte limit exactly.
+          html: { type: T.STRING, minLength: 1, maxLength: LIMITS.htmlBytes },
+          id: { type: T.STRING, minLength: 1, maxLength: 100 },
+          version: { type: [T.INTEGER, T.STRING] },
+        },
       },
       data: { type: T.OBJECT },
+      assets: { type: T.OBJECT },
+      waitFor: { type: T.OBJECT },
+      clock: { type: T.STRING, maxLength: 64 },
+      resourceErrors: { type: T.STRING, enum: ["fail", "ignore"] },
       callbackUrl: { type: T.STRING, maxLength: LIMITS.callbackUrlChars, pattern: "^https?://" },
       output: {
         type: T.OBJECT,
@@ -327,7 +385,13 @@ function renderRequestSchema(): apigateway.JsonSchema {
           width: { type: T.INTEGER, minimum: 1, maximum: LIMITS.maxDimension },
           height: { type: T.INTEGER, minimum: 1, maximum: LIMITS.maxDimension },
           scale: { type: T.NUMBER, minimum: 1, maximum: LIMITS.maxScale },
+          dpi: { type: T.NUMBER },
           quality: { type: T.INTEGER, minimum: 1, maximum: 100 },
+          fullPage: { type: T.BOOLEAN },
+          clip: { type: T.OBJECT },
+          selector: { type: T.STRING },
+          transparent: { type: T.BOOLEAN },
+          pdf: { type: T.OBJECT },
         },
       },
     },

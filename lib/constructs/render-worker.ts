@@ -6,7 +6,8 @@ import { SqsEventSource } from "aws-cdk-lib/aws-lambda-event-sources";
 import type * as logs from "aws-cdk-lib/aws-logs";
 import type * as s3 from "aws-cdk-lib/aws-s3";
 import { Construct } from "constructs";
-import { ENV, OUTPUTS } from "../../functions/core/constants.js";
+import { ASSETS } from "../../functions/core/assets.js";
+import { ENV, OUTPUTS, SIGNED_URL_DEFAULT_TTL_SECONDS } from "../../functions/core/constants.js";
 import { HANDLER_ENTRIES } from "../handler-entries.js";
 import { CHROMIUM_PACKAGE } from "./chromium-layer.js";
 import { iamResourceFinding } from "./nag-findings.js";
@@ -63,11 +64,16 @@ export interface RenderWorkerProps extends RenderWorkerOptions {
   readonly jobsTable: dynamodb.ITable;
   readonly outputsBucket: s3.IBucket;
   /**
-   * Bucket of versioned templates the worker may read (for templates stored by reference rather than
-   * sent inline).
-   * @default - no template bucket access
+   * Bucket of template HTML (content-addressed), read when a job names a stored template version.
    */
-  readonly templatesBucket?: s3.IBucket;
+  readonly templatesBucket: s3.IBucket;
+  /** Tenant assets; the worker checks (HeadObject) that a job's assets exist before it renders. */
+  readonly assetsBucket: s3.IBucket;
+  /**
+   * Lifetime of the asset URLs the worker has the signer mint for each render.
+   * @default Duration.seconds(SIGNED_URL_DEFAULT_TTL_SECONDS) (5 minutes)
+   */
+  readonly assetUrlTtl?: Duration;
   /** The worker asks it for signed asset URLs; it never holds the signing key itself. */
   readonly signer: UrlSigner;
   /** Where large requests are kept; the worker reads them. */
@@ -117,6 +123,11 @@ export class RenderWorker extends Construct {
       [ENV.signerFunctionName]: props.signer.function.functionName,
       [ENV.payloadsBucket]: props.payloads.bucket.bucketName,
       [ENV.webhookQueueUrl]: props.webhooks.queue.queueUrl,
+      [ENV.templatesBucket]: props.templatesBucket.bucketName,
+      [ENV.assetsBucket]: props.assetsBucket.bucketName,
+      [ENV.assetUrlTtlSeconds]: String(
+        (props.assetUrlTtl ?? Duration.seconds(SIGNED_URL_DEFAULT_TTL_SECONDS)).toSeconds(),
+      ),
     };
     if (props.rendersPerBrowser !== undefined)
       environment[ENV.rendersPerBrowser] = String(props.rendersPerBrowser);
@@ -146,16 +157,24 @@ export class RenderWorker extends Construct {
       new iam.PolicyStatement({ actions: ["s3:PutObject"], resources: [outputsObjects] }),
     );
     const findings = [iamResourceFinding(this, outputsObjects)];
-    if (props.templatesBucket) {
-      const templateObjects = props.templatesBucket.arnForObjects("*");
-      this.role.addToPolicy(
-        new iam.PolicyStatement({
-          actions: ["s3:GetObject", "s3:GetObjectVersion"],
-          resources: [templateObjects],
-        }),
-      );
-      findings.push(iamResourceFinding(this, templateObjects));
-    }
+    // Template HTML by content-addressed key.
+    const templateObjects = props.templatesBucket.arnForObjects("*");
+    this.role.addToPolicy(
+      new iam.PolicyStatement({
+        actions: ["s3:GetObject", "s3:GetObjectVersion"],
+        resources: [templateObjects],
+      }),
+    );
+    // Whether a job's assets exist (HeadObject needs s3:GetObject); with s3:ListBucket a missing one
+    // is a 404, not a 403, so the job can say which asset is missing.
+    const assetObjects = props.assetsBucket.arnForObjects(`${ASSETS.keyPrefix}*`);
+    this.role.addToPolicy(
+      new iam.PolicyStatement({
+        actions: ["s3:GetObject", "s3:ListBucket"],
+        resources: [props.assetsBucket.bucketArn, assetObjects],
+      }),
+    );
+    findings.push(iamResourceFinding(this, templateObjects), iamResourceFinding(this, assetObjects));
     props.signer.grantInvoke(this.role);
     props.payloads.grantRead(this.role);
     props.webhooks.grantEnqueue(this.role);
@@ -173,7 +192,7 @@ export class RenderWorker extends Construct {
       Validations.of(this.role).acknowledge({
         id,
         reason:
-          "Output keys are content-addressed (outputs/<tenant>/<sha256>.<ext>) and template keys are per tenant and version, so the worker's object permissions are scoped to a prefix, not to keys known at deploy time.",
+          "Output and template keys are content-addressed (outputs/<tenant>/<sha256>.<ext>, templates/<tenant>/<sha256>.html) and asset keys are chosen by tenants (assets/<tenant>/...), so the worker's object permissions are scoped to a prefix, not to keys known at deploy time.",
       });
     }
   }

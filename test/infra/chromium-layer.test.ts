@@ -2,6 +2,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { FONT_CONFIG_FILE, LAMBDA_FONT_CONFIG } from "../../layers/chromium/font-pack.js";
 import {
   bundleChromiumLayer,
   CHROMIUM_PACKAGE,
@@ -59,5 +60,32 @@ describe("Chromium layer", () => {
     expect(packages.some((p) => p.includes("@aws-sdk"))).toBe(false);
     expect(existsSync(join(modules, "@aws-sdk"))).toBe(false);
     expect(readFileSync(join(out, "fonts", "NotoSansCJK.ttc"), "utf8")).toBe("font bytes");
+  });
+
+  it("ships Kiln's font pack at fonts/ (→ /opt/fonts) with the fontconfig file the worker points at", () => {
+    const out = join(scratch, "out-fonts");
+    bundleChromiumLayer(out, { layerDir: layerDir("153.0.0", false), nodeModulesDir });
+    const fonts = join(out, "fonts");
+    for (const face of [
+      "NotoSans_400Regular.ttf",
+      "NotoSansJP_400Regular.ttf",
+      "NotoSansKR_700Bold.ttf",
+      "NotoSansSC_400Regular.ttf",
+      "NotoSansArabic_400Regular.ttf",
+      "NotoSansHebrew_400Regular.ttf",
+      "noto-color-emoji-emoji-400-normal.ttf",
+    ]) {
+      expect(existsSync(join(fonts, face)), face).toBe(true);
+    }
+    const conf = readFileSync(join(fonts, FONT_CONFIG_FILE), "utf8");
+    expect(LAMBDA_FONT_CONFIG).toBe(`/opt/fonts/${FONT_CONFIG_FILE}`);
+    expect(conf).toContain("<dir>/opt/fonts</dir>");
+    expect(conf).toContain("<dir>/tmp/fonts</dir>");
+    const manifest = readJson(join(fonts, "manifest.json")) as {
+      files: Array<{ file: string; version: string }>;
+    };
+    expect(manifest.files.every((f) => /^\d+\.\d+\.\d+$/.test(f.version))).toBe(true);
+    // The local stack's own fontconfig file and cache stay out of the layer.
+    expect(existsSync(join(fonts, "local"))).toBe(false);
   });
 });

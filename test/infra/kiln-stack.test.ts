@@ -5,6 +5,7 @@ import { Match } from "aws-cdk-lib/assertions";
 import * as s3 from "aws-cdk-lib/aws-s3";
 import { AwsSolutionsChecks } from "cdk-nag";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ASSETS } from "../../functions/core/assets.js";
 import {
   ENV,
   OUTPUTS,
@@ -13,6 +14,7 @@ import {
   SIGNED_URL_DEFAULT_TTL_SECONDS,
   WEBHOOK_QUEUE,
 } from "../../functions/core/constants.js";
+import { TEMPLATES } from "../../functions/core/templates.js";
 import { RENDER_DURATION_METRIC } from "../../lib/constructs/monitoring.js";
 import {
   actionMatches,
@@ -373,10 +375,18 @@ describe("buckets and table", () => {
 });
 
 describe("render API", () => {
-  it("routes POST /v1/renders, GET /v1/renders/{id} and GET /v1/webhooks/secret to the api function, API key required", () => {
+  it("routes renders, templates, assets and the webhook secret to the api function, API key required", () => {
     const api = fnId("Api/ApiFunction");
     const methods = resources(json, "AWS::ApiGateway::Method");
-    expect(methods.map((m) => m.properties.HttpMethod).sort()).toEqual(["GET", "GET", "POST"]);
+    expect(methods.map((m) => m.properties.HttpMethod).sort()).toEqual([
+      "GET",
+      "GET",
+      "GET",
+      "GET",
+      "POST",
+      "POST",
+      "PUT",
+    ]);
     const pathOf = (resourceId: string): string => {
       const r = json.Resources[resourceId].Properties;
       const parent = r.ParentId.Ref ? pathOf(r.ParentId.Ref) : "";
@@ -385,13 +395,23 @@ describe("render API", () => {
     const routes = methods
       .map((m) => `${m.properties.HttpMethod} ${pathOf(m.properties.ResourceId.Ref)}`)
       .sort();
-    expect(routes).toEqual(["GET /v1/renders/{id}", "GET /v1/webhooks/secret", "POST /v1/renders"]);
+    expect(routes).toEqual([
+      "GET /v1/renders/{id}",
+      "GET /v1/templates/{id}",
+      "GET /v1/templates/{id}/versions/{version}",
+      "GET /v1/webhooks/secret",
+      "POST /v1/renders",
+      "POST /v1/templates",
+      "PUT /v1/assets/{key+}",
+    ]);
     for (const m of methods) {
       expect(m.properties.ApiKeyRequired).toBe(true);
       expect(m.properties.Integration).toMatchObject({ Type: "AWS_PROXY", IntegrationHttpMethod: "POST" });
       expect(JSON.stringify(m.properties.Integration.Uri)).toContain(api);
     }
-    const post = methods.find((m) => m.properties.HttpMethod === "POST") as Cfn;
+    const post = methods.find(
+      (m) => m.properties.HttpMethod === "POST" && m.properties.RequestModels !== undefined,
+    ) as Cfn;
     expect(post.properties.RequestValidatorId).toBeDefined();
     const model = onlyResource(json, "AWS::ApiGateway::Model");
     expect(post.properties.RequestModels).toEqual({ "application/json": { Ref: model.id } });
@@ -428,7 +448,7 @@ describe("render API", () => {
     });
   });
 
-  it("gives the api function the table, the queue, the payload bucket and the signer, and nothing else", () => {
+  it("gives the api function the table, the queue, the payload, template and asset buckets and the signer, and nothing else", () => {
     const vars = fn("Api/ApiFunction").Environment.Variables;
     const queue = renderQueue();
     const payloads = logicalIdOf(json, "Payloads/Bucket", "AWS::S3::Bucket");
@@ -437,17 +457,34 @@ describe("render API", () => {
       [ENV.renderQueueUrl]: { Ref: queue.id },
       [ENV.signerFunctionName]: { Ref: fnId("Signer/SignAssets") },
       [ENV.payloadsBucket]: { Ref: payloads },
+      [ENV.templatesBucket]: { Ref: logicalIdOf(json, "Buckets/Templates", "AWS::S3::Bucket") },
+      [ENV.assetsBucket]: { Ref: logicalIdOf(json, "Buckets/Assets", "AWS::S3::Bucket") },
       [ENV.callbackSchemes]: "https",
     });
     const statements = allowStatementsByRole(json).get(roleId("Api/ApiFunction")) ?? [];
     const services = new Set(statements.flatMap(actionsOf).map((a) => a.split(":")[0]));
     expect([...services].sort()).toEqual(["dynamodb", "lambda", "logs", "s3", "sqs", "xray"]);
-    expect(statements.filter((st) => actionsOf(st).some((a) => a.startsWith("s3:")))).toEqual([
-      expect.objectContaining({
-        Action: "s3:PutObject",
-        Resource: { "Fn::Join": ["", [{ "Fn::GetAtt": [payloads, "Arn"] }, `/${PAYLOADS.keyPrefix}*`]] },
-      }),
-    ]);
+    const objects = (bucket: string, prefix: string) => ({
+      "Fn::Join": [
+        "",
+        [{ "Fn::GetAtt": [logicalIdOf(json, bucket, "AWS::S3::Bucket"), "Arn"] }, `/${prefix}*`],
+      ],
+    });
+    const s3 = statements.filter((st) => actionsOf(st).some((a) => a.startsWith("s3:")));
+    // Writes requests/, templates/ and assets/, reads templates/ back; nothing else in any bucket.
+    expect(
+      s3
+        .flatMap((st) =>
+          asArray<Cfn>(st.Resource).map((r) => `${actionsOf(st).join("+")} ${JSON.stringify(r)}`),
+        )
+        .sort(),
+    ).toEqual(
+      [
+        `s3:GetObject+s3:PutObject ${JSON.stringify(objects("Buckets/Templates", TEMPLATES.sourceKeyPrefix))}`,
+        `s3:PutObject ${JSON.stringify(objects("Payloads/Bucket", PAYLOADS.keyPrefix))}`,
+        `s3:PutObject ${JSON.stringify(objects("Buckets/Assets", ASSETS.keyPrefix))}`,
+      ].sort(),
+    );
     const sqsActions = statements
       .filter((s) => actionsOf(s).some((a) => a.startsWith("sqs:")))
       .flatMap(actionsOf);

@@ -30,7 +30,7 @@ describe("render request schema", () => {
 
   it("names unknown fields one by one, at any depth", () => {
     expect(fieldsOf({ ...valid, colour: "red" })).toEqual(["colour"]);
-    expect(fieldsOf({ ...valid, output: { ...valid.output, dpi: 300 } })).toEqual(["output.dpi"]);
+    expect(fieldsOf({ ...valid, output: { ...valid.output, colour: "red" } })).toEqual(["output.colour"]);
   });
 
   it("names missing and wrongly typed fields", () => {

@@ -5,6 +5,7 @@ import chromium from "@sparticuz/chromium";
 import puppeteer, { type Browser, type Page } from "puppeteer-core";
 import { withDeadline } from "./deadline.js";
 import { chromiumExecutable } from "./executable.js";
+import { fontConfigFile } from "./fonts.js";
 import { applyViewport, type PageViewport, preparePage, resetPage } from "./page-setup.js";
 import { markOnce, STARTUP_MARKS } from "./startup-marks.js";
 
@@ -103,13 +104,19 @@ const CLOSE_DEADLINE_MS = 5_000;
 
 /** Starts the bundled Chromium: same binary, flags and fonts locally as on Lambda. */
 export async function launchChromium(protocolTimeoutMs = 60_000): Promise<Browser> {
-  // The package extracts its fonts to <tmp>/fonts but only points fontconfig there on Lambda;
-  // without this a local render falls back to system fonts and differs from production.
-  process.env.FONTCONFIG_PATH ??= join(tmpdir(), "fonts");
+  // Kiln's font pack (CJK, Arabic, Hebrew, emoji) next to the package's Open Sans, through one
+  // fontconfig file: the layer's on Lambda, the same files built locally elsewhere. Without it a local
+  // render falls back to system fonts and differs from production.
+  const fontConfig = fontConfigFile();
+  if (fontConfig) process.env.FONTCONFIG_FILE = fontConfig;
+  else process.env.FONTCONFIG_PATH ??= join(tmpdir(), "fonts");
   return puppeteer.launch({
     executablePath: await chromiumExecutable(),
     // A reset page's previous document must be gone, not kept alive for a "back" that never comes.
-    args: [...chromium.args, "--disable-back-forward-cache"],
+    // Software raster: SwiftShader's GPU raster draws large glyphs (over ~160 device pixels) slightly
+    // differently from one process to the next, which breaks "same input, same bytes"; Skia's CPU
+    // raster does not, and is faster here.
+    args: [...chromium.args, "--disable-back-forward-cache", "--disable-gpu"],
     headless: "shell",
     // Every render sets its own viewport; skip the default one puppeteer would apply first.
     defaultViewport: null,

@@ -1,10 +1,24 @@
-import type { Browser, Page, PaperFormat, Protocol } from "puppeteer-core";
+import type { Browser, Page, PaperFormat } from "puppeteer-core";
 import { PermanentRenderError } from "../../core/errors.js";
+import { PAPER_SIZES, type PaperName } from "../../core/output-options.js";
 import { normalizePdf } from "../../core/pdf-determinism.js";
 import type { Renderer } from "../../core/ports.js";
-import type { OutputOptions } from "../../core/render-request.js";
+import type { OutputOptions, PageOptions } from "../../core/render-request.js";
 import { BrowserPool } from "./browser-pool.js";
 import { withDeadline } from "./deadline.js";
+import {
+  assertPageCount,
+  assertSettled,
+  clockScript,
+  opaqueBackground,
+  pdfParams,
+  screenshotParams,
+  settleScript,
+  transparentBackground,
+  type UnsettledResource,
+  waitForReady,
+  watchResources,
+} from "./page-readiness.js";
 import { captureSession, DETERMINISM_CSS, DETERMINISM_MARKER } from "./page-setup.js";
 import { markOnce, STARTUP_MARKS } from "./startup-marks.js";
 
@@ -25,8 +39,9 @@ export interface ChromiumRendererOptions {
    */
   readonly pdfFormat?: PaperFormat;
   /**
-   * Render anyway when a web font declared by the template fails to load. By default the render
-   * fails (retryably): Chromium would silently substitute a fallback font.
+   * Render anyway when a web font or image of the template fails to load, for every job (a job can
+   * ask the same with `resourceErrors: "ignore"`). By default the render fails, naming the URLs:
+   * Chromium would silently substitute a fallback font or draw a broken image.
    * @default false
    */
   readonly allowFontErrors?: boolean;
@@ -53,21 +68,6 @@ export class RenderTimeoutError extends Error {
 /** Code of the PermanentRenderError raised when Chromium rejects the template itself. */
 export const RENDER_ERROR_CODE = "render_error";
 
-/** Paper sizes in inches, as puppeteer defines them for page.pdf({ format }). */
-const PAPER_INCHES: Readonly<Record<Lowercase<PaperFormat>, { width: number; height: number }>> = {
-  letter: { width: 8.5, height: 11 },
-  legal: { width: 8.5, height: 14 },
-  tabloid: { width: 11, height: 17 },
-  ledger: { width: 17, height: 11 },
-  a0: { width: 33.1102, height: 46.811 },
-  a1: { width: 23.3858, height: 33.1102 },
-  a2: { width: 16.5354, height: 23.3858 },
-  a3: { width: 11.6929, height: 16.5354 },
-  a4: { width: 8.2677, height: 11.6929 },
-  a5: { width: 5.8268, height: 8.2677 },
-  a6: { width: 4.1339, height: 5.8268 },
-};
-
 /** How long an unresponsive page gets to answer a trivial evaluation after a timeout. */
 const PROBE_DEADLINE_MS = 1_000;
 /** How long the abandoned work of a timed-out render gets to unwind once its page is gone. */
@@ -76,7 +76,7 @@ const UNWIND_DEADLINE_MS = 5_000;
 /**
  * Page.printToPDF results that no retry can change (Chromium's print_to_pdf result strings), matched
  * on the message because puppeteer exposes no codes. "Printing failed" is deliberately absent: it
- * also covers transient failures. Kiln sends no page ranges today; these guard a future option.
+ * also covers transient failures. Page ranges come from output.pdf.pageRanges.
  */
 const PERMANENT_PROTOCOL_MESSAGES = [
   "Page range syntax error",
@@ -93,7 +93,7 @@ export class ChromiumRenderer implements Renderer {
   readonly #pool: BrowserPool;
   readonly #ownsPool: boolean;
   readonly #timeoutMs: number;
-  readonly #pdfFormat: PaperFormat;
+  readonly #defaultPaper: { width: number; height: number };
   readonly #allowFontErrors: boolean;
   readonly #fastEncoding: boolean;
 
@@ -101,7 +101,8 @@ export class ChromiumRenderer implements Renderer {
     this.#ownsPool = options.pool === undefined;
     this.#pool = options.pool ?? new BrowserPool();
     this.#timeoutMs = options.timeoutMs ?? 30_000;
-    this.#pdfFormat = options.pdfFormat ?? "A4";
+    this.#defaultPaper =
+      PAPER_SIZES[(options.pdfFormat ?? "A4").toLowerCase() as PaperName] ?? PAPER_SIZES.a4;
     this.#allowFontErrors = options.allowFontErrors ?? false;
     this.#fastEncoding = options.fastEncoding ?? false;
   }
@@ -110,7 +111,7 @@ export class ChromiumRenderer implements Renderer {
     return this.#pool;
   }
 
-  async render(html: string, output: OutputOptions): Promise<Uint8Array> {
+  async render(html: string, output: OutputOptions, pageOptions: PageOptions = {}): Promise<Uint8Array> {
     const started = Date.now();
     const remaining = () => Math.max(1, this.#timeoutMs - (Date.now() - started));
     let timedOut = false;
@@ -122,7 +123,7 @@ export class ChromiumRenderer implements Renderer {
         // Launch or page creation ate the whole budget; the caller has already been told.
         if (timedOut) throw new RenderTimeoutError(this.#timeoutMs);
         try {
-          return await this.#renderOn(p, html, output, remaining);
+          return await this.#renderOn(p, html, output, pageOptions, remaining);
         } catch (error) {
           // Classified here, while the pool has not yet closed the page: a page closed now was
           // closed by the template or a crash.
@@ -159,59 +160,53 @@ export class ChromiumRenderer implements Renderer {
     page: Page,
     html: string,
     output: OutputOptions,
+    options: PageOptions,
     remaining: () => number,
   ): Promise<Uint8Array> {
     markOnce(STARTUP_MARKS.firstRenderStart);
     // The pool prepared the page (dialogs, media, timezone) and sized it.
-    await page.setContent(html, { waitUntil: "load", timeout: remaining() });
-
-    const failedFonts = (await page.evaluate(SETTLE_SCRIPT)) as string[];
-    if (failedFonts.length > 0 && !this.#allowFontErrors) {
-      throw new Error(`Web fonts failed to load: ${failedFonts.join(", ")}.`);
-    }
-
     const session = await captureSession(page);
-    let bytes: Uint8Array;
-    if (output.format === "pdf") {
-      // Sent directly: page.pdf() would stream the file back in chunks and wait for fonts again.
-      const { data } = await session.send("Page.printToPDF", this.#pdfParams());
-      bytes = normalizePdf(Buffer.from(data, "base64"));
-    } else {
-      const params: Protocol.Page.CaptureScreenshotRequest = {
-        format: output.format,
-        captureBeyondViewport: false,
-        ...(this.#fastEncoding ? { optimizeForSpeed: true } : {}),
-        ...(output.quality !== undefined ? { quality: output.quality } : {}),
-      };
-      const { data } = await session.send("Page.captureScreenshot", params);
-      bytes = Buffer.from(data, "base64");
-    }
-    markOnce(STARTUP_MARKS.firstRenderEnd);
-    return bytes;
-  }
+    const resources = watchResources(page);
+    let transparent = false;
+    try {
+      // Into the blank document's realm before the content: setContent keeps the realm.
+      if (options.clock) await page.evaluate(clockScript(options.clock));
+      await page.setContent(html, { waitUntil: "load", timeout: remaining() });
+      await waitForReady(page, options, remaining());
+      const unsettled = (await page.evaluate(
+        settleScript(DETERMINISM_CSS, DETERMINISM_MARKER),
+      )) as UnsettledResource[];
+      assertSettled(
+        unsettled,
+        this.#allowFontErrors ? { ...options, resourceErrors: "ignore" } : options,
+        resources.reason,
+      );
 
-  /** What page.pdf() would send for Kiln's options: no margins, backgrounds, tagged, CSS page size first. */
-  #pdfParams(): Protocol.Page.PrintToPDFRequest {
-    const paper = PAPER_INCHES[this.#pdfFormat.toLowerCase() as Lowercase<PaperFormat>];
-    return {
-      transferMode: "ReturnAsBase64",
-      printBackground: true,
-      preferCSSPageSize: true,
-      paperWidth: paper.width,
-      paperHeight: paper.height,
-      marginTop: 0,
-      marginBottom: 0,
-      marginLeft: 0,
-      marginRight: 0,
-      scale: 1,
-      landscape: false,
-      displayHeaderFooter: false,
-      headerTemplate: "",
-      footerTemplate: "",
-      pageRanges: "",
-      generateTaggedPDF: true,
-      generateDocumentOutline: false,
-    };
+      let bytes: Uint8Array;
+      if (output.format === "pdf") {
+        // Sent directly: page.pdf() would stream the file back in chunks and wait for fonts again.
+        const { data } = await session.send("Page.printToPDF", pdfParams(output, this.#defaultPaper));
+        bytes = normalizePdf(Buffer.from(data, "base64"));
+        assertPageCount(bytes);
+      } else {
+        if (output.transparent) {
+          transparent = true;
+          await transparentBackground(session);
+        }
+        const params = await screenshotParams(page, session, output);
+        const { data } = await session.send("Page.captureScreenshot", {
+          ...params,
+          ...(this.#fastEncoding ? { optimizeForSpeed: true } : {}),
+        });
+        bytes = Buffer.from(data, "base64");
+      }
+      markOnce(STARTUP_MARKS.firstRenderEnd);
+      return bytes;
+    } finally {
+      resources.stop();
+      // The page serves other renders next: give it its opaque default back.
+      if (transparent) await opaqueBackground(session).catch(() => undefined);
+    }
   }
 
   /**
@@ -234,37 +229,6 @@ export class ChromiumRenderer implements Renderer {
     await withDeadline(work, UNWIND_DEADLINE_MS).catch(() => undefined);
   }
 }
-
-/**
- * Runs in the page: makes sure the determinism CSS is adopted (the pool adopts it before the content
- * is written, so the first style pass already has it; a template may have dropped it), scrolls back to
- * the origin (autofocus or a fragment can scroll the page, and capture starts at the viewport), then
- * waits until every image is decoded (lazy ones loaded eagerly, as capture needs them all) and every
- * web font has settled. Resolves to the families of font faces that failed, since
- * `document.fonts.ready` resolves regardless. Kept as source text so no bundler or test transform can
- * inject helpers into code that runs in the page. A broken image renders as broken in any browser, so
- * it is not a reason to fail.
- */
-const SETTLE_SCRIPT = `(async (css, marker) => {
-  const adopted = document.adoptedStyleSheets.some((sheet) =>
-    Array.from(sheet.cssRules).some((rule) => rule.cssText.includes(marker)),
-  );
-  if (!adopted) {
-    const sheet = new CSSStyleSheet();
-    sheet.replaceSync(css);
-    document.adoptedStyleSheets = [...document.adoptedStyleSheets, sheet];
-  }
-  window.scrollTo(0, 0);
-  const images = Array.from(document.images);
-  for (const img of images) if (img.loading === "lazy") img.loading = "eager";
-  await Promise.all(images.map((img) => img.decode().catch(() => undefined)));
-  await document.fonts.ready;
-  const failed = [];
-  document.fonts.forEach((face) => {
-    if (face.status === "error" && !failed.includes(face.family)) failed.push(face.family);
-  });
-  return failed;
-})(${JSON.stringify(DETERMINISM_CSS)}, ${JSON.stringify(DETERMINISM_MARKER)})`;
 
 /**
  * Separates what retrying cannot fix (the template closed its own window, asked for an impossible

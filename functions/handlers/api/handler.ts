@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from "aws-lambda";
+import type { AssetStore } from "../../core/assets.js";
 import {
   KilnError,
   MethodNotAllowedError,
@@ -23,7 +24,9 @@ import type {
 } from "../../core/ports.js";
 import { LIMITS, parseOrThrow, RenderSubmissionSchema } from "../../core/render-request.js";
 import { checkIdempotencyKey, submitRender } from "../../core/submit-render.js";
+import { checkRenderTemplate, type TemplateDeps } from "../../core/templates.js";
 import { type CallbackUrlPolicy, callbackUrlProblem, DEFAULT_CALLBACK_POLICY } from "../../core/webhooks.js";
+import { documentRoutes } from "./document-routes.js";
 import { errorResponse, json } from "./http-response.js";
 
 export interface ApiDeps {
@@ -39,6 +42,10 @@ export interface ApiDeps {
   /** @default DEFAULT_CALLBACK_POLICY (https to public hosts) */
   readonly callbackPolicy?: CallbackUrlPolicy;
   readonly newId?: () => string;
+  /** Versioned templates; without them only inline templates are accepted. */
+  readonly templates?: TemplateDeps;
+  /** The assets bucket, for PUT /v1/assets/{key}. */
+  readonly assets?: AssetStore;
 }
 
 type Route = (
@@ -58,6 +65,8 @@ export function makeHandler(deps: ApiDeps) {
     const submission = parseOrThrow(RenderSubmissionSchema, readJsonBody(event));
     const problem = submission.callbackUrl && callbackUrlProblem(submission.callbackUrl, callbackPolicy);
     if (problem) throw new ValidationError([{ field: "callbackUrl", message: problem }]);
+    // A stored template must exist, and data must satisfy its schema: 400 before anything is queued.
+    await checkRenderTemplate(deps.templates, tenant, submission.template, submission.data);
     const rawKey = header(event, "idempotency-key");
     const key = rawKey === undefined ? undefined : checkIdempotencyKey(rawKey);
     let submitted: Awaited<ReturnType<typeof submitRender>>;
@@ -109,6 +118,7 @@ export function makeHandler(deps: ApiDeps) {
     { path: /^\/v1\/renders\/?$/, methods: { POST: submit } },
     { path: /^\/v1\/renders\/([^/]+)\/?$/, methods: { GET: getRender } },
     { path: /^\/v1\/webhooks\/secret\/?$/, methods: { GET: getWebhookSecret } },
+    ...documentRoutes({ ...deps, readJsonBody }),
   ];
 
   return async function apiHandler(event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> {

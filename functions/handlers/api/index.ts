@@ -7,9 +7,12 @@ import { z } from "zod";
 import { DynamoDbApiKeyStore } from "../../adapters/aws/dynamodb-api-key-store.js";
 import { DynamoDbIdempotencyStore } from "../../adapters/aws/dynamodb-idempotency-store.js";
 import { DynamoDbJobStore } from "../../adapters/aws/dynamodb-job-store.js";
+import { DynamoDbTemplateStore } from "../../adapters/aws/dynamodb-template-store.js";
 import { DynamoDbWebhookSecretStore } from "../../adapters/aws/dynamodb-webhook-secret-store.js";
 import { LambdaUrlSigner } from "../../adapters/aws/lambda-url-signer.js";
+import { S3AssetStore } from "../../adapters/aws/s3-asset-store.js";
 import { S3PayloadStore } from "../../adapters/aws/s3-payload-store.js";
+import { S3TemplateSourceStore } from "../../adapters/aws/s3-template-source-store.js";
 import { SqsRenderQueue } from "../../adapters/aws/sqs-render-queue.js";
 import { jsonLogger } from "../../adapters/json-logger.js";
 import { ENV } from "../../core/constants.js";
@@ -26,6 +29,8 @@ const env = readEnv(
     [ENV.payloadsBucket]: z.string().min(1),
     [ENV.callbackSchemes]: z.string().optional(),
     [ENV.callbackHosts]: z.string().optional(),
+    [ENV.templatesBucket]: z.string().min(1),
+    [ENV.assetsBucket]: z.string().min(1),
   },
   {
     component: "api",
@@ -34,11 +39,14 @@ const env = readEnv(
       [ENV.renderQueueUrl]: "the URL of the render queue",
       [ENV.signerFunctionName]: "the name or ARN of the sign-assets function",
       [ENV.payloadsBucket]: "the name of the bucket that keeps large request bodies",
+      [ENV.templatesBucket]: "the name of the templates bucket",
+      [ENV.assetsBucket]: "the name of the assets bucket",
     },
   },
 );
 
 const dynamodb = new DynamoDBClient({});
+const s3 = new S3Client({});
 
 export const handler = makeHandler({
   jobs: new DynamoDbJobStore(dynamodb, env[ENV.jobsTable]),
@@ -49,6 +57,11 @@ export const handler = makeHandler({
   idempotency: new DynamoDbIdempotencyStore(dynamodb, env[ENV.jobsTable]),
   webhookSecrets: new DynamoDbWebhookSecretStore(dynamodb, env[ENV.jobsTable]),
   callbackPolicy: callbackPolicyFrom(env[ENV.callbackSchemes], env[ENV.callbackHosts]),
+  templates: {
+    versions: new DynamoDbTemplateStore(dynamodb, env[ENV.jobsTable]),
+    sources: new S3TemplateSourceStore(s3, env[ENV.templatesBucket]),
+  },
+  assets: new S3AssetStore(s3, env[ENV.assetsBucket]),
   clock: systemClock,
   logger: jsonLogger("api"),
 });

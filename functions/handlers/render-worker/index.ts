@@ -6,19 +6,25 @@
 import "../../adapters/chromium/start-extraction.js";
 import { availableParallelism } from "node:os";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { LambdaClient } from "@aws-sdk/client-lambda";
 import { S3Client } from "@aws-sdk/client-s3";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { z } from "zod";
 import { DynamoDbJobStore } from "../../adapters/aws/dynamodb-job-store.js";
+import { DynamoDbTemplateStore } from "../../adapters/aws/dynamodb-template-store.js";
 import { emfMetrics } from "../../adapters/aws/emf-metrics.js";
+import { LambdaUrlSigner } from "../../adapters/aws/lambda-url-signer.js";
+import { S3AssetStore } from "../../adapters/aws/s3-asset-store.js";
 import { S3ObjectStore } from "../../adapters/aws/s3-object-store.js";
 import { S3PayloadStore } from "../../adapters/aws/s3-payload-store.js";
+import { S3TemplateSourceStore } from "../../adapters/aws/s3-template-source-store.js";
 import { SqsMessageVisibility, SqsWebhookQueue } from "../../adapters/aws/sqs-render-queue.js";
 import { BrowserPool } from "../../adapters/chromium/browser-pool.js";
 import { ChromiumRenderer } from "../../adapters/chromium/chromium-renderer.js";
 import { jsonLogger } from "../../adapters/json-logger.js";
-import { ENV, RENDER_QUEUE } from "../../core/constants.js";
+import { ENV, RENDER_QUEUE, SIGNED_URL_DEFAULT_TTL_SECONDS } from "../../core/constants.js";
 import { systemClock } from "../../core/ports.js";
+import { TemplateLoader } from "../../core/templates.js";
 import { readEnv } from "../env.js";
 import { makeHandler } from "./handler.js";
 
@@ -32,6 +38,15 @@ const env = readEnv(
     [ENV.webhookQueueUrl]: z.url(),
     [ENV.visibilityHoldSeconds]: z.coerce.number().int().min(3).max(43_200).default(60),
     [ENV.retryBaseSeconds]: z.coerce.number().int().min(1).max(3600).default(5),
+    [ENV.templatesBucket]: z.string().min(1),
+    [ENV.assetsBucket]: z.string().min(1),
+    [ENV.signerFunctionName]: z.string().min(1),
+    [ENV.assetUrlTtlSeconds]: z.coerce
+      .number()
+      .int()
+      .min(30)
+      .max(3600)
+      .default(SIGNED_URL_DEFAULT_TTL_SECONDS),
   },
   {
     component: "render-worker",
@@ -45,6 +60,10 @@ const env = readEnv(
       [ENV.webhookQueueUrl]: "the URL of the webhook queue",
       [ENV.visibilityHoldSeconds]: "seconds a message stays hidden between heartbeats (3–43200)",
       [ENV.retryBaseSeconds]: "seconds before the first retry of a transient failure (1–3600)",
+      [ENV.templatesBucket]: "the name of the templates bucket",
+      [ENV.assetsBucket]: "the name of the assets bucket",
+      [ENV.signerFunctionName]: "the name or ARN of the sign-assets function",
+      [ENV.assetUrlTtlSeconds]: "seconds the asset URLs minted for a render stay valid (30–3600)",
     },
   },
 );
@@ -54,10 +73,22 @@ const pool = new BrowserPool({ maxRendersPerBrowser: env[ENV.rendersPerBrowser] 
 pool.warm();
 
 const s3 = new S3Client({});
+const dynamodb = new DynamoDBClient({});
 const sqs = new SQSClient({});
 
 export const handler = makeHandler({
-  jobs: new DynamoDbJobStore(new DynamoDBClient({}), env[ENV.jobsTable]),
+  jobs: new DynamoDbJobStore(dynamodb, env[ENV.jobsTable]),
+  // Template versions are immutable: the loader keeps the ones it has read.
+  templates: new TemplateLoader({
+    versions: new DynamoDbTemplateStore(dynamodb, env[ENV.jobsTable]),
+    sources: new S3TemplateSourceStore(s3, env[ENV.templatesBucket]),
+  }),
+  // Asset URLs are minted by the signer when the job renders, never earlier.
+  assets: {
+    assets: new S3AssetStore(s3, env[ENV.assetsBucket]),
+    signer: new LambdaUrlSigner(new LambdaClient({}), env[ENV.signerFunctionName]),
+    ttlSeconds: env[ENV.assetUrlTtlSeconds],
+  },
   renderer: new ChromiumRenderer({ pool }),
   outputs: new S3ObjectStore(s3, env[ENV.outputsBucket]),
   payloads: new S3PayloadStore(s3, env[ENV.payloadsBucket]),

@@ -1,0 +1,44 @@
+import { readFile } from "node:fs/promises";
+import { basename } from "node:path";
+import { parseArgs } from "node:util";
+import { contentTypeForAsset } from "../../functions/core/assets.js";
+import { type Command, EXIT, UsageError } from "./cli-support.js";
+import { CONNECTION_OPTIONS, withKiln } from "./connect.js";
+
+export const assets: Command = {
+  summary: "upload a file to the tenant's assets (kiln assets put <file> [key])",
+  usage: `kiln assets put <file> [key] [--type CONTENT-TYPE] [--api URL] [--api-key KEY]
+
+Uploads <file> to the tenant's assets under <key> (default: the file name), through
+PUT /v1/assets/{key}. Jobs name it in "assets": {"logo": "<key>"} and templates use
+{{ 'logo' | asset_url }}. The content type comes from the extension unless --type is given.
+Without --api, an embedded local stack is used (data in $KILN_DATA_DIR, default .kiln).`,
+
+  async run(argv) {
+    const { values, positionals } = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: { ...CONNECTION_OPTIONS, type: { type: "string" } },
+    });
+    const [action, file, key, ...rest] = positionals;
+    if (action !== "put" || !file || rest.length > 0) {
+      throw new UsageError("expected: kiln assets put <file> [key]");
+    }
+    const assetKey = key ?? basename(file);
+    const contentType = values.type ?? contentTypeForAsset(assetKey) ?? contentTypeForAsset(file);
+    if (!contentType) throw new UsageError(`cannot tell the content type of ${file}: pass --type`);
+    let body: Buffer;
+    try {
+      body = await readFile(file);
+    } catch (err) {
+      throw new UsageError(
+        `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+      );
+    }
+    const stored = await withKiln(values, (client) => client.putAsset(assetKey, body, contentType));
+    process.stdout.write(
+      `${stored.key}\n${stored.bytes} bytes, ${stored.contentType}, sha256 ${stored.sha256}\n`,
+    );
+    return EXIT.ok;
+  },
+};

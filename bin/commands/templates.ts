@@ -1,0 +1,60 @@
+import { readFile } from "node:fs/promises";
+import { parseArgs } from "node:util";
+import { type Command, EXIT, UsageError } from "./cli-support.js";
+import { CONNECTION_OPTIONS, withKiln } from "./connect.js";
+
+export const templates: Command = {
+  summary: "store a template version (kiln templates put <id> <file.html>) or list versions",
+  usage: `kiln templates put <id> <file.html> [--schema schema.json] [--api URL] [--api-key KEY]
+kiln templates list <id> [--api URL] [--api-key KEY]
+
+put stores the file as the next version of template <id> (POST /v1/templates) and prints its
+number; uploading the latest version's content again changes nothing. Jobs render an exact
+version: {"template": {"id": "<id>", "version": N}}. With --schema, the data of every render of
+that version is validated against the JSON Schema before it is queued.
+Without --api, an embedded local stack is used (data in $KILN_DATA_DIR, default .kiln).`,
+
+  async run(argv) {
+    const { values, positionals } = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: { ...CONNECTION_OPTIONS, schema: { type: "string" } },
+    });
+    const [action, id, file, ...rest] = positionals;
+    if (action === "list" && id && !file) {
+      const found = await withKiln(values, (client) => client.getTemplate(id));
+      for (const v of found.versions) {
+        process.stdout.write(
+          `${id}@${v.version}  ${v.createdAt}  ${v.bytes} bytes${v.hasSchema ? "  schema" : ""}\n`,
+        );
+      }
+      return EXIT.ok;
+    }
+    if (action !== "put" || !id || !file || rest.length > 0) {
+      throw new UsageError(
+        "expected: kiln templates put <id> <file.html> [--schema schema.json] | kiln templates list <id>",
+      );
+    }
+    const read = async (path: string) =>
+      readFile(path, "utf8").catch((err: NodeJS.ErrnoException) => {
+        throw new UsageError(`cannot read ${path}: ${err.code ?? err.message}`);
+      });
+    const html = await read(file);
+    let schema: Record<string, unknown> | undefined;
+    if (values.schema) {
+      try {
+        schema = JSON.parse(await read(values.schema)) as Record<string, unknown>;
+      } catch (err) {
+        if (err instanceof UsageError) throw err;
+        throw new UsageError(`${values.schema} is not valid JSON: ${(err as Error).message}`);
+      }
+    }
+    const stored = await withKiln(values, (client) =>
+      client.createTemplate({ id, html, ...(schema ? { schema } : {}) }),
+    );
+    process.stdout.write(
+      `${stored.id}@${stored.version} ${stored.created ? "created" : "unchanged (same as the latest)"}\n`,
+    );
+    return EXIT.ok;
+  },
+};

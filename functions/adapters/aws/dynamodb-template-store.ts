@@ -1,0 +1,131 @@
+import { ConditionalCheckFailedException, type DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { type DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from "@aws-sdk/lib-dynamodb";
+import { JOBS_TABLE } from "../../core/constants.js";
+import type { TemplateVersion, TemplateVersionStore } from "../../core/templates.js";
+import { documentClient } from "./dynamodb-job-store.js";
+
+const PK = JOBS_TABLE.partitionKey.name;
+const SK = JOBS_TABLE.sortKey.name;
+
+/** All versions of one template share a partition; sort keys order them numerically. */
+export function templatePartition(tenant: string, id: string): string {
+  return `TENANT#${tenant}#TEMPLATE#${id}`;
+}
+
+export function templateVersionSortKey(version: number): string {
+  return `VERSION#${String(version).padStart(10, "0")}`;
+}
+
+interface TemplateVersionItem {
+  id: string;
+  version: number;
+  createdAt: string;
+  sha256: string;
+  bytes: number;
+  /** JSON text, so the schema comes back exactly as it was uploaded. */
+  schemaJson?: string;
+}
+
+/**
+ * Template versions in the jobs table. A new number is claimed with a conditional put; there are no
+ * transactions (and the local stand-in has none), and none are needed: the loser of a race reads the
+ * new latest and tries the next number.
+ */
+export class DynamoDbTemplateStore implements TemplateVersionStore {
+  private readonly db: DynamoDBDocumentClient;
+
+  constructor(
+    client: DynamoDBClient,
+    private readonly tableName: string,
+  ) {
+    this.db = documentClient(client);
+  }
+
+  async latest(tenant: string, id: string): Promise<TemplateVersion | undefined> {
+    const { Items } = await this.db.send(
+      new QueryCommand({
+        TableName: this.tableName,
+        KeyConditionExpression: "#pk = :pk AND begins_with(#sk, :prefix)",
+        ExpressionAttributeNames: { "#pk": PK, "#sk": SK },
+        ExpressionAttributeValues: { ":pk": templatePartition(tenant, id), ":prefix": "VERSION#" },
+        ScanIndexForward: false,
+        Limit: 1,
+        ConsistentRead: true,
+      }),
+    );
+    const item = Items?.[0] as TemplateVersionItem | undefined;
+    return item ? fromItem(item) : undefined;
+  }
+
+  async create(tenant: string, version: TemplateVersion): Promise<"created" | "exists"> {
+    const item: TemplateVersionItem = {
+      id: version.id,
+      version: version.version,
+      createdAt: version.createdAt,
+      sha256: version.sha256,
+      bytes: version.bytes,
+      ...(version.schema ? { schemaJson: JSON.stringify(version.schema) } : {}),
+    };
+    try {
+      await this.db.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: {
+            [PK]: templatePartition(tenant, version.id),
+            [SK]: templateVersionSortKey(version.version),
+            tenant,
+            ...item,
+          },
+          ConditionExpression: "attribute_not_exists(#pk)",
+          ExpressionAttributeNames: { "#pk": PK },
+        }),
+      );
+      return "created";
+    } catch (err) {
+      if (err instanceof ConditionalCheckFailedException) return "exists";
+      throw err;
+    }
+  }
+
+  async get(tenant: string, id: string, version: number): Promise<TemplateVersion | undefined> {
+    const { Item } = await this.db.send(
+      new GetCommand({
+        TableName: this.tableName,
+        Key: { [PK]: templatePartition(tenant, id), [SK]: templateVersionSortKey(version) },
+        ConsistentRead: true,
+      }),
+    );
+    return Item ? fromItem(Item as TemplateVersionItem) : undefined;
+  }
+
+  async list(tenant: string, id: string): Promise<TemplateVersion[]> {
+    const versions: TemplateVersion[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const page = await this.db.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: "#pk = :pk AND begins_with(#sk, :prefix)",
+          ExpressionAttributeNames: { "#pk": PK, "#sk": SK },
+          ExpressionAttributeValues: { ":pk": templatePartition(tenant, id), ":prefix": "VERSION#" },
+          ConsistentRead: true,
+          ...(start ? { ExclusiveStartKey: start } : {}),
+        }),
+      );
+      for (const item of page.Items ?? []) versions.push(fromItem(item as TemplateVersionItem));
+      start = page.LastEvaluatedKey;
+    } while (start);
+    return versions;
+  }
+}
+
+function fromItem(item: TemplateVersionItem): TemplateVersion {
+  return {
+    id: item.id,
+    version: Number(item.version),
+    createdAt: item.createdAt,
+    sha256: item.sha256,
+    bytes: Number(item.bytes),
+    ...(item.schemaJson ? { schema: JSON.parse(item.schemaJson) as Record<string, unknown> } : {}),
+  };
+}

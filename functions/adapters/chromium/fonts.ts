@@ -1,0 +1,15 @@
+import { existsSync } from "node:fs";
+import { ensureLocalFontPack, LAMBDA_FONT_CONFIG } from "../../../layers/chromium/font-pack.js";
+
+/**
+ * The fontconfig file Chromium must start with, so that a document gets the same faces everywhere:
+ * on Lambda the one the layer ships at /opt/fonts; elsewhere the same pack built on this machine
+ * (once per content hash, in the temp dir). Undefined on Lambda when the layer has no pack, leaving
+ * @sparticuz/chromium's own configuration (Open Sans only).
+ */
+export function fontConfigFile(): string | undefined {
+  if (process.env.AWS_LAMBDA_FUNCTION_NAME !== undefined) {
+    return existsSync(LAMBDA_FONT_CONFIG) ? LAMBDA_FONT_CONFIG : undefined;
+  }
+  return ensureLocalFontPack().configFile;
+}

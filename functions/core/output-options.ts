@@ -1,0 +1,227 @@
+import { z } from "zod";
+
+/**
+ * What a render produces and how the page is readied for capture: the `output` object of a render
+ * request and the page options next to it (`waitFor`, `clock`, `resourceErrors`). Limits that can be
+ * checked at submission answer 400; those that depend on the content (a full-page screenshot's height,
+ * a PDF's page count) fail the job with `output_too_large`.
+ */
+export const OUTPUT_LIMITS = {
+  maxDimension: 4096,
+  /** Of the captured image, in device pixels: width × height × scale². */
+  maxPixels: 4096 * 4096,
+  maxScale: 4,
+  /** 96 dpi is a scale of 1. */
+  minDpi: 96,
+  maxDpi: 384,
+  maxPdfPages: 500,
+  /** Header and footer templates, each. */
+  headerFooterBytes: 64 * 1024,
+  maxWaitMs: 20_000,
+  defaultWaitMs: 5_000,
+} as const;
+
+export const OUTPUT_FORMATS = ["png", "jpeg", "webp", "pdf"] as const;
+export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
+
+/** Paper sizes in inches, as Chromium's print dialog defines them. */
+export const PAPER_SIZES = {
+  letter: { width: 8.5, height: 11 },
+  legal: { width: 8.5, height: 14 },
+  tabloid: { width: 11, height: 17 },
+  ledger: { width: 17, height: 11 },
+  a0: { width: 33.1102, height: 46.811 },
+  a1: { width: 23.3858, height: 33.1102 },
+  a2: { width: 16.5354, height: 23.3858 },
+  a3: { width: 11.6929, height: 16.5354 },
+  a4: { width: 8.2677, height: 11.6929 },
+  a5: { width: 5.8268, height: 8.2677 },
+  a6: { width: 4.1339, height: 5.8268 },
+} as const;
+export type PaperName = keyof typeof PAPER_SIZES;
+
+const UNITS_PER_INCH = { in: 1, cm: 2.54, mm: 25.4, px: 96 } as const;
+
+/** A CSS length in px, in, cm or mm (a bare number is px), converted to inches. */
+const LengthSchema = z
+  .union([z.number(), z.string()])
+  .transform((value, ctx) => {
+    const match =
+      typeof value === "number"
+        ? [String(value), String(value), "px"]
+        : /^\s*(\d+(?:\.\d+)?)\s*(px|in|cm|mm)\s*$/.exec(value);
+    const unit = match?.[2] as keyof typeof UNITS_PER_INCH | undefined;
+    const amount = Number(match?.[1]);
+    if (!unit || !Number.isFinite(amount) || amount < 0) {
+      ctx.addIssue({ code: "custom", message: 'must be a length such as "16mm", "1in", "2.5cm" or "40px"' });
+      return z.NEVER;
+    }
+    return amount / UNITS_PER_INCH[unit];
+  })
+  .refine((inches) => inches <= 100, "must be at most 100 inches");
+
+const PageSizeSchema = z.union([
+  z
+    .string()
+    .transform((s) => s.toLowerCase())
+    .refine((s): s is PaperName => Object.hasOwn(PAPER_SIZES, s), {
+      message: `must be one of ${Object.keys(PAPER_SIZES).join(", ")} (any case) or {width, height}`,
+    })
+    .transform((s) => PAPER_SIZES[s as PaperName]),
+  z.strictObject({ width: LengthSchema, height: LengthSchema }),
+]);
+
+const HeaderFooterSchema = z
+  .string()
+  .refine((s) => Buffer.byteLength(s, "utf8") <= OUTPUT_LIMITS.headerFooterBytes, {
+    message: `must be at most ${OUTPUT_LIMITS.headerFooterBytes} bytes`,
+  });
+
+/** `1-3, 5, 8-` as Chromium's print dialog accepts them. */
+const PAGE_RANGES = /^\s*\d+\s*(?:-\s*\d*\s*)?(?:,\s*\d+\s*(?:-\s*\d*\s*)?)*$/;
+
+export const PdfOptionsSchema = z.strictObject({
+  /** Paper size; when absent, the template's CSS `@page { size }` applies, else A4. */
+  pageSize: PageSizeSchema.optional(),
+  landscape: z.boolean().default(false),
+  /** Page margins; the template's CSS `@page { margin }` wins where it sets one. */
+  margin: z
+    .strictObject({
+      top: LengthSchema.optional(),
+      right: LengthSchema.optional(),
+      bottom: LengthSchema.optional(),
+      left: LengthSchema.optional(),
+    })
+    .optional(),
+  /**
+   * HTML drawn in the top and bottom margins of every page, hydrated with the job's data like the
+   * template. Elements with class `pageNumber`, `totalPages`, `title` get those values; styles must
+   * be inline (the page's CSS does not apply) and images must be data: URLs.
+   */
+  headerTemplate: HeaderFooterSchema.optional(),
+  footerTemplate: HeaderFooterSchema.optional(),
+  pageRanges: z.string().max(200).regex(PAGE_RANGES, 'must look like "1-3, 5, 8-"').optional(),
+  printBackground: z.boolean().default(true),
+  /** Whether CSS `@page { size }` beats `pageSize`. Defaults to true without a pageSize, false with one. */
+  preferCssPageSize: z.boolean().optional(),
+});
+export type PdfOptions = z.output<typeof PdfOptionsSchema>;
+
+const ClipSchema = z.strictObject({
+  x: z.number().min(0).max(100_000),
+  y: z.number().min(0).max(100_000),
+  width: z.number().min(1).max(OUTPUT_LIMITS.maxDimension),
+  height: z.number().min(1).max(OUTPUT_LIMITS.maxDimension),
+});
+
+const IMAGE_ONLY = ["fullPage", "clip", "selector", "transparent"] as const;
+
+export const OutputOptionsSchema = z
+  .strictObject({
+    format: z.enum(OUTPUT_FORMATS),
+    /** The viewport in CSS pixels. */
+    width: z.int().min(1).max(OUTPUT_LIMITS.maxDimension).default(1200),
+    height: z.int().min(1).max(OUTPUT_LIMITS.maxDimension).default(800),
+    /** Device pixels per CSS pixel. */
+    scale: z.number().min(1).max(OUTPUT_LIMITS.maxScale).optional(),
+    /** Instead of scale: dots per inch, where 96 is a scale of 1. */
+    dpi: z.number().min(OUTPUT_LIMITS.minDpi).max(OUTPUT_LIMITS.maxDpi).optional(),
+    quality: z.int().min(1).max(100).optional(),
+    /** Capture the whole page, not just the viewport. */
+    fullPage: z.boolean().optional(),
+    /** Capture this rectangle of the page (CSS pixels). */
+    clip: ClipSchema.optional(),
+    /** Capture the first element matching this CSS selector. */
+    selector: z.string().min(1).max(1024).optional(),
+    /** Leave the background transparent where the page paints none (png and webp). */
+    transparent: z.boolean().optional(),
+    pdf: PdfOptionsSchema.optional(),
+  })
+  .superRefine((o, ctx) => {
+    const issue = (path: string, message: string) => ctx.addIssue({ code: "custom", path: [path], message });
+    if (o.quality !== undefined && o.format !== "jpeg" && o.format !== "webp") {
+      issue("quality", "quality applies only to jpeg and webp");
+    }
+    if (o.scale !== undefined && o.dpi !== undefined) issue("dpi", "give scale or dpi, not both");
+    if (o.format === "pdf") {
+      for (const field of IMAGE_ONLY)
+        if (o[field] !== undefined) issue(field, `${field} does not apply to pdf`);
+    } else if (o.pdf !== undefined) {
+      issue("pdf", "pdf options apply only to format pdf");
+    }
+    const capture = [
+      o.fullPage ? "fullPage" : undefined,
+      o.clip ? "clip" : undefined,
+      o.selector ? "selector" : undefined,
+    ].filter(Boolean);
+    if (capture.length > 1) issue(capture[1] as string, `give at most one of fullPage, clip and selector`);
+    if (o.transparent && o.format === "jpeg")
+      issue("transparent", "jpeg has no transparency: use png or webp");
+    const scale = o.scale ?? (o.dpi ?? OUTPUT_LIMITS.minDpi) / OUTPUT_LIMITS.minDpi;
+    const area = o.clip ? o.clip.width * o.clip.height : o.width * o.height;
+    if (o.format !== "pdf" && area * scale * scale > OUTPUT_LIMITS.maxPixels) {
+      issue(
+        o.clip ? "clip" : "width",
+        `${o.clip ? "clip.width × clip.height" : "width × height"} × scale² must not exceed ${OUTPUT_LIMITS.maxPixels} pixels`,
+      );
+    }
+  })
+  .transform(({ dpi, scale, ...o }) => ({
+    ...o,
+    scale: scale ?? (dpi ?? OUTPUT_LIMITS.minDpi) / OUTPUT_LIMITS.minDpi,
+  }));
+export type OutputOptions = z.output<typeof OutputOptionsSchema>;
+
+/** How long and for what the page is waited on after it has loaded, before capture. */
+export const WaitForSchema = z
+  .strictObject({
+    /** Wait until an element matches this CSS selector. */
+    selector: z.string().min(1).max(1024).optional(),
+    /** Wait until this JavaScript expression is truthy in the page. */
+    expression: z.string().min(1).max(4096).optional(),
+    timeoutMs: z.int().min(1).max(OUTPUT_LIMITS.maxWaitMs).default(OUTPUT_LIMITS.defaultWaitMs),
+  })
+  .refine((w) => (w.selector === undefined) !== (w.expression === undefined), {
+    message: "give exactly one of selector and expression",
+  });
+export type WaitFor = z.output<typeof WaitForSchema>;
+
+/** The instant `Date` reports in the page, frozen, e.g. `2026-01-01T00:00:00Z`. */
+export const ClockSchema = z.iso.datetime({ offset: true }).transform((s) => new Date(s).toISOString());
+
+/** Whether a font or image that failed to load fails the job (default) or renders as the browser shows it. */
+export const ResourceErrorsSchema = z.enum(["fail", "ignore"]);
+
+/** What the renderer needs besides the HTML and the output options. */
+export interface PageOptions {
+  readonly waitFor?: WaitFor;
+  /** ISO-8601; absent: the real time. */
+  readonly clock?: string;
+  /** @default "fail" */
+  readonly resourceErrors?: "fail" | "ignore";
+}
+
+/** Paper and margins of a PDF in inches, as Chromium's Page.printToPDF takes them. */
+export function pdfLayout(
+  pdf: PdfOptions | undefined,
+  defaultPaper: { width: number; height: number } = PAPER_SIZES.a4,
+): {
+  paperWidth: number;
+  paperHeight: number;
+  marginTop: number;
+  marginRight: number;
+  marginBottom: number;
+  marginLeft: number;
+  preferCSSPageSize: boolean;
+} {
+  const size = pdf?.pageSize ?? defaultPaper;
+  return {
+    paperWidth: size.width,
+    paperHeight: size.height,
+    marginTop: pdf?.margin?.top ?? 0,
+    marginRight: pdf?.margin?.right ?? 0,
+    marginBottom: pdf?.margin?.bottom ?? 0,
+    marginLeft: pdf?.margin?.left ?? 0,
+    preferCSSPageSize: pdf?.preferCssPageSize ?? pdf?.pageSize === undefined,
+  };
+}

@@ -1,0 +1,83 @@
+import { type AssetRefs, type AssetUrls, type SignAssetsDeps, signJobAssets } from "./assets.js";
+import { PermanentRenderError } from "./errors.js";
+import type { OutputOptions, PageOptions, WaitFor } from "./output-options.js";
+import { renderTemplate as hydrate } from "./template-engine.js";
+import { TEMPLATE_MISSING, type TemplateLoader, type TemplateRef } from "./templates.js";
+
+/** The parts of a render request that decide what the page is. */
+export interface DocumentRequest {
+  readonly template: TemplateRef;
+  readonly data: Record<string, unknown>;
+  readonly assets?: AssetRefs;
+  readonly output: OutputOptions;
+  readonly waitFor?: WaitFor;
+  readonly clock?: string;
+  readonly resourceErrors?: "fail" | "ignore";
+}
+
+export interface DocumentDeps {
+  /** Stored templates; a job naming one fails without it. */
+  readonly templates?: TemplateLoader;
+  /** Signs asset URLs at render time; a job naming assets fails without it. */
+  readonly assets?: SignAssetsDeps;
+}
+
+export interface PreparedDocument {
+  readonly html: string;
+  /** The output options with PDF header and footer hydrated like the template. */
+  readonly output: OutputOptions;
+  readonly page: PageOptions;
+}
+
+/**
+ * Steps 1–3 of a render, in the worker: resolve the template version, sign the job's assets now (not
+ * at submission: a job may wait in the queue longer than a URL lives), and hydrate the template — and
+ * a PDF's header and footer — with the data and the signed URLs.
+ */
+export async function prepareDocument(
+  deps: DocumentDeps,
+  tenant: string,
+  request: DocumentRequest,
+): Promise<PreparedDocument> {
+  const template = request.template;
+  let source: string;
+  if ("html" in template) {
+    source = template.html;
+  } else if (deps.templates) {
+    source = await deps.templates.html(tenant, template.id, template.version);
+  } else {
+    throw new PermanentRenderError(TEMPLATE_MISSING, "Stored templates are not configured for this worker.");
+  }
+
+  let urls: AssetUrls = {};
+  if (request.assets && Object.keys(request.assets).length > 0) {
+    if (!deps.assets) {
+      throw new PermanentRenderError("asset_missing", "Assets are not configured for this worker.");
+    }
+    urls = await signJobAssets(deps.assets, tenant, request.assets);
+  }
+
+  const html = await hydrate(source, request.data, urls);
+  const pdf = request.output.pdf;
+  const output: OutputOptions =
+    pdf && (pdf.headerTemplate !== undefined || pdf.footerTemplate !== undefined)
+      ? {
+          ...request.output,
+          pdf: {
+            ...pdf,
+            ...(pdf.headerTemplate !== undefined
+              ? { headerTemplate: await hydrate(pdf.headerTemplate, request.data, urls) }
+              : {}),
+            ...(pdf.footerTemplate !== undefined
+              ? { footerTemplate: await hydrate(pdf.footerTemplate, request.data, urls) }
+              : {}),
+          },
+        }
+      : request.output;
+  const page: PageOptions = {
+    ...(request.waitFor ? { waitFor: request.waitFor } : {}),
+    ...(request.clock ? { clock: request.clock } : {}),
+    resourceErrors: request.resourceErrors ?? "fail",
+  };
+  return { html, output, page };
+}

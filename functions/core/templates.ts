@@ -1,0 +1,271 @@
+import { createHash } from "node:crypto";
+import { z } from "zod";
+import { NotFoundError, PermanentRenderError, ValidationError } from "./errors.js";
+import { compileDataSchema, type DataSchema, validateData } from "./json-schema.js";
+import { templateSyntaxError } from "./template-engine.js";
+
+/**
+ * Versioned templates. A version is immutable: its HTML is stored once under a content-addressed key
+ * and its record (number, hash, schema) is written with a conditional put, so two concurrent uploads
+ * of one template id get different numbers without a transaction. Jobs name an exact version.
+ */
+export const TEMPLATES = {
+  sourceKeyPrefix: "templates/",
+  htmlBytes: 1024 * 1024,
+  schemaBytes: 64 * 1024,
+  /** Conditional-put attempts when concurrent uploads race for the next number. */
+  maxCreateAttempts: 8,
+} as const;
+
+export const TemplateIdSchema = z
+  .string()
+  .regex(
+    /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/,
+    "must be 1–100 letters, digits, '.', '_' or '-', starting with a letter or digit",
+  );
+
+const HtmlSchema = z
+  .string()
+  .min(1)
+  .refine(
+    (h) => Buffer.byteLength(h, "utf8") <= TEMPLATES.htmlBytes,
+    `must be at most ${TEMPLATES.htmlBytes} bytes`,
+  );
+
+/** The body of POST /v1/templates. */
+export const CreateTemplateSchema = z.strictObject({
+  id: TemplateIdSchema,
+  html: HtmlSchema,
+  /** A JSON Schema the data of every render of this version must satisfy. */
+  schema: z
+    .record(z.string(), z.unknown())
+    .refine((s) => Buffer.byteLength(JSON.stringify(s), "utf8") <= TEMPLATES.schemaBytes, {
+      message: `must be at most ${TEMPLATES.schemaBytes} bytes as JSON`,
+    })
+    .optional(),
+});
+export type CreateTemplate = z.output<typeof CreateTemplateSchema>;
+
+/**
+ * `template` in a render request: inline `{html}` or a stored `{id, version}`. The version is required
+ * and numeric: a render never follows "latest", so a new upload cannot change a job's output.
+ */
+export const TemplateRefSchema = z
+  .strictObject({
+    html: HtmlSchema.optional(),
+    id: TemplateIdSchema.optional(),
+    version: z.unknown().optional(),
+  })
+  .superRefine((t, ctx) => {
+    if ((t.html === undefined) === (t.id === undefined)) {
+      ctx.addIssue({
+        code: "custom",
+        path: t.html === undefined ? ["html"] : [],
+        message:
+          t.html === undefined
+            ? "required (string), or name a stored template with id and version"
+            : "give html or id, not both",
+      });
+    }
+    if (t.html !== undefined && t.version !== undefined) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["version"],
+        message: "version goes with id, not with inline html",
+      });
+    }
+    if (t.id !== undefined && !(Number.isInteger(t.version) && (t.version as number) >= 1)) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["version"],
+        message:
+          t.version === undefined
+            ? "required: name the exact version to render (1, 2, …)"
+            : `must be a version number (1, 2, …), not ${JSON.stringify(t.version)}: Kiln never renders "latest", so a new upload cannot change what a job produces`,
+      });
+    }
+  })
+  .transform((t): InlineTemplate | StoredTemplate =>
+    t.html !== undefined ? { html: t.html } : { id: t.id as string, version: t.version as number },
+  );
+export interface InlineTemplate {
+  readonly html: string;
+}
+export interface StoredTemplate {
+  readonly id: string;
+  readonly version: number;
+}
+export type TemplateRef = z.output<typeof TemplateRefSchema>;
+
+export interface TemplateVersion {
+  readonly id: string;
+  readonly version: number;
+  readonly createdAt: string;
+  /** sha256 of the HTML: the key of its source object. */
+  readonly sha256: string;
+  readonly bytes: number;
+  readonly schema?: DataSchema;
+}
+
+/** Version records, one conditional put each. */
+export interface TemplateVersionStore {
+  /** The highest version, consistently read; undefined when the template has none. */
+  latest(tenant: string, id: string): Promise<TemplateVersion | undefined>;
+  /** `exists` when another upload took this number first. */
+  create(tenant: string, version: TemplateVersion): Promise<"created" | "exists">;
+  get(tenant: string, id: string, version: number): Promise<TemplateVersion | undefined>;
+  /** Ascending by version. */
+  list(tenant: string, id: string): Promise<TemplateVersion[]>;
+}
+
+/** Template HTML by content-addressed key. */
+export interface TemplateSourceStore {
+  put(key: string, html: string): Promise<void>;
+  /** Undefined when there is no such object. */
+  get(key: string): Promise<string | undefined>;
+}
+
+export interface TemplateDeps {
+  readonly versions: TemplateVersionStore;
+  readonly sources: TemplateSourceStore;
+}
+
+export function templateSourceKey(tenant: string, sha256: string): string {
+  return `${TEMPLATES.sourceKeyPrefix}${tenant}/${sha256}.html`;
+}
+
+const sha256 = (text: string) => createHash("sha256").update(text, "utf8").digest("hex");
+const sameSchema = (a: DataSchema | undefined, b: DataSchema | undefined) =>
+  JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
+
+/**
+ * Stores a new version of a template, numbered one past the latest. The HTML must parse and the schema
+ * must compile (else 400 naming `html` or `schema`). Uploading exactly the latest version's HTML and
+ * schema again creates nothing and returns that version (`created: false`), so re-running an upload is
+ * harmless.
+ */
+export async function createTemplateVersion(
+  deps: TemplateDeps,
+  tenant: string,
+  input: CreateTemplate,
+  now: Date,
+): Promise<{ version: TemplateVersion; created: boolean }> {
+  const syntax = templateSyntaxError(input.html);
+  if (syntax)
+    throw new ValidationError([{ field: "html", message: `is not a valid Liquid template: ${syntax}` }]);
+  if (input.schema) {
+    const compiled = compileDataSchema(input.schema);
+    if ("problem" in compiled) throw new ValidationError([{ field: "schema", message: compiled.problem }]);
+  }
+  const hash = sha256(input.html);
+  // Content-addressed, so a retried or concurrent upload rewrites the same bytes.
+  await deps.sources.put(templateSourceKey(tenant, hash), input.html);
+
+  for (let attempt = 1; attempt <= TEMPLATES.maxCreateAttempts; attempt++) {
+    const latest = await deps.versions.latest(tenant, input.id);
+    if (latest && latest.sha256 === hash && sameSchema(latest.schema, input.schema)) {
+      return { version: latest, created: false };
+    }
+    const candidate: TemplateVersion = {
+      id: input.id,
+      version: (latest?.version ?? 0) + 1,
+      createdAt: now.toISOString(),
+      sha256: hash,
+      bytes: Buffer.byteLength(input.html, "utf8"),
+      ...(input.schema ? { schema: input.schema } : {}),
+    };
+    if ((await deps.versions.create(tenant, candidate)) === "created")
+      return { version: candidate, created: true };
+  }
+  throw new Error(`Template ${input.id} kept changing while a version was added; retry the upload.`);
+}
+
+/** The version record, or a 404 naming what is missing. */
+export async function getTemplateVersion(
+  deps: Pick<TemplateDeps, "versions">,
+  tenant: string,
+  id: string,
+  version: number,
+): Promise<TemplateVersion> {
+  const found = await deps.versions.get(tenant, id, version);
+  if (!found) throw new NotFoundError(`Template ${id} has no version ${version}.`);
+  return found;
+}
+
+/** Code of the job failure when the template version a job names cannot be loaded. */
+export const TEMPLATE_MISSING = "template_missing";
+
+/**
+ * The HTML of a template version, for the worker. Versions are immutable, so loaded ones are kept (a
+ * bounded number) for later renders in the same process.
+ */
+export class TemplateLoader {
+  readonly #cache = new Map<string, string>();
+
+  constructor(
+    private readonly deps: TemplateDeps,
+    private readonly maxEntries = 100,
+  ) {}
+
+  async html(tenant: string, id: string, version: number): Promise<string> {
+    const cacheKey = `${tenant}\u0000${id}\u0000${version}`;
+    const hit = this.#cache.get(cacheKey);
+    if (hit !== undefined) return hit;
+    const record = await this.deps.versions.get(tenant, id, version);
+    const html = record ? await this.deps.sources.get(templateSourceKey(tenant, record.sha256)) : undefined;
+    if (!record || html === undefined) {
+      throw new PermanentRenderError(TEMPLATE_MISSING, `Template ${id} version ${version} does not exist.`);
+    }
+    if (this.#cache.size >= this.maxEntries) this.#cache.delete(this.#cache.keys().next().value as string);
+    this.#cache.set(cacheKey, html);
+    return html;
+  }
+}
+
+/** How the API shows a version: never the tenant prefix or the storage key. */
+export function templateVersionView(v: TemplateVersion, html?: string) {
+  return {
+    id: v.id,
+    version: v.version,
+    createdAt: v.createdAt,
+    sha256: v.sha256,
+    bytes: v.bytes,
+    hasSchema: v.schema !== undefined,
+    ...(html !== undefined ? { html } : {}),
+    ...(html !== undefined && v.schema ? { schema: v.schema } : {}),
+  };
+}
+
+/**
+ * At submission: the template a render names must exist for this tenant, and when its version has a
+ * schema the data must satisfy it — both answer 400 naming the fields, before anything is queued.
+ */
+export async function checkRenderTemplate(
+  deps: Pick<TemplateDeps, "versions"> | undefined,
+  tenant: string,
+  template: TemplateRef,
+  data: Record<string, unknown>,
+): Promise<void> {
+  if (!("id" in template)) return;
+  if (!deps) {
+    throw new ValidationError([
+      { field: "template.id", message: "stored templates are not configured here" },
+    ]);
+  }
+  const found = await deps.versions.get(tenant, template.id, template.version);
+  if (!found) {
+    const latest = await deps.versions.latest(tenant, template.id);
+    throw new ValidationError([
+      latest
+        ? {
+            field: "template.version",
+            message: `template ${template.id} has no version ${template.version} (the latest is ${latest.version})`,
+          }
+        : { field: "template.id", message: `there is no template ${template.id}` },
+    ]);
+  }
+  if (found.schema) {
+    const issues = validateData(found.schema, data);
+    if (issues.length > 0) throw new ValidationError(issues);
+  }
+}

@@ -16,22 +16,24 @@ export interface FaultSpec {
   readonly crash: number;
   /** A DynamoDB, S3 or SQS call fails (half before reaching the store, half after it applied). */
   readonly store: number;
+  /** A render never finishes (until the process dies): keeps jobs provably in flight for restart tests. */
+  readonly hold: number;
   readonly seed: number;
 }
 
-const FAULT_KEYS = ["kill", "crash", "store", "seed"] as const;
+const FAULT_KEYS = ["kill", "crash", "store", "hold", "seed"] as const;
 
-/** Parses `kill=0.02,crash=0.02,store=0.1,seed=7`; unset, empty or `off` means no faults. */
+/** Parses `kill=0.02,crash=0.02,store=0.1,hold=0,seed=7`; unset, empty or `off` means no faults. */
 export function parseFaults(text: string | undefined): FaultSpec | undefined {
   const trimmed = text?.trim() ?? "";
   if (trimmed === "" || trimmed === "off") return undefined;
-  const spec: Record<string, number> = { kill: 0, crash: 0, store: 0, seed: 1 };
+  const spec: Record<string, number> = { kill: 0, crash: 0, store: 0, hold: 0, seed: 1 };
   for (const entry of trimmed.split(",")) {
     const [name = "", raw = ""] = entry.split("=").map((s) => s.trim());
     const value = Number(raw);
     if (!(FAULT_KEYS as readonly string[]).includes(name) || raw === "" || !Number.isFinite(value)) {
       throw new Error(
-        `KILN_FAULTS entry "${entry}" is not one of kill=<0–1>, crash=<0–1>, store=<0–1>, seed=<integer>.`,
+        `KILN_FAULTS entry "${entry}" is not one of kill=<0–1>, crash=<0–1>, store=<0–1>, hold=<0–1>, seed=<integer>.`,
       );
     }
     if (name !== "seed" && (value < 0 || value > 1)) {
@@ -136,6 +138,7 @@ export class FaultInjectingRenderer implements Renderer {
       else if (injector.chance(injector.spec.crash)) fault = "crash-browser";
     }
     if (fault instanceof Error) throw fault;
+    if (fault === undefined && injector?.chance(injector.spec.hold)) await new Promise<never>(() => {});
     const rendering = this.inner.render(html, output, page);
     // A moment into the render, so that it dies with a page open and work in flight.
     const moment = 5 + Math.floor((injector?.random() ?? 0.5) * 30);

@@ -33,21 +33,24 @@ describe("npm start", () => {
       KILN_API_KEYS: `acme=${API_KEY}`,
       KILN_VISIBILITY_TIMEOUT_SECONDS: "3",
     };
-    const first = await startLocalProcess(env);
+    // The first run holds every render, so at the kill some jobs are provably mid-render and the rest queued.
+    const first = await startLocalProcess({ ...env, KILN_FAULTS: "hold=1" });
     started.push(first);
     expect(first.output()).not.toContain(API_KEY);
     const client = new KilnClient({ baseUrl: first.apiUrl, apiKey: API_KEY });
     const ids: string[] = [];
     for (let n = 0; n < 12; n++) ids.push((await client.submitRender(job(n))).id);
 
-    // Kill mid-run: once the worker has started on the first job, before it has finished them all.
+    // Kill mid-run: renders are held, so some jobs are provably rendering and the rest still queued.
     await eventually(
-      async () => ((await client.getRender(ids[0] as string)).status !== "queued" ? true : undefined),
-      "a job leaving queued",
+      async () => ((await client.getRender(ids[0] as string)).status === "rendering" ? true : undefined),
+      "a job rendering",
     );
     const before = await Promise.all(ids.map(async (id) => (await client.getRender(id)).status));
     await killHard(first);
-    expect(before.filter((s) => s !== "succeeded").length).toBeGreaterThan(0);
+    expect(before).toContain("rendering");
+    expect(before).toContain("queued");
+    expect(before).not.toContain("succeeded");
 
     const second = await startLocalProcess(env);
     started.push(second);

@@ -21,6 +21,7 @@ export async function withKiln<T>(
     if (!apiKey) throw new UsageError("--api needs an API key: pass --api-key or set KILN_API_KEY");
     return fn(new KilnClient({ baseUrl: options.api, apiKey }));
   }
+  // Loaded only here, so that talking to a deployed API does not pull in Chromium or the stand-ins.
   const { startLocalStack } = await import("../../functions/local/stack.js");
   const { silentLogger } = await import("../../functions/adapters/json-logger.js");
   const stack = await startLocalStack({

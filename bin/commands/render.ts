@@ -3,8 +3,9 @@ import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { uploadJobDirectory } from "../../functions/client/job-directory.js";
-import { KilnClient } from "../../functions/client/kiln-client.js";
+import type { KilnClient } from "../../functions/client/kiln-client.js";
 import { type Command, EXIT, UsageError } from "./cli-support.js";
+import { CONNECTION_OPTIONS, withKiln } from "./connect.js";
 
 const EXTENSIONS: Record<string, string> = {
   "image/png": "png",
@@ -30,8 +31,7 @@ The API key comes from --api-key or $KILN_API_KEY (needed with --api).`,
       allowPositionals: true,
       options: {
         out: { type: "string", short: "o" },
-        api: { type: "string" },
-        "api-key": { type: "string" },
+        ...CONNECTION_OPTIONS,
         timeout: { type: "string", default: "120" },
         "no-upload": { type: "boolean", default: false },
       },
@@ -45,36 +45,7 @@ The API key comes from --api-key or $KILN_API_KEY (needed with --api).`,
     const job = await readJob(jobPath);
     const upload = values["no-upload"] ? undefined : dirname(resolve(jobPath));
     const started = performance.now();
-    if (values.api) {
-      const apiKey = values["api-key"] ?? process.env.KILN_API_KEY;
-      if (!apiKey) throw new UsageError("--api needs an API key: pass --api-key or set KILN_API_KEY");
-      return renderThrough(
-        new KilnClient({ baseUrl: values.api, apiKey }),
-        upload,
-        job,
-        values.out,
-        timeoutMs,
-        started,
-      );
-    }
-
-    // Loaded only here so that `kiln render --api …` does not pull in Chromium or the stand-ins.
-    const { startLocalStack } = await import("../../functions/local/stack.js");
-    const { silentLogger } = await import("../../functions/adapters/json-logger.js");
-    const stack = await startLocalStack({
-      dataDir: resolve(process.env.KILN_DATA_DIR ?? ".kiln"),
-      apiPort: 0,
-      apiKeys: process.env.KILN_API_KEYS,
-      logger: silentLogger,
-    });
-    try {
-      const [first] = stack.apiKeys;
-      if (!first) throw new Error("the local stack has no API key");
-      const client = new KilnClient({ baseUrl: stack.apiUrl, apiKey: first.apiKey });
-      return await renderThrough(client, upload, job, values.out, timeoutMs, started);
-    } finally {
-      await stack.stop();
-    }
+    return withKiln(values, (client) => renderThrough(client, upload, job, values.out, timeoutMs, started));
   },
 };
 

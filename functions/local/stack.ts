@@ -16,8 +16,7 @@ import { emfMetrics } from "../adapters/aws/emf-metrics.js";
 import { LambdaUrlSigner } from "../adapters/aws/lambda-url-signer.js";
 import { S3AssetStore } from "../adapters/aws/s3-asset-store.js";
 import { S3ObjectStore } from "../adapters/aws/s3-object-store.js";
-import { S3PayloadStore } from "../adapters/aws/s3-payload-store.js";
-import { S3TemplateSourceStore } from "../adapters/aws/s3-template-source-store.js";
+import { S3TextStore } from "../adapters/aws/s3-text-store.js";
 import { SqsMessageVisibility, SqsRenderQueue, SqsWebhookQueue } from "../adapters/aws/sqs-render-queue.js";
 import { BrowserPool } from "../adapters/chromium/browser-pool.js";
 import { ChromiumRenderer } from "../adapters/chromium/chromium-renderer.js";
@@ -175,10 +174,13 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         "dynamodb.secrets",
       ),
       outputs: flaky(new S3ObjectStore(s3, LOCAL_NAMES.outputsBucket), "s3.outputs"),
-      payloads: flaky(new S3PayloadStore(s3, LOCAL_NAMES.payloadsBucket), "s3.payloads"),
+      payloads: flaky(new S3TextStore(s3, LOCAL_NAMES.payloadsBucket, "application/json"), "s3.payloads"),
       templates: {
         versions: flaky(new DynamoDbTemplateStore(dynamodb, LOCAL_NAMES.jobsTable), "dynamodb.templates"),
-        sources: flaky(new S3TemplateSourceStore(s3, LOCAL_NAMES.templatesBucket), "s3.templates"),
+        sources: flaky(
+          new S3TextStore(s3, LOCAL_NAMES.templatesBucket, "text/html; charset=utf-8"),
+          "s3.templates",
+        ),
       },
       assets: flaky(new S3AssetStore(s3, LOCAL_NAMES.assetsBucket), "s3.assets"),
       queue: flaky(new SqsRenderQueue(sqs, queues.queueUrl), "sqs.render"),

@@ -11,8 +11,7 @@ import { DynamoDbTemplateStore } from "../../adapters/aws/dynamodb-template-stor
 import { DynamoDbWebhookSecretStore } from "../../adapters/aws/dynamodb-webhook-secret-store.js";
 import { LambdaUrlSigner } from "../../adapters/aws/lambda-url-signer.js";
 import { S3AssetStore } from "../../adapters/aws/s3-asset-store.js";
-import { S3PayloadStore } from "../../adapters/aws/s3-payload-store.js";
-import { S3TemplateSourceStore } from "../../adapters/aws/s3-template-source-store.js";
+import { S3TextStore } from "../../adapters/aws/s3-text-store.js";
 import { SqsRenderQueue } from "../../adapters/aws/sqs-render-queue.js";
 import { jsonLogger } from "../../adapters/json-logger.js";
 import { ENV } from "../../core/constants.js";
@@ -53,13 +52,13 @@ export const handler = makeHandler({
   apiKeys: new DynamoDbApiKeyStore(dynamodb, env[ENV.jobsTable]),
   queue: new SqsRenderQueue(new SQSClient({}), env[ENV.renderQueueUrl]),
   signer: new LambdaUrlSigner(new LambdaClient({}), env[ENV.signerFunctionName]),
-  payloads: new S3PayloadStore(new S3Client({}), env[ENV.payloadsBucket]),
+  payloads: new S3TextStore(s3, env[ENV.payloadsBucket], "application/json"),
   idempotency: new DynamoDbIdempotencyStore(dynamodb, env[ENV.jobsTable]),
   webhookSecrets: new DynamoDbWebhookSecretStore(dynamodb, env[ENV.jobsTable]),
   callbackPolicy: callbackPolicyFrom(env[ENV.callbackSchemes], env[ENV.callbackHosts]),
   templates: {
     versions: new DynamoDbTemplateStore(dynamodb, env[ENV.jobsTable]),
-    sources: new S3TemplateSourceStore(s3, env[ENV.templatesBucket]),
+    sources: new S3TextStore(s3, env[ENV.templatesBucket], "text/html; charset=utf-8"),
   },
   assets: new S3AssetStore(s3, env[ENV.assetsBucket]),
   clock: systemClock,

@@ -16,8 +16,7 @@ import { emfMetrics } from "../../adapters/aws/emf-metrics.js";
 import { LambdaUrlSigner } from "../../adapters/aws/lambda-url-signer.js";
 import { S3AssetStore } from "../../adapters/aws/s3-asset-store.js";
 import { S3ObjectStore } from "../../adapters/aws/s3-object-store.js";
-import { S3PayloadStore } from "../../adapters/aws/s3-payload-store.js";
-import { S3TemplateSourceStore } from "../../adapters/aws/s3-template-source-store.js";
+import { S3TextStore } from "../../adapters/aws/s3-text-store.js";
 import { SqsMessageVisibility, SqsWebhookQueue } from "../../adapters/aws/sqs-render-queue.js";
 import { BrowserPool } from "../../adapters/chromium/browser-pool.js";
 import { ChromiumRenderer } from "../../adapters/chromium/chromium-renderer.js";
@@ -81,7 +80,7 @@ export const handler = makeHandler({
   // Template versions are immutable: the loader keeps the ones it has read.
   templates: new TemplateLoader({
     versions: new DynamoDbTemplateStore(dynamodb, env[ENV.jobsTable]),
-    sources: new S3TemplateSourceStore(s3, env[ENV.templatesBucket]),
+    sources: new S3TextStore(s3, env[ENV.templatesBucket], "text/html; charset=utf-8"),
   }),
   // Asset URLs are minted by the signer when the job renders, never earlier.
   assets: {
@@ -91,7 +90,7 @@ export const handler = makeHandler({
   },
   renderer: new ChromiumRenderer({ pool }),
   outputs: new S3ObjectStore(s3, env[ENV.outputsBucket]),
-  payloads: new S3PayloadStore(s3, env[ENV.payloadsBucket]),
+  payloads: new S3TextStore(s3, env[ENV.payloadsBucket], "application/json"),
   webhooks: new SqsWebhookQueue(sqs, env[ENV.webhookQueueUrl]),
   visibility: new SqsMessageVisibility(sqs),
   holdSeconds: env[ENV.visibilityHoldSeconds],

@@ -1,21 +1,21 @@
 import { GetObjectCommand, NoSuchKey, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import type { PayloadStore } from "../../core/ports.js";
+import type { TemplateSourceStore } from "../../core/templates.js";
 
-/** Large request bodies, one JSON object per job, in a private bucket (never behind the CDN). */
-export class S3PayloadStore implements PayloadStore {
+/**
+ * Text objects in a private bucket (never behind the CDN): large request bodies as JSON, template
+ * HTML under content-addressed keys.
+ */
+export class S3TextStore implements PayloadStore, TemplateSourceStore {
   constructor(
     private readonly client: S3Client,
     private readonly bucket: string,
+    private readonly contentType: string,
   ) {}
 
-  async put(key: string, body: string): Promise<void> {
+  async put(key: string, text: string): Promise<void> {
     await this.client.send(
-      new PutObjectCommand({
-        Bucket: this.bucket,
-        Key: key,
-        Body: body,
-        ContentType: "application/json",
-      }),
+      new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: text, ContentType: this.contentType }),
     );
   }
 

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from "aws-lambda";
+import { listenOnLoopback } from "./loopback.js";
 
 /** API Gateway's own payload limit; bodies over it never reach the function. */
 const MAX_PAYLOAD_BYTES = 10 * 1024 * 1024;
@@ -28,19 +28,8 @@ export async function startLocalApiGateway(options: {
     });
   });
   server.keepAliveTimeout = 5_000;
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port, "127.0.0.1", () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  };
+  const { url, stop } = await listenOnLoopback(server, options.port);
+  return { url, stop };
 }
 
 async function serve(req: IncomingMessage, res: ServerResponse, handler: ProxyHandler): Promise<void> {

@@ -1,12 +1,12 @@
 import { createPublicKey, type KeyObject, verify } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { GetObjectCommand, HeadObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { z } from "zod";
 import { type Clock, systemClock } from "../core/ports.js";
 import { ObjectKeySchema } from "../core/signing-policy.js";
+import { listenOnLoopback } from "./loopback.js";
 
 export interface EdgeRoute {
   /** Object keys (= URL paths without the leading slash) starting with this are served from `bucket`. */
@@ -72,20 +72,9 @@ export async function startLocalEdge(options: LocalEdgeOptions): Promise<LocalEd
       else res.destroy();
     });
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port, "127.0.0.1", () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
+  const { url, port, stop } = await listenOnLoopback(server, options.port);
   fallbackHost = `127.0.0.1:${port}`;
-  return {
-    url: `http://${fallbackHost}`,
-    stop: () =>
-      new Promise<void>((resolve, reject) => {
-        server.closeAllConnections();
-        server.close((err) => (err ? reject(err) : resolve()));
-      }),
-  };
+  return { url, stop };
 }
 
 interface ServeContext {

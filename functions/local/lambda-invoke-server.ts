@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
 import { LOCAL_REGION } from "./aws-clients.js";
+import { listenOnLoopback } from "./loopback.js";
 
 export type LocalFunction = (event: unknown) => Promise<unknown>;
 
@@ -36,19 +36,8 @@ export async function startLambdaInvokeServer(
       else res.destroy();
     });
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port, "127.0.0.1", () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
-  return {
-    endpoint: `http://127.0.0.1:${port}`,
-    stop: () =>
-      new Promise<void>((resolve, reject) => {
-        server.closeAllConnections();
-        server.close((err) => (err ? reject(err) : resolve()));
-      }),
-  };
+  const { url, stop } = await listenOnLoopback(server, options.port);
+  return { endpoint: url, stop };
 }
 
 async function handle(

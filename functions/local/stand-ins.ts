@@ -1,10 +1,10 @@
 import { mkdirSync } from "node:fs";
-import type { AddressInfo } from "node:net";
 import net from "node:net";
 import { join } from "node:path";
 import dynalite from "dynalite";
 import { type FauxqsServer, startFauxqs } from "fauxqs";
 import type { MessageVisibility } from "../core/ports.js";
+import { listenOnLoopback } from "./loopback.js";
 
 export interface StandIn {
   /** `http://127.0.0.1:<port>` */
@@ -46,19 +46,8 @@ export async function startDynamoDbStandIn(options: { port: number; dataDir?: st
     updateTableMs: 0,
     ...(path ? { path } : {}),
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port, "127.0.0.1", () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
-  return {
-    endpoint: `http://127.0.0.1:${port}`,
-    stop: () =>
-      new Promise<void>((resolve, reject) => {
-        server.closeAllConnections();
-        server.close((err?: Error) => (err ? reject(err) : resolve()));
-      }),
-  };
+  const { url, stop } = await listenOnLoopback(server, options.port);
+  return { endpoint: url, stop };
 }
 
 async function withListenOnLoopback<T>(start: () => Promise<T>): Promise<T> {

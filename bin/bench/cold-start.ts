@@ -6,7 +6,7 @@
  */
 import { spawn } from "node:child_process";
 import { mkdir, mkdtemp, rm, stat, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { S3Client } from "@aws-sdk/client-s3";
@@ -20,6 +20,7 @@ import {
 import type { SQSEvent } from "aws-lambda";
 import { build } from "esbuild";
 import { DynamoDbJobStore } from "../../functions/adapters/aws/dynamodb-job-store.js";
+import { FONT_CONFIG_OVERRIDE_ENV } from "../../functions/adapters/chromium/fonts.js";
 import { STARTUP_MARKS } from "../../functions/adapters/chromium/startup-marks.js";
 import { ENV } from "../../functions/core/constants.js";
 import { LOCAL_REGION, localClientConfig } from "../../functions/local/aws-clients.js";
@@ -31,6 +32,7 @@ import {
   LOCAL_NAMES,
 } from "../../functions/local/resources.js";
 import { startDynamoDbStandIn, startSqsS3StandIn } from "../../functions/local/stand-ins.js";
+import { ensureLocalFontPack, fontConfigXml } from "../../layers/chromium/font-pack.js";
 import type { BenchJob } from "./fixtures.js";
 import { round } from "./proc.js";
 
@@ -85,6 +87,10 @@ export async function measureColdStart(options: {
     await ensureJobsTable(dynamodb, LOCAL_NAMES.jobsTable);
     await ensureBucket(s3, LOCAL_NAMES.outputsBucket);
     await ensureBucket(s3, LOCAL_NAMES.payloadsBucket);
+    await ensureBucket(s3, LOCAL_NAMES.templatesBucket);
+    await ensureBucket(s3, LOCAL_NAMES.assetsBucket);
+    // The font pack as the layer ships it: built once, outside the empty TMPDIR, read-only from there.
+    const pack = ensureLocalFontPack({ baseDir: join(options.workDir, "layer") });
     const queues = await ensureRenderQueues(sqs, { visibilityTimeoutSeconds: 60 });
     const webhookQueues = await ensureWebhookQueues(sqs, { visibilityTimeoutSeconds: 60 });
     const jobs = new DynamoDbJobStore(dynamodb, LOCAL_NAMES.jobsTable);
@@ -106,6 +112,11 @@ export async function measureColdStart(options: {
       [ENV.payloadsBucket]: LOCAL_NAMES.payloadsBucket,
       // The stand-in names queues under a host the worker's URL check rejects; the path is what counts.
       [ENV.webhookQueueUrl]: webhookQueues.queueUrl.replace(/^https?:\/\/[^/]+/, sqsS3.endpoint),
+      [ENV.templatesBucket]: LOCAL_NAMES.templatesBucket,
+      [ENV.assetsBucket]: LOCAL_NAMES.assetsBucket,
+      // The invoice uses no assets, so the signer is never called; a closed port makes sure of it.
+      [ENV.signerFunctionName]: LOCAL_NAMES.signerFunction,
+      AWS_ENDPOINT_URL_LAMBDA: "http://127.0.0.1:9",
     };
 
     const startOnce = async (tmp: string): Promise<ColdStartRun> => {
@@ -138,7 +149,19 @@ export async function measureColdStart(options: {
       const [message] = Messages;
       if (!message) throw new Error("the cold-start job's message did not arrive");
       const event = sqsEvent(queues.queueArn, message);
-      const run = await runChild({ ...env, TMPDIR: tmp, KILN_BENCH_EVENT: JSON.stringify(event) });
+      // As on Lambda: the layer's fonts plus the package's Open Sans in TMPDIR, and fontconfig's cache
+      // in TMPDIR, so every cold start scans the fonts afresh.
+      const fontConfig = join(options.workDir, `fonts-${basename(tmp)}.conf`);
+      await writeFile(
+        fontConfig,
+        fontConfigXml({ fontDirs: [pack.dir, join(tmp, "fonts")], cacheDir: join(tmp, "kiln-fonts-cache") }),
+      );
+      const run = await runChild({
+        ...env,
+        TMPDIR: tmp,
+        [FONT_CONFIG_OVERRIDE_ENV]: fontConfig,
+        KILN_BENCH_EVENT: JSON.stringify(event),
+      });
       if (run.succeeded) {
         await sqs.send(
           new DeleteMessageCommand({ QueueUrl: queues.queueUrl, ReceiptHandle: message.ReceiptHandle }),

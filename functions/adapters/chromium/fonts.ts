@@ -1,6 +1,9 @@
 import { existsSync } from "node:fs";
 import { ensureLocalFontPack, LAMBDA_FONT_CONFIG } from "../../../layers/chromium/font-pack.js";
 
+/** Names a fontconfig file to use instead: `kiln bench --cold` points it at a layer-like copy of the pack. */
+export const FONT_CONFIG_OVERRIDE_ENV = "KILN_FONT_CONFIG_FILE";
+
 /**
  * The fontconfig file Chromium must start with, so that a document gets the same faces everywhere:
  * on Lambda the one the layer ships at /opt/fonts; elsewhere the same pack built on this machine
@@ -8,6 +11,8 @@ import { ensureLocalFontPack, LAMBDA_FONT_CONFIG } from "../../../layers/chromiu
  * @sparticuz/chromium's own configuration (Open Sans only).
  */
 export function fontConfigFile(): string | undefined {
+  const override = process.env[FONT_CONFIG_OVERRIDE_ENV];
+  if (override) return override;
   if (process.env.AWS_LAMBDA_FUNCTION_NAME !== undefined) {
     return existsSync(LAMBDA_FONT_CONFIG) ? LAMBDA_FONT_CONFIG : undefined;
   }

@@ -1,7 +1,8 @@
 import { Duration } from "aws-cdk-lib";
-import * as sqs from "aws-cdk-lib/aws-sqs";
+import type * as sqs from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
 import { RENDER_QUEUE } from "../../functions/core/constants.js";
+import { queueWithDeadLetters } from "./queue-with-dead-letters.js";
 
 /** Lambda's own rule for SQS event sources; RENDER_QUEUE.visibilityTimeoutFactor must not go below it. */
 export const MIN_VISIBILITY_TIMEOUT_FACTOR = 6;
@@ -51,20 +52,13 @@ export class RenderQueue extends Construct {
     }
     this.visibilityTimeout = Duration.seconds(visibilitySeconds);
 
-    const retentionPeriod = Duration.seconds(RENDER_QUEUE.retentionSeconds);
-    this.deadLetterQueue = new sqs.Queue(this, "DeadLetterQueue", {
-      queueName: props.queueName ? `${props.queueName}-dlq` : undefined,
-      encryption: sqs.QueueEncryption.SQS_MANAGED,
-      enforceSSL: true,
-      retentionPeriod,
-    });
-    this.queue = new sqs.Queue(this, "Queue", {
+    const { queue, deadLetterQueue } = queueWithDeadLetters(this, {
       queueName: props.queueName,
-      encryption: sqs.QueueEncryption.SQS_MANAGED,
-      enforceSSL: true,
-      retentionPeriod,
+      retentionPeriod: Duration.seconds(RENDER_QUEUE.retentionSeconds),
       visibilityTimeout: this.visibilityTimeout,
-      deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: this.maxReceiveCount },
+      maxReceiveCount: this.maxReceiveCount,
     });
+    this.queue = queue;
+    this.deadLetterQueue = deadLetterQueue;
   }
 }

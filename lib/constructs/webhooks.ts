@@ -6,10 +6,11 @@ import type * as iam from "aws-cdk-lib/aws-iam";
 import { SqsEventSource } from "aws-cdk-lib/aws-lambda-event-sources";
 import type * as logs from "aws-cdk-lib/aws-logs";
 import type * as sns from "aws-cdk-lib/aws-sns";
-import * as sqs from "aws-cdk-lib/aws-sqs";
+import type * as sqs from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
 import { ENV, WEBHOOK_QUEUE } from "../../functions/core/constants.js";
 import { HANDLER_ENTRIES } from "../handler-entries.js";
+import { queueWithDeadLetters } from "./queue-with-dead-letters.js";
 import { ServiceFunction } from "./service-function.js";
 
 export interface WebhookDeliveryProps {
@@ -58,21 +59,14 @@ export class WebhookDelivery extends Construct {
         throw new Error(`webhooks.callbackSchemes may contain only https and http; got "${scheme}".`);
       }
     }
-    const retentionPeriod = Duration.seconds(WEBHOOK_QUEUE.retentionSeconds);
-    this.deadLetterQueue = new sqs.Queue(this, "DeadLetterQueue", {
-      queueName: props.queueName ? `${props.queueName}-dlq` : undefined,
-      encryption: sqs.QueueEncryption.SQS_MANAGED,
-      enforceSSL: true,
-      retentionPeriod,
-    });
-    this.queue = new sqs.Queue(this, "Queue", {
+    const { queue, deadLetterQueue } = queueWithDeadLetters(this, {
       queueName: props.queueName,
-      encryption: sqs.QueueEncryption.SQS_MANAGED,
-      enforceSSL: true,
-      retentionPeriod,
+      retentionPeriod: Duration.seconds(WEBHOOK_QUEUE.retentionSeconds),
       visibilityTimeout: Duration.seconds(WEBHOOK_QUEUE.visibilityTimeoutSeconds),
-      deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: WEBHOOK_QUEUE.maxReceiveCount },
+      maxReceiveCount: WEBHOOK_QUEUE.maxReceiveCount,
     });
+    this.queue = queue;
+    this.deadLetterQueue = deadLetterQueue;
 
     const dispatcher = new ServiceFunction(this, "Dispatcher", {
       entry: HANDLER_ENTRIES.webhookDispatcher,

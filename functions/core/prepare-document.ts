@@ -57,7 +57,7 @@ export async function prepareDocument(
     urls = await signJobAssets(deps.assets, tenant, request.assets);
   }
 
-  const html = await hydrate(source, request.data, urls);
+  const html = await hydrate(source, request.data, urls, request.clock);
   const pdf = request.output.pdf;
   const output: OutputOptions =
     pdf && (pdf.headerTemplate !== undefined || pdf.footerTemplate !== undefined)
@@ -66,10 +66,10 @@ export async function prepareDocument(
           pdf: {
             ...pdf,
             ...(pdf.headerTemplate !== undefined
-              ? { headerTemplate: await hydrate(pdf.headerTemplate, request.data, urls) }
+              ? { headerTemplate: await hydrate(pdf.headerTemplate, request.data, urls, request.clock) }
               : {}),
             ...(pdf.footerTemplate !== undefined
-              ? { footerTemplate: await hydrate(pdf.footerTemplate, request.data, urls) }
+              ? { footerTemplate: await hydrate(pdf.footerTemplate, request.data, urls, request.clock) }
               : {}),
           },
         }

@@ -1,9 +1,13 @@
-import { Liquid } from "liquidjs";
+import { type FilterHandler, Liquid } from "liquidjs";
 import type { AssetUrls } from "./assets.js";
 import { PermanentRenderError } from "./errors.js";
 
 /** Where a render's signed asset URLs travel to the `asset_url` filter; not a template variable. */
 const ASSET_URLS = Symbol("kiln.assetUrls");
+/** The job's frozen clock (epoch ms), for `date: "now"`; absent means the real time. */
+const FROZEN_NOW = Symbol("kiln.frozenNow");
+
+type RenderGlobals = { [ASSET_URLS]?: AssetUrls; [FROZEN_NOW]?: number };
 
 /**
  * Liquid runs no template-supplied code and cannot reach the filesystem here (no `include`
@@ -42,7 +46,7 @@ const engine = new Liquid({
 engine.registerFilter("asset_url", {
   raw: true,
   handler(name: unknown) {
-    const urls = (this.context.globals as { [ASSET_URLS]?: AssetUrls })[ASSET_URLS] ?? {};
+    const urls = (this.context.globals as RenderGlobals)[ASSET_URLS] ?? {};
     const key = String(name);
     const url = Object.hasOwn(urls, key) ? urls[key] : undefined;
     if (url === undefined) {
@@ -55,16 +59,37 @@ engine.registerFilter("asset_url", {
   },
 });
 
+const builtinDate = engine.filters.date;
+const builtinDateHandler: FilterHandler | undefined =
+  typeof builtinDate === "function" ? builtinDate : builtinDate?.handler;
+if (!builtinDateHandler) throw new Error("liquidjs no longer provides the date filter");
+
+/**
+ * Liquid's `date` reads `Date.now()` for "now" and "today"; a job with a `clock` must get that instant
+ * instead, as the page's `Date` does, or the same request would not give the same bytes.
+ */
+engine.registerFilter("date", function date(this, value: unknown, ...args: unknown[]) {
+  const frozen = (this.context.globals as RenderGlobals)[FROZEN_NOW];
+  const instant = frozen !== undefined && (value === "now" || value === "today") ? frozen / 1000 : value;
+  return builtinDateHandler.call(this, instant, ...args);
+});
+
 export const TEMPLATE_ERROR = "template_error";
 
-/** Hydrates `html` with `data`; `assetUrls` feed `asset_url`. A template that fails is a permanent error. */
+/**
+ * Hydrates `html` with `data`; `assetUrls` feed `asset_url`, `clock` (ISO-8601) is what `date: "now"`
+ * shows. A template that fails is a permanent error.
+ */
 export async function renderTemplate(
   html: string,
   data: Record<string, unknown>,
   assetUrls: AssetUrls = {},
+  clock?: string,
 ): Promise<string> {
+  const globals: RenderGlobals = { [ASSET_URLS]: assetUrls };
+  if (clock !== undefined) globals[FROZEN_NOW] = Date.parse(clock);
   try {
-    return await engine.parseAndRender(html, data, { globals: { [ASSET_URLS]: assetUrls } });
+    return await engine.parseAndRender(html, data, { globals });
   } catch (err) {
     throw new PermanentRenderError(
       TEMPLATE_ERROR,

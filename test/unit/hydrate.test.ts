@@ -26,4 +26,12 @@ describe("hydrate", () => {
   it("rejects unknown filters instead of printing nothing", async () => {
     await expect(hydrate("{{ x | nosuchfilter }}", { x: 1 })).rejects.toThrow(/nosuchfilter/);
   });
+
+  it('shows the job\'s clock for date: "now" and "today", and the real time without one', async () => {
+    const template = '{{ "now" | date: "%Y-%m-%d %H:%M" }}|{{ "today" | date: "%Y" }}|{{ 0 | date: "%Y" }}';
+    expect(await hydrate(template, {}, {}, "2031-04-05T06:07:08.000Z")).toBe("2031-04-05 06:07|2031|1970");
+    const before = new Date().getUTCFullYear();
+    const shown = Number(await hydrate('{{ "now" | date: "%Y" }}', {}));
+    expect([before, new Date().getUTCFullYear()]).toContain(shown);
+  });
 });

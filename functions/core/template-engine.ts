@@ -1,4 +1,4 @@
-import { type FilterHandler, Liquid } from "liquidjs";
+import { type FilterImplOptions, Liquid } from "liquidjs";
 import type { AssetUrls } from "./assets.js";
 import { PermanentRenderError } from "./errors.js";
 
@@ -60,6 +60,7 @@ engine.registerFilter("asset_url", {
 });
 
 const builtinDate = engine.filters.date;
+type FilterHandler = Extract<FilterImplOptions, (...args: never[]) => unknown>;
 const builtinDateHandler: FilterHandler | undefined =
   typeof builtinDate === "function" ? builtinDate : builtinDate?.handler;
 if (!builtinDateHandler) throw new Error("liquidjs no longer provides the date filter");

@@ -1,15 +1,19 @@
 import { KilnApiError } from "../functions/client/kiln-client.js";
 import { assets } from "./commands/assets.js";
+import { batch } from "./commands/batch.js";
 import { bench } from "./commands/bench.js";
 import { type Command, EXIT, UsageError } from "./commands/cli-support.js";
 import { cost } from "./commands/cost.js";
 import { redrive } from "./commands/redrive.js";
 import { render } from "./commands/render.js";
+import { status } from "./commands/status.js";
 import { templates } from "./commands/templates.js";
 
 /** Every `kiln` command, by name. */
 const COMMANDS: Record<string, Command> = {
   render,
+  batch,
+  status,
   templates,
   assets,
   bench,
@@ -18,7 +22,8 @@ const COMMANDS: Record<string, Command> = {
 };
 
 const EXIT_CODES =
-  "Exit codes: 0 done, 1 the job failed, 2 usage or input error, 3 Kiln could not be reached or broke.";
+  "Exit codes: 0 done, 1 the job failed, 2 usage or input error, 3 Kiln could not be reached or broke,\n" +
+  "4 the job is still queued or rendering (kiln status).";
 
 function overview(): string {
   const width = Math.max(...Object.keys(COMMANDS).map((n) => n.length));

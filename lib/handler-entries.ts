@@ -11,6 +11,7 @@ export const HANDLER_ENTRIES = {
   renderWorker: fromRoot("functions/handlers/render-worker/index.ts"),
   signAssets: fromRoot("functions/handlers/sign-assets/index.ts"),
   webhookDispatcher: fromRoot("functions/handlers/webhook-dispatcher/index.ts"),
+  batchFanOut: fromRoot("functions/handlers/batch-fanout/index.ts"),
   /** CloudFormation custom resource that creates the URL-signing key pair at deploy time. */
   signingKeyPairProvider: fromRoot("lib/providers/signing-key-pair.ts"),
 } as const;

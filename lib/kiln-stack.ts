@@ -1,6 +1,7 @@
 import { CfnOutput, type Duration, Stack, type StackProps } from "aws-cdk-lib";
 import type * as secretsmanager from "aws-cdk-lib/aws-secretsmanager";
 import type { Construct } from "constructs";
+import { BatchFanOut } from "./constructs/batch-fanout.js";
 import { KilnBuckets } from "./constructs/buckets.js";
 import { ChromiumLayer } from "./constructs/chromium-layer.js";
 import { type ApiThrottle, RenderApi } from "./constructs/http-api.js";
@@ -77,6 +78,7 @@ export class KilnStack extends Stack {
   public readonly worker: RenderWorker;
   public readonly api: RenderApi;
   public readonly monitoring: Monitoring;
+  public readonly batches: BatchFanOut;
 
   constructor(scope: Construct, id: string, props: KilnStackProps) {
     super(scope, id, { description: `Kiln render pipeline (${props.stage})`, ...props });
@@ -179,6 +181,18 @@ export class KilnStack extends Stack {
     });
     this.webhooks.alarmOnDeadLetters(this.monitoring.topic);
 
+    this.batches = new BatchFanOut(this, "Batches", {
+      jobsTable: this.jobs.table,
+      renderQueue: this.renderQueue.queue,
+      payloads: this.payloads,
+      outputsBucket: this.buckets.outputs,
+      queueName: `${p}-batches`,
+      functionName: `${p}-batch-fanout`,
+      ...lifecycle,
+    });
+    this.batches.connectApi(this.api.function, this.buckets.assets);
+    this.batches.alarmOnDeadLetters(this.monitoring.topic);
+
     const output = (id: string, value: string, description: string) =>
       new CfnOutput(this, id, { value, description });
     output("ApiUrl", this.api.url, "Base URL of the render API (append v1/renders)");
@@ -197,6 +211,12 @@ export class KilnStack extends Stack {
       "WebhookDeadLetterQueueUrl",
       this.webhooks.deadLetterQueue.queueUrl,
       "Webhook dead-letter queue (kiln redrive --dlq … --to WebhookQueueUrl)",
+    );
+    output("BatchQueueUrl", this.batches.queue.queueUrl, "Batch fan-out chunks and completion checks");
+    output(
+      "BatchDeadLetterQueueUrl",
+      this.batches.deadLetterQueue.queueUrl,
+      "Batch fan-out dead-letter queue (kiln redrive --dlq … --to BatchQueueUrl)",
     );
     output("PayloadsBucketName", this.payloads.bucket.bucketName, "Large request bodies, by job");
     output("JobsTableName", this.jobs.table.tableName, "Jobs and API-key table");

@@ -5,7 +5,7 @@
 import { fork } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { fileURLToPath } from "node:url";
-import { KilnClient } from "../../functions/client/kiln-client.js";
+import { KilnClient, type RenderSubmissionInput } from "../../functions/client/kiln-client.js";
 import type { JobView } from "../../functions/core/job-view.js";
 import { type RssSample, RssSampler, round } from "./proc.js";
 import type { BenchStackMessage } from "./stack-process.js";
@@ -192,7 +192,7 @@ export async function saturate(
 async function submit(client: KilnClient, body: unknown): Promise<Tracked> {
   const submittedAt = Date.now();
   const t0 = performance.now();
-  const { id } = await client.submitRender(body);
+  const { id } = await client.submitRender(body as RenderSubmissionInput);
   return { id, submittedAt, submitMs: performance.now() - t0 };
 }
 

@@ -32,6 +32,8 @@ const send = (message: BenchStackMessage) => process.send?.(message);
 /** Keeps only what the bench reports: how long the worker took per record. */
 let workerMs: number[] = [];
 const logger: Logger = {
+  debug: () => {},
+  child: () => logger,
   info: (message, fields) => {
     if (message === "render succeeded" && typeof fields?.durationMs === "number")
       workerMs.push(fields.durationMs);

@@ -3,6 +3,7 @@ import { availableParallelism, cpus, tmpdir, totalmem } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 // Types only at the top: the bench's modules (Chromium, esbuild, the stand-ins) load when it runs.
+import type { RenderSubmissionInput } from "../../functions/client/kiln-client.js";
 import type { ColdStartResult } from "../bench/cold-start.js";
 import type { CaptureApi, ThroughputResult } from "../bench/direct.js";
 import type { BenchFormat } from "../bench/fixtures.js";
@@ -302,7 +303,7 @@ async function startStack(work: string, concurrency: number, log: (l: string) =>
     // Launch Chromium and warm every lane before anything is timed.
     await Promise.all(
       Array.from({ length: 4 * concurrency }, async () => {
-        const { id } = await stack.client.submitRender(warmup);
+        const { id } = await stack.client.submitRender(warmup as RenderSubmissionInput);
         await stack.client.waitFor(id, { intervalMs: 20 });
       }),
     );

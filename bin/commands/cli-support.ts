@@ -1,5 +1,12 @@
 /** What every `kiln` command shares: exit codes and the error that means "you called it wrong". */
-export const EXIT = { ok: 0, jobFailed: 1, usage: 2, infra: 3 } as const;
+export const EXIT = {
+  ok: 0,
+  jobFailed: 1,
+  usage: 2,
+  infra: 3,
+  /** `kiln status`: the job is still queued or rendering. */
+  pending: 4,
+} as const;
 
 export class UsageError extends Error {}
 

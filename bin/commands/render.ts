@@ -3,7 +3,7 @@ import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { uploadJobDirectory } from "../../functions/client/job-directory.js";
-import type { KilnClient } from "../../functions/client/kiln-client.js";
+import type { KilnClient, RenderSubmissionInput } from "../../functions/client/kiln-client.js";
 import { type Command, EXIT, UsageError } from "./cli-support.js";
 import { CONNECTION_OPTIONS, withKiln } from "./connect.js";
 
@@ -63,7 +63,8 @@ async function renderThrough(
     );
     warnOnOtherVersion(job, templates);
   }
-  const submitted = await client.submitRender(job);
+  // The API validates it and names each bad field.
+  const submitted = await client.submitRender(job as RenderSubmissionInput);
   process.stderr.write(`job ${submitted.id} queued\n`);
   const done = await client.waitFor(submitted.id, {
     timeoutMs,

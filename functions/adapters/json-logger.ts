@@ -1,23 +1,16 @@
 import type { Logger } from "../core/ports.js";
+import { powertoolsLogger } from "./powertools-logger.js";
 
-/** One JSON object per line: what CloudWatch Logs Insights queries, and readable enough locally. */
-export function jsonLogger(
-  service: string,
-  write: (line: string) => void = (l) => process.stdout.write(`${l}\n`),
-): Logger {
-  const emit = (level: string, message: string, fields?: Record<string, unknown>) =>
-    write(JSON.stringify({ level, time: new Date().toISOString(), service, message, ...fields }));
-  return {
-    info: (m, f) => emit("info", m, f),
-    warn: (m, f) => emit("warn", m, f),
-    error: (m, f) => emit("error", m, f),
-  };
+/** One redacted JSON object per line for `service`: the Powertools logger in its JSON format. */
+export function jsonLogger(service: string, write?: (line: string) => void): Logger {
+  return powertoolsLogger({ serviceName: service, ...(write ? { write } : {}) });
 }
 
-export const silentLogger: Logger = { info: () => {}, warn: () => {}, error: () => {} };
-
-export function errorFields(err: unknown): Record<string, unknown> {
-  return err instanceof Error
-    ? { error: { name: err.name, message: err.message, stack: err.stack } }
-    : { error: String(err) };
-}
+/** Discards everything; for tests and commands whose output is not the stack's logs. */
+export const silentLogger: Logger = {
+  debug: () => {},
+  info: () => {},
+  warn: () => {},
+  error: () => {},
+  child: () => silentLogger,
+};

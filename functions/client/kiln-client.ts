@@ -1,104 +1,242 @@
+import type { z } from "zod";
+import type { BatchOutputsPage, BatchSubmissionSchema, BatchView } from "../core/batches.js";
+import type { FieldIssue } from "../core/errors.js";
 import type { JobView } from "../core/job-view.js";
+import type { RenderSubmissionSchema } from "../core/render-request.js";
+import type { CreateTemplateSchema, templateVersionView } from "../core/templates.js";
 
-export interface KilnClientOptions {
-  /** e.g. `http://127.0.0.1:3000` or the deployed API's base URL. */
-  readonly baseUrl: string;
-  readonly apiKey: string;
-  readonly fetch?: typeof fetch;
+/** The body of POST /v1/renders, as the API's own schema accepts it (before defaults). */
+export type RenderSubmissionInput = z.input<typeof RenderSubmissionSchema>;
+/** The body of POST /v1/templates. */
+export type CreateTemplateInput = z.input<typeof CreateTemplateSchema>;
+/** The body of POST /v1/batches. */
+export type BatchSubmissionInput = z.input<typeof BatchSubmissionSchema>;
+/** A template version as the API describes it. */
+export type TemplateVersionInfo = Omit<ReturnType<typeof templateVersionView>, "html" | "schema">;
+export type { JobView };
+
+export interface RetryOptions {
+  /** Attempts in all, the first included. @default 5 */
+  readonly attempts?: number;
+  /** Backoff ceiling of the first retry; it doubles with each further one. @default 200 */
+  readonly baseDelayMs?: number;
+  /** @default 5_000 */
+  readonly maxDelayMs?: number;
+  /** The longest Retry-After honoured; a longer one is waited for only this long. @default 30_000 */
+  readonly maxRetryAfterMs?: number;
 }
 
-/** An HTTP error from the Kiln API, with the API's own code and message. */
+export interface KilnClientOptions {
+  /** e.g. `http://127.0.0.1:3000` or the deployed API's base URL (with its stage). */
+  readonly baseUrl: string;
+  /** Sent as `x-api-key`; without it only public routes (`/openapi.json`) answer. */
+  readonly apiKey?: string;
+  readonly fetch?: typeof fetch;
+  readonly retry?: RetryOptions;
+  /** Called before each retry, e.g. to log it. */
+  readonly onRetry?: (retry: RetryEvent) => void;
+}
+
+export interface RetryEvent {
+  readonly method: string;
+  readonly path: string;
+  /** The attempt that failed, 1 for the first. */
+  readonly attempt: number;
+  /** How long the client waits before the next attempt. */
+  readonly delayMs: number;
+  /** The failed answer's status; undefined when there was none (network error). */
+  readonly status?: number;
+}
+
+/** An answer of the Kiln API that is not a 2xx, with the API's own code, message and fields. */
 export class KilnApiError extends Error {
+  override readonly name = "KilnApiError";
   constructor(
     readonly status: number,
     readonly code: string,
-    message: string,
+    /** The API's sentence, without the status and code. */
+    readonly detail: string,
+    /** With `invalid_request`: each offending field. */
+    readonly fields: readonly FieldIssue[],
+    /** The parsed body (or its text when it was not JSON). */
     readonly body: unknown,
+    /** From Retry-After, when the answer had one. */
+    readonly retryAfterMs?: number,
   ) {
-    super(`${status} ${code}: ${message}`);
-    this.name = "KilnApiError";
+    super(`${status} ${code}: ${detail}`);
+  }
+}
+
+/** `waitFor` gave up: the job was not terminal within the time allowed. */
+export class KilnWaitTimeoutError extends Error {
+  override readonly name = "KilnWaitTimeoutError";
+  constructor(
+    readonly jobId: string,
+    readonly lastStatus: JobView["status"],
+    readonly timeoutMs: number,
+  ) {
+    super(`Job ${jobId} was still ${lastStatus} after ${timeoutMs} ms.`);
   }
 }
 
 export type SubmittedJob = Pick<JobView, "id" | "status">;
 
-/** A template version as the API describes it. */
-export interface TemplateVersionInfo {
-  readonly id: string;
-  readonly version: number;
-  readonly createdAt: string;
-  /** sha256 of the HTML. */
-  readonly sha256: string;
-  readonly bytes: number;
-  readonly hasSchema: boolean;
-}
-
 export interface SubmitOptions {
   /**
    * Makes the submission safe to repeat: the API answers a repeat with the job the key first created.
-   * With a key, failed attempts (5xx, no answer) are retried with the same key.
+   * @default a new UUID for each call, so that this call's own retries cannot create a second job
    */
   readonly idempotencyKey?: string;
-  /** Attempts in all when an idempotency key is given. @default 6 */
+  /** Attempts in all (overrides `retry.attempts` for this call). */
+  readonly attempts?: number;
+  readonly signal?: AbortSignal;
+}
+
+export interface WaitOptions {
+  /** @default 120_000 */
+  readonly timeoutMs?: number;
+  readonly signal?: AbortSignal;
+  /** First pause between polls; it grows by half each poll up to `maxIntervalMs`. @default 100 */
+  readonly intervalMs?: number;
+  /** @default 2_000 */
+  readonly maxIntervalMs?: number;
+  /** Sees the job at every change of status. */
+  readonly onStatus?: (job: JobView) => void;
+}
+
+export interface RequestOptions {
+  /** Sent as JSON. */
+  readonly json?: unknown;
+  /** Sent as it is, with `contentType`. */
+  readonly body?: string | Uint8Array;
+  readonly contentType?: string;
+  readonly headers?: Readonly<Record<string, string>>;
+  readonly signal?: AbortSignal;
+  /** Send the API key. @default true */
+  readonly auth?: boolean;
+  /**
+   * Whether repeating the request is harmless, so failures may be retried.
+   * @default true for GET, HEAD, PUT and DELETE and for requests with an Idempotency-Key
+   */
+  readonly idempotent?: boolean;
   readonly attempts?: number;
 }
 
-/** A small client for the Kiln API: what the CLI and the integration tests speak. */
+export interface KilnResponse<T> {
+  readonly status: number;
+  readonly headers: Headers;
+  readonly body: T;
+}
+
+const IDEMPOTENT_METHODS = new Set(["GET", "HEAD", "PUT", "DELETE"]);
+
+/**
+ * A typed client for the Kiln API: what the CLI, the tests and applications speak. Failures that a
+ * repeat can fix (429, 5xx, no answer) are retried with exponential backoff and jitter, honouring
+ * Retry-After; a request is only repeated when repeating it is harmless.
+ */
 export class KilnClient {
   private readonly fetch: typeof fetch;
+  private readonly retry: Required<RetryOptions>;
 
   constructor(private readonly options: KilnClientOptions) {
     this.fetch = options.fetch ?? globalThis.fetch;
-  }
-
-  async submitRender(
-    job: unknown,
-    options: SubmitOptions = {},
-  ): Promise<SubmittedJob & { location: string; replayed: boolean }> {
-    const key = options.idempotencyKey;
-    const send = () =>
-      this.request("POST", "/v1/renders", job, key === undefined ? {} : { "idempotency-key": key });
-    const res = key === undefined ? await send() : await retrying(send, options.attempts ?? 6);
-    const body = (await res.json()) as SubmittedJob;
-    return {
-      ...body,
-      location: res.headers.get("location") ?? `/v1/renders/${body.id}`,
-      replayed: res.headers.get("idempotent-replayed") === "true",
+    this.retry = {
+      attempts: options.retry?.attempts ?? 5,
+      baseDelayMs: options.retry?.baseDelayMs ?? 200,
+      maxDelayMs: options.retry?.maxDelayMs ?? 5_000,
+      maxRetryAfterMs: options.retry?.maxRetryAfterMs ?? 30_000,
     };
   }
 
-  /** GET is safe to repeat: a 5xx or a dropped connection is retried a few times. */
-  async getRender(id: string): Promise<JobView> {
-    const res = await retrying(() => this.request("GET", `/v1/renders/${encodeURIComponent(id)}`), 4);
-    return (await res.json()) as JobView;
+  /**
+   * Submits a render. Every submission carries an Idempotency-Key (a new one unless given), so the
+   * client's own retries answer the job the first attempt created instead of making a second.
+   */
+  async submitRender(
+    job: RenderSubmissionInput,
+    options: SubmitOptions = {},
+  ): Promise<SubmittedJob & { location: string; replayed: boolean; idempotencyKey: string }> {
+    const idempotencyKey = options.idempotencyKey ?? crypto.randomUUID();
+    const res = await this.request<SubmittedJob>("POST", "/v1/renders", {
+      json: job,
+      headers: { "idempotency-key": idempotencyKey },
+      signal: options.signal,
+      attempts: options.attempts,
+    });
+    return {
+      ...res.body,
+      location: res.headers.get("location") ?? `/v1/renders/${res.body.id}`,
+      replayed: res.headers.get("idempotent-replayed") === "true",
+      idempotencyKey,
+    };
+  }
+
+  async getRender(id: string, options: { signal?: AbortSignal } = {}): Promise<JobView> {
+    return (await this.request<JobView>("GET", `/v1/renders/${encodeURIComponent(id)}`, options)).body;
+  }
+
+  /** Polls with growing pauses until the job has succeeded or failed. */
+  async waitFor(id: string, options: WaitOptions = {}): Promise<JobView> {
+    const timeoutMs = options.timeoutMs ?? 120_000;
+    const deadline = Date.now() + timeoutMs;
+    const maxIntervalMs = options.maxIntervalMs ?? 2_000;
+    let interval = options.intervalMs ?? 100;
+    let last: JobView["status"] | undefined;
+    for (;;) {
+      const job = await this.getRender(id, { signal: options.signal });
+      if (job.status !== last) options.onStatus?.(job);
+      last = job.status;
+      if (job.status === "succeeded" || job.status === "failed") return job;
+      const remaining = deadline - Date.now();
+      if (remaining <= 0) throw new KilnWaitTimeoutError(id, job.status, timeoutMs);
+      await sleep(Math.min(interval, remaining), options.signal);
+      interval = Math.min(maxIntervalMs, interval * 1.5);
+    }
+  }
+
+  /** Downloads a succeeded job's output through its signed URL. */
+  async download(job: JobView, options: { signal?: AbortSignal } = {}): Promise<Uint8Array> {
+    if (!job.output) throw new Error(`Job ${job.id} has no output (status ${job.status}).`);
+    const res = await this.fetch(job.output.url, { signal: options.signal ?? null });
+    if (!res.ok) throw new Error(`Downloading the output of job ${job.id} failed with HTTP ${res.status}.`);
+    return new Uint8Array(await res.arrayBuffer());
   }
 
   /** The tenant's webhook signing secret (`whsec_…`), created on first use. */
   async getWebhookSecret(): Promise<string> {
-    const res = await retrying(() => this.request("GET", "/v1/webhooks/secret"), 4);
-    return ((await res.json()) as { secret: string }).secret;
+    return (await this.request<{ secret: string }>("GET", "/v1/webhooks/secret")).body.secret;
   }
 
   /**
    * Stores `html` (and its data schema) as the next version of template `id`. Sending exactly the
-   * latest version's content again creates nothing and answers that version (`created: false`), so
-   * an upload can be repeated.
+   * latest version's content again creates nothing and answers that version (`created: false`).
    */
-  async createTemplate(body: {
-    id: string;
-    html: string;
-    schema?: Record<string, unknown>;
-  }): Promise<TemplateVersionInfo & { created: boolean }> {
-    const res = await this.request("POST", "/v1/templates", body);
-    return (await res.json()) as TemplateVersionInfo & { created: boolean };
+  async createTemplate(body: CreateTemplateInput): Promise<TemplateVersionInfo & { created: boolean }> {
+    // Safe to repeat for that reason: a retried upload answers the version the first one made.
+    return (
+      await this.request<TemplateVersionInfo & { created: boolean }>("POST", "/v1/templates", {
+        json: body,
+        idempotent: true,
+      })
+    ).body;
   }
 
   /** The versions of template `id`, oldest first. */
   async getTemplate(
     id: string,
   ): Promise<{ id: string; latestVersion: number; versions: TemplateVersionInfo[] }> {
-    const res = await retrying(() => this.request("GET", `/v1/templates/${encodeURIComponent(id)}`), 4);
-    return (await res.json()) as { id: string; latestVersion: number; versions: TemplateVersionInfo[] };
+    return (
+      await this.request<{ id: string; latestVersion: number; versions: TemplateVersionInfo[] }>(
+        "GET",
+        `/v1/templates/${encodeURIComponent(id)}`,
+      )
+    ).body;
+  }
+
+  /** The tenant's templates, each at its latest version. */
+  async listTemplates(): Promise<TemplateVersionInfo[]> {
+    return (await this.request<{ templates: TemplateVersionInfo[] }>("GET", "/v1/templates")).body.templates;
   }
 
   /** One version with its HTML and schema. */
@@ -106,96 +244,196 @@ export class KilnClient {
     id: string,
     version: number,
   ): Promise<TemplateVersionInfo & { html: string; schema?: Record<string, unknown> }> {
-    const res = await retrying(
-      () => this.request("GET", `/v1/templates/${encodeURIComponent(id)}/versions/${version}`),
-      4,
-    );
-    return (await res.json()) as TemplateVersionInfo & { html: string; schema?: Record<string, unknown> };
+    return (
+      await this.request<TemplateVersionInfo & { html: string; schema?: Record<string, unknown> }>(
+        "GET",
+        `/v1/templates/${encodeURIComponent(id)}/versions/${version}`,
+      )
+    ).body;
   }
 
-  /** Uploads a file to the tenant's assets under `key` (e.g. `brand/logo.png`); PUT is safe to repeat. */
+  /** The tenant's settings: `egress.allowHosts`, the hosts templates may load from over https. */
+  async getSettings(): Promise<{ egress: { allowHosts: string[] } }> {
+    return (await this.request<{ egress: { allowHosts: string[] } }>("GET", "/v1/settings")).body;
+  }
+
+  /** Replaces the tenant's settings; answers them as stored (normalised). PUT is safe to repeat. */
+  async putSettings(settings: {
+    egress: { allowHosts: string[] };
+  }): Promise<{ egress: { allowHosts: string[] } }> {
+    return (
+      await this.request<{ egress: { allowHosts: string[] } }>("PUT", "/v1/settings", { json: settings })
+    ).body;
+  }
+
+  /** Uploads a file to the tenant's assets under `key` (e.g. `brand/logo.png`). */
   async putAsset(
     key: string,
     body: Uint8Array,
     contentType: string,
   ): Promise<{ key: string; bytes: number; contentType: string; sha256: string }> {
     const path = `/v1/assets/${key.split("/").map(encodeURIComponent).join("/")}`;
-    const res = await retrying(() => this.request("PUT", path, body, { "content-type": contentType }), 4);
-    return (await res.json()) as { key: string; bytes: number; contentType: string; sha256: string };
+    return (
+      await this.request<{ key: string; bytes: number; contentType: string; sha256: string }>("PUT", path, {
+        body,
+        contentType,
+      })
+    ).body;
   }
 
-  /** Polls until the job is terminal; `onStatus` sees every status change. */
-  async waitFor(
-    id: string,
-    options: { timeoutMs?: number; intervalMs?: number; onStatus?: (job: JobView) => void } = {},
-  ): Promise<JobView> {
-    const deadline = Date.now() + (options.timeoutMs ?? 120_000);
-    let last: string | undefined;
-    for (;;) {
-      const job = await this.getRender(id);
-      if (job.status !== last) options.onStatus?.(job);
-      last = job.status;
-      if (job.status === "succeeded" || job.status === "failed") return job;
-      if (Date.now() > deadline)
-        throw new Error(`Job ${id} was still ${job.status} after ${options.timeoutMs ?? 120_000} ms.`);
-      await new Promise((r) => setTimeout(r, options.intervalMs ?? 100));
-    }
+  /**
+   * Submits a batch (one render per record). Like submitRender it always carries an Idempotency-Key,
+   * so the client's own retries cannot create a second batch.
+   */
+  async submitBatch(
+    batch: BatchSubmissionInput,
+    options: SubmitOptions = {},
+  ): Promise<{ id: string; status: string; total: number; replayed: boolean; idempotencyKey: string }> {
+    const idempotencyKey = options.idempotencyKey ?? crypto.randomUUID();
+    const res = await this.request<{ id: string; status: string; total: number }>("POST", "/v1/batches", {
+      json: batch,
+      headers: { "idempotency-key": idempotencyKey },
+      signal: options.signal,
+      attempts: options.attempts,
+    });
+    return { ...res.body, replayed: res.headers.get("idempotent-replayed") === "true", idempotencyKey };
   }
 
-  /** Downloads a succeeded job's output through its signed URL. */
-  async download(job: JobView): Promise<Uint8Array> {
-    if (!job.output) throw new Error(`Job ${job.id} has no output (status ${job.status}).`);
-    const res = await this.fetch(job.output.url);
-    if (!res.ok) throw new Error(`Downloading the output of job ${job.id} failed with HTTP ${res.status}.`);
-    return new Uint8Array(await res.arrayBuffer());
+  /** Counts per job status, the overall status, and once complete the manifest (and zip) URLs. */
+  async getBatch(id: string, options: { signal?: AbortSignal } = {}): Promise<BatchView> {
+    return (await this.request<BatchView>("GET", `/v1/batches/${encodeURIComponent(id)}`, options)).body;
   }
 
-  private async request(
+  /** Up to 100 entries of a batch from index `start`, with signed URLs of their outputs. */
+  async getBatchOutputs(id: string, start = 0): Promise<BatchOutputsPage> {
+    return (
+      await this.request<BatchOutputsPage>(
+        "GET",
+        `/v1/batches/${encodeURIComponent(id)}/outputs?start=${start}`,
+      )
+    ).body;
+  }
+
+  /** The API's OpenAPI 3.1 document; needs no API key. */
+  async getOpenApi(): Promise<Record<string, unknown>> {
+    return (await this.request<Record<string, unknown>>("GET", "/openapi.json", { auth: false })).body;
+  }
+
+  /**
+   * Any request to the API: non-2xx answers throw KilnApiError; failures are retried as the class
+   * describes when the request is idempotent. The body is parsed as JSON when it is JSON.
+   */
+  async request<T = unknown>(
     method: string,
     path: string,
-    body?: unknown,
-    headers: Record<string, string> = {},
-  ): Promise<Response> {
-    const res = await this.fetch(new URL(path, this.options.baseUrl), {
-      method,
-      headers: {
-        "x-api-key": this.options.apiKey,
-        ...(body === undefined ? {} : { "content-type": "application/json" }),
-        ...headers,
-      },
-      ...(body === undefined
-        ? {}
-        : { body: body instanceof Uint8Array ? new Uint8Array(body) : JSON.stringify(body) }),
-    });
-    if (!res.ok) {
-      const text = await res.text();
-      let parsed: unknown = text;
-      try {
-        parsed = JSON.parse(text);
-      } catch {}
-      const error = (parsed as { error?: { code?: string; message?: string } })?.error;
-      throw new KilnApiError(
-        res.status,
-        error?.code ?? "http_error",
-        error?.message ?? text.slice(0, 200),
-        parsed,
-      );
+    options: RequestOptions = {},
+  ): Promise<KilnResponse<T>> {
+    const headers: Record<string, string> = {};
+    if (options.auth !== false && this.options.apiKey !== undefined)
+      headers["x-api-key"] = this.options.apiKey;
+    let body: string | Uint8Array | undefined;
+    if (options.json !== undefined) {
+      headers["content-type"] = "application/json";
+      body = JSON.stringify(options.json);
+    } else if (options.body !== undefined) {
+      if (options.contentType) headers["content-type"] = options.contentType;
+      body = options.body;
     }
-    return res;
+    Object.assign(headers, options.headers);
+    const hasKey = Object.keys(headers).some((h) => h.toLowerCase() === "idempotency-key");
+    const idempotent = options.idempotent ?? (IDEMPOTENT_METHODS.has(method.toUpperCase()) || hasKey);
+    const attempts = idempotent ? (options.attempts ?? this.retry.attempts) : 1;
+    const url = new URL(
+      path.replace(/^\//, ""),
+      this.options.baseUrl.endsWith("/") ? this.options.baseUrl : `${this.options.baseUrl}/`,
+    );
+
+    for (let attempt = 1; ; attempt++) {
+      let res: Response;
+      try {
+        res = await this.fetch(url, {
+          method,
+          headers,
+          // A fresh copy each attempt: a Uint8Array body may be transferred by the first.
+          ...(body === undefined ? {} : { body: typeof body === "string" ? body : new Uint8Array(body) }),
+          signal: options.signal ?? null,
+        });
+      } catch (err) {
+        if (options.signal?.aborted || attempt >= attempts) throw err;
+        const delayMs = this.backoffMs(attempt);
+        this.options.onRetry?.({ method, path, attempt, delayMs });
+        await sleep(delayMs, options.signal);
+        continue;
+      }
+      if (res.ok) return { status: res.status, headers: res.headers, body: (await parseBody(res)) as T };
+      const error = await apiError(res);
+      if (!(res.status === 429 || res.status >= 500) || attempt >= attempts) throw error;
+      const delayMs =
+        error.retryAfterMs === undefined
+          ? this.backoffMs(attempt)
+          : Math.min(error.retryAfterMs, this.retry.maxRetryAfterMs);
+      this.options.onRetry?.({ method, path, attempt, delayMs, status: res.status });
+      await sleep(delayMs, options.signal);
+    }
+  }
+
+  /** Exponential with jitter: between half and all of base × 2^(attempt-1), capped. */
+  private backoffMs(attempt: number): number {
+    const ceiling = Math.min(this.retry.maxDelayMs, this.retry.baseDelayMs * 2 ** (attempt - 1));
+    return ceiling / 2 + Math.random() * (ceiling / 2);
   }
 }
 
-/** Repeats `call` after a 5xx or a network failure, with backoff; 4xx answers are final. */
-async function retrying(call: () => Promise<Response>, attempts: number): Promise<Response> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await call();
-    } catch (err) {
-      const status = err instanceof KilnApiError ? err.status : undefined;
-      const retryable = status === undefined || status >= 500 || status === 429;
-      if (!retryable || attempt >= attempts) throw err;
-      const ceiling = Math.min(2000, 100 * 2 ** (attempt - 1));
-      await new Promise((r) => setTimeout(r, ceiling / 2 + Math.random() * (ceiling / 2)));
-    }
+/** Retry-After as milliseconds: delta-seconds or an HTTP date; undefined when absent or unreadable. */
+export function parseRetryAfter(value: string | null, now: number = Date.now()): number | undefined {
+  if (value === null) return undefined;
+  const trimmed = value.trim();
+  if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000;
+  const at = Date.parse(trimmed);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
+
+async function parseBody(res: Response): Promise<unknown> {
+  const text = await res.text();
+  if (!/\bjson\b/i.test(res.headers.get("content-type") ?? "")) return text;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
   }
+}
+
+async function apiError(res: Response): Promise<KilnApiError> {
+  const body = await parseBody(res).catch(() => "");
+  let parsed = body;
+  if (typeof body === "string") {
+    try {
+      parsed = JSON.parse(body);
+    } catch {}
+  }
+  const error = (parsed as { error?: { code?: unknown; message?: unknown; fields?: unknown } } | null)?.error;
+  const text = typeof parsed === "string" ? parsed.slice(0, 200) : `HTTP ${res.status}`;
+  return new KilnApiError(
+    res.status,
+    typeof error?.code === "string" ? error.code : "http_error",
+    typeof error?.message === "string" ? error.message : text,
+    Array.isArray(error?.fields) ? (error.fields as FieldIssue[]) : [],
+    parsed,
+    parseRetryAfter(res.headers.get("retry-after")),
+  );
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal?.reason);
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
 }

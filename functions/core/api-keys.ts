@@ -9,6 +9,12 @@ export function generateApiKey(): string {
   return `kiln_${randomBytes(24).toString("base64url")}`;
 }
 
+/**
+ * What a tenant may be called. Tenant names become parts of storage keys (`TENANT#<tenant>#…`,
+ * `assets/<tenant>/…`), so a `/` or `#` in one could reach into another tenant's keys.
+ */
+export const TENANT_NAME = /^[A-Za-z0-9_-]{1,64}$/;
+
 /** Parses `tenantA=keyA,tenantB=keyB`; throws a sentence naming the bad entry. */
 export function parseApiKeyList(list: string): Array<{ tenant: string; apiKey: string }> {
   return list

@@ -35,6 +35,8 @@ export const ASSET_CONTENT_TYPES: Readonly<Record<string, string>> = {
   ttf: "font/ttf",
   otf: "font/otf",
   css: "text/css",
+  /** Batch records (`recordsKey` of POST /v1/batches), one JSON object per line. */
+  jsonl: "application/x-ndjson",
 };
 
 const ALLOWED_TYPES = new Set(Object.values(ASSET_CONTENT_TYPES));
@@ -63,7 +65,8 @@ export const AssetKeySchema = z
   .regex(/^[A-Za-z0-9._-]+(?:\/[A-Za-z0-9._-]+)*$/, "may contain only letters, digits, '.', '_', '-' and '/'")
   .refine((k) => !k.split("/").some((s) => s === "." || s === ".."), {
     message: "must not contain '.' or '..' segments",
-  });
+  })
+  .describe("Key in the tenant's assets, e.g. `brand/logo-v2.png`: letters, digits, '.', '_', '-' and '/'.");
 
 /** How a template names an asset: `{{ 'logo' | asset_url }}`. */
 export const AssetNameSchema = z

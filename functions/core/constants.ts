@@ -11,6 +11,26 @@ export const JOBS_TABLE = {
   timeToLiveAttribute: "expiresAtEpoch",
 } as const;
 
+/**
+ * Sparse index of the jobs that belong to a batch, by position: only batch jobs carry its keys. It
+ * projects what a batch's counts and manifest need, so reading a batch never reads the requests.
+ */
+export const BATCH_JOBS_INDEX = {
+  indexName: "batch-jobs",
+  partitionKey: { name: "batchPk", type: "S" },
+  sortKey: { name: "batchIndex", type: "N" },
+  projectedAttributes: ["id", "status", "output", "error"],
+} as const;
+
+/** Fan-out of batches into render jobs: a queue of its own, with a dead-letter queue. */
+export const BATCH_QUEUE = {
+  maxReceiveCount: 5,
+  retentionSeconds: 4 * 24 * 3600,
+  /** The fan-out function's timeout (it also writes a batch's zip); SQS needs six times it. */
+  functionTimeoutSeconds: 300,
+  visibilityTimeoutSeconds: 6 * 300,
+} as const;
+
 export const RENDER_QUEUE = {
   /**
    * Receives before SQS moves a message to the dead-letter queue: three render attempts and one more
@@ -84,4 +104,6 @@ export const ENV = {
   assetsBucket: "KILN_ASSETS_BUCKET",
   /** Lifetime of the asset URLs minted for a render (30–3600 s, default 300). */
   assetUrlTtlSeconds: "KILN_ASSET_URL_TTL_SECONDS",
+  /** Queue of batch fan-out chunks and completion checks. */
+  batchQueueUrl: "KILN_BATCH_QUEUE_URL",
 } as const;

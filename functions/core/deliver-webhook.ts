@@ -10,6 +10,7 @@ import type {
 } from "./ports.js";
 import { type StoreRetry, withStoreRetry } from "./retry-policy.js";
 import {
+  CallbackRefusedError,
   type CallbackUrlPolicy,
   callbackUrlProblem,
   nextWebhookDelaySeconds,
@@ -78,17 +79,19 @@ export async function deliverWebhook(
   }
 
   const at = now.toISOString();
-  const problem = callbackUrlProblem(job.callbackUrl, deps.policy);
-  if (problem) {
+  /** A delivery that can never succeed: recorded as failed, with no further attempts. */
+  const refuse = async (problem: string, durationMs: number): Promise<DeliverWebhookResult> => {
     const error = `callbackUrl is not allowed: ${problem}`;
     await store(() =>
       jobs.recordWebhook(job.tenant, job.id, {
-        attempt: { attempt: message.attempt, at, error, durationMs: 0 },
+        attempt: { attempt: message.attempt, at, error, durationMs },
         state: "failed",
       }),
     );
     return { outcome: "gave-up", error };
-  }
+  };
+  const problem = callbackUrlProblem(job.callbackUrl, deps.policy);
+  if (problem) return refuse(problem, 0);
 
   const secret = await store(() => deps.secrets.getOrCreate(job.tenant));
   const { headers, body } = signedWebhookRequest(secret, job, now);
@@ -97,8 +100,13 @@ export async function deliverWebhook(
   let error: string | undefined;
   try {
     ({ status } = await deps.sender.post(job.callbackUrl, headers, body, deps.timeoutMs));
-    if (status < 200 || status > 299) error = `the receiver answered HTTP ${status}`;
+    if (status >= 300 && status <= 399)
+      error = `the receiver answered HTTP ${status}; redirects are not followed`;
+    else if (status < 200 || status > 299) error = `the receiver answered HTTP ${status}`;
   } catch (err) {
+    // The sender resolved the host and found an address Kiln does not call: no retry can change that.
+    if (err instanceof CallbackRefusedError)
+      return refuse(err.message, Math.round(performance.now() - started));
     const e = err as Error;
     error =
       e.name === "TimeoutError" || e.name === "AbortError"
@@ -127,7 +135,13 @@ export async function deliverWebhook(
   const notBefore = now.getTime() + delaySeconds * 1000;
   await store(() =>
     deps.queue.enqueue(
-      { tenant: job.tenant, jobId: job.id, attempt: message.attempt + 1, notBefore },
+      {
+        tenant: job.tenant,
+        jobId: job.id,
+        attempt: message.attempt + 1,
+        notBefore,
+        ...(job.correlationId ? { correlationId: job.correlationId } : {}),
+      },
       Math.min(delaySeconds, WEBHOOK_QUEUE.maxDelaySeconds),
     ),
   );

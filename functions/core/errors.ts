@@ -50,6 +50,20 @@ export class UnsupportedMediaTypeError extends KilnError {
   readonly status = 415;
 }
 
+/** The tenant sent more requests than its limit allows; `retryAfterSeconds` goes into Retry-After. */
+export class RateLimitedError extends KilnError {
+  readonly code = "rate_limited";
+  readonly status = 429;
+  constructor(
+    readonly retryAfterSeconds: number,
+    limitDescription: string,
+  ) {
+    super(
+      `Too many requests: this API key's tenant may send ${limitDescription}. Retry after ${retryAfterSeconds} s.`,
+    );
+  }
+}
+
 /**
  * A render that cannot succeed however often it is retried (bad template, impossible output).
  * The job fails at once with this code and message.

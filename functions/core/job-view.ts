@@ -8,6 +8,8 @@ export interface JobView {
   readonly createdAt: string;
   readonly updatedAt: string;
   readonly attempts: number;
+  /** The submitting request's correlation id, for finding the job's log lines. */
+  readonly correlationId?: string;
   readonly output?: {
     readonly url: string;
     readonly contentType: string;
@@ -32,6 +34,7 @@ export function toJobView(job: Job, outputUrl?: SignedUrl): JobView {
     createdAt: job.createdAt,
     updatedAt: job.updatedAt,
     attempts: job.attempts,
+    ...(job.correlationId ? { correlationId: job.correlationId } : {}),
     ...(job.output && outputUrl
       ? {
           output: {

@@ -61,6 +61,8 @@ export interface Job {
   readonly payloadKey?: string;
   /** Where the job's completion event is POSTed. */
   readonly callbackUrl?: string;
+  /** The submitting request's correlation id: on the job's log lines and its webhook deliveries. */
+  readonly correlationId?: string;
   readonly lease?: JobLease;
   /** The reason of the latest transient failure; becomes the job's error once attempts run out. */
   readonly lastError?: JobFailure;
@@ -68,6 +70,13 @@ export interface Job {
   readonly error?: JobFailure;
   /** Present once a job with a callbackUrl is terminal. */
   readonly webhook?: JobWebhook;
+  /** The batch this job renders one record of, and the record's position in it. */
+  readonly batch?: JobBatchRef;
+}
+
+export interface JobBatchRef {
+  readonly id: string;
+  readonly index: number;
 }
 
 /** Whether an attempt other than the lease holder may start rendering the job at `nowMs`. */

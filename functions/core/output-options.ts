@@ -19,6 +19,9 @@ export const OUTPUT_LIMITS = {
   headerFooterBytes: 64 * 1024,
   maxWaitMs: 20_000,
   defaultWaitMs: 5_000,
+  /** The worker's budget for one render; a job may ask for less (`timeoutMs`), never more. */
+  renderTimeoutMs: 30_000,
+  minRenderTimeoutMs: 1_000,
 } as const;
 
 export const OUTPUT_FORMATS = ["png", "jpeg", "webp", "pdf"] as const;
@@ -82,8 +85,10 @@ const PAGE_RANGES = /^\s*\d+\s*(?:-\s*\d*\s*)?(?:,\s*\d+\s*(?:-\s*\d*\s*)?)*$/;
 
 export const PdfOptionsSchema = z.strictObject({
   /** Paper size; when absent, the template's CSS `@page { size }` applies, else A4. */
-  pageSize: PageSizeSchema.optional(),
-  landscape: z.boolean().default(false),
+  pageSize: PageSizeSchema.optional().describe(
+    `Paper: ${Object.keys(PAPER_SIZES).join(", ")} (any case) or {width, height}; default: the CSS @page size, else A4.`,
+  ),
+  landscape: z.boolean().default(false).describe("Rotate the paper."),
   /** Page margins; the template's CSS `@page { margin }` wins where it sets one. */
   margin: z
     .strictObject({
@@ -98,12 +103,26 @@ export const PdfOptionsSchema = z.strictObject({
    * template. Elements with class `pageNumber`, `totalPages`, `title` get those values; styles must
    * be inline (the page's CSS does not apply) and images must be data: URLs.
    */
-  headerTemplate: HeaderFooterSchema.optional(),
-  footerTemplate: HeaderFooterSchema.optional(),
-  pageRanges: z.string().max(200).regex(PAGE_RANGES, 'must look like "1-3, 5, 8-"').optional(),
-  printBackground: z.boolean().default(true),
+  headerTemplate: HeaderFooterSchema.optional().describe(
+    "HTML drawn in the top margin of every page, hydrated with the job's data; inline styles only.",
+  ),
+  footerTemplate: HeaderFooterSchema.optional().describe(
+    "HTML drawn in the bottom margin of every page; `pageNumber` and `totalPages` classes get those values.",
+  ),
+  pageRanges: z
+    .string()
+    .max(200)
+    .regex(PAGE_RANGES, 'must look like "1-3, 5, 8-"')
+    .optional()
+    .describe('Pages to keep, e.g. "1-3, 5, 8-".'),
+  printBackground: z.boolean().default(true).describe("Print background colours and images."),
   /** Whether CSS `@page { size }` beats `pageSize`. Defaults to true without a pageSize, false with one. */
-  preferCssPageSize: z.boolean().optional(),
+  preferCssPageSize: z
+    .boolean()
+    .optional()
+    .describe(
+      "Whether CSS `@page { size }` beats pageSize; default true without a pageSize, false with one.",
+    ),
 });
 export type PdfOptions = z.output<typeof PdfOptionsSchema>;
 
@@ -118,24 +137,52 @@ const IMAGE_ONLY = ["fullPage", "clip", "selector", "transparent"] as const;
 
 export const OutputOptionsSchema = z
   .strictObject({
-    format: z.enum(OUTPUT_FORMATS),
+    format: z.enum(OUTPUT_FORMATS).describe("The output's file format."),
     /** The viewport in CSS pixels. */
-    width: z.int().min(1).max(OUTPUT_LIMITS.maxDimension).default(1200),
-    height: z.int().min(1).max(OUTPUT_LIMITS.maxDimension).default(800),
+    width: z
+      .int()
+      .min(1)
+      .max(OUTPUT_LIMITS.maxDimension)
+      .default(1200)
+      .describe("Viewport width in CSS pixels."),
+    height: z
+      .int()
+      .min(1)
+      .max(OUTPUT_LIMITS.maxDimension)
+      .default(800)
+      .describe("Viewport height in CSS pixels."),
     /** Device pixels per CSS pixel. */
-    scale: z.number().min(1).max(OUTPUT_LIMITS.maxScale).optional(),
+    scale: z
+      .number()
+      .min(1)
+      .max(OUTPUT_LIMITS.maxScale)
+      .optional()
+      .describe("Device pixels per CSS pixel (default 1)."),
     /** Instead of scale: dots per inch, where 96 is a scale of 1. */
-    dpi: z.number().min(OUTPUT_LIMITS.minDpi).max(OUTPUT_LIMITS.maxDpi).optional(),
-    quality: z.int().min(1).max(100).optional(),
+    dpi: z
+      .number()
+      .min(OUTPUT_LIMITS.minDpi)
+      .max(OUTPUT_LIMITS.maxDpi)
+      .optional()
+      .describe("Instead of scale: dots per inch, where 96 is a scale of 1."),
+    quality: z.int().min(1).max(100).optional().describe("jpeg and webp only."),
     /** Capture the whole page, not just the viewport. */
-    fullPage: z.boolean().optional(),
+    fullPage: z.boolean().optional().describe("Capture the whole page, not just the viewport (images only)."),
     /** Capture this rectangle of the page (CSS pixels). */
-    clip: ClipSchema.optional(),
+    clip: ClipSchema.optional().describe("Capture this rectangle of the page, in CSS pixels (images only)."),
     /** Capture the first element matching this CSS selector. */
-    selector: z.string().min(1).max(1024).optional(),
+    selector: z
+      .string()
+      .min(1)
+      .max(1024)
+      .optional()
+      .describe("Capture the first element matching this CSS selector (images only)."),
     /** Leave the background transparent where the page paints none (png and webp). */
-    transparent: z.boolean().optional(),
-    pdf: PdfOptionsSchema.optional(),
+    transparent: z
+      .boolean()
+      .optional()
+      .describe("Leave the background transparent where the page paints none (png and webp)."),
+    pdf: PdfOptionsSchema.optional().describe("PDF options (format pdf only)."),
   })
   .superRefine((o, ctx) => {
     const issue = (path: string, message: string) => ctx.addIssue({ code: "custom", path: [path], message });
@@ -176,10 +223,25 @@ export type OutputOptions = z.output<typeof OutputOptionsSchema>;
 export const WaitForSchema = z
   .strictObject({
     /** Wait until an element matches this CSS selector. */
-    selector: z.string().min(1).max(1024).optional(),
+    selector: z
+      .string()
+      .min(1)
+      .max(1024)
+      .optional()
+      .describe("Wait until an element matches this CSS selector."),
     /** Wait until this JavaScript expression is truthy in the page. */
-    expression: z.string().min(1).max(4096).optional(),
-    timeoutMs: z.int().min(1).max(OUTPUT_LIMITS.maxWaitMs).default(OUTPUT_LIMITS.defaultWaitMs),
+    expression: z
+      .string()
+      .min(1)
+      .max(4096)
+      .optional()
+      .describe("Wait until this JavaScript expression is truthy in the page."),
+    timeoutMs: z
+      .int()
+      .min(1)
+      .max(OUTPUT_LIMITS.maxWaitMs)
+      .default(OUTPUT_LIMITS.defaultWaitMs)
+      .describe("How long to wait before the job fails with wait_timeout."),
   })
   .refine((w) => (w.selector === undefined) !== (w.expression === undefined), {
     message: "give exactly one of selector and expression",
@@ -199,6 +261,14 @@ export interface PageOptions {
   readonly clock?: string;
   /** @default "fail" */
   readonly resourceErrors?: "fail" | "ignore";
+  /** The job's own render budget, when it asked for less than the worker's. */
+  readonly timeoutMs?: number;
+  /** Run the template's own scripts. @default false */
+  readonly javascript?: boolean;
+  /** What a request the egress rules block does to the render. @default "fail" */
+  readonly blockedRequests?: "fail" | "ignore";
+  /** The tenant's egress allowlist (exact hosts or `*.example.com`), reached over https. @default [] */
+  readonly allowHosts?: readonly string[];
 }
 
 /** Paper and margins of a PDF in inches, as Chromium's Page.printToPDF takes them. */

@@ -1,5 +1,7 @@
 import type { Job, JobFailure, JobLease, JobOutput, WebhookAttempt, WebhookState } from "./job.js";
 import type { OutputOptions, PageOptions } from "./output-options.js";
+import type { RateLimit } from "./rate-limit.js";
+import type { TenantSettings } from "./tenant-settings.js";
 
 export type StartAttemptResult =
   /** The caller holds the lease and must render. */
@@ -94,6 +96,14 @@ export interface IdempotencyStore {
   ): Promise<{ readonly record: IdempotencyRecord; readonly claimed: boolean }>;
 }
 
+/** Per-tenant settings (the egress allowlist); a tenant that never stored any has the defaults. */
+export interface TenantSettingsStore {
+  /** Undefined when the tenant has stored none. */
+  get(tenant: string): Promise<TenantSettings | undefined>;
+  /** Replaces the tenant's settings. */
+  put(tenant: string, settings: TenantSettings): Promise<void>;
+}
+
 /** Per-tenant webhook signing secrets (`whsec_…`), created on first use. */
 export interface WebhookSecretStore {
   getOrCreate(tenant: string): Promise<string>;
@@ -106,6 +116,17 @@ export interface PayloadStore {
   get(key: string): Promise<string | undefined>;
 }
 
+/** Per-tenant request allowance (a token bucket); where API Gateway's usage plans do not throttle. */
+export interface RateLimiter {
+  /** Takes one request from the tenant's allowance: allowed, or how long until one would be. */
+  take(
+    tenant: string,
+  ): Promise<
+    | { readonly allowed: true }
+    | { readonly allowed: false; readonly retryAfterSeconds: number; readonly limit: RateLimit }
+  >;
+}
+
 /** Maps an API key to its tenant. Keys are only ever compared by hash. */
 export interface ApiKeyStore {
   tenantFor(apiKey: string): Promise<string | undefined>;
@@ -114,6 +135,8 @@ export interface ApiKeyStore {
 export interface RenderMessage {
   readonly tenant: string;
   readonly jobId: string;
+  /** The submitting request's correlation id; on every log line of the job's work. */
+  readonly correlationId?: string;
 }
 
 export interface RenderQueue {
@@ -127,6 +150,8 @@ export interface WebhookMessage {
   readonly attempt: number;
   /** Epoch ms before which the attempt must not be made (waits longer than one queue delay). */
   readonly notBefore?: number;
+  /** The job's correlation id, so the dispatcher's lines carry it before the job is read. */
+  readonly correlationId?: string;
 }
 
 export interface WebhookQueue {
@@ -189,12 +214,19 @@ export const systemClock: Clock = { now: () => new Date() };
 
 /** Structured logging; the fields are what an operator filters on (job id, tenant, error code). */
 export interface Logger {
+  /** Written only at level DEBUG, or in the invocations sampled at DEBUG. */
+  debug(message: string, fields?: Record<string, unknown>): void;
   info(message: string, fields?: Record<string, unknown>): void;
   warn(message: string, fields?: Record<string, unknown>): void;
   error(message: string, fields?: Record<string, unknown>): void;
+  /** A logger that adds `fields` to every line: the scope of one request or one job's work. */
+  child(fields: Record<string, unknown>): Logger;
 }
 
 export interface Metrics {
-  renderSucceeded(fields: { format: string; durationMs: number; bytes: number }): void;
+  /** `queueWaitMs`: from the render message being sent to the start of its render. */
+  renderSucceeded(fields: { format: string; durationMs: number; bytes: number; queueWaitMs?: number }): void;
   renderFailed(fields: { code: string }): void;
+  /** One webhook delivery attempt: `delivered`, `scheduled` (a retry follows) or `gave-up`. */
+  webhookAttempted(fields: { outcome: "delivered" | "scheduled" | "gave-up" }): void;
 }

@@ -1,6 +1,7 @@
 import { type AssetRefs, type AssetUrls, type SignAssetsDeps, signJobAssets } from "./assets.js";
 import { PermanentRenderError } from "./errors.js";
 import type { OutputOptions, PageOptions, WaitFor } from "./output-options.js";
+import type { TenantSettingsStore } from "./ports.js";
 import { renderTemplate as hydrate } from "./template-engine.js";
 import { TEMPLATE_MISSING, type TemplateLoader, type TemplateRef } from "./templates.js";
 
@@ -13,6 +14,9 @@ export interface DocumentRequest {
   readonly waitFor?: WaitFor;
   readonly clock?: string;
   readonly resourceErrors?: "fail" | "ignore";
+  readonly timeoutMs?: number;
+  readonly javascript?: boolean;
+  readonly blockedRequests?: "fail" | "ignore";
 }
 
 export interface DocumentDeps {
@@ -20,6 +24,8 @@ export interface DocumentDeps {
   readonly templates?: TemplateLoader;
   /** Signs asset URLs at render time; a job naming assets fails without it. */
   readonly assets?: SignAssetsDeps;
+  /** The tenant's settings (its egress allowlist); without them a template reaches only Kiln's assets. */
+  readonly settings?: TenantSettingsStore;
 }
 
 export interface PreparedDocument {
@@ -41,10 +47,13 @@ export async function prepareDocument(
 ): Promise<PreparedDocument> {
   const template = request.template;
   let source: string;
+  let templateJavaScript = false;
   if ("html" in template) {
     source = template.html;
   } else if (deps.templates) {
-    source = await deps.templates.html(tenant, template.id, template.version);
+    const loaded = await deps.templates.load(tenant, template.id, template.version);
+    source = loaded.html;
+    templateJavaScript = loaded.javascript;
   } else {
     throw new PermanentRenderError(TEMPLATE_MISSING, "Stored templates are not configured for this worker.");
   }
@@ -78,6 +87,11 @@ export async function prepareDocument(
     ...(request.waitFor ? { waitFor: request.waitFor } : {}),
     ...(request.clock ? { clock: request.clock } : {}),
     resourceErrors: request.resourceErrors ?? "fail",
+    ...(request.timeoutMs !== undefined ? { timeoutMs: request.timeoutMs } : {}),
+    javascript: request.javascript === true || templateJavaScript,
+    blockedRequests: request.blockedRequests ?? "fail",
+    // Read when the job renders, so a changed allowlist applies to jobs already queued.
+    allowHosts: (await deps.settings?.get(tenant))?.egress.allowHosts ?? [],
   };
   return { html, output, page };
 }

@@ -308,7 +308,13 @@ async function notify(deps: RenderJobDeps, job: Job | undefined): Promise<boolea
   if (!job?.callbackUrl) return true;
   try {
     await withStoreRetry(
-      () => deps.webhooks.enqueue({ tenant: job.tenant, jobId: job.id, attempt: 1 }),
+      () =>
+        deps.webhooks.enqueue({
+          tenant: job.tenant,
+          jobId: job.id,
+          attempt: 1,
+          ...(job.correlationId ? { correlationId: job.correlationId } : {}),
+        }),
       deps.storeRetry,
       deps.random,
     );

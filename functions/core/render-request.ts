@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { AssetRefsSchema } from "./assets.js";
+import { ASSETS, AssetRefsSchema } from "./assets.js";
 import { type FieldIssue, ValidationError } from "./errors.js";
 import {
   ClockSchema,
@@ -20,19 +20,72 @@ export {
 } from "./output-options.js";
 
 /**
- * Limits on one request. Bodies up to `inlineRequestBytes` are kept in the job's DynamoDB item (max
- * 400 KB); larger ones go to the payload store by reference. `requestBytes` stays well under Lambda's
- * 6 MB invocation payload, which also carries the body JSON-escaped inside the API Gateway event.
+ * Limits on one request: the one table the API enforces and docs/security.md quotes. Everything that
+ * can be checked at submission answers 400 naming the field (413 for the whole body) before anything
+ * is queued; `maxPdfPages` and the pixels of a full-page capture depend on the content and fail the
+ * job with `output_too_large`.
+ *
+ * Bodies up to `inlineRequestBytes` are kept in the job's DynamoDB item (max 400 KB); larger ones go
+ * to the payload store by reference. `requestBytes` stays well under Lambda's 6 MB invocation
+ * payload, which also carries the body JSON-escaped inside the API Gateway event.
  */
 export const LIMITS = {
   requestBytes: 3 * 1024 * 1024,
   inlineRequestBytes: 128 * 1024,
   htmlBytes: 1024 * 1024,
+  /** `data` serialized as JSON. */
+  dataBytes: 2 * 1024 * 1024,
+  /** Nesting of arrays and objects in any JSON body; DynamoDB's own item limit is 32 levels too. */
+  jsonDepth: 32,
+  assetsPerRender: ASSETS.maxPerJob,
+  assetBytes: ASSETS.maxBytes,
   callbackUrlChars: 2048,
   maxDimension: OUTPUT_LIMITS.maxDimension,
   maxPixels: OUTPUT_LIMITS.maxPixels,
   maxScale: OUTPUT_LIMITS.maxScale,
+  maxPdfPages: OUTPUT_LIMITS.maxPdfPages,
+  headerFooterBytes: OUTPUT_LIMITS.headerFooterBytes,
+  waitTimeoutMs: OUTPUT_LIMITS.maxWaitMs,
+  renderTimeoutMs: OUTPUT_LIMITS.renderTimeoutMs,
+  minRenderTimeoutMs: OUTPUT_LIMITS.minRenderTimeoutMs,
 } as const;
+
+/**
+ * The path to the first place in `value` nested deeper than `maxDepth` arrays and objects, or
+ * undefined. Iterative, so a hostile body cannot exhaust the stack while being checked.
+ */
+export function tooDeepAt(value: unknown, maxDepth: number = LIMITS.jsonDepth): string[] | undefined {
+  const stack: Array<{ value: unknown; path: string[] }> = [{ value, path: [] }];
+  for (let next = stack.pop(); next; next = stack.pop()) {
+    if (typeof next.value !== "object" || next.value === null) continue;
+    if (next.path.length >= maxDepth) return next.path;
+    for (const [key, child] of Object.entries(next.value)) {
+      if (typeof child === "object" && child !== null)
+        stack.push({ value: child, path: [...next.path, key] });
+    }
+  }
+  return undefined;
+}
+
+const DataSchema = z.record(z.string(), z.unknown()).superRefine((data, ctx) => {
+  // Checked before serializing: JSON.stringify recurses.
+  const deep = tooDeepAt(data, LIMITS.jsonDepth - 1);
+  if (deep !== undefined) {
+    ctx.addIssue({
+      code: "custom",
+      path: deep,
+      message: `is nested too deeply: JSON may nest at most ${LIMITS.jsonDepth} levels`,
+    });
+    return;
+  }
+  const bytes = Buffer.byteLength(JSON.stringify(data), "utf8");
+  if (bytes > LIMITS.dataBytes) {
+    ctx.addIssue({
+      code: "custom",
+      message: `is ${bytes} bytes as JSON; at most ${LIMITS.dataBytes} bytes (2 MiB) are allowed`,
+    });
+  }
+});
 
 export const CONTENT_TYPES: Readonly<Record<OutputFormat, string>> = {
   png: "image/png",
@@ -43,26 +96,84 @@ export const CONTENT_TYPES: Readonly<Record<OutputFormat, string>> = {
 
 export const RenderRequestSchema = z.strictObject({
   /** Inline `{html}`, or a stored template's exact `{id, version}`. */
-  template: TemplateRefSchema,
-  data: z.record(z.string(), z.unknown()).default({}),
+  template: TemplateRefSchema.describe("Inline `{html}`, or a stored template's exact `{id, version}`."),
+  data: DataSchema.default({}).describe("Values for the template, as JSON (at most 2 MiB)."),
   /** Asset name → key in the tenant's assets; templates use `{{ 'name' | asset_url }}`. */
-  assets: AssetRefsSchema.optional(),
-  output: OutputOptionsSchema,
+  assets: AssetRefsSchema.optional().describe(
+    "Asset name → key in the tenant's assets; templates use `{{ 'name' | asset_url }}` (at most 50).",
+  ),
+  output: OutputOptionsSchema.describe("What to produce: format, size and capture."),
   /** Wait for a selector or an expression after load, before capture. */
-  waitFor: WaitForSchema.optional(),
+  waitFor: WaitForSchema.optional().describe(
+    "Wait for a selector or an expression after load, before capture: give exactly one of them.",
+  ),
   /** Freeze the page's `Date` at this instant. */
-  clock: ClockSchema.optional(),
+  clock: ClockSchema.optional().describe("Freeze the page's `Date` at this ISO-8601 instant."),
   /** "fail" (default): a font or image that failed to load fails the job; "ignore": render anyway. */
-  resourceErrors: ResourceErrorsSchema.optional(),
+  resourceErrors: ResourceErrorsSchema.optional().describe(
+    '"fail" (default): a font or image that failed to load fails the job; "ignore": render anyway.',
+  ),
+  /** This job's render budget in ms: at most the worker's, which is also the default. */
+  timeoutMs: z
+    .int()
+    .min(LIMITS.minRenderTimeoutMs, `must be at least ${LIMITS.minRenderTimeoutMs} ms`)
+    .max(
+      LIMITS.renderTimeoutMs,
+      `must be at most ${LIMITS.renderTimeoutMs} ms, the worker's render budget: a job may lower it, not raise it`,
+    )
+    .optional(),
+  /**
+   * Run the template's own scripts. Off by default: a template is a document, and without scripts it
+   * cannot compute where to send requests. A stored template version may allow it too.
+   */
+  javascript: z
+    .boolean()
+    .optional()
+    .describe(
+      "Run the template's own JavaScript (default false, unless the stored template version allows it). Egress rules hold either way.",
+    ),
+  /**
+   * "fail" (default): a request the egress rules block fails the job with `egress_blocked`, naming the
+   * URL; "ignore": the blocked resource is left out and the render goes on. Navigating the page away
+   * fails the job either way.
+   */
+  blockedRequests: z
+    .enum(["fail", "ignore"])
+    .optional()
+    .describe(
+      '"fail" (default): a request the egress rules block fails the job (`egress_blocked`); "ignore": render without the blocked resource. Navigating away always fails.',
+    ),
 });
+
+/**
+ * A job's `waitFor.expression` is script run in the page, and with scripts off nothing would ever make
+ * it true: it needs `"javascript": true`. A refinement of its own, so that the request schema stays
+ * a plain object others can pick from.
+ */
+export function requireJavaScriptForExpression(
+  request: {
+    readonly waitFor?: { readonly expression?: string | undefined } | undefined;
+    readonly javascript?: boolean | undefined;
+  },
+  ctx: z.RefinementCtx,
+): void {
+  if (request.waitFor?.expression !== undefined && request.javascript !== true) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["waitFor", "expression"],
+      message: 'is JavaScript: send "javascript": true with it, or wait for a selector instead',
+    });
+  }
+}
 
 /** The body of POST /v1/renders: the render request and where to report its end. */
 export const RenderSubmissionSchema = RenderRequestSchema.extend({
   callbackUrl: z
     .url({ protocol: /^https?$/ })
     .max(LIMITS.callbackUrlChars)
-    .optional(),
-});
+    .optional()
+    .describe("A signed webhook is POSTed here when the job ends (https, public host)."),
+}).superRefine(requireJavaScriptForExpression);
 
 export type RenderRequest = z.output<typeof RenderRequestSchema>;
 export type RenderSubmission = z.output<typeof RenderSubmissionSchema>;

@@ -61,6 +61,8 @@ export async function submitRender(
   tenant: string,
   submission: RenderSubmission,
   idempotencyKey?: string,
+  /** Kept on the job and carried in its render message. */
+  correlationId?: string,
 ): Promise<SubmitRenderResult> {
   const { jobs, queue, payloads, idempotency, clock } = deps;
   const now = clock.now();
@@ -100,9 +102,10 @@ export async function submitRender(
     attempts: 0,
     ...(large ? { payloadKey: payloadKey(tenant, id) } : { request }),
     ...(callbackUrl ? { callbackUrl } : {}),
+    ...(correlationId ? { correlationId } : {}),
   };
   if (job.payloadKey) await payloads.put(job.payloadKey, requestJson);
-  await queue.enqueue({ tenant, jobId: id });
+  await queue.enqueue({ tenant, jobId: id, ...(correlationId ? { correlationId } : {}) });
   if ((await jobs.create(job)) === "exists") {
     // A concurrent retry with the same key got there first: it is the same job.
     return { job: (await jobs.get(tenant, id)) ?? job, replayed: false };

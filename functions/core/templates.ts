@@ -34,15 +34,24 @@ const HtmlSchema = z
 
 /** The body of POST /v1/templates. */
 export const CreateTemplateSchema = z.strictObject({
-  id: TemplateIdSchema,
-  html: HtmlSchema,
+  id: TemplateIdSchema.describe("The template's id; a new id starts at version 1."),
+  html: HtmlSchema.describe("Liquid template, at most 1 MiB; `{{ }}` output is HTML-escaped."),
   /** A JSON Schema the data of every render of this version must satisfy. */
   schema: z
     .record(z.string(), z.unknown())
     .refine((s) => Buffer.byteLength(JSON.stringify(s), "utf8") <= TEMPLATES.schemaBytes, {
       message: `must be at most ${TEMPLATES.schemaBytes} bytes as JSON`,
     })
-    .optional(),
+    .optional()
+    .describe("A JSON Schema (at most 64 KiB) the data of every render of this version must satisfy."),
+  /**
+   * Let renders of this version run the template's own scripts (a job can also ask with
+   * `"javascript": true`). Off by default; the egress rules hold either way.
+   */
+  javascript: z
+    .boolean()
+    .optional()
+    .describe("Renders of this version run the template's own JavaScript (default false)."),
 });
 export type CreateTemplate = z.output<typeof CreateTemplateSchema>;
 
@@ -52,9 +61,14 @@ export type CreateTemplate = z.output<typeof CreateTemplateSchema>;
  */
 export const TemplateRefSchema = z
   .strictObject({
-    html: HtmlSchema.optional(),
-    id: TemplateIdSchema.optional(),
-    version: z.unknown().optional(),
+    html: HtmlSchema.optional().describe(
+      "Inline Liquid template, at most 1 MiB; `{{ }}` output is HTML-escaped.",
+    ),
+    id: TemplateIdSchema.optional().describe("A stored template's id, with version."),
+    version: z
+      .unknown()
+      .optional()
+      .describe("The stored template's exact version number (1, 2, …); never latest."),
   })
   .superRefine((t, ctx) => {
     if ((t.html === undefined) === (t.id === undefined)) {
@@ -105,6 +119,8 @@ export interface TemplateVersion {
   readonly sha256: string;
   readonly bytes: number;
   readonly schema?: DataSchema;
+  /** Renders of this version run the template's own scripts. */
+  readonly javascript?: boolean;
 }
 
 /** Version records, one conditional put each. */
@@ -116,6 +132,8 @@ export interface TemplateVersionStore {
   get(tenant: string, id: string, version: number): Promise<TemplateVersion | undefined>;
   /** Ascending by version. */
   list(tenant: string, id: string): Promise<TemplateVersion[]>;
+  /** The latest version of each of the tenant's templates, ordered by id. */
+  latestOfEach(tenant: string): Promise<TemplateVersion[]>;
 }
 
 /** Template HTML by content-addressed key. */
@@ -163,7 +181,12 @@ export async function createTemplateVersion(
 
   for (let attempt = 1; attempt <= TEMPLATES.maxCreateAttempts; attempt++) {
     const latest = await deps.versions.latest(tenant, input.id);
-    if (latest && latest.sha256 === hash && sameSchema(latest.schema, input.schema)) {
+    if (
+      latest &&
+      latest.sha256 === hash &&
+      sameSchema(latest.schema, input.schema) &&
+      (latest.javascript ?? false) === (input.javascript ?? false)
+    ) {
       return { version: latest, created: false };
     }
     const candidate: TemplateVersion = {
@@ -173,6 +196,7 @@ export async function createTemplateVersion(
       sha256: hash,
       bytes: Buffer.byteLength(input.html, "utf8"),
       ...(input.schema ? { schema: input.schema } : {}),
+      ...(input.javascript ? { javascript: true } : {}),
     };
     if ((await deps.versions.create(tenant, candidate)) === "created")
       return { version: candidate, created: true };
@@ -200,7 +224,7 @@ export const TEMPLATE_MISSING = "template_missing";
  * bounded number) for later renders in the same process.
  */
 export class TemplateLoader {
-  readonly #cache = new Map<string, string>();
+  readonly #cache = new Map<string, LoadedTemplate>();
 
   constructor(
     private readonly deps: TemplateDeps,
@@ -208,6 +232,11 @@ export class TemplateLoader {
   ) {}
 
   async html(tenant: string, id: string, version: number): Promise<string> {
+    return (await this.load(tenant, id, version)).html;
+  }
+
+  /** The HTML and whether the version runs its own scripts. */
+  async load(tenant: string, id: string, version: number): Promise<LoadedTemplate> {
     const cacheKey = `${tenant}\u0000${id}\u0000${version}`;
     const hit = this.#cache.get(cacheKey);
     if (hit !== undefined) return hit;
@@ -217,9 +246,15 @@ export class TemplateLoader {
       throw new PermanentRenderError(TEMPLATE_MISSING, `Template ${id} version ${version} does not exist.`);
     }
     if (this.#cache.size >= this.maxEntries) this.#cache.delete(this.#cache.keys().next().value as string);
-    this.#cache.set(cacheKey, html);
-    return html;
+    const loaded = { html, javascript: record.javascript === true };
+    this.#cache.set(cacheKey, loaded);
+    return loaded;
   }
+}
+
+export interface LoadedTemplate {
+  readonly html: string;
+  readonly javascript: boolean;
 }
 
 /** How the API shows a version: never the tenant prefix or the storage key. */
@@ -231,6 +266,7 @@ export function templateVersionView(v: TemplateVersion, html?: string) {
     sha256: v.sha256,
     bytes: v.bytes,
     hasSchema: v.schema !== undefined,
+    javascript: v.javascript === true,
     ...(html !== undefined ? { html } : {}),
     ...(html !== undefined && v.schema ? { schema: v.schema } : {}),
   };

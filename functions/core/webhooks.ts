@@ -1,6 +1,8 @@
 import { createHmac, randomBytes } from "node:crypto";
 import { isIP } from "node:net";
+import { addressProblem, bareHost } from "./egress-policy.js";
 import type { Job } from "./job.js";
+import { CORRELATION_ID_HEADER } from "./observability.js";
 
 /**
  * Job-completion webhooks, signed the Standard Webhooks way: `webhook-id`, `webhook-timestamp` and
@@ -13,7 +15,11 @@ export const WEBHOOK_SECRET_PREFIX = "whsec_";
 export interface CallbackUrlPolicy {
   /** URL schemes without the colon, e.g. `["https"]`. */
   readonly schemes: readonly string[];
-  /** When set, the only hosts allowed; otherwise any host except loopback, private and link-local ones. */
+  /**
+   * When set, the only hosts allowed, trusted to resolve wherever they resolve (the local stack lists
+   * 127.0.0.1 and localhost); otherwise any host whose every address is public (see
+   * `callbackAddressProblem`).
+   */
   readonly hosts?: readonly string[];
 }
 
@@ -55,11 +61,43 @@ export function callbackUrlProblem(url: string, policy: CallbackUrlPolicy): stri
     host === "localhost" ||
     host.endsWith(".localhost") ||
     host.endsWith(".internal") ||
-    isPrivateIp(host)
+    isPrivateIp(host) ||
+    (isIP(host) !== 0 && addressProblem(host) !== undefined)
   ) {
     return `host ${host} is not a public address`;
   }
   return undefined;
+}
+
+/**
+ * Why the callback host `hostname`, which resolved to `addresses` (at least one; an IP literal resolves
+ * to itself),
+ * may not be connected to, or undefined when the first address may be. Every address is judged by the
+ * egress classifier — loopback, private, link-local (cloud metadata), and the IPv6 forms that carry
+ * them — because a name under a tenant's control can point anywhere; a host the policy lists is
+ * trusted as it is.
+ */
+export function callbackAddressProblem(
+  hostname: string,
+  addresses: readonly string[],
+  policy: CallbackUrlPolicy,
+): string | undefined {
+  const host = bareHost(hostname);
+  if (policy.hosts?.includes(host)) return undefined;
+  for (const address of addresses) {
+    const problem = addressProblem(address);
+    if (problem === undefined) continue;
+    return address === host ? `host ${problem}` : `host ${host} resolves to ${address}, and ${problem}`;
+  }
+  return undefined;
+}
+
+/**
+ * A delivery refused before any connection: the callback's host resolves to an address Kiln does not
+ * call. Permanent for that delivery — retrying cannot make the address acceptable.
+ */
+export class CallbackRefusedError extends Error {
+  override readonly name = "CallbackRefusedError";
 }
 
 function isPrivateIp(host: string): boolean {
@@ -165,6 +203,8 @@ export function signedWebhookRequest(
       "webhook-id": id,
       "webhook-timestamp": String(timestamp),
       "webhook-signature": signWebhook(secret, id, timestamp, body),
+      // Not signed: it only helps the receiver find Kiln's log lines for this job.
+      ...(job.correlationId ? { [CORRELATION_ID_HEADER]: job.correlationId } : {}),
     },
     body,
   };

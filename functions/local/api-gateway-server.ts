@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { Duplex } from "node:stream";
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from "aws-lambda";
 import { listenOnLoopback } from "./loopback.js";
 
@@ -7,6 +8,12 @@ import { listenOnLoopback } from "./loopback.js";
 const MAX_PAYLOAD_BYTES = 10 * 1024 * 1024;
 
 export type ProxyHandler = (event: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult>;
+
+/**
+ * A page or probe of the local stack only (the preview page, /healthz): answered by the server itself,
+ * before any request reaches the api handler. API Gateway in AWS has no such routes.
+ */
+export type LocalRoute = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
 
 export interface LocalApiGateway {
   readonly url: string;
@@ -20,31 +27,105 @@ export interface LocalApiGateway {
 export async function startLocalApiGateway(options: {
   port: number;
   handler: ProxyHandler;
+  /** By exact path; GET and HEAD only. */
+  localRoutes?: Readonly<Record<string, LocalRoute>>;
 }): Promise<LocalApiGateway> {
   const server = createServer((req, res) => {
-    serve(req, res, options.handler).catch(() => {
+    const local = localRouteFor(req, options.localRoutes);
+    (local ? local(req, res) : serve(req, res, options.handler)).catch(() => {
       if (!res.headersSent) res.writeHead(502, { "content-type": "application/json" });
       res.end(JSON.stringify({ message: "Internal server error" }));
     });
   });
   server.keepAliveTimeout = 5_000;
+  server.on("clientError", answerMalformedRequest);
   const { url, stop } = await listenOnLoopback(server, options.port);
   return { url, stop };
 }
 
-async function serve(req: IncomingMessage, res: ServerResponse, handler: ProxyHandler): Promise<void> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_PAYLOAD_BYTES) {
-      res.writeHead(413, { "content-type": "application/json" });
-      res.end(JSON.stringify({ message: "Request Too Long" }));
-      return;
-    }
-    chunks.push(chunk as Buffer);
+/** Why Node's HTTP parser refused a request, in words a client can act on. */
+const PARSER_REFUSALS: ReadonlyArray<readonly [RegExp, string]> = [
+  [/METHOD/, "the method is not an HTTP method"],
+  [/URL|PATH/, "the request target holds characters a URL does not allow"],
+  [/HEADER_OVERFLOW/, "the headers are larger than 16 KiB"],
+  [/HEADER|TOKEN|CHUNK|CR|LF/, "a header name or value holds characters HTTP does not allow"],
+];
+
+/**
+ * A request that Node's HTTP parser refuses (a NUL in a header, a malformed request line) never
+ * reaches the handler; it still gets Kiln's error shape, as API Gateway's own answers do.
+ */
+function answerMalformedRequest(error: NodeJS.ErrnoException, socket: Duplex): void {
+  if (!socket.writable) {
+    socket.destroy();
+    return;
   }
-  const result = await handler(toProxyEvent(req, Buffer.concat(chunks)));
+  const code = error.code ?? "";
+  const reason = PARSER_REFUSALS.find(([pattern]) => pattern.test(code))?.[1] ?? "it is not valid HTTP/1.1";
+  const tooLarge = code.includes("HEADER_OVERFLOW");
+  const message = `The HTTP request is malformed: ${reason}.`;
+  const body = JSON.stringify({
+    error: tooLarge
+      ? { code: "headers_too_large", message }
+      : { code: "bad_request", message, fields: [{ field: "", message: reason }] },
+  });
+  socket.end(
+    `HTTP/1.1 ${tooLarge ? "431 Request Header Fields Too Large" : "400 Bad Request"}\r\n` +
+      "content-type: application/json; charset=utf-8\r\n" +
+      `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+  );
+}
+
+function localRouteFor(
+  req: IncomingMessage,
+  routes: Readonly<Record<string, LocalRoute>> | undefined,
+): LocalRoute | undefined {
+  if (!routes || (req.method !== "GET" && req.method !== "HEAD")) return undefined;
+  const path = new URL(req.url ?? "/", "http://127.0.0.1").pathname;
+  return Object.hasOwn(routes, path) ? routes[path] : undefined;
+}
+
+/** API Gateway's answer to a body over its limit, in Kiln's error shape (see lib/constructs/http-api.ts). */
+export const PAYLOAD_TOO_LARGE_BODY = JSON.stringify({
+  error: {
+    code: "payload_too_large",
+    message: `The request body must be at most ${MAX_PAYLOAD_BYTES} bytes (10 MiB), API Gateway's limit. Reference large images and fonts by URL instead of embedding them.`,
+  },
+});
+
+/**
+ * The whole body, or undefined once it passes the gateway's limit. The rest of an oversize body is
+ * read and dropped rather than left unread, so the client, still sending, gets the answer instead of
+ * a reset connection.
+ */
+function readBody(req: IncomingMessage): Promise<Buffer | undefined> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on("data", (chunk: Buffer) => {
+      if (size > MAX_PAYLOAD_BYTES) return;
+      size += chunk.length;
+      if (size > MAX_PAYLOAD_BYTES) {
+        chunks.length = 0;
+        resolve(undefined);
+      } else chunks.push(chunk);
+    });
+    req.on("end", () => resolve(Buffer.concat(chunks)));
+    req.on("error", reject);
+  });
+}
+
+async function serve(req: IncomingMessage, res: ServerResponse, handler: ProxyHandler): Promise<void> {
+  const received = await readBody(req);
+  if (received === undefined) {
+    res.writeHead(413, {
+      "content-type": "application/json",
+      "content-length": Buffer.byteLength(PAYLOAD_TOO_LARGE_BODY),
+    });
+    res.end(PAYLOAD_TOO_LARGE_BODY);
+    return;
+  }
+  const result = await handler(toProxyEvent(req, received));
   const body = result.isBase64Encoded
     ? Buffer.from(result.body, "base64")
     : Buffer.from(result.body ?? "", "utf8");

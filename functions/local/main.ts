@@ -1,10 +1,13 @@
-import { resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { z } from "zod";
 import { jsonLogger } from "../adapters/json-logger.js";
+import { localLogFormat } from "../adapters/powertools-logger.js";
 import { ENV } from "../core/constants.js";
+import { describeRateLimit, parseRateLimit } from "../core/rate-limit.js";
 import { callbackPolicyFrom } from "../core/webhooks.js";
 import { readEnv } from "../handlers/env.js";
 import { parseFaults } from "./fault-injection.js";
+import { readableLogLine } from "./readable-log.js";
 import { startLocalStack } from "./stack.js";
 
 /** `npm start`: the whole Kiln pipeline on this machine, in the foreground, until SIGTERM or Ctrl-C. */
@@ -19,6 +22,16 @@ const env = readEnv(
     [ENV.callbackSchemes]: z.string().optional(),
     [ENV.callbackHosts]: z.string().optional(),
     KILN_FAULTS: z.string().optional(),
+    KILN_RATE_LIMIT: z
+      .string()
+      .optional()
+      .superRefine((value, ctx) => {
+        try {
+          parseRateLimit(value ?? "off");
+        } catch (err) {
+          ctx.addIssue({ code: "custom", message: (err as Error).message });
+        }
+      }),
   },
   {
     component: "The Kiln local stack",
@@ -27,13 +40,22 @@ const env = readEnv(
       KILN_EDGE_PORT: "a port number, or leave it unset for the API port + 1",
       KILN_VISIBILITY_TIMEOUT_SECONDS: "whole seconds between 1 and 43200",
       KILN_FAULTS: "kill=<0–1>,crash=<0–1>,store=<0–1>,seed=<n>, or leave it unset",
+      KILN_RATE_LIMIT: "requests per second per tenant and a burst, e.g. 20/s,burst=40, or off",
     },
   },
 );
 const dataDir = resolve(env.KILN_DATA_DIR);
-const logger = jsonLogger("kiln-local");
+// At a terminal, log lines are for reading; piped (CI, files) they stay JSON, one object per line.
+const colour = process.stdout.isTTY === true && !process.env.NO_COLOR;
+const logger = jsonLogger(
+  "kiln-local",
+  localLogFormat(process.env.KILN_LOG_FORMAT, process.stdout.isTTY === true) === "pretty"
+    ? (line) => process.stdout.write(`${readableLogLine(line, { colour })}\n`)
+    : undefined,
+);
 // Test-only fault injection; the Lambda entry points never read this variable.
 const faults = parseFaults(env.KILN_FAULTS);
+const rateLimit = parseRateLimit(env.KILN_RATE_LIMIT ?? "off");
 
 const stack = await startLocalStack({
   dataDir,
@@ -50,25 +72,46 @@ const stack = await startLocalStack({
     env[ENV.callbackHosts] ?? "127.0.0.1,localhost",
   ),
   ...(faults ? { faults: { random: faults } } : {}),
+  ...(rateLimit ? { rateLimit } : {}),
 });
 
-// Keys from KILN_API_KEYS are the caller's own: name the tenants only.
-const keyLines = env.KILN_API_KEYS
-  ? [`  tenants: ${stack.apiKeys.map((k) => k.tenant).join(", ")} (keys from KILN_API_KEYS)`]
-  : stack.apiKeys.map(
-      ({ tenant, apiKey }) => `  tenant ${tenant}: x-api-key ${apiKey} (kept in ${dataDir}/api-key)`,
-    );
-process.stdout.write(
-  [
-    `Kiln local stack ready at ${stack.apiUrl}`,
-    ...keyLines,
-    `  edge (CloudFront): ${stack.edgeUrl}`,
-    `  SQS + S3: ${stack.endpoints.sqsS3}   DynamoDB: ${stack.endpoints.dynamodb}   Lambda: ${stack.endpoints.lambda}`,
-    `  data: ${dataDir}`,
-    ...(faults ? [`  FAULTS INJECTED: ${env.KILN_FAULTS}`] : []),
+process.stdout.write(`${banner()}\n`);
+
+/** What a person needs to start using the stack; the first line is what scripts wait for. */
+function banner(): string {
+  const bold = (text: string) => (colour ? `\u001b[1m${text}\u001b[0m` : text);
+  const row = (name: string, value: string, note = "") =>
+    `  ${name.padEnd(10)} ${value}${note ? `   ${note}` : ""}`;
+  const keyFile = join(dataDir, "api-key");
+  const keyValue = env.KILN_API_KEYS ? "<your key>" : `$(cat ${keyFile})`;
+  const [first] = stack.apiKeys;
+  // A key is printed only when this start generated it; afterwards it is read from its file.
+  const keyRows = env.KILN_API_KEYS
+    ? [row("API keys", `tenants ${stack.apiKeys.map((k) => k.tenant).join(", ")}`, "(from KILN_API_KEYS)")]
+    : stack.generatedApiKey && first
+      ? [row("API key", first.apiKey, `(new for tenant ${first.tenant}; kept in ${keyFile})`)]
+      : [row("API key", `export KILN_API_KEY=$(cat ${keyFile})`, `(tenant ${first?.tenant ?? "local"})`)];
+  return [
+    bold(`Kiln local stack ready at ${stack.apiUrl}`),
     "",
-  ].join("\n"),
-);
+    row("API", stack.apiUrl, "send the key in the x-api-key header"),
+    row("Preview", stack.previewUrl, "edit data, see it rendered (this machine only)"),
+    row("Health", `${stack.apiUrl}/healthz`),
+    row("Edge", stack.edgeUrl, "CloudFront stand-in: signed output URLs"),
+    row("Data", dataDir),
+    ...keyRows,
+    row(
+      "Stand-ins",
+      `SQS + S3 ${stack.endpoints.sqsS3}  DynamoDB ${stack.endpoints.dynamodb}  Lambda ${stack.endpoints.lambda}`,
+    ),
+    ...(rateLimit ? [row("Rate limit", describeRateLimit(rateLimit), "per tenant (KILN_RATE_LIMIT)")] : []),
+    ...(faults ? ["", `  FAULTS INJECTED: ${env.KILN_FAULTS}`] : []),
+    "",
+    `  Try it:   KILN_API_KEY=${keyValue} npm run kiln -- render examples/hello/job.json --api ${stack.apiUrl} --out out/hello.png`,
+    "  Stop:     Ctrl-C (queued jobs survive a restart)",
+    "",
+  ].join("\n");
+}
 
 let stopping = false;
 for (const signal of ["SIGTERM", "SIGINT"] as const) {

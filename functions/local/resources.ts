@@ -1,4 +1,9 @@
-import { CreateTableCommand, type DynamoDBClient, ResourceInUseException } from "@aws-sdk/client-dynamodb";
+import {
+  CreateTableCommand,
+  DescribeTableCommand,
+  type DynamoDBClient,
+  ResourceInUseException,
+} from "@aws-sdk/client-dynamodb";
 import { CreateBucketCommand, type S3Client } from "@aws-sdk/client-s3";
 import {
   CreateQueueCommand,
@@ -6,7 +11,7 @@ import {
   SetQueueAttributesCommand,
   type SQSClient,
 } from "@aws-sdk/client-sqs";
-import { JOBS_TABLE, RENDER_QUEUE, WEBHOOK_QUEUE } from "../core/constants.js";
+import { BATCH_JOBS_INDEX, BATCH_QUEUE, JOBS_TABLE, RENDER_QUEUE, WEBHOOK_QUEUE } from "../core/constants.js";
 
 /** Resource names of the local stack (the CDK app names its own per stage). */
 export const LOCAL_NAMES = {
@@ -19,6 +24,8 @@ export const LOCAL_NAMES = {
   assetsBucket: "kiln-assets",
   webhookQueue: "kiln-webhooks",
   webhookDeadLetterQueue: "kiln-webhooks-dlq",
+  batchQueue: "kiln-batches",
+  batchDeadLetterQueue: "kiln-batches-dlq",
   signerFunction: "kiln-sign-assets",
 } as const;
 
@@ -40,12 +47,39 @@ export async function ensureJobsTable(client: DynamoDBClient, tableName: string)
         AttributeDefinitions: [
           { AttributeName: partitionKey.name, AttributeType: partitionKey.type },
           { AttributeName: sortKey.name, AttributeType: sortKey.type },
+          {
+            AttributeName: BATCH_JOBS_INDEX.partitionKey.name,
+            AttributeType: BATCH_JOBS_INDEX.partitionKey.type,
+          },
+          { AttributeName: BATCH_JOBS_INDEX.sortKey.name, AttributeType: BATCH_JOBS_INDEX.sortKey.type },
+        ],
+        GlobalSecondaryIndexes: [
+          {
+            IndexName: BATCH_JOBS_INDEX.indexName,
+            KeySchema: [
+              { AttributeName: BATCH_JOBS_INDEX.partitionKey.name, KeyType: "HASH" },
+              { AttributeName: BATCH_JOBS_INDEX.sortKey.name, KeyType: "RANGE" },
+            ],
+            Projection: {
+              ProjectionType: "INCLUDE",
+              NonKeyAttributes: [...BATCH_JOBS_INDEX.projectedAttributes],
+            },
+          },
         ],
       }),
     );
   } catch (err) {
     if (!(err instanceof ResourceInUseException)) throw err;
   }
+}
+
+/**
+ * Whether the jobs table has the batch-jobs index. A table kept in a data dir from before batches
+ * existed lacks it, and the DynamoDB stand-in cannot add an index to an existing table.
+ */
+export async function jobsTableHasBatchIndex(client: DynamoDBClient, tableName: string): Promise<boolean> {
+  const { Table } = await client.send(new DescribeTableCommand({ TableName: tableName }));
+  return (Table?.GlobalSecondaryIndexes ?? []).some((i) => i.IndexName === BATCH_JOBS_INDEX.indexName);
 }
 
 export interface RenderQueues {
@@ -79,6 +113,20 @@ export async function ensureWebhookQueues(
     visibilityTimeoutSeconds: options.visibilityTimeoutSeconds ?? WEBHOOK_QUEUE.visibilityTimeoutSeconds,
     maxReceiveCount: WEBHOOK_QUEUE.maxReceiveCount,
     retentionSeconds: WEBHOOK_QUEUE.retentionSeconds,
+  });
+}
+
+/** The batch queue (fan-out chunks and completion checks) and its dead-letter queue. Idempotent. */
+export async function ensureBatchQueues(
+  client: SQSClient,
+  options: { visibilityTimeoutSeconds?: number } = {},
+): Promise<RenderQueues> {
+  return ensureQueueWithDlq(client, {
+    name: LOCAL_NAMES.batchQueue,
+    dlqName: LOCAL_NAMES.batchDeadLetterQueue,
+    visibilityTimeoutSeconds: options.visibilityTimeoutSeconds ?? BATCH_QUEUE.visibilityTimeoutSeconds,
+    maxReceiveCount: BATCH_QUEUE.maxReceiveCount,
+    retentionSeconds: BATCH_QUEUE.retentionSeconds,
   });
 }
 

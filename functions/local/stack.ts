@@ -8,23 +8,37 @@ import { S3Client } from "@aws-sdk/client-s3";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { CloudFrontUrlSigner } from "../adapters/aws/cloudfront-url-signer.js";
 import { DynamoDbApiKeyStore } from "../adapters/aws/dynamodb-api-key-store.js";
+import { DynamoDbBatchStore } from "../adapters/aws/dynamodb-batch-store.js";
 import { DynamoDbIdempotencyStore } from "../adapters/aws/dynamodb-idempotency-store.js";
 import { DynamoDbJobStore } from "../adapters/aws/dynamodb-job-store.js";
 import { DynamoDbTemplateStore } from "../adapters/aws/dynamodb-template-store.js";
+import { DynamoDbTenantSettingsStore } from "../adapters/aws/dynamodb-tenant-settings-store.js";
 import { DynamoDbWebhookSecretStore } from "../adapters/aws/dynamodb-webhook-secret-store.js";
-import { emfMetrics } from "../adapters/aws/emf-metrics.js";
 import { LambdaUrlSigner } from "../adapters/aws/lambda-url-signer.js";
 import { S3AssetStore } from "../adapters/aws/s3-asset-store.js";
+import { S3BatchArtifactStore, S3RecordsSource } from "../adapters/aws/s3-batch-artifacts.js";
 import { S3ObjectStore } from "../adapters/aws/s3-object-store.js";
 import { S3TextStore } from "../adapters/aws/s3-text-store.js";
-import { SqsMessageVisibility, SqsRenderQueue, SqsWebhookQueue } from "../adapters/aws/sqs-render-queue.js";
+import {
+  SqsBatchQueue,
+  SqsMessageVisibility,
+  SqsRenderQueue,
+  SqsWebhookQueue,
+} from "../adapters/aws/sqs-render-queue.js";
 import { BrowserPool } from "../adapters/chromium/browser-pool.js";
 import { ChromiumRenderer } from "../adapters/chromium/chromium-renderer.js";
-import { FetchWebhookSender } from "../adapters/http/fetch-webhook-sender.js";
+import type { EgressGuardOptions } from "../adapters/chromium/egress-guard.js";
+import {
+  PinnedWebhookSender,
+  type PinnedWebhookSenderOptions,
+} from "../adapters/http/pinned-webhook-sender.js";
+import { InProcessRateLimiter } from "../adapters/memory/rate-limiter.js";
 import { generateApiKey, parseApiKeyList } from "../core/api-keys.js";
 import { ASSETS } from "../core/assets.js";
 import { OUTPUTS, RENDER_QUEUE, SIGNED_URL_DEFAULT_TTL_SECONDS } from "../core/constants.js";
+import { SERVICES } from "../core/observability.js";
 import { type Clock, type Logger, type Renderer, systemClock } from "../core/ports.js";
+import type { RateLimit } from "../core/rate-limit.js";
 import type { RetryPolicy } from "../core/retry-policy.js";
 import { TemplateLoader } from "../core/templates.js";
 import {
@@ -33,6 +47,7 @@ import {
   type WebhookRetrySchedule,
 } from "../core/webhooks.js";
 import { makeHandler as makeApiHandler } from "../handlers/api/handler.js";
+import { makeHandler as makeBatchFanOutHandler } from "../handlers/batch-fanout/handler.js";
 import { makeHandler as makeRenderWorkerHandler } from "../handlers/render-worker/handler.js";
 import { makeHandler as makeSignAssetsHandler } from "../handlers/sign-assets/handler.js";
 import { makeHandler as makeWebhookDispatcherHandler } from "../handlers/webhook-dispatcher/handler.js";
@@ -47,13 +62,18 @@ import {
   type LocalFaults,
   withStoreFaults,
 } from "./fault-injection.js";
+import { healthzRoute, localHealthChecks } from "./healthz.js";
 import { LocalLambdaEnvironment } from "./lambda-environment.js";
 import { startLambdaInvokeServer } from "./lambda-invoke-server.js";
+import { MetricsSummary } from "./metrics-summary.js";
+import { PREVIEW_PATHS, previewRoutes } from "./preview/preview-routes.js";
 import {
+  ensureBatchQueues,
   ensureBucket,
   ensureJobsTable,
   ensureRenderQueues,
   ensureWebhookQueues,
+  jobsTableHasBatchIndex,
   LOCAL_ENDPOINTS_FILE,
   LOCAL_NAMES,
   type RenderQueues,
@@ -95,19 +115,40 @@ export interface LocalStackOptions {
   readonly webhookSchedule?: WebhookRetrySchedule;
   /** Lifetime of the asset URLs the worker has minted for a render. @default 300 */
   readonly assetUrlTtlSeconds?: number;
+  /**
+   * Requests per second and burst allowed per tenant, as API Gateway's usage plan does in AWS.
+   * @default - no limit: the local stack serves one developer, the load test and the fault test
+   */
+  readonly rateLimit?: RateLimit;
   /** Test-only: hears every request the local CloudFront edge answers. */
   readonly onEdgeRequest?: (request: EdgeRequest) => void;
+  /**
+   * Test-only: how the render worker's egress guard resolves host names and reaches the checked
+   * address, so that tests can give public-looking hosts to servers on 127.0.0.1.
+   */
+  readonly egress?: Pick<EgressGuardOptions, "resolve" | "connect">;
+  /**
+   * Test-only: how the webhook dispatcher resolves callback hosts, so that tests can give names to
+   * receivers on 127.0.0.1.
+   */
+  readonly webhookEgress?: Pick<PinnedWebhookSenderOptions, "resolve">;
   /** Test-only: faults injected into the worker and the stores (see fault-injection.ts). */
   readonly faults?: LocalFaults;
+  /** Seconds between completion checks of a running batch. @default 2 */
+  readonly batchCheckEverySeconds?: number;
 }
 
 export interface LocalStack {
   readonly apiUrl: string;
+  /** The preview page (local only): edit data, see it rendered through the API. */
+  readonly previewUrl: string;
   readonly edgeUrl: string;
   readonly endpoints: LocalEndpoints;
   readonly names: typeof LOCAL_NAMES;
   readonly queues: RenderQueues;
   readonly webhookQueues: RenderQueues;
+  /** Batch fan-out chunks and completion checks. */
+  readonly batchQueues: RenderQueues;
   /** Faults injected so far, when random faults are on. */
   readonly faultCounts?: Readonly<FaultCounts>;
   /** The keys this stack accepts, by tenant. */
@@ -153,6 +194,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const visibilityTimeoutSeconds = options.visibilityTimeoutSeconds ?? DEFAULTS.visibilityTimeoutSeconds;
     const queues = await ensureRenderQueues(sqs, { visibilityTimeoutSeconds, maxReceiveCount });
     const webhookQueues = await ensureWebhookQueues(sqs, { visibilityTimeoutSeconds });
+    const batchQueues = await ensureBatchQueues(sqs, { visibilityTimeoutSeconds });
 
     // Store faults wrap the adapters here, below every handler, as a flaky AWS would look to them.
     const injector = options.faults?.random ? new FaultInjector(options.faults.random) : undefined;
@@ -173,6 +215,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         new DynamoDbWebhookSecretStore(dynamodb, LOCAL_NAMES.jobsTable),
         "dynamodb.secrets",
       ),
+      settings: flaky(new DynamoDbTenantSettingsStore(dynamodb, LOCAL_NAMES.jobsTable), "dynamodb.settings"),
       outputs: flaky(new S3ObjectStore(s3, LOCAL_NAMES.outputsBucket), "s3.outputs"),
       payloads: flaky(new S3TextStore(s3, LOCAL_NAMES.payloadsBucket, "application/json"), "s3.payloads"),
       templates: {
@@ -202,6 +245,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     stops.push(edge.stop);
 
     const signAssets = makeSignAssetsHandler({
+      logger: logger.child({ function_name: SERVICES.signAssets }),
       signer: new CloudFrontUrlSigner({
         baseUrl: edge.url,
         keyPairId: keys.keyPairId,
@@ -220,7 +264,11 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       LOCAL_NAMES.signerFunction,
     );
 
-    const browsers = new BrowserPool({ maxRendersPerBrowser: DEFAULTS.rendersPerBrowser });
+    const browsers = new BrowserPool({
+      maxRendersPerBrowser: DEFAULTS.rendersPerBrowser,
+      // The edge is the asset origin: the one loopback origin templates may load from.
+      egress: { allowedOrigins: [edge.url], ...options.egress },
+    });
     stops.push(() => browsers.close());
     const chromium: Renderer = new ChromiumRenderer({ pool: browsers });
     const crashBrowser = () => {
@@ -232,7 +280,10 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const templateLoader = new TemplateLoader(stores.templates);
     const assetUrlTtlSeconds = options.assetUrlTtlSeconds ?? SIGNED_URL_DEFAULT_TTL_SECONDS;
     const functionTimeoutMs = (options.functionTimeoutSeconds ?? 120) * 1000;
-    const metrics = emfMetrics("render-worker", (line) => logger.info("metrics", JSON.parse(line)));
+    // Lines name their function as on Lambda (function_name), though one logger serves them all here.
+    const loggerOf = (service: string) => logger.child({ function_name: service });
+    const metrics = new MetricsSummary(logger);
+    stops.push(async () => metrics.flush());
 
     // Each poller invokes its own simulated execution environment; one that is killed (a fault) or
     // times out is replaced, and the ports it was built with stop answering, as a dead process would.
@@ -254,6 +305,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         outputs: freeze(stores.outputs),
         payloads: freeze(stores.payloads),
         templates: freeze(templateLoader),
+        settings: freeze(stores.settings),
         // Asset URLs are minted through the signer when a job renders, as on Lambda.
         assets: { assets: freeze(stores.assets), signer: freeze(signer), ttlSeconds: assetUrlTtlSeconds },
         webhooks: freeze(stores.webhooks),
@@ -263,7 +315,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         holdSeconds,
         retry: options.retry ?? { baseSeconds: 1, maxSeconds: 30 },
         concurrency: options.renderConcurrency ?? availableParallelism(),
-        logger,
+        logger: loggerOf(SERVICES.renderWorker),
         metrics,
       });
       return { handler, died: environment.died, kill: (reason: Error) => environment.kill(reason) };
@@ -288,13 +340,17 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       jobs: stores.jobs,
       secrets: stores.webhookSecrets,
       queue: stores.webhooks,
-      sender: new FetchWebhookSender(),
+      sender: new PinnedWebhookSender({
+        policy: callbackPolicy,
+        ...(options.webhookEgress?.resolve ? { resolve: options.webhookEgress.resolve } : {}),
+      }),
       clock,
       policy: callbackPolicy,
       schedule: options.webhookSchedule ?? DEFAULT_WEBHOOK_SCHEDULE,
       timeoutMs: 10_000,
       concurrency: 10,
-      logger,
+      logger: loggerOf(SERVICES.webhookDispatcher),
+      metrics,
     });
     const webhookLoop = startEventSourceLoop({
       sqs,
@@ -308,6 +364,38 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     });
     stops.push(() => webhookLoop.stop());
 
+    // Batches: the fan-out function on its own queue; renders then take the render queue like any job.
+    const hasBatchIndex = await jobsTableHasBatchIndex(dynamodb, LOCAL_NAMES.jobsTable);
+    if (!hasBatchIndex) {
+      logger.warn("batches are off: the jobs table in the data dir predates them; use a new data dir", {
+        dataDir,
+      });
+    }
+    const batchStore = flaky(new DynamoDbBatchStore(dynamodb, LOCAL_NAMES.jobsTable), "dynamodb.batches");
+    const batchQueue = flaky(new SqsBatchQueue(sqs, batchQueues.queueUrl), "sqs.batches");
+    const fanOut = makeBatchFanOutHandler({
+      jobs: stores.jobs,
+      batches: batchStore,
+      renderQueue: stores.queue,
+      queue: batchQueue,
+      payloads: stores.payloads,
+      artifacts: flaky(new S3BatchArtifactStore(s3, LOCAL_NAMES.outputsBucket), "s3.batch-artifacts"),
+      clock,
+      logger,
+      checkEverySeconds: options.batchCheckEverySeconds ?? 2,
+    });
+    const batchLoop = startEventSourceLoop({
+      sqs,
+      queueUrl: batchQueues.queueUrl,
+      queueArn: batchQueues.queueArn,
+      instance: () => ({ handler: fanOut }),
+      batchSize: 5,
+      concurrency: 1,
+      functionTimeoutMs,
+      logger,
+    });
+    stops.push(() => batchLoop.stop());
+
     const api = makeApiHandler({
       jobs: stores.jobs,
       queue: stores.queue,
@@ -318,12 +406,43 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       webhookSecrets: stores.webhookSecrets,
       templates: stores.templates,
       assets: stores.assets,
+      settings: stores.settings,
+      ...(hasBatchIndex
+        ? {
+            batches: {
+              store: batchStore,
+              queue: batchQueue,
+              records: new S3RecordsSource(s3, LOCAL_NAMES.assetsBucket),
+            },
+          }
+        : {}),
       callbackPolicy,
       clock,
-      logger,
+      logger: loggerOf(SERVICES.api),
       newId: randomUUID,
+      ...(options.rateLimit ? { rateLimiter: new InProcessRateLimiter(options.rateLimit, clock) } : {}),
     });
-    const gateway = await startLocalApiGateway({ port: options.apiPort, handler: api });
+    const [previewKey] = apiKeys;
+    if (!previewKey) throw new Error("The local stack needs at least one API key.");
+    // Probes get clients of their own that try once: a stand-in that is down should fail /healthz fast.
+    const probeConfig = (endpoint: string) => ({ ...localClientConfig(endpoint), maxAttempts: 1 });
+    const healthChecks = localHealthChecks({
+      sqs: new SQSClient(probeConfig(sqsS3.endpoint)),
+      queueUrl: queues.queueUrl,
+      s3: new S3Client(probeConfig(sqsS3.endpoint)),
+      bucket: LOCAL_NAMES.outputsBucket,
+      dynamodb: new DynamoDBClient(probeConfig(dynamo.endpoint)),
+      table: LOCAL_NAMES.jobsTable,
+      browsers,
+    });
+    const gateway = await startLocalApiGateway({
+      port: options.apiPort,
+      handler: api,
+      localRoutes: {
+        ...(await previewRoutes({ apiKey: previewKey.apiKey, edgeUrl: edge.url })),
+        "/healthz": healthzRoute(healthChecks),
+      },
+    });
     stops.push(gateway.stop);
 
     const endpointsFile = join(dataDir, LOCAL_ENDPOINTS_FILE);
@@ -335,11 +454,13 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
 
     return {
       apiUrl: gateway.url,
+      previewUrl: `${gateway.url}${PREVIEW_PATHS.page}`,
       edgeUrl: edge.url,
       endpoints: { sqsS3: sqsS3.endpoint, dynamodb: dynamo.endpoint, lambda: lambdaInvoke.endpoint },
       names: LOCAL_NAMES,
       queues,
       webhookQueues,
+      batchQueues,
       ...(injector ? { faultCounts: injector.counts } : {}),
       apiKeys,
       generatedApiKey: generated,

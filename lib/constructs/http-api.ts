@@ -6,15 +6,19 @@ import * as logs from "aws-cdk-lib/aws-logs";
 import type * as s3 from "aws-cdk-lib/aws-s3";
 import type * as sqs from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
+import { z } from "zod";
 import { ASSETS } from "../../functions/core/assets.js";
 import { ENV } from "../../functions/core/constants.js";
-import { LIMITS, OUTPUT_FORMATS } from "../../functions/core/render-request.js";
-import { TEMPLATES } from "../../functions/core/templates.js";
+import { RenderSubmissionSchema } from "../../functions/core/render-request.js";
+import { CreateTemplateSchema, TEMPLATES } from "../../functions/core/templates.js";
 import { HANDLER_ENTRIES } from "../handler-entries.js";
 import { iamResourceFinding } from "./nag-findings.js";
 import type { RequestPayloads } from "./request-payloads.js";
 import { ServiceFunction } from "./service-function.js";
 import type { UrlSigner } from "./url-signer.js";
+
+/** API Gateway's own payload limit (10 MiB): larger bodies are answered by the gateway itself. */
+const API_GATEWAY_MAX_PAYLOAD_BYTES = 10 * 1024 * 1024;
 
 export interface ApiThrottle {
   /** Steady-state requests per second. */
@@ -201,17 +205,25 @@ export class RenderApi extends Construct {
       validateRequestBody: true,
       validateRequestParameters: true,
     });
+    // Generated from the zod schemas the api function validates with, so the two cannot drift.
     const renderRequestModel = this.api.addModel("RenderRequest", {
       contentType: "application/json",
       description:
         "Shape of POST /v1/renders; the api function checks the rest (sizes in bytes, pixel budget).",
-      schema: renderRequestSchema(),
+      schema: apiGatewayModel(RenderSubmissionSchema, "RenderRequest"),
+    });
+    const createTemplateModel = this.api.addModel("CreateTemplate", {
+      contentType: "application/json",
+      description: "Shape of POST /v1/templates; the api function checks the rest (sizes, Liquid syntax).",
+      schema: apiGatewayModel(CreateTemplateSchema, "CreateTemplate"),
     });
     const integration = new apigateway.LambdaIntegration(this.function, {
       proxy: true,
       allowTestInvoke: false,
     });
 
+    // The OpenAPI document of this API; public like the page of any API reference.
+    this.api.root.addResource("openapi.json").addMethod("GET", integration, { apiKeyRequired: false });
     const v1 = this.api.root.addResource("v1");
     const renders = v1.addResource("renders");
     renders.addMethod("POST", integration, {
@@ -223,7 +235,11 @@ export class RenderApi extends Construct {
       requestParameters: { "method.request.path.id": true },
     });
     const templates = v1.addResource("templates");
-    templates.addMethod("POST", integration);
+    templates.addMethod("POST", integration, {
+      requestValidator: validator,
+      requestModels: { "application/json": createTemplateModel },
+    });
+    templates.addMethod("GET", integration);
     const template = templates.addResource("{id}");
     template.addMethod("GET", integration, {
       requestValidator: validator,
@@ -244,8 +260,24 @@ export class RenderApi extends Construct {
       });
     // Where a tenant fetches the secret its webhook receivers verify signatures with.
     v1.addResource("webhooks").addResource("secret").addMethod("GET", integration);
+    // The tenant's settings (egress allow-list); the api function validates the PUT body.
+    const settings = v1.addResource("settings");
+    settings.addMethod("GET", integration);
+    settings.addMethod("PUT", integration);
+    // Batches: the api function validates the body (each record by index) and fans it out.
+    const batches = v1.addResource("batches");
+    batches.addMethod("POST", integration);
+    const batch = batches.addResource("{id}");
+    batch.addMethod("GET", integration, {
+      requestValidator: validator,
+      requestParameters: { "method.request.path.id": true },
+    });
+    batch.addResource("outputs").addMethod("GET", integration, {
+      requestValidator: validator,
+      requestParameters: { "method.request.path.id": true, "method.request.querystring.start": false },
+    });
 
-    this.addErrorResponses();
+    this.addErrorResponses(tenantThrottle);
 
     this.usagePlan = this.api.addUsagePlan("TenantPlan", {
       name: props.apiName ? `${props.apiName}-tenants` : undefined,
@@ -283,7 +315,7 @@ export class RenderApi extends Construct {
   }
 
   /** Gateway-generated errors in the same `{ error: { code, message } }` shape as the api function's. */
-  private addErrorResponses(): void {
+  private addErrorResponses(tenantThrottle: ApiThrottle): void {
     const json = (code: string, message: string) => ({
       "application/json": `{"error":{"code":"${code}","message":${message}}}`,
     });
@@ -311,15 +343,33 @@ export class RenderApi extends Construct {
         '"No such route: use POST /v1/renders, GET /v1/renders/{id}, POST /v1/templates, GET /v1/templates/{id}[/versions/{n}], PUT /v1/assets/{key} or GET /v1/webhooks/secret."',
       ),
     });
+    // A token comes back within 1/rateLimit s; Retry-After takes whole seconds.
+    const retrySeconds = Math.max(1, Math.ceil(1 / tenantThrottle.rateLimit));
+    const retryAfter = { "Retry-After": `'${retrySeconds}'` };
     this.api.addGatewayResponse("Throttled", {
       type: apigateway.ResponseType.THROTTLED,
       statusCode: "429",
-      templates: json("throttled", '"Too many requests for this API key: slow down and retry."'),
+      responseHeaders: retryAfter,
+      templates: json(
+        "rate_limited",
+        `"Too many requests: this API key may send ${tenantThrottle.rateLimit} requests per second with bursts of ${tenantThrottle.burstLimit}. Retry after ${retrySeconds} s."`,
+      ),
     });
     this.api.addGatewayResponse("QuotaExceeded", {
       type: apigateway.ResponseType.QUOTA_EXCEEDED,
       statusCode: "429",
+      // The quota renews at the start of the next UTC day; an hour is a polite first retry.
+      responseHeaders: { "Retry-After": "'3600'" },
       templates: json("quota_exceeded", '"The daily request quota of this API key is used up."'),
+    });
+    // Bodies over API Gateway's 10 MiB limit never reach the function; say so in Kiln's shape.
+    this.api.addGatewayResponse("RequestTooLarge", {
+      type: apigateway.ResponseType.REQUEST_TOO_LARGE,
+      statusCode: "413",
+      templates: json(
+        "payload_too_large",
+        `"The request body must be at most ${API_GATEWAY_MAX_PAYLOAD_BYTES} bytes (10 MiB), API Gateway's limit. Reference large images and fonts by URL instead of embedding them."`,
+      ),
     });
     this.api.addGatewayResponse("Default4xx", {
       type: apigateway.ResponseType.DEFAULT_4XX,
@@ -347,53 +397,38 @@ function validateThrottle(name: string, throttle: ApiThrottle): void {
 }
 
 /**
- * JSON Schema (draft 4) of a render request, mirroring RenderRequestSchema's shape so that malformed bodies
- * are refused before a Lambda invocation. Limits come from the same constants the api function uses.
+ * An API Gateway model (JSON Schema draft 4) from a zod request schema: the shape checks happen at the
+ * gateway, before a Lambda invocation. What JSON Schema cannot express is left to the api function:
+ * refinements and cross-field rules (html and data sizes in bytes, the pixel budget, one of
+ * selector/expression, inline html xor a stored id with a numeric version) and transforms. Dropped
+ * on the way: `format` (API Gateway does not promise to check formats; the function does) and
+ * `default` (API Gateway never fills defaults in); draft-04 has no `propertyNames`, so asset-name
+ * patterns are checked by the function only.
  */
-function renderRequestSchema(): apigateway.JsonSchema {
-  const T = apigateway.JsonSchemaType;
+export function apiGatewayModel(schema: z.ZodType, title: string): apigateway.JsonSchema {
+  const strip = (node: unknown): unknown => {
+    if (Array.isArray(node)) return node.map(strip);
+    if (!node || typeof node !== "object") return node;
+    return Object.fromEntries(
+      Object.entries(node)
+        .filter(([key]) => key !== "format" && key !== "default")
+        .map(([key, value]) =>
+          // Property names are the API's field names, never keywords.
+          key === "properties"
+            ? [key, Object.fromEntries(Object.entries(value as object).map(([k, v]) => [k, strip(v)]))]
+            : [key, strip(value)],
+        ),
+    );
+  };
+  const { $schema: _dialect, ...json } = z.toJSONSchema(schema, {
+    target: "draft-04",
+    io: "input",
+    reused: "inline",
+    unrepresentable: "any",
+  }) as Record<string, unknown>;
   return {
     schema: apigateway.JsonSchemaVersion.DRAFT4,
-    title: "RenderRequest",
-    type: T.OBJECT,
-    additionalProperties: false,
-    required: ["template", "output"],
-    properties: {
-      template: {
-        type: T.OBJECT,
-        additionalProperties: false,
-        // Inline {html} or stored {id, version}; the api function checks which, and explains a bad version.
-        properties: {
-          // Characters, not bytes: the api function enforces the byte limit exactly.
-          html: { type: T.STRING, minLength: 1, maxLength: LIMITS.htmlBytes },
-          id: { type: T.STRING, minLength: 1, maxLength: 100 },
-          version: { type: [T.INTEGER, T.STRING] },
-        },
-      },
-      data: { type: T.OBJECT },
-      assets: { type: T.OBJECT },
-      waitFor: { type: T.OBJECT },
-      clock: { type: T.STRING, maxLength: 64 },
-      resourceErrors: { type: T.STRING, enum: ["fail", "ignore"] },
-      callbackUrl: { type: T.STRING, maxLength: LIMITS.callbackUrlChars, pattern: "^https?://" },
-      output: {
-        type: T.OBJECT,
-        additionalProperties: false,
-        required: ["format"],
-        properties: {
-          format: { type: T.STRING, enum: [...OUTPUT_FORMATS] },
-          width: { type: T.INTEGER, minimum: 1, maximum: LIMITS.maxDimension },
-          height: { type: T.INTEGER, minimum: 1, maximum: LIMITS.maxDimension },
-          scale: { type: T.NUMBER, minimum: 1, maximum: LIMITS.maxScale },
-          dpi: { type: T.NUMBER },
-          quality: { type: T.INTEGER, minimum: 1, maximum: 100 },
-          fullPage: { type: T.BOOLEAN },
-          clip: { type: T.OBJECT },
-          selector: { type: T.STRING },
-          transparent: { type: T.BOOLEAN },
-          pdf: { type: T.OBJECT },
-        },
-      },
-    },
-  };
+    title,
+    ...(strip(json) as object),
+  } as apigateway.JsonSchema;
 }

@@ -7,12 +7,24 @@ import * as sns from "aws-cdk-lib/aws-sns";
 import * as subscriptions from "aws-cdk-lib/aws-sns-subscriptions";
 import type * as sqs from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
+import { METRICS, SERVICES } from "../../functions/core/observability.js";
 
-/** The render worker's EMF metric: one value per render, in milliseconds. */
+/** The render worker's metrics carry the dimension set [service] for alarms (see emf-metrics.ts). */
+const WORKER_DIMENSIONS = { [METRICS.serviceDimension]: SERVICES.renderWorker };
+
+/** The render worker's EMF metric: one value per successful render, in milliseconds. */
 export const RENDER_DURATION_METRIC = {
-  namespace: "Kiln",
-  metricName: "RenderDuration",
-  dimensions: { Service: "render-worker" },
+  namespace: METRICS.namespace,
+  metricName: METRICS.renderDuration,
+  dimensions: WORKER_DIMENSIONS,
+  unit: cloudwatch.Unit.MILLISECONDS,
+} as const;
+
+/** From the render message being sent to its render starting, in milliseconds. */
+export const QUEUE_WAIT_METRIC = {
+  namespace: METRICS.namespace,
+  metricName: METRICS.queueWait,
+  dimensions: WORKER_DIMENSIONS,
   unit: cloudwatch.Unit.MILLISECONDS,
 } as const;
 
@@ -194,6 +206,49 @@ export class Monitoring extends Construct {
       graph("Dead-letter queue depth", deadLettersMetric),
       graph("Oldest queued render (s)", queueAgeMetric),
       graph("Render duration p95 (ms)", renderDurationMetric),
+    );
+    const workerMetric = (metricName: string, statistic: string) =>
+      new cloudwatch.Metric({
+        namespace: METRICS.namespace,
+        metricName,
+        dimensionsMap: { ...WORKER_DIMENSIONS },
+        statistic,
+        period: fiveMinutes,
+      });
+    // Per-code and per-format series exist only once emitted, so they are found by search.
+    const search = (metricName: string, detail: string, statistic: string, label: string) =>
+      new cloudwatch.MathExpression({
+        expression: `SEARCH('{${METRICS.namespace},${METRICS.serviceDimension},${detail}} MetricName="${metricName}"', '${statistic}', 300)`,
+        label,
+        period: fiveMinutes,
+      });
+    this.dashboard.addWidgets(
+      graph(
+        "Queue wait p95 (ms)",
+        new cloudwatch.Metric({
+          namespace: QUEUE_WAIT_METRIC.namespace,
+          metricName: QUEUE_WAIT_METRIC.metricName,
+          dimensionsMap: { ...QUEUE_WAIT_METRIC.dimensions },
+          unit: QUEUE_WAIT_METRIC.unit,
+          statistic: cloudwatch.Stats.p(95),
+          period: fiveMinutes,
+        }),
+      ),
+      graph(
+        "Render failures by code",
+        search(METRICS.renderFailures, METRICS.codeDimension, "Sum", "failures"),
+      ),
+      graph(
+        "Render duration p95 by format (ms)",
+        search(METRICS.renderDuration, METRICS.formatDimension, "p95", "p95"),
+      ),
+    );
+    this.dashboard.addWidgets(
+      graph("Output bytes (sum)", workerMetric(METRICS.outputBytes, cloudwatch.Stats.SUM)),
+      graph(
+        "Webhook deliveries by outcome",
+        search(METRICS.webhookDeliveries, METRICS.outcomeDimension, "Sum", "deliveries"),
+      ),
     );
     this.dashboard.addWidgets(
       graph("Worker errors and throttles", workerErrorsMetric, workerThrottlesMetric),

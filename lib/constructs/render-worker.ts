@@ -121,6 +121,8 @@ export class RenderWorker extends Construct {
       [ENV.outputsBucket]: props.outputsBucket.bucketName,
       [ENV.maxReceiveCount]: String(props.queue.maxReceiveCount),
       [ENV.signerFunctionName]: props.signer.function.functionName,
+      // The one origin templates reach without the tenant's allowlist: where signed assets are served.
+      [ENV.cdnBaseUrl]: props.signer.cdnBaseUrl,
       [ENV.payloadsBucket]: props.payloads.bucket.bucketName,
       [ENV.webhookQueueUrl]: props.webhooks.queue.queueUrl,
       [ENV.templatesBucket]: props.templatesBucket.bucketName,

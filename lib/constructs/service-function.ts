@@ -4,6 +4,7 @@ import * as lambda from "aws-cdk-lib/aws-lambda";
 import * as nodejs from "aws-cdk-lib/aws-lambda-nodejs";
 import * as logs from "aws-cdk-lib/aws-logs";
 import { Construct } from "constructs";
+import { METRICS, POWERTOOLS_ENV } from "../../functions/core/observability.js";
 import { LOCK_FILE } from "../handler-entries.js";
 
 /** The one runtime every Kiln function uses; the Chromium layer is built for it. */
@@ -40,6 +41,29 @@ export interface ServiceFunctionProps {
   readonly logRetention?: logs.RetentionDays;
   /** Applies to the log group. @default RemovalPolicy.DESTROY */
   readonly removalPolicy?: RemovalPolicy;
+  /**
+   * The `service` of the function's log lines and metrics (POWERTOOLS_SERVICE_NAME).
+   * @default - the entry's folder (`functions/handlers/api/index.ts` → `api`) or file name
+   */
+  readonly serviceName?: string;
+  /**
+   * POWERTOOLS_LOG_LEVEL: DEBUG, INFO, WARN or ERROR.
+   * @default "INFO"
+   */
+  readonly logLevel?: "DEBUG" | "INFO" | "WARN" | "ERROR";
+  /**
+   * POWERTOOLS_LOGGER_SAMPLE_RATE: the share of invocations (0–1) that log at DEBUG whatever the level.
+   * @default 0.01
+   */
+  readonly logSampleRate?: number;
+}
+
+/** Powertools service name from an entry path: its folder for `index.ts`, else its file name. */
+export function serviceNameOf(entry: string): string {
+  const parts = entry.split(/[\\/]/);
+  const file = parts.at(-1) ?? entry;
+  const base = file.replace(/\.[cm]?[jt]s$/, "");
+  return base === "index" ? (parts.at(-2) ?? base) : base;
 }
 
 /**
@@ -63,6 +87,10 @@ export class ServiceFunction extends Construct {
       throw new Error(
         `${this.node.path}: timeout must be between 1 and 900 seconds; got ${timeout.toSeconds()}.`,
       );
+    }
+    const logSampleRate = props.logSampleRate ?? 0.01;
+    if (!Token.isUnresolved(logSampleRate) && !(logSampleRate >= 0 && logSampleRate <= 1)) {
+      throw new Error(`${this.node.path}: logSampleRate must be between 0 and 1; got ${logSampleRate}.`);
     }
     const reserved = props.reservedConcurrentExecutions;
     if (
@@ -102,7 +130,14 @@ export class ServiceFunction extends Construct {
       architecture: KILN_ARCHITECTURE,
       memorySize,
       timeout,
-      environment: { ...props.environment },
+      // Powertools reads these: the service of every log line and metric, level, DEBUG sampling, namespace.
+      environment: {
+        [POWERTOOLS_ENV.serviceName]: props.serviceName ?? serviceNameOf(props.entry),
+        [POWERTOOLS_ENV.logLevel]: props.logLevel ?? "INFO",
+        [POWERTOOLS_ENV.sampleRate]: String(logSampleRate),
+        [POWERTOOLS_ENV.metricsNamespace]: METRICS.namespace,
+        ...props.environment,
+      },
       layers: props.layers,
       reservedConcurrentExecutions: reserved,
       role: this.role,

@@ -175,9 +175,12 @@ export class UrlSigner extends Construct {
   public readonly function: ServiceFunction["function"];
   public readonly role: iam.Role;
   public readonly signedUrlTtl: Duration;
+  /** The origin its URLs point at (`https://<distribution domain>`). */
+  public readonly cdnBaseUrl: string;
 
   constructor(scope: Construct, id: string, props: UrlSignerProps) {
     super(scope, id);
+    this.cdnBaseUrl = `https://${props.cdnDomainName}`;
     this.signedUrlTtl = props.signedUrlTtl ?? Duration.seconds(SIGNED_URL_DEFAULT_TTL_SECONDS);
     const ttl = this.signedUrlTtl.toSeconds();
     if (ttl < TTL_BOUNDS_SECONDS.min || ttl > TTL_BOUNDS_SECONDS.max) {
@@ -195,7 +198,7 @@ export class UrlSigner extends Construct {
       logRetention: props.logRetention,
       removalPolicy: props.removalPolicy,
       environment: {
-        [ENV.cdnBaseUrl]: `https://${props.cdnDomainName}`,
+        [ENV.cdnBaseUrl]: this.cdnBaseUrl,
         [ENV.keyPairId]: props.keyPair.publicKey.publicKeyId,
         [ENV.signingKeySecretArn]: props.keyPair.secret.secretArn,
         [ENV.signedUrlTtlSeconds]: String(ttl),

@@ -4,6 +4,7 @@ import type { AddressInfo } from "node:net";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
 import { DynamoDBDocumentClient, ScanCommand } from "@aws-sdk/lib-dynamodb";
+import type { RenderSubmissionInput } from "../../functions/client/kiln-client.js";
 import { verifyWebhook } from "../../functions/client/webhooks.js";
 import { OUTPUTS } from "../../functions/core/constants.js";
 import { localClientConfig } from "../../functions/local/aws-clients.js";
@@ -138,7 +139,7 @@ export async function runHarness(options: HarnessOptions): Promise<HarnessReport
     const webhookEvery = every(options.webhookShare);
     const isInvalid = (i: number) => invalidEvery > 0 && i % invalidEvery === invalidEvery - 1;
     const hasWebhook = (i: number) => webhookEvery > 0 && i % webhookEvery === 0;
-    const body = (i: number) => ({
+    const body = (i: number): RenderSubmissionInput => ({
       template: {
         html: isInvalid(i)
           ? `<p data-job="${i}">{% if %}</p>`

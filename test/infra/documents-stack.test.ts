@@ -61,7 +61,11 @@ describe("templates, assets and fonts in the stack", () => {
       "text/css",
       "application/octet-stream",
     ]);
-    const model = onlyResource(json, "AWS::ApiGateway::Model");
+    const model = onlyResource(
+      json,
+      "AWS::ApiGateway::Model",
+      (m) => m.properties.Schema.title === "RenderRequest",
+    );
     expect(Object.keys(model.properties.Schema.properties.template.properties).sort()).toEqual([
       "html",
       "id",

@@ -7,6 +7,8 @@ import { AwsSolutionsChecks } from "cdk-nag";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ASSETS } from "../../functions/core/assets.js";
 import {
+  BATCH_JOBS_INDEX,
+  BATCH_QUEUE,
   ENV,
   OUTPUTS,
   PAYLOADS,
@@ -14,8 +16,11 @@ import {
   SIGNED_URL_DEFAULT_TTL_SECONDS,
   WEBHOOK_QUEUE,
 } from "../../functions/core/constants.js";
-import { TEMPLATES } from "../../functions/core/templates.js";
-import { RENDER_DURATION_METRIC } from "../../lib/constructs/monitoring.js";
+import { METRICS, POWERTOOLS_ENV, SERVICES } from "../../functions/core/observability.js";
+import { LIMITS, OUTPUT_FORMATS, RenderSubmissionSchema } from "../../functions/core/render-request.js";
+import { CreateTemplateSchema, TEMPLATES } from "../../functions/core/templates.js";
+import { API_OPERATIONS } from "../../functions/handlers/api/openapi.js";
+import { QUEUE_WAIT_METRIC, RENDER_DURATION_METRIC } from "../../lib/constructs/monitoring.js";
 import {
   actionMatches,
   actionsOf,
@@ -47,6 +52,13 @@ const queueAt = (path: string) => ({
 });
 const renderQueue = () => queueAt("RenderQueue/Queue");
 const renderDlq = () => queueAt("RenderQueue/DeadLetterQueue");
+/** The Powertools settings every function gets from ServiceFunction. */
+const powertools = (service: string) => ({
+  [POWERTOOLS_ENV.serviceName]: service,
+  [POWERTOOLS_ENV.logLevel]: "INFO",
+  [POWERTOOLS_ENV.sampleRate]: "0.01",
+  [POWERTOOLS_ENV.metricsNamespace]: METRICS.namespace,
+});
 
 describe("render queue", () => {
   it("has a visibility timeout of at least six times the worker timeout", () => {
@@ -69,9 +81,9 @@ describe("render queue", () => {
     }
   });
 
-  it("encrypts every queue (render and webhook, each with its DLQ) and refuses requests without TLS", () => {
+  it("encrypts every queue (render, webhook and batch, each with its DLQ) and refuses requests without TLS", () => {
     const queues = resources(json, "AWS::SQS::Queue");
-    expect(queues).toHaveLength(4);
+    expect(queues).toHaveLength(6);
     for (const q of queues) {
       expect(q.properties.SqsManagedSseEnabled ?? q.properties.KmsMasterKeyId).toBeTruthy();
       const policy = onlyResource(json, "AWS::SQS::QueuePolicy", (p) =>
@@ -198,6 +210,7 @@ describe("URL signer and signing key", () => {
       [ENV.keyPairId]: { Ref: publicKey.id },
       [ENV.signingKeySecretArn]: { Ref: secret.id },
       [ENV.signedUrlTtlSeconds]: String(SIGNED_URL_DEFAULT_TTL_SECONDS),
+      ...powertools(SERVICES.signAssets),
     });
   });
 
@@ -374,19 +387,106 @@ describe("buckets and table", () => {
   });
 });
 
+describe("batches", () => {
+  const fanOut = "Batches/FanOut";
+
+  it("indexes batch jobs by batch and record index, projecting only what counts and manifests read", () => {
+    const table = onlyResource(json, "AWS::DynamoDB::Table");
+    expect(table.properties.GlobalSecondaryIndexes).toEqual([
+      {
+        IndexName: BATCH_JOBS_INDEX.indexName,
+        KeySchema: [
+          { AttributeName: BATCH_JOBS_INDEX.partitionKey.name, KeyType: "HASH" },
+          { AttributeName: BATCH_JOBS_INDEX.sortKey.name, KeyType: "RANGE" },
+        ],
+        Projection: {
+          ProjectionType: "INCLUDE",
+          NonKeyAttributes: [...BATCH_JOBS_INDEX.projectedAttributes],
+        },
+      },
+    ]);
+    expect(table.properties.AttributeDefinitions).toEqual(
+      expect.arrayContaining([
+        { AttributeName: BATCH_JOBS_INDEX.partitionKey.name, AttributeType: "S" },
+        { AttributeName: BATCH_JOBS_INDEX.sortKey.name, AttributeType: "N" },
+      ]),
+    );
+  });
+
+  it("fans out from its own queue with a dead-letter queue and partial batch responses", () => {
+    const queue = queueAt("Batches/Queue");
+    const dlq = queueAt("Batches/DeadLetterQueue");
+    expect(queue.properties.RedrivePolicy).toEqual({
+      deadLetterTargetArn: { "Fn::GetAtt": [dlq.id, "Arn"] },
+      maxReceiveCount: BATCH_QUEUE.maxReceiveCount,
+    });
+    expect(queue.properties.VisibilityTimeout).toBeGreaterThanOrEqual(6 * fn(fanOut).Timeout);
+    const mapping = onlyResource(
+      json,
+      "AWS::Lambda::EventSourceMapping",
+      (m) => m.properties.FunctionName?.Ref === fnId(fanOut),
+    );
+    expect(mapping.properties).toMatchObject({
+      EventSourceArn: { "Fn::GetAtt": [queue.id, "Arn"] },
+      FunctionResponseTypes: ["ReportBatchItemFailures"],
+    });
+    expect(fn(fanOut).Environment.Variables).toMatchObject({
+      [ENV.jobsTable]: { Ref: logicalIdOf(json, "Jobs/Table", "AWS::DynamoDB::Table") },
+      [ENV.renderQueueUrl]: { Ref: renderQueue().id },
+      [ENV.batchQueueUrl]: { Ref: queue.id },
+    });
+    expect(fn("Api/ApiFunction").Environment.Variables[ENV.batchQueueUrl]).toEqual({ Ref: queue.id });
+  });
+
+  it("lets the fan-out queue renders and write batch artifacts under outputs/, and the api submit batches", () => {
+    const statements = allowStatementsByRole(json).get(roleId(fanOut)) ?? [];
+    const on = (id: string) =>
+      statements
+        .filter((st) => asArray<Cfn>(st.Resource).some((r) => JSON.stringify(r).includes(id)))
+        .flatMap(actionsOf);
+    expect(on(renderQueue().id)).toContain("sqs:SendMessage");
+    expect(on(renderQueue().id)).not.toContain("sqs:ReceiveMessage");
+    const outputs = logicalIdOf(json, "Buckets/Outputs", "AWS::S3::Bucket");
+    const outputObjects = {
+      "Fn::Join": ["", [{ "Fn::GetAtt": [outputs, "Arn"] }, `/${OUTPUTS.keyPrefix}*`]],
+    };
+    const onOutputs = statements
+      .filter((st) =>
+        asArray<Cfn>(st.Resource).some((r) => JSON.stringify(r) === JSON.stringify(outputObjects)),
+      )
+      .flatMap(actionsOf);
+    expect(new Set(onOutputs)).toEqual(new Set(["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"]));
+    const api = allowStatementsByRole(json).get(roleId("Api/ApiFunction")) ?? [];
+    const apiOnBatchQueue = api
+      .filter((st) =>
+        asArray<Cfn>(st.Resource).some((r) => JSON.stringify(r).includes(queueAt("Batches/Queue").id)),
+      )
+      .flatMap(actionsOf);
+    expect(apiOnBatchQueue).toContain("sqs:SendMessage");
+    expect(apiOnBatchQueue).not.toContain("sqs:ReceiveMessage");
+  });
+});
+
+/** Every JSON Schema keyword used in `schema`, field names under `properties` excluded. */
+function keywordsOf(schema: Cfn): Set<string> {
+  const found = new Set<string>();
+  const walk = (node: Cfn, names: boolean) => {
+    if (Array.isArray(node)) for (const item of node) walk(item, false);
+    else if (node && typeof node === "object") {
+      for (const [key, value] of Object.entries(node)) {
+        if (!names) found.add(key);
+        walk(value, !names && key === "properties");
+      }
+    }
+  };
+  walk(schema, false);
+  return found;
+}
+
 describe("render API", () => {
-  it("routes renders, templates, assets and the webhook secret to the api function, API key required", () => {
+  it("routes every operation of the OpenAPI document, and nothing else, to the api function", () => {
     const api = fnId("Api/ApiFunction");
     const methods = resources(json, "AWS::ApiGateway::Method");
-    expect(methods.map((m) => m.properties.HttpMethod).sort()).toEqual([
-      "GET",
-      "GET",
-      "GET",
-      "GET",
-      "POST",
-      "POST",
-      "PUT",
-    ]);
     const pathOf = (resourceId: string): string => {
       const r = json.Resources[resourceId].Properties;
       const parent = r.ParentId.Ref ? pathOf(r.ParentId.Ref) : "";
@@ -395,31 +495,58 @@ describe("render API", () => {
     const routes = methods
       .map((m) => `${m.properties.HttpMethod} ${pathOf(m.properties.ResourceId.Ref)}`)
       .sort();
-    expect(routes).toEqual([
-      "GET /v1/renders/{id}",
-      "GET /v1/templates/{id}",
-      "GET /v1/templates/{id}/versions/{version}",
-      "GET /v1/webhooks/secret",
-      "POST /v1/renders",
-      "POST /v1/templates",
-      "PUT /v1/assets/{key+}",
-    ]);
+    // API Gateway spells a path parameter that may hold `/` as `{name+}`.
+    const gatewayPath = (path: string) => path.replace("/v1/assets/{key}", "/v1/assets/{key+}");
+    expect(routes).toEqual(API_OPERATIONS.map((op) => `${op.method} ${gatewayPath(op.path)}`).sort());
     for (const m of methods) {
-      expect(m.properties.ApiKeyRequired).toBe(true);
+      const route = `${m.properties.HttpMethod} ${pathOf(m.properties.ResourceId.Ref)}`;
+      const op = API_OPERATIONS.find((o) => `${o.method} ${gatewayPath(o.path)}` === route);
+      // Only the OpenAPI document answers without an API key.
+      expect(m.properties.ApiKeyRequired, route).toBe(!op?.public);
       expect(m.properties.Integration).toMatchObject({ Type: "AWS_PROXY", IntegrationHttpMethod: "POST" });
       expect(JSON.stringify(m.properties.Integration.Uri)).toContain(api);
     }
-    const post = methods.find(
-      (m) => m.properties.HttpMethod === "POST" && m.properties.RequestModels !== undefined,
-    ) as Cfn;
-    expect(post.properties.RequestValidatorId).toBeDefined();
-    const model = onlyResource(json, "AWS::ApiGateway::Model");
-    expect(post.properties.RequestModels).toEqual({ "application/json": { Ref: model.id } });
-    expect(model.properties.Schema.required).toEqual(["template", "output"]);
-    // The optional callbackUrl must pass the gateway's validation (the model forbids unknown fields).
-    expect(model.properties.Schema.properties.callbackUrl).toMatchObject({
+    expect(routes).toContain("GET /openapi.json");
+  });
+
+  it("validates JSON bodies with models generated from the api function's zod schemas", () => {
+    const methods = resources(json, "AWS::ApiGateway::Method");
+    const modelNamed = (name: string) =>
+      onlyResource(json, "AWS::ApiGateway::Model", (m) => m.properties.Schema.title === name);
+    for (const [route, name, schema] of [
+      ["POST /v1/renders", "RenderRequest", RenderSubmissionSchema],
+      ["POST /v1/templates", "CreateTemplate", CreateTemplateSchema],
+    ] as const) {
+      const [method, path] = route.split(" ");
+      const resourceId = logicalIdOf(json, `Api/Api/Default${path}`, "AWS::ApiGateway::Resource");
+      const post = methods.find(
+        (m) => m.properties.HttpMethod === method && m.properties.ResourceId.Ref === resourceId,
+      ) as Cfn;
+      const model = modelNamed(name);
+      expect(post.properties.RequestModels, route).toEqual({ "application/json": { Ref: model.id } });
+      expect(post.properties.RequestValidatorId, route).toBeDefined();
+      // Every field the api function accepts, no more: the model forbids unknown fields.
+      expect(Object.keys(model.properties.Schema.properties).sort()).toEqual(
+        Object.keys(schema.shape).sort(),
+      );
+      expect(model.properties.Schema.additionalProperties).toBe(false);
+      expect(model.properties.Schema.$schema).toBe("http://json-schema.org/draft-04/schema#");
+      // Nothing API Gateway would misread: no formats to check, no defaults to fill in.
+      expect(keywordsOf(model.properties.Schema)).not.toContain("format");
+      expect(keywordsOf(model.properties.Schema)).not.toContain("default");
+      expect(keywordsOf(model.properties.Schema)).toContain("pattern");
+    }
+    const render = modelNamed("RenderRequest").properties.Schema;
+    expect(render.required).toEqual(["template", "output"]);
+    expect(render.properties.output.properties.format.enum).toEqual([...OUTPUT_FORMATS]);
+    expect(render.properties.output.properties.width).toMatchObject({
+      type: "integer",
+      maximum: LIMITS.maxDimension,
+    });
+    expect(render.properties.callbackUrl).toEqual({
       type: "string",
-      pattern: "^https?://",
+      maxLength: LIMITS.callbackUrlChars,
+      description: expect.any(String),
     });
   });
 
@@ -448,6 +575,27 @@ describe("render API", () => {
     });
   });
 
+  it("answers a throttled request with 429, Retry-After and the limit in Kiln's error shape", () => {
+    const responses = resources(json, "AWS::ApiGateway::GatewayResponse");
+    const throttled = responses.find((r) => r.properties.ResponseType === "THROTTLED") as Cfn;
+    expect(throttled.properties.StatusCode).toBe("429");
+    expect(throttled.properties.ResponseParameters).toEqual({ "gatewayresponse.header.Retry-After": "'1'" });
+    const body = JSON.parse(throttled.properties.ResponseTemplates["application/json"]);
+    expect(body.error.code).toBe("rate_limited");
+    expect(body.error.message).toContain("10 requests per second with bursts of 20");
+    const quota = responses.find((r) => r.properties.ResponseType === "QUOTA_EXCEEDED") as Cfn;
+    expect(quota.properties.ResponseParameters?.["gatewayresponse.header.Retry-After"]).toMatch(/^'\d+'$/);
+  });
+
+  it("answers a body over API Gateway's 10 MiB limit with 413 in Kiln's error shape", () => {
+    const responses = resources(json, "AWS::ApiGateway::GatewayResponse");
+    const tooLarge = responses.find((r) => r.properties.ResponseType === "REQUEST_TOO_LARGE") as Cfn;
+    expect(tooLarge.properties.StatusCode).toBe("413");
+    const body = JSON.parse(tooLarge.properties.ResponseTemplates["application/json"]);
+    expect(body.error.code).toBe("payload_too_large");
+    expect(body.error.message).toContain("at most 10485760 bytes (10 MiB)");
+  });
+
   it("gives the api function the table, the queue, the payload, template and asset buckets and the signer, and nothing else", () => {
     const vars = fn("Api/ApiFunction").Environment.Variables;
     const queue = renderQueue();
@@ -459,7 +607,9 @@ describe("render API", () => {
       [ENV.payloadsBucket]: { Ref: payloads },
       [ENV.templatesBucket]: { Ref: logicalIdOf(json, "Buckets/Templates", "AWS::S3::Bucket") },
       [ENV.assetsBucket]: { Ref: logicalIdOf(json, "Buckets/Assets", "AWS::S3::Bucket") },
+      [ENV.batchQueueUrl]: { Ref: queueAt("Batches/Queue").id },
       [ENV.callbackSchemes]: "https",
+      ...powertools(SERVICES.api),
     });
     const statements = allowStatementsByRole(json).get(roleId("Api/ApiFunction")) ?? [];
     const services = new Set(statements.flatMap(actionsOf).map((a) => a.split(":")[0]));
@@ -471,7 +621,8 @@ describe("render API", () => {
       ],
     });
     const s3 = statements.filter((st) => actionsOf(st).some((a) => a.startsWith("s3:")));
-    // Writes requests/, templates/ and assets/, reads templates/ back; nothing else in any bucket.
+    // Writes requests/, templates/ and assets/, reads templates/ back and assets/ (batch records);
+    // nothing else in any bucket.
     expect(
       s3
         .flatMap((st) =>
@@ -483,6 +634,7 @@ describe("render API", () => {
         `s3:GetObject+s3:PutObject ${JSON.stringify(objects("Buckets/Templates", TEMPLATES.sourceKeyPrefix))}`,
         `s3:PutObject ${JSON.stringify(objects("Payloads/Bucket", PAYLOADS.keyPrefix))}`,
         `s3:PutObject ${JSON.stringify(objects("Buckets/Assets", ASSETS.keyPrefix))}`,
+        `s3:GetObject ${JSON.stringify(objects("Buckets/Assets", ASSETS.keyPrefix))}`,
       ].sort(),
     );
     const sqsActions = statements
@@ -523,6 +675,7 @@ describe("webhooks", () => {
       [ENV.jobsTable]: { Ref: logicalIdOf(json, "Jobs/Table", "AWS::DynamoDB::Table") },
       [ENV.webhookQueueUrl]: { Ref: queueAt("Webhooks/Queue").id },
       [ENV.callbackSchemes]: "https",
+      ...powertools(SERVICES.webhookDispatcher),
     });
     const statements = allowStatementsByRole(json).get(roleId("Webhooks/Dispatcher")) ?? [];
     const services = new Set(statements.flatMap(actionsOf).map((a) => a.split(":")[0]));
@@ -590,7 +743,8 @@ describe("monitoring", () => {
         a.MetricName === RENDER_DURATION_METRIC.metricName &&
         a.ExtendedStatistic === "p95" &&
         a.Unit === "Milliseconds" &&
-        JSON.stringify(a.Dimensions) === JSON.stringify([{ Name: "Service", Value: "render-worker" }]),
+        JSON.stringify(a.Dimensions) ===
+          JSON.stringify([{ Name: METRICS.serviceDimension, Value: SERVICES.renderWorker }]),
     );
     has((a) => a.MetricName === "5XXError" && a.Namespace === "AWS/ApiGateway");
     const dashboard = JSON.stringify(
@@ -601,9 +755,22 @@ describe("monitoring", () => {
       "ApproximateAgeOfOldestMessage",
       "RenderDuration",
       "5XXError",
+      QUEUE_WAIT_METRIC.metricName,
+      METRICS.renderFailures,
+      METRICS.outputBytes,
+      METRICS.webhookDeliveries,
     ]) {
       expect(dashboard).toContain(metric);
     }
+  });
+
+  it("gives every function its Powertools service name, log level, DEBUG sampling and metrics namespace", () => {
+    const functions = resources(json, "AWS::Lambda::Function").filter(
+      (f) => f.properties.Environment?.Variables?.[POWERTOOLS_ENV.serviceName] !== undefined,
+    );
+    const services = functions.map((f) => f.properties.Environment.Variables[POWERTOOLS_ENV.serviceName]);
+    expect(services).toEqual(expect.arrayContaining(Object.values(SERVICES)));
+    expect(fn("RenderWorker/Worker").Environment.Variables).toMatchObject(powertools(SERVICES.renderWorker));
   });
 });
 

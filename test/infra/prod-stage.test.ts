@@ -44,6 +44,7 @@ describe("prod stage", () => {
     expect(names).toEqual(
       expect.arrayContaining([
         "kiln-prod-api",
+        "kiln-prod-batch-fanout",
         "kiln-prod-render-worker",
         "kiln-prod-sign-assets",
         "kiln-prod-signing-key-pair",
@@ -54,7 +55,14 @@ describe("prod stage", () => {
       resources(json, "AWS::SQS::Queue")
         .map((q) => q.properties.QueueName)
         .sort(),
-    ).toEqual(["kiln-prod-renders", "kiln-prod-renders-dlq", "kiln-prod-webhooks", "kiln-prod-webhooks-dlq"]);
+    ).toEqual([
+      "kiln-prod-batches",
+      "kiln-prod-batches-dlq",
+      "kiln-prod-renders",
+      "kiln-prod-renders-dlq",
+      "kiln-prod-webhooks",
+      "kiln-prod-webhooks-dlq",
+    ]);
     expect(synth.stack.stackName).toBe("Kiln-prod");
   });
 

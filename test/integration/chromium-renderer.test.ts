@@ -142,7 +142,9 @@ describe("ChromiumRenderer (real Chromium)", () => {
       @keyframes flash { from { background: rgb(255, 0, 0); } to { background: rgb(255, 0, 0); } }
       div { width: 300px; height: 200px; background: rgb(0, 0, 255); animation: flash 10s infinite; }
     </style><div></div><script>document.adoptedStyleSheets = [];</script>`;
-    const png = PNG.sync.read(Buffer.from(await renderer.render(html, out({ format: "png" }))));
+    const png = PNG.sync.read(
+      Buffer.from(await renderer.render(html, out({ format: "png" }), { javascript: true })),
+    );
     expect(pixel(png, 150, 100)).toEqual([0, 0, 255]);
   });
 
@@ -166,7 +168,7 @@ describe("ChromiumRenderer (real Chromium)", () => {
 
   it("fails permanently when the template closes its own window", async () => {
     const error = await renderer
-      .render("<script>window.close()</script>", out({ format: "png" }))
+      .render("<script>window.close()</script>", out({ format: "png" }), { javascript: true })
       .catch((e) => e);
     expect(error).toBeInstanceOf(PermanentRenderError);
     expect(error.code).toBe("render_error");
@@ -181,26 +183,78 @@ describe("ChromiumRenderer (real Chromium)", () => {
     expect(error.message).toContain("Web fonts failed to load: Missing");
   });
 
+  it("runs no template script unless the render turns JavaScript on, on the same reused page", async () => {
+    const html = `<body style="margin: 0; background: rgb(0, 0, 255)"><script>
+      document.body.style.background = "rgb(255, 0, 0)";
+    </script></body>`;
+    const off = PNG.sync.read(Buffer.from(await renderer.render(html, out({ format: "png" }))));
+    expect(pixel(off, 150, 100)).toEqual([0, 0, 255]);
+    const on = PNG.sync.read(
+      Buffer.from(await renderer.render(html, out({ format: "png" }), { javascript: true })),
+    );
+    expect(pixel(on, 150, 100)).toEqual([255, 0, 0]);
+    const offAgain = PNG.sync.read(Buffer.from(await renderer.render(html, out({ format: "png" }))));
+    expect(pixel(offAgain, 150, 100)).toEqual([0, 0, 255]);
+  });
+
+  it("keeps the clock, waitFor and readiness working with JavaScript off", async () => {
+    const html = `<style>@font-face { font-family: Missing; src: url(data:font/woff2;base64,AAAA); }
+      p { font-family: Missing; }</style><p id="ready">text</p>`;
+    const error = await renderer
+      .render(html, out({ format: "png" }), {
+        clock: "2026-01-01T00:00:00.000Z",
+        waitFor: { selector: "#ready", timeoutMs: 2_000 },
+      })
+      .catch((e) => e);
+    // The settle step still inspects fonts without any template script running.
+    expect(error.message).toContain("Web fonts failed to load: Missing");
+  });
+
+  it("fails with egress_blocked, naming the URL, when the template loads from a loopback address", async () => {
+    const error = await renderer
+      .render(`<img src="http://127.0.0.1:9/x.png?secret=1">`, out({ format: "png" }))
+      .catch((e) => e);
+    expect(error).toBeInstanceOf(PermanentRenderError);
+    expect(error.code).toBe("egress_blocked");
+    expect(error.message).toContain("http://127.0.0.1:9/x.png (127.0.0.1 is a loopback address)");
+    expect(error.message).not.toContain("secret");
+  });
+
+  it("drops a blocked image and renders the rest when the job ignores blocked requests", async () => {
+    const html = `${boxPage()}<img alt="gone" src="http://10.0.0.1/x.png">`;
+    const png = PNG.sync.read(
+      Buffer.from(await renderer.render(html, out({ format: "png" }), { blockedRequests: "ignore" })),
+    );
+    expect(pixel(png, 100, 80)).toEqual([200, 30, 40]);
+  });
+
   describe("when a render hangs", () => {
     let server: Server;
     let hangUrl: string;
-    const quick = new ChromiumRenderer({ pool, timeoutMs: 1_500 });
+    let hangPool: BrowserPool;
+    let quick: ChromiumRenderer;
 
     beforeAll(async () => {
       // Accepts the request and never answers: the page's load event never fires.
       server = createServer(() => undefined).listen(0, "127.0.0.1");
       await once(server, "listening");
-      hangUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/never.png`;
+      const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      hangUrl = `${origin}/never.png`;
+      // The silent server stands in for the asset origin, the one loopback origin a page may reach.
+      hangPool = new BrowserPool({ egress: { allowedOrigins: [origin] } });
+      quick = new ChromiumRenderer({ pool: hangPool, timeoutMs: 1_500 });
     });
 
     afterAll(async () => {
+      await hangPool.close();
       server.closeAllConnections();
       server.close();
       await once(server, "close");
     });
 
     it("times out on a resource that never arrives, keeps the browser, and renders the next one", async () => {
-      const before = pool.stats();
+      await quick.render(boxPage(), out({ format: "png" }));
+      const before = hangPool.stats();
       const error = await quick.render(`<img src="${hangUrl}">`, out({ format: "png" })).catch((e) => e);
       expect(error).toBeInstanceOf(RenderTimeoutError);
       expect(error.message).toMatch(/did not finish within 1500 ms/);
@@ -208,7 +262,7 @@ describe("ChromiumRenderer (real Chromium)", () => {
 
       const png = PNG.sync.read(Buffer.from(await quick.render(boxPage(), out({ format: "png" }))));
       expect(pixel(png, 100, 80)).toEqual([200, 30, 40]);
-      expect(pool.stats()).toMatchObject({
+      expect(hangPool.stats()).toMatchObject({
         launches: before.launches,
         discards: before.discards,
         inFlight: 0,
@@ -216,16 +270,16 @@ describe("ChromiumRenderer (real Chromium)", () => {
     });
 
     it("times out on a runaway script, replaces the blocked browser, and renders the next one", async () => {
-      const before = pool.stats();
+      const before = hangPool.stats();
       const error = await quick
-        .render("<script>for (;;) {}</script>", out({ format: "png" }))
+        .render("<script>for (;;) {}</script>", out({ format: "png" }), { javascript: true })
         .catch((e) => e);
       expect(error).toBeInstanceOf(RenderTimeoutError);
-      expect(pool.stats().discards).toBe(before.discards + 1);
+      expect(hangPool.stats().discards).toBe(before.discards + 1);
 
       const png = PNG.sync.read(Buffer.from(await quick.render(boxPage(), out({ format: "png" }))));
       expect(pixel(png, 100, 80)).toEqual([200, 30, 40]);
-      expect(pool.stats().launches).toBe(before.launches + 1);
+      expect(hangPool.stats().launches).toBe(before.launches + 1);
     });
   });
 
@@ -263,11 +317,13 @@ describe("BrowserPool page reuse", () => {
     const probe = `<body style="margin: 0"><script>
       document.body.style.background = window.leaked || window.name ? "rgb(255, 0, 0)" : "rgb(0, 128, 0)";
     </script></body>`;
-    await renderer.render(leaky, out({ format: "png" }));
+    await renderer.render(leaky, out({ format: "png" }), { javascript: true });
     // The page is reset in the background once the render has returned.
     await eventually(() => pool.stats().idlePages === 1);
     const opened = pool.stats().pagesOpened;
-    const png = PNG.sync.read(Buffer.from(await renderer.render(probe, out({ format: "png" }))));
+    const png = PNG.sync.read(
+      Buffer.from(await renderer.render(probe, out({ format: "png" }), { javascript: true })),
+    );
     expect(pool.stats().pagesOpened).toBe(opened);
     expect(pixel(png, 150, 100)).toEqual([0, 128, 0]);
     expect(pixel(png, 5, 5)).toEqual([0, 128, 0]);

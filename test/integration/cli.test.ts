@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { PNG } from "pngjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { gate, startTestStack, TENANT_A, type TestStack } from "./helpers/local-stack.js";
 
 const run = promisify(execFile);
 let dir = "";
@@ -61,5 +62,89 @@ describe("kiln render", () => {
 
     expect((await kiln("render")).code).toBe(2);
     expect((await kiln("frobnicate")).code).toBe(2);
+  });
+});
+
+describe("kiln status", () => {
+  let ts: TestStack;
+  const held = gate();
+  beforeAll(async () => {
+    // Renders of a page that says HOLD wait here, so that job is provably still in flight.
+    ts = await startTestStack({
+      faults: {
+        beforeRender: async (html) => (html.includes("HOLD") ? held.opened.then(() => undefined) : undefined),
+      },
+    });
+  });
+  afterAll(async () => {
+    held.open();
+    await ts?.stop();
+  });
+
+  /** `kiln status` against the test stack, with extra environment. */
+  async function status(args: string[], env: Record<string, string> = {}) {
+    try {
+      const { stdout, stderr } = await run(process.execPath, ["bin/kiln.mjs", "status", ...args], {
+        env: { ...process.env, KILN_DATA_DIR: join(dir, "status-data"), ...env },
+      });
+      return { code: 0, stdout, stderr };
+    } catch (err) {
+      const e = err as { code: number; stdout: string; stderr: string };
+      return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+    }
+  }
+  const api = () => ["--api", ts.stack.apiUrl, "--api-key", TENANT_A.apiKey];
+  const job = (html: string) => ({
+    template: { html },
+    output: { format: "png" as const, width: 200, height: 100 },
+  });
+
+  it("prints a succeeded job with its output and exits 0; --json prints the API's view", async () => {
+    const { id } = await ts.clientA.submitRender(job("<p>status</p>"));
+    const done = await ts.clientA.waitFor(id);
+    expect(done.status).toBe("succeeded");
+
+    const shown = await status([id, ...api()]);
+    expect(shown.code).toBe(0);
+    expect(shown.stdout).toContain(`job ${id}  succeeded`);
+    expect(shown.stdout).toContain(`sha256 ${done.output?.sha256}`);
+    expect(shown.stdout).toMatch(new RegExp(`url +${ts.stack.edgeUrl}/outputs/`));
+
+    const raw = await status([id, "--json"], {
+      KILN_API_URL: ts.stack.apiUrl,
+      KILN_API_KEY: TENANT_A.apiKey,
+    });
+    expect(raw.code).toBe(0);
+    expect(JSON.parse(raw.stdout)).toMatchObject({ id, status: "succeeded", attempts: 1 });
+  });
+
+  it("exits 1 with the failure's code, 4 while the job is in flight, 2 for an unknown id", async () => {
+    const { id: failedId } = await ts.clientA.submitRender(job("{% if %}"));
+    expect((await ts.clientA.waitFor(failedId)).status).toBe("failed");
+    const failed = await status([failedId, ...api()]);
+    expect(failed.code).toBe(1);
+    expect(failed.stdout).toMatch(/error +template_error: /);
+
+    const { id: heldId } = await ts.clientA.submitRender(job("<p>HOLD</p>"));
+    const pending = await status([heldId, ...api()]);
+    expect(pending.code).toBe(4);
+    expect(pending.stdout).toMatch(new RegExp(`job ${heldId}  (queued|rendering)`));
+
+    const unknown = await status(["00000000-0000-4000-8000-000000000000", ...api()]);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain("no render job 00000000-0000-4000-8000-000000000000");
+    expect((await status([])).code).toBe(2);
+  });
+
+  it("finds the running local stack of the data dir, and exits 3 when Kiln cannot be reached", async () => {
+    const { id } = await ts.clientA.submitRender(job("<p>local</p>"));
+    await ts.clientA.waitFor(id);
+    const local = await status([id], { KILN_DATA_DIR: ts.dataDir, KILN_API_KEY: TENANT_A.apiKey });
+    expect(local.code).toBe(0);
+    expect(local.stdout).toContain(`job ${id}  succeeded`);
+
+    const closed = await status([id, "--api", "http://127.0.0.1:9", "--api-key", TENANT_A.apiKey]);
+    expect(closed.code).toBe(3);
+    expect(closed.stderr).toContain("could not be reached");
   });
 });

@@ -3,7 +3,11 @@ import { join } from "node:path";
 import { PNG } from "pngjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { uploadJobDirectory } from "../../functions/client/job-directory.js";
-import { KilnApiError, type KilnClient } from "../../functions/client/kiln-client.js";
+import {
+  KilnApiError,
+  type KilnClient,
+  type RenderSubmissionInput,
+} from "../../functions/client/kiln-client.js";
 import type { JobView } from "../../functions/core/job-view.js";
 import { REPO_ROOT } from "../../lib/handler-entries.js";
 import { eventually, gate, startTestStack, TENANT_A, type TestStack } from "./helpers/local-stack.js";
@@ -55,7 +59,7 @@ async function render(
   job: unknown,
   name?: string,
 ): Promise<{ job: JobView; bytes: Uint8Array }> {
-  const submitted = await client.submitRender(job);
+  const submitted = await client.submitRender(job as RenderSubmissionInput);
   const done = await client.waitFor(submitted.id, { timeoutMs: 60_000 });
   if (done.status !== "succeeded") throw new Error(`job failed: ${done.error?.code}: ${done.error?.message}`);
   const bytes = await client.download(done);
@@ -64,7 +68,7 @@ async function render(
 }
 
 async function failure(client: KilnClient, job: unknown) {
-  const submitted = await client.submitRender(job);
+  const submitted = await client.submitRender(job as RenderSubmissionInput);
   const done = await client.waitFor(submitted.id, { timeoutMs: 60_000 });
   expect(done.status).toBe("failed");
   return done.error ?? { code: "", message: "" };
@@ -172,6 +176,7 @@ describe("determinism", () => {
       template: { html },
       output: { format: "pdf" },
       clock: "2026-01-01T00:00:00Z",
+      javascript: true,
     });
     expect((await readPdf(bytes)).text[0]).toContain("NOW=2026-01-01T00:00:00.000Z 1767225600000");
   });
@@ -359,6 +364,7 @@ describe("output options", () => {
     const { bytes } = await render(t.clientA, {
       template: { html },
       waitFor: { expression: "window.done === true" },
+      javascript: true,
       output: { format: "pdf" },
     });
     expect((await readPdf(bytes)).text[0]).toContain("READY-42");

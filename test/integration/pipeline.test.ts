@@ -4,13 +4,13 @@ import { PNG } from "pngjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CloudFrontUrlSigner } from "../../functions/adapters/aws/cloudfront-url-signer.js";
 import { jobKey } from "../../functions/adapters/aws/dynamodb-job-store.js";
-import { KilnApiError } from "../../functions/client/kiln-client.js";
+import { KilnApiError, KilnClient, type RenderSubmissionInput } from "../../functions/client/kiln-client.js";
 import { localClientConfig } from "../../functions/local/aws-clients.js";
 import { loadOrCreateSigningKeys } from "../../functions/local/signing-keys.js";
 import { eventually, gate, startTestStack, TENANT_A, type TestStack } from "./helpers/local-stack.js";
 
 /** A 300×200 page: red box at the top left, blue elsewhere. */
-const boxJob = (marker: string) => ({
+const boxJob = (marker: string): RenderSubmissionInput => ({
   template: {
     html: `<!doctype html><html><head><style>html,body{margin:0;background:#0000ff}#box{position:absolute;left:0;top:0;width:100px;height:50px;background:{{ colour }}}</style></head><body><div id="box" data-marker="${marker}"></div></body></html>`,
   },
@@ -179,18 +179,16 @@ describe("local pipeline: API → queue → Chromium worker → S3 → status �
       );
       return Messages?.find((m) => m.Body?.includes(always.id));
     }, "the failed job's message in the dead-letter queue");
-    expect(JSON.parse(dead.Body ?? "{}")).toEqual({ tenant: TENANT_A.tenant, jobId: always.id });
+    expect(JSON.parse(dead.Body ?? "{}")).toMatchObject({ tenant: TENANT_A.tenant, jobId: always.id });
   });
 
   it("keeps tenants apart: another tenant's job is 404, and a missing or wrong key is 401", async () => {
     const job = await t.clientA.submitRender(boxJob("ok-3"));
     await expect(t.clientB.getRender(job.id)).rejects.toMatchObject({ status: 404 });
-    const noKey = await fetch(`${t.stack.apiUrl}/v1/renders/${job.id}`);
-    expect(noKey.status).toBe(401);
-    const wrongKey = await fetch(`${t.stack.apiUrl}/v1/renders/${job.id}`, {
-      headers: { "x-api-key": "wrong-key-123" },
-    });
-    expect(wrongKey.status).toBe(401);
+    const noKey = new KilnClient({ baseUrl: t.stack.apiUrl });
+    await expect(noKey.getRender(job.id)).rejects.toMatchObject({ status: 401, code: "unauthorized" });
+    const wrongKey = new KilnClient({ baseUrl: t.stack.apiUrl, apiKey: "wrong-key-123" });
+    await expect(wrongKey.getRender(job.id)).rejects.toMatchObject({ status: 401, code: "unauthorized" });
   });
 
   it("answers bad requests over HTTP with a 400 naming the field, never a 5xx", async () => {
@@ -201,17 +199,19 @@ describe("local pipeline: API → queue → Chromium worker → S3 → status �
       [JSON.stringify({ template: {}, output: { format: "png" } }), "template.html"],
     ];
     for (const [body, field] of cases) {
-      const res = await fetch(`${t.stack.apiUrl}/v1/renders`, {
-        method: "POST",
-        headers: { "x-api-key": TENANT_A.apiKey, "content-type": "application/json" },
-        body,
-      });
-      expect(res.status, body).toBe(400);
-      const { error } = (await res.json()) as {
-        error: { message: string; fields: Array<{ field: string }> };
-      };
-      expect(error.fields.map((f) => f.field)).toContain(field);
+      // Raw bodies, malformed JSON included: what the typed methods would never send.
+      const refused = await t.clientA
+        .request("POST", "/v1/renders", { body, contentType: "application/json" })
+        .then(
+          () => undefined,
+          (err: unknown) => err,
+        );
+      expect(refused, body).toBeInstanceOf(KilnApiError);
+      expect((refused as KilnApiError).status, body).toBe(400);
+      expect((refused as KilnApiError).fields.map((f) => f.field)).toContain(field);
     }
-    await expect(t.clientA.submitRender({ nonsense: 1 })).rejects.toBeInstanceOf(KilnApiError);
+    await expect(
+      t.clientA.submitRender({ nonsense: 1 } as unknown as RenderSubmissionInput),
+    ).rejects.toMatchObject({ status: 400, code: "invalid_request" });
   });
 });

@@ -4,14 +4,14 @@ import { DynamoDBClient, GetItemCommand } from "@aws-sdk/client-dynamodb";
 import { HeadObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { jobKey } from "../../functions/adapters/aws/dynamodb-job-store.js";
-import { KilnApiError } from "../../functions/client/kiln-client.js";
+import { KilnApiError, type RenderSubmissionInput } from "../../functions/client/kiln-client.js";
 import { type KilnWebhookEvent, verifyWebhook } from "../../functions/client/webhooks.js";
 import { localClientConfig } from "../../functions/local/aws-clients.js";
 import type { RenderFault } from "../../functions/local/fault-injection.js";
 import { eventually, gate, startTestStack, TENANT_A, type TestStack } from "./helpers/local-stack.js";
 
 /** A small page whose marker lets the fault hook steer this one job. */
-const job = (marker: string, extra: Record<string, unknown> = {}) => ({
+const job = (marker: string, extra: Record<string, unknown> = {}): RenderSubmissionInput => ({
   template: {
     html: `<!doctype html><body style="margin:0"><p data-marker="${marker}">{{ text }}</p></body>`,
   },

@@ -3,7 +3,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { KilnClient } from "../../functions/client/kiln-client.js";
+import { KilnClient, type RenderSubmissionInput } from "../../functions/client/kiln-client.js";
 import { killHard, type LocalProcess, startLocalProcess } from "./helpers/local-process.js";
 import { eventually } from "./helpers/local-stack.js";
 
@@ -16,7 +16,7 @@ afterAll(async () => {
   if (dataDir) await rm(dataDir, { recursive: true, force: true });
 });
 
-const job = (n: number) => ({
+const job = (n: number): RenderSubmissionInput => ({
   template: {
     html: "<!doctype html><body style='margin:0;background:#eee'><h1 style='font-size:96px'>Job {{ n }}</h1></body>",
   },
@@ -58,9 +58,7 @@ describe("npm start", () => {
     const finals = await Promise.all(ids.map((id) => again.waitFor(id, { timeoutMs: 90_000 })));
     expect(finals.map((j) => j.status)).toEqual(ids.map(() => "succeeded"));
     for (const done of finals) {
-      const res = await fetch(done.output?.url ?? "");
-      expect(res.status).toBe(200);
-      expect((await res.arrayBuffer()).byteLength).toBe(done.output?.bytes);
+      expect((await again.download(done)).byteLength).toBe(done.output?.bytes);
     }
 
     // SIGTERM stops it cleanly.

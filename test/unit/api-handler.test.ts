@@ -10,6 +10,7 @@ import {
   MemoryPayloadStore,
   MemoryRenderQueue,
   MemoryWebhookSecretStore,
+  RecordingLogger,
 } from "../../functions/adapters/memory/memory-ports.js";
 import { makeHandler } from "../../functions/handlers/api/handler.js";
 
@@ -74,7 +75,7 @@ describe("api handler", () => {
     const { id, status } = body(res);
     expect(status).toBe("queued");
     expect(res.headers?.location).toBe(`/v1/renders/${id}`);
-    expect(queue.messages).toEqual([{ tenant: "a", jobId: id }]);
+    expect(queue.messages).toEqual([{ tenant: "a", jobId: id, correlationId: "req-1" }]);
     expect((await jobs.get("a", id))?.request?.output).toMatchObject({
       format: "png",
       width: 300,
@@ -191,7 +192,7 @@ describe("api handler", () => {
     const retried = await post();
     expect(retried.statusCode).toBe(202);
     const { id } = body(retried);
-    expect(queue.messages).toEqual([{ tenant: "a", jobId: id }]);
+    expect(queue.messages).toEqual([{ tenant: "a", jobId: id, correlationId: "req-1" }]);
     expect([...jobs.jobs.values()].map((j) => j.id)).toEqual([id]);
   });
 
@@ -345,3 +346,61 @@ describe("api handler", () => {
     expect((await handler(event("GET", "/v1/webhooks/secret", {}))).statusCode).toBe(401);
   });
 });
+
+describe("api handler: correlation id", () => {
+  const submit = (headers: Record<string, string> = {}) =>
+    event("POST", "/v1/renders", { key: KEY_A, body: JSON.stringify(JOB), headers });
+
+  it("takes the caller's x-correlation-id, echoes it, keeps it on the job and in the render message", async () => {
+    const { handler, jobs, queue } = setup();
+    const res = await handler(submit({ "X-Correlation-Id": "order-4711:retry.2" }));
+    expect(res.statusCode).toBe(202);
+    expect(res.headers?.["x-correlation-id"]).toBe("order-4711:retry.2");
+    const { id } = body(res);
+    expect((await jobs.get("a", id))?.correlationId).toBe("order-4711:retry.2");
+    expect(queue.messages).toEqual([{ tenant: "a", jobId: id, correlationId: "order-4711:retry.2" }]);
+    const view = body(await handler(event("GET", `/v1/renders/${id}`, { key: KEY_A })));
+    expect(view.correlationId).toBe("order-4711:retry.2");
+  });
+
+  it("uses the request id instead of an id that is too long or has unsafe characters", async () => {
+    const { handler, jobs } = setup();
+    for (const bad of ["a".repeat(129), "has space", "semi;colon", "<script>", "ünïcode", ""]) {
+      const res = await handler(submit({ "x-correlation-id": bad }));
+      expect(res.headers?.["x-correlation-id"]).toBe("req-1");
+      expect((await jobs.get("a", body(res).id))?.correlationId).toBe("req-1");
+    }
+  });
+
+  it("echoes the correlation id on errors too, and puts it on the request's log lines", async () => {
+    const logger = new RecordingLogger();
+    const { handler: plain } = setup();
+    const unauthorized = await plain(
+      event("POST", "/v1/renders", { body: "{}", headers: { "x-correlation-id": "c-401" } }),
+    );
+    expect(unauthorized.statusCode).toBe(401);
+    expect(unauthorized.headers?.["x-correlation-id"]).toBe("c-401");
+
+    const handler = makeHandler({ ...setupDeps(), logger });
+    const res = await handler(submit({ "x-correlation-id": "c-202" }));
+    expect(res.statusCode).toBe(202);
+    const queued = logger.lines.find((l) => l.message === "job queued");
+    expect(queued?.fields).toMatchObject({ correlationId: "c-202", requestId: "req-1", jobId: body(res).id });
+  });
+});
+
+function setupDeps() {
+  const clock = new FixedClock();
+  return {
+    jobs: new MemoryJobStore(),
+    queue: new MemoryRenderQueue(),
+    apiKeys: new MemoryApiKeyStore({ a: KEY_A, b: KEY_B }),
+    signer: new FakeUrlSigner(clock),
+    payloads: new MemoryPayloadStore(),
+    idempotency: new MemoryIdempotencyStore(),
+    webhookSecrets: new MemoryWebhookSecretStore(),
+    callbackPolicy: { schemes: ["https"] },
+    clock,
+    logger: silentLogger,
+  };
+}

@@ -187,12 +187,14 @@ describe("renders of stored templates", () => {
     expect(await fields({ waitFor: { selector: "#a", timeoutMs: 999_999 } })).toEqual(["waitFor.timeoutMs"]);
     expect(await fields({ clock: "soon" })).toEqual(["clock"]);
     expect(await fields({ resourceErrors: "maybe" })).toEqual(["resourceErrors"]);
+    expect(await fields({ waitFor: { expression: "1" } })).toEqual(["waitFor.expression"]);
     expect(
       (
         await render({
           assets: { logo: "brand/logo.png" },
           clock: "2026-01-01T00:00:00Z",
           waitFor: { expression: "1" },
+          javascript: true,
         })
       ).statusCode,
     ).toBe(202);

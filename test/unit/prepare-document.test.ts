@@ -68,7 +68,13 @@ describe("prepareDocument (worker steps 1–3)", () => {
       { keys: ["assets/acme/brand/logo.png"], ttl: 120, at: NOW.getTime() + 3_600_000 },
     ]);
     expect(doc.output.pdf?.footerTemplate).toBe('<span>INV-7 · <span class="pageNumber"></span></span>');
-    expect(doc.page).toEqual({ clock: "2026-01-01T00:00:00.000Z", resourceErrors: "fail" });
+    expect(doc.page).toEqual({
+      clock: "2026-01-01T00:00:00.000Z",
+      resourceErrors: "fail",
+      javascript: false,
+      blockedRequests: "fail",
+      allowHosts: [],
+    });
   });
 
   it("fails permanently for a missing version, a missing asset, or an undeclared asset name", async () => {
@@ -102,6 +108,12 @@ describe("prepareDocument (worker steps 1–3)", () => {
       output: pdf(),
     });
     expect(doc.html).toBe("<p>1</p>");
-    expect(doc.page).toEqual({ resourceErrors: "fail" });
+    // JavaScript off and blocked requests failing the job unless the request says otherwise.
+    expect(doc.page).toEqual({
+      resourceErrors: "fail",
+      javascript: false,
+      blockedRequests: "fail",
+      allowHosts: [],
+    });
   });
 });

@@ -9,12 +9,14 @@ import {
   MemoryPayloadStore,
   MemoryVisibility,
   MemoryWebhookQueue,
+  RecordingLogger,
   RecordingMetrics,
 } from "../../functions/adapters/memory/memory-ports.js";
 import type { Job } from "../../functions/core/job.js";
+import type { Logger } from "../../functions/core/ports.js";
 import { makeHandler } from "../../functions/handlers/render-worker/handler.js";
 
-function setup() {
+function setup(logger: Logger = silentLogger) {
   const jobs = new MemoryJobStore();
   const renderer = new EchoRenderer();
   const clock = new FixedClock();
@@ -50,10 +52,10 @@ function setup() {
     clock,
     maxReceiveCount: 3,
     concurrency: 2,
-    logger: silentLogger,
+    logger,
     metrics,
   });
-  return { handler, jobs, renderer, metrics, visibility };
+  return { handler, jobs, renderer, metrics, visibility, clock };
 }
 
 const QUEUE_ARN = "arn:aws:sqs:us-east-1:000000000000:kiln-render";
@@ -168,5 +170,50 @@ describe("render worker handler", () => {
     );
     expect(res.batchItemFailures).toEqual([{ itemIdentifier: "m1" }]);
     expect((await jobs.get("t", "j2"))?.status).toBe("succeeded");
+  });
+});
+
+describe("render worker handler: observability", () => {
+  it("puts job id, tenant and correlation id on every line of a record, even as records interleave", async () => {
+    const logger = new RecordingLogger();
+    const { handler, renderer } = setup(logger);
+    renderer.render = async (html) => {
+      if (html.includes("j2")) throw new Error("Target closed");
+      return new TextEncoder().encode(html);
+    };
+    await handler(
+      batch(
+        record("m1", JSON.stringify({ tenant: "t", jobId: "j1", correlationId: "c-1" })),
+        record("m2", JSON.stringify({ tenant: "t", jobId: "j2", correlationId: "c-2" })),
+      ),
+    );
+    const linesOf = (jobId: string) => logger.lines.filter((l) => l.fields.jobId === jobId);
+    expect(linesOf("j1").map((l) => l.message)).toContain("render succeeded");
+    expect(linesOf("j2").map((l) => l.message)).toContain("render attempt failed; will retry");
+    for (const [jobId, correlationId, messageId] of [
+      ["j1", "c-1", "m1"],
+      ["j2", "c-2", "m2"],
+    ]) {
+      for (const line of linesOf(jobId as string))
+        expect(line.fields).toMatchObject({ tenant: "t", correlationId, messageId });
+    }
+  });
+
+  it("measures the queue wait from SQS's SentTimestamp to the start of the render", async () => {
+    const { handler, metrics, clock } = setup();
+    const sent = clock.now().getTime() - 1500;
+    const withSent = {
+      ...record("m1", JSON.stringify({ tenant: "t", jobId: "j1" })),
+      attributes: { ApproximateReceiveCount: "1", SentTimestamp: String(sent) },
+    } as unknown as SQSRecord;
+    await handler(batch(withSent));
+    expect(metrics.succeeded).toEqual([expect.objectContaining({ format: "png", queueWaitMs: 1500 })]);
+  });
+
+  it("still accepts render messages sent before they carried a correlation id", async () => {
+    const { handler, jobs } = setup();
+    const res = await handler(batch(record("m1", JSON.stringify({ tenant: "t", jobId: "j1" }))));
+    expect(res.batchItemFailures).toEqual([]);
+    expect((await jobs.get("t", "j1"))?.status).toBe("succeeded");
   });
 });

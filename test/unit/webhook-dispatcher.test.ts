@@ -1,11 +1,12 @@
 import type { SQSEvent, SQSRecord } from "aws-lambda";
 import { describe, expect, it } from "vitest";
-import { silentLogger } from "../../functions/adapters/json-logger.js";
 import {
   FixedClock,
   MemoryJobStore,
   MemoryWebhookQueue,
   MemoryWebhookSecretStore,
+  RecordingLogger,
+  RecordingMetrics,
   RecordingWebhookSender,
 } from "../../functions/adapters/memory/memory-ports.js";
 import { verifyWebhook } from "../../functions/client/webhooks.js";
@@ -18,6 +19,8 @@ function setup(job: Partial<Job> = {}) {
   const secrets = new MemoryWebhookSecretStore();
   const queue = new MemoryWebhookQueue();
   const sender = new RecordingWebhookSender();
+  const logger = new RecordingLogger();
+  const metrics = new RecordingMetrics();
   jobs.jobs.set("t/j1", {
     tenant: "t",
     id: "j1",
@@ -41,9 +44,10 @@ function setup(job: Partial<Job> = {}) {
     timeoutMs: 1000,
     storeRetry: { attempts: 2, baseDelayMs: 1 },
     concurrency: 2,
-    logger: silentLogger,
+    logger,
+    metrics,
   });
-  return { handler, jobs, secrets, queue, sender, clock };
+  return { handler, jobs, secrets, queue, sender, clock, logger, metrics };
 }
 
 const event = (...bodies: unknown[]): SQSEvent => ({
@@ -145,5 +149,30 @@ describe("webhook dispatcher", () => {
       ] as unknown as SQSRecord[],
     });
     expect(res.batchItemFailures.map((f) => f.itemIdentifier).sort()).toEqual(["a", "b"]);
+  });
+});
+
+describe("webhook dispatcher: observability", () => {
+  it("sends the job's correlation id as a header, logs it, and carries it into the retry", async () => {
+    const { handler, sender, queue, logger, metrics } = setup({ correlationId: "order-4711" });
+    sender.responses = [503];
+    await handler(event({ tenant: "t", jobId: "j1", attempt: 1, correlationId: "order-4711" }));
+    expect(sender.requests[0]?.headers["x-correlation-id"]).toBe("order-4711");
+    expect(queue.messages).toEqual([
+      expect.objectContaining({
+        message: expect.objectContaining({ attempt: 2, correlationId: "order-4711" }),
+      }),
+    ]);
+    expect(logger.lines.length).toBeGreaterThan(0);
+    for (const line of logger.lines)
+      expect(line.fields).toMatchObject({ tenant: "t", jobId: "j1", correlationId: "order-4711" });
+    expect(metrics.webhooks).toEqual([{ outcome: "scheduled" }]);
+  });
+
+  it("sends no correlation header for a job that has none", async () => {
+    const { handler, sender, metrics } = setup();
+    await handler(event({ tenant: "t", jobId: "j1", attempt: 1 }));
+    expect(sender.requests[0]?.headers).not.toHaveProperty("x-correlation-id");
+    expect(metrics.webhooks).toEqual([{ outcome: "delivered" }]);
   });
 });

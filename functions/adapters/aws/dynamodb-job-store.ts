@@ -1,6 +1,6 @@
 import { ConditionalCheckFailedException, type DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
-import { JOB_RETENTION_DAYS, JOBS_TABLE } from "../../core/constants.js";
+import { BATCH_JOBS_INDEX, JOB_RETENTION_DAYS, JOBS_TABLE } from "../../core/constants.js";
 import {
   isTerminal,
   type Job,
@@ -40,6 +40,7 @@ interface JobItem {
   /** Instead of requestJson when the request is in the payload store. */
   payloadKey?: string;
   callbackUrl?: string;
+  correlationId?: string;
   leaseOwner?: string;
   /** Epoch ms. */
   leaseExpiresAt?: number;
@@ -49,7 +50,16 @@ interface JobItem {
   webhookState?: WebhookState;
   webhookAttempts?: WebhookAttempt[];
   webhookNextAttemptAt?: string;
+  /** Keys of the batch-jobs index, only on jobs of a batch. */
+  batchId?: string;
+  batchPk?: string;
+  batchIndex?: number;
   [TTL]: number;
+}
+
+/** Partition of the batch-jobs index: one batch of one tenant. */
+export function batchJobsPartition(tenant: string, batchId: string): string {
+  return `TENANT#${tenant}#BATCH#${batchId}`;
 }
 
 export function documentClient(client: DynamoDBClient): DynamoDBDocumentClient {
@@ -79,6 +89,14 @@ export class DynamoDbJobStore implements JobStore {
       ...(job.request ? { requestJson: JSON.stringify(job.request) } : {}),
       ...(job.payloadKey ? { payloadKey: job.payloadKey } : {}),
       ...(job.callbackUrl ? { callbackUrl: job.callbackUrl } : {}),
+      ...(job.correlationId ? { correlationId: job.correlationId } : {}),
+      ...(job.batch
+        ? {
+            batchId: job.batch.id,
+            [BATCH_JOBS_INDEX.partitionKey.name]: batchJobsPartition(job.tenant, job.batch.id),
+            [BATCH_JOBS_INDEX.sortKey.name]: job.batch.index,
+          }
+        : {}),
       [TTL]: Math.floor(Date.parse(job.createdAt) / 1000) + JOB_RETENTION_DAYS * 86_400,
     };
     try {
@@ -313,6 +331,7 @@ function fromItem(item: JobItem): Job {
     ...(item.requestJson ? { request: JSON.parse(item.requestJson) as RenderRequest } : {}),
     ...(item.payloadKey ? { payloadKey: item.payloadKey } : {}),
     ...(item.callbackUrl ? { callbackUrl: item.callbackUrl } : {}),
+    ...(item.correlationId ? { correlationId: item.correlationId } : {}),
     ...(item.leaseOwner && item.leaseExpiresAt !== undefined
       ? { lease: { owner: item.leaseOwner, expiresAtMs: Number(item.leaseExpiresAt) } }
       : {}),
@@ -327,6 +346,9 @@ function fromItem(item: JobItem): Job {
             ...(item.webhookNextAttemptAt ? { nextAttemptAt: item.webhookNextAttemptAt } : {}),
           },
         }
+      : {}),
+    ...(item.batchId !== undefined && item.batchIndex !== undefined
+      ? { batch: { id: item.batchId, index: Number(item.batchIndex) } }
       : {}),
   };
 }

@@ -16,6 +16,11 @@ export function templateVersionSortKey(version: number): string {
   return `VERSION#${String(version).padStart(10, "0")}`;
 }
 
+/** One item per template holding a copy of its latest version, so a tenant's templates list with one query. */
+export function templateIndexPartition(tenant: string): string {
+  return `TENANT#${tenant}#TEMPLATES`;
+}
+
 interface TemplateVersionItem {
   id: string;
   version: number;
@@ -24,6 +29,8 @@ interface TemplateVersionItem {
   bytes: number;
   /** JSON text, so the schema comes back exactly as it was uploaded. */
   schemaJson?: string;
+  /** Present (true) only for versions that run their own scripts. */
+  javascript?: boolean;
 }
 
 /**
@@ -65,6 +72,7 @@ export class DynamoDbTemplateStore implements TemplateVersionStore {
       sha256: version.sha256,
       bytes: version.bytes,
       ...(version.schema ? { schemaJson: JSON.stringify(version.schema) } : {}),
+      ...(version.javascript ? { javascript: true } : {}),
     };
     try {
       await this.db.send(
@@ -80,11 +88,52 @@ export class DynamoDbTemplateStore implements TemplateVersionStore {
           ExpressionAttributeNames: { "#pk": PK },
         }),
       );
-      return "created";
     } catch (err) {
       if (err instanceof ConditionalCheckFailedException) return "exists";
       throw err;
     }
+    await this.#index(tenant, item);
+    return "created";
+  }
+
+  /**
+   * Points the tenant's template index at this version unless a later one is already there. Written
+   * after the version itself: if this write is lost, the listing shows the previous latest until
+   * the next upload, and no version is ever listed that does not exist.
+   */
+  async #index(tenant: string, item: TemplateVersionItem): Promise<void> {
+    try {
+      await this.db.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: { [PK]: templateIndexPartition(tenant), [SK]: `TEMPLATE#${item.id}`, tenant, ...item },
+          ConditionExpression: "attribute_not_exists(#pk) OR #version < :version",
+          ExpressionAttributeNames: { "#pk": PK, "#version": "version" },
+          ExpressionAttributeValues: { ":version": item.version },
+        }),
+      );
+    } catch (err) {
+      if (!(err instanceof ConditionalCheckFailedException)) throw err;
+    }
+  }
+
+  async latestOfEach(tenant: string): Promise<TemplateVersion[]> {
+    const versions: TemplateVersion[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const page = await this.db.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: "#pk = :pk AND begins_with(#sk, :prefix)",
+          ExpressionAttributeNames: { "#pk": PK, "#sk": SK },
+          ExpressionAttributeValues: { ":pk": templateIndexPartition(tenant), ":prefix": "TEMPLATE#" },
+          ...(start ? { ExclusiveStartKey: start } : {}),
+        }),
+      );
+      for (const item of page.Items ?? []) versions.push(fromItem(item as TemplateVersionItem));
+      start = page.LastEvaluatedKey;
+    } while (start);
+    return versions;
   }
 
   async get(tenant: string, id: string, version: number): Promise<TemplateVersion | undefined> {
@@ -127,5 +176,6 @@ function fromItem(item: TemplateVersionItem): TemplateVersion {
     sha256: item.sha256,
     bytes: Number(item.bytes),
     ...(item.schemaJson ? { schema: JSON.parse(item.schemaJson) as Record<string, unknown> } : {}),
+    ...(item.javascript === true ? { javascript: true } : {}),
   };
 }

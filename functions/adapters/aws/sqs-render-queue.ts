@@ -1,9 +1,11 @@
 import {
   ChangeMessageVisibilityBatchCommand,
   GetQueueUrlCommand,
+  SendMessageBatchCommand,
   SendMessageCommand,
   type SQSClient,
 } from "@aws-sdk/client-sqs";
+import type { BatchMessage, BatchQueue, RenderMessageBatches } from "../../core/batches.js";
 import { WEBHOOK_QUEUE } from "../../core/constants.js";
 import type {
   MessageVisibility,
@@ -13,7 +15,7 @@ import type {
   WebhookQueue,
 } from "../../core/ports.js";
 
-export class SqsRenderQueue implements RenderQueue {
+export class SqsRenderQueue implements RenderQueue, RenderMessageBatches {
   constructor(
     private readonly client: SQSClient,
     private readonly queueUrl: string,
@@ -23,6 +25,50 @@ export class SqsRenderQueue implements RenderQueue {
     await this.client.send(
       new SendMessageCommand({ QueueUrl: this.queueUrl, MessageBody: JSON.stringify(message) }),
     );
+  }
+
+  async enqueueAll(messages: readonly RenderMessage[]): Promise<void> {
+    await sendInBatches(this.client, this.queueUrl, messages);
+  }
+}
+
+/** Fan-out chunks and completion checks of batches. */
+export class SqsBatchQueue implements BatchQueue {
+  constructor(
+    private readonly client: SQSClient,
+    private readonly queueUrl: string,
+  ) {}
+
+  async send(messages: readonly BatchMessage[], delaySeconds = 0): Promise<void> {
+    await sendInBatches(this.client, this.queueUrl, messages, delaySeconds);
+  }
+}
+
+/** SendMessageBatch, ten entries per call; an entry SQS refuses is sent again once, then fails the call. */
+async function sendInBatches(
+  client: SQSClient,
+  queueUrl: string,
+  messages: readonly unknown[],
+  delaySeconds = 0,
+): Promise<void> {
+  const DelaySeconds = Math.max(0, Math.min(WEBHOOK_QUEUE.maxDelaySeconds, Math.round(delaySeconds)));
+  for (let i = 0; i < messages.length; i += 10) {
+    let entries = messages
+      .slice(i, i + 10)
+      .map((m, j) => ({ Id: String(j), MessageBody: JSON.stringify(m), DelaySeconds }));
+    for (let attempt = 1; entries.length > 0; attempt++) {
+      const { Failed } = await client.send(
+        new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries: entries }),
+      );
+      const failed = new Set((Failed ?? []).map((f) => f.Id));
+      if (failed.size > 0 && attempt >= 2) {
+        const first = Failed?.[0];
+        throw new Error(
+          `SendMessageBatch failed for ${failed.size} messages: ${first?.Code}: ${first?.Message}`,
+        );
+      }
+      entries = entries.filter((e) => failed.has(e.Id));
+    }
   }
 }
 

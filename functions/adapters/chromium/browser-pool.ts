@@ -4,6 +4,7 @@ import { join } from "node:path";
 import chromium from "@sparticuz/chromium";
 import puppeteer, { type Browser, type Page } from "puppeteer-core";
 import { withDeadline } from "./deadline.js";
+import { denyAllProxyArgs, EgressGuard, type EgressGuardOptions } from "./egress-guard.js";
 import { chromiumExecutable } from "./executable.js";
 import { fontConfigFile } from "./fonts.js";
 import { applyViewport, type PageViewport, preparePage, resetPage } from "./page-setup.js";
@@ -55,6 +56,11 @@ export interface BrowserPoolOptions {
    * binary locally and on Lambda. Replaceable so a test can make launches fail.
    */
   readonly launch?: () => Promise<Browser>;
+  /**
+   * The egress rules' fixed part: the signed asset origin, and (for tests) how hosts are resolved and
+   * reached. Every page of the pool enforces them; each render adds the tenant's allowlist.
+   */
+  readonly egress?: EgressGuardOptions;
 }
 
 export interface BrowserPoolStats {
@@ -116,7 +122,14 @@ export async function launchChromium(protocolTimeoutMs = 60_000): Promise<Browse
     // Software raster: SwiftShader's GPU raster draws large glyphs (over ~160 device pixels) slightly
     // differently from one process to the next, which breaks "same input, same bytes"; Skia's CPU
     // raster does not, and is faster here.
-    args: [...chromium.args, "--disable-back-forward-cache", "--disable-gpu"],
+    // No --disable-web-security (the package's default): templates get the same-origin rules of any
+    // page, and the egress guard serves what they may load with CORS allowed.
+    args: [
+      ...chromium.args.filter((arg) => arg !== "--disable-web-security"),
+      "--disable-back-forward-cache",
+      "--disable-gpu",
+      ...(await denyAllProxyArgs()),
+    ],
     headless: "shell",
     // Every render sets its own viewport; skip the default one puppeteer would apply first.
     defaultViewport: null,
@@ -147,6 +160,7 @@ export class BrowserPool {
   readonly #attempts: number;
   readonly #backoffMs: number;
   readonly #launch: () => Promise<Browser>;
+  readonly #egress: EgressGuard;
 
   #current: Slot | undefined;
   #launching: Promise<Slot> | undefined;
@@ -176,6 +190,7 @@ export class BrowserPool {
     this.#backoffMs = options.launchBackoffMs ?? 100;
     const protocolTimeoutMs = options.protocolTimeoutMs ?? 60_000;
     this.#launch = options.launch ?? (() => launchChromium(protocolTimeoutMs));
+    this.#egress = new EgressGuard(options.egress);
     for (const [name, value, min] of [
       ["maxRendersPerBrowser", this.#maxRenders, 1],
       ["maxRendersPerPage", this.#maxRendersPerPage, 1],
@@ -233,6 +248,11 @@ export class BrowserPool {
     slot.retiring = true;
     if (this.#current === slot) this.#current = undefined;
     await this.#closeSlot(slot, { kill: true });
+  }
+
+  /** What the pool's pages may reach; renders start and end their part of it here. */
+  get egress(): EgressGuard {
+    return this.#egress;
   }
 
   /** PID of the current browser process, if one is running. */
@@ -299,7 +319,7 @@ export class BrowserPool {
     const page = await slot.browser.newPage();
     this.#pagesOpened += 1;
     try {
-      await preparePage(page);
+      await preparePage(page, this.#egress);
       return page;
     } catch (error) {
       await closePage(page);

@@ -1,15 +1,18 @@
 import type { Browser, Page, PaperFormat } from "puppeteer-core";
+import { EGRESS_BLOCKED } from "../../core/egress-policy.js";
 import { PermanentRenderError } from "../../core/errors.js";
-import { PAPER_SIZES, type PaperName } from "../../core/output-options.js";
+import { OUTPUT_LIMITS, PAPER_SIZES, type PaperName } from "../../core/output-options.js";
 import { normalizePdf } from "../../core/pdf-determinism.js";
 import type { Renderer } from "../../core/ports.js";
 import type { OutputOptions, PageOptions } from "../../core/render-request.js";
 import { BrowserPool } from "./browser-pool.js";
 import { withDeadline } from "./deadline.js";
+import type { BlockedRequest } from "./egress-guard.js";
 import {
   assertPageCount,
   assertSettled,
   clockScript,
+  displayUrl,
   opaqueBackground,
   pdfParams,
   screenshotParams,
@@ -100,7 +103,7 @@ export class ChromiumRenderer implements Renderer {
   constructor(options: ChromiumRendererOptions = {}) {
     this.#ownsPool = options.pool === undefined;
     this.#pool = options.pool ?? new BrowserPool();
-    this.#timeoutMs = options.timeoutMs ?? 30_000;
+    this.#timeoutMs = options.timeoutMs ?? OUTPUT_LIMITS.renderTimeoutMs;
     this.#defaultPaper =
       PAPER_SIZES[(options.pdfFormat ?? "A4").toLowerCase() as PaperName] ?? PAPER_SIZES.a4;
     this.#allowFontErrors = options.allowFontErrors ?? false;
@@ -113,7 +116,9 @@ export class ChromiumRenderer implements Renderer {
 
   async render(html: string, output: OutputOptions, pageOptions: PageOptions = {}): Promise<Uint8Array> {
     const started = Date.now();
-    const remaining = () => Math.max(1, this.#timeoutMs - (Date.now() - started));
+    // A job may lower the worker's budget, never raise it.
+    const budgetMs = Math.min(this.#timeoutMs, pageOptions.timeoutMs ?? this.#timeoutMs);
+    const remaining = () => Math.max(1, budgetMs - (Date.now() - started));
     let timedOut = false;
     let page: Page | undefined;
 
@@ -121,7 +126,7 @@ export class ChromiumRenderer implements Renderer {
       async (p) => {
         page = p;
         // Launch or page creation ate the whole budget; the caller has already been told.
-        if (timedOut) throw new RenderTimeoutError(this.#timeoutMs);
+        if (timedOut) throw new RenderTimeoutError(budgetMs);
         try {
           return await this.#renderOn(p, html, output, pageOptions, remaining);
         } catch (error) {
@@ -137,8 +142,8 @@ export class ChromiumRenderer implements Renderer {
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
         timedOut = true;
-        reject(new RenderTimeoutError(this.#timeoutMs));
-      }, this.#timeoutMs);
+        reject(new RenderTimeoutError(budgetMs));
+      }, budgetMs);
     });
 
     try {
@@ -156,12 +161,44 @@ export class ChromiumRenderer implements Renderer {
     if (this.#ownsPool) await this.#pool.close();
   }
 
+  /**
+   * The render under the egress rules: scripts off unless the job or template turned them on (pages
+   * serve every tenant, so this is set for each render), and the first blocked request that must fail
+   * the job fails it at once, naming the URL.
+   */
   async #renderOn(
     page: Page,
     html: string,
     output: OutputOptions,
     options: PageOptions,
     remaining: () => number,
+  ): Promise<Uint8Array> {
+    await page.setJavaScriptEnabled(options.javascript === true);
+    const ignoreBlocked = options.blockedRequests === "ignore";
+    const egress = this.#pool.egress.begin(page, { allowHosts: options.allowHosts ?? [], ignoreBlocked });
+    try {
+      const capture = this.#capture(page, html, output, options, remaining, egress.blocked);
+      // A capture overtaken by a blocked request fails with its page, which the pool then closes.
+      capture.catch(() => undefined);
+      const bytes = await Promise.race([
+        capture,
+        egress.failed.then(() => Promise.reject(egressBlockedError(egress.blocked))),
+      ]);
+      if (egress.blocked.some((b) => b.navigation || !ignoreBlocked))
+        throw egressBlockedError(egress.blocked);
+      return bytes;
+    } finally {
+      egress.end();
+    }
+  }
+
+  async #capture(
+    page: Page,
+    html: string,
+    output: OutputOptions,
+    options: PageOptions,
+    remaining: () => number,
+    blocked: readonly BlockedRequest[],
   ): Promise<Uint8Array> {
     markOnce(STARTUP_MARKS.firstRenderStart);
     // The pool prepared the page (dialogs, media, timezone) and sized it.
@@ -173,9 +210,14 @@ export class ChromiumRenderer implements Renderer {
       if (options.clock) await page.evaluate(clockScript(options.clock));
       await page.setContent(html, { waitUntil: "load", timeout: remaining() });
       await waitForReady(page, options, remaining());
-      const unsettled = (await page.evaluate(
+      const settled = (await page.evaluate(
         settleScript(DETERMINISM_CSS, DETERMINISM_MARKER),
       )) as UnsettledResource[];
+      // Left out on purpose ("blockedRequests": "ignore"), so not a resource that failed.
+      const dropped = new Set(blocked.map((b) => b.url));
+      const unsettled = settled.filter(
+        (r) => r.urls.length === 0 || !r.urls.every((u) => dropped.has(displayUrl(u))),
+      );
       assertSettled(
         unsettled,
         this.#allowFontErrors ? { ...options, resourceErrors: "ignore" } : options,
@@ -228,6 +270,23 @@ export class ChromiumRenderer implements Renderer {
     // Let the abandoned work see its page go and hand the page back to the pool before we report.
     await withDeadline(work, UNWIND_DEADLINE_MS).catch(() => undefined);
   }
+}
+
+/** The job's failure for the requests the egress rules blocked, naming their URLs (without queries). */
+function egressBlockedError(blocked: readonly BlockedRequest[]): PermanentRenderError {
+  const shown = [...new Map(blocked.map((b) => [b.url, b])).values()];
+  const list = shown
+    .slice(0, 5)
+    .map((b) => `${b.url} (${b.reason})`)
+    .join("; ");
+  const more = shown.length > 5 ? ` and ${shown.length - 5} more` : "";
+  const hint = blocked.some((b) => b.navigation)
+    ? "A template may not navigate its page away or open windows."
+    : 'Allow https hosts with egress.allowHosts (PUT /v1/settings), or send "blockedRequests": "ignore" to render without them.';
+  return new PermanentRenderError(
+    EGRESS_BLOCKED,
+    `Kiln blocked requests of the template: ${list}${more}. ${hint}`,
+  );
 }
 
 /**

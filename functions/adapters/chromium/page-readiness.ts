@@ -129,13 +129,14 @@ export function settleScript(css: string, marker: string): string {
     try { collect(s.cssRules); } catch {}
   }
   const seen = new Set();
-  document.fonts.forEach((face) => {
+  // Iterated, not forEach: with the template's JavaScript off, Chromium refuses callbacks into the DOM.
+  for (const face of document.fonts) {
     const family = face.family.replace(/^["']|["']$/g, "");
     if (face.status === "error" && !seen.has(family)) {
       seen.add(family);
       failed.push({ kind: "font", name: family, urls: sources.get(family) || [] });
     }
-  });
+  }
   return failed;
 })(${JSON.stringify(css)}, ${JSON.stringify(marker)})`;
 }

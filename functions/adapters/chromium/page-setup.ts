@@ -1,5 +1,6 @@
 import type { CDPSession, Page } from "puppeteer-core";
 import { withDeadline } from "./deadline.js";
+import type { EgressGuard } from "./egress-guard.js";
 
 const sessions = new WeakMap<Page, Promise<CDPSession>>();
 
@@ -47,7 +48,7 @@ const BLANK_SCRIPT = `(() => {
  * Once per page, before its first render: what every render needs and no template can change.
  * Emulation settings belong to the page, so they survive the navigations that reset it.
  */
-export async function preparePage(page: Page): Promise<void> {
+export async function preparePage(page: Page, guard?: EgressGuard): Promise<void> {
   // alert()/confirm()/prompt() would block the page, and with it every page of a single-process browser.
   page.on("dialog", (dialog) => {
     void dialog.dismiss().catch(() => undefined);
@@ -61,6 +62,7 @@ export async function preparePage(page: Page): Promise<void> {
     page.emulateTimezone("UTC"),
     captureSession(page),
     page.evaluate(BLANK_SCRIPT),
+    guard?.install(page),
   ]);
 }
 

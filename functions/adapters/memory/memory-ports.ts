@@ -18,6 +18,7 @@ import type {
   IdempotencyRecord,
   IdempotencyStore,
   JobStore,
+  Logger,
   MessageVisibility,
   Metrics,
   ObjectStore,
@@ -245,6 +246,9 @@ export class MemoryRenderQueue implements RenderQueue {
     }
     this.messages.push(message);
   }
+  async enqueueAll(messages: readonly RenderMessage[]): Promise<void> {
+    for (const m of messages) await this.enqueue(m);
+  }
 }
 
 export class MemoryObjectStore implements ObjectStore {
@@ -286,12 +290,39 @@ export class FakeUrlSigner implements UrlSigner {
 }
 
 export class RecordingMetrics implements Metrics {
-  readonly succeeded: Array<{ format: string; durationMs: number; bytes: number }> = [];
+  readonly succeeded: Array<{ format: string; durationMs: number; bytes: number; queueWaitMs?: number }> = [];
   readonly failed: Array<{ code: string }> = [];
-  renderSucceeded(f: { format: string; durationMs: number; bytes: number }): void {
+  readonly webhooks: Array<{ outcome: string }> = [];
+  renderSucceeded(f: { format: string; durationMs: number; bytes: number; queueWaitMs?: number }): void {
     this.succeeded.push(f);
   }
   renderFailed(f: { code: string }): void {
     this.failed.push(f);
+  }
+  webhookAttempted(f: { outcome: string }): void {
+    this.webhooks.push(f);
+  }
+}
+
+/** Keeps every line with the fields of its scope, as an operator's query would see them. */
+export class RecordingLogger implements Logger {
+  constructor(
+    readonly lines: Array<{ level: string; message: string; fields: Record<string, unknown> }> = [],
+    private readonly scope: Record<string, unknown> = {},
+  ) {}
+  debug(message: string, fields?: Record<string, unknown>): void {
+    this.lines.push({ level: "debug", message, fields: { ...this.scope, ...fields } });
+  }
+  info(message: string, fields?: Record<string, unknown>): void {
+    this.lines.push({ level: "info", message, fields: { ...this.scope, ...fields } });
+  }
+  warn(message: string, fields?: Record<string, unknown>): void {
+    this.lines.push({ level: "warn", message, fields: { ...this.scope, ...fields } });
+  }
+  error(message: string, fields?: Record<string, unknown>): void {
+    this.lines.push({ level: "error", message, fields: { ...this.scope, ...fields } });
+  }
+  child(fields: Record<string, unknown>): Logger {
+    return new RecordingLogger(this.lines, { ...this.scope, ...fields });
   }
 }

@@ -28,6 +28,14 @@ export class MemoryTemplateStore implements TemplateVersionStore {
   async list(tenant: string, id: string) {
     return [...(this.versions.get(`${tenant}/${id}`) ?? [])];
   }
+
+  async latestOfEach(tenant: string) {
+    return [...this.versions.entries()]
+      .filter(([key]) => key.startsWith(`${tenant}/`))
+      .map(([, list]) => list.at(-1))
+      .filter((v): v is TemplateVersion => v !== undefined)
+      .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
 }
 
 export class MemoryTemplateSourceStore implements TemplateSourceStore {

@@ -46,6 +46,7 @@ export interface DocumentRouteDeps {
 /**
  * Templates and assets:
  * - `POST /v1/templates` `{id, html, schema?}` → 201 with the new version (200 when identical to the latest)
+ * - `GET /v1/templates` → each template with its latest version
  * - `GET /v1/templates/{id}` → the versions; `GET /v1/templates/{id}/versions/{n}` → one, with HTML and schema
  * - `PUT /v1/assets/{key}` (raw body, Content-Type of the file) → 201; stored under `assets/<tenant>/{key}`
  * Everything is per tenant: another tenant's template is a 404 like a missing one.
@@ -85,6 +86,12 @@ export function documentRoutes(
       latestVersion: versions.at(-1)?.version,
       versions: versions.map((v) => templateVersionView(v)),
     });
+  };
+
+  /** Each of the tenant's templates with its latest version, ordered by id. */
+  const listTemplates: DocumentRoute = async (tenant) => {
+    const latest = await templates().versions.latestOfEach(tenant);
+    return json(200, { templates: latest.map((v) => templateVersionView(v)) });
   };
 
   const getVersion: DocumentRoute = async (tenant, _event, match) => {
@@ -137,7 +144,7 @@ export function documentRoutes(
   };
 
   return [
-    { path: /^\/v1\/templates\/?$/, methods: { POST: createTemplate } },
+    { path: /^\/v1\/templates\/?$/, methods: { POST: createTemplate, GET: listTemplates } },
     { path: /^\/v1\/templates\/([^/]+)\/?$/, methods: { GET: listVersions } },
     { path: /^\/v1\/templates\/([^/]+)\/versions\/([^/]+)\/?$/, methods: { GET: getVersion } },
     { path: /^\/v1\/assets\/(.+)$/, methods: { PUT: putAsset } },

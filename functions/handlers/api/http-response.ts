@@ -1,5 +1,5 @@
 import type { APIGatewayProxyResult } from "aws-lambda";
-import { KilnError, ValidationError } from "../../core/errors.js";
+import { KilnError, RateLimitedError, ValidationError } from "../../core/errors.js";
 
 const JSON_HEADERS = { "content-type": "application/json; charset=utf-8", "cache-control": "no-store" };
 
@@ -21,8 +21,10 @@ export function errorResponse(
 ): { response: APIGatewayProxyResult; unexpected: boolean } {
   if (err instanceof KilnError) {
     const fields = err instanceof ValidationError ? { fields: err.issues } : {};
+    const headers: Record<string, string> =
+      err instanceof RateLimitedError ? { "retry-after": String(err.retryAfterSeconds) } : {};
     return {
-      response: json(err.status, { error: { code: err.code, message: err.message, ...fields } }),
+      response: json(err.status, { error: { code: err.code, message: err.message, ...fields } }, headers),
       unexpected: false,
     };
   }

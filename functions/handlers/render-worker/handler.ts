@@ -27,7 +27,30 @@ export function leaseFor(holdSeconds: number): LeaseSettings {
   return { leaseMs: (holdSeconds * 1000 * 2) / 3, renewEveryMs: (holdSeconds * 1000) / 3 };
 }
 
-const RenderMessageSchema = z.strictObject({ tenant: z.string().min(1), jobId: z.string().min(1) });
+const RenderMessageSchema = z.strictObject({
+  tenant: z.string().min(1),
+  jobId: z.string().min(1),
+  correlationId: z.string().max(128).optional(),
+});
+
+/** The job a record is about, as far as its body says: the scope of every line logged for it. */
+function recordScope(record: SQSRecord): Record<string, unknown> {
+  const body = safeJson(record.body);
+  const scope: Record<string, unknown> = { messageId: record.messageId };
+  if (body && typeof body === "object") {
+    const { tenant, jobId, correlationId } = body as Record<string, unknown>;
+    if (typeof tenant === "string") scope.tenant = tenant;
+    if (typeof jobId === "string") scope.jobId = jobId;
+    if (typeof correlationId === "string") scope.correlationId = correlationId;
+  }
+  return scope;
+}
+
+/** From SQS's SentTimestamp to `nowMs`; undefined when the attribute is missing. */
+function queueWaitMs(record: SQSRecord, nowMs: number): number | undefined {
+  const sent = Number(record.attributes.SentTimestamp);
+  return Number.isFinite(sent) && sent > 0 ? Math.max(0, nowMs - sent) : undefined;
+}
 
 /**
  * SQS → render → store → status. Keeps every record of the batch hidden while it waits or renders
@@ -38,7 +61,11 @@ export function makeHandler(deps: RenderWorkerDeps) {
   const { logger, metrics, clock, visibility } = deps;
   const jobDeps: RenderJobDeps = { ...deps, lease: leaseFor(deps.holdSeconds) };
 
-  async function processRecord(record: SQSRecord, giveBack: (seconds: number) => Promise<void>) {
+  async function processRecord(
+    record: SQSRecord,
+    giveBack: (seconds: number) => Promise<void>,
+    logger: Logger,
+  ) {
     const receiveCount = Number(record.attributes.ApproximateReceiveCount) || 1;
     const parsed = RenderMessageSchema.safeParse(safeJson(record.body));
     if (!parsed.success) {
@@ -49,13 +76,26 @@ export function makeHandler(deps: RenderWorkerDeps) {
     }
     const message = parsed.data;
     const started = clock.now().getTime();
+    const waitedMs = queueWaitMs(record, started);
+    logger.debug("render message received", { receiveCount, queueWaitMs: waitedMs });
     const result = await renderJob(jobDeps, message, { receiveCount, maxReceiveCount: deps.maxReceiveCount });
-    const fields = { tenant: message.tenant, jobId: message.jobId, receiveCount };
+    const fields = { receiveCount };
     if (result.outcome === "done") {
       if (result.status === "succeeded") {
         const durationMs = clock.now().getTime() - started;
-        metrics.renderSucceeded({ format: result.format, durationMs, bytes: result.bytes });
-        logger.info("render succeeded", { ...fields, durationMs, bytes: result.bytes });
+        metrics.renderSucceeded({
+          format: result.format,
+          durationMs,
+          bytes: result.bytes,
+          ...(waitedMs !== undefined ? { queueWaitMs: waitedMs } : {}),
+        });
+        logger.info("render succeeded", {
+          ...fields,
+          format: result.format,
+          durationMs,
+          bytes: result.bytes,
+          queueWaitMs: waitedMs,
+        });
       } else if (result.status === "failed") {
         metrics.renderFailed({ code: result.code });
         logger.info("render failed", { ...fields, code: result.code });
@@ -89,6 +129,8 @@ export function makeHandler(deps: RenderWorkerDeps) {
     const heartbeat = startHeartbeat(visibility, holding, deps.holdSeconds, logger);
 
     const settle = async (record: SQSRecord): Promise<SQSBatchItemFailure | undefined> => {
+      // Job id, tenant and correlation id on every line this record produces.
+      const logger = deps.logger.child(recordScope(record));
       const giveBack = async (seconds: number) => {
         holding.delete(record);
         // A renewal in flight must not land after this change and hide the message for a whole hold.
@@ -100,7 +142,7 @@ export function makeHandler(deps: RenderWorkerDeps) {
           );
       };
       try {
-        if (await processRecord(record, giveBack)) return undefined;
+        if (await processRecord(record, giveBack, logger)) return undefined;
       } catch (err) {
         logger.error("record failed", { messageId: record.messageId, error: (err as Error).message });
       } finally {

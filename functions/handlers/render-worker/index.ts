@@ -12,7 +12,8 @@ import { SQSClient } from "@aws-sdk/client-sqs";
 import { z } from "zod";
 import { DynamoDbJobStore } from "../../adapters/aws/dynamodb-job-store.js";
 import { DynamoDbTemplateStore } from "../../adapters/aws/dynamodb-template-store.js";
-import { emfMetrics } from "../../adapters/aws/emf-metrics.js";
+import { DynamoDbTenantSettingsStore } from "../../adapters/aws/dynamodb-tenant-settings-store.js";
+import { powertoolsMetrics } from "../../adapters/aws/emf-metrics.js";
 import { LambdaUrlSigner } from "../../adapters/aws/lambda-url-signer.js";
 import { S3AssetStore } from "../../adapters/aws/s3-asset-store.js";
 import { S3ObjectStore } from "../../adapters/aws/s3-object-store.js";
@@ -20,8 +21,9 @@ import { S3TextStore } from "../../adapters/aws/s3-text-store.js";
 import { SqsMessageVisibility, SqsWebhookQueue } from "../../adapters/aws/sqs-render-queue.js";
 import { BrowserPool } from "../../adapters/chromium/browser-pool.js";
 import { ChromiumRenderer } from "../../adapters/chromium/chromium-renderer.js";
-import { jsonLogger } from "../../adapters/json-logger.js";
+import { powertoolsLogger, withLambdaContext } from "../../adapters/powertools-logger.js";
 import { ENV, RENDER_QUEUE, SIGNED_URL_DEFAULT_TTL_SECONDS } from "../../core/constants.js";
+import { SERVICES } from "../../core/observability.js";
 import { systemClock } from "../../core/ports.js";
 import { TemplateLoader } from "../../core/templates.js";
 import { readEnv } from "../env.js";
@@ -40,6 +42,7 @@ const env = readEnv(
     [ENV.templatesBucket]: z.string().min(1),
     [ENV.assetsBucket]: z.string().min(1),
     [ENV.signerFunctionName]: z.string().min(1),
+    [ENV.cdnBaseUrl]: z.url({ protocol: /^https?$/ }),
     [ENV.assetUrlTtlSeconds]: z.coerce
       .number()
       .int()
@@ -62,12 +65,18 @@ const env = readEnv(
       [ENV.templatesBucket]: "the name of the templates bucket",
       [ENV.assetsBucket]: "the name of the assets bucket",
       [ENV.signerFunctionName]: "the name or ARN of the sign-assets function",
+      [ENV.cdnBaseUrl]:
+        "the CDN origin signed asset URLs point at, e.g. https://d111111abcdef8.cloudfront.net",
       [ENV.assetUrlTtlSeconds]: "seconds the asset URLs minted for a render stay valid (30–3600)",
     },
   },
 );
 
-const pool = new BrowserPool({ maxRendersPerBrowser: env[ENV.rendersPerBrowser] });
+const pool = new BrowserPool({
+  maxRendersPerBrowser: env[ENV.rendersPerBrowser],
+  // Signed assets come from the CDN; every other host must be on the tenant's allowlist.
+  egress: { allowedOrigins: [env[ENV.cdnBaseUrl]] },
+});
 // Launch during init, so the first invocation finds a browser and a page waiting.
 pool.warm();
 
@@ -75,7 +84,9 @@ const s3 = new S3Client({});
 const dynamodb = new DynamoDBClient({});
 const sqs = new SQSClient({});
 
-export const handler = makeHandler({
+const logger = powertoolsLogger({ serviceName: SERVICES.renderWorker });
+
+const handle = makeHandler({
   jobs: new DynamoDbJobStore(dynamodb, env[ENV.jobsTable]),
   // Template versions are immutable: the loader keeps the ones it has read.
   templates: new TemplateLoader({
@@ -89,6 +100,7 @@ export const handler = makeHandler({
     ttlSeconds: env[ENV.assetUrlTtlSeconds],
   },
   renderer: new ChromiumRenderer({ pool }),
+  settings: new DynamoDbTenantSettingsStore(dynamodb, env[ENV.jobsTable]),
   outputs: new S3ObjectStore(s3, env[ENV.outputsBucket]),
   payloads: new S3TextStore(s3, env[ENV.payloadsBucket], "application/json"),
   webhooks: new SqsWebhookQueue(sqs, env[ENV.webhookQueueUrl]),
@@ -99,6 +111,8 @@ export const handler = makeHandler({
   maxReceiveCount: env[ENV.maxReceiveCount],
   // Lambda grants vCPUs in proportion to memory; one page per vCPU keeps Chromium busy without thrashing.
   concurrency: availableParallelism(),
-  logger: jsonLogger("render-worker"),
-  metrics: emfMetrics("render-worker"),
+  logger,
+  metrics: powertoolsMetrics({ serviceName: SERVICES.renderWorker }),
 });
+
+export const handler = withLambdaContext(logger, handle);

@@ -6,7 +6,9 @@ import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { z } from "zod";
 import { CloudFrontUrlSigner } from "../../adapters/aws/cloudfront-url-signer.js";
 import { secretsManagerPrivateKey } from "../../adapters/aws/secrets-manager-private-key.js";
+import { powertoolsLogger, withLambdaContext } from "../../adapters/powertools-logger.js";
 import { ENV, SIGNED_URL_DEFAULT_TTL_SECONDS } from "../../core/constants.js";
+import { SERVICES } from "../../core/observability.js";
 import { systemClock } from "../../core/ports.js";
 import { readEnv } from "../env.js";
 import { makeHandler } from "./handler.js";
@@ -37,7 +39,10 @@ const config = readEnv(
 
 const secretsManager = new SecretsManagerClient({});
 
-export const handler = makeHandler({
+const logger = powertoolsLogger({ serviceName: SERVICES.signAssets });
+
+const handle = makeHandler({
+  logger,
   signer: new CloudFrontUrlSigner({
     baseUrl: config[ENV.cdnBaseUrl],
     keyPairId: config[ENV.keyPairId],
@@ -49,3 +54,5 @@ export const handler = makeHandler({
     defaultTtlSeconds: config[ENV.signedUrlTtlSeconds],
   }),
 });
+
+export const handler = withLambdaContext(logger, handle);

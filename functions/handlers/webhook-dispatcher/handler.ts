@@ -1,10 +1,12 @@
 import type { SQSBatchItemFailure, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
 import { z } from "zod";
 import { type DeliverWebhookDeps, deliverWebhook } from "../../core/deliver-webhook.js";
-import type { Logger } from "../../core/ports.js";
+import type { Logger, Metrics } from "../../core/ports.js";
 
 export interface WebhookDispatcherDeps extends DeliverWebhookDeps {
   readonly logger: Logger;
+  /** Delivery results; none when absent. */
+  readonly metrics?: Metrics;
   /** Deliveries of one batch made at once; each mostly waits on a receiver. */
   readonly concurrency: number;
 }
@@ -14,6 +16,7 @@ const WebhookMessageSchema = z.strictObject({
   jobId: z.string().min(1),
   attempt: z.int().min(1),
   notBefore: z.int().optional(),
+  correlationId: z.string().max(128).optional(),
 });
 
 /**
@@ -22,18 +25,24 @@ const WebhookMessageSchema = z.strictObject({
  * itself could not do its part — a store call or the queue failed.
  */
 export function makeHandler(deps: WebhookDispatcherDeps) {
-  const { logger } = deps;
-
   async function settle(record: SQSRecord): Promise<SQSBatchItemFailure | undefined> {
     const parsed = WebhookMessageSchema.safeParse(safeJson(record.body));
     if (!parsed.success) {
-      logger.error("malformed webhook message", { messageId: record.messageId });
+      deps.logger.error("malformed webhook message", { messageId: record.messageId });
       return { itemIdentifier: record.messageId };
     }
     const message = parsed.data;
-    const fields = { tenant: message.tenant, jobId: message.jobId, attempt: message.attempt };
+    // Job id, tenant and correlation id on every line of this delivery.
+    const logger = deps.logger.child({
+      tenant: message.tenant,
+      jobId: message.jobId,
+      ...(message.correlationId ? { correlationId: message.correlationId } : {}),
+    });
+    const fields = { attempt: message.attempt };
     try {
       const result = await deliverWebhook(deps, message);
+      if (result.outcome === "delivered" || result.outcome === "scheduled" || result.outcome === "gave-up")
+        deps.metrics?.webhookAttempted({ outcome: result.outcome });
       if (result.outcome === "delivered")
         logger.info("webhook delivered", { ...fields, status: result.status });
       else if (result.outcome === "scheduled")

@@ -4,10 +4,12 @@ import { SQSClient } from "@aws-sdk/client-sqs";
 import { z } from "zod";
 import { DynamoDbJobStore } from "../../adapters/aws/dynamodb-job-store.js";
 import { DynamoDbWebhookSecretStore } from "../../adapters/aws/dynamodb-webhook-secret-store.js";
+import { powertoolsMetrics } from "../../adapters/aws/emf-metrics.js";
 import { SqsWebhookQueue } from "../../adapters/aws/sqs-render-queue.js";
-import { FetchWebhookSender } from "../../adapters/http/fetch-webhook-sender.js";
-import { jsonLogger } from "../../adapters/json-logger.js";
+import { PinnedWebhookSender } from "../../adapters/http/pinned-webhook-sender.js";
+import { powertoolsLogger, withLambdaContext } from "../../adapters/powertools-logger.js";
 import { ENV } from "../../core/constants.js";
+import { SERVICES } from "../../core/observability.js";
 import { systemClock } from "../../core/ports.js";
 import { callbackPolicyFrom, DEFAULT_WEBHOOK_SCHEDULE } from "../../core/webhooks.js";
 import { readEnv } from "../env.js";
@@ -31,15 +33,22 @@ const env = readEnv(
 
 const dynamodb = new DynamoDBClient({});
 
-export const handler = makeHandler({
+const logger = powertoolsLogger({ serviceName: SERVICES.webhookDispatcher });
+
+const policy = callbackPolicyFrom(env[ENV.callbackSchemes], env[ENV.callbackHosts]);
+
+const handle = makeHandler({
   jobs: new DynamoDbJobStore(dynamodb, env[ENV.jobsTable]),
   secrets: new DynamoDbWebhookSecretStore(dynamodb, env[ENV.jobsTable]),
   queue: new SqsWebhookQueue(new SQSClient({}), env[ENV.webhookQueueUrl]),
-  sender: new FetchWebhookSender(),
+  sender: new PinnedWebhookSender({ policy }),
   clock: systemClock,
-  policy: callbackPolicyFrom(env[ENV.callbackSchemes], env[ENV.callbackHosts]),
+  policy,
   schedule: DEFAULT_WEBHOOK_SCHEDULE,
   timeoutMs: 10_000,
   concurrency: 10,
-  logger: jsonLogger("webhook-dispatcher"),
+  logger,
+  metrics: powertoolsMetrics({ serviceName: SERVICES.webhookDispatcher }),
 });
+
+export const handler = withLambdaContext(logger, handle);

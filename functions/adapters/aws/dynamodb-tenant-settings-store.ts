@@ -1,0 +1,45 @@
+import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { type DynamoDBDocumentClient, GetCommand, PutCommand } from "@aws-sdk/lib-dynamodb";
+import { JOBS_TABLE } from "../../core/constants.js";
+import type { TenantSettingsStore } from "../../core/ports.js";
+import { type TenantSettings, TenantSettingsSchema } from "../../core/tenant-settings.js";
+import { documentClient } from "./dynamodb-job-store.js";
+
+export function tenantSettingsItemKey(tenant: string) {
+  return {
+    [JOBS_TABLE.partitionKey.name]: `TENANT#${tenant}#SETTINGS`,
+    [JOBS_TABLE.sortKey.name]: "SETTINGS",
+  };
+}
+
+/** One item per tenant in the jobs table, replaced whole on every PUT. */
+export class DynamoDbTenantSettingsStore implements TenantSettingsStore {
+  private readonly db: DynamoDBDocumentClient;
+
+  constructor(
+    client: DynamoDBClient,
+    private readonly tableName: string,
+  ) {
+    this.db = documentClient(client);
+  }
+
+  async get(tenant: string): Promise<TenantSettings | undefined> {
+    const { Item } = await this.db.send(
+      new GetCommand({ TableName: this.tableName, Key: tenantSettingsItemKey(tenant), ConsistentRead: true }),
+    );
+    if (!Item) return undefined;
+    // Parsed again so that an item written by an older Kiln gets today's defaults.
+    const parsed = TenantSettingsSchema.safeParse(Item.settings);
+    if (!parsed.success) throw new Error(`The stored settings of tenant ${tenant} are not valid settings.`);
+    return parsed.data;
+  }
+
+  async put(tenant: string, settings: TenantSettings): Promise<void> {
+    await this.db.send(
+      new PutCommand({
+        TableName: this.tableName,
+        Item: { ...tenantSettingsItemKey(tenant), settings, updatedAt: new Date().toISOString() },
+      }),
+    );
+  }
+}

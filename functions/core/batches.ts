@@ -1,0 +1,735 @@
+import { createHash } from "node:crypto";
+import { z } from "zod";
+import { AssetKeySchema, assetObjectKey } from "./assets.js";
+import { BATCH_QUEUE, IDEMPOTENCY, OUTPUTS, PAYLOADS } from "./constants.js";
+import { type FieldIssue, IdempotencyConflictError, ValidationError } from "./errors.js";
+import type { Job, JobFailure, JobOutput, JobStatus } from "./job.js";
+import { validateData } from "./json-schema.js";
+import type { Clock, IdempotencyStore, JobStore, Logger, PayloadStore, RenderMessage } from "./ports.js";
+import {
+  CONTENT_TYPES,
+  LIMITS,
+  parseOrThrow,
+  RenderRequestSchema,
+  requireJavaScriptForExpression,
+} from "./render-request.js";
+import { payloadKey } from "./submit-render.js";
+import type { TemplateDeps, TemplateRef } from "./templates.js";
+import { ZipLimitError, ZipWriter } from "./zip-writer.js";
+
+/**
+ * Batches (variable-data printing): one template and one set of output options, rendered once per data
+ * record. A batch is accepted in one request and fanned out in chunks by the batch-fanout function,
+ * which creates ordinary render jobs with ids derived from the batch id and the record's index; every
+ * render then takes the normal path (render queue, worker, retries, dead-letter queue).
+ */
+export const BATCHES = {
+  /** Records in the request body (which is also capped at LIMITS.requestBytes). */
+  maxInlineRecords: 10_000,
+  /** Records in a `recordsKey` JSONL asset. */
+  maxRecords: 50_000,
+  /** Records per fan-out message: a chunk's jobs are created and queued in well under a minute. */
+  chunkSize: 250,
+  /** Problems listed in one 400; the rest are counted. */
+  maxListedIssues: 20,
+  /** Under the payload prefix, so the bucket's lifecycle rule and grants cover it. */
+  payloadPrefix: `${PAYLOADS.keyPrefix}batches/`,
+  /** Completion checks while a batch runs. */
+  checkEverySeconds: 15,
+  /** A batch not complete after this long (its fan-out dead-lettered) is no longer checked. */
+  checkForHours: 24,
+  /** Signed output URLs per page of GET /v1/batches/{id}/outputs (the signer signs 100 per call). */
+  outputsPageSize: 100,
+} as const;
+
+export type BatchStatus = "queued" | "running" | "succeeded" | "partially_failed" | "failed";
+
+const EXTENSIONS: Readonly<Record<string, string>> = {
+  [CONTENT_TYPES.png]: "png",
+  [CONTENT_TYPES.jpeg]: "jpg",
+  [CONTENT_TYPES.webp]: "webp",
+  [CONTENT_TYPES.pdf]: "pdf",
+};
+
+// ---------------------------------------------------------------------------------------------------
+// The request
+
+const RecordSchema = z.record(z.string(), z.unknown());
+
+/** The body of POST /v1/batches: a render request without `data`, plus the records. */
+export const BatchSubmissionSchema = RenderRequestSchema.omit({ data: true })
+  .extend({
+    /** One data object per document, rendered in this order (the index is the position). */
+    records: z.array(z.unknown()).min(1).max(BATCHES.maxInlineRecords).optional(),
+    /** Instead of `records`: a JSONL file (one object per line) in the tenant's assets. */
+    recordsKey: AssetKeySchema.optional(),
+    /** Where each render's signed completion event is POSTed, as with POST /v1/renders. */
+    callbackUrl: z
+      .url({ protocol: /^https?$/ })
+      .max(LIMITS.callbackUrlChars)
+      .optional(),
+    /** Also produce one zip of all outputs (and the manifest) once the batch is complete. */
+    zip: z.boolean().optional(),
+  })
+  .superRefine((b, ctx) => {
+    requireJavaScriptForExpression(b, ctx);
+    if ((b.records === undefined) === (b.recordsKey === undefined)) {
+      ctx.addIssue({
+        code: "custom",
+        path: b.records === undefined ? ["records"] : ["recordsKey"],
+        message:
+          b.records === undefined
+            ? `required: up to ${BATCHES.maxInlineRecords} data objects, or name a JSONL asset with recordsKey`
+            : "give records or recordsKey, not both",
+      });
+    }
+  });
+export type BatchSubmission = z.output<typeof BatchSubmissionSchema>;
+
+/** What every job of a batch shares: the render request less its data. */
+export type BatchRequest = Omit<BatchSubmission, "records" | "recordsKey" | "callbackUrl" | "zip">;
+
+export function parseBatchSubmission(body: unknown): BatchSubmission {
+  return parseOrThrow(BatchSubmissionSchema, body);
+}
+
+export interface JsonLinesResult {
+  readonly records: unknown[];
+  /** 1-based line number of each record. */
+  readonly lines: number[];
+  readonly issues: ReadonlyArray<{ readonly line: number; readonly message: string }>;
+}
+
+/** One JSON value per line; blank lines are skipped. A line that does not parse is named by number. */
+export function parseJsonLines(text: string): JsonLinesResult {
+  const records: unknown[] = [];
+  const lines: number[] = [];
+  const issues: Array<{ line: number; message: string }> = [];
+  const all = text.split("\n");
+  for (let i = 0; i < all.length; i++) {
+    const line = (all[i] ?? "").replace(/\r$/, "");
+    if (line.trim() === "") continue;
+    try {
+      records.push(JSON.parse(line));
+      lines.push(i + 1);
+    } catch (err) {
+      issues.push({ line: i + 1, message: `is not valid JSON (${(err as Error).message})` });
+    }
+  }
+  return { records, lines, issues };
+}
+
+/** Caps a list of problems, saying how many more there were. */
+export function capIssues(issues: readonly FieldIssue[], field: string): FieldIssue[] {
+  if (issues.length <= BATCHES.maxListedIssues) return [...issues];
+  return [
+    ...issues.slice(0, BATCHES.maxListedIssues),
+    {
+      field,
+      message: `${issues.length - BATCHES.maxListedIssues} more problems not listed (the first ${BATCHES.maxListedIssues} are shown)`,
+    },
+  ];
+}
+
+export interface RecordsSource {
+  /** The text of an object in the tenant's assets bucket; undefined when there is none. */
+  readText(objectKey: string): Promise<string | undefined>;
+}
+
+/**
+ * The records of a submission, every one checked: each must be a JSON object and, when the stored
+ * template has a JSON Schema, satisfy it. Problems are named by index (`records.17.total`), and for a
+ * JSONL asset also by line; any problem is a 400 before anything is stored or queued.
+ */
+export async function resolveBatchRecords(
+  deps: { readonly templates?: Pick<TemplateDeps, "versions">; readonly records?: RecordsSource },
+  tenant: string,
+  submission: BatchSubmission,
+): Promise<Record<string, unknown>[]> {
+  let raw: unknown[];
+  let lineOf: (index: number) => number | undefined = () => undefined;
+  if (submission.records) {
+    raw = submission.records;
+  } else {
+    const key = submission.recordsKey as string;
+    const text = deps.records ? await deps.records.readText(assetObjectKey(tenant, key)) : undefined;
+    if (text === undefined) {
+      throw new ValidationError([
+        { field: "recordsKey", message: `there is no asset ${key}: upload it with PUT /v1/assets/${key}` },
+      ]);
+    }
+    const parsed = parseJsonLines(text);
+    if (parsed.issues.length > 0) {
+      throw new ValidationError(
+        capIssues(
+          parsed.issues.map((i) => ({ field: `recordsKey`, message: `line ${i.line} ${i.message}` })),
+          "recordsKey",
+        ),
+      );
+    }
+    if (parsed.records.length === 0) {
+      throw new ValidationError([{ field: "recordsKey", message: `${key} holds no records` }]);
+    }
+    if (parsed.records.length > BATCHES.maxRecords) {
+      throw new ValidationError([
+        {
+          field: "recordsKey",
+          message: `${key} holds ${parsed.records.length} records; a batch has at most ${BATCHES.maxRecords}`,
+        },
+      ]);
+    }
+    raw = parsed.records;
+    lineOf = (index) => parsed.lines[index];
+  }
+
+  const schema = await storedTemplateSchema(deps.templates, tenant, submission.template);
+  const issues: FieldIssue[] = [];
+  const records: Record<string, unknown>[] = [];
+  raw.forEach((value, index) => {
+    const where = lineOf(index) === undefined ? "" : ` (line ${lineOf(index)} of ${submission.recordsKey})`;
+    const parsed = RecordSchema.safeParse(value);
+    if (!parsed.success) {
+      issues.push({ field: `records.${index}`, message: `must be a JSON object${where}` });
+      return;
+    }
+    records.push(parsed.data);
+    if (!schema) return;
+    for (const issue of validateData(schema, parsed.data)) {
+      // validateData names fields under `data`; in a batch they are under the record's index.
+      const field = issue.field.replace(/^data(?=\.|$)/, `records.${index}`);
+      issues.push({ field, message: `${issue.message}${where}` });
+    }
+  });
+  if (issues.length > 0) throw new ValidationError(capIssues(issues, "records"));
+  return records;
+}
+
+/** The stored template must exist; its schema (if any) is what every record must satisfy. */
+async function storedTemplateSchema(
+  templates: Pick<TemplateDeps, "versions"> | undefined,
+  tenant: string,
+  template: TemplateRef,
+) {
+  if (!("id" in template)) return undefined;
+  if (!templates) {
+    throw new ValidationError([
+      { field: "template.id", message: "stored templates are not configured here" },
+    ]);
+  }
+  const found = await templates.versions.get(tenant, template.id, template.version);
+  if (found) return found.schema;
+  const latest = await templates.versions.latest(tenant, template.id);
+  throw new ValidationError([
+    latest
+      ? {
+          field: "template.version",
+          message: `template ${template.id} has no version ${template.version} (the latest is ${latest.version})`,
+        }
+      : { field: "template.id", message: `there is no template ${template.id}` },
+  ]);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Records, messages and ports
+
+export interface Batch {
+  readonly tenant: string;
+  readonly id: string;
+  readonly createdAt: string;
+  readonly total: number;
+  readonly chunkSize: number;
+  readonly zip: boolean;
+  /** Set once the batch is complete and its manifest is written. */
+  readonly manifestKey?: string;
+  readonly zipKey?: string;
+  readonly zipBytes?: number;
+  /** Why no zip could be made (e.g. more than 4 GiB of outputs). */
+  readonly zipError?: string;
+}
+
+/** One job of a batch as the batch-jobs index shows it. */
+export interface BatchJobEntry {
+  readonly index: number;
+  readonly jobId: string;
+  readonly status: JobStatus;
+  readonly output?: JobOutput;
+  readonly error?: JobFailure;
+}
+
+export type BatchMessage =
+  /** Create and queue the jobs of records `[chunk × chunkSize, …)`. */
+  | { readonly kind: "chunk"; readonly tenant: string; readonly batchId: string; readonly chunk: number }
+  /** See whether the batch is complete; if so write its manifest (and zip), else check again later. */
+  | { readonly kind: "check"; readonly tenant: string; readonly batchId: string };
+
+export interface BatchQueue {
+  /** `delaySeconds` is capped at 15 minutes by SQS. */
+  send(messages: readonly BatchMessage[], delaySeconds?: number): Promise<void>;
+}
+
+/** Sends many render messages at once (SQS SendMessageBatch, ten per call). */
+export interface RenderMessageBatches {
+  enqueueAll(messages: readonly RenderMessage[]): Promise<void>;
+}
+
+export interface BatchStore {
+  /** `exists` when the id is taken (a retried submission). */
+  create(batch: Batch): Promise<"created" | "exists">;
+  get(tenant: string, id: string): Promise<Batch | undefined>;
+  /** Records the batch's artifacts; fields already set are overwritten with the same values. */
+  recordArtifacts(
+    tenant: string,
+    id: string,
+    artifacts: Pick<Batch, "manifestKey" | "zipKey" | "zipBytes" | "zipError">,
+  ): Promise<void>;
+  /**
+   * The jobs created so far for indexes `from`…`to` (inclusive, default all), ascending by index.
+   * Reads the batch-jobs index: about 250 bytes per job, so 10,000 jobs are ~2.5 MB, three 1 MB
+   * Query pages and ~310 read units (eventually consistent, 4 KB per half unit) per full read.
+   */
+  listJobs(tenant: string, batchId: string, range?: { from: number; to: number }): Promise<BatchJobEntry[]>;
+  /**
+   * True at most once per `intervalMs` for each `what`: `check` keeps polling clients from flooding the
+   * fan-out queue with completion checks; `zip` lets one check build the zip while others skip it (a
+   * check that dies holding it is redelivered after the claim has lapsed).
+   */
+  claim(tenant: string, id: string, what: "check" | "zip", now: Date, intervalMs: number): Promise<boolean>;
+}
+
+/** Objects in the outputs bucket: outputs are read back into the zip; manifest and zip are written. */
+export interface BatchArtifactStore {
+  read(key: string): Promise<Uint8Array | undefined>;
+  put(key: string, body: Uint8Array, contentType: string, cacheControl: string): Promise<void>;
+  /** Streams a large object (multipart), in the order `parts` yields. Returns its size. */
+  putStream(
+    key: string,
+    parts: AsyncIterable<Uint8Array>,
+    contentType: string,
+    cacheControl: string,
+  ): Promise<number>;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Keys and ids
+
+export function batchRequestKey(tenant: string, id: string): string {
+  return `${BATCHES.payloadPrefix}${tenant}/${id}/request.json`;
+}
+
+export function batchChunkKey(tenant: string, id: string, chunk: number): string {
+  return `${BATCHES.payloadPrefix}${tenant}/${id}/chunk-${String(chunk).padStart(5, "0")}.json`;
+}
+
+export function batchManifestKey(tenant: string, id: string): string {
+  return `${OUTPUTS.keyPrefix}${tenant}/batches/${id}/manifest.json`;
+}
+
+export function batchZipKey(tenant: string, id: string): string {
+  return `${OUTPUTS.keyPrefix}${tenant}/batches/${id}/outputs.zip`;
+}
+
+/**
+ * The job id of record `index`: a name-based (version 5 style) UUID of tenant, batch and index, so
+ * a redelivered chunk derives the same ids and `JobStore.create` answers `exists` instead of
+ * creating a second job.
+ */
+export function batchJobId(tenant: string, batchId: string, index: number): string {
+  const hash = createHash("sha1").update(`kiln-batch\u0000${tenant}\u0000${batchId}\u0000${index}`).digest();
+  hash[6] = ((hash[6] as number) & 0x0f) | 0x50;
+  hash[8] = ((hash[8] as number) & 0x3f) | 0x80;
+  const hex = hash.subarray(0, 16).toString("hex");
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+/** `[start, end)` of each chunk of `total` records. */
+export function chunkRanges(total: number, size: number): Array<{ start: number; end: number }> {
+  const ranges: Array<{ start: number; end: number }> = [];
+  for (let start = 0; start < total; start += size)
+    ranges.push({ start, end: Math.min(total, start + size) });
+  return ranges;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Submission
+
+export interface SubmitBatchDeps {
+  readonly batches: BatchStore;
+  readonly queue: BatchQueue;
+  readonly payloads: PayloadStore;
+  readonly idempotency: IdempotencyStore;
+  readonly clock: Clock;
+  readonly newId: () => string;
+}
+
+interface StoredChunk {
+  readonly start: number;
+  readonly records: readonly Record<string, unknown>[];
+}
+
+interface StoredBatchRequest {
+  readonly request: BatchRequest;
+  readonly callbackUrl?: string;
+}
+
+/**
+ * Accepts a batch, at most once per Idempotency-Key, in the order submitRender uses so that a retry
+ * can always finish it: the key's record fixes the batch id; the shared request and the chunks are
+ * stored; the fan-out messages (and a first completion check) are sent; the batch record is written
+ * last, so a batch that exists always has its fan-out behind it. 10,000 records are 40 chunk objects
+ * and five SendMessageBatch calls: seconds, whatever the number of renders.
+ */
+export async function submitBatch(
+  deps: SubmitBatchDeps,
+  tenant: string,
+  submission: BatchSubmission,
+  records: readonly Record<string, unknown>[],
+  idempotencyKey?: string,
+): Promise<{ batch: Batch; replayed: boolean }> {
+  const now = deps.clock.now();
+  let id = deps.newId();
+  if (idempotencyKey !== undefined) {
+    const fingerprint = createHash("sha256")
+      .update(`batch\u0000${JSON.stringify(submission)}`, "utf8")
+      .digest("hex");
+    const { record, claimed } = await deps.idempotency.claim(
+      tenant,
+      {
+        key: idempotencyKey,
+        fingerprint,
+        jobId: id,
+        createdAt: now.toISOString(),
+        expiresAtMs: now.getTime() + IDEMPOTENCY.ttlSeconds * 1000,
+      },
+      now,
+    );
+    if (record.fingerprint !== fingerprint) throw new IdempotencyConflictError(idempotencyKey, record.jobId);
+    id = record.jobId;
+    if (!claimed) {
+      const existing = await deps.batches.get(tenant, id);
+      if (existing) return { batch: existing, replayed: true };
+    }
+  }
+
+  const { records: _r, recordsKey: _k, callbackUrl, zip, ...request } = submission;
+  const stored: StoredBatchRequest = { request, ...(callbackUrl ? { callbackUrl } : {}) };
+  await deps.payloads.put(batchRequestKey(tenant, id), JSON.stringify(stored));
+  const ranges = chunkRanges(records.length, BATCHES.chunkSize);
+  await mapConcurrently(ranges, 8, async ({ start, end }, chunk) => {
+    const body: StoredChunk = { start, records: records.slice(start, end) };
+    await deps.payloads.put(batchChunkKey(tenant, id, chunk), JSON.stringify(body));
+  });
+  await deps.queue.send(ranges.map((_, chunk) => ({ kind: "chunk", tenant, batchId: id, chunk })));
+  await deps.queue.send([{ kind: "check", tenant, batchId: id }], BATCHES.checkEverySeconds);
+
+  const batch: Batch = {
+    tenant,
+    id,
+    createdAt: now.toISOString(),
+    total: records.length,
+    chunkSize: BATCHES.chunkSize,
+    zip: zip === true,
+  };
+  if ((await deps.batches.create(batch)) === "exists") {
+    return { batch: (await deps.batches.get(tenant, id)) ?? batch, replayed: false };
+  }
+  return { batch, replayed: false };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Fan-out
+
+export interface FanOutDeps {
+  readonly jobs: JobStore;
+  readonly renderQueue: RenderMessageBatches;
+  readonly payloads: PayloadStore;
+  readonly clock: Clock;
+}
+
+/**
+ * Creates and queues the jobs of one chunk. Jobs are written before their messages are sent; the
+ * chunk's message is deleted only after both, so a fan-out that dies midway is redelivered, finds the
+ * jobs it had created (`exists`, same ids) and sends all the chunk's messages again. A duplicate
+ * render message is harmless: the worker's lease renders a job once and skips terminal ones.
+ */
+export async function fanOutChunk(
+  deps: FanOutDeps,
+  message: { tenant: string; batchId: string; chunk: number },
+  requests: Map<string, Promise<StoredBatchRequest>> = new Map(),
+): Promise<{ created: number; existing: number }> {
+  const { tenant, batchId, chunk } = message;
+  const requestKey = batchRequestKey(tenant, batchId);
+  let shared = requests.get(requestKey);
+  if (!shared) {
+    shared = readJson<StoredBatchRequest>(deps.payloads, requestKey);
+    requests.set(requestKey, shared);
+  }
+  const { request, callbackUrl } = await shared;
+  const stored = await readJson<StoredChunk>(deps.payloads, batchChunkKey(tenant, batchId, chunk));
+  const at = deps.clock.now().toISOString();
+  let created = 0;
+  const messages: RenderMessage[] = [];
+  await mapConcurrently(stored.records, 10, async (data, i) => {
+    const index = stored.start + i;
+    const id = batchJobId(tenant, batchId, index);
+    const full = { ...request, data };
+    const json = JSON.stringify(full);
+    const large = Buffer.byteLength(json, "utf8") > LIMITS.inlineRequestBytes;
+    const job: Job = {
+      tenant,
+      id,
+      status: "queued",
+      createdAt: at,
+      updatedAt: at,
+      attempts: 0,
+      ...(large ? { payloadKey: payloadKey(tenant, id) } : { request: full }),
+      ...(callbackUrl ? { callbackUrl } : {}),
+      batch: { id: batchId, index },
+    };
+    if (job.payloadKey) await deps.payloads.put(job.payloadKey, json);
+    if ((await deps.jobs.create(job)) === "created") created++;
+    messages[i] = { tenant, jobId: id };
+  });
+  await deps.renderQueue.enqueueAll(messages);
+  return { created, existing: stored.records.length - created };
+}
+
+async function readJson<T>(payloads: PayloadStore, key: string): Promise<T> {
+  const text = await payloads.get(key);
+  if (text === undefined) throw new Error(`batch payload ${key} is missing`);
+  return JSON.parse(text) as T;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Counts, status and manifest
+
+export interface BatchCounts {
+  /** Includes records whose job the fan-out has not created yet. */
+  readonly queued: number;
+  readonly rendering: number;
+  readonly succeeded: number;
+  readonly failed: number;
+}
+
+/**
+ * Counts come from the jobs themselves (through the batch-jobs index), not from counters on the batch:
+ * a job's terminal write is a single conditional write, so a worker killed right after it cannot leave
+ * a count behind or have it applied twice, and dynalite needs no transactions for it.
+ */
+export function summarizeBatch(
+  total: number,
+  entries: readonly Pick<BatchJobEntry, "status">[],
+): { counts: BatchCounts; status: BatchStatus; complete: boolean } {
+  const counts = { queued: 0, rendering: 0, succeeded: 0, failed: 0 };
+  for (const e of entries) counts[e.status]++;
+  counts.queued += Math.max(0, total - entries.length);
+  const done = counts.succeeded + counts.failed;
+  const complete = done >= total;
+  const status: BatchStatus = complete
+    ? counts.failed === 0
+      ? "succeeded"
+      : counts.succeeded === 0
+        ? "failed"
+        : "partially_failed"
+    : counts.rendering > 0 || done > 0
+      ? "running"
+      : "queued";
+  return { counts, status, complete };
+}
+
+export interface ManifestEntry {
+  readonly index: number;
+  readonly jobId: string;
+  readonly status: JobStatus;
+  readonly output?: JobOutput;
+  readonly error?: JobFailure;
+}
+
+export interface BatchManifest {
+  readonly batchId: string;
+  readonly createdAt: string;
+  readonly total: number;
+  readonly status: BatchStatus;
+  readonly counts: BatchCounts;
+  /** One per record, by index. */
+  readonly entries: readonly ManifestEntry[];
+}
+
+/** The manifest of a complete batch: a pure function of the (terminal, never changing) jobs. */
+export function buildManifest(batch: Batch, entries: readonly BatchJobEntry[]): BatchManifest {
+  const { counts, status } = summarizeBatch(batch.total, entries);
+  return {
+    batchId: batch.id,
+    createdAt: batch.createdAt,
+    total: batch.total,
+    status,
+    counts,
+    entries: [...entries]
+      .sort((a, b) => a.index - b.index)
+      .map((e) => ({
+        index: e.index,
+        jobId: e.jobId,
+        status: e.status,
+        ...(e.output ? { output: e.output } : {}),
+        ...(e.error ? { error: e.error } : {}),
+      })),
+  };
+}
+
+/** File name of record `index` in a zip or a download directory: zero-padded, so names sort by index. */
+export function outputFileName(index: number, total: number, contentType: string): string {
+  const width = Math.max(1, String(Math.max(0, total - 1)).length);
+  return `${String(index).padStart(width, "0")}.${EXTENSIONS[contentType] ?? "bin"}`;
+}
+
+export interface CheckBatchDeps {
+  readonly batches: BatchStore;
+  readonly artifacts: BatchArtifactStore;
+  readonly queue: BatchQueue;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  /** Seconds until the next check of a running batch. @default BATCHES.checkEverySeconds */
+  readonly checkEverySeconds?: number;
+}
+
+/**
+ * A completion check. A running batch is checked again later (for up to BATCHES.checkForHours); a
+ * complete one gets its manifest and, when asked for, its zip. Both are written under fixed keys from
+ * terminal jobs only, so a repeated or concurrent check writes the same bytes again.
+ */
+export async function checkBatch(
+  deps: CheckBatchDeps,
+  message: { tenant: string; batchId: string },
+): Promise<"running" | "finished" | "abandoned" | "missing"> {
+  const { tenant, batchId } = message;
+  const batch = await deps.batches.get(tenant, batchId);
+  const now = deps.clock.now();
+  if (!batch) return "missing";
+  if (batch.manifestKey && (!batch.zip || batch.zipKey || batch.zipError)) return "finished";
+  const entries = await deps.batches.listJobs(tenant, batchId);
+  const { complete } = summarizeBatch(batch.total, entries);
+  if (!complete) {
+    const ageMs = now.getTime() - Date.parse(batch.createdAt);
+    if (ageMs > BATCHES.checkForHours * 3600_000) {
+      deps.logger.warn("batch still incomplete; no longer checked", { tenant, batchId });
+      return "abandoned";
+    }
+    await deps.queue.send(
+      [{ kind: "check", tenant, batchId }],
+      deps.checkEverySeconds ?? BATCHES.checkEverySeconds,
+    );
+    return "running";
+  }
+  const manifest = buildManifest(batch, entries);
+  const manifestJson = Buffer.from(`${JSON.stringify(manifest, null, 1)}\n`, "utf8");
+  const manifestKey = batchManifestKey(tenant, batchId);
+  if (!batch.manifestKey) {
+    await deps.artifacts.put(manifestKey, manifestJson, "application/json", OUTPUTS.cacheControl);
+    await deps.batches.recordArtifacts(tenant, batchId, { manifestKey });
+  }
+  if (batch.zip && !batch.zipKey && !batch.zipError) {
+    if (!(await deps.batches.claim(tenant, batchId, "zip", now, BATCH_QUEUE.functionTimeoutSeconds * 1000))) {
+      return "running";
+    }
+    const zipKey = batchZipKey(tenant, batchId);
+    try {
+      const zipBytes = await deps.artifacts.putStream(
+        zipKey,
+        zipParts(deps.artifacts, batch, manifest, manifestJson),
+        "application/zip",
+        OUTPUTS.cacheControl,
+      );
+      await deps.batches.recordArtifacts(tenant, batchId, { manifestKey, zipKey, zipBytes });
+    } catch (err) {
+      if (!(err instanceof ZipLimitError)) throw err;
+      await deps.batches.recordArtifacts(tenant, batchId, { manifestKey, zipError: err.message });
+    }
+  }
+  deps.logger.info("batch finished", { tenant, batchId, status: manifest.status });
+  return "finished";
+}
+
+/** The zip's bytes in order: each succeeded output under its index, then the manifest. */
+async function* zipParts(
+  artifacts: BatchArtifactStore,
+  batch: Batch,
+  manifest: BatchManifest,
+  manifestJson: Uint8Array,
+): AsyncGenerator<Uint8Array> {
+  const zip = new ZipWriter(new Date(batch.createdAt));
+  const succeeded = manifest.entries.filter((e) => e.output !== undefined);
+  // Reads run a few ahead of the writes; order is kept.
+  const ahead = 8;
+  const reads = new Map<number, Promise<Uint8Array | undefined>>();
+  const start = (i: number) => {
+    const e = succeeded[i];
+    if (e?.output && !reads.has(i)) reads.set(i, artifacts.read(e.output.key));
+  };
+  for (let i = 0; i < succeeded.length; i++) {
+    for (let j = i; j < Math.min(succeeded.length, i + ahead); j++) start(j);
+    const e = succeeded[i] as ManifestEntry & { output: JobOutput };
+    const body = await reads.get(i);
+    reads.delete(i);
+    if (!body) throw new Error(`output ${e.output.key} of batch ${batch.id} is missing`);
+    yield* zip.add(outputFileName(e.index, batch.total, e.output.contentType), body);
+  }
+  yield* zip.add("manifest.json", manifestJson);
+  yield zip.finish();
+}
+
+// ---------------------------------------------------------------------------------------------------
+
+/** Runs `fn` over `items`, at most `limit` at a time; rejects with the first failure. */
+export async function mapConcurrently<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T, index: number) => Promise<R>,
+): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await fn(items[i] as T, i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// How the API shows a batch
+
+export interface BatchView {
+  readonly id: string;
+  readonly status: BatchStatus;
+  readonly total: number;
+  readonly createdAt: string;
+  readonly counts: BatchCounts;
+  /** Once the batch is complete: a signed URL of the manifest object (see BatchManifest). */
+  readonly manifest?: { readonly url: string; readonly expiresAt: string; readonly entries: number };
+  /** Only for batches submitted with `zip: true`. */
+  readonly zip?:
+    | { readonly state: "pending" }
+    | { readonly state: "ready"; readonly url: string; readonly expiresAt: string; readonly bytes?: number }
+    | { readonly state: "failed"; readonly message: string };
+}
+
+export interface BatchOutputItem {
+  readonly index: number;
+  readonly jobId: string;
+  readonly status: JobStatus;
+  readonly output?: {
+    readonly url: string;
+    readonly expiresAt: string;
+    readonly contentType: string;
+    readonly bytes: number;
+    readonly sha256: string;
+  };
+  readonly error?: JobFailure;
+}
+
+/** A page of GET /v1/batches/{id}/outputs; `next` is the start of the following page. */
+export interface BatchOutputsPage {
+  readonly items: readonly BatchOutputItem[];
+  readonly next?: number;
+}

@@ -1,0 +1,74 @@
+import type { SQSBatchItemFailure, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
+import { z } from "zod";
+import {
+  type CheckBatchDeps,
+  checkBatch,
+  type FanOutDeps,
+  fanOutChunk,
+  mapConcurrently,
+} from "../../core/batches.js";
+import type { Logger } from "../../core/ports.js";
+
+export interface BatchFanOutDeps extends FanOutDeps, CheckBatchDeps {
+  readonly logger: Logger;
+}
+
+const BatchMessageSchema = z.discriminatedUnion("kind", [
+  z.strictObject({
+    kind: z.literal("chunk"),
+    tenant: z.string().min(1),
+    batchId: z.string().min(1),
+    chunk: z.int().min(0),
+  }),
+  z.strictObject({ kind: z.literal("check"), tenant: z.string().min(1), batchId: z.string().min(1) }),
+]);
+
+/**
+ * Batch queue → for a chunk, create its render jobs and queue them; for a check, see whether the batch
+ * is complete and write its manifest and zip. A record that fails is reported for redelivery (and
+ * dead-lettered after BATCH_QUEUE.maxReceiveCount receives); both kinds are safe to repeat.
+ */
+export function makeHandler(deps: BatchFanOutDeps) {
+  const { logger } = deps;
+
+  return async function batchFanOutHandler(event: SQSEvent): Promise<SQSBatchResponse> {
+    // A batch's shared request is read once per invocation, however many of its chunks arrive.
+    const requests = new Map();
+    const failures: SQSBatchItemFailure[] = [];
+    await mapConcurrently(event.Records, 2, async (record: SQSRecord) => {
+      const parsed = BatchMessageSchema.safeParse(safeJson(record.body));
+      if (!parsed.success) {
+        logger.error("malformed batch message", { messageId: record.messageId });
+        failures.push({ itemIdentifier: record.messageId });
+        return;
+      }
+      const message = parsed.data;
+      const fields = { tenant: message.tenant, batchId: message.batchId };
+      try {
+        if (message.kind === "chunk") {
+          const { created, existing } = await fanOutChunk(deps, message, requests);
+          logger.info("batch chunk queued", { ...fields, chunk: message.chunk, created, existing });
+        } else {
+          const outcome = await checkBatch(deps, message);
+          if (outcome === "missing") logger.warn("batch check for a batch that does not exist", fields);
+        }
+      } catch (err) {
+        logger.error("batch message failed", {
+          ...fields,
+          kind: message.kind,
+          error: (err as Error).message,
+        });
+        failures.push({ itemIdentifier: record.messageId });
+      }
+    });
+    return { batchItemFailures: failures };
+  };
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,196 @@
+import { readdir, readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { Validator } from "@seriousme/openapi-schema-validator";
+import { Ajv2020 } from "ajv/dist/2020.js";
+import addFormatsModule from "ajv-formats";
+import type { APIGatewayProxyEvent } from "aws-lambda";
+import { describe, expect, it } from "vitest";
+import { API_REFERENCE_PATH, renderApiReference } from "../../bin/docs/api-reference.js";
+import { silentLogger } from "../../functions/adapters/json-logger.js";
+import {
+  FakeUrlSigner,
+  FixedClock,
+  MemoryApiKeyStore,
+  MemoryIdempotencyStore,
+  MemoryJobStore,
+  MemoryPayloadStore,
+  MemoryRenderQueue,
+  MemoryWebhookSecretStore,
+} from "../../functions/adapters/memory/memory-ports.js";
+import { makeHandler } from "../../functions/handlers/api/handler.js";
+import { API_OPERATIONS, openApiDocument } from "../../functions/handlers/api/openapi.js";
+
+const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ?? addFormatsModule) as (
+  ajv: Ajv2020,
+) => Ajv2020;
+
+const KEY = "key-of-tenant-a";
+const EXAMPLES = join(import.meta.dirname, "../../examples");
+
+function handler() {
+  const clock = new FixedClock();
+  const jobs = new MemoryJobStore();
+  const api = makeHandler({
+    jobs,
+    queue: new MemoryRenderQueue(),
+    apiKeys: new MemoryApiKeyStore({ a: KEY }),
+    signer: new FakeUrlSigner(clock),
+    payloads: new MemoryPayloadStore(),
+    idempotency: new MemoryIdempotencyStore(),
+    webhookSecrets: new MemoryWebhookSecretStore(),
+    clock,
+    logger: silentLogger,
+  });
+  return { api, jobs, clock };
+}
+
+function event(
+  method: string,
+  path: string,
+  options: { key?: string; body?: string; stagePath?: string } = {},
+) {
+  return {
+    httpMethod: method,
+    path,
+    headers: { ...(options.key ? { "x-api-key": options.key } : {}), "content-type": "application/json" },
+    body: options.body ?? null,
+    isBase64Encoded: false,
+    requestContext: { requestId: "req-1", path: options.stagePath ?? path },
+  } as unknown as APIGatewayProxyEvent;
+}
+
+/** A validator for one of the document's component schemas, refs resolved inside the document. */
+function componentValidator(name: string) {
+  const ajv = addFormats(new Ajv2020({ strict: false, allErrors: true }));
+  ajv.addSchema({ $id: "kiln-openapi", components: openApiDocument().components }, "kiln-openapi");
+  const validate = ajv.getSchema(`kiln-openapi#/components/schemas/${name}`);
+  if (!validate) throw new Error(`no schema ${name}`);
+  return (value: unknown) =>
+    validate(value) ? [] : (validate.errors ?? []).map((e) => `${e.instancePath} ${e.message}`);
+}
+
+describe("OpenAPI document", () => {
+  it("is a valid OpenAPI 3.1 document", async () => {
+    const validator = new Validator();
+    const result = await validator.validate(openApiDocument() as Record<string, unknown>);
+    expect(result.errors).toBeUndefined();
+    expect(result.valid).toBe(true);
+    expect(validator.version).toBe("3.1");
+  });
+
+  it("the validator does refuse a broken document (the check is live)", async () => {
+    const doc = openApiDocument();
+    const broken = { ...doc, paths: { "/v1/renders": { post: { responses: "none" } } } };
+    expect((await new Validator().validate(broken)).valid).toBe(false);
+  });
+
+  it("lists exactly the routes the api handler answers, with the same public ones", () => {
+    const { routes } = handler().api;
+    // A concrete path for each operation: every {param} filled in.
+    const samplePath = (path: string) => path.replace(/\{[^}]+\}/g, "sample-1");
+    for (const op of API_OPERATIONS) {
+      const route = routes.find((r) => r.path.test(samplePath(op.path)));
+      expect(
+        route?.methods,
+        `${op.method} ${op.path} is in the document but the handler has no such route`,
+      ).toContain(op.method);
+      expect(route?.public, `${op.method} ${op.path}`).toBe(op.public === true);
+    }
+    for (const route of routes) {
+      for (const method of route.methods) {
+        const op = API_OPERATIONS.find((o) => o.method === method && route.path.test(samplePath(o.path)));
+        expect(
+          op,
+          `the handler answers ${method} ${route.path} but the document does not list it`,
+        ).toBeDefined();
+      }
+    }
+  });
+
+  it("names each operation once", () => {
+    const ids = API_OPERATIONS.map((o) => o.operationId);
+    expect(new Set(ids).size).toBe(ids.length);
+    const routes = API_OPERATIONS.map((o) => `${o.method} ${o.path}`);
+    expect(new Set(routes).size).toBe(routes.length);
+  });
+
+  it("accepts every example job under its RenderRequest schema, and refuses a broken one", async () => {
+    const validate = componentValidator("RenderRequest");
+    const files: string[] = [];
+    for (const dir of await readdir(EXAMPLES, { withFileTypes: true })) {
+      if (!dir.isDirectory()) continue;
+      for (const f of await readdir(join(EXAMPLES, dir.name))) {
+        if (/^job.*\.json$/.test(f)) files.push(join(EXAMPLES, dir.name, f));
+      }
+    }
+    expect(files.length).toBeGreaterThanOrEqual(5);
+    for (const file of files) {
+      const job = JSON.parse(await readFile(file, "utf8"));
+      expect(validate(job), file).toEqual([]);
+    }
+    const broken = JSON.parse(await readFile(join(EXAMPLES, "hello/job.json"), "utf8"));
+    expect(validate({ ...broken, output: { ...broken.output, format: "gif" } })).not.toEqual([]);
+    expect(validate({ ...broken, unknownField: 1 })).not.toEqual([]);
+  });
+
+  it("describes what the handler answers: jobs, submissions and errors fit their schemas", async () => {
+    const { api, jobs, clock } = handler();
+    const job = { template: { html: "<p>{{ n }}</p>" }, data: { n: 1 }, output: { format: "png" } };
+    const submitted = await api(event("POST", "/v1/renders", { key: KEY, body: JSON.stringify(job) }));
+    expect(submitted.statusCode).toBe(202);
+    expect(componentValidator("SubmittedJob")(JSON.parse(submitted.body))).toEqual([]);
+    const { id } = JSON.parse(submitted.body);
+    await jobs.startAttempt("a", id, { owner: "w1", expiresAtMs: clock.now().getTime() + 1000 }, clock.now());
+    await jobs.markSucceeded(
+      "a",
+      id,
+      "w1",
+      { key: "outputs/a/abc.png", contentType: "image/png", bytes: 3, sha256: "a".repeat(64) },
+      clock.now(),
+      false,
+    );
+    const got = await api(event("GET", `/v1/renders/${id}`, { key: KEY }));
+    expect(JSON.parse(got.body).output).toBeDefined();
+    expect(componentValidator("Job")(JSON.parse(got.body))).toEqual([]);
+    const refused = await api(event("POST", "/v1/renders", { key: KEY, body: "{}" }));
+    expect(refused.statusCode).toBe(400);
+    expect(componentValidator("Error")(JSON.parse(refused.body))).toEqual([]);
+    expect(componentValidator("Job")({ id, status: "done" })).not.toEqual([]);
+  });
+});
+
+describe("GET /openapi.json", () => {
+  it("answers without an API key, naming the stage it is served under as the server", async () => {
+    const { api } = handler();
+    const local = await api(event("GET", "/openapi.json"));
+    expect(local.statusCode).toBe(200);
+    const doc = JSON.parse(local.body);
+    expect(doc.openapi).toBe("3.1.0");
+    expect(doc.servers).toEqual([{ url: "/" }]);
+    expect(Object.keys(doc.paths)).toContain("/v1/renders");
+    const staged = await api(event("GET", "/openapi.json", { stagePath: "/live/openapi.json" }));
+    expect(JSON.parse(staged.body).servers).toEqual([{ url: "/live" }]);
+  });
+
+  it("still needs a key everywhere else, and refuses other methods on the document", async () => {
+    const { api } = handler();
+    expect((await api(event("GET", "/v1/webhooks/secret"))).statusCode).toBe(401);
+    expect((await api(event("POST", "/openapi.json"))).statusCode).toBe(405);
+  });
+});
+
+describe("docs/api.md", () => {
+  it("is what `npm run docs:api` renders from the document", async () => {
+    const committed = await readFile(API_REFERENCE_PATH, "utf8");
+    // On a difference: run `npm run docs:api` and commit docs/api.md.
+    expect(committed).toBe(renderApiReference());
+  });
+
+  it("covers every operation and every request field", () => {
+    const reference = renderApiReference();
+    for (const op of API_OPERATIONS) expect(reference).toContain(`### \`${op.method} ${op.path}\``);
+    for (const field of ["output.pdf.margin.top", "waitFor.timeoutMs", "callbackUrl", "template.version"]) {
+      expect(reference).toContain(`| \`${field}\` |`);
+    }
+  });
+});

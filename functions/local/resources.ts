@@ -1,8 +1,16 @@
+import { rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import {
+  type AttributeValue,
+  BatchWriteItemCommand,
   CreateTableCommand,
+  DeleteTableCommand,
   DescribeTableCommand,
   type DynamoDBClient,
+  paginateScan,
   ResourceInUseException,
+  waitUntilTableExists,
+  waitUntilTableNotExists,
 } from "@aws-sdk/client-dynamodb";
 import { CreateBucketCommand, type S3Client } from "@aws-sdk/client-s3";
 import {
@@ -32,54 +40,86 @@ export const LOCAL_NAMES = {
 /** Where a running local stack tells other processes (`kiln redrive`) how to reach it, in its data dir. */
 export const LOCAL_ENDPOINTS_FILE = "local-endpoints.json";
 
-/** The jobs table from the same key schema the CDK app uses. Idempotent. */
-export async function ensureJobsTable(client: DynamoDBClient, tableName: string): Promise<void> {
-  const { partitionKey, sortKey } = JOBS_TABLE;
+/**
+ * The jobs table from the same key schema the CDK app uses. Idempotent. A table kept in `dataDir`
+ * from before the batch-jobs index existed is rebuilt with it, items and all: the DynamoDB stand-in
+ * cannot add an index to an existing table. The items are written to a file in `dataDir` first, so
+ * a stop half-way loses nothing (the file is kept until they are back).
+ */
+export async function ensureJobsTable(
+  client: DynamoDBClient,
+  tableName: string,
+  dataDir?: string,
+): Promise<void> {
   try {
-    await client.send(
-      new CreateTableCommand({
-        TableName: tableName,
-        BillingMode: "PAY_PER_REQUEST",
-        KeySchema: [
-          { AttributeName: partitionKey.name, KeyType: "HASH" },
-          { AttributeName: sortKey.name, KeyType: "RANGE" },
-        ],
-        AttributeDefinitions: [
-          { AttributeName: partitionKey.name, AttributeType: partitionKey.type },
-          { AttributeName: sortKey.name, AttributeType: sortKey.type },
-          {
-            AttributeName: BATCH_JOBS_INDEX.partitionKey.name,
-            AttributeType: BATCH_JOBS_INDEX.partitionKey.type,
-          },
-          { AttributeName: BATCH_JOBS_INDEX.sortKey.name, AttributeType: BATCH_JOBS_INDEX.sortKey.type },
-        ],
-        GlobalSecondaryIndexes: [
-          {
-            IndexName: BATCH_JOBS_INDEX.indexName,
-            KeySchema: [
-              { AttributeName: BATCH_JOBS_INDEX.partitionKey.name, KeyType: "HASH" },
-              { AttributeName: BATCH_JOBS_INDEX.sortKey.name, KeyType: "RANGE" },
-            ],
-            Projection: {
-              ProjectionType: "INCLUDE",
-              NonKeyAttributes: [...BATCH_JOBS_INDEX.projectedAttributes],
-            },
-          },
-        ],
-      }),
-    );
+    await client.send(new CreateTableCommand(jobsTableDefinition(tableName)));
+    return;
   } catch (err) {
     if (!(err instanceof ResourceInUseException)) throw err;
   }
+  const { Table } = await client.send(new DescribeTableCommand({ TableName: tableName }));
+  if ((Table?.GlobalSecondaryIndexes ?? []).some((i) => i.IndexName === BATCH_JOBS_INDEX.indexName)) return;
+  if (dataDir === undefined)
+    throw new Error(`The table ${tableName} lacks the ${BATCH_JOBS_INDEX.indexName} index.`);
+
+  const items: Array<Record<string, AttributeValue>> = [];
+  for await (const page of paginateScan({ client }, { TableName: tableName, ConsistentRead: true })) {
+    items.push(...(page.Items ?? []));
+  }
+  const backup = join(dataDir, `${tableName}-before-batch-index.json`);
+  await writeFile(backup, JSON.stringify(items));
+  await client.send(new DeleteTableCommand({ TableName: tableName }));
+  await waitUntilTableNotExists({ client, maxWaitTime: 60, minDelay: 1 }, { TableName: tableName });
+  await client.send(new CreateTableCommand(jobsTableDefinition(tableName)));
+  await waitUntilTableExists({ client, maxWaitTime: 60, minDelay: 1 }, { TableName: tableName });
+  for (let i = 0; i < items.length; i += 25) {
+    let pending: Array<Record<string, AttributeValue>> = items.slice(i, i + 25);
+    while (pending.length > 0) {
+      const { UnprocessedItems } = await client.send(
+        new BatchWriteItemCommand({
+          RequestItems: { [tableName]: pending.map((Item) => ({ PutRequest: { Item } })) },
+        }),
+      );
+      pending = (UnprocessedItems?.[tableName] ?? []).flatMap((r) =>
+        r.PutRequest?.Item ? [r.PutRequest.Item] : [],
+      );
+    }
+  }
+  await rm(backup, { force: true });
 }
 
-/**
- * Whether the jobs table has the batch-jobs index. A table kept in a data dir from before batches
- * existed lacks it, and the DynamoDB stand-in cannot add an index to an existing table.
- */
-export async function jobsTableHasBatchIndex(client: DynamoDBClient, tableName: string): Promise<boolean> {
-  const { Table } = await client.send(new DescribeTableCommand({ TableName: tableName }));
-  return (Table?.GlobalSecondaryIndexes ?? []).some((i) => i.IndexName === BATCH_JOBS_INDEX.indexName);
+function jobsTableDefinition(tableName: string) {
+  const { partitionKey, sortKey } = JOBS_TABLE;
+  return {
+    TableName: tableName,
+    BillingMode: "PAY_PER_REQUEST" as const,
+    KeySchema: [
+      { AttributeName: partitionKey.name, KeyType: "HASH" as const },
+      { AttributeName: sortKey.name, KeyType: "RANGE" as const },
+    ],
+    AttributeDefinitions: [
+      { AttributeName: partitionKey.name, AttributeType: partitionKey.type },
+      { AttributeName: sortKey.name, AttributeType: sortKey.type },
+      {
+        AttributeName: BATCH_JOBS_INDEX.partitionKey.name,
+        AttributeType: BATCH_JOBS_INDEX.partitionKey.type,
+      },
+      { AttributeName: BATCH_JOBS_INDEX.sortKey.name, AttributeType: BATCH_JOBS_INDEX.sortKey.type },
+    ],
+    GlobalSecondaryIndexes: [
+      {
+        IndexName: BATCH_JOBS_INDEX.indexName,
+        KeySchema: [
+          { AttributeName: BATCH_JOBS_INDEX.partitionKey.name, KeyType: "HASH" as const },
+          { AttributeName: BATCH_JOBS_INDEX.sortKey.name, KeyType: "RANGE" as const },
+        ],
+        Projection: {
+          ProjectionType: "INCLUDE" as const,
+          NonKeyAttributes: [...BATCH_JOBS_INDEX.projectedAttributes],
+        },
+      },
+    ],
+  };
 }
 
 export interface RenderQueues {

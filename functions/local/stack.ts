@@ -73,7 +73,6 @@ import {
   ensureJobsTable,
   ensureRenderQueues,
   ensureWebhookQueues,
-  jobsTableHasBatchIndex,
   LOCAL_ENDPOINTS_FILE,
   LOCAL_NAMES,
   type RenderQueues,
@@ -186,7 +185,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const sqs = new SQSClient(localClientConfig(sqsS3.endpoint));
     const s3 = new S3Client(localClientConfig(sqsS3.endpoint));
     const dynamodb = new DynamoDBClient(localClientConfig(dynamo.endpoint));
-    await ensureJobsTable(dynamodb, LOCAL_NAMES.jobsTable);
+    await ensureJobsTable(dynamodb, LOCAL_NAMES.jobsTable, dataDir);
     await ensureBucket(s3, LOCAL_NAMES.outputsBucket);
     await ensureBucket(s3, LOCAL_NAMES.payloadsBucket);
     await ensureBucket(s3, LOCAL_NAMES.templatesBucket);
@@ -365,12 +364,6 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     stops.push(() => webhookLoop.stop());
 
     // Batches: the fan-out function on its own queue; renders then take the render queue like any job.
-    const hasBatchIndex = await jobsTableHasBatchIndex(dynamodb, LOCAL_NAMES.jobsTable);
-    if (!hasBatchIndex) {
-      logger.warn("batches are off: the jobs table in the data dir predates them; use a new data dir", {
-        dataDir,
-      });
-    }
     const batchStore = flaky(new DynamoDbBatchStore(dynamodb, LOCAL_NAMES.jobsTable), "dynamodb.batches");
     const batchQueue = flaky(new SqsBatchQueue(sqs, batchQueues.queueUrl), "sqs.batches");
     const fanOut = makeBatchFanOutHandler({
@@ -407,15 +400,11 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       templates: stores.templates,
       assets: stores.assets,
       settings: stores.settings,
-      ...(hasBatchIndex
-        ? {
-            batches: {
-              store: batchStore,
-              queue: batchQueue,
-              records: new S3RecordsSource(s3, LOCAL_NAMES.assetsBucket),
-            },
-          }
-        : {}),
+      batches: {
+        store: batchStore,
+        queue: batchQueue,
+        records: new S3RecordsSource(s3, LOCAL_NAMES.assetsBucket),
+      },
       callbackPolicy,
       clock,
       logger: loggerOf(SERVICES.api),

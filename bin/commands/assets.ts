@@ -12,7 +12,7 @@ export const assets: Command = {
 Uploads <file> to the tenant's assets under <key> (default: the file name), through
 PUT /v1/assets/{key}. Jobs name it in "assets": {"logo": "<key>"} and templates use
 {{ 'logo' | asset_url }}. The content type comes from the extension unless --type is given.
-Without --api, an embedded local stack is used (data in $KILN_DATA_DIR, default .kiln).`,
+Without --api (or $KILN_API_URL), an embedded local stack is used (data in $KILN_DATA_DIR, default .kiln).`,
 
   async run(argv) {
     const { values, positionals } = parseArgs({

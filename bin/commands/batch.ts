@@ -3,14 +3,9 @@ import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import type { BatchSubmissionInput, KilnClient } from "../../functions/client/kiln-client.js";
-import {
-  BATCHES,
-  type BatchView,
-  mapConcurrently,
-  outputFileName,
-  parseJsonLines,
-} from "../../functions/core/batches.js";
-import { type Command, EXIT, UsageError } from "./cli-support.js";
+import { BATCHES, type BatchView, outputFileName, parseJsonLines } from "../../functions/core/batches.js";
+import { mapConcurrently } from "../../functions/core/concurrency.js";
+import { type Command, EXIT, timeoutMsOf, UsageError } from "./cli-support.js";
 import { CONNECTION_OPTIONS, withKiln } from "./connect.js";
 
 /** Bodies above this go up as a JSONL asset (recordsKey) instead of inline records. */
@@ -61,8 +56,7 @@ before anything is sent), 3 Kiln could not be reached.`,
     if (!templateArg || !recordsPath || rest.length > 0) {
       throw new UsageError("expected a template and a records file: kiln batch <template> <records.jsonl>");
     }
-    const timeoutMs = Number(values.timeout) * 1000;
-    if (!(timeoutMs > 0)) throw new UsageError("--timeout must be a positive number of seconds");
+    const timeoutMs = timeoutMsOf(values.timeout);
 
     const template = await readTemplate(templateArg);
     const records = await readRecords(recordsPath);
@@ -77,9 +71,7 @@ before anything is sent), 3 Kiln could not be reached.`,
     if (values["full-page"]) output.fullPage = true;
     if (values.transparent) output.transparent = true;
 
-    const api = values.api ?? process.env.KILN_API_URL;
-    const connection = { api, "api-key": values["api-key"] ?? process.env.KILN_API_KEY };
-    return withKiln(connection, async (client) => {
+    return withKiln(values, async (client) => {
       const body: Record<string, unknown> = {
         template,
         output,
@@ -181,7 +173,7 @@ async function follow(client: KilnClient, id: string, timeoutMs: number, zip: bo
   }
 }
 
-export function progressLine(view: Pick<BatchView, "total" | "counts">, seconds: number): string {
+function progressLine(view: Pick<BatchView, "total" | "counts">, seconds: number): string {
   const { succeeded, failed, rendering } = view.counts;
   const done = succeeded + failed;
   const rate = seconds > 0 ? done / seconds : 0;

@@ -10,6 +10,13 @@ export const EXIT = {
 
 export class UsageError extends Error {}
 
+/** `--timeout SECONDS` in milliseconds. */
+export function timeoutMsOf(seconds: string): number {
+  const ms = Number(seconds) * 1000;
+  if (!(ms > 0)) throw new UsageError("--timeout must be a positive number of seconds");
+  return ms;
+}
+
 export interface Command {
   /** One line for `kiln --help`. */
   readonly summary: string;

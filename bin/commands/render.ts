@@ -4,7 +4,7 @@ import { dirname, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { uploadJobDirectory } from "../../functions/client/job-directory.js";
 import type { KilnClient, RenderSubmissionInput } from "../../functions/client/kiln-client.js";
-import { type Command, EXIT, UsageError } from "./cli-support.js";
+import { type Command, EXIT, timeoutMsOf, UsageError } from "./cli-support.js";
 import { CONNECTION_OPTIONS, withKiln } from "./connect.js";
 
 const EXTENSIONS: Record<string, string> = {
@@ -22,8 +22,8 @@ Submits job.json (the body of POST /v1/renders), waits for it and writes the out
 First uploads what sits next to job.json: templates/<id>.html (+ <id>.schema.json) as a new
 version of template <id> unless unchanged, and every file under assets/ under its relative path
 (--no-upload skips this).
-Without --api, an embedded local stack is started (data in $KILN_DATA_DIR, default .kiln).
-The API key comes from --api-key or $KILN_API_KEY (needed with --api).`,
+Without --api (or $KILN_API_URL), an embedded local stack is started (data in $KILN_DATA_DIR,
+default .kiln). The API key comes from --api-key or $KILN_API_KEY (needed with --api).`,
 
   async run(argv) {
     const { values, positionals } = parseArgs({
@@ -39,8 +39,7 @@ The API key comes from --api-key or $KILN_API_KEY (needed with --api).`,
     const [jobPath, ...rest] = positionals;
     if (!jobPath || rest.length > 0)
       throw new UsageError("expected exactly one job file: kiln render <job.json>");
-    const timeoutMs = Number(values.timeout) * 1000;
-    if (!(timeoutMs > 0)) throw new UsageError("--timeout must be a positive number of seconds");
+    const timeoutMs = timeoutMsOf(values.timeout);
 
     const job = await readJob(jobPath);
     const upload = values["no-upload"] ? undefined : dirname(resolve(jobPath));

@@ -12,7 +12,7 @@ put stores the file as the next version of template <id> (POST /v1/templates) an
 number; uploading the latest version's content again changes nothing. Jobs render an exact
 version: {"template": {"id": "<id>", "version": N}}. With --schema, the data of every render of
 that version is validated against the JSON Schema before it is queued.
-Without --api, an embedded local stack is used (data in $KILN_DATA_DIR, default .kiln).`,
+Without --api (or $KILN_API_URL), an embedded local stack is used (data in $KILN_DATA_DIR, default .kiln).`,
 
   async run(argv) {
     const { values, positionals } = parseArgs({

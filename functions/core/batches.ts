@@ -1,8 +1,10 @@
 import { createHash } from "node:crypto";
 import { z } from "zod";
 import { AssetKeySchema, assetObjectKey } from "./assets.js";
-import { BATCH_QUEUE, IDEMPOTENCY, OUTPUTS, PAYLOADS } from "./constants.js";
-import { type FieldIssue, IdempotencyConflictError, ValidationError } from "./errors.js";
+import { mapConcurrently } from "./concurrency.js";
+import { BATCH_QUEUE, OUTPUTS, PAYLOADS } from "./constants.js";
+import { type FieldIssue, ValidationError } from "./errors.js";
+import { claimIdempotencyKey } from "./idempotency.js";
 import type { Job, JobFailure, JobOutput, JobStatus } from "./job.js";
 import { validateData } from "./json-schema.js";
 import type { Clock, IdempotencyStore, JobStore, Logger, PayloadStore, RenderMessage } from "./ports.js";
@@ -14,7 +16,7 @@ import {
   requireJavaScriptForExpression,
 } from "./render-request.js";
 import { payloadKey } from "./submit-render.js";
-import type { TemplateDeps, TemplateRef } from "./templates.js";
+import { storedTemplateSchema, type TemplateDeps } from "./templates.js";
 import { ZipLimitError, ZipWriter } from "./zip-writer.js";
 
 /**
@@ -120,7 +122,7 @@ export function parseJsonLines(text: string): JsonLinesResult {
 }
 
 /** Caps a list of problems, saying how many more there were. */
-export function capIssues(issues: readonly FieldIssue[], field: string): FieldIssue[] {
+function capIssues(issues: readonly FieldIssue[], field: string): FieldIssue[] {
   if (issues.length <= BATCHES.maxListedIssues) return [...issues];
   return [
     ...issues.slice(0, BATCHES.maxListedIssues),
@@ -202,31 +204,6 @@ export async function resolveBatchRecords(
   });
   if (issues.length > 0) throw new ValidationError(capIssues(issues, "records"));
   return records;
-}
-
-/** The stored template must exist; its schema (if any) is what every record must satisfy. */
-async function storedTemplateSchema(
-  templates: Pick<TemplateDeps, "versions"> | undefined,
-  tenant: string,
-  template: TemplateRef,
-) {
-  if (!("id" in template)) return undefined;
-  if (!templates) {
-    throw new ValidationError([
-      { field: "template.id", message: "stored templates are not configured here" },
-    ]);
-  }
-  const found = await templates.versions.get(tenant, template.id, template.version);
-  if (found) return found.schema;
-  const latest = await templates.versions.latest(tenant, template.id);
-  throw new ValidationError([
-    latest
-      ? {
-          field: "template.version",
-          message: `template ${template.id} has no version ${template.version} (the latest is ${latest.version})`,
-        }
-      : { field: "template.id", message: `there is no template ${template.id}` },
-  ]);
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -312,11 +289,11 @@ export interface BatchArtifactStore {
 // ---------------------------------------------------------------------------------------------------
 // Keys and ids
 
-export function batchRequestKey(tenant: string, id: string): string {
+function batchRequestKey(tenant: string, id: string): string {
   return `${BATCHES.payloadPrefix}${tenant}/${id}/request.json`;
 }
 
-export function batchChunkKey(tenant: string, id: string, chunk: number): string {
+function batchChunkKey(tenant: string, id: string, chunk: number): string {
   return `${BATCHES.payloadPrefix}${tenant}/${id}/chunk-${String(chunk).padStart(5, "0")}.json`;
 }
 
@@ -391,20 +368,9 @@ export async function submitBatch(
     const fingerprint = createHash("sha256")
       .update(`batch\u0000${JSON.stringify(submission)}`, "utf8")
       .digest("hex");
-    const { record, claimed } = await deps.idempotency.claim(
-      tenant,
-      {
-        key: idempotencyKey,
-        fingerprint,
-        jobId: id,
-        createdAt: now.toISOString(),
-        expiresAtMs: now.getTime() + IDEMPOTENCY.ttlSeconds * 1000,
-      },
-      now,
-    );
-    if (record.fingerprint !== fingerprint) throw new IdempotencyConflictError(idempotencyKey, record.jobId);
-    id = record.jobId;
-    if (!claimed) {
+    const claim = await claimIdempotencyKey(deps.idempotency, tenant, idempotencyKey, fingerprint, id, now);
+    id = claim.id;
+    if (!claim.claimed) {
       const existing = await deps.batches.get(tenant, id);
       if (existing) return { batch: existing, replayed: true };
     }
@@ -555,7 +521,7 @@ export interface BatchManifest {
 }
 
 /** The manifest of a complete batch: a pure function of the (terminal, never changing) jobs. */
-export function buildManifest(batch: Batch, entries: readonly BatchJobEntry[]): BatchManifest {
+function buildManifest(batch: Batch, entries: readonly BatchJobEntry[]): BatchManifest {
   const { counts, status } = summarizeBatch(batch.total, entries);
   return {
     batchId: batch.id,
@@ -674,26 +640,6 @@ async function* zipParts(
   }
   yield* zip.add("manifest.json", manifestJson);
   yield zip.finish();
-}
-
-// ---------------------------------------------------------------------------------------------------
-
-/** Runs `fn` over `items`, at most `limit` at a time; rejects with the first failure. */
-export async function mapConcurrently<T, R>(
-  items: readonly T[],
-  limit: number,
-  fn: (item: T, index: number) => Promise<R>,
-): Promise<R[]> {
-  const results: R[] = new Array(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      results[i] = await fn(items[i] as T, i);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
 }
 
 // ---------------------------------------------------------------------------------------------------

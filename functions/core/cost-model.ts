@@ -25,6 +25,8 @@ export const AWS_PRICES = {
     /** On-demand: one unit reads 4 KB strongly consistently (half a unit eventually). */
     perReadRequestUnit: 0.125 / 1e6,
     storageGbMonth: 0.25,
+    /** Storage is billed on the items' sizes plus this much per item. */
+    storageBytesPerItem: 100,
   },
   s3: {
     perPut: 0.005 / 1000,
@@ -63,13 +65,21 @@ export interface CostAssumptions {
   /** GET /v1/renders/{id} per render (1 with a webhook or a patient client; more with eager polling). */
   readonly statusReads: number;
   /**
-   * The POST body. Up to `inlineRequestBytes` the job item holds it, so every write of the job pays
-   * for its size; larger bodies go to the payload bucket (one PUT, one GET by the worker).
+   * The request as stored (compact JSON). Up to `inlineRequestBytes` it is kept in the jobs table,
+   * in a request item of its own beside the job item: written once, compressed, and read once by the
+   * worker. Larger requests go to the payload bucket (one PUT, one GET by the worker).
    */
   readonly requestBytes: number;
   readonly inlineRequestBytes: number;
-  /** Job item size besides the request: keys, status, timestamps, lease, output. */
-  readonly jobItemOverheadBytes: number;
+  /** Compressed over JSON size of a request in its request item (brotli). */
+  readonly requestCompression: number;
+  /** The request item besides the compressed request: keys, attribute names, TTL. */
+  readonly requestItemOverheadBytes: number;
+  /**
+   * The job item at its largest, once succeeded: keys, status, timestamps, correlation id, output,
+   * TTL. It does not hold the request, so its writes stay at one unit.
+   */
+  readonly jobItemBytes: number;
   /** Writes of the job item per render: create, start (lease), succeeded. */
   readonly jobWrites: number;
   /** Reads of the API key item per API request (no cache). */
@@ -89,7 +99,12 @@ export interface CostAssumptions {
   readonly logBytesPerRender: number;
 }
 
-/** The defaults: Kiln's deployed configuration and the invoice example's sizes (`kiln bench`). */
+/**
+ * The defaults: Kiln's deployed configuration and the invoice example's sizes (`kiln bench`). The
+ * item sizes are the invoice PNG job's as DynamoDB counts them (attribute names + values), for
+ * tenant `acme`, measured against the DynamoDB stand-in (test/integration/job-store-contract.test.ts
+ * checks the units they come to).
+ */
 export const DEFAULT_ASSUMPTIONS: CostAssumptions = {
   workerMemoryMb: 2048,
   workerBilledMsPerRender: 135,
@@ -99,9 +114,13 @@ export const DEFAULT_ASSUMPTIONS: CostAssumptions = {
   signerMemoryMb: 256,
   signerMsPerInvocation: 20,
   statusReads: 1,
-  requestBytes: 6_400,
+  /** examples/invoice/job.png.json as stored: 5,552 bytes of compact JSON (the file is 6.4 KB pretty-printed). */
+  requestBytes: 5_552,
   inlineRequestBytes: LIMITS.inlineRequestBytes,
-  jobItemOverheadBytes: 600,
+  /** 5,552 → 1,946 bytes. */
+  requestCompression: 0.3505,
+  requestItemOverheadBytes: 92,
+  jobItemBytes: 463,
   jobWrites: 3,
   apiKeyReadsPerRequest: 1,
   sqsSendsPerRender: 1,
@@ -171,7 +190,9 @@ export function estimateCost(assumptions: CostAssumptions, prices: AwsPrices = A
 
   const apiRequests = 1 + a.statusReads;
   const inline = a.requestBytes <= a.inlineRequestBytes;
-  const jobItemBytes = (inline ? a.requestBytes : 0) + a.jobItemOverheadBytes;
+  const requestItemBytes = inline ? requestItemSize(a) : 0;
+  const storedBytes =
+    a.jobItemBytes + (inline ? requestItemBytes : 0) + (inline ? 2 : 1) * prices.dynamodb.storageBytesPerItem;
   const gbSeconds = (memoryMb: number, ms: number) => (memoryMb / 1024) * (ms / 1000);
   const monthsKept = a.retentionDays / DAYS_PER_MONTH;
   const line = (
@@ -236,28 +257,42 @@ export function estimateCost(assumptions: CostAssumptions, prices: AwsPrices = A
     ),
     line(
       "DynamoDB",
-      `job writes (${a.jobWrites} × ${writeUnits(jobItemBytes)} WRU for a ${round(jobItemBytes / KB, 1)} KB item)`,
-      a.jobWrites * writeUnits(jobItemBytes),
+      `request item write (once, ${writeUnits(requestItemBytes)} WRU for ${round(requestItemBytes / KB, 1)} KB: the ${round(a.requestBytes / KB, 1)} KB request compressed)`,
+      inline ? writeUnits(requestItemBytes) : 0,
+      "WRU",
+      prices.dynamodb.perWriteRequestUnit,
+    ),
+    line(
+      "DynamoDB",
+      `job writes (${a.jobWrites} × ${writeUnits(a.jobItemBytes)} WRU for a ${round(a.jobItemBytes / KB, 1)} KB item)`,
+      a.jobWrites * writeUnits(a.jobItemBytes),
       "WRU",
       prices.dynamodb.perWriteRequestUnit,
     ),
     line(
       "DynamoDB",
       `reads: API key per request, job per status read (consistent)`,
-      apiRequests * a.apiKeyReadsPerRequest + a.statusReads * readUnits(jobItemBytes),
+      apiRequests * a.apiKeyReadsPerRequest + a.statusReads * readUnits(a.jobItemBytes),
       "RRU",
       prices.dynamodb.perReadRequestUnit,
     ),
     line(
       "DynamoDB",
-      `job item storage for ${a.retentionDays} days`,
-      (jobItemBytes / GB) * monthsKept,
+      "request read by the worker (one consistent query of the job's two items)",
+      inline ? readUnits(a.jobItemBytes + requestItemBytes) : 0,
+      "RRU",
+      prices.dynamodb.perReadRequestUnit,
+    ),
+    line(
+      "DynamoDB",
+      `job and request item storage for ${a.retentionDays} days`,
+      (storedBytes / GB) * monthsKept,
       "GB-month",
       prices.dynamodb.storageGbMonth,
     ),
     line(
       "S3",
-      "request payload PUT (bodies too large for the job item)",
+      "request payload PUT (bodies too large for the jobs table)",
       inline ? 0 : 1,
       "request",
       prices.s3.perPut,
@@ -319,6 +354,11 @@ export function estimateCost(assumptions: CostAssumptions, prices: AwsPrices = A
     per1000WithoutDelivery: per1000 - delivery.reduce((sum, l) => sum + l.per1000, 0),
     byService,
   };
+}
+
+/** The request item of a request kept in the jobs table: the compressed request, its keys and TTL. */
+export function requestItemSize(a: CostAssumptions): number {
+  return Math.ceil(a.requestBytes * a.requestCompression) + a.requestItemOverheadBytes;
 }
 
 /** USD per month at `rendersPerDay`, with storage at its steady state (`retentionDays` of outputs kept). */

@@ -55,7 +55,11 @@ export interface Job {
   readonly updatedAt: string;
   /** Render attempts started so far. */
   readonly attempts: number;
-  /** The request, when it is kept in the job record; large ones are in the payload store instead. */
+  /**
+   * The request, on a job given to `JobStore.create`, which stores it apart from the job record:
+   * jobs read back from the store do not carry it (`JobStore.getRequest` reads it). Large requests
+   * are in the payload store instead.
+   */
   readonly request?: RenderRequest;
   /** Payload-store key of the request when it was too large for the job record. */
   readonly payloadKey?: string;

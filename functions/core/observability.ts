@@ -10,7 +10,7 @@ export const CORRELATION_ID_HEADER = "x-correlation-id";
 /** Short, and only characters that are safe in a header, a log line and a query. */
 const CORRELATION_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
-export function isValidCorrelationId(value: string): boolean {
+function isValidCorrelationId(value: string): boolean {
   return CORRELATION_ID.test(value);
 }
 
@@ -49,6 +49,7 @@ export const SERVICES = {
   renderWorker: "render-worker",
   signAssets: "sign-assets",
   webhookDispatcher: "webhook-dispatcher",
+  batchFanOut: "batch-fanout",
 } as const;
 
 /** The standard Powertools variables, set on every function by the CDK. */

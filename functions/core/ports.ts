@@ -1,6 +1,7 @@
 import type { Job, JobFailure, JobLease, JobOutput, WebhookAttempt, WebhookState } from "./job.js";
 import type { OutputOptions, PageOptions } from "./output-options.js";
 import type { RateLimit } from "./rate-limit.js";
+import type { RenderRequest } from "./render-request.js";
 import type { TenantSettings } from "./tenant-settings.js";
 
 export type StartAttemptResult =
@@ -28,9 +29,15 @@ export type FailGuard = { readonly owner: string } | { readonly leaseExpiredAtMs
  * and the lease, so that no two attempts both win and a retried call never applies twice.
  */
 export interface JobStore {
-  /** Stores a new queued job; `exists` when the id is already taken (a retried submission). */
+  /**
+   * Stores a new queued job, and its `request` apart from the job record (which every state change
+   * rewrites), the request first; `exists` when the id is already taken (a retried submission).
+   */
   create(job: Job): Promise<"created" | "exists">;
+  /** The job record, without its request. */
   get(tenant: string, id: string): Promise<Job | undefined>;
+  /** The request stored with the job; undefined when there is none (it is in the payload store). */
+  getRequest(tenant: string, id: string): Promise<RenderRequest | undefined>;
   /**
    * Moves the job to `rendering` under `lease` and counts an attempt — allowed from `queued`, or from
    * `rendering` once the previous lease has expired at `at`. A retry of a call that had applied

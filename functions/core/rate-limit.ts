@@ -26,7 +26,7 @@ export type RateDecision =
     };
 
 /** A full bucket: a tenant's first requests may use the whole burst. */
-export function fullBucket(limit: RateLimit, nowMs: number): TokenBucket {
+function fullBucket(limit: RateLimit, nowMs: number): TokenBucket {
   return { tokens: limit.burst, updatedAtMs: nowMs };
 }
 

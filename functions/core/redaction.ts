@@ -99,8 +99,3 @@ function redactValue(value: unknown, seen: WeakSet<object>): unknown {
     seen.delete(value);
   }
 }
-
-/** `redact` for a log line's fields, keeping the record type. */
-export function redactFields(fields: Readonly<Record<string, unknown>>): Record<string, unknown> {
-  return redact(fields) as Record<string, unknown>;
-}

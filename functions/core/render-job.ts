@@ -22,7 +22,7 @@ export const FAILURE_CODES = {
   renderFailed: "render_failed",
   /** The worker of the last attempt stopped (killed, out of memory, timed out) and none are left. */
   workerLost: "worker_lost",
-  /** The request of a large job is no longer in the payload store. */
+  /** The job's request is no longer stored (in the jobs table, or the payload store for large ones). */
   requestMissing: "request_missing",
 } as const;
 
@@ -288,19 +288,24 @@ function clip(message: string): string {
   return message.length > 300 ? `${message.slice(0, 300)}…` : message;
 }
 
+/** The request is read once per attempt: the job record that the state changes rewrite does not hold it. */
 async function loadRequest(deps: RenderJobDeps, job: Job): Promise<RenderRequest> {
-  if (job.request) return job.request;
+  const store = <T>(call: () => Promise<T>) => withStoreRetry(call, deps.storeRetry, deps.random);
   const key = job.payloadKey;
-  const text = key
-    ? await withStoreRetry(() => deps.payloads.get(key), deps.storeRetry, deps.random)
-    : undefined;
-  if (text === undefined) {
+  const request = key
+    ? await store(() => deps.payloads.get(key)).then((text) =>
+        text === undefined ? undefined : (JSON.parse(text) as RenderRequest),
+      )
+    : await store(() => deps.jobs.getRequest(job.tenant, job.id));
+  if (request === undefined) {
     throw new PermanentRenderError(
       FAILURE_CODES.requestMissing,
-      "The request of this job is no longer in the payload store.",
+      key
+        ? "The request of this job is no longer in the payload store."
+        : "The request of this job is no longer stored.",
     );
   }
-  return JSON.parse(text) as RenderRequest;
+  return request;
 }
 
 /** Queues the first webhook delivery of a job that this attempt made terminal. */

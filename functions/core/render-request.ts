@@ -25,8 +25,8 @@ export {
  * is queued; `maxPdfPages` and the pixels of a full-page capture depend on the content and fail the
  * job with `output_too_large`.
  *
- * Bodies up to `inlineRequestBytes` are kept in the job's DynamoDB item (max 400 KB); larger ones go
- * to the payload store by reference. `requestBytes` stays well under Lambda's 6 MB invocation
+ * Bodies up to `inlineRequestBytes` are kept in the jobs table, in an item of their own beside the
+ * job's (max 400 KB); larger ones go to the payload store by reference. `requestBytes` stays well under Lambda's 6 MB invocation
  * payload, which also carries the body JSON-escaped inside the API Gateway event.
  */
 export const LIMITS = {

@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
-import { IDEMPOTENCY, PAYLOADS } from "./constants.js";
-import { IdempotencyConflictError, ValidationError } from "./errors.js";
+import { PAYLOADS } from "./constants.js";
+import { ValidationError } from "./errors.js";
+import { claimIdempotencyKey } from "./idempotency.js";
 import type { Job } from "./job.js";
 import type { Clock, IdempotencyStore, JobStore, PayloadStore, RenderQueue } from "./ports.js";
 import { LIMITS, type RenderSubmission } from "./render-request.js";
@@ -49,9 +50,10 @@ export function payloadKey(tenant: string, id: string): string {
  * 1. the idempotency record (conditional put) fixes the job id for the key;
  * 2. a large request is put in the payload store under a key derived from that id;
  * 3. the render message is sent;
- * 4. the job record is created (conditional put).
+ * 4. the job is created: its request (unless in the payload store), then the job record
+ *    (conditional put) — `JobStore.create` writes them in that order.
  *
- * A job record therefore always has a message behind it. If a request dies between steps, its retry
+ * A job record therefore always has a message and its request behind it. If a request dies between steps, its retry
  * finds the record without a job and performs steps 2–4 again for the same id; the message that may
  * already have been sent is a harmless duplicate (the worker's lease makes it render once), and a
  * message whose job is never written is retried by the worker and then dead-lettered.
@@ -70,20 +72,9 @@ export async function submitRender(
 
   if (idempotencyKey !== undefined) {
     const fingerprint = requestFingerprint(submission);
-    const { record, claimed } = await idempotency.claim(
-      tenant,
-      {
-        key: idempotencyKey,
-        fingerprint,
-        jobId: id,
-        createdAt: now.toISOString(),
-        expiresAtMs: now.getTime() + IDEMPOTENCY.ttlSeconds * 1000,
-      },
-      now,
-    );
-    if (record.fingerprint !== fingerprint) throw new IdempotencyConflictError(idempotencyKey, record.jobId);
-    id = record.jobId;
-    if (!claimed) {
+    const claim = await claimIdempotencyKey(idempotency, tenant, idempotencyKey, fingerprint, id, now);
+    id = claim.id;
+    if (!claim.claimed) {
       const existing = await jobs.get(tenant, id);
       if (existing) return { job: existing, replayed: true };
     }

@@ -282,26 +282,37 @@ export async function checkRenderTemplate(
   template: TemplateRef,
   data: Record<string, unknown>,
 ): Promise<void> {
-  if (!("id" in template)) return;
+  const schema = await storedTemplateSchema(deps, tenant, template);
+  if (schema) {
+    const issues = validateData(schema, data);
+    if (issues.length > 0) throw new ValidationError(issues);
+  }
+}
+
+/**
+ * The schema of the stored template a request names (undefined for an inline template or a version
+ * without one); a template or version that does not exist answers 400 naming the field.
+ */
+export async function storedTemplateSchema(
+  deps: Pick<TemplateDeps, "versions"> | undefined,
+  tenant: string,
+  template: TemplateRef,
+): Promise<DataSchema | undefined> {
+  if (!("id" in template)) return undefined;
   if (!deps) {
     throw new ValidationError([
       { field: "template.id", message: "stored templates are not configured here" },
     ]);
   }
   const found = await deps.versions.get(tenant, template.id, template.version);
-  if (!found) {
-    const latest = await deps.versions.latest(tenant, template.id);
-    throw new ValidationError([
-      latest
-        ? {
-            field: "template.version",
-            message: `template ${template.id} has no version ${template.version} (the latest is ${latest.version})`,
-          }
-        : { field: "template.id", message: `there is no template ${template.id}` },
-    ]);
-  }
-  if (found.schema) {
-    const issues = validateData(found.schema, data);
-    if (issues.length > 0) throw new ValidationError(issues);
-  }
+  if (found) return found.schema;
+  const latest = await deps.versions.latest(tenant, template.id);
+  throw new ValidationError([
+    latest
+      ? {
+          field: "template.version",
+          message: `template ${template.id} has no version ${template.version} (the latest is ${latest.version})`,
+        }
+      : { field: "template.id", message: `there is no template ${template.id}` },
+  ]);
 }

@@ -5,7 +5,7 @@ import { bareHost, isLocalhostName, parseIp } from "./egress-policy.js";
  * Per-tenant settings, read by the worker when a job renders. `egress.allowHosts` names the hosts a
  * tenant's templates may load from (over https), besides Kiln's own signed asset origin.
  */
-export const TENANT_SETTINGS_LIMITS = { maxAllowHosts: 100 } as const;
+const TENANT_SETTINGS_LIMITS = { maxAllowHosts: 100 } as const;
 
 const LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/;
 
@@ -40,7 +40,7 @@ function isIpv4Spelling(entry: string): boolean {
   return /^(0x[0-9a-f]*|\d+)$/i.test(last);
 }
 
-export const AllowHostSchema = z
+const AllowHostSchema = z
   .string()
   .max(260)
   .transform((h) => bareHost(h.trim()))

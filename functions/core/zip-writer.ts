@@ -8,7 +8,7 @@ import { crc32 } from "node:zlib";
  * Classic zip only (no ZIP64): at most 65,535 entries and offsets below 4 GiB; `add` throws a
  * ZipLimitError before either would be exceeded.
  */
-export const ZIP_LIMITS = { maxEntries: 0xffff, maxBytes: 0xffffffff } as const;
+const ZIP_LIMITS = { maxEntries: 0xffff, maxBytes: 0xffffffff } as const;
 
 export class ZipLimitError extends Error {}
 

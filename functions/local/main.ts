@@ -1,7 +1,6 @@
 import { join, resolve } from "node:path";
 import { z } from "zod";
-import { jsonLogger } from "../adapters/json-logger.js";
-import { localLogFormat } from "../adapters/powertools-logger.js";
+import { localLogFormat, powertoolsLogger } from "../adapters/powertools-logger.js";
 import { ENV } from "../core/constants.js";
 import { describeRateLimit, parseRateLimit } from "../core/rate-limit.js";
 import { callbackPolicyFrom } from "../core/webhooks.js";
@@ -47,12 +46,12 @@ const env = readEnv(
 const dataDir = resolve(env.KILN_DATA_DIR);
 // At a terminal, log lines are for reading; piped (CI, files) they stay JSON, one object per line.
 const colour = process.stdout.isTTY === true && !process.env.NO_COLOR;
-const logger = jsonLogger(
-  "kiln-local",
-  localLogFormat(process.env.KILN_LOG_FORMAT, process.stdout.isTTY === true) === "pretty"
-    ? (line) => process.stdout.write(`${readableLogLine(line, { colour })}\n`)
-    : undefined,
-);
+const logger = powertoolsLogger({
+  serviceName: "kiln-local",
+  ...(localLogFormat(process.env.KILN_LOG_FORMAT, process.stdout.isTTY === true) === "pretty"
+    ? { write: (line: string) => process.stdout.write(`${readableLogLine(line, { colour })}\n`) }
+    : {}),
+});
 // Test-only fault injection; the Lambda entry points never read this variable.
 const faults = parseFaults(env.KILN_FAULTS);
 const rateLimit = parseRateLimit(env.KILN_RATE_LIMIT ?? "off");

@@ -374,7 +374,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       payloads: stores.payloads,
       artifacts: flaky(new S3BatchArtifactStore(s3, LOCAL_NAMES.outputsBucket), "s3.batch-artifacts"),
       clock,
-      logger,
+      logger: loggerOf(SERVICES.batchFanOut),
       checkEverySeconds: options.batchCheckEverySeconds ?? 2,
     });
     const batchLoop = startEventSourceLoop({

@@ -1,6 +1,5 @@
 import { Duration, RemovalPolicy, Validations } from "aws-cdk-lib";
-import * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
-import * as actions from "aws-cdk-lib/aws-cloudwatch-actions";
+import type * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
 import type * as dynamodb from "aws-cdk-lib/aws-dynamodb";
 import * as iam from "aws-cdk-lib/aws-iam";
 import type * as lambda from "aws-cdk-lib/aws-lambda";
@@ -14,7 +13,7 @@ import { ASSETS } from "../../functions/core/assets.js";
 import { BATCH_QUEUE, ENV, OUTPUTS } from "../../functions/core/constants.js";
 import { HANDLER_ENTRIES } from "../handler-entries.js";
 import { iamResourceFinding } from "./nag-findings.js";
-import { queueWithDeadLetters } from "./queue-with-dead-letters.js";
+import { alarmOnAnyDeadLetter, queueWithDeadLetters } from "./queue-with-dead-letters.js";
 import type { RequestPayloads } from "./request-payloads.js";
 import { ServiceFunction } from "./service-function.js";
 
@@ -124,20 +123,11 @@ export class BatchFanOut extends Construct {
 
   /** Alarms on any message in the dead-letter queue: a chunk whose jobs were never created. */
   alarmOnDeadLetters(topic: sns.ITopic): cloudwatch.Alarm {
-    const alarm = new cloudwatch.Alarm(this, "DeadLettersAlarm", {
-      alarmDescription:
-        "Batch fan-out messages reached the dead-letter queue: some records of a batch have no job yet; redrive them with kiln redrive --dlq <BatchDeadLetterQueueUrl> --to <BatchQueueUrl>.",
-      metric: this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
-        period: Duration.minutes(1),
-        statistic: "Maximum",
-      }),
-      threshold: 0,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-      evaluationPeriods: 1,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-    });
-    alarm.addAlarmAction(new actions.SnsAction(topic));
-    alarm.addOkAction(new actions.SnsAction(topic));
-    return alarm;
+    return alarmOnAnyDeadLetter(
+      this,
+      this.deadLetterQueue,
+      topic,
+      "Batch fan-out messages reached the dead-letter queue: some records of a batch have no job yet; redrive them with kiln redrive --dlq <BatchDeadLetterQueueUrl> --to <BatchQueueUrl>.",
+    );
   }
 }

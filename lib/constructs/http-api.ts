@@ -222,6 +222,16 @@ export class RenderApi extends Construct {
       allowTestInvoke: false,
     });
 
+    // Path parameters required, query parameters optional: API Gateway refuses a request missing
+    // one before the function runs.
+    const parameters = (path: readonly string[], optionalQuery: readonly string[] = []) => ({
+      requestValidator: validator,
+      requestParameters: Object.fromEntries([
+        ...path.map((name) => [`method.request.path.${name}`, true] as const),
+        ...optionalQuery.map((name) => [`method.request.querystring.${name}`, false] as const),
+      ]),
+    });
+
     // The OpenAPI document of this API; public like the page of any API reference.
     this.api.root.addResource("openapi.json").addMethod("GET", integration, { apiKeyRequired: false });
     const v1 = this.api.root.addResource("v1");
@@ -230,10 +240,7 @@ export class RenderApi extends Construct {
       requestValidator: validator,
       requestModels: { "application/json": renderRequestModel },
     });
-    renders.addResource("{id}").addMethod("GET", integration, {
-      requestValidator: validator,
-      requestParameters: { "method.request.path.id": true },
-    });
+    renders.addResource("{id}").addMethod("GET", integration, parameters(["id"]));
     const templates = v1.addResource("templates");
     templates.addMethod("POST", integration, {
       requestValidator: validator,
@@ -241,23 +248,14 @@ export class RenderApi extends Construct {
     });
     templates.addMethod("GET", integration);
     const template = templates.addResource("{id}");
-    template.addMethod("GET", integration, {
-      requestValidator: validator,
-      requestParameters: { "method.request.path.id": true },
-    });
+    template.addMethod("GET", integration, parameters(["id"]));
     template
       .addResource("versions")
       .addResource("{version}")
-      .addMethod("GET", integration, {
-        requestValidator: validator,
-        requestParameters: { "method.request.path.id": true, "method.request.path.version": true },
-      });
+      .addMethod("GET", integration, parameters(["id", "version"]));
     v1.addResource("assets")
       .addResource("{key+}")
-      .addMethod("PUT", integration, {
-        requestValidator: validator,
-        requestParameters: { "method.request.path.key": true },
-      });
+      .addMethod("PUT", integration, parameters(["key"]));
     // Where a tenant fetches the secret its webhook receivers verify signatures with.
     v1.addResource("webhooks").addResource("secret").addMethod("GET", integration);
     // The tenant's settings (egress allow-list); the api function validates the PUT body.
@@ -268,14 +266,8 @@ export class RenderApi extends Construct {
     const batches = v1.addResource("batches");
     batches.addMethod("POST", integration);
     const batch = batches.addResource("{id}");
-    batch.addMethod("GET", integration, {
-      requestValidator: validator,
-      requestParameters: { "method.request.path.id": true },
-    });
-    batch.addResource("outputs").addMethod("GET", integration, {
-      requestValidator: validator,
-      requestParameters: { "method.request.path.id": true, "method.request.querystring.start": false },
-    });
+    batch.addMethod("GET", integration, parameters(["id"]));
+    batch.addResource("outputs").addMethod("GET", integration, parameters(["id"], ["start"]));
 
     this.addErrorResponses(tenantThrottle);
 

@@ -1,4 +1,7 @@
-import type { Duration } from "aws-cdk-lib";
+import { Duration } from "aws-cdk-lib";
+import * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
+import * as actions from "aws-cdk-lib/aws-cloudwatch-actions";
+import type * as sns from "aws-cdk-lib/aws-sns";
 import * as sqs from "aws-cdk-lib/aws-sqs";
 import type { Construct } from "constructs";
 
@@ -30,4 +33,30 @@ export function queueWithDeadLetters(scope: Construct, props: QueueWithDeadLette
     deadLetterQueue: { queue: deadLetterQueue, maxReceiveCount: props.maxReceiveCount },
   });
   return { queue, deadLetterQueue };
+}
+
+/**
+ * Alarms on `topic`, and tells it when the alarm clears, as soon as any message sits in
+ * `deadLetterQueue`: for queues where a single dead letter already means work that did not happen.
+ */
+export function alarmOnAnyDeadLetter(
+  scope: Construct,
+  deadLetterQueue: sqs.IQueue,
+  topic: sns.ITopic,
+  alarmDescription: string,
+): cloudwatch.Alarm {
+  const alarm = new cloudwatch.Alarm(scope, "DeadLettersAlarm", {
+    alarmDescription,
+    metric: deadLetterQueue.metricApproximateNumberOfMessagesVisible({
+      period: Duration.minutes(1),
+      statistic: "Maximum",
+    }),
+    threshold: 0,
+    comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+    evaluationPeriods: 1,
+    treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+  });
+  alarm.addAlarmAction(new actions.SnsAction(topic));
+  alarm.addOkAction(new actions.SnsAction(topic));
+  return alarm;
 }

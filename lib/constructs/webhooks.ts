@@ -1,6 +1,5 @@
 import { Duration, RemovalPolicy } from "aws-cdk-lib";
-import * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
-import * as actions from "aws-cdk-lib/aws-cloudwatch-actions";
+import type * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
 import type * as dynamodb from "aws-cdk-lib/aws-dynamodb";
 import type * as iam from "aws-cdk-lib/aws-iam";
 import { SqsEventSource } from "aws-cdk-lib/aws-lambda-event-sources";
@@ -10,7 +9,7 @@ import type * as sqs from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
 import { ENV, WEBHOOK_QUEUE } from "../../functions/core/constants.js";
 import { HANDLER_ENTRIES } from "../handler-entries.js";
-import { queueWithDeadLetters } from "./queue-with-dead-letters.js";
+import { alarmOnAnyDeadLetter, queueWithDeadLetters } from "./queue-with-dead-letters.js";
 import { ServiceFunction } from "./service-function.js";
 
 export interface WebhookDeliveryProps {
@@ -100,20 +99,11 @@ export class WebhookDelivery extends Construct {
 
   /** Alarms on any message in the dead-letter queue. */
   alarmOnDeadLetters(topic: sns.ITopic): cloudwatch.Alarm {
-    const alarm = new cloudwatch.Alarm(this, "DeadLettersAlarm", {
-      alarmDescription:
-        "Webhook messages the dispatcher could not process reached the dead-letter queue; see docs/operations.md (kiln redrive --queue webhooks).",
-      metric: this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
-        period: Duration.minutes(1),
-        statistic: "Maximum",
-      }),
-      threshold: 0,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-      evaluationPeriods: 1,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-    });
-    alarm.addAlarmAction(new actions.SnsAction(topic));
-    alarm.addOkAction(new actions.SnsAction(topic));
-    return alarm;
+    return alarmOnAnyDeadLetter(
+      this,
+      this.deadLetterQueue,
+      topic,
+      "Webhook messages the dispatcher could not process reached the dead-letter queue; see docs/operations.md (kiln redrive --queue webhooks).",
+    );
   }
 }

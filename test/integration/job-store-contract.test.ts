@@ -1,15 +1,30 @@
+import { randomUUID } from "node:crypto";
+import { readFile } from "node:fs/promises";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { DynamoDBDocumentClient, GetCommand, PutCommand } from "@aws-sdk/lib-dynamodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DynamoDbIdempotencyStore } from "../../functions/adapters/aws/dynamodb-idempotency-store.js";
-import { DynamoDbJobStore } from "../../functions/adapters/aws/dynamodb-job-store.js";
+import {
+  DynamoDbJobStore,
+  jobKey,
+  requestKey,
+  retentionExpiry,
+} from "../../functions/adapters/aws/dynamodb-job-store.js";
 import { DynamoDbWebhookSecretStore } from "../../functions/adapters/aws/dynamodb-webhook-secret-store.js";
 import {
   MemoryIdempotencyStore,
   MemoryJobStore,
   MemoryWebhookSecretStore,
 } from "../../functions/adapters/memory/memory-ports.js";
+import {
+  DEFAULT_ASSUMPTIONS,
+  readUnits,
+  requestItemSize,
+  writeUnits,
+} from "../../functions/core/cost-model.js";
 import type { Job } from "../../functions/core/job.js";
 import type { IdempotencyStore, JobStore, WebhookSecretStore } from "../../functions/core/ports.js";
+import { type RenderRequest, RenderRequestSchema } from "../../functions/core/render-request.js";
 import { localClientConfig } from "../../functions/local/aws-clients.js";
 import { ensureJobsTable } from "../../functions/local/resources.js";
 import { type StandIn, startDynamoDbStandIn } from "../../functions/local/stand-ins.js";
@@ -76,15 +91,29 @@ const implementations: Array<
 ];
 
 describe.each(implementations)("job store contract: %s", (_name, make) => {
-  it("creates once, reads back the request byte-for-byte and answers exists for a repeat", async () => {
+  it("creates once, keeps the request apart and reads it back byte-for-byte, answers exists for a repeat", async () => {
     const { jobs } = make();
-    const job = newJob({ callbackUrl: "https://h.example.com/x" });
+    const { request, ...record } = newJob({ callbackUrl: "https://h.example.com/x" });
+    if (!request) throw new Error("newJob carries a request");
+    expect(await jobs.create({ ...record, request })).toBe("created");
+    // A repeat carries the same request for the same id; the first one stored is kept regardless.
+    expect(await jobs.create({ ...record, request: { ...request, data: { other: 1 } } })).toBe("exists");
+    expect(await jobs.get("acme", record.id)).toEqual(record);
+    expect(JSON.stringify(await jobs.getRequest("acme", record.id))).toBe(JSON.stringify(request));
+    expect(await jobs.get("other-tenant", record.id)).toBeUndefined();
+    expect(await jobs.getRequest("other-tenant", record.id)).toBeUndefined();
+    // State changes answer with the record, without the request.
+    const started = await jobs.startAttempt("acme", record.id, { owner: "a", expiresAtMs: T0 + 1 }, at(0));
+    expect(started.kind === "started" && started.job.request).toBeUndefined();
+  });
+
+  it("stores no request for a job whose request is in the payload store", async () => {
+    const { jobs } = make();
+    const { request: _, ...job } = newJob({ payloadKey: "requests/acme/large.json" });
     expect(await jobs.create(job)).toBe("created");
-    expect(await jobs.create(job)).toBe("exists");
-    const stored = await jobs.get("acme", job.id);
-    expect(stored).toEqual(job);
-    expect(JSON.stringify(stored?.request)).toBe(JSON.stringify(job.request));
-    expect(await jobs.get("other-tenant", job.id)).toBeUndefined();
+    expect(await jobs.get("acme", job.id)).toEqual(job);
+    expect(await jobs.getRequest("acme", job.id)).toBeUndefined();
+    expect(await jobs.getRequest("acme", "no-such-job")).toBeUndefined();
   });
 
   it("starts one attempt at a time: a live lease refuses, an expired one is taken over, a repeat finds its own", async () => {
@@ -230,5 +259,122 @@ describe.each(implementations)("job store contract: %s", (_name, make) => {
     expect(a).toMatch(/^whsec_/);
     expect(b).toBe(a);
     expect(await secrets.getOrCreate(tenant)).toBe(a);
+  });
+});
+
+describe("job items in DynamoDB (dynalite)", () => {
+  const ITEM_COMMANDS = /^(PutItem|UpdateItem|GetItem|Query)Command$/;
+  let metered: DynamoDBClient;
+  let units: Array<[command: string, units: number]> = [];
+  let invoice: RenderRequest;
+  beforeAll(async () => {
+    // The stand-in reports the capacity each call consumes, from item sizes as DynamoDB counts them.
+    metered = new DynamoDBClient(localClientConfig(dynalite.endpoint));
+    metered.middlewareStack.add(
+      (next, context) => async (args) => {
+        const command = String(context.commandName);
+        if (ITEM_COMMANDS.test(command))
+          (args.input as Record<string, unknown>).ReturnConsumedCapacity = "TOTAL";
+        const result = await next(args);
+        const consumed = (result.output as { ConsumedCapacity?: { CapacityUnits?: number } })
+          .ConsumedCapacity;
+        if (consumed?.CapacityUnits !== undefined)
+          units.push([command.replace(/Command$/, ""), consumed.CapacityUnits]);
+        return result;
+      },
+      { step: "initialize" },
+    );
+    const body = JSON.parse(await readFile("examples/invoice/job.png.json", "utf8")) as unknown;
+    invoice = RenderRequestSchema.parse(body);
+  });
+  afterAll(() => metered?.destroy());
+
+  it("keeps the invoice request out of the job item: its writes are the units the cost model counts", async () => {
+    const jobs = new DynamoDbJobStore(metered, "contract");
+    const id = randomUUID();
+    const created = new Date().toISOString();
+    const job: Job = {
+      tenant: "acme",
+      id,
+      status: "queued",
+      createdAt: created,
+      updatedAt: created,
+      attempts: 0,
+      request: invoice,
+      correlationId: randomUUID(),
+    };
+    units = [];
+    await jobs.create(job);
+    const owner = randomUUID();
+    await jobs.startAttempt("acme", id, { owner, expiresAtMs: Date.now() + 60_000 }, new Date());
+    expect(JSON.stringify(await jobs.getRequest("acme", id))).toBe(JSON.stringify(invoice));
+    const sha256 = "e".repeat(64);
+    const output = { key: `outputs/acme/${sha256}.png`, contentType: "image/png", bytes: 105_460, sha256 };
+    expect((await jobs.markSucceeded("acme", id, owner, output, new Date(), false)).applied).toBe(true);
+
+    // Request item once (2 WRU), then three writes of the job item at 1 WRU; the worker's read: 1 RRU.
+    expect(units).toEqual([
+      ["PutItem", 2],
+      ["PutItem", 1],
+      ["UpdateItem", 1],
+      ["Query", 1],
+      ["UpdateItem", 1],
+    ]);
+    const a = DEFAULT_ASSUMPTIONS;
+    const requestItem = requestItemSize(a);
+    expect(units.map(([, n]) => n)).toEqual([
+      writeUnits(requestItem),
+      writeUnits(a.jobItemBytes),
+      writeUnits(a.jobItemBytes),
+      readUnits(a.jobItemBytes + requestItem),
+      writeUnits(a.jobItemBytes),
+    ]);
+    expect(a.jobWrites).toBe(3);
+
+    const db = DynamoDBDocumentClient.from(client);
+    const { Item: jobItem } = await db.send(
+      new GetCommand({ TableName: "contract", Key: jobKey("acme", id) }),
+    );
+    expect(jobItem).toMatchObject({ status: "succeeded", output });
+    expect(Object.keys(jobItem ?? {}).filter((k) => k.startsWith("request"))).toEqual([]);
+    const { Item: requestItemStored } = await db.send(
+      new GetCommand({ TableName: "contract", Key: requestKey("acme", id) }),
+    );
+    expect(requestItemStored?.requestBr).toBeInstanceOf(Uint8Array);
+    expect(requestItemStored?.expiresAtEpoch).toBe(retentionExpiry(created));
+  });
+
+  it("still renders a job stored before the request item, with the request on the job item", async () => {
+    const jobs = new DynamoDbJobStore(client, "contract");
+    const id = randomUUID();
+    const created = at(0).toISOString();
+    const record: Job = {
+      tenant: "acme",
+      id,
+      status: "queued",
+      createdAt: created,
+      updatedAt: created,
+      attempts: 0,
+    };
+    await DynamoDBDocumentClient.from(client).send(
+      new PutCommand({
+        TableName: "contract",
+        Item: {
+          ...jobKey("acme", id),
+          ...record,
+          requestJson: JSON.stringify(invoice),
+          expiresAtEpoch: retentionExpiry(created),
+        },
+      }),
+    );
+    expect(await jobs.get("acme", id)).toEqual(record);
+    expect(JSON.stringify(await jobs.getRequest("acme", id))).toBe(JSON.stringify(invoice));
+    const started = await jobs.startAttempt("acme", id, { owner: "a", expiresAtMs: T0 + 1000 }, at(0));
+    expect(started).toMatchObject({ kind: "started", job: { status: "rendering", attempts: 1 } });
+    expect((await jobs.markSucceeded("acme", id, "a", output, at(1), false)).job).toMatchObject({
+      status: "succeeded",
+      output,
+    });
+    expect(JSON.stringify(await jobs.getRequest("acme", id))).toBe(JSON.stringify(invoice));
   });
 });

@@ -5,7 +5,7 @@ import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { ReceiveMessageCommand, SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DynamoDbJobStore } from "../../functions/adapters/aws/dynamodb-job-store.js";
-import { silentLogger } from "../../functions/adapters/json-logger.js";
+import { silentLogger } from "../../functions/adapters/silent-logger.js";
 import { KilnClient } from "../../functions/client/kiln-client.js";
 import type { Job } from "../../functions/core/job.js";
 import { localClientConfig } from "../../functions/local/aws-clients.js";

@@ -147,6 +147,8 @@ describe("reliability on the local stack (real Chromium, real stand-ins)", () =>
     const other = await t.clientB.submitRender(body, { idempotencyKey: "order-1001" });
     expect(other.id).not.toBe(first.id);
     expect((await t.clientA.waitFor(first.id)).status).toBe("succeeded");
+    expect((await t.clientB.waitFor(other.id)).status).toBe("succeeded");
+    // One render per tenant: the replayed POST rendered nothing.
     expect(renderStarts.get("idempotent")).toHaveLength(2);
   });
 

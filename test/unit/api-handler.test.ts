@@ -1,10 +1,6 @@
-import type { APIGatewayProxyEvent } from "aws-lambda";
 import { describe, expect, it } from "vitest";
-import { silentLogger } from "../../functions/adapters/json-logger.js";
 import {
-  FakeUrlSigner,
   FixedClock,
-  MemoryApiKeyStore,
   MemoryIdempotencyStore,
   MemoryJobStore,
   MemoryPayloadStore,
@@ -13,9 +9,8 @@ import {
   RecordingLogger,
 } from "../../functions/adapters/memory/memory-ports.js";
 import { makeHandler } from "../../functions/handlers/api/handler.js";
+import { apiEvent, KEY_A, KEY_B, memoryApiDeps, sequentialIds } from "./support/api.js";
 
-const KEY_A = "key-of-tenant-a";
-const KEY_B = "key-of-tenant-b";
 const JOB = {
   template: { html: "<p>{{ n }}</p>" },
   data: { n: 1 },
@@ -29,20 +24,18 @@ function setup() {
   const payloads = new MemoryPayloadStore();
   const idempotency = new MemoryIdempotencyStore();
   const webhookSecrets = new MemoryWebhookSecretStore();
-  let n = 0;
-  const handler = makeHandler({
-    jobs,
-    queue,
-    apiKeys: new MemoryApiKeyStore({ a: KEY_A, b: KEY_B }),
-    signer: new FakeUrlSigner(clock),
-    payloads,
-    idempotency,
-    webhookSecrets,
-    callbackPolicy: { schemes: ["https"] },
-    clock,
-    logger: silentLogger,
-    newId: () => `00000000-0000-4000-8000-${String(++n).padStart(12, "0")}`,
-  });
+  const handler = makeHandler(
+    memoryApiDeps({
+      jobs,
+      queue,
+      payloads,
+      idempotency,
+      webhookSecrets,
+      clock,
+      callbackPolicy: { schemes: ["https"] },
+      newId: sequentialIds(),
+    }),
+  );
   return { handler, jobs, queue, clock, payloads, idempotency, webhookSecrets };
 }
 
@@ -51,7 +44,7 @@ function event(
   path: string,
   options: { key?: string; body?: string; headers?: Record<string, string> } = {},
 ) {
-  return {
+  return apiEvent({
     httpMethod: method,
     path,
     headers: {
@@ -60,9 +53,7 @@ function event(
       ...options.headers,
     },
     body: options.body ?? null,
-    isBase64Encoded: false,
-    requestContext: { requestId: "req-1" },
-  } as unknown as APIGatewayProxyEvent;
+  });
 }
 
 const body = (r: { body: string }) => JSON.parse(r.body);
@@ -76,7 +67,7 @@ describe("api handler", () => {
     expect(status).toBe("queued");
     expect(res.headers?.location).toBe(`/v1/renders/${id}`);
     expect(queue.messages).toEqual([{ tenant: "a", jobId: id, correlationId: "req-1" }]);
-    expect((await jobs.get("a", id))?.request?.output).toMatchObject({
+    expect((await jobs.getRequest("a", id))?.output).toMatchObject({
       format: "png",
       width: 300,
       height: 200,
@@ -298,7 +289,7 @@ describe("api handler", () => {
     const res = await handler(event("POST", "/v1/renders", { key: KEY_A, body: JSON.stringify(large) }));
     expect(res.statusCode).toBe(202);
     const job = await jobs.get("a", body(res).id);
-    expect(job?.request).toBeUndefined();
+    expect(await jobs.getRequest("a", body(res).id)).toBeUndefined();
     expect(job?.payloadKey).toBe(`requests/a/${body(res).id}.json`);
     expect(JSON.parse(payloads.payloads.get(job?.payloadKey ?? "") ?? "{}").data.blob).toHaveLength(
       200 * 1024,
@@ -390,17 +381,5 @@ describe("api handler: correlation id", () => {
 });
 
 function setupDeps() {
-  const clock = new FixedClock();
-  return {
-    jobs: new MemoryJobStore(),
-    queue: new MemoryRenderQueue(),
-    apiKeys: new MemoryApiKeyStore({ a: KEY_A, b: KEY_B }),
-    signer: new FakeUrlSigner(clock),
-    payloads: new MemoryPayloadStore(),
-    idempotency: new MemoryIdempotencyStore(),
-    webhookSecrets: new MemoryWebhookSecretStore(),
-    callbackPolicy: { schemes: ["https"] },
-    clock,
-    logger: silentLogger,
-  };
+  return memoryApiDeps({ callbackPolicy: { schemes: ["https"] } });
 }

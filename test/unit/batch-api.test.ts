@@ -1,21 +1,10 @@
-import type { APIGatewayProxyEvent } from "aws-lambda";
 import { describe, expect, it } from "vitest";
-import { silentLogger } from "../../functions/adapters/json-logger.js";
 import { MemoryBatchQueue, MemoryBatchStore } from "../../functions/adapters/memory/batch-fakes.js";
-import {
-  FakeUrlSigner,
-  FixedClock,
-  MemoryApiKeyStore,
-  MemoryIdempotencyStore,
-  MemoryJobStore,
-  MemoryPayloadStore,
-  MemoryRenderQueue,
-  MemoryWebhookSecretStore,
-} from "../../functions/adapters/memory/memory-ports.js";
+import { FixedClock, MemoryJobStore } from "../../functions/adapters/memory/memory-ports.js";
 import { batchJobId, batchManifestKey } from "../../functions/core/batches.js";
 import { makeHandler } from "../../functions/handlers/api/handler.js";
+import { apiEvent, KEY_A as KEY, memoryApiDeps, sequentialIds } from "./support/api.js";
 
-const KEY = "key-of-tenant-a";
 const OUTPUT = { format: "png", width: 240, height: 120 };
 
 function setup(withBatches = true) {
@@ -23,31 +12,24 @@ function setup(withBatches = true) {
   const jobs = new MemoryJobStore();
   const store = new MemoryBatchStore(jobs);
   const queue = new MemoryBatchQueue();
-  let n = 0;
-  const handler = makeHandler({
-    jobs,
-    queue: new MemoryRenderQueue(),
-    apiKeys: new MemoryApiKeyStore({ a: KEY }),
-    signer: new FakeUrlSigner(clock),
-    payloads: new MemoryPayloadStore(),
-    idempotency: new MemoryIdempotencyStore(),
-    webhookSecrets: new MemoryWebhookSecretStore(),
-    callbackPolicy: { schemes: ["https"] },
-    clock,
-    logger: silentLogger,
-    newId: () => `00000000-0000-4000-8000-${String(++n).padStart(12, "0")}`,
-    ...(withBatches ? { batches: { store, queue } } : {}),
-  });
+  const handler = makeHandler(
+    memoryApiDeps({
+      jobs,
+      clock,
+      callbackPolicy: { schemes: ["https"] },
+      newId: sequentialIds(),
+      ...(withBatches ? { batches: { store, queue } } : {}),
+    }),
+  );
   const call = async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => {
-    const res = await handler({
-      httpMethod: method,
-      path,
-      headers: { "x-api-key": KEY, "content-type": "application/json", ...headers },
-      body: body === undefined ? null : JSON.stringify(body),
-      isBase64Encoded: false,
-      queryStringParameters: null,
-      requestContext: { requestId: "r1" },
-    } as unknown as APIGatewayProxyEvent);
+    const res = await handler(
+      apiEvent({
+        httpMethod: method,
+        path,
+        headers: { "x-api-key": KEY, "content-type": "application/json", ...headers },
+        body: body === undefined ? null : JSON.stringify(body),
+      }),
+    );
     return { ...res, json: JSON.parse(res.body) };
   };
   return { call, jobs, store, queue, clock };

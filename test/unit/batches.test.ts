@@ -217,7 +217,7 @@ describe("submit and fan out", () => {
     expect(p.jobs.jobs.size).toBe(50);
     const job = await p.jobs.get("t1", batchJobId("t1", batch.id, 260));
     expect(job?.batch).toEqual({ id: batch.id, index: 260 });
-    expect(job?.request?.data).toEqual({ n: 260 });
+    expect((await p.jobs.getRequest("t1", batchJobId("t1", batch.id, 260)))?.data).toEqual({ n: 260 });
     expect(job?.callbackUrl).toBe("https://example.com/hook");
     // Messages are sent again on redelivery (a duplicate is harmless; a missing one would strand a job).
     expect(p.renderQueue.messages).toHaveLength(100);

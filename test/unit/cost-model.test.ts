@@ -7,6 +7,7 @@ import {
   idleMonthlyCost,
   monthlyCost,
   readUnits,
+  requestItemSize,
   workerBilledMs,
   writeUnits,
 } from "../../functions/core/cost-model.js";
@@ -22,8 +23,10 @@ const simple: CostAssumptions = {
   signerMemoryMb: 256,
   signerMsPerInvocation: 20,
   statusReads: 1,
-  requestBytes: 2_048,
-  jobItemOverheadBytes: 512,
+  requestBytes: 8_192,
+  requestCompression: 0.25,
+  requestItemOverheadBytes: 100,
+  jobItemBytes: 512,
   jobWrites: 3,
   outputBytes: 1024 * 1024,
   deliveries: 1,
@@ -78,24 +81,41 @@ describe("estimateCost", () => {
     expect(line("REST API requests", polls).per1000).toBeCloseTo(4 * 3.5e-3);
   });
 
-  it("makes every job write pay for the request the item carries", () => {
-    // 2 KB request + 0.5 KB of the rest = 3 WRU per write.
-    expect(line("job writes").perRender).toBe(9);
-    expect(line("job writes").per1000).toBeCloseTo(9 * 0.625e-3);
-    expect(line("job writes", { ...simple, requestBytes: 100 }).perRender).toBe(3);
+  it("writes the compressed request once, and the job item, which does not carry it, three times", () => {
+    // 8 KB request × 0.25 + 100 bytes = 2,148 bytes: 3 WRU, once.
+    expect(requestItemSize(simple)).toBe(2_148);
+    expect(line("request item write").perRender).toBe(3);
+    // 0.5 KB job item: 1 WRU per write, whatever the request's size.
+    expect(line("job writes").perRender).toBe(3);
+    expect(line("job writes").per1000).toBeCloseTo(3 * 0.625e-3);
+    expect(line("job writes", { ...simple, requestBytes: 100_000 }).perRender).toBe(3);
+    expect(line("request item write", { ...simple, requestBytes: 100_000 }).perRender).toBe(25);
+    expect(line("job writes", { ...simple, jobItemBytes: 1_500 }).perRender).toBe(6);
   });
 
-  it("moves a request too large for the job item to the payload bucket", () => {
+  it("moves a request too large for the jobs table to the payload bucket", () => {
     const large = { ...simple, requestBytes: 200 * 1024, inlineRequestBytes: 128 * 1024 };
     expect(line("job writes", large).perRender).toBe(3);
+    expect(line("request item write", large).perRender).toBe(0);
+    expect(line("request read by the worker", large).perRender).toBe(0);
     expect(line("request payload PUT", large).perRender).toBe(1);
     expect(line("request payload GET", large).perRender).toBe(1);
     expect(line("request payload PUT").perRender).toBe(0);
   });
 
-  it("reads the API key once per request and the job consistently once per status read", () => {
-    // 2 API requests × 1 + 1 read of a 2.5 KB item (1 RRU).
+  it("reads the API key once per request, the job consistently once per status read, the request once", () => {
+    // 2 API requests × 1 + 1 read of a 0.5 KB item (1 RRU).
     expect(line("reads").perRender).toBe(3);
+    // The worker's query reads the job item and the request item: 2.6 KB, 1 RRU.
+    expect(line("request read by the worker").perRender).toBe(1);
+    expect(line("request read by the worker", { ...simple, requestBytes: 20_000 }).perRender).toBe(2);
+  });
+
+  it("stores both items for the retention period, with DynamoDB's 100 bytes per item", () => {
+    // 512 + 2,148 + 2 × 100 bytes for one month.
+    expect(line("job and request item storage").perRender).toBeCloseTo(2_860 / 1024 ** 3);
+    const large = { ...simple, requestBytes: 200 * 1024, inlineRequestBytes: 128 * 1024 };
+    expect(line("job and request item storage", large).perRender).toBeCloseTo(612 / 1024 ** 3);
   });
 
   it("shares the receive, delete and heartbeat of a batch among its records", () => {

@@ -1,16 +1,5 @@
-import type { APIGatewayProxyEvent } from "aws-lambda";
 import { describe, expect, it } from "vitest";
-import { silentLogger } from "../../functions/adapters/json-logger.js";
-import {
-  FakeUrlSigner,
-  FixedClock,
-  MemoryApiKeyStore,
-  MemoryIdempotencyStore,
-  MemoryJobStore,
-  MemoryPayloadStore,
-  MemoryRenderQueue,
-  MemoryWebhookSecretStore,
-} from "../../functions/adapters/memory/memory-ports.js";
+import { MemoryJobStore, MemoryRenderQueue } from "../../functions/adapters/memory/memory-ports.js";
 import {
   MemoryAssetStore,
   MemoryTemplateSourceStore,
@@ -18,31 +7,14 @@ import {
 } from "../../functions/adapters/memory/template-asset-fakes.js";
 import { ASSETS } from "../../functions/core/assets.js";
 import { makeHandler } from "../../functions/handlers/api/handler.js";
-
-const KEY_A = "key-of-tenant-a";
-const KEY_B = "key-of-tenant-b";
+import { apiEvent, KEY_A, KEY_B, memoryApiDeps, sequentialIds } from "./support/api.js";
 
 function setup() {
-  const clock = new FixedClock();
   const jobs = new MemoryJobStore();
   const queue = new MemoryRenderQueue();
   const templates = { versions: new MemoryTemplateStore(), sources: new MemoryTemplateSourceStore() };
   const assets = new MemoryAssetStore();
-  let n = 0;
-  const handler = makeHandler({
-    jobs,
-    queue,
-    apiKeys: new MemoryApiKeyStore({ a: KEY_A, b: KEY_B }),
-    signer: new FakeUrlSigner(clock),
-    payloads: new MemoryPayloadStore(),
-    idempotency: new MemoryIdempotencyStore(),
-    webhookSecrets: new MemoryWebhookSecretStore(),
-    templates,
-    assets,
-    clock,
-    logger: silentLogger,
-    newId: () => `00000000-0000-4000-8000-${String(++n).padStart(12, "0")}`,
-  });
+  const handler = makeHandler(memoryApiDeps({ jobs, queue, templates, assets, newId: sequentialIds() }));
   return { handler, jobs, queue, templates, assets };
 }
 
@@ -52,7 +24,7 @@ function event(
   options: { key?: string; body?: string | Buffer; contentType?: string } = {},
 ) {
   const binary = Buffer.isBuffer(options.body);
-  return {
+  return apiEvent({
     httpMethod: method,
     path,
     headers: {
@@ -60,10 +32,13 @@ function event(
       "Content-Type": options.contentType ?? "application/json",
     },
     body:
-      options.body === undefined ? null : binary ? (options.body as Buffer).toString("base64") : options.body,
+      options.body === undefined
+        ? null
+        : binary
+          ? (options.body as Buffer).toString("base64")
+          : (options.body as string),
     isBase64Encoded: binary,
-    requestContext: { requestId: "req-1" },
-  } as unknown as APIGatewayProxyEvent;
+  });
 }
 
 const json = (r: { body: string }) => JSON.parse(r.body);
@@ -137,7 +112,7 @@ describe("renders of stored templates", () => {
       }),
     );
     expect(res.statusCode).toBe(202);
-    expect((await jobs.get("a", json(res).id))?.request?.template).toEqual({ id: "invoice", version: 1 });
+    expect((await jobs.getRequest("a", json(res).id))?.template).toEqual({ id: "invoice", version: 1 });
   });
 
   it("answers 400 naming each field that violates the schema, and queues nothing", async () => {

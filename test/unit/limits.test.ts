@@ -1,54 +1,36 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import type { APIGatewayProxyEvent } from "aws-lambda";
 import { describe, expect, it } from "vitest";
 import { assertPageCount } from "../../functions/adapters/chromium/page-readiness.js";
-import { silentLogger } from "../../functions/adapters/json-logger.js";
 import {
-  FakeUrlSigner,
-  FixedClock,
   MemoryApiKeyStore,
-  MemoryIdempotencyStore,
   MemoryJobStore,
-  MemoryPayloadStore,
   MemoryRenderQueue,
-  MemoryWebhookSecretStore,
 } from "../../functions/adapters/memory/memory-ports.js";
 import { PermanentRenderError } from "../../functions/core/errors.js";
 import { prepareDocument } from "../../functions/core/prepare-document.js";
 import { LIMITS, RenderRequestSchema, tooDeepAt } from "../../functions/core/render-request.js";
 import { makeHandler } from "../../functions/handlers/api/handler.js";
 import { REPO_ROOT } from "../../lib/handler-entries.js";
+import { apiEvent, KEY_A as KEY, memoryApiDeps } from "./support/api.js";
 
 /** Every request limit: enforced at submission with a 400 or 413 naming the field and the limit. */
 
-const KEY = "key-of-tenant-a";
 const VALID = { template: { html: "<p>{{ n }}</p>" }, data: { n: 1 }, output: { format: "png" } };
 
 function setup() {
-  const clock = new FixedClock();
   const queue = new MemoryRenderQueue();
   const jobs = new MemoryJobStore();
-  const handler = makeHandler({
-    jobs,
-    queue,
-    apiKeys: new MemoryApiKeyStore({ a: KEY }),
-    signer: new FakeUrlSigner(clock),
-    payloads: new MemoryPayloadStore(),
-    idempotency: new MemoryIdempotencyStore(),
-    webhookSecrets: new MemoryWebhookSecretStore(),
-    clock,
-    logger: silentLogger,
-  });
+  const handler = makeHandler(memoryApiDeps({ jobs, queue }));
   const submit = async (body: unknown) => {
-    const res = await handler({
-      httpMethod: "POST",
-      path: "/v1/renders",
-      headers: { "x-api-key": KEY, "content-type": "application/json" },
-      body: typeof body === "string" ? body : JSON.stringify(body),
-      isBase64Encoded: false,
-      requestContext: { requestId: "r" },
-    } as unknown as APIGatewayProxyEvent);
+    const res = await handler(
+      apiEvent({
+        httpMethod: "POST",
+        path: "/v1/renders",
+        headers: { "x-api-key": KEY, "content-type": "application/json" },
+        body: typeof body === "string" ? body : JSON.stringify(body),
+      }),
+    );
     return { status: res.statusCode, body: JSON.parse(res.body) };
   };
   return { submit, queue, jobs };
@@ -152,7 +134,7 @@ describe("request limits at POST /v1/renders", () => {
     const { submit, jobs } = setup();
     const accepted = await submit({ ...VALID, timeoutMs: 5_000 });
     expect(accepted.status).toBe(202);
-    expect((await jobs.get("a", accepted.body.id))?.request?.timeoutMs).toBe(5_000);
+    expect((await jobs.getRequest("a", accepted.body.id))?.timeoutMs).toBe(5_000);
   });
 });
 
@@ -192,26 +174,16 @@ describe("limits past submission", () => {
 
 describe("tenant names", () => {
   it("refuses a key registered for a tenant name that could reach into another tenant's keys", async () => {
-    const clock = new FixedClock();
-    const handler = makeHandler({
-      jobs: new MemoryJobStore(),
-      queue: new MemoryRenderQueue(),
-      apiKeys: new MemoryApiKeyStore({ "acme/../globex": "key-with-a-bad-tenant" }),
-      signer: new FakeUrlSigner(clock),
-      payloads: new MemoryPayloadStore(),
-      idempotency: new MemoryIdempotencyStore(),
-      webhookSecrets: new MemoryWebhookSecretStore(),
-      clock,
-      logger: silentLogger,
-    });
-    const res = await handler({
-      httpMethod: "GET",
-      path: "/v1/webhooks/secret",
-      headers: { "x-api-key": "key-with-a-bad-tenant" },
-      body: null,
-      isBase64Encoded: false,
-      requestContext: { requestId: "r" },
-    } as unknown as APIGatewayProxyEvent);
+    const handler = makeHandler(
+      memoryApiDeps({ apiKeys: new MemoryApiKeyStore({ "acme/../globex": "key-with-a-bad-tenant" }) }),
+    );
+    const res = await handler(
+      apiEvent({
+        httpMethod: "GET",
+        path: "/v1/webhooks/secret",
+        headers: { "x-api-key": "key-with-a-bad-tenant" },
+      }),
+    );
     expect(res.statusCode).toBe(500);
     expect(res.body).not.toContain("globex");
     expect(res.body).not.toContain("whsec_");

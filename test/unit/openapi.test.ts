@@ -6,41 +6,21 @@ import addFormatsModule from "ajv-formats";
 import type { APIGatewayProxyEvent } from "aws-lambda";
 import { describe, expect, it } from "vitest";
 import { API_REFERENCE_PATH, renderApiReference } from "../../bin/docs/api-reference.js";
-import { silentLogger } from "../../functions/adapters/json-logger.js";
-import {
-  FakeUrlSigner,
-  FixedClock,
-  MemoryApiKeyStore,
-  MemoryIdempotencyStore,
-  MemoryJobStore,
-  MemoryPayloadStore,
-  MemoryRenderQueue,
-  MemoryWebhookSecretStore,
-} from "../../functions/adapters/memory/memory-ports.js";
+import { FixedClock, MemoryJobStore } from "../../functions/adapters/memory/memory-ports.js";
 import { makeHandler } from "../../functions/handlers/api/handler.js";
 import { API_OPERATIONS, openApiDocument } from "../../functions/handlers/api/openapi.js";
+import { apiEvent, KEY_A as KEY, memoryApiDeps } from "./support/api.js";
 
 const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ?? addFormatsModule) as (
   ajv: Ajv2020,
 ) => Ajv2020;
 
-const KEY = "key-of-tenant-a";
 const EXAMPLES = join(import.meta.dirname, "../../examples");
 
 function handler() {
   const clock = new FixedClock();
   const jobs = new MemoryJobStore();
-  const api = makeHandler({
-    jobs,
-    queue: new MemoryRenderQueue(),
-    apiKeys: new MemoryApiKeyStore({ a: KEY }),
-    signer: new FakeUrlSigner(clock),
-    payloads: new MemoryPayloadStore(),
-    idempotency: new MemoryIdempotencyStore(),
-    webhookSecrets: new MemoryWebhookSecretStore(),
-    clock,
-    logger: silentLogger,
-  });
+  const api = makeHandler(memoryApiDeps({ jobs, clock }));
   return { api, jobs, clock };
 }
 
@@ -49,14 +29,13 @@ function event(
   path: string,
   options: { key?: string; body?: string; stagePath?: string } = {},
 ) {
-  return {
+  return apiEvent({
     httpMethod: method,
     path,
     headers: { ...(options.key ? { "x-api-key": options.key } : {}), "content-type": "application/json" },
     body: options.body ?? null,
-    isBase64Encoded: false,
-    requestContext: { requestId: "req-1", path: options.stagePath ?? path },
-  } as unknown as APIGatewayProxyEvent;
+    requestContext: { path: options.stagePath ?? path } as APIGatewayProxyEvent["requestContext"],
+  });
 }
 
 /** A validator for one of the document's component schemas, refs resolved inside the document. */

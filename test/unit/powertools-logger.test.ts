@@ -1,11 +1,11 @@
 import type { Context } from "aws-lambda";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { silentLogger } from "../../functions/adapters/json-logger.js";
 import {
   localLogFormat,
   powertoolsLogger,
   withLambdaContext,
 } from "../../functions/adapters/powertools-logger.js";
+import { silentLogger } from "../../functions/adapters/silent-logger.js";
 import { generateApiKey } from "../../functions/core/api-keys.js";
 import { REDACTED } from "../../functions/core/redaction.js";
 

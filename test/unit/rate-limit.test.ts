@@ -1,16 +1,5 @@
-import type { APIGatewayProxyEvent } from "aws-lambda";
 import { describe, expect, it } from "vitest";
-import { silentLogger } from "../../functions/adapters/json-logger.js";
-import {
-  FakeUrlSigner,
-  FixedClock,
-  MemoryApiKeyStore,
-  MemoryIdempotencyStore,
-  MemoryJobStore,
-  MemoryPayloadStore,
-  MemoryRenderQueue,
-  MemoryWebhookSecretStore,
-} from "../../functions/adapters/memory/memory-ports.js";
+import { FixedClock } from "../../functions/adapters/memory/memory-ports.js";
 import { InProcessRateLimiter } from "../../functions/adapters/memory/rate-limiter.js";
 import {
   describeRateLimit,
@@ -20,6 +9,7 @@ import {
   takeToken,
 } from "../../functions/core/rate-limit.js";
 import { makeHandler } from "../../functions/handlers/api/handler.js";
+import { apiEvent, KEY_A, KEY_B, memoryApiDeps } from "./support/api.js";
 
 const LIMIT: RateLimit = { perSecond: 2, burst: 4 };
 
@@ -89,32 +79,16 @@ describe("rate limit settings", () => {
 });
 
 describe("api handler with a rate limiter", () => {
-  const keys = { a: "key-of-tenant-a", b: "key-of-tenant-b" };
+  const keys = { a: KEY_A, b: KEY_B };
   function setup() {
     const clock = new FixedClock();
-    const handler = makeHandler({
-      jobs: new MemoryJobStore(),
-      queue: new MemoryRenderQueue(),
-      apiKeys: new MemoryApiKeyStore(keys),
-      signer: new FakeUrlSigner(clock),
-      payloads: new MemoryPayloadStore(),
-      idempotency: new MemoryIdempotencyStore(),
-      webhookSecrets: new MemoryWebhookSecretStore(),
-      clock,
-      logger: silentLogger,
-      rateLimiter: new InProcessRateLimiter({ perSecond: 1, burst: 2 }, clock),
-    });
+    const handler = makeHandler(
+      memoryApiDeps({ clock, rateLimiter: new InProcessRateLimiter({ perSecond: 1, burst: 2 }, clock) }),
+    );
     return { handler, clock };
   }
   const get = (key?: string) =>
-    ({
-      httpMethod: "GET",
-      path: "/v1/webhooks/secret",
-      headers: key ? { "x-api-key": key } : {},
-      body: null,
-      isBase64Encoded: false,
-      requestContext: { requestId: "r" },
-    }) as unknown as APIGatewayProxyEvent;
+    apiEvent({ httpMethod: "GET", path: "/v1/webhooks/secret", headers: key ? { "x-api-key": key } : {} });
 
   it("answers 429 rate_limited with Retry-After and the limit once a tenant's burst is used, other tenants unaffected", async () => {
     const { handler, clock } = setup();

@@ -267,6 +267,23 @@ describe("renderJob", () => {
     expect(renderer.calls).toHaveLength(1);
   });
 
+  it("reads the request the store keeps apart from the job record, and fails request_missing without one", async () => {
+    const { deps, jobs, renderer } = setup();
+    const job = jobs.jobs.get("t1/j1") as Job;
+    jobs.jobs.clear();
+    expect(await jobs.create(job)).toBe("created");
+    expect(jobs.jobs.get("t1/j1")?.request).toBeUndefined();
+    expect(await renderJob(deps, message, delivery(1))).toMatchObject({ status: "succeeded" });
+    expect(renderer.calls[0]?.html).toBe("<b>Ada</b>");
+
+    const none = setup({ request: undefined });
+    expect(await renderJob(none.deps, message, delivery(1))).toEqual({
+      outcome: "done",
+      status: "failed",
+      code: "request_missing",
+    });
+  });
+
   it("reads a large request from the payload store, and fails request_missing when it is gone", async () => {
     const { deps, jobs, payloads, renderer } = setup({
       request: undefined,

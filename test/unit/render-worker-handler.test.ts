@@ -1,6 +1,5 @@
 import type { SQSEvent, SQSRecord } from "aws-lambda";
 import { describe, expect, it } from "vitest";
-import { silentLogger } from "../../functions/adapters/json-logger.js";
 import {
   EchoRenderer,
   FixedClock,
@@ -12,6 +11,7 @@ import {
   RecordingLogger,
   RecordingMetrics,
 } from "../../functions/adapters/memory/memory-ports.js";
+import { silentLogger } from "../../functions/adapters/silent-logger.js";
 import type { Job } from "../../functions/core/job.js";
 import type { Logger } from "../../functions/core/ports.js";
 import { makeHandler } from "../../functions/handlers/render-worker/handler.js";

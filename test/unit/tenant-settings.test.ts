@@ -1,16 +1,5 @@
 import type { APIGatewayProxyEvent } from "aws-lambda";
 import { describe, expect, it } from "vitest";
-import { silentLogger } from "../../functions/adapters/json-logger.js";
-import {
-  FakeUrlSigner,
-  FixedClock,
-  MemoryApiKeyStore,
-  MemoryIdempotencyStore,
-  MemoryJobStore,
-  MemoryPayloadStore,
-  MemoryRenderQueue,
-  MemoryWebhookSecretStore,
-} from "../../functions/adapters/memory/memory-ports.js";
 import { MemoryTenantSettingsStore } from "../../functions/adapters/memory/memory-tenant-settings-store.js";
 import {
   MemoryTemplateSourceStore,
@@ -21,37 +10,21 @@ import { parseOrThrow } from "../../functions/core/render-request.js";
 import { createTemplateVersion, TemplateLoader } from "../../functions/core/templates.js";
 import { allowHostProblem, TenantSettingsSchema } from "../../functions/core/tenant-settings.js";
 import { makeHandler } from "../../functions/handlers/api/handler.js";
-
-const KEY_A = "key-of-tenant-a";
-const KEY_B = "key-of-tenant-b";
+import { apiEvent, KEY_A, KEY_B, memoryApiDeps } from "./support/api.js";
 
 function setup() {
-  const clock = new FixedClock();
   const settings = new MemoryTenantSettingsStore();
-  const handler = makeHandler({
-    jobs: new MemoryJobStore(),
-    queue: new MemoryRenderQueue(),
-    apiKeys: new MemoryApiKeyStore({ a: KEY_A, b: KEY_B }),
-    signer: new FakeUrlSigner(clock),
-    payloads: new MemoryPayloadStore(),
-    idempotency: new MemoryIdempotencyStore(),
-    webhookSecrets: new MemoryWebhookSecretStore(),
-    settings,
-    clock,
-    logger: silentLogger,
-  });
+  const handler = makeHandler(memoryApiDeps({ settings }));
   return { handler, settings };
 }
 
 function event(method: string, body?: unknown, key = KEY_A): APIGatewayProxyEvent {
-  return {
+  return apiEvent({
     httpMethod: method,
     path: "/v1/settings",
     headers: { "x-api-key": key, "content-type": "application/json" },
     body: body === undefined ? null : JSON.stringify(body),
-    isBase64Encoded: false,
-    requestContext: { requestId: "req-1" },
-  } as unknown as APIGatewayProxyEvent;
+  });
 }
 
 const json = (r: { body: string }) => JSON.parse(r.body);

@@ -12,6 +12,7 @@ import {
 import { verifyWebhook } from "../../functions/client/webhooks.js";
 import type { Job } from "../../functions/core/job.js";
 import { makeHandler } from "../../functions/handlers/webhook-dispatcher/handler.js";
+import { jobAwaitingWebhook } from "./support/jobs.js";
 
 function setup(job: Partial<Job> = {}) {
   const clock = new FixedClock(new Date("2026-01-01T00:00:10Z"));
@@ -21,18 +22,7 @@ function setup(job: Partial<Job> = {}) {
   const sender = new RecordingWebhookSender();
   const logger = new RecordingLogger();
   const metrics = new RecordingMetrics();
-  jobs.jobs.set("t/j1", {
-    tenant: "t",
-    id: "j1",
-    status: "succeeded",
-    createdAt: "2026-01-01T00:00:00.000Z",
-    updatedAt: "2026-01-01T00:00:09.000Z",
-    attempts: 1,
-    output: { key: "outputs/t/x.png", contentType: "image/png", bytes: 5, sha256: "x" },
-    callbackUrl: "https://hooks.example.com/k",
-    webhook: { state: "pending", attempts: [] },
-    ...job,
-  });
+  jobs.jobs.set("t/j1", jobAwaitingWebhook(job));
   const handler = makeHandler({
     jobs,
     secrets,

@@ -15,6 +15,7 @@ import {
   callbackAddressProblem,
   callbackUrlProblem,
 } from "../../functions/core/webhooks.js";
+import { jobAwaitingWebhook } from "./support/jobs.js";
 
 const PUBLIC_ONLY: CallbackUrlPolicy = { schemes: ["https"] };
 const LOCAL: CallbackUrlPolicy = { schemes: ["http", "https"], hosts: ["127.0.0.1", "localhost"] };
@@ -81,17 +82,7 @@ function deliverySetup(callbackUrl = "https://hooks.tenant.test/k") {
   const jobs = new MemoryJobStore();
   const queue = new MemoryWebhookQueue();
   const sender = new RecordingWebhookSender();
-  jobs.jobs.set("t/j1", {
-    tenant: "t",
-    id: "j1",
-    status: "succeeded",
-    createdAt: "2026-01-01T00:00:00.000Z",
-    updatedAt: "2026-01-01T00:00:09.000Z",
-    attempts: 1,
-    output: { key: "outputs/t/x.png", contentType: "image/png", bytes: 5, sha256: "x" },
-    callbackUrl,
-    webhook: { state: "pending", attempts: [] },
-  });
+  jobs.jobs.set("t/j1", jobAwaitingWebhook({ callbackUrl }));
   const deps = {
     jobs,
     secrets: new MemoryWebhookSecretStore(),

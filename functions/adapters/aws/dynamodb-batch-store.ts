@@ -1,15 +1,9 @@
 import { ConditionalCheckFailedException, type DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import {
-  type DynamoDBDocumentClient,
-  GetCommand,
-  PutCommand,
-  QueryCommand,
-  UpdateCommand,
-} from "@aws-sdk/lib-dynamodb";
+import { type DynamoDBDocumentClient, GetCommand, QueryCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import type { Batch, BatchJobEntry, BatchStore } from "../../core/batches.js";
-import { BATCH_JOBS_INDEX, JOB_RETENTION_DAYS, JOBS_TABLE } from "../../core/constants.js";
+import { BATCH_JOBS_INDEX, JOBS_TABLE } from "../../core/constants.js";
 import type { JobFailure, JobOutput, JobStatus } from "../../core/job.js";
-import { batchJobsPartition, documentClient } from "./dynamodb-job-store.js";
+import { batchJobsPartition, documentClient, putIfAbsent, retentionExpiry } from "./dynamodb-job-store.js";
 
 const PK = JOBS_TABLE.partitionKey.name;
 const SK = JOBS_TABLE.sortKey.name;
@@ -53,24 +47,8 @@ export class DynamoDbBatchStore implements BatchStore {
   }
 
   async create(batch: Batch): Promise<"created" | "exists"> {
-    const item: BatchItem = {
-      ...batch,
-      [TTL]: Math.floor(Date.parse(batch.createdAt) / 1000) + JOB_RETENTION_DAYS * 86_400,
-    };
-    try {
-      await this.db.send(
-        new PutCommand({
-          TableName: this.tableName,
-          Item: { ...batchItemKey(batch.tenant, batch.id), ...item },
-          ConditionExpression: "attribute_not_exists(#pk)",
-          ExpressionAttributeNames: { "#pk": PK },
-        }),
-      );
-      return "created";
-    } catch (err) {
-      if (err instanceof ConditionalCheckFailedException) return "exists";
-      throw err;
-    }
+    const item: BatchItem = { ...batch, [TTL]: retentionExpiry(batch.createdAt) };
+    return putIfAbsent(this.db, this.tableName, { ...batchItemKey(batch.tenant, batch.id), ...item });
   }
 
   async get(tenant: string, id: string): Promise<Batch | undefined> {

@@ -118,22 +118,7 @@ export class DynamoDbTemplateStore implements TemplateVersionStore {
   }
 
   async latestOfEach(tenant: string): Promise<TemplateVersion[]> {
-    const versions: TemplateVersion[] = [];
-    let start: Record<string, unknown> | undefined;
-    do {
-      const page = await this.db.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          KeyConditionExpression: "#pk = :pk AND begins_with(#sk, :prefix)",
-          ExpressionAttributeNames: { "#pk": PK, "#sk": SK },
-          ExpressionAttributeValues: { ":pk": templateIndexPartition(tenant), ":prefix": "TEMPLATE#" },
-          ...(start ? { ExclusiveStartKey: start } : {}),
-        }),
-      );
-      for (const item of page.Items ?? []) versions.push(fromItem(item as TemplateVersionItem));
-      start = page.LastEvaluatedKey;
-    } while (start);
-    return versions;
+    return this.#versionsUnder(templateIndexPartition(tenant), "TEMPLATE#", false);
   }
 
   async get(tenant: string, id: string, version: number): Promise<TemplateVersion | undefined> {
@@ -148,6 +133,15 @@ export class DynamoDbTemplateStore implements TemplateVersionStore {
   }
 
   async list(tenant: string, id: string): Promise<TemplateVersion[]> {
+    return this.#versionsUnder(templatePartition(tenant, id), "VERSION#", true);
+  }
+
+  /** Every item of `partition` whose sort key starts with `prefix`, across pages. */
+  async #versionsUnder(
+    partition: string,
+    prefix: string,
+    consistentRead: boolean,
+  ): Promise<TemplateVersion[]> {
     const versions: TemplateVersion[] = [];
     let start: Record<string, unknown> | undefined;
     do {
@@ -156,8 +150,8 @@ export class DynamoDbTemplateStore implements TemplateVersionStore {
           TableName: this.tableName,
           KeyConditionExpression: "#pk = :pk AND begins_with(#sk, :prefix)",
           ExpressionAttributeNames: { "#pk": PK, "#sk": SK },
-          ExpressionAttributeValues: { ":pk": templatePartition(tenant, id), ":prefix": "VERSION#" },
-          ConsistentRead: true,
+          ExpressionAttributeValues: { ":pk": partition, ":prefix": prefix },
+          ...(consistentRead ? { ConsistentRead: true } : {}),
           ...(start ? { ExclusiveStartKey: start } : {}),
         }),
       );

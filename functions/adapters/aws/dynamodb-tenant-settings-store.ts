@@ -5,7 +5,7 @@ import type { TenantSettingsStore } from "../../core/ports.js";
 import { type TenantSettings, TenantSettingsSchema } from "../../core/tenant-settings.js";
 import { documentClient } from "./dynamodb-job-store.js";
 
-export function tenantSettingsItemKey(tenant: string) {
+function tenantSettingsItemKey(tenant: string) {
   return {
     [JOBS_TABLE.partitionKey.name]: `TENANT#${tenant}#SETTINGS`,
     [JOBS_TABLE.sortKey.name]: "SETTINGS",

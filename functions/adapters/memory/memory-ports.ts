@@ -36,7 +36,7 @@ import type {
   WebhookSender,
   WriteResult,
 } from "../../core/ports.js";
-import type { OutputOptions } from "../../core/render-request.js";
+import type { OutputOptions, RenderRequest } from "../../core/render-request.js";
 import { generateWebhookSecret } from "../../core/webhooks.js";
 
 /**
@@ -45,17 +45,27 @@ import { generateWebhookSecret } from "../../core/webhooks.js";
  * recognised" (test/integration/job-store-contract.test.ts runs both against one suite).
  */
 export class MemoryJobStore implements JobStore {
+  /** Job records; one set here with a `request` stands for a job stored before requests were kept apart. */
   readonly jobs = new Map<string, Job>();
+  /** Requests, kept apart from the records as the DynamoDB store keeps them. */
+  readonly requests = new Map<string, RenderRequest>();
 
   async create(job: Job): Promise<"created" | "exists"> {
     const k = `${job.tenant}/${job.id}`;
+    const { request, ...record } = job;
+    if (request && !this.requests.has(k)) this.requests.set(k, request);
     if (this.jobs.has(k)) return "exists";
-    this.jobs.set(k, job);
+    this.jobs.set(k, record);
     return "created";
   }
 
   async get(tenant: string, id: string): Promise<Job | undefined> {
     return this.jobs.get(`${tenant}/${id}`);
+  }
+
+  async getRequest(tenant: string, id: string): Promise<RenderRequest | undefined> {
+    const k = `${tenant}/${id}`;
+    return this.requests.get(k) ?? this.jobs.get(k)?.request;
   }
 
   async startAttempt(tenant: string, id: string, lease: JobLease, at: Date): Promise<StartAttemptResult> {

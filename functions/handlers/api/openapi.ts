@@ -155,7 +155,7 @@ const WebhookSecretSchema = z.object({
   scheme: z.literal("standard-webhooks-v1"),
 });
 
-export const ErrorBodySchema = z.object({
+const ErrorBodySchema = z.object({
   error: z.object({
     code: z.string().describe("Stable, machine-readable: `invalid_request`, `not_found`, …"),
     message: z.string().describe("A sentence that says what is wrong and what to do."),
@@ -544,7 +544,7 @@ const ERRORS: Readonly<Record<ErrorStatus, { name: string; description: string; 
 };
 
 /** Error statuses an operation can answer, in ascending order. */
-export function errorStatuses(op: ApiOperation): ErrorStatus[] {
+function errorStatuses(op: ApiOperation): ErrorStatus[] {
   const implied: ErrorStatus[] = op.public ? [500] : [401, 429, 500];
   if (op.body && "json" in op.body) implied.push(400, 413, 415);
   return [...new Set([...implied, ...(op.errors ?? [])])].sort((a, b) => a - b);
@@ -553,7 +553,7 @@ export function errorStatuses(op: ApiOperation): ErrorStatus[] {
 export type JsonSchema = Record<string, unknown>;
 
 /** JSON Schema 2020-12 (OpenAPI 3.1's dialect) of a zod schema; refinements and transforms have none. */
-export function jsonSchemaOf(schema: z.ZodType, io: "input" | "output"): JsonSchema {
+function jsonSchemaOf(schema: z.ZodType, io: "input" | "output"): JsonSchema {
   const { $schema: _dialect, ...json } = z.toJSONSchema(schema, {
     target: "draft-2020-12",
     io,

@@ -1,13 +1,8 @@
-import type { SQSBatchItemFailure, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
+import type { SQSBatchResponse, SQSEvent } from "aws-lambda";
 import { z } from "zod";
-import {
-  type CheckBatchDeps,
-  checkBatch,
-  type FanOutDeps,
-  fanOutChunk,
-  mapConcurrently,
-} from "../../core/batches.js";
+import { type CheckBatchDeps, checkBatch, type FanOutDeps, fanOutChunk } from "../../core/batches.js";
 import type { Logger } from "../../core/ports.js";
+import { parseMessage, settleRecords } from "../sqs-records.js";
 
 export interface BatchFanOutDeps extends FanOutDeps, CheckBatchDeps {
   readonly logger: Logger;
@@ -34,15 +29,12 @@ export function makeHandler(deps: BatchFanOutDeps) {
   return async function batchFanOutHandler(event: SQSEvent): Promise<SQSBatchResponse> {
     // A batch's shared request is read once per invocation, however many of its chunks arrive.
     const requests = new Map();
-    const failures: SQSBatchItemFailure[] = [];
-    await mapConcurrently(event.Records, 2, async (record: SQSRecord) => {
-      const parsed = BatchMessageSchema.safeParse(safeJson(record.body));
-      if (!parsed.success) {
+    return settleRecords(event.Records, 2, async (record) => {
+      const message = parseMessage(BatchMessageSchema, record);
+      if (!message) {
         logger.error("malformed batch message", { messageId: record.messageId });
-        failures.push({ itemIdentifier: record.messageId });
-        return;
+        return false;
       }
-      const message = parsed.data;
       const fields = { tenant: message.tenant, batchId: message.batchId };
       try {
         if (message.kind === "chunk") {
@@ -52,23 +44,15 @@ export function makeHandler(deps: BatchFanOutDeps) {
           const outcome = await checkBatch(deps, message);
           if (outcome === "missing") logger.warn("batch check for a batch that does not exist", fields);
         }
+        return true;
       } catch (err) {
         logger.error("batch message failed", {
           ...fields,
           kind: message.kind,
           error: (err as Error).message,
         });
-        failures.push({ itemIdentifier: record.messageId });
+        return false;
       }
     });
-    return { batchItemFailures: failures };
   };
-}
-
-function safeJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
 }

@@ -8,8 +8,9 @@ import { DynamoDbJobStore } from "../../adapters/aws/dynamodb-job-store.js";
 import { S3BatchArtifactStore } from "../../adapters/aws/s3-batch-artifacts.js";
 import { S3TextStore } from "../../adapters/aws/s3-text-store.js";
 import { SqsBatchQueue, SqsRenderQueue } from "../../adapters/aws/sqs-render-queue.js";
-import { jsonLogger } from "../../adapters/json-logger.js";
+import { powertoolsLogger, withLambdaContext } from "../../adapters/powertools-logger.js";
 import { ENV } from "../../core/constants.js";
+import { SERVICES } from "../../core/observability.js";
 import { systemClock } from "../../core/ports.js";
 import { readEnv } from "../env.js";
 import { makeHandler } from "./handler.js";
@@ -23,7 +24,7 @@ const env = readEnv(
     [ENV.outputsBucket]: z.string().min(1),
   },
   {
-    component: "batch-fanout",
+    component: SERVICES.batchFanOut,
     hints: {
       [ENV.jobsTable]: "the name of the jobs table",
       [ENV.renderQueueUrl]: "the URL of the render queue",
@@ -38,7 +39,9 @@ const dynamodb = new DynamoDBClient({});
 const sqs = new SQSClient({});
 const s3 = new S3Client({});
 
-export const handler = makeHandler({
+const logger = powertoolsLogger({ serviceName: SERVICES.batchFanOut });
+
+const handle = makeHandler({
   jobs: new DynamoDbJobStore(dynamodb, env[ENV.jobsTable]),
   batches: new DynamoDbBatchStore(dynamodb, env[ENV.jobsTable]),
   renderQueue: new SqsRenderQueue(sqs, env[ENV.renderQueueUrl]),
@@ -46,5 +49,7 @@ export const handler = makeHandler({
   payloads: new S3TextStore(s3, env[ENV.payloadsBucket], "application/json"),
   artifacts: new S3BatchArtifactStore(s3, env[ENV.outputsBucket]),
   clock: systemClock,
-  logger: jsonLogger("batch-fanout"),
+  logger,
 });
+
+export const handler = withLambdaContext(logger, handle);

@@ -1,8 +1,9 @@
-import type { SQSBatchItemFailure, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
+import type { SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
 import { z } from "zod";
 import type { Logger, MessageVisibility, Metrics } from "../../core/ports.js";
 import { type LeaseSettings, type RenderJobDeps, renderJob } from "../../core/render-job.js";
 import { retryDelaySeconds } from "../../core/retry-policy.js";
+import { jsonBody, settleRecords } from "../sqs-records.js";
 
 export interface RenderWorkerDeps extends Omit<RenderJobDeps, "lease"> {
   readonly maxReceiveCount: number;
@@ -35,7 +36,7 @@ const RenderMessageSchema = z.strictObject({
 
 /** The job a record is about, as far as its body says: the scope of every line logged for it. */
 function recordScope(record: SQSRecord): Record<string, unknown> {
-  const body = safeJson(record.body);
+  const body = jsonBody(record);
   const scope: Record<string, unknown> = { messageId: record.messageId };
   if (body && typeof body === "object") {
     const { tenant, jobId, correlationId } = body as Record<string, unknown>;
@@ -67,7 +68,7 @@ export function makeHandler(deps: RenderWorkerDeps) {
     logger: Logger,
   ) {
     const receiveCount = Number(record.attributes.ApproximateReceiveCount) || 1;
-    const parsed = RenderMessageSchema.safeParse(safeJson(record.body));
+    const parsed = RenderMessageSchema.safeParse(jsonBody(record));
     if (!parsed.success) {
       // Not ours to drop: leave it to reach the dead-letter queue where an operator can see it.
       logger.error("malformed render message", { messageId: record.messageId });
@@ -128,7 +129,7 @@ export function makeHandler(deps: RenderWorkerDeps) {
     const holding = new Set(event.Records);
     const heartbeat = startHeartbeat(visibility, holding, deps.holdSeconds, logger);
 
-    const settle = async (record: SQSRecord): Promise<SQSBatchItemFailure | undefined> => {
+    const settle = async (record: SQSRecord): Promise<boolean> => {
       // Job id, tenant and correlation id on every line this record produces.
       const logger = deps.logger.child(recordScope(record));
       const giveBack = async (seconds: number) => {
@@ -142,18 +143,17 @@ export function makeHandler(deps: RenderWorkerDeps) {
           );
       };
       try {
-        if (await processRecord(record, giveBack, logger)) return undefined;
+        return await processRecord(record, giveBack, logger);
       } catch (err) {
         logger.error("record failed", { messageId: record.messageId, error: (err as Error).message });
+        return false;
       } finally {
         holding.delete(record);
       }
-      return { itemIdentifier: record.messageId };
     };
 
     try {
-      const results = await mapConcurrently(event.Records, deps.concurrency, settle);
-      return { batchItemFailures: results.filter((f): f is SQSBatchItemFailure => f !== undefined) };
+      return await settleRecords(event.Records, deps.concurrency, settle);
     } finally {
       heartbeat.stop();
     }
@@ -200,30 +200,4 @@ function startHeartbeat(
       clearTimeout(timer);
     },
   };
-}
-
-/** Like Promise.all over `items`, with at most `limit` calls of `fn` in flight; results keep input order. */
-async function mapConcurrently<T, R>(
-  items: readonly T[],
-  limit: number,
-  fn: (item: T) => Promise<R>,
-): Promise<R[]> {
-  const results: R[] = new Array(items.length);
-  let next = 0;
-  const lanes = Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, async () => {
-    while (next < items.length) {
-      const i = next++;
-      results[i] = await fn(items[i] as T);
-    }
-  });
-  await Promise.all(lanes);
-  return results;
-}
-
-function safeJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
 }

@@ -1,7 +1,8 @@
-import type { SQSBatchItemFailure, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
+import type { SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
 import { z } from "zod";
 import { type DeliverWebhookDeps, deliverWebhook } from "../../core/deliver-webhook.js";
 import type { Logger, Metrics } from "../../core/ports.js";
+import { parseMessage, settleRecords } from "../sqs-records.js";
 
 export interface WebhookDispatcherDeps extends DeliverWebhookDeps {
   readonly logger: Logger;
@@ -25,13 +26,12 @@ const WebhookMessageSchema = z.strictObject({
  * itself could not do its part — a store call or the queue failed.
  */
 export function makeHandler(deps: WebhookDispatcherDeps) {
-  async function settle(record: SQSRecord): Promise<SQSBatchItemFailure | undefined> {
-    const parsed = WebhookMessageSchema.safeParse(safeJson(record.body));
-    if (!parsed.success) {
+  async function settle(record: SQSRecord): Promise<boolean> {
+    const message = parseMessage(WebhookMessageSchema, record);
+    if (!message) {
       deps.logger.error("malformed webhook message", { messageId: record.messageId });
-      return { itemIdentifier: record.messageId };
+      return false;
     }
-    const message = parsed.data;
     // Job id, tenant and correlation id on every line of this delivery.
     const logger = deps.logger.child({
       tenant: message.tenant,
@@ -55,34 +55,14 @@ export function makeHandler(deps: WebhookDispatcherDeps) {
         logger.error("webhook given up", { ...fields, error: result.error });
       else if (result.outcome === "skipped")
         logger.info("webhook skipped", { ...fields, reason: result.reason });
-      return undefined;
+      return true;
     } catch (err) {
       logger.error("webhook record failed", { ...fields, error: (err as Error).message });
-      return { itemIdentifier: record.messageId };
+      return false;
     }
   }
 
   return async function webhookDispatcherHandler(event: SQSEvent): Promise<SQSBatchResponse> {
-    const failures: SQSBatchItemFailure[] = [];
-    const records = [...event.Records];
-    const lanes = Array.from(
-      { length: Math.max(1, Math.min(deps.concurrency, records.length)) },
-      async () => {
-        for (let record = records.shift(); record; record = records.shift()) {
-          const failure = await settle(record);
-          if (failure) failures.push(failure);
-        }
-      },
-    );
-    await Promise.all(lanes);
-    return { batchItemFailures: failures };
+    return settleRecords(event.Records, deps.concurrency, settle);
   };
-}
-
-function safeJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
 }

@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { silentLogger } from "../../../functions/adapters/json-logger.js";
+import { silentLogger } from "../../../functions/adapters/silent-logger.js";
 import { KilnClient } from "../../../functions/client/kiln-client.js";
 import { type LocalStack, type LocalStackOptions, startLocalStack } from "../../../functions/local/stack.js";
 

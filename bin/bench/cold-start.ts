@@ -1,6 +1,7 @@
 /**
  * Cold start of the render worker as Lambda runs it: the entry bundled the way the CDK bundles it,
- * started in a fresh node process whose TMPDIR is empty (so Chromium must be extracted), handed one
+ * started in a fresh node process whose TMPDIR is empty (so Chromium must be extracted from the same
+ * Chromium pack the layer ships, layers/chromium/chromium-pack.ts), handed one
  * SQS record, timed to the end of its first render. Phases come from the performance marks the
  * Chromium adapter leaves (see functions/adapters/chromium/startup-marks.ts).
  */
@@ -20,6 +21,7 @@ import {
 import type { SQSEvent } from "aws-lambda";
 import { build } from "esbuild";
 import { DynamoDbJobStore } from "../../functions/adapters/aws/dynamodb-job-store.js";
+import { CHROMIUM_PACK_OVERRIDE_ENV } from "../../functions/adapters/chromium/executable.js";
 import { FONT_CONFIG_OVERRIDE_ENV } from "../../functions/adapters/chromium/fonts.js";
 import { STARTUP_MARKS } from "../../functions/adapters/chromium/startup-marks.js";
 import { ENV } from "../../functions/core/constants.js";
@@ -32,6 +34,7 @@ import {
   LOCAL_NAMES,
 } from "../../functions/local/resources.js";
 import { startDynamoDbStandIn, startSqsS3StandIn } from "../../functions/local/stand-ins.js";
+import { ensureChromiumPack } from "../../layers/chromium/chromium-pack.js";
 import { ensureLocalFontPack, fontConfigXml } from "../../layers/chromium/font-pack.js";
 import type { BenchJob } from "./fixtures.js";
 import { round } from "./proc.js";
@@ -91,6 +94,8 @@ export async function measureColdStart(options: {
     await ensureBucket(s3, LOCAL_NAMES.assetsBucket);
     // The font pack as the layer ships it: built once, outside the empty TMPDIR, read-only from there.
     const pack = ensureLocalFontPack({ baseDir: join(options.workDir, "layer") });
+    // The layer's chromium/ (→ /opt/chromium): built once per package version, like at synth.
+    const chromiumPack = ensureChromiumPack();
     const queues = await ensureRenderQueues(sqs, { visibilityTimeoutSeconds: 60 });
     const webhookQueues = await ensureWebhookQueues(sqs, { visibilityTimeoutSeconds: 60 });
     const jobs = new DynamoDbJobStore(dynamodb, LOCAL_NAMES.jobsTable);
@@ -117,6 +122,8 @@ export async function measureColdStart(options: {
       // The invoice uses no assets, so the signer is never called; a closed port makes sure of it.
       [ENV.signerFunctionName]: LOCAL_NAMES.signerFunction,
       AWS_ENDPOINT_URL_LAMBDA: "http://127.0.0.1:9",
+      // Likewise no asset is fetched from the CDN; the worker only needs to know its origin.
+      [ENV.cdnBaseUrl]: "http://127.0.0.1:9",
     };
 
     const startOnce = async (tmp: string): Promise<ColdStartRun> => {
@@ -149,17 +156,21 @@ export async function measureColdStart(options: {
       const [message] = Messages;
       if (!message) throw new Error("the cold-start job's message did not arrive");
       const event = sqsEvent(queues.queueArn, message);
-      // As on Lambda: the layer's fonts plus the package's Open Sans in TMPDIR, and fontconfig's cache
-      // in TMPDIR, so every cold start scans the fonts afresh.
+      // As on Lambda: the layer's fonts plus the package's Open Sans from the Chromium pack, and
+      // fontconfig's cache in TMPDIR, so every cold start scans the fonts afresh.
       const fontConfig = join(options.workDir, `fonts-${basename(tmp)}.conf`);
       await writeFile(
         fontConfig,
-        fontConfigXml({ fontDirs: [pack.dir, join(tmp, "fonts")], cacheDir: join(tmp, "kiln-fonts-cache") }),
+        fontConfigXml({
+          fontDirs: [pack.dir, join(chromiumPack, "fonts")],
+          cacheDir: join(tmp, "kiln-fonts-cache"),
+        }),
       );
       const run = await runChild({
         ...env,
         TMPDIR: tmp,
         [FONT_CONFIG_OVERRIDE_ENV]: fontConfig,
+        [CHROMIUM_PACK_OVERRIDE_ENV]: chromiumPack,
         KILN_BENCH_EVENT: JSON.stringify(event),
       });
       if (run.succeeded) {
@@ -244,7 +255,8 @@ async function runChild(env: NodeJS.ProcessEnv): Promise<ColdStartRun> {
     marks: Record<string, number>;
     response: { batchItemFailures?: unknown[] };
   };
-  return { wallMs, marks, phases: phases(marks), succeeded: (response.batchItemFailures ?? []).length === 0 };
+  const succeeded = (response.batchItemFailures ?? []).length === 0;
+  return { wallMs, marks, phases: phases(marks), succeeded };
 }
 
 /** Durations between the marks, in milliseconds. */

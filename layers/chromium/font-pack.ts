@@ -86,13 +86,13 @@ export const FONT_CONFIG_FILE = "kiln-fonts.conf";
 /** Where the pack is on Lambda (the layer's fonts/) and the fontconfig file the worker points at. */
 export const LAMBDA_FONT_DIR = "/opt/fonts";
 export const LAMBDA_FONT_CONFIG = `${LAMBDA_FONT_DIR}/${FONT_CONFIG_FILE}`;
-/** Where @sparticuz/chromium extracts its own fonts (Open Sans): `<os tmpdir>/fonts`, /tmp/fonts on Lambda. */
-const LAMBDA_CHROMIUM_FONT_DIR = "/tmp/fonts";
+/** The package's own Open Sans, unpacked in the layer's Chromium pack (chromium-pack.ts) rather than in /tmp. */
+const LAMBDA_CHROMIUM_FONT_DIR = "/opt/chromium/fonts";
 const LAMBDA_CACHE_DIR = "/tmp/kiln-fonts-cache";
 
 const MANIFEST_FILE = "manifest.json";
-/** Bumped when the builder's output changes for the same sources. */
-const BUILDER_VERSION = 1;
+/** Bumped when the builder's output changes for the same sources (2: Open Sans moved to /opt/chromium/fonts). */
+const BUILDER_VERSION = 2;
 
 export interface FontPackFile {
   readonly file: string;

@@ -3,6 +3,7 @@ import * as path from "node:path";
 import { AssetHashType, RemovalPolicy } from "aws-cdk-lib";
 import * as lambda from "aws-cdk-lib/aws-lambda";
 import { Construct } from "constructs";
+import { CHROMIUM_PACKAGE, ensureChromiumPack } from "../../layers/chromium/chromium-pack.js";
 import {
   ensureLocalFontPack,
   FONT_CONFIG_FILE,
@@ -11,7 +12,14 @@ import {
 import { REPO_ROOT } from "../handler-entries.js";
 import { KILN_ARCHITECTURE, KILN_RUNTIME } from "./service-function.js";
 
-export const CHROMIUM_PACKAGE = "@sparticuz/chromium";
+export { CHROMIUM_PACKAGE };
+
+/**
+ * Lambda's limit for a function and its layers, unzipped. The layer is checked against it less a
+ * margin for the worker bundle, so an oversized font pack fails the synth rather than the deploy.
+ */
+export const LAMBDA_UNZIPPED_LIMIT_BYTES = 250 * 1024 * 1024;
+export const LAYER_BUDGET_BYTES = LAMBDA_UNZIPPED_LIMIT_BYTES - 20 * 1024 * 1024;
 
 export interface ChromiumLayerProps {
   /**
@@ -38,7 +46,9 @@ export interface ChromiumLayerSources {
 }
 
 /**
- * The Chromium layer: `nodejs/node_modules/@sparticuz/chromium` with its runtime dependencies, plus
+ * The Chromium layer: `nodejs/node_modules/@sparticuz/chromium` with its runtime dependencies but
+ * without its `bin/` archives, `chromium/` (→ /opt/chromium): the same binary and libraries re-packed
+ * for a fast cold start (layers/chromium/chromium-pack.ts), plus
  * `fonts/`: Kiln's font pack (layers/chromium/font-pack.ts: Latin, CJK, Arabic, Hebrew, colour emoji)
  * and its fontconfig file, which the worker points Chromium at (FONTCONFIG_FILE = LAMBDA_FONT_CONFIG).
  * Built locally by copying from the root install; it holds no AWS SDK.
@@ -159,7 +169,10 @@ export function chromiumPackageDirs(nodeModulesDir: string): string[] {
   return [...seen].map((dir) => path.relative(path.resolve(nodeModulesDir), dir)).sort();
 }
 
-/** Writes the layer content into `outputDir`: nodejs/node_modules/... and fonts/ (if layerDir has one). */
+/**
+ * Writes the layer content into `outputDir`: nodejs/node_modules/..., chromium/ and fonts/ (plus
+ * layerDir's fonts/, if any).
+ */
 export function bundleChromiumLayer(outputDir: string, sources: ChromiumLayerSources): string[] {
   checkChromiumPins(sources);
   const packages = chromiumPackageDirs(sources.nodeModulesDir);
@@ -173,15 +186,31 @@ export function bundleChromiumLayer(outputDir: string, sources: ChromiumLayerSou
     fs.cpSync(path.join(sources.nodeModulesDir, pkg), path.join(outputDir, "nodejs", "node_modules", pkg), {
       recursive: true,
       dereference: true,
-      // Nested node_modules are copied as packages of their own, and only when needed.
-      filter: (src) =>
-        !path.relative(path.join(sources.nodeModulesDir, pkg), src).split(path.sep).includes("node_modules"),
+      filter: (src) => {
+        const parts = path.relative(path.join(sources.nodeModulesDir, pkg), src).split(path.sep);
+        // Nested node_modules are copied as packages of their own, and only when needed. The package's
+        // bin/ archives (70 MB) are in chromium/, re-packed: shipping both would not fit the limit.
+        return !parts.includes("node_modules") && !(pkg === CHROMIUM_PACKAGE && parts[0] === "bin");
+      },
     });
   }
+  fs.cpSync(
+    ensureChromiumPack({ nodeModulesDir: sources.nodeModulesDir }),
+    path.join(outputDir, "chromium"),
+    {
+      recursive: true,
+    },
+  );
   copyFontPack(path.join(outputDir, "fonts"), sources.nodeModulesDir);
   const fonts = path.join(sources.layerDir, "fonts");
   if (fs.existsSync(fonts)) {
     fs.cpSync(fonts, path.join(outputDir, "fonts"), { recursive: true, dereference: true });
+  }
+  const bytes = directoryBytes(outputDir);
+  if (bytes > LAYER_BUDGET_BYTES) {
+    throw new Error(
+      `The Chromium layer is ${mb(bytes)} unzipped; with the worker it must stay under Lambda's ${mb(LAMBDA_UNZIPPED_LIMIT_BYTES)}: leave ${mb(LAYER_BUDGET_BYTES)} at most to the layer by shipping fewer fonts.`,
+    );
   }
   return packages;
 }
@@ -201,3 +230,14 @@ export function copyFontPack(fontsDir: string, nodeModulesDir: string): void {
     throw new Error(`The font pack has no ${FONT_CONFIG_FILE}; the worker expects ${LAMBDA_FONT_CONFIG}.`);
   }
 }
+
+/** Bytes of the regular files under `dir`, as Lambda counts a layer unzipped. */
+export function directoryBytes(dir: string): number {
+  let total = 0;
+  for (const entry of fs.readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    if (entry.isFile()) total += fs.statSync(path.join(entry.parentPath, entry.name)).size;
+  }
+  return total;
+}
+
+const mb = (bytes: number) => `${Math.round(bytes / 1024 / 1024)} MB`;

@@ -1,12 +1,31 @@
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { brotliDecompressSync } from "node:zlib";
 import { afterAll, describe, expect, it } from "vitest";
+import {
+  ensureChromiumPack,
+  extractChromiumBinary,
+  PACK_BINARY_FILE,
+  readManifest,
+} from "../../layers/chromium/chromium-pack.js";
 import { FONT_CONFIG_FILE, LAMBDA_FONT_CONFIG } from "../../layers/chromium/font-pack.js";
 import {
   bundleChromiumLayer,
   CHROMIUM_PACKAGE,
   checkChromiumPins,
+  directoryBytes,
+  LAYER_BUDGET_BYTES,
 } from "../../lib/constructs/chromium-layer.js";
 import { REPO_ROOT } from "../../lib/handler-entries.js";
 
@@ -45,12 +64,26 @@ describe("Chromium layer", () => {
     );
   });
 
+  // Building the Chromium pack takes ~10 s the first time on a machine; later runs reuse it.
   it("copies the package, its runtime dependencies and fonts/, and no AWS SDK", () => {
     const out = join(scratch, "out");
     const packages = bundleChromiumLayer(out, { layerDir: layerDir("153.0.0", true), nodeModulesDir });
     const modules = join(out, "nodejs", "node_modules");
     expect(readJson(join(modules, CHROMIUM_PACKAGE, "package.json")).version).toBe("153.0.0");
-    expect(existsSync(join(modules, CHROMIUM_PACKAGE, "bin", "chromium.br"))).toBe(true);
+    // The package's archives are replaced by the Chromium pack: both would not fit the limit.
+    expect(existsSync(join(modules, CHROMIUM_PACKAGE, "bin"))).toBe(false);
+    expect(existsSync(join(modules, CHROMIUM_PACKAGE, "build", "index.js"))).toBe(true);
+    for (const file of [
+      PACK_BINARY_FILE,
+      "pack.json",
+      "swiftshader/libGLESv2.so",
+      "swiftshader/libEGL.so",
+      "al2023/lib/libnss3.so",
+      "fonts/OpenSans-Regular.ttf",
+    ]) {
+      expect(existsSync(join(out, "chromium", file)), file).toBe(true);
+    }
+    expect(directoryBytes(out)).toBeLessThanOrEqual(LAYER_BUDGET_BYTES);
     // Every declared dependency resolves inside the layer.
     for (const dep of Object.keys(
       readJson(join(modules, CHROMIUM_PACKAGE, "package.json")).dependencies ?? {},
@@ -80,12 +113,36 @@ describe("Chromium layer", () => {
     const conf = readFileSync(join(fonts, FONT_CONFIG_FILE), "utf8");
     expect(LAMBDA_FONT_CONFIG).toBe(`/opt/fonts/${FONT_CONFIG_FILE}`);
     expect(conf).toContain("<dir>/opt/fonts</dir>");
-    expect(conf).toContain("<dir>/tmp/fonts</dir>");
+    // Open Sans, from the Chromium pack: nothing but the binary is extracted to /tmp.
+    expect(conf).toContain("<dir>/opt/chromium/fonts</dir>");
+    expect(conf).not.toContain("<dir>/tmp/fonts</dir>");
     const manifest = readJson(join(fonts, "manifest.json")) as {
       files: Array<{ file: string; version: string }>;
     };
     expect(manifest.files.every((f) => /^\d+\.\d+\.\d+$/.test(f.version))).toBe(true);
     // The local stack's own fontconfig file and cache stay out of the layer.
     expect(existsSync(join(fonts, "local"))).toBe(false);
+  });
+
+  it("re-packs the package's own binary: zstd frames that decode to the same bytes", async () => {
+    const pack = ensureChromiumPack({ nodeModulesDir });
+    const manifest = readManifest(pack);
+    expect(manifest?.chromiumVersion).toBe("153.0.0");
+    expect(manifest?.binary.frames.length).toBeGreaterThan(1);
+    const original = brotliDecompressSync(
+      readFileSync(join(nodeModulesDir, CHROMIUM_PACKAGE, "bin", "chromium.br")),
+    );
+    const sha256 = (b: Buffer) => createHash("sha256").update(b).digest("hex");
+    expect(manifest?.binary.sha256).toBe(sha256(original));
+
+    const tmp = mkdtempSync(join(scratch, "tmp-"));
+    const binary = await extractChromiumBinary(pack, join(tmp, "chromium"));
+    expect(sha256(readFileSync(binary))).toBe(sha256(original));
+    // Chromium loads its GL libraries from its own directory; no partial file is left behind.
+    expect(existsSync(join(tmp, "libGLESv2.so"))).toBe(true);
+    expect(readFileSync(join(tmp, "vk_swiftshader_icd.json"), "utf8")).toContain("libvk_swiftshader.so");
+    expect(existsSync(join(tmp, "chromium"))).toBe(true);
+    expect(readdirSync(tmp).some((f) => f.endsWith(".partial"))).toBe(false);
+    expect(statSync(binary).mode & 0o100).toBe(0o100);
   });
 });

@@ -1,0 +1,287 @@
+/**
+ * Kiln's Chromium pack: what @sparticuz/chromium ships, re-packed at synth time for a fast cold start.
+ * The package stores the binary brotli-compressed and its `executablePath()` decodes it into /tmp on
+ * the first call: ~1.3 s of CPU for 209 MB, most of a cold start. Brotli is the slowest of the usual
+ * decoders and an uncompressed binary does not fit the 250 MB layer limit next to the font pack, so the
+ * pack holds the same bytes as independent zstd frames (decoded in parallel, ~3× less CPU than brotli),
+ * and the package's small archives already unpacked:
+ *
+ *   chromium.zst   the binary, FRAME_BYTES per zstd frame (any zstd tool decodes the whole file)
+ *   pack.json      the manifest: frame offsets and lengths, the binary's size and sha256
+ *   swiftshader/   GL libraries Chromium loads from its own directory: copied next to the binary
+ *                  (even with --disable-gpu, its in-process GPU thread dies without them)
+ *   al2023/lib/    the libraries Lambda's Amazon Linux 2023 lacks (LD_LIBRARY_PATH, from the layer)
+ *   fonts/         the package's Open Sans (listed in the font pack's fontconfig file)
+ *
+ * Pure Node (fs, zlib, tar parsing below): no network, no tools.
+ */
+import { createHash, randomBytes } from "node:crypto";
+import * as fs from "node:fs";
+import { copyFile, readdir, rename, rm } from "node:fs/promises";
+import { availableParallelism, tmpdir } from "node:os";
+import * as path from "node:path";
+import { promisify } from "node:util";
+import { brotliDecompressSync, constants, zstdCompressSync, zstdDecompress } from "node:zlib";
+import { DEFAULT_NODE_MODULES } from "./font-pack.js";
+
+export const CHROMIUM_PACKAGE = "@sparticuz/chromium";
+/** Where the layer's `chromium/` directory is on Lambda. */
+export const LAMBDA_CHROMIUM_PACK_DIR = "/opt/chromium";
+export const PACK_MANIFEST_FILE = "pack.json";
+export const PACK_BINARY_FILE = "chromium.zst";
+const SWIFTSHADER_DIR = "swiftshader";
+
+/** Bumped when the pack's layout or encoding changes for the same package. */
+const BUILDER_VERSION = 2;
+/** 8 frames: enough to keep two or more cores busy, small enough (26 MB) to decode in memory. */
+const FRAME_BYTES = 26 * 1024 * 1024;
+/** Level 9 decodes as fast as 19 and builds in seconds, not minutes; 79 MB against 71 MB. */
+const ZSTD_LEVEL = 9;
+
+export interface ChromiumPackManifest {
+  readonly builderVersion: number;
+  /** sha256 over the package version and its archive, builder included: equal hashes, equal packs. */
+  readonly hash: string;
+  readonly chromiumVersion: string;
+  readonly binary: {
+    readonly bytes: number;
+    readonly sha256: string;
+    readonly frames: ReadonlyArray<{
+      readonly offset: number;
+      readonly length: number;
+      readonly bytes: number;
+    }>;
+  };
+}
+
+interface PackageFiles {
+  readonly version: string;
+  readonly binDir: string;
+}
+
+function packageFiles(nodeModulesDir: string): PackageFiles {
+  const dir = path.join(nodeModulesDir, CHROMIUM_PACKAGE);
+  const manifest = path.join(dir, "package.json");
+  if (!fs.existsSync(manifest)) {
+    throw new Error(`${CHROMIUM_PACKAGE} is not installed in ${nodeModulesDir}: run npm ci.`);
+  }
+  const version = (JSON.parse(fs.readFileSync(manifest, "utf8")) as { version?: string }).version;
+  if (!version) throw new Error(`${manifest} has no version.`);
+  return { version, binDir: path.join(dir, "bin") };
+}
+
+/** The hash that names a pack: builder, package version and the size of its binary archive. */
+export function chromiumPackHash(nodeModulesDir = DEFAULT_NODE_MODULES): string {
+  const { version, binDir } = packageFiles(nodeModulesDir);
+  const archive = fs.statSync(path.join(binDir, "chromium.br")).size;
+  return createHash("sha256")
+    .update(JSON.stringify({ builder: BUILDER_VERSION, version, archive, FRAME_BYTES, ZSTD_LEVEL }))
+    .digest("hex");
+}
+
+/** Writes the pack into `outDir` (created if needed). Synchronous, because CDK's local bundling is. */
+export function buildChromiumPack(
+  outDir: string,
+  nodeModulesDir = DEFAULT_NODE_MODULES,
+): ChromiumPackManifest {
+  const { version, binDir } = packageFiles(nodeModulesDir);
+  fs.mkdirSync(outDir, { recursive: true });
+  const binary = brotliDecompressSync(fs.readFileSync(path.join(binDir, "chromium.br")));
+  const frames: Array<{ offset: number; length: number; bytes: number }> = [];
+  const fd = fs.openSync(path.join(outDir, PACK_BINARY_FILE), "w");
+  try {
+    let offset = 0;
+    for (let start = 0; start < binary.byteLength; start += FRAME_BYTES) {
+      const raw = binary.subarray(start, Math.min(start + FRAME_BYTES, binary.byteLength));
+      const frame = zstdCompressSync(raw, {
+        params: {
+          [constants.ZSTD_c_compressionLevel]: ZSTD_LEVEL,
+          // The decoder is told the size, so it can decode each frame in one pass into one buffer.
+          [constants.ZSTD_c_contentSizeFlag]: 1,
+          [constants.ZSTD_c_checksumFlag]: 1,
+        },
+        pledgedSrcSize: raw.byteLength,
+      });
+      fs.writeSync(fd, frame);
+      frames.push({ offset, length: frame.byteLength, bytes: raw.byteLength });
+      offset += frame.byteLength;
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+  untar(
+    brotliDecompressSync(fs.readFileSync(path.join(binDir, "al2023.tar.br"))),
+    path.join(outDir, "al2023"),
+  );
+  untar(
+    brotliDecompressSync(fs.readFileSync(path.join(binDir, "swiftshader.tar.br"))),
+    path.join(outDir, SWIFTSHADER_DIR),
+  );
+  // The archive holds fonts/fonts.conf (Lambda paths, unused: Kiln has its own) and fonts/Open_Sans/.
+  const fontsTar = path.join(outDir, ".fonts-tar");
+  untar(brotliDecompressSync(fs.readFileSync(path.join(binDir, "fonts.tar.br"))), fontsTar);
+  fs.cpSync(path.join(fontsTar, "fonts", "Open_Sans"), path.join(outDir, "fonts"), { recursive: true });
+  fs.rmSync(fontsTar, { recursive: true, force: true });
+
+  const manifest: ChromiumPackManifest = {
+    builderVersion: BUILDER_VERSION,
+    hash: chromiumPackHash(nodeModulesDir),
+    chromiumVersion: version,
+    binary: {
+      bytes: binary.byteLength,
+      sha256: createHash("sha256").update(binary).digest("hex"),
+      frames,
+    },
+  };
+  fs.writeFileSync(path.join(outDir, PACK_MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
+  return manifest;
+}
+
+/**
+ * The pack on this machine, built once per content hash under `baseDir` (default: the OS temp dir) and
+ * reused by later synths and benches: building it takes ~15 s. Concurrent first builds are safe.
+ */
+export function ensureChromiumPack(options: { baseDir?: string; nodeModulesDir?: string } = {}): string {
+  const nodeModulesDir = options.nodeModulesDir ?? DEFAULT_NODE_MODULES;
+  const hash = chromiumPackHash(nodeModulesDir);
+  const dir = path.join(options.baseDir ?? tmpdir(), `kiln-chromium-pack-${hash.slice(0, 16)}`);
+  if (readManifest(dir)?.hash !== hash) {
+    const staging = `${dir}.${process.pid}.${randomBytes(4).toString("hex")}`;
+    try {
+      buildChromiumPack(staging, nodeModulesDir);
+      fs.rmSync(dir, { recursive: true, force: true });
+      fs.renameSync(staging, dir);
+    } catch (error) {
+      fs.rmSync(staging, { recursive: true, force: true });
+      if (readManifest(dir)?.hash !== hash) throw error;
+    }
+  }
+  return dir;
+}
+
+export function readManifest(packDir: string): ChromiumPackManifest | undefined {
+  try {
+    return JSON.parse(
+      fs.readFileSync(path.join(packDir, PACK_MANIFEST_FILE), "utf8"),
+    ) as ChromiumPackManifest;
+  } catch {
+    return undefined;
+  }
+}
+
+const decodeFrame = promisify(zstdDecompress);
+
+/**
+ * Decodes the pack's binary to `target`: frames in parallel on the libuv pool, each written at its
+ * offset, into a file beside the target that is renamed into place only when complete (after the GL
+ * libraries it loads from its directory), so no process can ever launch a half-written Chromium.
+ * Resolves to `target`.
+ */
+export async function extractChromiumBinary(packDir: string, target: string): Promise<string> {
+  // Set up synchronously (microseconds), so the first frames are decoding on the pool before the
+  // rest of the worker's modules evaluate: an await here would wait for all of module init.
+  const manifest = JSON.parse(
+    fs.readFileSync(path.join(packDir, PACK_MANIFEST_FILE), "utf8"),
+  ) as ChromiumPackManifest;
+  const partial = `${target}.${process.pid}.${randomBytes(4).toString("hex")}.partial`;
+  const source = fs.openSync(path.join(packDir, PACK_BINARY_FILE), "r");
+  let out: number | undefined;
+  try {
+    out = fs.openSync(partial, "w", 0o700);
+    const fd = out;
+    let rawOffset = 0;
+    const jobs = manifest.binary.frames.map((frame) => {
+      const at = rawOffset;
+      rawOffset += frame.bytes;
+      return { ...frame, at };
+    });
+    let next = 0;
+    const worker = async () => {
+      for (let job = jobs[next++]; job; job = jobs[next++]) {
+        // ~10 MB from the page cache: a few ms, cheaper than a round trip through the pool.
+        const compressed = Buffer.allocUnsafe(job.length);
+        fs.readSync(source, compressed, 0, job.length, job.offset);
+        // One output chunk of the frame's size: a single pass, no buffer growth or concatenation.
+        const raw = await decodeFrame(compressed, { chunkSize: job.bytes });
+        if (raw.byteLength !== job.bytes)
+          throw new Error(`${PACK_BINARY_FILE} has a frame of the wrong size`);
+        await writeAt(fd, raw, job.at);
+      }
+    };
+    // Two decoders even on one core: while one frame is written the other decodes. The pool has four
+    // threads; writes and the GL libraries' copies need the others.
+    const parallel = Math.min(jobs.length, Math.max(2, Math.min(3, availableParallelism())));
+    await Promise.all([...Array.from({ length: parallel }, worker), copySwiftShader(packDir, target)]);
+    fs.closeSync(fd);
+    out = undefined;
+    await rename(partial, target);
+    return target;
+  } catch (error) {
+    if (out !== undefined) fs.closeSync(out);
+    await rm(partial, { force: true });
+    throw error;
+  } finally {
+    fs.closeSync(source);
+  }
+}
+
+/** fs.write on the pool, looping over short writes. */
+function writeAt(fd: number, buffer: Buffer, position: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const from = (done: number) =>
+      fs.write(fd, buffer, done, buffer.byteLength - done, position + done, (error, written) => {
+        if (error) reject(error);
+        else if (done + written < buffer.byteLength) from(done + written);
+        else resolve();
+      });
+    from(0);
+  });
+}
+
+async function copySwiftShader(packDir: string, target: string): Promise<void> {
+  const from = path.join(packDir, SWIFTSHADER_DIR);
+  const files = await readdir(from);
+  // Each copied aside and renamed: the package takes an existing libGLESv2.so for a complete set.
+  await Promise.all(
+    files.map(async (file) => {
+      const to = path.join(path.dirname(target), file);
+      const partial = `${to}.${process.pid}.partial`;
+      await copyFile(path.join(from, file), partial);
+      await rename(partial, to);
+    }),
+  );
+}
+
+/** Unpacks a ustar archive (the package's al2023 and fonts tarballs: files and directories only). */
+function untar(tar: Buffer, outDir: string): void {
+  fs.mkdirSync(outDir, { recursive: true });
+  let longName: string | undefined;
+  for (let at = 0; at + 512 <= tar.byteLength; ) {
+    const header = tar.subarray(at, at + 512);
+    if (header.every((b) => b === 0)) break;
+    const field = (start: number, length: number) =>
+      header.toString("utf8", start, start + length).replace(/\0.*$/s, "");
+    const size = Number.parseInt(field(124, 12).trim() || "0", 8);
+    const type = field(156, 1) || "0";
+    const prefix = field(345, 155);
+    const body = tar.subarray(at + 512, at + 512 + size);
+    at += 512 + Math.ceil(size / 512) * 512;
+    if (type === "L") {
+      longName = body.toString("utf8").replace(/\0.*$/s, "");
+      continue;
+    }
+    const name = longName ?? (prefix ? `${prefix}/${field(0, 100)}` : field(0, 100));
+    longName = undefined;
+    const target = path.resolve(outDir, name);
+    if (!target.startsWith(path.resolve(outDir) + path.sep))
+      throw new Error(`tar entry ${name} escapes its directory`);
+    const mode = Number.parseInt(field(100, 8).trim() || "644", 8) & 0o777;
+    if (type === "5") fs.mkdirSync(target, { recursive: true });
+    else if (type === "0" || type === "7") {
+      fs.mkdirSync(path.dirname(target), { recursive: true });
+      fs.writeFileSync(target, body, { mode });
+    } else if (type !== "x" && type !== "g") {
+      throw new Error(`tar entry ${name} has type ${type}, which the pack does not expect`);
+    }
+  }
+}

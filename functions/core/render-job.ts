@@ -45,6 +45,8 @@ export interface RenderJobDeps extends DocumentDeps {
   readonly storeRetry?: StoreRetry;
   readonly newAttemptId?: () => string;
   readonly random?: () => number;
+  /** How the last delivery waits out a lease. @default setTimeout */
+  readonly sleep?: (ms: number) => Promise<void>;
 }
 
 export interface Delivery {
@@ -215,9 +217,18 @@ async function startWhenPresent(deps: RenderJobDeps, message: RenderMessage, own
 async function settleLastDelivery(deps: RenderJobDeps, message: RenderMessage): Promise<RenderJobResult> {
   const { jobs, clock } = deps;
   const store = <T>(call: () => Promise<T>) => withStoreRetry(call, deps.storeRetry, deps.random);
-  const job = await store(() => jobs.get(message.tenant, message.jobId));
+  let job = await store(() => jobs.get(message.tenant, message.jobId));
   if (!job) {
     return { outcome: "dead-letter", error: new Error(`job ${message.jobId} does not exist`) };
+  }
+  if (job.lease && !isTerminal(job.status) && leaseIsLive(job, clock.now().getTime())) {
+    // This is the job's last chance to be settled, and the lease may belong to an attempt that is
+    // already dead: killed a moment ago, or one whose release could not be written. Wait it out once.
+    // A lease renewed meanwhile belongs to a live attempt (a duplicate message's), which finishes the job.
+    const leftMs = job.lease.expiresAtMs - clock.now().getTime();
+    await (deps.sleep ?? sleep)(Math.min(leftMs, deps.lease.leaseMs) + LEASE_MARGIN_MS);
+    job = await store(() => jobs.get(message.tenant, message.jobId));
+    if (!job) return { outcome: "dead-letter", error: new Error(`job ${message.jobId} does not exist`) };
   }
   if (isTerminal(job.status)) {
     await ensureWebhookQueued(deps, job);
@@ -225,7 +236,6 @@ async function settleLastDelivery(deps: RenderJobDeps, message: RenderMessage): 
   }
   const now = clock.now();
   if (leaseIsLive(job, now.getTime())) {
-    // A duplicate message while another delivery renders: that one will finish the job.
     return { outcome: "dead-letter", error: new Error(`job ${job.id} is still being rendered`) };
   }
   const failure = finalFailure(job);
@@ -242,6 +252,11 @@ async function settleLastDelivery(deps: RenderJobDeps, message: RenderMessage): 
   if (failedByUs(written, failure)) await notify(deps, written.job);
   return { outcome: "dead-letter", error: new Error(failure.message), code: failure.code };
 }
+
+/** Past a lease's expiry, so that the clock read after the wait sees it over. */
+const LEASE_MARGIN_MS = 50;
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, Math.max(0, ms)));
 
 function failedByUs(written: WriteResult, failure: JobFailure): boolean {
   return (

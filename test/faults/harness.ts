@@ -48,6 +48,8 @@ export interface HarnessReport {
   readonly lost: number;
   /** Keys with more than one job, jobs rendered to more than one distinct output, outputs nobody owns. */
   readonly duplicated: number;
+  /** Outputs stored by an attempt that died before recording them, on a job that then failed. */
+  readonly outputsOfFailedAttempts: number;
   readonly durationMs: number;
   /** Terminal jobs per second, from the first submission to the last terminal state. */
   readonly throughputPerSecond: number;
@@ -251,7 +253,17 @@ export async function runHarness(options: HarnessOptions): Promise<HarnessReport
       }
       if ((renderCounts.get(String(i)) ?? 0) > 1) jobsRenderedMoreThanOnce += 1;
     }
-    const orphans = [...outputs].filter((key) => !ownedOutputs.has(key));
+    // An attempt can store its output and die before recording it; when that was the job's last
+    // attempt, the job fails (worker_lost, render_failed) and the object is left for the bucket's
+    // lifecycle rule. Any other output nobody owns is a duplicate.
+    const failedJobOf = new Map<string, number>();
+    for (const [i, id] of ids) {
+      if (items.get(id)?.status !== "failed") continue;
+      for (const sha of renderedSha.get(String(i)) ?? []) failedJobOf.set(sha, i);
+    }
+    const unowned = [...outputs].filter((key) => !ownedOutputs.has(key));
+    const leftBehind = unowned.filter((key) => failedJobOf.has(/([0-9a-f]{64})\.\w+$/.exec(key)?.[1] ?? ""));
+    const orphans = unowned.filter((key) => !leftBehind.includes(key));
     for (const key of orphans) problems.push(`output ${key} belongs to no succeeded job`);
 
     let expected = 0;
@@ -295,6 +307,7 @@ export async function runHarness(options: HarnessOptions): Promise<HarnessReport
       failuresByCode,
       lost,
       duplicated,
+      outputsOfFailedAttempts: leftBehind.length,
       durationMs,
       throughputPerSecond: terminal / (durationMs / 1000),
       renders,

@@ -50,6 +50,10 @@ function setup(overrides: Partial<Job> = {}) {
     storeRetry: { attempts: 3, baseDelayMs: 1 },
     newAttemptId: () => `attempt-${++attempt}`,
     random: () => 1,
+    // Waiting moves the test clock instead of real time.
+    sleep: async (ms) => {
+      clock.advance(ms);
+    },
   };
   return { deps, jobs, renderer, outputs, payloads, webhooks, clock };
 }
@@ -155,26 +159,46 @@ describe("renderJob", () => {
     expect(job?.attempts).toBe(2);
   });
 
-  it("fails a job whose last attempt's worker died as worker_lost, once its lease has expired", async () => {
+  it("fails a job whose last attempt's worker died as worker_lost, waiting out the dead attempt's lease", async () => {
     const { deps, jobs, clock } = setup({ lastError: { code: "render_timeout", message: "too slow" } });
-    await jobs.startAttempt(
-      "t1",
-      "j1",
-      { owner: "dead", expiresAtMs: clock.now().getTime() + LEASE_MS },
-      clock.now(),
-    );
+    const startedAt = clock.now().getTime();
+    await jobs.startAttempt("t1", "j1", { owner: "dead", expiresAtMs: startedAt + LEASE_MS }, clock.now());
 
-    const whileLive = await renderJob(deps, message, delivery(4));
-    expect(whileLive.outcome).toBe("dead-letter");
-    expect((await jobs.get("t1", "j1"))?.status).toBe("rendering");
-
-    clock.advance(LEASE_MS);
+    // The last delivery comes while the dead attempt's lease still runs: it is its job's last chance.
     const settled = await renderJob(deps, message, delivery(4));
     expect(settled).toMatchObject({ outcome: "dead-letter", code: "worker_lost" });
+    expect(clock.now().getTime()).toBeGreaterThan(startedAt + LEASE_MS);
     const job = await jobs.get("t1", "j1");
     expect(job?.status).toBe("failed");
     expect(job?.error?.message).toContain("stopped during attempt 1");
     expect(job?.error?.message).toContain("render_timeout: too slow");
+  });
+
+  it("leaves a job to the attempt that keeps renewing its lease when a duplicate message has its last delivery", async () => {
+    const { deps, jobs, clock } = setup();
+    await jobs.startAttempt(
+      "t1",
+      "j1",
+      { owner: "alive", expiresAtMs: clock.now().getTime() + LEASE_MS },
+      clock.now(),
+    );
+    const renewing: RenderJobDeps = {
+      ...deps,
+      sleep: async (ms) => {
+        clock.advance(ms / 2);
+        await jobs.renewLease(
+          "t1",
+          "j1",
+          { owner: "alive", expiresAtMs: clock.now().getTime() + LEASE_MS },
+          clock.now(),
+        );
+        clock.advance(ms / 2);
+      },
+    };
+
+    const settled = await renderJob(renewing, message, delivery(4));
+    expect(settled.outcome).toBe("dead-letter");
+    expect((await jobs.get("t1", "j1"))?.status).toBe("rendering");
   });
 
   it("lets only the lease holder write: a worker that lost its lease while rendering writes no output", async () => {

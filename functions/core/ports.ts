@@ -34,6 +34,12 @@ export interface JobStore {
    * rewrites), the request first; `exists` when the id is already taken (a retried submission).
    */
   create(job: Job): Promise<"created" | "exists">;
+  /**
+   * Stores a job's request ahead of its record, as `create` would: the API does this before it sends
+   * the render message, so that only one write separates the message from the job. Written once; a
+   * repeat (a retried submission) keeps the first.
+   */
+  storeRequest(tenant: string, id: string, request: RenderRequest, createdAt: string): Promise<void>;
   /** The job record, without its request. */
   get(tenant: string, id: string): Promise<Job | undefined>;
   /** The request stored with the job; undefined when there is none (it is in the payload store). */

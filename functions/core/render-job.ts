@@ -205,8 +205,10 @@ async function startWhenPresent(deps: RenderJobDeps, message: RenderMessage, own
       deps.storeRetry,
       deps.random,
     );
-    if (result.kind !== "missing" || look >= 4) return result;
-    await new Promise((r) => setTimeout(r, 25 * 2 ** look));
+    // The job record is written right after the message is sent (its request item first): the first
+    // look often comes a few milliseconds early, so the looks start short (10, 20, 40, 80 ms).
+    if (result.kind !== "missing" || look >= 5) return result;
+    await new Promise((r) => setTimeout(r, 10 * 2 ** (look - 1)));
   }
 }
 

@@ -91,11 +91,14 @@ export async function submitRender(
     createdAt: at,
     updatedAt: at,
     attempts: 0,
-    ...(large ? { payloadKey: payloadKey(tenant, id) } : { request }),
+    ...(large ? { payloadKey: payloadKey(tenant, id) } : {}),
     ...(callbackUrl ? { callbackUrl } : {}),
     ...(correlationId ? { correlationId } : {}),
   };
+  // The request first, then the message, then the record: the worker that gets the message a moment
+  // before the record exists looks again shortly, so only one write should separate them.
   if (job.payloadKey) await payloads.put(job.payloadKey, requestJson);
+  else await jobs.storeRequest(tenant, id, request, at);
   await queue.enqueue({ tenant, jobId: id, ...(correlationId ? { correlationId } : {}) });
   if ((await jobs.create(job)) === "exists") {
     // A concurrent retry with the same key got there first: it is the same job.

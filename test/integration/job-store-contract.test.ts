@@ -107,6 +107,18 @@ describe.each(implementations)("job store contract: %s", (_name, make) => {
     expect(started.kind === "started" && started.job.request).toBeUndefined();
   });
 
+  it("stores a request ahead of its record, once: the first is kept, and the record is created without one", async () => {
+    const { jobs } = make();
+    const { request, ...record } = newJob();
+    if (!request) throw new Error("newJob carries a request");
+    await jobs.storeRequest("acme", record.id, request, record.createdAt);
+    expect(await jobs.get("acme", record.id)).toBeUndefined();
+    await jobs.storeRequest("acme", record.id, { ...request, data: { other: 1 } }, record.createdAt);
+    expect(await jobs.create(record)).toBe("created");
+    expect(await jobs.get("acme", record.id)).toEqual(record);
+    expect(JSON.stringify(await jobs.getRequest("acme", record.id))).toBe(JSON.stringify(request));
+  });
+
   it("stores no request for a job whose request is in the payload store", async () => {
     const { jobs } = make();
     const { request: _, ...job } = newJob({ payloadKey: "requests/acme/large.json" });

@@ -166,10 +166,7 @@ export class DynamoDbJobStore implements JobStore {
    */
   async create(job: Job): Promise<"created" | "exists"> {
     const expires = retentionExpiry(job.createdAt);
-    if (job.request) {
-      const request: RequestItem = { requestBr: encodeRequest(job.request), [TTL]: expires };
-      await putIfAbsent(this.db, this.tableName, { ...requestKey(job.tenant, job.id), ...request });
-    }
+    if (job.request) await this.storeRequest(job.tenant, job.id, job.request, job.createdAt);
     const item: JobItem = {
       tenant: job.tenant,
       id: job.id,
@@ -190,6 +187,11 @@ export class DynamoDbJobStore implements JobStore {
       [TTL]: expires,
     };
     return putIfAbsent(this.db, this.tableName, { ...jobKey(job.tenant, job.id), ...item });
+  }
+
+  async storeRequest(tenant: string, id: string, request: RenderRequest, createdAt: string): Promise<void> {
+    const item: RequestItem = { requestBr: encodeRequest(request), [TTL]: retentionExpiry(createdAt) };
+    await putIfAbsent(this.db, this.tableName, { ...requestKey(tenant, id), ...item });
   }
 
   async get(tenant: string, id: string): Promise<Job | undefined> {

@@ -59,6 +59,11 @@ export class MemoryJobStore implements JobStore {
     return "created";
   }
 
+  async storeRequest(tenant: string, id: string, request: RenderRequest): Promise<void> {
+    const k = `${tenant}/${id}`;
+    if (!this.requests.has(k)) this.requests.set(k, request);
+  }
+
   async get(tenant: string, id: string): Promise<Job | undefined> {
     return this.jobs.get(`${tenant}/${id}`);
   }

@@ -4,23 +4,34 @@ import { type Command, EXIT, UsageError } from "./cli-support.js";
 import { CONNECTION_OPTIONS, withKiln } from "./connect.js";
 
 export const templates: Command = {
-  summary: "store a template version (kiln templates put <id> <file.html>) or list versions",
-  usage: `kiln templates put <id> <file.html> [--schema schema.json] [--api URL] [--api-key KEY]
-kiln templates list <id> [--api URL] [--api-key KEY]
+  summary: "store a template version (kiln templates push <id> <file.html>) or list templates and versions",
+  usage: `kiln templates push <id> <file.html> [--schema schema.json] [--javascript] [--api URL] [--api-key KEY]
+kiln templates list [<id>] [--api URL] [--api-key KEY]
 
-put stores the file as the next version of template <id> (POST /v1/templates) and prints its
-number; uploading the latest version's content again changes nothing. Jobs render an exact
+push (or put) stores the file as the next version of template <id> (POST /v1/templates) and prints
+its number; uploading the latest version's content again changes nothing. Jobs render an exact
 version: {"template": {"id": "<id>", "version": N}}. With --schema, the data of every render of
-that version is validated against the JSON Schema before it is queued.
+that version is validated against the JSON Schema before it is queued; with --javascript, the
+version's own scripts run when it renders (off otherwise).
+list without an id lists the tenant's templates at their latest version; with one, its versions.
 Without --api (or $KILN_API_URL), an embedded local stack is used (data in $KILN_DATA_DIR, default .kiln).`,
 
   async run(argv) {
     const { values, positionals } = parseArgs({
       args: argv,
       allowPositionals: true,
-      options: { ...CONNECTION_OPTIONS, schema: { type: "string" } },
+      options: { ...CONNECTION_OPTIONS, schema: { type: "string" }, javascript: { type: "boolean" } },
     });
     const [action, id, file, ...rest] = positionals;
+    if (action === "list" && !id) {
+      const all = await withKiln(values, (client) => client.listTemplates());
+      for (const t of all) {
+        process.stdout.write(
+          `${t.id}@${t.version}  ${t.createdAt}  ${t.bytes} bytes${t.hasSchema ? "  schema" : ""}\n`,
+        );
+      }
+      return EXIT.ok;
+    }
     if (action === "list" && id && !file) {
       const found = await withKiln(values, (client) => client.getTemplate(id));
       for (const v of found.versions) {
@@ -30,9 +41,9 @@ Without --api (or $KILN_API_URL), an embedded local stack is used (data in $KILN
       }
       return EXIT.ok;
     }
-    if (action !== "put" || !id || !file || rest.length > 0) {
+    if ((action !== "push" && action !== "put") || !id || !file || rest.length > 0) {
       throw new UsageError(
-        "expected: kiln templates put <id> <file.html> [--schema schema.json] | kiln templates list <id>",
+        "expected: kiln templates push <id> <file.html> [--schema schema.json] | kiln templates list [<id>]",
       );
     }
     const read = async (path: string) =>
@@ -50,7 +61,12 @@ Without --api (or $KILN_API_URL), an embedded local stack is used (data in $KILN
       }
     }
     const stored = await withKiln(values, (client) =>
-      client.createTemplate({ id, html, ...(schema ? { schema } : {}) }),
+      client.createTemplate({
+        id,
+        html,
+        ...(schema ? { schema } : {}),
+        ...(values.javascript ? { javascript: true } : {}),
+      }),
     );
     process.stdout.write(
       `${stored.id}@${stored.version} ${stored.created ? "created" : "unchanged (same as the latest)"}\n`,

@@ -65,6 +65,35 @@ describe("kiln render", () => {
   });
 });
 
+describe("kiln templates", () => {
+  it("pushes versions and lists the tenant's templates and one template's versions", async () => {
+    const html = join(dir, "ticket.html");
+    await writeFile(html, "<p>{{ guest }}</p>");
+    const first = await kiln("templates", "push", "ticket", html);
+    expect(first.code).toBe(0);
+    expect(first.stdout.trim()).toBe("ticket@1 created");
+    await writeFile(html, "<p>Guest: {{ guest }}</p>");
+    expect((await kiln("templates", "push", "ticket", html, "--javascript")).stdout.trim()).toBe(
+      "ticket@2 created",
+    );
+
+    const all = await kiln("templates", "list");
+    expect(all.code).toBe(0);
+    expect(all.stdout).toMatch(/^ticket@2 {2}\S+ {2}\d+ bytes$/m);
+    const versions = await kiln("templates", "list", "ticket");
+    expect(
+      versions.stdout
+        .trim()
+        .split("\n")
+        .map((l) => l.split(" ")[0]),
+    ).toEqual(["ticket@1", "ticket@2"]);
+
+    const wrong = await kiln("templates", "pull", "ticket");
+    expect(wrong.code).toBe(2);
+    expect(wrong.stderr).toContain("kiln templates push <id> <file.html>");
+  });
+});
+
 describe("kiln status", () => {
   let ts: TestStack;
   const held = gate();

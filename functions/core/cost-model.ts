@@ -278,8 +278,8 @@ export function estimateCost(assumptions: CostAssumptions, prices: AwsPrices = A
     ),
     line(
       "DynamoDB",
-      "request read by the worker (one consistent query of the job's two items)",
-      inline ? readUnits(a.jobItemBytes + requestItemBytes) : 0,
+      "request read by the worker (one consistent read of the request item)",
+      inline ? readUnits(requestItemBytes) : 0,
       "RRU",
       prices.dynamodb.perReadRequestUnit,
     ),

@@ -145,12 +145,43 @@ async function invoke(
       );
     }),
   ];
-  if (instance.died) outcomes.push(instance.died.then((error): Invocation => ({ kind: "died", error })));
+  let stopWatching = () => {};
+  const died = instance.died;
+  if (died) {
+    outcomes.push(
+      new Promise<Invocation>((resolve) => {
+        stopWatching = onDeath(died, (error) => resolve({ kind: "died", error }));
+      }),
+    );
+  }
   try {
     return await Promise.race(outcomes);
   } finally {
     clearTimeout(timer);
+    stopWatching();
   }
+}
+
+const deathListeners = new WeakMap<Promise<Error>, Set<(error: Error) => void>>();
+
+/**
+ * Calls `listener` if the environment dies, until the returned function is called. One reaction per
+ * environment rather than one per invocation: each reaction on a promise that never settles would
+ * keep its invocation's context (event, timer) alive for as long as the environment lives.
+ */
+function onDeath(died: Promise<Error>, listener: (error: Error) => void): () => void {
+  let listeners = deathListeners.get(died);
+  if (!listeners) {
+    const all = new Set<(error: Error) => void>();
+    deathListeners.set(died, all);
+    void died.then((error) => {
+      for (const l of all) l(error);
+    });
+    listeners = all;
+  }
+  listeners.add(listener);
+  const added = listeners;
+  return () => added.delete(listener);
 }
 
 function asError(error: unknown): Error {

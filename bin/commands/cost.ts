@@ -156,8 +156,8 @@ function describe(
     `  signer         ${a.statusReads} invocation(s), one per status read of a finished job (${a.signerMemoryMb} MB, ${a.signerMsPerInvocation} ms)`,
     `  SQS            ${a.sqsSendsPerRender} send + ${a.sqsRequestsPerBatch} per batch (receive, delete, visibility heartbeat)`,
     a.requestBytes <= a.inlineRequestBytes
-      ? `  DynamoDB       1 write of the request item (the ${(a.requestBytes / 1024).toFixed(1)} KB request, brotli ×${a.requestCompression}: ${(requestItemSize(a) / 1024).toFixed(1)} KB), ${a.jobWrites} writes of the ${(a.jobItemBytes / 1024).toFixed(1)} KB job item; ${1 + a.statusReads} API key reads, ${a.statusReads} consistent job read(s), 1 request read by the worker`
-      : `  DynamoDB       ${a.jobWrites} writes of the ${(a.jobItemBytes / 1024).toFixed(1)} KB job item (the ${(a.requestBytes / 1024).toFixed(0)} KB request is in S3); ${1 + a.statusReads} API key reads, ${a.statusReads} consistent job read(s)`,
+      ? `  DynamoDB       1 write of the request item (the ${(a.requestBytes / 1024).toFixed(1)} KB request, brotli ×${a.requestCompression}: ${(requestItemSize(a) / 1024).toFixed(1)} KB), ${a.jobWrites} writes of the ${(a.jobItemBytes / 1024).toFixed(1)} KB job item, ${a.idempotencyKeyShare} Idempotency-Key claim(s); ${1 + a.statusReads} API key reads, ${a.statusReads} consistent job read(s), 1 request read by the worker`
+      : `  DynamoDB       ${a.jobWrites} writes of the ${(a.jobItemBytes / 1024).toFixed(1)} KB job item (the ${(a.requestBytes / 1024).toFixed(0)} KB request is in S3), ${a.idempotencyKeyShare} Idempotency-Key claim(s); ${1 + a.statusReads} API key reads, ${a.statusReads} consistent job read(s)`,
     `  S3             1 PUT of the ${(a.outputBytes / 1024).toFixed(1)} KB output, kept ${a.retentionDays} days; GETs only on CloudFront misses`,
     `  CloudFront     ${a.deliveries} download(s) of the output, ${(a.cacheHitRatio * 100).toFixed(0)} % from cache`,
     `  logs           ${(a.logBytesPerRender / 1024).toFixed(1)} KB to CloudWatch Logs`,

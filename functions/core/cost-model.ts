@@ -82,6 +82,13 @@ export interface CostAssumptions {
   readonly jobItemBytes: number;
   /** Writes of the job item per render: create, start (lease), succeeded. */
   readonly jobWrites: number;
+  /**
+   * Share of submissions that carry an Idempotency-Key (the typed client and the CLI send one with
+   * every submission): each claims the key with one conditional put of a small item, kept 24 hours.
+   */
+  readonly idempotencyKeyShare: number;
+  /** The idempotency item: hashed key, fingerprint, job id, times, TTL. */
+  readonly idempotencyItemBytes: number;
   /** Reads of the API key item per API request (no cache). */
   readonly apiKeyReadsPerRequest: number;
   /** SQS requests per render: the API's send. */
@@ -122,6 +129,8 @@ export const DEFAULT_ASSUMPTIONS: CostAssumptions = {
   requestItemOverheadBytes: 92,
   jobItemBytes: 463,
   jobWrites: 3,
+  idempotencyKeyShare: 1,
+  idempotencyItemBytes: 330,
   apiKeyReadsPerRequest: 1,
   sqsSendsPerRender: 1,
   sqsRequestsPerBatch: 3,
@@ -187,6 +196,7 @@ export function estimateCost(assumptions: CostAssumptions, prices: AwsPrices = A
   }
   if (a.batchSize < 1) throw new RangeError("batchSize must be at least 1.");
   if (a.cacheHitRatio > 1) throw new RangeError("cacheHitRatio must be between 0 and 1.");
+  if (a.idempotencyKeyShare > 1) throw new RangeError("idempotencyKeyShare must be between 0 and 1.");
 
   const apiRequests = 1 + a.statusReads;
   const inline = a.requestBytes <= a.inlineRequestBytes;
@@ -266,6 +276,13 @@ export function estimateCost(assumptions: CostAssumptions, prices: AwsPrices = A
       "DynamoDB",
       `job writes (${a.jobWrites} × ${writeUnits(a.jobItemBytes)} WRU for a ${round(a.jobItemBytes / KB, 1)} KB item)`,
       a.jobWrites * writeUnits(a.jobItemBytes),
+      "WRU",
+      prices.dynamodb.perWriteRequestUnit,
+    ),
+    line(
+      "DynamoDB",
+      `idempotency key claims (${round(a.idempotencyKeyShare, 2)} × ${writeUnits(a.idempotencyItemBytes)} WRU for a ${round(a.idempotencyItemBytes / KB, 1)} KB item)`,
+      a.idempotencyKeyShare * writeUnits(a.idempotencyItemBytes),
       "WRU",
       prices.dynamodb.perWriteRequestUnit,
     ),

@@ -3,7 +3,10 @@ import { readFile } from "node:fs/promises";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DynamoDBDocumentClient, GetCommand, PutCommand } from "@aws-sdk/lib-dynamodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DynamoDbIdempotencyStore } from "../../functions/adapters/aws/dynamodb-idempotency-store.js";
+import {
+  DynamoDbIdempotencyStore,
+  idempotencyItemKey,
+} from "../../functions/adapters/aws/dynamodb-idempotency-store.js";
 import {
   DynamoDbJobStore,
   jobKey,
@@ -25,6 +28,7 @@ import {
 import type { Job } from "../../functions/core/job.js";
 import type { IdempotencyStore, JobStore, WebhookSecretStore } from "../../functions/core/ports.js";
 import { type RenderRequest, RenderRequestSchema } from "../../functions/core/render-request.js";
+import { requestFingerprint } from "../../functions/core/submit-render.js";
 import { localClientConfig } from "../../functions/local/aws-clients.js";
 import { ensureJobsTable } from "../../functions/local/resources.js";
 import { type StandIn, startDynamoDbStandIn } from "../../functions/local/stand-ins.js";
@@ -354,6 +358,32 @@ describe("job items in DynamoDB (dynalite)", () => {
     );
     expect(requestItemStored?.requestBr).toBeInstanceOf(Uint8Array);
     expect(requestItemStored?.expiresAtEpoch).toBe(retentionExpiry(created));
+  });
+
+  it("claims an idempotency key as the typed client sends it in the units the cost model counts", async () => {
+    const idempotency = new DynamoDbIdempotencyStore(metered, "contract");
+    const now = new Date();
+    units = [];
+    const record = {
+      key: randomUUID(),
+      fingerprint: requestFingerprint(invoice),
+      jobId: randomUUID(),
+      createdAt: now.toISOString(),
+      expiresAtMs: now.getTime() + 86_400_000,
+    };
+    expect((await idempotency.claim("acme", record, now)).claimed).toBe(true);
+    const a = DEFAULT_ASSUMPTIONS;
+    expect(units).toEqual([["PutItem", writeUnits(a.idempotencyItemBytes)]]);
+
+    const { Item } = await DynamoDBDocumentClient.from(client).send(
+      new GetCommand({ TableName: "contract", Key: idempotencyItemKey("acme", record.key) }),
+    );
+    // The assumed size stays within 10 % of the item as DynamoDB sizes it: names plus values.
+    const size = Object.entries(Item ?? {}).reduce(
+      (sum, [name, value]) => sum + Buffer.byteLength(name) + Buffer.byteLength(String(value)),
+      0,
+    );
+    expect(Math.abs(size - a.idempotencyItemBytes) / a.idempotencyItemBytes).toBeLessThan(0.1);
   });
 
   it("still renders a job stored before the request item, with the request on the job item", async () => {

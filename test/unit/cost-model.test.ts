@@ -103,6 +103,14 @@ describe("estimateCost", () => {
     expect(line("request payload PUT").perRender).toBe(0);
   });
 
+  it("claims an Idempotency-Key with one small write for each submission that carries one", () => {
+    expect(line("idempotency key claims").perRender).toBe(1);
+    expect(line("idempotency key claims").per1000).toBeCloseTo(0.625e-3);
+    expect(line("idempotency key claims", { ...simple, idempotencyKeyShare: 0.5 }).perRender).toBe(0.5);
+    expect(line("idempotency key claims", { ...simple, idempotencyKeyShare: 0 }).per1000).toBe(0);
+    expect(() => estimateCost({ ...simple, idempotencyKeyShare: 1.5 })).toThrow(/idempotencyKeyShare/);
+  });
+
   it("reads the API key once per request, the job consistently once per status read, the request once", () => {
     // 2 API requests × 1 + 1 read of a 0.5 KB item (1 RRU).
     expect(line("reads").perRender).toBe(3);

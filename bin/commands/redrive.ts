@@ -14,9 +14,13 @@ import {
 } from "@aws-sdk/client-sqs";
 import { type Command, EXIT, UsageError } from "./cli-support.js";
 
+const LOCAL_QUEUES = ["render", "webhooks", "batches"] as const;
+const isLocalQueue = (name: string): name is (typeof LOCAL_QUEUES)[number] =>
+  (LOCAL_QUEUES as readonly string[]).includes(name);
+
 export const redrive: Command = {
   summary: "move dead-lettered messages back to their queue (local stack or a deployed queue)",
-  usage: `kiln redrive [--queue render|webhooks] [--dlq URL [--to URL]] [--max N] [--data-dir DIR]
+  usage: `kiln redrive [--queue render|webhooks|batches] [--dlq URL [--to URL]] [--max N] [--data-dir DIR]
 
 Moves the messages of a dead-letter queue back to the queue they came from, so the workers take
 them again. A job that is already terminal is skipped by the worker; any other job resumes.
@@ -27,7 +31,8 @@ messages to their source queue (or to --to). Where SQS has no move tasks, it rec
 and deletes the messages itself (then --to names the destination if the source cannot be found).
 
 Local (no --dlq): the local stack of --data-dir (default $KILN_DATA_DIR or .kiln), whether it is
-running or not. --queue picks the render queue (default) or the webhook queue.`,
+running or not. --queue picks the render queue (default), the webhook queue or the batch
+fan-out queue.`,
 
   async run(argv) {
     const { values, positionals } = parseArgs({
@@ -44,8 +49,8 @@ running or not. --queue picks the render queue (default) or the webhook queue.`,
     });
     if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
     const which = values.queue;
-    if (which !== "render" && which !== "webhooks") {
-      throw new UsageError(`--queue must be render or webhooks, not "${which}"`);
+    if (!isLocalQueue(which)) {
+      throw new UsageError(`--queue must be render, webhooks or batches, not "${which}"`);
     }
     const max = values.max === undefined ? Number.POSITIVE_INFINITY : Number(values.max);
     if (!(max > 0)) throw new UsageError("--max must be a positive number of messages");
@@ -62,10 +67,11 @@ running or not. --queue picks the render queue (default) or the webhook queue.`,
 
     const dataDir = resolve(values["data-dir"] ?? process.env.KILN_DATA_DIR ?? ".kiln");
     const { LOCAL_NAMES } = await import("../../functions/local/resources.js");
-    const names =
-      which === "render"
-        ? { queue: LOCAL_NAMES.renderQueue, deadLetterQueue: LOCAL_NAMES.deadLetterQueue }
-        : { queue: LOCAL_NAMES.webhookQueue, deadLetterQueue: LOCAL_NAMES.webhookDeadLetterQueue };
+    const names = {
+      render: { queue: LOCAL_NAMES.renderQueue, deadLetterQueue: LOCAL_NAMES.deadLetterQueue },
+      webhooks: { queue: LOCAL_NAMES.webhookQueue, deadLetterQueue: LOCAL_NAMES.webhookDeadLetterQueue },
+      batches: { queue: LOCAL_NAMES.batchQueue, deadLetterQueue: LOCAL_NAMES.batchDeadLetterQueue },
+    }[which];
     const local = await localSqs(dataDir);
     try {
       const dlqUrl = await queueUrl(local.sqs, names.deadLetterQueue);

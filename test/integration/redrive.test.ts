@@ -96,6 +96,25 @@ describe("kiln redrive", () => {
     sqs.destroy();
   });
 
+  it("moves the batch fan-out queue's dead letters back with --queue batches", async () => {
+    const sqs = new SQSClient(localClientConfig(t.stack.endpoints.sqsS3));
+    const dlq = t.stack.batchQueues.deadLetterQueueUrl;
+    // A completion check of a batch that no longer exists: the fan-out settles it as done.
+    await sqs.send(
+      new SendMessageCommand({
+        QueueUrl: dlq,
+        MessageBody: JSON.stringify({ kind: "check", tenant: TENANT_A.tenant, batchId: "gone" }),
+      }),
+    );
+
+    const { code, stdout } = await kiln("redrive", "--queue", "batches", "--data-dir", t.dataDir);
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/^Moved 1 message from .*kiln-batches-dlq to .*kiln-batches\.$/m);
+    const left = await sqs.send(new ReceiveMessageCommand({ QueueUrl: dlq, WaitTimeSeconds: 1 }));
+    expect(left.Messages ?? []).toHaveLength(0);
+    sqs.destroy();
+  });
+
   it("redrives a stopped local stack's data dir, and the jobs run at the next start", async () => {
     const stuck = await deadLetteredJob(t.stack, 2);
     firstStopped = true;
@@ -120,6 +139,6 @@ describe("kiln redrive", () => {
     expect((await kiln("redrive", "--to", "http://x")).code).toBe(2);
     const help = await kiln("redrive", "--help");
     expect(help.code).toBe(0);
-    expect(help.stdout).toContain("kiln redrive [--queue render|webhooks]");
+    expect(help.stdout).toContain("kiln redrive [--queue render|webhooks|batches]");
   });
 });

@@ -15,7 +15,7 @@ import {
   RenderRequestSchema,
   requireJavaScriptForExpression,
 } from "./render-request.js";
-import { payloadKey } from "./submit-render.js";
+import { queuedJob } from "./submit-render.js";
 import { storedTemplateSchema, type TemplateDeps } from "./templates.js";
 import { ZipLimitError, ZipWriter } from "./zip-writer.js";
 
@@ -438,20 +438,17 @@ export async function fanOutChunk(
     const index = stored.start + i;
     const id = batchJobId(tenant, batchId, index);
     const full = { ...request, data };
-    const json = JSON.stringify(full);
-    const large = Buffer.byteLength(json, "utf8") > LIMITS.inlineRequestBytes;
-    const job: Job = {
+    const { job: record, requestJson } = queuedJob({
       tenant,
       id,
-      status: "queued",
-      createdAt: at,
-      updatedAt: at,
-      attempts: 0,
-      ...(large ? { payloadKey: payloadKey(tenant, id) } : { request: full }),
-      ...(callbackUrl ? { callbackUrl } : {}),
+      at,
+      request: full,
+      callbackUrl,
       batch: { id: batchId, index },
-    };
-    if (job.payloadKey) await deps.payloads.put(job.payloadKey, json);
+    });
+    // A request small enough for the jobs table goes with the job to `create`, which stores it first.
+    const job: Job = record.payloadKey ? record : { ...record, request: full };
+    if (job.payloadKey) await deps.payloads.put(job.payloadKey, requestJson);
     if ((await deps.jobs.create(job)) === "created") created++;
     messages[i] = { tenant, jobId: id };
   });

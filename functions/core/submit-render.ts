@@ -2,9 +2,9 @@ import { createHash } from "node:crypto";
 import { PAYLOADS } from "./constants.js";
 import { ValidationError } from "./errors.js";
 import { claimIdempotencyKey } from "./idempotency.js";
-import type { Job } from "./job.js";
+import type { Job, JobBatchRef } from "./job.js";
 import type { Clock, IdempotencyStore, JobStore, PayloadStore, RenderQueue } from "./ports.js";
-import { LIMITS, type RenderSubmission } from "./render-request.js";
+import { LIMITS, type RenderRequest, type RenderSubmission } from "./render-request.js";
 
 export interface SubmitRenderDeps {
   readonly jobs: JobStore;
@@ -41,6 +41,39 @@ export function requestFingerprint(submission: RenderSubmission): string {
 
 export function payloadKey(tenant: string, id: string): string {
   return `${PAYLOADS.keyPrefix}${tenant}/${id}.json`;
+}
+
+/**
+ * A job as accepted: queued, no attempt yet. A request too large for the jobs table is named by its
+ * payload-store key, which the caller writes `requestJson` to; a smaller one is the caller's to store
+ * (`JobStore.storeRequest`, or on the job given to `JobStore.create`).
+ */
+export function queuedJob(fields: {
+  tenant: string;
+  id: string;
+  /** ISO-8601 instant of acceptance. */
+  at: string;
+  request: RenderRequest;
+  callbackUrl?: string;
+  correlationId?: string;
+  batch?: JobBatchRef;
+}): { job: Job; requestJson: string } {
+  const { tenant, id, at, request, callbackUrl, correlationId, batch } = fields;
+  const requestJson = JSON.stringify(request);
+  const large = Buffer.byteLength(requestJson, "utf8") > LIMITS.inlineRequestBytes;
+  const job: Job = {
+    tenant,
+    id,
+    status: "queued",
+    createdAt: at,
+    updatedAt: at,
+    attempts: 0,
+    ...(large ? { payloadKey: payloadKey(tenant, id) } : {}),
+    ...(callbackUrl ? { callbackUrl } : {}),
+    ...(correlationId ? { correlationId } : {}),
+    ...(batch ? { batch } : {}),
+  };
+  return { job, requestJson };
 }
 
 /**
@@ -81,20 +114,8 @@ export async function submitRender(
   }
 
   const { callbackUrl, ...request } = submission;
-  const requestJson = JSON.stringify(request);
-  const large = Buffer.byteLength(requestJson, "utf8") > LIMITS.inlineRequestBytes;
   const at = now.toISOString();
-  const job: Job = {
-    tenant,
-    id,
-    status: "queued",
-    createdAt: at,
-    updatedAt: at,
-    attempts: 0,
-    ...(large ? { payloadKey: payloadKey(tenant, id) } : {}),
-    ...(callbackUrl ? { callbackUrl } : {}),
-    ...(correlationId ? { correlationId } : {}),
-  };
+  const { job, requestJson } = queuedJob({ tenant, id, at, request, callbackUrl, correlationId });
   // The request first, then the message, then the record: the worker that gets the message a moment
   // before the record exists looks again shortly, so only one write should separate them.
   if (job.payloadKey) await payloads.put(job.payloadKey, requestJson);

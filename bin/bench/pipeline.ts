@@ -8,28 +8,75 @@ import { fileURLToPath } from "node:url";
 import { KilnClient, type RenderSubmissionInput } from "../../functions/client/kiln-client.js";
 import type { JobView } from "../../functions/core/job-view.js";
 import { type RssSample, RssSampler, round } from "./proc.js";
-import type { BenchStackMessage } from "./stack-process.js";
+import type {
+  BenchStackMessage,
+  BenchStackOptions,
+  BenchStandInsOptions,
+  MemoryBreakdown,
+} from "./stack-process.js";
 import { type LatencySummary, perHour, summarize } from "./stats.js";
 
 type StatsMessage = Extract<BenchStackMessage, { type: "stats" }>;
 
 export interface BenchStack {
   readonly client: KilnClient;
-  /** The stack's node process: the worker, the API and the AWS stand-ins. */
+  /** The stack's node process: the worker, the API, the edge and, unless run apart, the AWS stand-ins. */
   readonly pid: number;
+  /** The process of the AWS stand-ins, when they run apart from the stack. */
+  readonly standInsPid?: number;
   /** The stack's counters; `reset` starts the worker's timings afresh. */
   stats(reset?: boolean): Promise<StatsMessage>;
+  /** The stand-ins' process memory, when they run apart. */
+  standInsMemory(): Promise<MemoryBreakdown | undefined>;
   stop(): Promise<void>;
 }
 
-/** Starts a local stack in a child process on a fresh data dir. */
+/**
+ * Starts a local stack in a child process on a fresh data dir. With `separateStandIns` the AWS
+ * stand-ins run in a second child process, so the stack process holds only the functions.
+ */
 export async function startBenchStack(options: {
   dataDir: string;
   renderConcurrency?: number;
+  separateStandIns?: boolean;
 }): Promise<BenchStack> {
   const apiKey = `bench-${randomBytes(12).toString("hex")}`;
+  const { separateStandIns, ...stackOptions } = options;
+  const standIns = separateStandIns
+    ? await forkBenchProcess({ role: "stand-ins", dataDir: options.dataDir } satisfies BenchStandInsOptions)
+    : undefined;
+  try {
+    const endpoints = standIns ? await standIns.next("stand-ins ready") : undefined;
+    const stack = await forkBenchProcess({
+      ...stackOptions,
+      apiKey,
+      ...(endpoints ? { standIns: { sqsS3: endpoints.sqsS3, dynamodb: endpoints.dynamodb } } : {}),
+    } satisfies BenchStackOptions);
+    const ready = await stack.next("ready").catch(async (err) => {
+      await stack.stop();
+      throw err;
+    });
+    return {
+      client: new KilnClient({ baseUrl: ready.apiUrl, apiKey }),
+      pid: stack.pid,
+      ...(standIns ? { standInsPid: standIns.pid } : {}),
+      stats: (reset = false) => stack.ask("stats", { reset }),
+      standInsMemory: async () => (standIns ? (await standIns.ask("stand-ins stats", {})).memory : undefined),
+      async stop() {
+        await stack.stop();
+        await standIns?.stop();
+      },
+    };
+  } catch (err) {
+    await standIns?.stop();
+    throw err;
+  }
+}
+
+/** A child running stack-process.ts, with typed waits on its messages. */
+async function forkBenchProcess(options: BenchStackOptions | BenchStandInsOptions) {
   const script = fileURLToPath(new URL("./stack-process.ts", import.meta.url));
-  const child = fork(script, [JSON.stringify({ ...options, apiKey })], {
+  const child = fork(script, [JSON.stringify(options)], {
     execArgv: ["--disable-warning=ExperimentalWarning", "--import", "tsx"],
     stdio: ["ignore", "ignore", "inherit", "ipc"],
   });
@@ -55,18 +102,23 @@ export async function startBenchStack(options: {
       child.on("message", onMessage);
       child.once("exit", onExit);
     });
-
-  const ready = await next("ready");
+  // One question at a time, so that each answer goes to the question it answers.
+  let asking: Promise<unknown> = Promise.resolve();
+  const ask = <T extends BenchStackMessage["type"]>(type: T, fields: { reset?: boolean }) => {
+    const answer = asking.then(() => {
+      const reply = next(type);
+      child.send({ type: "stats", ...fields });
+      return reply;
+    });
+    asking = answer.catch(() => undefined);
+    return answer;
+  };
   return {
-    client: new KilnClient({ baseUrl: ready.apiUrl, apiKey }),
     pid: child.pid as number,
-    async stats(reset = false) {
-      const answer = next("stats");
-      child.send({ type: "stats", reset });
-      return answer;
-    },
+    next,
+    ask,
     async stop() {
-      if (child.exitCode !== null) return;
+      if (child.exitCode !== null || child.signalCode !== null) return;
       const exited = new Promise((resolve) => child.once("exit", resolve));
       const stopped = next("stopped").catch(() => undefined);
       child.send({ type: "stop" });
@@ -116,7 +168,7 @@ export async function steadyRate(
 ): Promise<PipelineResult> {
   let finished = 0;
   await stack.stats(true);
-  const sampler = new RssSampler(stack.pid, () => finished).start();
+  const sampler = new RssSampler(stack.pid, () => finished, stack.standInsPid).start();
   const clientCpu = process.cpuUsage();
   const started = Date.now();
   const tracked = await Promise.all(
@@ -145,7 +197,7 @@ export async function saturate(
 ): Promise<PipelineResult> {
   let finished = 0;
   await stack.stats(true);
-  const sampler = new RssSampler(stack.pid, () => finished).start();
+  const sampler = new RssSampler(stack.pid, () => finished, stack.standInsPid).start();
   const clientCpu = process.cpuUsage();
   const tracked: Tracked[] = [];
   const started = Date.now();

@@ -3,9 +3,21 @@ import { loadavg } from "node:os";
 
 /** Resident set size of a process in MB, from /proc (Linux only); undefined once it is gone. */
 export function rssMb(pid: number): number | undefined {
+  return residentMb(pid)?.rss;
+}
+
+/**
+ * RSS in MB and its file-backed part: pages of mapped files (Chromium's binary, fonts) that the
+ * process shares with the page cache, as against its own (anonymous) memory.
+ */
+export function residentMb(pid: number): { rss: number; file: number } | undefined {
   try {
-    const kb = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1];
-    return kb === undefined ? undefined : Number(kb) / 1024;
+    const status = readFileSync(`/proc/${pid}/status`, "utf8");
+    const kb = (field: string) => new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(status)?.[1];
+    const rss = kb("VmRSS");
+    return rss === undefined
+      ? undefined
+      : { rss: Number(rss) / 1024, file: Number(kb("RssFile") ?? 0) / 1024 };
   } catch {
     return undefined;
   }
@@ -61,6 +73,10 @@ export interface RssSample {
   readonly nodeMb: number;
   /** All Chromium processes under the node process (one with `--single-process`). */
   readonly chromiumMb: number;
+  /** The part of `chromiumMb` that is mapped files (its binary, fonts), shared with the page cache. */
+  readonly chromiumFileMb: number;
+  /** The AWS stand-ins' process, when they run apart from the worker's. */
+  readonly standInsMb?: number;
   /** CPU seconds used since sampling started, by the node process and by its Chromium. */
   readonly nodeCpuS: number;
   readonly chromiumCpuS: number;
@@ -78,6 +94,7 @@ export class RssSampler {
   constructor(
     private readonly pid: number,
     private readonly renders: () => number,
+    private readonly standInsPid?: number,
   ) {
     this.#nodeCpuAtStart = cpuSeconds(pid);
     for (const p of this.#chromium()) {
@@ -99,6 +116,7 @@ export class RssSampler {
       const cpu = cpuSeconds(p.pid);
       this.#chromiumCpu.set(p.pid, { first: seen?.first ?? 0, last: cpu || (seen?.last ?? 0) });
     }
+    const resident = chromium.map((p) => residentMb(p.pid));
     let chromiumCpu = 0;
     for (const { first, last } of this.#chromiumCpu.values()) chromiumCpu += last - first;
     const s: RssSample = {
@@ -106,9 +124,14 @@ export class RssSampler {
       renders: this.renders(),
       nodeMb: round(rssMb(this.pid) ?? 0, 1),
       chromiumMb: round(
-        chromium.reduce((sum, p) => sum + (rssMb(p.pid) ?? 0), 0),
+        resident.reduce((sum, r) => sum + (r?.rss ?? 0), 0),
         1,
       ),
+      chromiumFileMb: round(
+        resident.reduce((sum, r) => sum + (r?.file ?? 0), 0),
+        1,
+      ),
+      ...(this.standInsPid !== undefined ? { standInsMb: round(rssMb(this.standInsPid) ?? 0, 1) } : {}),
       nodeCpuS: round(cpuSeconds(this.pid) - this.#nodeCpuAtStart, 2),
       chromiumCpuS: round(chromiumCpu, 2),
     };

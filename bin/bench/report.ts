@@ -1,8 +1,9 @@
-import type { BenchReport, FormatResult, RssWindow } from "../commands/bench.js";
+import type { BenchReport, FormatResult, RssWindow, SoakResult } from "../commands/bench.js";
 import type { ColdStartResult } from "./cold-start.js";
 import type { ThroughputResult } from "./direct.js";
 import type { PipelineResult } from "./pipeline.js";
 import type { RssSample } from "./proc.js";
+import type { MemoryBreakdown } from "./stack-process.js";
 import type { LatencySummary } from "./stats.js";
 
 const n = (v: number) => v.toLocaleString("en-US");
@@ -92,6 +93,45 @@ function coldSection(c: ColdStartResult): string[] {
   return lines;
 }
 
+function soakSection(s: SoakResult): string[] {
+  const w = (x: RssWindow) =>
+    `${x.totalMb.toFixed(0)} MB (node ${x.nodeMb.toFixed(0)}, Chromium ${x.chromiumMb.toFixed(0)} of which ${x.chromiumFileMb.toFixed(0)} mapped files; peak ${x.maxTotalMb.toFixed(0)}; ${x.samples} samples)`;
+  const lines = [
+    `Memory: ${n(s.renders)} PNG renders through the pipeline at ${n(s.rendersPerHour)}/h`,
+    "  worker RSS: the node process that runs the worker (and the API, edge and signer), plus its Chromium",
+    `  worker RSS, renders ${s.early.fromRenders}–${s.early.toRenders}: ${w(s.early)}`,
+    `  worker RSS, renders ${s.late.fromRenders}–${s.late.toRenders}: ${w(s.late)}`,
+    `  growth: ${(s.growth * 100).toFixed(1)} %; over the run: ${rssLine(s.rss)}`,
+  ];
+  if (s.early.standInsMb !== undefined && s.late.standInsMb !== undefined && s.standInsGrowth !== undefined) {
+    lines.push(
+      `  AWS stand-ins, a process of their own (not the worker's): ${s.early.standInsMb.toFixed(0)} → ${s.late.standInsMb.toFixed(0)} MB, ${(s.standInsGrowth * 100).toFixed(1)} %`,
+    );
+  }
+  if (s.perBrowser.length > 1) {
+    const each = (f: (x: RssWindow) => number | undefined) =>
+      s.perBrowser.map((x) => (f(x) ?? 0).toFixed(0)).join(" ");
+    lines.push(
+      "  each browser, over its renders 250–500 (MB):",
+      `    node                  ${each((x) => x.nodeMb)}`,
+      `    Chromium              ${each((x) => x.chromiumMb)}`,
+      `    Chromium mapped files ${each((x) => x.chromiumFileMb)}`,
+    );
+    if (s.perBrowser.some((x) => x.standInsMb !== undefined))
+      lines.push(`    stand-ins (apart)     ${each((x) => x.standInsMb)}`);
+  }
+  if (s.memory.length > 0) {
+    const f = (m: MemoryBreakdown) =>
+      `${m.rssMb.toFixed(0)} (heap ${m.heapUsedMb.toFixed(0)}/${m.heapTotalMb.toFixed(0)}, external ${m.externalMb.toFixed(0)}, array buffers ${m.arrayBuffersMb.toFixed(0)})`;
+    lines.push("  process.memoryUsage() MB, rss (heap used/total, external, array buffers):");
+    for (const p of s.memory) {
+      const standIns = p.standIns ? `; stand-ins ${f(p.standIns)}` : "";
+      lines.push(`    ${String(p.renders).padStart(6)} renders: node ${f(p.worker)}${standIns}`);
+    }
+  }
+  return lines;
+}
+
 export function formatReport(report: BenchReport): string {
   const { machine } = report;
   const out = [
@@ -102,17 +142,6 @@ export function formatReport(report: BenchReport): string {
   for (const f of report.formats) {
     if (f.raw || f.naive || f.kiln) out.push(...formatSection(f), "");
   }
-  if (report.soak) {
-    const s = report.soak;
-    const w = (x: RssWindow) =>
-      `${x.totalMb.toFixed(0)} MB (node ${x.nodeMb.toFixed(0)}, Chromium ${x.chromiumMb.toFixed(0)}; peak ${x.maxTotalMb.toFixed(0)}; ${x.samples} samples)`;
-    out.push(
-      `Memory: ${n(s.renders)} PNG renders through the pipeline at ${n(s.rendersPerHour)}/h`,
-      `  worker RSS, renders ${s.early.fromRenders}–${s.early.toRenders}: ${w(s.early)}`,
-      `  worker RSS, renders ${s.late.fromRenders}–${s.late.toRenders}: ${w(s.late)}`,
-      `  growth: ${(s.growth * 100).toFixed(1)} %; over the run: ${rssLine(s.rss)}`,
-      "",
-    );
-  }
+  if (report.soak) out.push(...soakSection(report.soak), "");
   return out.join("\n").trimEnd();
 }

@@ -9,6 +9,7 @@ import type { CaptureApi, ThroughputResult } from "../bench/direct.js";
 import type { BenchFormat } from "../bench/fixtures.js";
 import type { BenchStack, PipelineResult } from "../bench/pipeline.js";
 import type { RssSample } from "../bench/proc.js";
+import type { MemoryBreakdown } from "../bench/stack-process.js";
 import type { LatencySummary } from "../bench/stats.js";
 import { type Command, EXIT, UsageError } from "./cli-support.js";
 
@@ -47,8 +48,19 @@ export interface RssWindow {
   readonly samples: number;
   readonly nodeMb: number;
   readonly chromiumMb: number;
+  /** Of `chromiumMb`, mapped files (binary, fonts) shared with the page cache. */
+  readonly chromiumFileMb: number;
   readonly totalMb: number;
   readonly maxTotalMb: number;
+  /** The AWS stand-ins' process, when they run apart: not part of the worker. */
+  readonly standInsMb?: number;
+}
+
+/** What of each process's RSS V8 accounts for, every 500 renders. */
+export interface MemoryPoint {
+  readonly renders: number;
+  readonly worker: MemoryBreakdown;
+  readonly standIns?: MemoryBreakdown;
 }
 
 export interface SoakResult {
@@ -57,8 +69,16 @@ export interface SoakResult {
   /** Around 500 renders, and over the last 250: windows rather than points, as the browser recycles. */
   readonly early: RssWindow;
   readonly late: RssWindow;
-  /** Late over early mean (node + Chromium) RSS, minus 1. */
+  /** Late over early mean worker RSS (its node process + Chromium), minus 1. */
   readonly growth: number;
+  /** Late over early mean RSS of the stand-ins' process, minus 1. */
+  readonly standInsGrowth?: number;
+  readonly memory: MemoryPoint[];
+  /**
+   * The same window (its last 250 renders) of every browser the pool launched, one per 500 renders:
+   * a trend across browsers is growth, a spread is noise.
+   */
+  readonly perBrowser: RssWindow[];
   readonly pool: unknown;
   readonly rss: RssSample[];
 }
@@ -98,7 +118,9 @@ Options:
   --rounds N          alternate raw ceiling and saturated Kiln N times; report the median ratio (default 1)
   --cold-runs N       cold starts to measure (default 3)
   --soak              memory mode (alone, or with --only): PNG renders through the pipeline,
-                      worker RSS around 500 renders and over the last 250
+                      worker RSS around 500 renders and over the last 250; the AWS stand-ins
+                      run in a process of their own, measured apart (in AWS they are not
+                      in the worker's Lambda)
   --soak-renders N    renders of the memory mode (default 5000)
   --examples DIR      where job.png.json and job.pdf.json are (default examples/invoice)
   --json PATH         also write the results as JSON`,
@@ -258,8 +280,9 @@ Options:
       }
       if (soak !== undefined) {
         if (stack) await stack.stop();
-        // A fresh stack, so the counts start at zero.
-        stack = await startStack(work, settings.concurrency, log, undefined);
+        // A fresh stack, so the counts start at zero; the stand-ins apart, so that what they store
+        // for every job is not counted as the worker's.
+        stack = await startStack(work, settings.concurrency, log, undefined, true);
         (report as { soak?: SoakResult }).soak = await runSoak(
           stack,
           jobs.png.body,
@@ -294,11 +317,17 @@ function selectParts(only: string | undefined, cold: boolean, soak: boolean): Pa
   return parts as Part[];
 }
 
-async function startStack(work: string, concurrency: number, log: (l: string) => void, warmup: unknown) {
+async function startStack(
+  work: string,
+  concurrency: number,
+  log: (l: string) => void,
+  warmup: unknown,
+  separateStandIns = false,
+) {
   const { startBenchStack } = await import("../bench/pipeline.js");
   const dataDir = join(work, `stack-${Date.now()}`);
-  log("starting a local stack in a child process");
-  const stack = await startBenchStack({ dataDir, renderConcurrency: concurrency });
+  log(`starting a local stack in a child process${separateStandIns ? ", its stand-ins in another" : ""}`);
+  const stack = await startBenchStack({ dataDir, renderConcurrency: concurrency, separateStandIns });
   if (warmup !== undefined) {
     // Launch Chromium and warm every lane before anything is timed.
     await Promise.all(
@@ -320,15 +349,29 @@ async function runSoak(
 ) {
   const { saturate } = await import("../bench/pipeline.js");
   log(`soak: ${renders} PNG renders through the pipeline`);
+  const memory: MemoryPoint[] = [];
+  const probe = async (at: number) => {
+    const [{ memory: worker }, standIns] = await Promise.all([stack.stats(), stack.standInsMemory()]);
+    memory.push({ renders: at, worker, ...(standIns ? { standIns } : {}) });
+  };
+  const probes: Array<Promise<void>> = [probe(0)];
   const run = await saturate(stack, body, {
     jobs: renders,
     window: 50,
     pollMs,
     onProgress: (done) => {
-      if (done % 500 === 0) log(`  ${done} rendered`);
+      if (done % 500 === 0) {
+        probes.push(probe(done));
+        log(`  ${done} rendered`);
+      }
     },
   });
+  await Promise.all(probes);
   const early = rssWindow(run.rss, 250, 500);
+  // The local stack recycles its browser every 500 renders.
+  const perBrowser = Array.from({ length: Math.floor(renders / 500) }, (_, i) =>
+    rssWindow(run.rss, i * 500 + 250, i * 500 + 500),
+  );
   const late = rssWindow(run.rss, renders - 250, renders);
   const { pool } = await stack.stats();
   return {
@@ -337,6 +380,11 @@ async function runSoak(
     early,
     late,
     growth: round(late.totalMb / early.totalMb - 1, 3),
+    ...(early.standInsMb && late.standInsMb
+      ? { standInsGrowth: round(late.standInsMb / early.standInsMb - 1, 3) }
+      : {}),
+    memory,
+    perBrowser,
     pool,
     rss: run.rss,
   };
@@ -352,7 +400,9 @@ function rssWindow(samples: readonly RssSample[], fromRenders: number, toRenders
     samples: inside.length,
     nodeMb: mean((s) => s.nodeMb),
     chromiumMb: mean((s) => s.chromiumMb),
+    chromiumFileMb: mean((s) => s.chromiumFileMb),
     totalMb: mean((s) => s.nodeMb + s.chromiumMb),
     maxTotalMb: round(Math.max(0, ...inside.map((s) => s.nodeMb + s.chromiumMb)), 1),
+    ...(inside.some((s) => s.standInsMb !== undefined) ? { standInsMb: mean((s) => s.standInsMb ?? 0) } : {}),
   };
 }

@@ -135,6 +135,11 @@ export interface LocalStackOptions {
   readonly faults?: LocalFaults;
   /** Seconds between completion checks of a running batch. @default 2 */
   readonly batchCheckEverySeconds?: number;
+  /**
+   * Stand-ins already running elsewhere (another process, as `kiln bench --soak` does so that the
+   * worker's memory is measured without the stand-ins' data). @default - started in this process
+   */
+  readonly standIns?: Pick<LocalEndpoints, "sqsS3" | "dynamodb">;
 }
 
 export interface LocalStack {
@@ -177,10 +182,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
 
   try {
     const keys = await loadOrCreateSigningKeys(dataDir);
-    const sqsS3 = await startSqsS3StandIn({ port: 0, dataDir });
-    stops.push(sqsS3.stop);
-    const dynamo = await startDynamoDbStandIn({ port: 0, dataDir });
-    stops.push(dynamo.stop);
+    const { sqsS3, dynamo } = options.standIns
+      ? { sqsS3: { endpoint: options.standIns.sqsS3 }, dynamo: { endpoint: options.standIns.dynamodb } }
+      : await startStandIns(dataDir, stops);
 
     const sqs = new SQSClient(localClientConfig(sqsS3.endpoint));
     const s3 = new S3Client(localClientConfig(sqsS3.endpoint));
@@ -460,6 +464,15 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     await stopAll();
     throw err;
   }
+}
+
+/** Both stand-ins in this process, persisted under `dataDir`; their stops join `stops`. */
+export async function startStandIns(dataDir: string, stops: Array<() => Promise<void>>) {
+  const sqsS3 = await startSqsS3StandIn({ port: 0, dataDir });
+  stops.push(sqsS3.stop);
+  const dynamo = await startDynamoDbStandIn({ port: 0, dataDir });
+  stops.push(dynamo.stop);
+  return { sqsS3, dynamo };
 }
 
 /** Keys from `KILN_API_KEYS`, or one kept in the data dir for tenant `local`. */

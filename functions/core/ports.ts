@@ -113,8 +113,8 @@ export interface IdempotencyStore {
 export interface TenantSettingsStore {
   /** Undefined when the tenant has stored none. */
   get(tenant: string): Promise<TenantSettings | undefined>;
-  /** Replaces the tenant's settings. */
-  put(tenant: string, settings: TenantSettings): Promise<void>;
+  /** Replaces the tenant's settings, stamped with `now`. */
+  put(tenant: string, settings: TenantSettings, now: Date): Promise<void>;
 }
 
 /** Per-tenant webhook signing secrets (`whsec_…`), created on first use. */

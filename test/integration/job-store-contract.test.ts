@@ -13,6 +13,7 @@ import {
   requestKey,
   retentionExpiry,
 } from "../../functions/adapters/aws/dynamodb-job-store.js";
+import { DynamoDbTenantSettingsStore } from "../../functions/adapters/aws/dynamodb-tenant-settings-store.js";
 import { DynamoDbWebhookSecretStore } from "../../functions/adapters/aws/dynamodb-webhook-secret-store.js";
 import {
   MemoryIdempotencyStore,
@@ -384,6 +385,18 @@ describe("job items in DynamoDB (dynalite)", () => {
       0,
     );
     expect(Math.abs(size - a.idempotencyItemBytes) / a.idempotencyItemBytes).toBeLessThan(0.1);
+  });
+
+  it("stores a tenant's settings stamped with the instant it is given, and reads them back", async () => {
+    const settings = new DynamoDbTenantSettingsStore(client, "contract");
+    const stored = { egress: { allowHosts: ["cdn.acme.example"] } };
+    await settings.put("acme", stored, new Date("2031-02-03T04:05:06.000Z"));
+    expect(await settings.get("acme")).toEqual(stored);
+    expect(await settings.get("globex")).toBeUndefined();
+    const { Item } = await DynamoDBDocumentClient.from(client).send(
+      new GetCommand({ TableName: "contract", Key: { pk: "TENANT#acme#SETTINGS", sk: "SETTINGS" } }),
+    );
+    expect(Item?.updatedAt).toBe("2031-02-03T04:05:06.000Z");
   });
 
   it("still renders a job stored before the request item, with the request on the job item", async () => {

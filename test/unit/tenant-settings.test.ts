@@ -106,7 +106,7 @@ describe("settings routes", () => {
 describe("what the worker renders with", () => {
   it("takes the tenant's allowlist when the job renders, and JavaScript from the job or the template version", async () => {
     const settings = new MemoryTenantSettingsStore();
-    await settings.put("a", { egress: { allowHosts: ["cdn.a.example"] } });
+    await settings.put("a", { egress: { allowHosts: ["cdn.a.example"] } }, new Date());
     const templates = { versions: new MemoryTemplateStore(), sources: new MemoryTemplateSourceStore() };
     await createTemplateVersion(
       templates,

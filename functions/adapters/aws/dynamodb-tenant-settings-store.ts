@@ -34,11 +34,11 @@ export class DynamoDbTenantSettingsStore implements TenantSettingsStore {
     return parsed.data;
   }
 
-  async put(tenant: string, settings: TenantSettings): Promise<void> {
+  async put(tenant: string, settings: TenantSettings, now: Date): Promise<void> {
     await this.db.send(
       new PutCommand({
         TableName: this.tableName,
-        Item: { ...tenantSettingsItemKey(tenant), settings, updatedAt: new Date().toISOString() },
+        Item: { ...tenantSettingsItemKey(tenant), settings, updatedAt: now.toISOString() },
       }),
     );
   }

@@ -9,7 +9,7 @@ export class MemoryTenantSettingsStore implements TenantSettingsStore {
     return found ? structuredClone(found) : undefined;
   }
 
-  async put(tenant: string, settings: TenantSettings): Promise<void> {
+  async put(tenant: string, settings: TenantSettings, _now: Date): Promise<void> {
     this.settings.set(tenant, structuredClone(settings));
   }
 }

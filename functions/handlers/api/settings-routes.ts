@@ -1,6 +1,6 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from "aws-lambda";
 import { NotFoundError } from "../../core/errors.js";
-import type { Logger, TenantSettingsStore } from "../../core/ports.js";
+import type { Clock, Logger, TenantSettingsStore } from "../../core/ports.js";
 import { parseOrThrow } from "../../core/render-request.js";
 import { DEFAULT_TENANT_SETTINGS, TenantSettingsSchema } from "../../core/tenant-settings.js";
 import { json } from "./http-response.js";
@@ -14,6 +14,7 @@ export type SettingsRoute = (
 export interface SettingsRouteDeps {
   readonly settings?: TenantSettingsStore;
   readonly logger: Logger;
+  readonly clock: Clock;
   /** The api handler's JSON body reader (content type, size and syntax checks). */
   readonly readJsonBody: (event: APIGatewayProxyEvent) => unknown;
 }
@@ -37,7 +38,7 @@ export function settingsRoutes(
 
   const putSettings: SettingsRoute = async (tenant, event) => {
     const settings = parseOrThrow(TenantSettingsSchema, deps.readJsonBody(event));
-    await store().put(tenant, settings);
+    await store().put(tenant, settings, deps.clock.now());
     deps.logger.info("tenant settings stored", { tenant, allowHosts: settings.egress.allowHosts.length });
     return json(200, settings);
   };

@@ -329,6 +329,24 @@ describe("BrowserPool page reuse", () => {
     expect(pixel(png, 5, 5)).toEqual([0, 128, 0]);
   });
 
+  it("turns the template's JavaScript off again on the page a JavaScript render used", async () => {
+    const html = `<body style="margin: 0; background: rgb(0, 0, 255)"><script>
+      document.body.style.background = "rgb(255, 0, 0)";
+    </script></body>`;
+    await renderer.render(html, out({ format: "png" }), { javascript: true });
+    await eventually(() => pool.stats().idlePages === 1);
+    const opened = pool.stats().pagesOpened;
+    const off = PNG.sync.read(Buffer.from(await renderer.render(html, out({ format: "png" }))));
+    expect(pool.stats().pagesOpened).toBe(opened);
+    expect(pixel(off, 150, 100)).toEqual([0, 0, 255]);
+    await eventually(() => pool.stats().idlePages === 1);
+    const on = PNG.sync.read(
+      Buffer.from(await renderer.render(html, out({ format: "png" }), { javascript: true })),
+    );
+    expect(pool.stats().pagesOpened).toBe(opened);
+    expect(pixel(on, 150, 100)).toEqual([255, 0, 0]);
+  });
+
   it("gives a reused page the same bytes as a fresh one, at another size", async () => {
     const fresh = new BrowserPool({ maxRendersPerPage: 1, sparePages: 0 });
     try {

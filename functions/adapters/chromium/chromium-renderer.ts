@@ -22,7 +22,7 @@ import {
   waitForReady,
   watchResources,
 } from "./page-readiness.js";
-import { captureSession, DETERMINISM_CSS, DETERMINISM_MARKER } from "./page-setup.js";
+import { captureSession, DETERMINISM_CSS, DETERMINISM_MARKER, setScriptsEnabled } from "./page-setup.js";
 import { markOnce, STARTUP_MARKS } from "./startup-marks.js";
 
 export interface ChromiumRendererOptions {
@@ -163,8 +163,8 @@ export class ChromiumRenderer implements Renderer {
 
   /**
    * The render under the egress rules: scripts off unless the job or template turned them on (pages
-   * serve every tenant, so this is set for each render), and the first blocked request that must fail
-   * the job fails it at once, naming the URL.
+   * serve every tenant, so each render states what it needs), and the first blocked request that must
+   * fail the job fails it at once, naming the URL.
    */
   async #renderOn(
     page: Page,
@@ -173,7 +173,7 @@ export class ChromiumRenderer implements Renderer {
     options: PageOptions,
     remaining: () => number,
   ): Promise<Uint8Array> {
-    await page.setJavaScriptEnabled(options.javascript === true);
+    await setScriptsEnabled(page, options.javascript === true);
     const ignoreBlocked = options.blockedRequests === "ignore";
     const egress = this.#pool.egress.begin(page, { allowHosts: options.allowHosts ?? [], ignoreBlocked });
     try {

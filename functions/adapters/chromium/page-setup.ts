@@ -87,6 +87,20 @@ export async function applyViewport(page: Page, viewport: PageViewport): Promise
   });
 }
 
+const scriptSettings = new WeakMap<Page, boolean>();
+
+/**
+ * Turns the template's JavaScript on or off for the next render. The setting belongs to the page and
+ * survives the resets between renders, so it is sent only when a render needs the other value.
+ */
+export async function setScriptsEnabled(page: Page, enabled: boolean): Promise<void> {
+  if (scriptSettings.get(page) === enabled) return;
+  // Unknown until Chromium confirms: a failed call is sent again by the next render.
+  scriptSettings.delete(page);
+  await page.setJavaScriptEnabled(enabled);
+  scriptSettings.set(page, enabled);
+}
+
 const RESET_DEADLINE_MS = 5_000;
 
 /**

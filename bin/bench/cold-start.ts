@@ -102,8 +102,8 @@ export async function measureColdStart(options: {
 
     const env: NodeJS.ProcessEnv = {
       PATH: process.env.PATH,
-      // What the CDK sets for a function bundled with source maps.
-      NODE_OPTIONS: "--enable-source-maps",
+      // No NODE_OPTIONS: the CDK ships the worker's source map but does not set --enable-source-maps,
+      // and neither does the worker's construct (lib/constructs/service-function.ts).
       AWS_REGION: LOCAL_REGION,
       AWS_ACCESS_KEY_ID: "kiln-local",
       AWS_SECRET_ACCESS_KEY: "kiln-local",

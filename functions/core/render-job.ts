@@ -175,6 +175,18 @@ export async function renderJob(
       }
       return { outcome: "done", status: "failed", code: error.code };
     }
+    if (job.attempts >= renderAttemptsFor(delivery.maxReceiveCount)) {
+      // The last render attempt settles its own job. Its message may have had its last delivery
+      // already (shown again while this attempt ran, and dead-lettered because this attempt held the
+      // lease): released, the job would stay rendering with nothing left to finish it.
+      const failure = finalFailure({ ...job, lease: undefined, lastError: describe(error) });
+      const written = await store(() =>
+        jobs.markFailed(job.tenant, job.id, failure, clock.now(), { owner }, job.callbackUrl !== undefined),
+      ).catch(() => undefined);
+      if (written && failedByUs(written, failure)) await notify(deps, written.job);
+      // The next delivery, if any, finds the job failed and dead-letters the message.
+      return retry(error, backoff());
+    }
     // Transient: free the job for the next delivery at once and remember why this attempt failed.
     await store(() => jobs.releaseLease(job.tenant, job.id, owner, describe(error), clock.now())).catch(
       () => undefined,
@@ -234,6 +246,11 @@ async function settleLastDelivery(deps: RenderJobDeps, message: RenderMessage): 
   }
   if (isTerminal(job.status)) {
     await ensureWebhookQueued(deps, job);
+    // A job that ran out of attempts keeps its message in the dead-letter queue, failed by its last
+    // attempt or here.
+    if (job.status === "failed" && job.error) {
+      return { outcome: "dead-letter", error: new Error(job.error.message), code: job.error.code };
+    }
     return { outcome: "done", status: "skipped" };
   }
   const now = clock.now();

@@ -230,7 +230,7 @@ export async function runHarness(options: HarnessOptions): Promise<HarnessReport
       }
       if (!item || (item.status !== "succeeded" && item.status !== "failed")) {
         lost += 1;
-        problems.push(`job ${i} (${id}) is ${item ? `still ${item.status}` : "missing"}`);
+        problems.push(`job ${i} (${id}) is ${item ? `still ${item.status} ${stuckState(item)}` : "missing"}`);
         continue;
       }
       if (item.status === "succeeded") {
@@ -367,4 +367,16 @@ async function listOutputs(client: S3Client, bucket: string): Promise<Set<string
     token = page.IsTruncated ? page.NextContinuationToken : undefined;
   } while (token);
   return keys;
+}
+
+/** What a job that never finished was left holding: enough to tell a dead attempt from a lost message. */
+function stuckState(item: Record<string, unknown>): string {
+  const lastError = item.lastError as { code?: string; message?: string } | undefined;
+  const leaseExpiresAt = item.leaseExpiresAt as number | undefined;
+  return JSON.stringify({
+    attempts: item.attempts,
+    lease: leaseExpiresAt === undefined ? "none" : `expires ${leaseExpiresAt - Date.now()} ms from now`,
+    lastError: lastError ? `${lastError.code}: ${lastError.message}` : undefined,
+    updatedAt: item.updatedAt,
+  });
 }

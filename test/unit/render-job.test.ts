@@ -137,6 +137,43 @@ describe("renderJob", () => {
     expect(job?.error?.message).toBe("Rendering failed after 3 attempts: again");
   });
 
+  it("fails the job in its last render attempt, so a last delivery that came while it rendered cannot leave it rendering", async () => {
+    const { deps, jobs, renderer, clock } = setup();
+    renderer.failures.push(new Error("one"), new Error("two"));
+    for (const n of [1, 2]) expect((await renderJob(deps, message, delivery(n))).outcome).toBe("retry");
+
+    // Attempt 3 renders; meanwhile its message shows again, has its last delivery, finds the lease
+    // renewed by attempt 3 and is dead-lettered. Then attempt 3 fails.
+    const renewing: RenderJobDeps = {
+      ...deps,
+      sleep: async (ms) => {
+        clock.advance(ms / 2);
+        const job = await jobs.get("t1", "j1");
+        if (job?.lease) {
+          await jobs.renewLease(
+            "t1",
+            "j1",
+            { ...job.lease, expiresAtMs: clock.now().getTime() + LEASE_MS },
+            clock.now(),
+          );
+        }
+        clock.advance(ms / 2);
+      },
+    };
+    renderer.render = async () => {
+      expect((await renderJob(renewing, message, delivery(4))).outcome).toBe("dead-letter");
+      expect((await jobs.get("t1", "j1"))?.status).toBe("rendering");
+      throw new Error("three");
+    };
+    expect((await renderJob(deps, message, delivery(3))).outcome).toBe("retry");
+    const job = await jobs.get("t1", "j1");
+    expect(job?.status).toBe("failed");
+    expect(job?.error).toEqual({
+      code: "render_failed",
+      message: "Rendering failed after 3 attempts: three",
+    });
+  });
+
   it("takes over a job whose worker died only after its lease has expired", async () => {
     const { deps, jobs, renderer, clock } = setup();
     // Attempt 1 started and its worker died: the lease was never released.

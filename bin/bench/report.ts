@@ -29,12 +29,18 @@ function pipelineRows(label: string, r: PipelineResult, lat: (r: PipelineResult)
   return row(label, n(r.rendersPerHour), ms(lat(r).p50), ms(lat(r).p95), `${r.jobs} jobs${failed}`);
 }
 
-function rssLine(samples: readonly RssSample[]) {
+export function rssLine(samples: readonly RssSample[]) {
   if (samples.length === 0) return "";
   const first = samples[0] as RssSample;
   const last = samples.at(-1) as RssSample;
   const peak = (k: "nodeMb" | "chromiumMb") => Math.max(...samples.map((s) => s[k]));
-  return `node ${first.nodeMb.toFixed(0)}→${last.nodeMb.toFixed(0)} MB (peak ${peak("nodeMb").toFixed(0)}), Chromium ${first.chromiumMb.toFixed(0)}→${last.chromiumMb.toFixed(0)} MB (peak ${peak("chromiumMb").toFixed(0)})`;
+  // The browser is recycled and may be between launches at either end: compare samples that have one.
+  const withBrowser = samples.filter((s) => s.chromiumMb > 0);
+  const chromium =
+    withBrowser.length === 0
+      ? "no browser sampled"
+      : `${(withBrowser[0] as RssSample).chromiumMb.toFixed(0)}→${(withBrowser.at(-1) as RssSample).chromiumMb.toFixed(0)} MB (peak ${peak("chromiumMb").toFixed(0)})`;
+  return `node ${first.nodeMb.toFixed(0)}→${last.nodeMb.toFixed(0)} MB (peak ${peak("nodeMb").toFixed(0)}), Chromium ${chromium}`;
 }
 
 function formatSection(f: FormatResult): string[] {

@@ -100,14 +100,15 @@ export const PdfOptionsSchema = z.strictObject({
     .optional(),
   /**
    * HTML drawn in the top and bottom margins of every page, hydrated with the job's data like the
-   * template. Elements with class `pageNumber`, `totalPages`, `title` get those values; styles must
-   * be inline (the page's CSS does not apply) and images must be data: URLs.
+   * template. Elements with class `pageNumber`, `totalPages`, `title` get those values; those with
+   * class `date` get the job's `clock` when it has one (as `1/2/26, 12:05 AM`, UTC), else the time of
+   * printing. Styles must be inline (the page's CSS does not apply) and images must be data: URLs.
    */
   headerTemplate: HeaderFooterSchema.optional().describe(
-    "HTML drawn in the top margin of every page, hydrated with the job's data; inline styles only.",
+    "HTML drawn in the top margin of every page, hydrated with the job's data; inline styles only. Classes `pageNumber`, `totalPages` and `title` get those values; `date` gets the job's clock when it has one (as `1/2/26, 12:05 AM`, UTC), else the time of printing.",
   ),
   footerTemplate: HeaderFooterSchema.optional().describe(
-    "HTML drawn in the bottom margin of every page; `pageNumber` and `totalPages` classes get those values.",
+    "HTML drawn in the bottom margin of every page, like headerTemplate: `pageNumber`, `totalPages`, `title` and `date` classes get those values, `date` from the job's clock when it has one.",
   ),
   pageRanges: z
     .string()

@@ -2,6 +2,7 @@ import { type AssetRefs, type AssetUrls, type SignAssetsDeps, signJobAssets } fr
 import { PermanentRenderError } from "./errors.js";
 import type { OutputOptions, PageOptions, WaitFor } from "./output-options.js";
 import type { TenantSettingsStore } from "./ports.js";
+import { stampPrintDate } from "./print-date.js";
 import { renderTemplate as hydrate } from "./template-engine.js";
 import { TEMPLATE_MISSING, type TemplateLoader, type TemplateRef } from "./templates.js";
 
@@ -30,7 +31,7 @@ export interface DocumentDeps {
 
 export interface PreparedDocument {
   readonly html: string;
-  /** The output options with PDF header and footer hydrated like the template. */
+  /** The output options with PDF header and footer hydrated like the template (and dated by the clock). */
   readonly output: OutputOptions;
   readonly page: PageOptions;
 }
@@ -38,7 +39,8 @@ export interface PreparedDocument {
 /**
  * Steps 1–3 of a render, in the worker: resolve the template version, sign the job's assets now (not
  * at submission: a job may wait in the queue longer than a URL lives), and hydrate the template — and
- * a PDF's header and footer — with the data and the signed URLs.
+ * a PDF's header and footer — with the data and the signed URLs. With a clock, the header's and
+ * footer's `date` elements get the clock's instant.
  */
 export async function prepareDocument(
   deps: DocumentDeps,
@@ -67,6 +69,11 @@ export async function prepareDocument(
   }
 
   const html = await hydrate(source, request.data, urls, request.clock);
+  // With a clock the print date is the clock's too, not the moment Chromium prints.
+  const headerFooter = async (template: string) => {
+    const hydrated = await hydrate(template, request.data, urls, request.clock);
+    return request.clock ? stampPrintDate(hydrated, request.clock) : hydrated;
+  };
   const pdf = request.output.pdf;
   const output: OutputOptions =
     pdf && (pdf.headerTemplate !== undefined || pdf.footerTemplate !== undefined)
@@ -75,10 +82,10 @@ export async function prepareDocument(
           pdf: {
             ...pdf,
             ...(pdf.headerTemplate !== undefined
-              ? { headerTemplate: await hydrate(pdf.headerTemplate, request.data, urls, request.clock) }
+              ? { headerTemplate: await headerFooter(pdf.headerTemplate) }
               : {}),
             ...(pdf.footerTemplate !== undefined
-              ? { footerTemplate: await hydrate(pdf.footerTemplate, request.data, urls, request.clock) }
+              ? { footerTemplate: await headerFooter(pdf.footerTemplate) }
               : {}),
           },
         }

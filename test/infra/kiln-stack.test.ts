@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { App, Stack, Validations } from "aws-cdk-lib";
+import { Stack, Validations } from "aws-cdk-lib";
 import { Match } from "aws-cdk-lib/assertions";
 import * as s3 from "aws-cdk-lib/aws-s3";
 import { AwsSolutionsChecks } from "cdk-nag";
@@ -31,6 +31,7 @@ import {
   onlyResource,
   resources,
   type Synthesized,
+  scratchApps,
   synthKiln,
 } from "./support.js";
 
@@ -42,6 +43,8 @@ beforeAll(() => {
   json = synth.json;
 });
 afterAll(() => synth?.dispose());
+const scratch = scratchApps();
+afterAll(() => scratch.dispose());
 
 const fnId = (path: string) => logicalIdOf(json, `${path}/Function`, "AWS::Lambda::Function");
 const roleId = (path: string) => logicalIdOf(json, `${path}/Role`, "AWS::IAM::Role");
@@ -827,7 +830,7 @@ describe("cdk-nag (AwsSolutions)", () => {
   });
 
   it("does find violations when there are some (the check is live)", () => {
-    const app = new App();
+    const app = scratch.app();
     const stack = new Stack(app, "Control");
     new s3.Bucket(stack, "Bare");
     const found = new AwsSolutionsChecks(app).validateScope(app).violations.map((v) => v.ruleName);

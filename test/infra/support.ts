@@ -1,7 +1,7 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { App } from "aws-cdk-lib";
+import { App, type AppProps } from "aws-cdk-lib";
 import { Template } from "aws-cdk-lib/assertions";
 import { buildKilnApp } from "../../lib/app.js";
 import type { KilnStack } from "../../lib/kiln-stack.js";
@@ -59,6 +59,37 @@ export function synthKiln(
     assemblyDir: assembly.directory,
     report: existsSync(reportFile) ? JSON.parse(readFileSync(reportFile, "utf8")) : undefined,
     dispose: () => rmSync(outdir, { recursive: true, force: true }),
+  };
+}
+
+/** Apps a test file builds without synthesizing, and the scratch directory their assemblies go to. */
+export interface ScratchApps {
+  /** A new App whose cloud assembly goes to a fresh directory under the scratch directory. */
+  readonly app: (props?: AppProps) => App;
+  /** A fresh directory under the scratch directory, for an App's `outdir`. */
+  readonly outdir: () => string;
+  /** Removes the scratch directory and everything the apps wrote there. */
+  readonly dispose: () => void;
+}
+
+/**
+ * An App given no `outdir` makes a `cdk.out*` directory in the system temp dir (constructs stage assets
+ * there even without a synth) and the test run leaves it behind; these apps write under one scratch
+ * directory instead, which `dispose` removes.
+ */
+export function scratchApps(): ScratchApps {
+  let root: string | undefined;
+  const outdir = () => {
+    root ??= mkdtempSync(join(tmpdir(), "kiln-infra-"));
+    return mkdtempSync(join(root, "app-"));
+  };
+  return {
+    outdir,
+    app: (props = {}) => new App({ ...props, outdir: outdir() }),
+    dispose: () => {
+      if (root) rmSync(root, { recursive: true, force: true });
+      root = undefined;
+    },
   };
 }
 

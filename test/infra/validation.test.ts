@@ -1,14 +1,18 @@
-import { App, Duration, Stack } from "aws-cdk-lib";
-import { describe, expect, it } from "vitest";
+import { Duration, Stack } from "aws-cdk-lib";
+import { afterAll, describe, expect, it } from "vitest";
 import { buildKilnApp, kilnPropsFromContext } from "../../lib/app.js";
 import { RenderQueue } from "../../lib/constructs/render-queue.js";
 import { RenderWorker, type RenderWorkerProps } from "../../lib/constructs/render-worker.js";
 import { KilnStack, type KilnStackProps } from "../../lib/kiln-stack.js";
+import { scratchApps } from "./support.js";
+
+const apps = scratchApps();
+afterAll(() => apps.dispose());
 
 // No bundling: every case here fails while the construct tree is being built.
 const noBundling = { "aws:cdk:bundling-stacks": [] };
 const build = (props: Partial<KilnStackProps>) =>
-  new KilnStack(new App({ context: noBundling }), "Kiln-test", { stage: "dev", ...props });
+  new KilnStack(apps.app({ context: noBundling }), "Kiln-test", { stage: "dev", ...props });
 
 describe("prop validation", () => {
   it("refuses a render worker with less than 2048 MB", () => {
@@ -31,7 +35,7 @@ describe("prop validation", () => {
   });
 
   it("refuses a queue whose visibility timeout is shorter than six worker timeouts", () => {
-    const stack = new Stack(new App({ context: noBundling }), "Bare");
+    const stack = new Stack(apps.app({ context: noBundling }), "Bare");
     const queue = new RenderQueue(stack, "Queue", { workerTimeout: Duration.seconds(30) });
     // Validation runs before any other prop is touched.
     const props = { queue, timeout: Duration.seconds(60) } as unknown as RenderWorkerProps;
@@ -57,9 +61,9 @@ describe("prop validation", () => {
   });
 
   it("reads the stage and numbers from --context and refuses anything else", () => {
-    expect(() => buildKilnApp({ context: { stage: "staging", ...noBundling } })).toThrow(
-      'stage must be one of dev, prod (pass --context stage=dev); got "staging".',
-    );
+    expect(() =>
+      buildKilnApp({ outdir: apps.outdir(), context: { stage: "staging", ...noBundling } }),
+    ).toThrow('stage must be one of dev, prod (pass --context stage=dev); got "staging".');
     const read = (context: Record<string, unknown>) => kilnPropsFromContext((key) => context[key]);
     expect(read({}).stage).toBe("dev");
     const props = read({

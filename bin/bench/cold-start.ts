@@ -67,8 +67,9 @@ const { handler } = await import("./render-worker.mjs");
 marks["module:loaded"] = performance.now();
 const response = await handler(event);
 marks["handler:returned"] = performance.now();
+const cpu = process.cpuUsage();
 for (const m of performance.getEntriesByType("mark")) marks[m.name] ??= m.startTime;
-process.stdout.write(JSON.stringify({ marks, response }) + "\\n");
+process.stdout.write(JSON.stringify({ marks, cpu, response }) + "\\n");
 process.exit(0);
 `;
 
@@ -251,16 +252,17 @@ async function runChild(env: NodeJS.ProcessEnv): Promise<ColdStartRun> {
   if (!line) {
     throw new Error(`the cold-start worker exited with ${code} without a result: ${stderr.slice(-2000)}`);
   }
-  const { marks, response } = JSON.parse(line) as {
+  const { marks, cpu, response } = JSON.parse(line) as {
     marks: Record<string, number>;
+    cpu: NodeJS.CpuUsage;
     response: { batchItemFailures?: unknown[] };
   };
   const succeeded = (response.batchItemFailures ?? []).length === 0;
-  return { wallMs, marks, phases: phases(marks), succeeded };
+  return { wallMs, marks, phases: phases(marks, cpu), succeeded };
 }
 
-/** Durations between the marks, in milliseconds. */
-function phases(m: Record<string, number>): Record<string, number> {
+/** Durations between the marks, and the worker's CPU time (Chromium's apart), in milliseconds. */
+function phases(m: Record<string, number>, cpu: NodeJS.CpuUsage): Record<string, number> {
   const span = (from: string, to: string) =>
     m[from] !== undefined && m[to] !== undefined
       ? round((m[to] as number) - (m[from] as number), 1)
@@ -280,6 +282,9 @@ function phases(m: Record<string, number>): Record<string, number> {
     "first render (content → bytes)": span(M.firstRenderStart, M.firstRenderEnd),
     "handler (invoke → returned)": span("module:loaded", "handler:returned"),
     total: round(m["handler:returned"] ?? Number.NaN, 1),
+    // Less sensitive to other load than the durations: what the start cost, not how long it waited.
+    "node CPU, user (all threads, not Chromium)": round(cpu.user / 1000, 1),
+    "node CPU, system": round(cpu.system / 1000, 1),
   };
 }
 

@@ -6,7 +6,9 @@
  * pack holds the same bytes as independent zstd frames (decoded in parallel, ~3× less CPU than brotli),
  * and the package's small archives already unpacked:
  *
- *   chromium.zst   the binary, FRAME_BYTES per zstd frame (any zstd tool decodes the whole file)
+ *   chromium.zst   the binary, FRAME_BYTES per zstd frame (any zstd tool decodes the whole file); the
+ *                  frames that cost the most to decode per byte they save are stored (raw blocks), as
+ *                  far as STORED_EXTRA_BYTES allows: decoding those is a copy
  *   pack.json      the manifest: frame offsets and lengths, the binary's size and sha256
  *   swiftshader/   GL libraries Chromium loads from its own directory: copied next to the binary
  *                  (even with --disable-gpu, its in-process GPU thread dies without them)
@@ -32,11 +34,20 @@ export const PACK_BINARY_FILE = "chromium.zst";
 const SWIFTSHADER_DIR = "swiftshader";
 
 /** Bumped when the pack's layout or encoding changes for the same package. */
-const BUILDER_VERSION = 2;
+const BUILDER_VERSION = 3;
 /** 8 frames: enough to keep two or more cores busy, small enough (26 MB) to decode in memory. */
 const FRAME_BYTES = 26 * 1024 * 1024;
 /** Level 9 decodes as fast as 19 and builds in seconds, not minutes; 79 MB against 71 MB. */
 const ZSTD_LEVEL = 9;
+/**
+ * How much larger the layer may grow for frames stored rather than compressed. Decoding a frame costs
+ * CPU in proportion to its zstd sequences (~40 ns each here); a stored one is a copy. 32 MiB buys the
+ * two densest of Chromium 153's eight frames (a third of the decoding) and keeps the layer at 193 MiB,
+ * under the synth's 230 MiB; a third frame (48 MiB) measured no faster.
+ */
+export const STORED_EXTRA_BYTES = 32 * 1024 * 1024;
+/** zstd's largest block: a stored frame is a run of raw blocks of this size. */
+const ZSTD_BLOCK_MAX = 128 * 1024;
 
 export interface ChromiumPackManifest {
   readonly builderVersion: number;
@@ -50,6 +61,8 @@ export interface ChromiumPackManifest {
       readonly offset: number;
       readonly length: number;
       readonly bytes: number;
+      /** Raw blocks, not compressed: decoding it is a copy. */
+      readonly stored: boolean;
     }>;
   };
 }
@@ -75,7 +88,16 @@ export function chromiumPackHash(nodeModulesDir = DEFAULT_NODE_MODULES): string 
   const { version, binDir } = packageFiles(nodeModulesDir);
   const archive = fs.statSync(path.join(binDir, "chromium.br")).size;
   return createHash("sha256")
-    .update(JSON.stringify({ builder: BUILDER_VERSION, version, archive, FRAME_BYTES, ZSTD_LEVEL }))
+    .update(
+      JSON.stringify({
+        builder: BUILDER_VERSION,
+        version,
+        archive,
+        FRAME_BYTES,
+        ZSTD_LEVEL,
+        STORED_EXTRA_BYTES,
+      }),
+    )
     .digest("hex");
 }
 
@@ -87,23 +109,38 @@ export function buildChromiumPack(
   const { version, binDir } = packageFiles(nodeModulesDir);
   fs.mkdirSync(outDir, { recursive: true });
   const binary = brotliDecompressSync(fs.readFileSync(path.join(binDir, "chromium.br")));
-  const frames: Array<{ offset: number; length: number; bytes: number }> = [];
+  const encoded: Array<{ raw: Buffer; frame: Buffer; stored: boolean }> = [];
+  for (let start = 0; start < binary.byteLength; start += FRAME_BYTES) {
+    const raw = binary.subarray(start, Math.min(start + FRAME_BYTES, binary.byteLength));
+    const frame = zstdCompressSync(raw, {
+      params: {
+        [constants.ZSTD_c_compressionLevel]: ZSTD_LEVEL,
+        // The decoder is told the size, so it can decode each frame in one pass into one buffer.
+        [constants.ZSTD_c_contentSizeFlag]: 1,
+        [constants.ZSTD_c_checksumFlag]: 1,
+      },
+      pledgedSrcSize: raw.byteLength,
+    });
+    encoded.push({ raw, frame, stored: false });
+  }
+  // Densest first: the most decode CPU saved per byte the layer grows.
+  const density = (e: { raw: Buffer; frame: Buffer }) =>
+    zstdSequenceCount(e.frame) / Math.max(1, e.raw.byteLength - e.frame.byteLength);
+  let extra = 0;
+  for (const e of [...encoded].sort((a, b) => density(b) - density(a))) {
+    const grows = e.raw.byteLength - e.frame.byteLength;
+    if (extra + grows > STORED_EXTRA_BYTES) continue;
+    extra += grows;
+    e.frame = storedZstdFrame(e.raw);
+    e.stored = true;
+  }
+  const frames: Array<{ offset: number; length: number; bytes: number; stored: boolean }> = [];
   const fd = fs.openSync(path.join(outDir, PACK_BINARY_FILE), "w");
   try {
     let offset = 0;
-    for (let start = 0; start < binary.byteLength; start += FRAME_BYTES) {
-      const raw = binary.subarray(start, Math.min(start + FRAME_BYTES, binary.byteLength));
-      const frame = zstdCompressSync(raw, {
-        params: {
-          [constants.ZSTD_c_compressionLevel]: ZSTD_LEVEL,
-          // The decoder is told the size, so it can decode each frame in one pass into one buffer.
-          [constants.ZSTD_c_contentSizeFlag]: 1,
-          [constants.ZSTD_c_checksumFlag]: 1,
-        },
-        pledgedSrcSize: raw.byteLength,
-      });
+    for (const { raw, frame, stored } of encoded) {
       fs.writeSync(fd, frame);
-      frames.push({ offset, length: frame.byteLength, bytes: raw.byteLength });
+      frames.push({ offset, length: frame.byteLength, bytes: raw.byteLength, stored });
       offset += frame.byteLength;
     }
   } finally {
@@ -198,7 +235,7 @@ export async function extractChromiumBinary(packDir: string, target: string): Pr
     let next = 0;
     const worker = async () => {
       for (let job = jobs[next++]; job; job = jobs[next++]) {
-        // ~10 MB from the page cache: a few ms, cheaper than a round trip through the pool.
+        // At most 26 MB from the page cache: a few ms, cheaper than a round trip through the pool.
         const compressed = Buffer.allocUnsafe(job.length);
         fs.readSync(source, compressed, 0, job.length, job.offset);
         // One output chunk of the frame's size: a single pass, no buffer growth or concatenation.
@@ -250,6 +287,87 @@ async function copySwiftShader(packDir: string, target: string): Promise<void> {
       await rename(partial, to);
     }),
   );
+}
+
+/**
+ * `raw` as a zstd frame of raw blocks: any zstd decoder copies it out. No checksum (zstd's is XXH64,
+ * which Node lacks); the frame's size is still checked, and the manifest holds the binary's sha256.
+ */
+export function storedZstdFrame(raw: Buffer): Buffer {
+  const blocks = Math.max(1, Math.ceil(raw.byteLength / ZSTD_BLOCK_MAX));
+  const out = Buffer.allocUnsafe(4 + 1 + 4 + blocks * 3 + raw.byteLength);
+  out.writeUInt32LE(0xfd2fb528, 0);
+  // Frame header descriptor: 4-byte content size, single segment (no window descriptor), no checksum.
+  out[4] = 0b1010_0000;
+  out.writeUInt32LE(raw.byteLength, 5);
+  let at = 9;
+  for (let i = 0; i < blocks; i++) {
+    const block = raw.subarray(i * ZSTD_BLOCK_MAX, (i + 1) * ZSTD_BLOCK_MAX);
+    // Block header: size << 3 | type 0 (raw) << 1 | last.
+    out.writeUIntLE((block.byteLength << 3) | (i === blocks - 1 ? 1 : 0), at, 3);
+    block.copy(out, at + 3);
+    at += 3 + block.byteLength;
+  }
+  return out;
+}
+
+/**
+ * How many sequences (match + literals instructions) a zstd frame holds: what its decoding costs,
+ * better than its ratio (raw and Huffman-coded literals decode at a fraction of a sequence's cost).
+ */
+export function zstdSequenceCount(frame: Buffer): number {
+  const descriptor = frame[4] ?? 0;
+  const singleSegment = (descriptor >> 5) & 1;
+  const contentSizeBytes = [singleSegment, 2, 4, 8][descriptor >> 6] ?? 0;
+  const dictionaryIdBytes = [0, 1, 2, 4][descriptor & 3] ?? 0;
+  let at = 5 + (singleSegment ? 0 : 1) + dictionaryIdBytes + contentSizeBytes;
+  let sequences = 0;
+  for (let last = 0; !last && at + 3 <= frame.byteLength; ) {
+    const header = frame.readUIntLE(at, 3);
+    last = header & 1;
+    const type = (header >> 1) & 3;
+    const size = header >>> 3;
+    at += 3;
+    if (type === 1) {
+      at += 1; // RLE: one byte repeated
+      continue;
+    }
+    if (type === 2) sequences += blockSequenceCount(frame.subarray(at, at + size));
+    at += size;
+  }
+  return sequences;
+}
+
+/** A compressed block: the literals section, then the sequences section, which starts with its count. */
+function blockSequenceCount(block: Buffer): number {
+  const b0 = block[0] ?? 0;
+  const literalsType = b0 & 3;
+  const sizeFormat = (b0 >> 2) & 3;
+  let literalsEnd: number;
+  if (literalsType < 2) {
+    // Raw or RLE literals: a 1- to 3-byte header, then the literals or one byte.
+    const [header, regenerated] =
+      (sizeFormat & 1) === 0
+        ? [1, b0 >> 3]
+        : sizeFormat === 1
+          ? [2, (b0 >> 4) + ((block[1] ?? 0) << 4)]
+          : [3, (b0 >> 4) + ((block[1] ?? 0) << 4) + ((block[2] ?? 0) << 12)];
+    literalsEnd = header + (literalsType === 0 ? regenerated : 1);
+  } else {
+    // Huffman-coded literals: a 3- to 5-byte header that ends with their compressed size.
+    const word = block.readUInt32LE(0);
+    literalsEnd =
+      sizeFormat < 2
+        ? 3 + ((word >>> 14) & 0x3ff)
+        : sizeFormat === 2
+          ? 4 + (word >>> 18)
+          : 5 + (word >>> 22) + ((block[4] ?? 0) << 10);
+  }
+  const s0 = block[literalsEnd] ?? 0;
+  const s1 = block[literalsEnd + 1] ?? 0;
+  if (s0 < 128) return s0;
+  if (s0 < 255) return ((s0 - 128) << 8) + s1;
+  return s1 + ((block[literalsEnd + 2] ?? 0) << 8) + 0x7f00;
 }
 
 /** Unpacks a ustar archive (the package's al2023 and fonts tarballs: files and directories only). */

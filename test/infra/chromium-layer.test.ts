@@ -11,13 +11,16 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { brotliDecompressSync } from "node:zlib";
+import { brotliDecompressSync, constants, zstdCompressSync, zstdDecompressSync } from "node:zlib";
 import { afterAll, describe, expect, it } from "vitest";
 import {
   ensureChromiumPack,
   extractChromiumBinary,
   PACK_BINARY_FILE,
   readManifest,
+  STORED_EXTRA_BYTES,
+  storedZstdFrame,
+  zstdSequenceCount,
 } from "../../layers/chromium/chromium-pack.js";
 import { FONT_CONFIG_FILE, LAMBDA_FONT_CONFIG } from "../../layers/chromium/font-pack.js";
 import {
@@ -134,6 +137,13 @@ describe("Chromium layer", () => {
     );
     const sha256 = (b: Buffer) => createHash("sha256").update(b).digest("hex");
     expect(manifest?.binary.sha256).toBe(sha256(original));
+    // Some frames are stored to save decoding, within a bound on how much larger the layer grows.
+    const frames = manifest?.binary.frames ?? [];
+    const stored = frames.filter((f) => f.stored);
+    expect(stored.length).toBeGreaterThan(0);
+    expect(stored.length).toBeLessThan(frames.length);
+    const grown = stored.reduce((sum, f) => sum + f.length - f.bytes, 0);
+    expect(grown).toBeLessThanOrEqual(STORED_EXTRA_BYTES);
 
     const tmp = mkdtempSync(join(scratch, "tmp-"));
     const binary = await extractChromiumBinary(pack, join(tmp, "chromium"));
@@ -144,5 +154,32 @@ describe("Chromium layer", () => {
     expect(existsSync(join(tmp, "chromium"))).toBe(true);
     expect(readdirSync(tmp).some((f) => f.endsWith(".partial"))).toBe(false);
     expect(statSync(binary).mode & 0o100).toBe(0o100);
+  });
+
+  it("writes stored zstd frames that any zstd decoder copies out, across block boundaries", () => {
+    const bytes = Buffer.from(Array.from({ length: 300_000 }, (_, i) => (i * 7919) % 251));
+    const frame = storedZstdFrame(bytes);
+    expect(zstdDecompressSync(frame).equals(bytes)).toBe(true);
+    // Raw blocks of at most 128 KiB, each behind a 3-byte header, after a 9-byte frame header.
+    expect(frame.byteLength).toBe(bytes.byteLength + 9 + 3 * 3);
+    expect(zstdDecompressSync(storedZstdFrame(Buffer.alloc(0))).byteLength).toBe(0);
+    expect(zstdSequenceCount(frame)).toBe(0);
+  });
+
+  it("counts the sequences of a compressed zstd frame: more repeats, more sequences", () => {
+    const compress = (b: Buffer) =>
+      zstdCompressSync(b, {
+        params: { [constants.ZSTD_c_contentSizeFlag]: 1, [constants.ZSTD_c_checksumFlag]: 1 },
+        pledgedSrcSize: b.byteLength,
+      });
+    // Each 16-byte record repeats one of a few earlier ones with a new counter: one match per record.
+    const records = (n: number) =>
+      Buffer.concat(
+        Array.from({ length: n }, (_, i) => Buffer.from(`k${i % 5}:val${String(i % 97).padStart(6, "0")}|`)),
+      );
+    const few = zstdSequenceCount(compress(records(2_000)));
+    const many = zstdSequenceCount(compress(records(20_000)));
+    expect(few).toBeGreaterThan(100);
+    expect(many).toBeGreaterThan(few * 5);
   });
 });

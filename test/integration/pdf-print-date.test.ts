@@ -58,4 +58,27 @@ describe("a PDF header and footer date (real Chromium)", () => {
     // The minute may turn during the render.
     expect([chromiumPrintDate(before), chromiumPrintDate(after)]).toContain(header);
   });
+
+  it("is written in en-US whatever locale the host's LANG names", async () => {
+    const german = new BrowserPool();
+    const lang = process.env.LANG;
+    process.env.LANG = "de_DE.UTF-8";
+    try {
+      const doc = await prepareDocument({}, "acme", job());
+      const before = new Date().toISOString();
+      const bytes = await new ChromiumRenderer({ pool: german, timeoutMs: 15_000 }).render(
+        doc.html,
+        doc.output,
+        doc.page,
+      );
+      const after = new Date().toISOString();
+      const header = /Printed (.+)/.exec((await readPdf(bytes)).text[0] ?? "")?.[1];
+      // Chromium launched under LANG=de_DE would write "22.11.26, 06:21".
+      expect([chromiumPrintDate(before), chromiumPrintDate(after)]).toContain(header);
+    } finally {
+      if (lang === undefined) delete process.env.LANG;
+      else process.env.LANG = lang;
+      await german.close();
+    }
+  });
 });

@@ -134,6 +134,9 @@ export async function launchChromium(protocolTimeoutMs = 60_000): Promise<Browse
       // --disable-features switch into one.)
       "--disable-features=RenderDocument",
       "--disable-gpu",
+      // One locale wherever Kiln runs: Chromium otherwise takes it from LANG (en_US on Lambda, often
+      // something else on a laptop), and it reaches the PDF print date, Intl and Accept-Language.
+      "--lang=en-US",
       ...(await denyAllProxyArgs()),
     ],
     headless: "shell",

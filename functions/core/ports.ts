@@ -45,6 +45,14 @@ export interface JobStore {
   /** The request stored with the job; undefined when there is none (it is in the payload store). */
   getRequest(tenant: string, id: string): Promise<RenderRequest | undefined>;
   /**
+   * `getRequest` and the tenant's settings in one read, for a store that keeps both where the
+   * TenantSettingsStore of the same deployment does (DynamoDB: one table, one BatchGetItem).
+   */
+  getRequestAndSettings?(
+    tenant: string,
+    id: string,
+  ): Promise<{ readonly request?: RenderRequest; readonly settings?: TenantSettings }>;
+  /**
    * Moves the job to `rendering` under `lease` and counts an attempt — allowed from `queued`, or from
    * `rendering` once the previous lease has expired at `at`. A retry of a call that had applied
    * reports `started` again (the lease owner is the caller's).

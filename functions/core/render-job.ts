@@ -9,12 +9,14 @@ import type {
   PayloadStore,
   Renderer,
   RenderMessage,
+  TenantSettingsStore,
   WebhookQueue,
   WriteResult,
 } from "./ports.js";
 import { type DocumentDeps, prepareDocument } from "./prepare-document.js";
 import { CONTENT_TYPES, type OutputFormat, type RenderRequest } from "./render-request.js";
 import { type RetryPolicy, retryDelaySeconds, type StoreRetry, withStoreRetry } from "./retry-policy.js";
+import type { TenantSettings } from "./tenant-settings.js";
 
 /** Failure codes the worker itself records (the renderer and hydration add their own). */
 export const FAILURE_CODES = {
@@ -129,9 +131,9 @@ export async function renderJob(
   const job = start.job;
   const lease = keepLease(deps, job, owner, job.lease?.expiresAtMs ?? 0);
   try {
-    const request = await loadRequest(deps, job);
+    const { request, documentDeps } = await loadRequest(deps, job);
     // Template version, assets signed now, hydration: the HTML and options Chromium gets.
-    const document = await prepareDocument(deps, job.tenant, request);
+    const document = await prepareDocument(documentDeps, job.tenant, request);
     const body = await deps.renderer.render(document.html, document.output, document.page);
     const sha256 = createHash("sha256").update(body).digest("hex");
     const contentType = CONTENT_TYPES[request.output.format];
@@ -322,15 +324,31 @@ function clip(message: string): string {
   return message.length > 300 ? `${message.slice(0, 300)}…` : message;
 }
 
-/** The request is read once per attempt: the job record that the state changes rewrite does not hold it. */
-async function loadRequest(deps: RenderJobDeps, job: Job): Promise<RenderRequest> {
+/**
+ * The request is read once per attempt: the job record that the state changes rewrite does not hold
+ * it. Where the job store keeps the tenant's settings too, they come in the same read, and the
+ * document is prepared with the settings as read.
+ */
+async function loadRequest(
+  deps: RenderJobDeps,
+  job: Job,
+): Promise<{ request: RenderRequest; documentDeps: DocumentDeps }> {
   const store = <T>(call: () => Promise<T>) => withStoreRetry(call, deps.storeRetry, deps.random);
   const key = job.payloadKey;
-  const request = key
-    ? await store(() => deps.payloads.get(key)).then((text) =>
-        text === undefined ? undefined : (JSON.parse(text) as RenderRequest),
-      )
-    : await store(() => deps.jobs.getRequest(job.tenant, job.id));
+  const readTogether = deps.settings && !key ? deps.jobs.getRequestAndSettings?.bind(deps.jobs) : undefined;
+  let documentDeps: DocumentDeps = deps;
+  let request: RenderRequest | undefined;
+  if (key) {
+    request = await store(() => deps.payloads.get(key)).then((text) =>
+      text === undefined ? undefined : (JSON.parse(text) as RenderRequest),
+    );
+  } else if (readTogether) {
+    const read = await store(() => readTogether(job.tenant, job.id));
+    request = read.request;
+    documentDeps = { ...deps, settings: settingsAsRead(read.settings) };
+  } else {
+    request = await store(() => deps.jobs.getRequest(job.tenant, job.id));
+  }
   if (request === undefined) {
     throw new PermanentRenderError(
       FAILURE_CODES.requestMissing,
@@ -339,7 +357,15 @@ async function loadRequest(deps: RenderJobDeps, job: Job): Promise<RenderRequest
         : "The request of this job is no longer stored.",
     );
   }
-  return request;
+  return { request, documentDeps };
+}
+
+/** The tenant's settings as read with the request, so that preparing the document does not read them again. */
+function settingsAsRead(settings: TenantSettings | undefined): TenantSettingsStore {
+  return {
+    get: async () => settings,
+    put: () => Promise.reject(new Error("The settings read with a job's request cannot be changed.")),
+  };
 }
 
 /** Queues the first webhook delivery of a job that this attempt made terminal. */

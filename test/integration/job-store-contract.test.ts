@@ -140,6 +140,8 @@ describe.each(implementations)("job store contract: %s", (_name, make) => {
     expect(await jobs.startAttempt("acme", "nope", { owner: "a", expiresAtMs: T0 + 1000 }, at(0))).toEqual({
       kind: "missing",
     });
+    // The conditional update did not create the item it did not find.
+    expect(await jobs.get("acme", "nope")).toBeUndefined();
     const a = await jobs.startAttempt("acme", job.id, { owner: "a", expiresAtMs: T0 + 1000 }, at(0));
     expect(a.kind).toBe("started");
     expect(a.kind === "started" && a.job).toMatchObject({
@@ -280,7 +282,7 @@ describe.each(implementations)("job store contract: %s", (_name, make) => {
 });
 
 describe("job items in DynamoDB (dynalite)", () => {
-  const ITEM_COMMANDS = /^(PutItem|UpdateItem|GetItem|Query)Command$/;
+  const ITEM_COMMANDS = /^(PutItem|UpdateItem|GetItem|BatchGetItem|Query)Command$/;
   let metered: DynamoDBClient;
   let units: Array<[command: string, units: number]> = [];
   let invoice: RenderRequest;
@@ -293,10 +295,13 @@ describe("job items in DynamoDB (dynalite)", () => {
         if (ITEM_COMMANDS.test(command))
           (args.input as Record<string, unknown>).ReturnConsumedCapacity = "TOTAL";
         const result = await next(args);
-        const consumed = (result.output as { ConsumedCapacity?: { CapacityUnits?: number } })
-          .ConsumedCapacity;
-        if (consumed?.CapacityUnits !== undefined)
-          units.push([command.replace(/Command$/, ""), consumed.CapacityUnits]);
+        type Consumed = { CapacityUnits?: number };
+        const consumed = (result.output as { ConsumedCapacity?: Consumed | Consumed[] }).ConsumedCapacity;
+        // BatchGetItem reports a list, one entry per table.
+        const total = Array.isArray(consumed)
+          ? consumed.reduce((sum, c) => sum + (c.CapacityUnits ?? 0), 0)
+          : consumed?.CapacityUnits;
+        if (total !== undefined) units.push([command.replace(/Command$/, ""), total]);
         return result;
       },
       { step: "initialize" },
@@ -431,5 +436,74 @@ describe("job items in DynamoDB (dynalite)", () => {
       output,
     });
     expect(JSON.stringify(await jobs.getRequest("acme", id))).toBe(JSON.stringify(invoice));
+  });
+
+  it("reads a job's request with its tenant's settings in one BatchGetItem: the same answers and units as the two reads", async () => {
+    const jobs = new DynamoDbJobStore(metered, "contract");
+    const settings = new DynamoDbTenantSettingsStore(client, "contract");
+    const stored = { egress: { allowHosts: ["cdn.initech.example"] } };
+    await settings.put("initech", stored, new Date());
+    const created = new Date().toISOString();
+    const job = (tenant: string): Job => ({
+      tenant,
+      id: randomUUID(),
+      status: "queued",
+      createdAt: created,
+      updatedAt: created,
+      attempts: 0,
+      request: invoice,
+    });
+    const withSettings = job("initech");
+    const withoutSettings = job("globex");
+    await jobs.create(withSettings);
+    await jobs.create(withoutSettings);
+
+    units = [];
+    const together = await jobs.getRequestAndSettings("initech", withSettings.id);
+    const togetherUnits = units;
+    units = [];
+    const request = await jobs.getRequest("initech", withSettings.id);
+    const apart = await new DynamoDbTenantSettingsStore(metered, "contract").get("initech");
+    expect(JSON.stringify(together.request)).toBe(JSON.stringify(invoice));
+    expect(JSON.stringify(together.request)).toBe(JSON.stringify(request));
+    expect(together.settings).toEqual(stored);
+    expect(together.settings).toEqual(apart);
+    // One call instead of two, the request item's 1 RRU and the settings item's 1 RRU all the same.
+    expect(togetherUnits).toEqual([["BatchGetItem", 2]]);
+    expect(units).toEqual([
+      ["GetItem", 1],
+      ["GetItem", 1],
+    ]);
+
+    const none = await jobs.getRequestAndSettings("globex", withoutSettings.id);
+    expect(JSON.stringify(none.request)).toBe(JSON.stringify(invoice));
+    expect(none.settings).toBeUndefined();
+    // Another tenant's settings never come with a job: the settings key is the job's tenant's.
+    expect(await jobs.getRequestAndSettings("globex", withSettings.id)).toEqual({});
+  });
+
+  it("reads the request of a job stored before the request item through the combined read too", async () => {
+    const jobs = new DynamoDbJobStore(client, "contract");
+    const id = randomUUID();
+    const created = at(0).toISOString();
+    await DynamoDBDocumentClient.from(client).send(
+      new PutCommand({
+        TableName: "contract",
+        Item: {
+          ...jobKey("umbrella", id),
+          tenant: "umbrella",
+          id,
+          status: "queued",
+          createdAt: created,
+          updatedAt: created,
+          attempts: 0,
+          requestJson: JSON.stringify(invoice),
+          expiresAtEpoch: retentionExpiry(created),
+        },
+      }),
+    );
+    const read = await jobs.getRequestAndSettings("umbrella", id);
+    expect(JSON.stringify(read.request)).toBe(JSON.stringify(invoice));
+    expect(read.settings).toBeUndefined();
   });
 });

@@ -7,9 +7,11 @@ import {
   MemoryPayloadStore,
   MemoryWebhookQueue,
 } from "../../functions/adapters/memory/memory-ports.js";
+import { MemoryTenantSettingsStore } from "../../functions/adapters/memory/memory-tenant-settings-store.js";
 import { OUTPUTS } from "../../functions/core/constants.js";
 import { PermanentRenderError } from "../../functions/core/errors.js";
 import type { Job } from "../../functions/core/job.js";
+import type { OutputOptions, PageOptions } from "../../functions/core/output-options.js";
 import { type Delivery, outputKey, type RenderJobDeps, renderJob } from "../../functions/core/render-job.js";
 import { retryDelaySeconds } from "../../functions/core/retry-policy.js";
 
@@ -343,6 +345,48 @@ describe("renderJob", () => {
       status: "failed",
       code: "request_missing",
     });
+  });
+
+  it("reads the request and the tenant's settings in one call where the job store can, and renders with those settings", async () => {
+    const { deps, jobs, clock } = setup();
+    const job = jobs.jobs.get("t1/j1") as Job;
+    jobs.jobs.clear();
+    await jobs.create(job);
+    const settings = new MemoryTenantSettingsStore();
+    await settings.put("t1", { egress: { allowHosts: ["cdn.t1.example"] } }, clock.now());
+    let separateSettingsReads = 0;
+    let readsTogether = 0;
+    const pages: Array<PageOptions | undefined> = [];
+    const result = await renderJob(
+      {
+        ...deps,
+        // The memory store's methods, plus the combined read a DynamoDB job store offers.
+        jobs: Object.assign(Object.create(jobs) as MemoryJobStore, {
+          getRequestAndSettings: async (tenant: string, id: string) => {
+            readsTogether += 1;
+            return { request: await jobs.getRequest(tenant, id), settings: await settings.get(tenant) };
+          },
+        }),
+        settings: {
+          get: (tenant: string) => {
+            separateSettingsReads += 1;
+            return settings.get(tenant);
+          },
+          put: (tenant, value, now) => settings.put(tenant, value, now),
+        },
+        renderer: {
+          render: async (html: string, _output: OutputOptions, page?: PageOptions) => {
+            pages.push(page);
+            return new TextEncoder().encode(html);
+          },
+        },
+      },
+      message,
+      delivery(1),
+    );
+    expect(result).toMatchObject({ outcome: "done", status: "succeeded" });
+    expect([readsTogether, separateSettingsReads]).toEqual([1, 0]);
+    expect(pages[0]?.allowHosts).toEqual(["cdn.t1.example"]);
   });
 
   it("reads a large request from the payload store, and fails request_missing when it is gone", async () => {

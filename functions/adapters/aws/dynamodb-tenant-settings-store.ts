@@ -5,7 +5,7 @@ import type { TenantSettingsStore } from "../../core/ports.js";
 import { type TenantSettings, TenantSettingsSchema } from "../../core/tenant-settings.js";
 import { documentClient } from "./dynamodb-job-store.js";
 
-function tenantSettingsItemKey(tenant: string) {
+export function tenantSettingsItemKey(tenant: string) {
   return {
     [JOBS_TABLE.partitionKey.name]: `TENANT#${tenant}#SETTINGS`,
     [JOBS_TABLE.sortKey.name]: "SETTINGS",
@@ -27,11 +27,7 @@ export class DynamoDbTenantSettingsStore implements TenantSettingsStore {
     const { Item } = await this.db.send(
       new GetCommand({ TableName: this.tableName, Key: tenantSettingsItemKey(tenant), ConsistentRead: true }),
     );
-    if (!Item) return undefined;
-    // Parsed again so that an item written by an older Kiln gets today's defaults.
-    const parsed = TenantSettingsSchema.safeParse(Item.settings);
-    if (!parsed.success) throw new Error(`The stored settings of tenant ${tenant} are not valid settings.`);
-    return parsed.data;
+    return Item ? settingsFromItem(tenant, Item) : undefined;
   }
 
   async put(tenant: string, settings: TenantSettings, now: Date): Promise<void> {
@@ -42,4 +38,11 @@ export class DynamoDbTenantSettingsStore implements TenantSettingsStore {
       }),
     );
   }
+}
+
+/** The settings of a stored settings item, parsed again so that an item written by an older Kiln gets today's defaults. */
+export function settingsFromItem(tenant: string, item: Record<string, unknown>): TenantSettings {
+  const parsed = TenantSettingsSchema.safeParse(item.settings);
+  if (!parsed.success) throw new Error(`The stored settings of tenant ${tenant} are not valid settings.`);
+  return parsed.data;
 }

@@ -70,6 +70,12 @@ export interface Job {
   readonly lease?: JobLease;
   /** The reason of the latest transient failure; becomes the job's error once attempts run out. */
   readonly lastError?: JobFailure;
+  /**
+   * ISO-8601 instant the job's message had its final delivery (the one after the last render attempt)
+   * while the job was not terminal. No delivery is left to take the job over, so from then on the
+   * lease holder ends the job rather than release it.
+   */
+  readonly finalDeliveryAt?: string;
   readonly output?: JobOutput;
   readonly error?: JobFailure;
   /** Present once a job with a callbackUrl is terminal. */

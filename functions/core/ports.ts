@@ -62,9 +62,16 @@ export interface JobStore {
   renewLease(tenant: string, id: string, lease: JobLease, at: Date): Promise<boolean>;
   /**
    * After a transient failure: keeps the job `rendering`, expires the holder's lease at once so the
-   * next delivery can start, and records the reason. False when `owner` no longer holds the lease.
+   * next delivery can start, and records the reason. False when `owner` no longer holds the lease, or
+   * once the job has `finalDeliveryAt`: there is no next delivery, and the holder fails the job instead.
    */
   releaseLease(tenant: string, id: string, owner: string, lastError: JobFailure, at: Date): Promise<boolean>;
+  /**
+   * Sets `finalDeliveryAt` (the first `at` is kept) unless the job is terminal: from this write on,
+   * `releaseLease` refuses. The record as it is now tells the final delivery whether a lease holder is
+   * left to end the job.
+   */
+  markFinalDelivery(tenant: string, id: string, at: Date): Promise<WriteResult>;
   /** `rendering → succeeded` by the lease holder; `notify` starts the webhook (state `pending`). */
   markSucceeded(
     tenant: string,

@@ -177,22 +177,24 @@ export async function renderJob(
       }
       return { outcome: "done", status: "failed", code: error.code };
     }
-    if (job.attempts >= renderAttemptsFor(delivery.maxReceiveCount)) {
-      // The last render attempt settles its own job. Its message may have had its last delivery
-      // already (shown again while this attempt ran, and dead-lettered because this attempt held the
-      // lease): released, the job would stay rendering with nothing left to finish it.
-      const failure = finalFailure({ ...job, lease: undefined, lastError: describe(error) });
-      const written = await store(() =>
-        jobs.markFailed(job.tenant, job.id, failure, clock.now(), { owner }, job.callbackUrl !== undefined),
+    if (job.attempts < renderAttemptsFor(delivery.maxReceiveCount)) {
+      // Transient: free the job for the next delivery at once and remember why this attempt failed.
+      const released = await store(() =>
+        jobs.releaseLease(job.tenant, job.id, owner, describe(error), clock.now()),
       ).catch(() => undefined);
-      if (written && failedByUs(written, failure)) await notify(deps, written.job);
-      // The next delivery, if any, finds the job failed and dead-letters the message.
-      return retry(error, backoff());
+      // Refused: the lease is someone else's now (the failure below is refused too), or the message
+      // had its final delivery while this attempt ran and no delivery is left to take the job over.
+      if (released !== false) return retry(error, backoff());
     }
-    // Transient: free the job for the next delivery at once and remember why this attempt failed.
-    await store(() => jobs.releaseLease(job.tenant, job.id, owner, describe(error), clock.now())).catch(
-      () => undefined,
-    );
+    // The last render attempt, or one whose message had its final delivery while it ran (dead-lettered
+    // because this attempt held the lease), settles its own job: released, it would stay rendering
+    // with nothing left to finish it.
+    const failure = finalFailure({ ...job, lease: undefined, lastError: describe(error) });
+    const written = await store(() =>
+      jobs.markFailed(job.tenant, job.id, failure, clock.now(), { owner }, job.callbackUrl !== undefined),
+    ).catch(() => undefined);
+    if (written && failedByUs(written, failure)) await notify(deps, written.job);
+    // The next delivery, if any, finds the job failed and dead-letters the message.
     return retry(error, backoff());
   } finally {
     lease.stop();
@@ -228,19 +230,26 @@ async function startWhenPresent(deps: RenderJobDeps, message: RenderMessage, own
 
 /**
  * The delivery after the last render attempt: fail the job with the last reason unless it is terminal
- * already or an attempt is still alive, and let the message go to the dead-letter queue.
+ * already or an attempt is still alive, and let the message go to the dead-letter queue. It marks the
+ * job first, so that an attempt still alive ends the job rather than release it for a delivery that
+ * will not come.
  */
 async function settleLastDelivery(deps: RenderJobDeps, message: RenderMessage): Promise<RenderJobResult> {
   const { jobs, clock } = deps;
   const store = <T>(call: () => Promise<T>) => withStoreRetry(call, deps.storeRetry, deps.random);
   let job = await store(() => jobs.get(message.tenant, message.jobId));
+  if (job && !isTerminal(job.status)) {
+    // The record as marked: a lease released before the mark shows here as gone.
+    const marked = await store(() => jobs.markFinalDelivery(message.tenant, message.jobId, clock.now()));
+    job = marked.job;
+  }
   if (!job) {
     return { outcome: "dead-letter", error: new Error(`job ${message.jobId} does not exist`) };
   }
   if (job.lease && !isTerminal(job.status) && leaseIsLive(job, clock.now().getTime())) {
     // This is the job's last chance to be settled, and the lease may belong to an attempt that is
     // already dead: killed a moment ago, or one whose release could not be written. Wait it out once.
-    // A lease renewed meanwhile belongs to a live attempt (a duplicate message's), which finishes the job.
+    // A lease renewed meanwhile belongs to a live attempt, which finishes the job (see the mark above).
     const leftMs = job.lease.expiresAtMs - clock.now().getTime();
     await (deps.sleep ?? sleep)(Math.min(leftMs, deps.lease.leaseMs) + LEASE_MARGIN_MS);
     job = await store(() => jobs.get(message.tenant, message.jobId));
@@ -257,6 +266,7 @@ async function settleLastDelivery(deps: RenderJobDeps, message: RenderMessage): 
   }
   const now = clock.now();
   if (leaseIsLive(job, now.getTime())) {
+    // Its holder cannot release the job any more (it is marked): it succeeds or fails it.
     return { outcome: "dead-letter", error: new Error(`job ${job.id} is still being rendered`) };
   }
   const failure = finalFailure(job);

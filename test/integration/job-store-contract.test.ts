@@ -231,6 +231,46 @@ describe.each(implementations)("job store contract: %s", (_name, make) => {
     ).toMatchObject({ status: "failed", webhook: { state: "pending" } });
   });
 
+  it("marks a job's final delivery unless it is terminal; the holder can no longer release it, only end it", async () => {
+    const { jobs } = make();
+    const job = newJob();
+    await jobs.create(job);
+    await jobs.startAttempt("acme", job.id, { owner: "a", expiresAtMs: T0 + 5000 }, at(0));
+    const marked = await jobs.markFinalDelivery("acme", job.id, at(10));
+    expect(marked).toMatchObject({
+      applied: true,
+      job: { status: "rendering", lease: { owner: "a" }, finalDeliveryAt: at(10).toISOString() },
+    });
+    // A second final delivery (a duplicate message's) keeps the first instant.
+    expect((await jobs.markFinalDelivery("acme", job.id, at(20))).job?.finalDeliveryAt).toBe(
+      at(10).toISOString(),
+    );
+    expect(await jobs.get("acme", job.id)).toMatchObject({ finalDeliveryAt: at(10).toISOString() });
+
+    const reason = { code: "transient_error", message: "Target closed" };
+    expect(await jobs.releaseLease("acme", job.id, "a", reason, at(30))).toBe(false);
+    expect((await jobs.get("acme", job.id))?.lease).toEqual({ owner: "a", expiresAtMs: T0 + 5000 });
+    const failure = { code: "render_failed", message: "Rendering failed after 1 attempts: Target closed" };
+    const failed = await jobs.markFailed("acme", job.id, failure, at(40), { owner: "a" }, false);
+    expect(failed).toMatchObject({ applied: true, job: { status: "failed", error: failure } });
+    expect(await jobs.markFinalDelivery("acme", job.id, at(50))).toMatchObject({
+      applied: false,
+      job: { status: "failed" },
+    });
+
+    // A marked job still succeeds by its holder; a queued one can be marked; a missing one is not created.
+    const other = newJob();
+    await jobs.create(other);
+    expect((await jobs.markFinalDelivery("acme", other.id, at(0))).job).toMatchObject({
+      status: "queued",
+      finalDeliveryAt: at(0).toISOString(),
+    });
+    await jobs.startAttempt("acme", other.id, { owner: "b", expiresAtMs: T0 + 5000 }, at(1));
+    expect((await jobs.markSucceeded("acme", other.id, "b", output, at(2), false)).applied).toBe(true);
+    expect(await jobs.markFinalDelivery("acme", "no-such-job", at(0))).toEqual({ applied: false });
+    expect(await jobs.get("acme", "no-such-job")).toBeUndefined();
+  });
+
   it("appends webhook attempts in order and keeps the state", async () => {
     const { jobs } = make();
     const job = newJob({ callbackUrl: "https://h.example.com/x" });

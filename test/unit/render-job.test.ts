@@ -176,6 +176,72 @@ describe("renderJob", () => {
     });
   });
 
+  it("fails the job in an earlier attempt that outlived its message's final delivery, rather than release it to no one", async () => {
+    const { deps, jobs, renderer, clock } = setup();
+    renderer.failures.push(new Error("one"));
+    expect((await renderJob(deps, message, delivery(1))).outcome).toBe("retry");
+
+    // Attempt 2 renders for long (its message's heartbeat failed): the message shows again, finds the
+    // job leased, and then has its final delivery, which finds the lease renewed and dead-letters it.
+    const renewing: RenderJobDeps = {
+      ...deps,
+      sleep: async (ms) => {
+        clock.advance(ms / 2);
+        const job = await jobs.get("t1", "j1");
+        if (job?.lease) {
+          await jobs.renewLease(
+            "t1",
+            "j1",
+            { ...job.lease, expiresAtMs: clock.now().getTime() + LEASE_MS },
+            clock.now(),
+          );
+        }
+        clock.advance(ms / 2);
+      },
+    };
+    renderer.render = async () => {
+      expect((await renderJob(renewing, message, delivery(3))).outcome).toBe("retry");
+      expect((await renderJob(renewing, message, delivery(4))).outcome).toBe("dead-letter");
+      expect((await jobs.get("t1", "j1"))?.status).toBe("rendering");
+      throw new Error("two");
+    };
+    expect((await renderJob(deps, message, delivery(2))).outcome).toBe("retry");
+    const job = await jobs.get("t1", "j1");
+    expect(job?.status).toBe("failed");
+    expect(job?.error).toEqual({ code: "render_failed", message: "Rendering failed after 2 attempts: two" });
+    expect(job?.lease).toBeUndefined();
+  });
+
+  it("lets an attempt that outlived its message's final delivery still succeed", async () => {
+    const { deps, jobs, renderer, clock } = setup({ callbackUrl: "https://hooks.example.com/k" });
+    const echo = renderer.render.bind(renderer);
+    // The lease holder is alive: the final delivery's wait sees it renewed.
+    const renewing: RenderJobDeps = {
+      ...deps,
+      sleep: async (ms) => {
+        clock.advance(ms);
+        const job = await jobs.get("t1", "j1");
+        if (job?.lease) {
+          await jobs.renewLease(
+            "t1",
+            "j1",
+            { ...job.lease, expiresAtMs: clock.now().getTime() + LEASE_MS },
+            clock.now(),
+          );
+        }
+      },
+    };
+    renderer.render = async (html, output) => {
+      expect((await renderJob(renewing, message, delivery(4))).outcome).toBe("dead-letter");
+      return echo(html, output);
+    };
+    expect(await renderJob(deps, message, delivery(1))).toMatchObject({
+      outcome: "done",
+      status: "succeeded",
+    });
+    expect((await jobs.get("t1", "j1"))?.status).toBe("succeeded");
+  });
+
   it("takes over a job whose worker died only after its lease has expired", async () => {
     const { deps, jobs, renderer, clock } = setup();
     // Attempt 1 started and its worker died: the lease was never released.

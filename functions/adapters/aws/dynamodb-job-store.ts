@@ -83,6 +83,8 @@ interface JobItem {
   /** Epoch ms. */
   leaseExpiresAt?: number;
   lastError?: JobFailure;
+  /** ISO-8601; see Job.finalDeliveryAt. */
+  finalDeliveryAt?: string;
   output?: JobOutput;
   error?: JobFailure;
   webhookState?: WebhookState;
@@ -318,8 +320,8 @@ export class DynamoDbJobStore implements JobStore {
   ): Promise<boolean> {
     const { applied } = await this.update(tenant, id, {
       update: "SET #lastError = :lastError, #updatedAt = :at REMOVE #leaseOwner, #leaseExpiresAt",
-      condition: "#status = :rendering AND #leaseOwner = :owner",
-      names: ["status", "leaseOwner", "leaseExpiresAt", "lastError", "updatedAt"],
+      condition: "#status = :rendering AND #leaseOwner = :owner AND attribute_not_exists(#finalDeliveryAt)",
+      names: ["status", "leaseOwner", "leaseExpiresAt", "lastError", "updatedAt", "finalDeliveryAt"],
       values: {
         ":rendering": "rendering",
         ":owner": owner,
@@ -329,6 +331,16 @@ export class DynamoDbJobStore implements JobStore {
       readBack: false,
     });
     return applied;
+  }
+
+  async markFinalDelivery(tenant: string, id: string, at: Date): Promise<WriteResult> {
+    return this.update(tenant, id, {
+      update: "SET #finalDeliveryAt = if_not_exists(#finalDeliveryAt, :at)",
+      // Not terminal; a missing item fails the comparison, so the update never creates one.
+      condition: "#status IN (:queued, :rendering)",
+      names: ["status", "finalDeliveryAt"],
+      values: { ":queued": "queued", ":rendering": "rendering", ":at": at.toISOString() },
+    });
   }
 
   async markSucceeded(
@@ -486,6 +498,7 @@ function fromItem(item: JobItem): Job {
       ? { lease: { owner: item.leaseOwner, expiresAtMs: Number(item.leaseExpiresAt) } }
       : {}),
     ...(item.lastError ? { lastError: item.lastError } : {}),
+    ...(item.finalDeliveryAt ? { finalDeliveryAt: item.finalDeliveryAt } : {}),
     ...(item.output ? { output: item.output } : {}),
     ...(item.error ? { error: item.error } : {}),
     ...(item.webhookState

@@ -98,10 +98,19 @@ export class MemoryJobStore implements JobStore {
     at: Date,
   ): Promise<boolean> {
     const job = this.jobs.get(`${tenant}/${id}`);
-    if (job?.status !== "rendering" || job.lease?.owner !== owner) return false;
+    if (job?.status !== "rendering" || job.lease?.owner !== owner || job.finalDeliveryAt) return false;
     const { lease: _, ...rest } = job;
     this.jobs.set(`${tenant}/${id}`, { ...rest, lastError, updatedAt: at.toISOString() });
     return true;
+  }
+
+  async markFinalDelivery(tenant: string, id: string, at: Date): Promise<WriteResult> {
+    const job = this.jobs.get(`${tenant}/${id}`);
+    if (!job || isTerminal(job.status)) return { applied: false, ...(job ? { job } : {}) };
+    return {
+      applied: true,
+      job: this.put(job, { finalDeliveryAt: job.finalDeliveryAt ?? at.toISOString() }, at, false),
+    };
   }
 
   async markSucceeded(

@@ -36,6 +36,7 @@ import {
 import { startDynamoDbStandIn, startSqsS3StandIn } from "../../functions/local/stand-ins.js";
 import { ensureChromiumPack } from "../../layers/chromium/chromium-pack.js";
 import { ensureLocalFontPack, fontConfigXml } from "../../layers/chromium/font-pack.js";
+import { RENDER_WORKER_ALIASES } from "../../lib/constructs/worker-shims/aliases.js";
 import type { BenchJob } from "./fixtures.js";
 import { round } from "./proc.js";
 
@@ -207,7 +208,7 @@ export async function measureColdStart(options: {
   }
 }
 
-/** Bundles the worker entry as the CDK does (ESM, minified, @sparticuz/chromium external). */
+/** Bundles the worker entry as the CDK does (ESM, minified, @sparticuz/chromium external, its aliases). */
 async function bundleWorker(): Promise<number> {
   await mkdir(BUNDLE_DIR, { recursive: true });
   const outfile = join(BUNDLE_DIR, "render-worker.mjs");
@@ -223,6 +224,9 @@ async function bundleWorker(): Promise<number> {
     sourcesContent: false,
     mainFields: ["module", "main"],
     external: ["@sparticuz/chromium"],
+    alias: RENDER_WORKER_ALIASES,
+    // The CDK runs esbuild in the repository root, which the aliases' paths are relative to.
+    absWorkingDir: REPO,
     banner: {
       js: "import { createRequire as __kilnCreateRequire } from 'node:module'; const require = __kilnCreateRequire(import.meta.url);",
     },

@@ -25,20 +25,32 @@ const OPTIONS = {
   loadSchema: undefined,
 } as const;
 
-const engines = {
-  "2020-12": addFormats(new Ajv2020(OPTIONS) as unknown as Ajv),
-  "2019-09": addFormats(new Ajv2019(OPTIONS) as unknown as Ajv),
-  "draft-07": addFormats(new Ajv(OPTIONS)),
+type Draft = "2020-12" | "2019-09" | "draft-07";
+
+const newEngine: Record<Draft, () => Ajv> = {
+  "2020-12": () => addFormats(new Ajv2020(OPTIONS) as unknown as Ajv),
+  "2019-09": () => addFormats(new Ajv2019(OPTIONS) as unknown as Ajv),
+  "draft-07": () => addFormats(new Ajv(OPTIONS)),
 };
 
-/** Which validator understands `$schema`; undefined for a draft Kiln does not support. */
-function engineFor(schema: Record<string, unknown>): Ajv | undefined {
+// Built on first use: all three at import cost every cold start milliseconds, and a process needs one or
+// none (the render worker never validates data).
+const engines: Partial<Record<Draft, Ajv>> = {};
+
+function engine(draft: Draft): Ajv {
+  const built = engines[draft] ?? newEngine[draft]();
+  engines[draft] = built;
+  return built;
+}
+
+/** Which draft `$schema` names; undefined for a draft Kiln does not support. */
+function draftOf(schema: Record<string, unknown>): Draft | undefined {
   const declared = schema.$schema;
-  if (declared === undefined) return engines["2020-12"];
+  if (declared === undefined) return "2020-12";
   if (typeof declared !== "string") return undefined;
-  if (declared.includes("2020-12")) return engines["2020-12"];
-  if (declared.includes("2019-09")) return engines["2019-09"];
-  if (/draft-0[67]/.test(declared)) return engines["draft-07"];
+  if (declared.includes("2020-12")) return "2020-12";
+  if (declared.includes("2019-09")) return "2019-09";
+  if (/draft-0[67]/.test(declared)) return "draft-07";
   return undefined;
 }
 
@@ -56,8 +68,8 @@ export function compileDataSchema(schema: DataSchema): { validate: ValidateFunct
   const id = createHash("sha256").update(text).digest("hex");
   const hit = compiled.get(id);
   if (hit) return { validate: hit };
-  const engine = engineFor(schema);
-  if (!engine) {
+  const draft = draftOf(schema);
+  if (!draft) {
     return {
       problem: `$schema ${JSON.stringify(schema.$schema)} is not supported: use draft 2020-12 (or omit $schema), 2019-09 or draft-07`,
     };
@@ -66,7 +78,7 @@ export function compileDataSchema(schema: DataSchema): { validate: ValidateFunct
   try {
     // A copy without $id: the same schema compiled twice under one $id would clash in Ajv's registry.
     const { $id: _id, ...rest } = schema;
-    validate = engine.compile(rest);
+    validate = engine(draft).compile(rest);
   } catch (err) {
     return { problem: `is not a valid JSON Schema: ${(err as Error).message}` };
   }

@@ -16,6 +16,7 @@ import type { RequestPayloads } from "./request-payloads.js";
 import { ServiceFunction } from "./service-function.js";
 import type { UrlSigner } from "./url-signer.js";
 import type { WebhookDelivery } from "./webhooks.js";
+import { RENDER_WORKER_ALIASES } from "./worker-shims/aliases.js";
 
 export const RENDER_WORKER_DEFAULTS = {
   memorySize: 2048,
@@ -144,6 +145,7 @@ export class RenderWorker extends Construct {
       // Provided by the Chromium layer at /opt/nodejs/node_modules, which nodejs18.x and later also
       // search for ES module imports.
       externalModules: [CHROMIUM_PACKAGE],
+      moduleAliases: RENDER_WORKER_ALIASES,
       reservedConcurrentExecutions: props.reservedConcurrency,
       logRetention: props.logRetention,
       removalPolicy: props.removalPolicy,

@@ -35,6 +35,12 @@ export interface ServiceFunctionProps {
    * @default [] (everything, the AWS SDK included, is bundled at the versions in package-lock.json)
    */
   readonly externalModules?: string[];
+  /**
+   * Modules the bundle replaces with other files (esbuild's `alias`), each path relative to the
+   * repository root, where the CDK runs esbuild.
+   * @default {} (none)
+   */
+  readonly moduleAliases?: Readonly<Record<string, string>>;
   /** @default undefined (unreserved) */
   readonly reservedConcurrentExecutions?: number;
   /** @default logs.RetentionDays.ONE_MONTH */
@@ -156,6 +162,9 @@ export class ServiceFunction extends Construct {
         sourcesContent: false,
         bundleAwsSDK: true,
         externalModules: props.externalModules ?? [],
+        esbuildArgs: {
+          "--alias": Object.entries(props.moduleAliases ?? {}).map(([from, to]) => `${from}=${to}`),
+        },
       },
     });
 

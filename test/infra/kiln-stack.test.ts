@@ -173,6 +173,21 @@ describe("render worker", () => {
     expect(bundle).not.toContain("al2023.tar.br");
   });
 
+  it("bundles the worker with node:http as CommonJS and without code it never runs", () => {
+    const bundle = readFileSync(
+      join(synth.assemblyDir, `asset.${assetHash(fn("RenderWorker/Worker"))}`, "index.mjs"),
+      "utf8",
+    );
+    // An ES import of node:http would load Node's undici for its WebSocket export.
+    expect(bundle).not.toMatch(/from\s*"(node:)?http"|import\("(node:)?http"\)/);
+    expect(bundle).toContain('getBuiltinModule("node:http")');
+    // The stand-ins are in; yargs, modern-tar and chromium-bidi (a message from each) are not.
+    expect(bundle).toContain("bundled without WebDriver BiDi");
+    expect(bundle).not.toContain("Not enough non-option arguments");
+    expect(bundle).not.toContain("ustar");
+    expect(bundle).not.toContain("Dedicated worker must have exactly one owner");
+  });
+
   it("ships a layer with @sparticuz/chromium under nodejs/node_modules and no AWS SDK", () => {
     const layer = onlyResource(json, "AWS::Lambda::LayerVersion");
     const dir = join(synth.assemblyDir, `asset.${assetHash(layer.properties)}`, "nodejs", "node_modules");

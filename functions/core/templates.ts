@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { z } from "zod";
 import { NotFoundError, PermanentRenderError, ValidationError } from "./errors.js";
-import { compileDataSchema, type DataSchema, validateData } from "./json-schema.js";
+import type { DataSchema } from "./json-schema.js";
 import { templateSyntaxError } from "./template-engine.js";
 
 /**
@@ -152,6 +152,13 @@ export function templateSourceKey(tenant: string, sha256: string): string {
   return `${TEMPLATES.sourceKeyPrefix}${tenant}/${sha256}.html`;
 }
 
+/**
+ * JSON Schema validation (Ajv) is loaded when a schema is first checked: the render worker imports this
+ * module for the TemplateLoader and never validates data, and Ajv's evaluation is milliseconds of its
+ * cold start.
+ */
+const dataSchemas = () => import("./json-schema.js");
+
 const sha256 = (text: string) => createHash("sha256").update(text, "utf8").digest("hex");
 const sameSchema = (a: DataSchema | undefined, b: DataSchema | undefined) =>
   JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
@@ -172,6 +179,7 @@ export async function createTemplateVersion(
   if (syntax)
     throw new ValidationError([{ field: "html", message: `is not a valid Liquid template: ${syntax}` }]);
   if (input.schema) {
+    const { compileDataSchema } = await dataSchemas();
     const compiled = compileDataSchema(input.schema);
     if ("problem" in compiled) throw new ValidationError([{ field: "schema", message: compiled.problem }]);
   }
@@ -284,6 +292,7 @@ export async function checkRenderTemplate(
 ): Promise<void> {
   const schema = await storedTemplateSchema(deps, tenant, template);
   if (schema) {
+    const { validateData } = await dataSchemas();
     const issues = validateData(schema, data);
     if (issues.length > 0) throw new ValidationError(issues);
   }

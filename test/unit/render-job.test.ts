@@ -60,6 +60,26 @@ function setup(overrides: Partial<Job> = {}) {
   return { deps, jobs, renderer, outputs, payloads, webhooks, clock };
 }
 
+/** Deps whose waits last as long as asked, while the job's lease holder renews its lease halfway through. */
+function whileLeaseHolderLives(deps: RenderJobDeps, jobs: MemoryJobStore, clock: FixedClock): RenderJobDeps {
+  return {
+    ...deps,
+    sleep: async (ms) => {
+      clock.advance(ms / 2);
+      const job = await jobs.get("t1", "j1");
+      if (job?.lease) {
+        await jobs.renewLease(
+          "t1",
+          "j1",
+          { ...job.lease, expiresAtMs: clock.now().getTime() + LEASE_MS },
+          clock.now(),
+        );
+      }
+      clock.advance(ms / 2);
+    },
+  };
+}
+
 const message = { tenant: "t1", jobId: "j1" };
 const delivery = (receiveCount: number, maxReceiveCount = 4): Delivery => ({ receiveCount, maxReceiveCount });
 
@@ -146,22 +166,7 @@ describe("renderJob", () => {
 
     // Attempt 3 renders; meanwhile its message shows again, has its last delivery, finds the lease
     // renewed by attempt 3 and is dead-lettered. Then attempt 3 fails.
-    const renewing: RenderJobDeps = {
-      ...deps,
-      sleep: async (ms) => {
-        clock.advance(ms / 2);
-        const job = await jobs.get("t1", "j1");
-        if (job?.lease) {
-          await jobs.renewLease(
-            "t1",
-            "j1",
-            { ...job.lease, expiresAtMs: clock.now().getTime() + LEASE_MS },
-            clock.now(),
-          );
-        }
-        clock.advance(ms / 2);
-      },
-    };
+    const renewing = whileLeaseHolderLives(deps, jobs, clock);
     renderer.render = async () => {
       expect((await renderJob(renewing, message, delivery(4))).outcome).toBe("dead-letter");
       expect((await jobs.get("t1", "j1"))?.status).toBe("rendering");
@@ -183,22 +188,7 @@ describe("renderJob", () => {
 
     // Attempt 2 renders for long (its message's heartbeat failed): the message shows again, finds the
     // job leased, and then has its final delivery, which finds the lease renewed and dead-letters it.
-    const renewing: RenderJobDeps = {
-      ...deps,
-      sleep: async (ms) => {
-        clock.advance(ms / 2);
-        const job = await jobs.get("t1", "j1");
-        if (job?.lease) {
-          await jobs.renewLease(
-            "t1",
-            "j1",
-            { ...job.lease, expiresAtMs: clock.now().getTime() + LEASE_MS },
-            clock.now(),
-          );
-        }
-        clock.advance(ms / 2);
-      },
-    };
+    const renewing = whileLeaseHolderLives(deps, jobs, clock);
     renderer.render = async () => {
       expect((await renderJob(renewing, message, delivery(3))).outcome).toBe("retry");
       expect((await renderJob(renewing, message, delivery(4))).outcome).toBe("dead-letter");
@@ -216,21 +206,7 @@ describe("renderJob", () => {
     const { deps, jobs, renderer, clock } = setup({ callbackUrl: "https://hooks.example.com/k" });
     const echo = renderer.render.bind(renderer);
     // The lease holder is alive: the final delivery's wait sees it renewed.
-    const renewing: RenderJobDeps = {
-      ...deps,
-      sleep: async (ms) => {
-        clock.advance(ms);
-        const job = await jobs.get("t1", "j1");
-        if (job?.lease) {
-          await jobs.renewLease(
-            "t1",
-            "j1",
-            { ...job.lease, expiresAtMs: clock.now().getTime() + LEASE_MS },
-            clock.now(),
-          );
-        }
-      },
-    };
+    const renewing = whileLeaseHolderLives(deps, jobs, clock);
     renderer.render = async (html, output) => {
       expect((await renderJob(renewing, message, delivery(4))).outcome).toBe("dead-letter");
       return echo(html, output);

@@ -144,8 +144,16 @@ export interface PipelineResult {
   readonly workerMs: LatencySummary;
   /** The browser pool's counters at the end of the run. */
   readonly pool: StatsMessage["pool"];
-  /** CPU milliseconds per render: the stack's node process, its Chromium, and this load generator. */
-  readonly cpuMsPerRender: { readonly node: number; readonly chromium: number; readonly client: number };
+  /**
+   * CPU milliseconds per render: the stack's node process, its Chromium, this load generator and,
+   * when they run apart, the AWS stand-ins' process.
+   */
+  readonly cpuMsPerRender: {
+    readonly node: number;
+    readonly chromium: number;
+    readonly client: number;
+    readonly standIns?: number;
+  };
   readonly rss: RssSample[];
 }
 
@@ -258,6 +266,8 @@ function summarizeRun(
   const ok = tracked.filter((j) => j.done?.status === "succeeded");
   const succeededAt = (j: Tracked) => Date.parse(j.done?.updatedAt ?? "");
   const last = Math.max(...ok.map(succeededAt));
+  const perRender = (cpuS: number) => round((cpuS * 1000) / Math.max(1, tracked.length), 1);
+  const end = rss.at(-1);
   return {
     jobs: tracked.length,
     failed: tracked.length - ok.length,
@@ -269,9 +279,10 @@ function summarizeRun(
     workerMs: summarize(stats.workerMs),
     pool: stats.pool,
     cpuMsPerRender: {
-      node: round(((rss.at(-1)?.nodeCpuS ?? 0) * 1000) / Math.max(1, tracked.length), 1),
-      chromium: round(((rss.at(-1)?.chromiumCpuS ?? 0) * 1000) / Math.max(1, tracked.length), 1),
-      client: round((clientCpu.user + clientCpu.system) / 1000 / Math.max(1, tracked.length), 1),
+      node: perRender(end?.nodeCpuS ?? 0),
+      chromium: perRender(end?.chromiumCpuS ?? 0),
+      client: perRender((clientCpu.user + clientCpu.system) / 1e6),
+      ...(end?.standInsCpuS !== undefined ? { standIns: perRender(end.standInsCpuS) } : {}),
     },
     rss,
   };

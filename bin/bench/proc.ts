@@ -80,6 +80,8 @@ export interface RssSample {
   /** CPU seconds used since sampling started, by the node process and by its Chromium. */
   readonly nodeCpuS: number;
   readonly chromiumCpuS: number;
+  /** The same for the AWS stand-ins' process, when they run apart. */
+  readonly standInsCpuS?: number;
 }
 
 /** Samples the RSS of a node process and of the Chromium it started, once per interval. */
@@ -88,6 +90,7 @@ export class RssSampler {
   readonly #started = performance.now();
   #timer: NodeJS.Timeout | undefined;
   readonly #nodeCpuAtStart: number;
+  readonly #standInsCpuAtStart: number;
   /** CPU seconds of every Chromium seen: at the first and at the latest sample. */
   readonly #chromiumCpu = new Map<number, { first: number; last: number }>();
 
@@ -97,6 +100,7 @@ export class RssSampler {
     private readonly standInsPid?: number,
   ) {
     this.#nodeCpuAtStart = cpuSeconds(pid);
+    this.#standInsCpuAtStart = standInsPid === undefined ? 0 : cpuSeconds(standInsPid);
     for (const p of this.#chromium()) {
       const cpu = cpuSeconds(p.pid);
       this.#chromiumCpu.set(p.pid, { first: cpu, last: cpu });
@@ -134,6 +138,9 @@ export class RssSampler {
       ...(this.standInsPid !== undefined ? { standInsMb: round(rssMb(this.standInsPid) ?? 0, 1) } : {}),
       nodeCpuS: round(cpuSeconds(this.pid) - this.#nodeCpuAtStart, 2),
       chromiumCpuS: round(chromiumCpu, 2),
+      ...(this.standInsPid !== undefined
+        ? { standInsCpuS: round(cpuSeconds(this.standInsPid) - this.#standInsCpuAtStart, 2) }
+        : {}),
     };
     this.samples.push(s);
     return s;

@@ -69,8 +69,9 @@ function formatSection(f: FormatResult): string[] {
       lines.push(row("Kiln renderer alone, one render at a time", "", ms(p50), ms(p95)));
     }
     const cpu = saturated.cpuMsPerRender;
+    const standIns = cpu.standIns === undefined ? "" : `, AWS stand-ins ${cpu.standIns} ms`;
     lines.push(
-      `  CPU per render (saturated): stack node ${cpu.node} ms, Chromium ${cpu.chromium} ms, client ${cpu.client} ms`,
+      `  CPU per render (saturated): stack node ${cpu.node} ms${standIns}, Chromium ${cpu.chromium} ms, client ${cpu.client} ms`,
     );
     lines.push(`  worker RSS (saturated): ${rssLine(saturated.rss)}`);
     const p = saturated.pool;

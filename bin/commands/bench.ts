@@ -99,8 +99,10 @@ export const bench: Command = {
 Renders the invoice example (PNG 1200×800 and PDF A4) three ways in one run and compares them:
   raw    puppeteer-core on warm pages of the same Chromium, nothing else (the ceiling)
   naive  launch, render, close per render
-  kiln   submit over HTTP → succeeded, through a local stack in a child process,
-         at a steady rate and at saturation, with the worker's RSS over time
+  kiln   submit over HTTP → succeeded, through a local stack in a child process and
+         the AWS stand-ins in another (as in AWS, where DynamoDB, SQS and S3 are not in
+         the worker's process), at a steady rate and at saturation, with the worker's
+         RSS over time
   cold   a fresh worker process with an empty TMPDIR → its first render, phase by phase
 
 Options:
@@ -116,6 +118,7 @@ Options:
   --poll MS           the client's poll interval at the steady rate (default 10)
   --saturated-poll MS the poll interval at saturation, where polls compete with renders (default 100)
   --rounds N          alternate raw ceiling and saturated Kiln N times; report the median ratio (default 1)
+  --one-process       run the AWS stand-ins in the stack's process, as \`npm start\` does
   --cold-runs N       cold starts to measure (default 3)
   --soak              memory mode (alone, or with --only): PNG renders through the pipeline,
                       worker RSS around 500 renders and over the last 250; the AWS stand-ins
@@ -142,6 +145,7 @@ Options:
         "saturated-poll": { type: "string", default: "100" },
         "cold-runs": { type: "string", default: "3" },
         rounds: { type: "string", default: "1" },
+        "one-process": { type: "boolean", default: false },
         soak: { type: "boolean", default: false },
         "soak-renders": { type: "string", default: "5000" },
         examples: { type: "string", default: "examples/invoice" },
@@ -164,6 +168,7 @@ Options:
       saturatedPollMs: int("saturated-poll", values["saturated-poll"]),
       coldRuns: int("cold-runs", values["cold-runs"]),
       rounds: int("rounds", values.rounds),
+      standInsApart: !values["one-process"],
     };
     if (!(settings.rate > 0)) throw new UsageError("--rate must be a positive number of jobs per second");
     const soak = values.soak ? int("soak-renders", values["soak-renders"], 750) : undefined;
@@ -236,7 +241,10 @@ Options:
             }
           }
           if (parts.includes("kiln")) {
-            stack ??= await startStack(work, settings.concurrency, log, jobs.png.body);
+            stack ??= await startStack(work, settings.concurrency, log, {
+              warmup: jobs.png.body,
+              separateStandIns: settings.standInsApart,
+            });
             log(`${format}: Kiln saturated, ${settings.saturate} jobs${of}`);
             result.saturated = await saturate(stack, job.body, {
               jobs: settings.saturate,
@@ -282,7 +290,7 @@ Options:
         if (stack) await stack.stop();
         // A fresh stack, so the counts start at zero; the stand-ins apart, so that what they store
         // for every job is not counted as the worker's.
-        stack = await startStack(work, settings.concurrency, log, undefined, true);
+        stack = await startStack(work, settings.concurrency, log, { separateStandIns: true });
         (report as { soak?: SoakResult }).soak = await runSoak(
           stack,
           jobs.png.body,
@@ -321,8 +329,7 @@ async function startStack(
   work: string,
   concurrency: number,
   log: (l: string) => void,
-  warmup: unknown,
-  separateStandIns = false,
+  { warmup, separateStandIns }: { warmup?: unknown; separateStandIns: boolean },
 ) {
   const { startBenchStack } = await import("../bench/pipeline.js");
   const dataDir = join(work, `stack-${Date.now()}`);

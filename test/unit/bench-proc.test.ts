@@ -26,4 +26,15 @@ describe("bench process memory", () => {
     expect(withStandIns.standInsMb).toBeGreaterThan(0);
     expect(withStandIns.renders).toBe(7);
   });
+
+  it("counts the stand-ins' CPU from the start of sampling, apart from the stack's", () => {
+    const sampler = new RssSampler(process.pid, () => 0, process.pid);
+    // Burn 60 ms of CPU: /proc counts it in 10 ms ticks.
+    const start = process.cpuUsage();
+    while (process.cpuUsage(start).user < 60_000) Math.sqrt(Math.random());
+    const s = sampler.sample();
+    expect(s.standInsCpuS).toBeGreaterThanOrEqual(0.04);
+    expect(s.standInsCpuS).toBeCloseTo(s.nodeCpuS, 1);
+    expect(new RssSampler(process.pid, () => 0).sample().standInsCpuS).toBeUndefined();
+  });
 });

@@ -17,6 +17,7 @@ import {
   ensureChromiumPack,
   extractChromiumBinary,
   PACK_BINARY_FILE,
+  rawBlocks,
   readManifest,
   STORED_EXTRA_BYTES,
   storedZstdFrame,
@@ -164,6 +165,13 @@ describe("Chromium layer", () => {
     expect(frame.byteLength).toBe(bytes.byteLength + 9 + 3 * 3);
     expect(zstdDecompressSync(storedZstdFrame(Buffer.alloc(0))).byteLength).toBe(0);
     expect(zstdSequenceCount(frame)).toBe(0);
+    // The extraction writes a stored frame's blocks as they are, without a decoder.
+    const blocks = rawBlocks(frame);
+    expect(blocks.map((b) => b.byteLength)).toEqual([131_072, 131_072, 37_856]);
+    expect(Buffer.concat(blocks).equals(bytes)).toBe(true);
+    const compressed = zstdCompressSync(bytes, { params: { [constants.ZSTD_c_contentSizeFlag]: 1 } });
+    expect(() => rawBlocks(compressed)).toThrow(/unexpected header|not raw/);
+    expect(() => rawBlocks(frame.subarray(0, 200_000))).toThrow(/truncated|not raw/);
   });
 
   it("counts the sequences of a compressed zstd frame: more repeats, more sequences", () => {

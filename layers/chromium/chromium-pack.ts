@@ -8,7 +8,7 @@
  *
  *   chromium.zst   the binary, FRAME_BYTES per zstd frame (any zstd tool decodes the whole file); the
  *                  frames that cost the most to decode per byte they save are stored (raw blocks), as
- *                  far as STORED_EXTRA_BYTES allows: decoding those is a copy
+ *                  far as STORED_EXTRA_BYTES allows: the extraction writes their blocks as they are
  *   pack.json      the manifest: frame offsets and lengths, the binary's size and sha256
  *   swiftshader/   GL libraries Chromium loads from its own directory: copied next to the binary
  *                  (even with --disable-gpu, its in-process GPU thread dies without them)
@@ -234,7 +234,7 @@ export async function extractChromiumBinary(packDir: string, target: string): Pr
     });
     let next = 0;
     // One read buffer per decoder, reused frame after frame: a fresh 26 MB buffer costs ~14 ms of
-    // page faults on first touch, as much again for each decoded frame.
+    // page faults on first touch (a decoded frame's output still does; Node's zstd allocates it).
     const largest = Math.max(...jobs.map((job) => job.length));
     const worker = async () => {
       const frames = Buffer.allocUnsafe(largest);

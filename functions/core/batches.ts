@@ -7,6 +7,7 @@ import { type FieldIssue, ValidationError } from "./errors.js";
 import { claimIdempotencyKey } from "./idempotency.js";
 import type { Job, JobFailure, JobOutput, JobStatus } from "./job.js";
 import { validateData } from "./json-schema.js";
+import type { BatchMessage } from "./messages.js";
 import type { Clock, IdempotencyStore, JobStore, Logger, PayloadStore, RenderMessage } from "./ports.js";
 import {
   CONTENT_TYPES,
@@ -233,11 +234,7 @@ export interface BatchJobEntry {
   readonly error?: JobFailure;
 }
 
-export type BatchMessage =
-  /** Create and queue the jobs of records `[chunk × chunkSize, …)`. */
-  | { readonly kind: "chunk"; readonly tenant: string; readonly batchId: string; readonly chunk: number }
-  /** See whether the batch is complete; if so write its manifest (and zip), else check again later. */
-  | { readonly kind: "check"; readonly tenant: string; readonly batchId: string };
+export type { BatchMessage } from "./messages.js";
 
 export interface BatchQueue {
   /** `delaySeconds` is capped at 15 minutes by SQS. */

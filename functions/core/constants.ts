@@ -73,6 +73,9 @@ export const OUTPUTS = {
 
 export const SIGNED_URL_DEFAULT_TTL_SECONDS = 300;
 
+/** Renders one Chromium serves before the worker recycles it (a leak's ceiling, not a routine cost). */
+export const RENDERS_PER_BROWSER = 500;
+
 /** Job records (and their outputs) are kept this long before TTL expiry. */
 export const JOB_RETENTION_DAYS = 30;
 
@@ -98,6 +101,16 @@ export const ENV = {
   visibilityHoldSeconds: "KILN_VISIBILITY_HOLD_SECONDS",
   /** Seconds before the first redelivery of a transient failure; doubles per receive, with jitter. */
   retryBaseSeconds: "KILN_RETRY_BASE_SECONDS",
+  /** The longest wait before a redelivery, however many receives. */
+  retryMaxSeconds: "KILN_RETRY_MAX_SECONDS",
+  /** Records of one batch the worker renders at once; unset: one per vCPU. */
+  renderConcurrency: "KILN_RENDER_CONCURRENCY",
+  /** How long the dispatcher waits for a webhook receiver's answer. */
+  webhookTimeoutMs: "KILN_WEBHOOK_TIMEOUT_MS",
+  /** Deliveries of one batch the dispatcher makes at once. */
+  webhookConcurrency: "KILN_WEBHOOK_CONCURRENCY",
+  /** Seconds between completion checks of a running batch. */
+  batchCheckEverySeconds: "KILN_BATCH_CHECK_EVERY_SECONDS",
   /** Bucket of template HTML (content-addressed, versioned by the jobs table). */
   templatesBucket: "KILN_TEMPLATES_BUCKET",
   /** Bucket of tenant assets (`assets/<tenant>/…`), served through the CDN. */

@@ -1,4 +1,5 @@
 import type { Job, JobFailure, JobLease, JobOutput, WebhookAttempt, WebhookState } from "./job.js";
+import type { RenderMessage, WebhookMessage } from "./messages.js";
 import type { OutputOptions, PageOptions } from "./output-options.js";
 import type { RateLimit } from "./rate-limit.js";
 import type { RenderRequest } from "./render-request.js";
@@ -160,26 +161,10 @@ export interface ApiKeyStore {
   tenantFor(apiKey: string): Promise<string | undefined>;
 }
 
-export interface RenderMessage {
-  readonly tenant: string;
-  readonly jobId: string;
-  /** The submitting request's correlation id; on every log line of the job's work. */
-  readonly correlationId?: string;
-}
+export type { RenderMessage, WebhookMessage } from "./messages.js";
 
 export interface RenderQueue {
   enqueue(message: RenderMessage): Promise<void>;
-}
-
-export interface WebhookMessage {
-  readonly tenant: string;
-  readonly jobId: string;
-  /** Delivery attempt this message asks for; 1 is the first. */
-  readonly attempt: number;
-  /** Epoch ms before which the attempt must not be made (waits longer than one queue delay). */
-  readonly notBefore?: number;
-  /** The job's correlation id, so the dispatcher's lines carry it before the job is read. */
-  readonly correlationId?: string;
 }
 
 export interface WebhookQueue {

@@ -1,56 +1,34 @@
 import { randomUUID } from "node:crypto";
 import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
-import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { LambdaClient } from "@aws-sdk/client-lambda";
 import { S3Client } from "@aws-sdk/client-s3";
 import { SQSClient } from "@aws-sdk/client-sqs";
-import { CloudFrontUrlSigner } from "../adapters/aws/cloudfront-url-signer.js";
 import { DynamoDbApiKeyStore } from "../adapters/aws/dynamodb-api-key-store.js";
-import { DynamoDbBatchStore } from "../adapters/aws/dynamodb-batch-store.js";
-import { DynamoDbIdempotencyStore } from "../adapters/aws/dynamodb-idempotency-store.js";
-import { DynamoDbJobStore } from "../adapters/aws/dynamodb-job-store.js";
-import { DynamoDbTemplateStore } from "../adapters/aws/dynamodb-template-store.js";
-import { DynamoDbTenantSettingsStore } from "../adapters/aws/dynamodb-tenant-settings-store.js";
-import { DynamoDbWebhookSecretStore } from "../adapters/aws/dynamodb-webhook-secret-store.js";
-import { LambdaUrlSigner } from "../adapters/aws/lambda-url-signer.js";
-import { S3AssetStore } from "../adapters/aws/s3-asset-store.js";
-import { S3BatchArtifactStore, S3RecordsSource } from "../adapters/aws/s3-batch-artifacts.js";
-import { S3ObjectStore } from "../adapters/aws/s3-object-store.js";
-import { S3TextStore } from "../adapters/aws/s3-text-store.js";
-import {
-  SqsBatchQueue,
-  SqsMessageVisibility,
-  SqsRenderQueue,
-  SqsWebhookQueue,
-} from "../adapters/aws/sqs-render-queue.js";
-import { BrowserPool } from "../adapters/chromium/browser-pool.js";
+import type { BrowserPool } from "../adapters/chromium/browser-pool.js";
 import { ChromiumRenderer } from "../adapters/chromium/chromium-renderer.js";
 import type { EgressGuardOptions } from "../adapters/chromium/egress-guard.js";
-import {
-  PinnedWebhookSender,
-  type PinnedWebhookSenderOptions,
-} from "../adapters/http/pinned-webhook-sender.js";
+import type { PinnedWebhookSenderOptions } from "../adapters/http/pinned-webhook-sender.js";
 import { InProcessRateLimiter } from "../adapters/memory/rate-limiter.js";
 import { generateApiKey, parseApiKeyList } from "../core/api-keys.js";
 import { ASSETS } from "../core/assets.js";
-import { OUTPUTS, RENDER_QUEUE, SIGNED_URL_DEFAULT_TTL_SECONDS } from "../core/constants.js";
+import { OUTPUTS, RENDER_QUEUE } from "../core/constants.js";
 import { SERVICES } from "../core/observability.js";
 import { type Clock, type Logger, type Renderer, systemClock } from "../core/ports.js";
 import type { RateLimit } from "../core/rate-limit.js";
 import type { RetryPolicy } from "../core/retry-policy.js";
-import { TemplateLoader } from "../core/templates.js";
-import {
-  type CallbackUrlPolicy,
-  DEFAULT_WEBHOOK_SCHEDULE,
-  type WebhookRetrySchedule,
-} from "../core/webhooks.js";
-import { makeHandler as makeApiHandler } from "../handlers/api/handler.js";
-import { makeHandler as makeBatchFanOutHandler } from "../handlers/batch-fanout/handler.js";
-import { makeHandler as makeRenderWorkerHandler } from "../handlers/render-worker/handler.js";
-import { makeHandler as makeSignAssetsHandler } from "../handlers/sign-assets/handler.js";
-import { makeHandler as makeWebhookDispatcherHandler } from "../handlers/webhook-dispatcher/handler.js";
+import type { CallbackUrlPolicy, WebhookRetrySchedule } from "../core/webhooks.js";
+import { wireApi } from "../handlers/api/wire.js";
+import { batchFanOutFunction } from "../handlers/batch-fanout/function.js";
+import { wireBatchFanOut } from "../handlers/batch-fanout/wire.js";
+import type { FunctionDefinition } from "../handlers/function-definition.js";
+import { renderWorkerFunction } from "../handlers/render-worker/function.js";
+import { renderWorkerBrowsers, wireRenderWorker } from "../handlers/render-worker/wire.js";
+import { signAssetsClients, wireSignAssets } from "../handlers/sign-assets/wire.js";
+import { webhookDispatcherFunction } from "../handlers/webhook-dispatcher/function.js";
+import { wireWebhookDispatcher } from "../handlers/webhook-dispatcher/wire.js";
+import { lazyClients } from "../handlers/wiring.js";
 import { startLocalApiGateway } from "./api-gateway-server.js";
 import { type LocalEndpoints, localClientConfig } from "./aws-clients.js";
 import { type EdgeRequest, startLocalEdge } from "./edge.js";
@@ -62,6 +40,7 @@ import {
   type LocalFaults,
   withStoreFaults,
 } from "./fault-injection.js";
+import { type LocalFunctionConfigs, localFunctionConfigs } from "./function-configs.js";
 import { healthzRoute, localHealthChecks } from "./healthz.js";
 import { LocalLambdaEnvironment } from "./lambda-environment.js";
 import { startLambdaInvokeServer } from "./lambda-invoke-server.js";
@@ -78,7 +57,7 @@ import {
   type RenderQueues,
 } from "./resources.js";
 import { loadOrCreateSigningKeys } from "./signing-keys.js";
-import { startDynamoDbStandIn, startSqsS3StandIn, withoutZeroVisibility } from "./stand-ins.js";
+import { forStandIns, startDynamoDbStandIn, startSqsS3StandIn } from "./stand-ins.js";
 
 export interface LocalStackOptions {
   /** Everything the stack keeps between runs: queues, objects, tables, keys. */
@@ -159,12 +138,23 @@ export interface LocalStack {
   readonly apiKeys: ReadonlyArray<{ tenant: string; apiKey: string }>;
   /** Whether the default key was generated by this start. */
   readonly generatedApiKey: boolean;
+  /** The configuration each function runs with, and which settings this stack set apart from a deployment. */
+  readonly functions: LocalFunctionConfigs;
   /** The worker's browser pool, for `kiln bench`: its counters and Chromium's pid. */
   readonly browsers: Pick<BrowserPool, "stats" | "browserProcessId">;
   stop(): Promise<void>;
 }
 
-const DEFAULTS = { visibilityTimeoutSeconds: 60, workerConcurrency: 2, batchSize: 5, rendersPerBrowser: 500 };
+const DEFAULTS = { visibilityTimeoutSeconds: 60 };
+
+/**
+ * Event-source concurrency here, against the definitions' maxConcurrency on AWS: this machine is one
+ * developer's, with a core or two.
+ */
+const LOCAL_CONCURRENCY = { renderWorker: 2, webhookDispatcher: 1, batchFanOut: 1 } as const;
+
+/** Adapters of the stores (DynamoDB, S3, SQS) take injected store faults; the signer's invoke does not. */
+const STORE_ADAPTER = /^(dynamodb|s3|sqs)\./;
 
 /**
  * The local composition root: the same handlers as in Lambda, wired to stand-ins that speak the AWS
@@ -199,40 +189,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const webhookQueues = await ensureWebhookQueues(sqs, { visibilityTimeoutSeconds });
     const batchQueues = await ensureBatchQueues(sqs, { visibilityTimeoutSeconds });
 
-    // Store faults wrap the adapters here, below every handler, as a flaky AWS would look to them.
-    const injector = options.faults?.random ? new FaultInjector(options.faults.random) : undefined;
-    const flaky = <T extends object>(port: T, name: string): T =>
-      injector && injector.spec.store > 0 ? withStoreFaults(port, name, injector) : port;
-
     const apiKeyStore = new DynamoDbApiKeyStore(dynamodb, LOCAL_NAMES.jobsTable);
     const { apiKeys, generated } = await resolveApiKeys(dataDir, options.apiKeys);
     for (const { tenant, apiKey } of apiKeys) await apiKeyStore.register(tenant, apiKey);
-    const stores = {
-      jobs: flaky(new DynamoDbJobStore(dynamodb, LOCAL_NAMES.jobsTable), "dynamodb.jobs"),
-      apiKeys: flaky(apiKeyStore, "dynamodb.apiKeys"),
-      idempotency: flaky(
-        new DynamoDbIdempotencyStore(dynamodb, LOCAL_NAMES.jobsTable),
-        "dynamodb.idempotency",
-      ),
-      webhookSecrets: flaky(
-        new DynamoDbWebhookSecretStore(dynamodb, LOCAL_NAMES.jobsTable),
-        "dynamodb.secrets",
-      ),
-      settings: flaky(new DynamoDbTenantSettingsStore(dynamodb, LOCAL_NAMES.jobsTable), "dynamodb.settings"),
-      outputs: flaky(new S3ObjectStore(s3, LOCAL_NAMES.outputsBucket), "s3.outputs"),
-      payloads: flaky(new S3TextStore(s3, LOCAL_NAMES.payloadsBucket, "application/json"), "s3.payloads"),
-      templates: {
-        versions: flaky(new DynamoDbTemplateStore(dynamodb, LOCAL_NAMES.jobsTable), "dynamodb.templates"),
-        sources: flaky(
-          new S3TextStore(s3, LOCAL_NAMES.templatesBucket, "text/html; charset=utf-8"),
-          "s3.templates",
-        ),
-      },
-      assets: flaky(new S3AssetStore(s3, LOCAL_NAMES.assetsBucket), "s3.assets"),
-      queue: flaky(new SqsRenderQueue(sqs, queues.queueUrl), "sqs.render"),
-      webhooks: flaky(new SqsWebhookQueue(sqs, webhookQueues.queueUrl), "sqs.webhooks"),
-      visibility: flaky(withoutZeroVisibility(new SqsMessageVisibility(sqs)), "sqs.visibility"),
-    };
 
     const edge = await startLocalEdge({
       port: options.edgePort ?? 0,
@@ -247,49 +206,59 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     });
     stops.push(edge.stop);
 
-    const signAssets = makeSignAssetsHandler({
-      logger: logger.child({ function_name: SERVICES.signAssets }),
-      signer: new CloudFrontUrlSigner({
-        baseUrl: edge.url,
+    // Each function's configuration comes from its definition, as on Lambda (function-configs.ts).
+    const configs = localFunctionConfigs(
+      {
+        renderQueueUrl: queues.queueUrl,
+        webhookQueueUrl: webhookQueues.queueUrl,
+        batchQueueUrl: batchQueues.queueUrl,
+        cdnBaseUrl: edge.url,
         keyPairId: keys.keyPairId,
-        privateKeyPem: async () => keys.privateKeyPem,
-        clock,
-        defaultTtlSeconds: SIGNED_URL_DEFAULT_TTL_SECONDS,
+      },
+      // A worker's hold follows the queue's visibility timeout unless a test sets both apart.
+      { ...options, holdSeconds: options.holdSeconds ?? options.visibilityTimeoutSeconds },
+    );
+    // Lines name their function as on Lambda (function_name), though one logger serves them all here.
+    const loggerOf = (service: string) => logger.child({ function_name: service });
+    const metrics = new MetricsSummary(logger);
+    stops.push(async () => metrics.flush());
+    // Store faults wrap the stores' adapters, below every handler, as a flaky AWS would look to them.
+    const injector = options.faults?.random ? new FaultInjector(options.faults.random) : undefined;
+    const withFaults = <T extends object>(adapter: T, name: string): T =>
+      injector && injector.spec.store > 0 && STORE_ADAPTER.test(name)
+        ? withStoreFaults(forStandIns(adapter, name), name, injector)
+        : forStandIns(adapter, name);
+
+    const signAssets = wireSignAssets(
+      lazyClients(signAssetsClients, () => {
+        throw new Error("The local signer reads its key from the data dir, not from Secrets Manager.");
       }),
-    });
+      configs.signAssets.config,
+      {
+        logger: loggerOf(SERVICES.signAssets),
+        clock,
+        privateKeyPem: async () => keys.privateKeyPem,
+      },
+    );
     const lambdaInvoke = await startLambdaInvokeServer({
       port: 0,
       functions: { [LOCAL_NAMES.signerFunction]: signAssets },
     });
     stops.push(lambdaInvoke.stop);
-    const signer = new LambdaUrlSigner(
-      new LambdaClient(localClientConfig(lambdaInvoke.endpoint)),
-      LOCAL_NAMES.signerFunction,
-    );
+    // One client per service for every function: they share this process.
+    const clients = { dynamodb, s3, sqs, lambda: new LambdaClient(localClientConfig(lambdaInvoke.endpoint)) };
 
-    const browsers = new BrowserPool({
-      maxRendersPerBrowser: DEFAULTS.rendersPerBrowser,
-      // The edge is the asset origin: the one loopback origin templates may load from.
-      egress: { allowedOrigins: [edge.url], ...options.egress },
-    });
+    const workerConfig = configs.renderWorker.config;
+    const browsers = renderWorkerBrowsers(workerConfig, options.egress);
     stops.push(() => browsers.close());
     const chromium: Renderer = new ChromiumRenderer({ pool: browsers });
     const crashBrowser = () => {
       const pid = browsers.browserProcessId();
       if (pid !== undefined) process.kill(pid, "SIGKILL");
     };
-    const holdSeconds = options.holdSeconds ?? visibilityTimeoutSeconds;
-    // Shared by every simulated worker environment: template versions never change.
-    const templateLoader = new TemplateLoader(stores.templates);
-    const assetUrlTtlSeconds = options.assetUrlTtlSeconds ?? SIGNED_URL_DEFAULT_TTL_SECONDS;
-    const functionTimeoutMs = (options.functionTimeoutSeconds ?? 120) * 1000;
-    // Lines name their function as on Lambda (function_name), though one logger serves them all here.
-    const loggerOf = (service: string) => logger.child({ function_name: service });
-    const metrics = new MetricsSummary(logger);
-    stops.push(async () => metrics.flush());
 
     // Each poller invokes its own simulated execution environment; one that is killed (a fault) or
-    // times out is replaced, and the ports it was built with stop answering, as a dead process would.
+    // times out is replaced, and the adapters it was wired with stop answering, as a dead process would.
     const workerInstance = () => {
       const environment = new LocalLambdaEnvironment();
       const faults = options.faults;
@@ -301,117 +270,71 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
               crashBrowser,
             })
           : chromium;
-      const freeze = <T extends object>(port: T) => environment.freeze(port);
-      const handler = makeRenderWorkerHandler({
-        jobs: freeze(stores.jobs),
-        renderer: freeze(renderer),
-        outputs: freeze(stores.outputs),
-        payloads: freeze(stores.payloads),
-        templates: freeze(templateLoader),
-        settings: freeze(stores.settings),
-        // Asset URLs are minted through the signer when a job renders, as on Lambda.
-        assets: { assets: freeze(stores.assets), signer: freeze(signer), ttlSeconds: assetUrlTtlSeconds },
-        webhooks: freeze(stores.webhooks),
-        visibility: freeze(stores.visibility),
-        clock,
-        maxReceiveCount,
-        holdSeconds,
-        retry: options.retry ?? { baseSeconds: 1, maxSeconds: 30 },
-        concurrency: options.renderConcurrency ?? availableParallelism(),
+      const handler = wireRenderWorker(clients, workerConfig, {
         logger: loggerOf(SERVICES.renderWorker),
+        clock,
         metrics,
+        browsers,
+        renderer: environment.freeze(renderer),
+        adapt: <T extends object>(adapter: T, name: string) => environment.freeze(withFaults(adapter, name)),
       });
       return { handler, died: environment.died, kill: (reason: Error) => environment.kill(reason) };
     };
+    const eventSource = (definition: FunctionDefinition, concurrency: number, batchSize?: number) => ({
+      batchSize: batchSize ?? definition.eventSource?.batchSize ?? 1,
+      concurrency,
+      functionTimeoutMs: (options.functionTimeoutSeconds ?? definition.timeoutSeconds) * 1000,
+      logger,
+    });
     const loop = startEventSourceLoop({
       sqs,
       queueUrl: queues.queueUrl,
       queueArn: queues.queueArn,
       instance: workerInstance,
-      batchSize: options.batchSize ?? DEFAULTS.batchSize,
-      concurrency: options.workerConcurrency ?? DEFAULTS.workerConcurrency,
-      functionTimeoutMs,
-      logger,
+      ...eventSource(
+        renderWorkerFunction,
+        options.workerConcurrency ?? LOCAL_CONCURRENCY.renderWorker,
+        options.batchSize,
+      ),
     });
     stops.push(() => loop.stop());
 
-    const callbackPolicy = options.callbackPolicy ?? {
-      schemes: ["http", "https"],
-      hosts: ["127.0.0.1", "localhost"],
-    };
-    const dispatcher = makeWebhookDispatcherHandler({
-      jobs: stores.jobs,
-      secrets: stores.webhookSecrets,
-      queue: stores.webhooks,
-      sender: new PinnedWebhookSender({
-        policy: callbackPolicy,
-        ...(options.webhookEgress?.resolve ? { resolve: options.webhookEgress.resolve } : {}),
-      }),
-      clock,
-      policy: callbackPolicy,
-      schedule: options.webhookSchedule ?? DEFAULT_WEBHOOK_SCHEDULE,
-      timeoutMs: 10_000,
-      concurrency: 10,
+    const dispatcher = wireWebhookDispatcher(clients, configs.webhookDispatcher.config, {
       logger: loggerOf(SERVICES.webhookDispatcher),
+      clock,
       metrics,
+      adapt: withFaults,
+      ...(options.webhookSchedule ? { schedule: options.webhookSchedule } : {}),
+      ...(options.webhookEgress?.resolve ? { resolve: options.webhookEgress.resolve } : {}),
     });
     const webhookLoop = startEventSourceLoop({
       sqs,
       queueUrl: webhookQueues.queueUrl,
       queueArn: webhookQueues.queueArn,
       instance: () => ({ handler: dispatcher }),
-      batchSize: 10,
-      concurrency: 1,
-      functionTimeoutMs,
-      logger,
+      ...eventSource(webhookDispatcherFunction, LOCAL_CONCURRENCY.webhookDispatcher),
     });
     stops.push(() => webhookLoop.stop());
 
     // Batches: the fan-out function on its own queue; renders then take the render queue like any job.
-    const batchStore = flaky(new DynamoDbBatchStore(dynamodb, LOCAL_NAMES.jobsTable), "dynamodb.batches");
-    const batchQueue = flaky(new SqsBatchQueue(sqs, batchQueues.queueUrl), "sqs.batches");
-    const fanOut = makeBatchFanOutHandler({
-      jobs: stores.jobs,
-      batches: batchStore,
-      renderQueue: stores.queue,
-      queue: batchQueue,
-      payloads: stores.payloads,
-      artifacts: flaky(new S3BatchArtifactStore(s3, LOCAL_NAMES.outputsBucket), "s3.batch-artifacts"),
-      clock,
+    const fanOut = wireBatchFanOut(clients, configs.batchFanOut.config, {
       logger: loggerOf(SERVICES.batchFanOut),
-      checkEverySeconds: options.batchCheckEverySeconds ?? 2,
+      clock,
+      adapt: withFaults,
     });
     const batchLoop = startEventSourceLoop({
       sqs,
       queueUrl: batchQueues.queueUrl,
       queueArn: batchQueues.queueArn,
       instance: () => ({ handler: fanOut }),
-      batchSize: 5,
-      concurrency: 1,
-      functionTimeoutMs,
-      logger,
+      ...eventSource(batchFanOutFunction, LOCAL_CONCURRENCY.batchFanOut),
     });
     stops.push(() => batchLoop.stop());
 
-    const api = makeApiHandler({
-      jobs: stores.jobs,
-      queue: stores.queue,
-      apiKeys: stores.apiKeys,
-      signer,
-      payloads: stores.payloads,
-      idempotency: stores.idempotency,
-      webhookSecrets: stores.webhookSecrets,
-      templates: stores.templates,
-      assets: stores.assets,
-      settings: stores.settings,
-      batches: {
-        store: batchStore,
-        queue: batchQueue,
-        records: new S3RecordsSource(s3, LOCAL_NAMES.assetsBucket),
-      },
-      callbackPolicy,
-      clock,
+    const api = wireApi(clients, configs.api.config, {
       logger: loggerOf(SERVICES.api),
+      clock,
+      adapt: withFaults,
       newId: randomUUID,
       ...(options.rateLimit ? { rateLimiter: new InProcessRateLimiter(options.rateLimit, clock) } : {}),
     });
@@ -457,6 +380,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       ...(injector ? { faultCounts: injector.counts } : {}),
       apiKeys,
       generatedApiKey: generated,
+      functions: configs,
       browsers,
       stop: stopAll,
     };

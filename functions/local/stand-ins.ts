@@ -78,3 +78,9 @@ export function withoutZeroVisibility(visibility: MessageVisibility): MessageVis
       visibility.change(queueArn, receiptHandles, Math.max(1, seconds)),
   };
 }
+
+/** The adapter a function is wired with, as the stand-ins need it: by name, see `withoutZeroVisibility`. */
+export function forStandIns<T extends object>(adapter: T, name: string): T {
+  if (name !== "sqs.visibility") return adapter;
+  return withoutZeroVisibility(adapter as unknown as MessageVisibility) as unknown as T;
+}

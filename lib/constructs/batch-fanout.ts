@@ -10,12 +10,13 @@ import type * as sns from "aws-cdk-lib/aws-sns";
 import type * as sqs from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
 import { ASSETS } from "../../functions/core/assets.js";
-import { BATCH_QUEUE, ENV, OUTPUTS } from "../../functions/core/constants.js";
-import { HANDLER_ENTRIES } from "../handler-entries.js";
+import { BATCH_QUEUE, OUTPUTS } from "../../functions/core/constants.js";
+import { apiFunction as apiFunctionDefinition } from "../../functions/handlers/api/function.js";
+import { batchFanOutFunction } from "../../functions/handlers/batch-fanout/function.js";
 import { iamResourceFinding } from "./nag-findings.js";
 import { alarmOnAnyDeadLetter, queueWithDeadLetters } from "./queue-with-dead-letters.js";
 import type { RequestPayloads } from "./request-payloads.js";
-import { ServiceFunction } from "./service-function.js";
+import { definedFunctionProps, ServiceFunction } from "./service-function.js";
 
 export interface BatchFanOutProps {
   readonly jobsTable: dynamodb.ITable;
@@ -53,7 +54,7 @@ export class BatchFanOut extends Construct {
 
   constructor(scope: Construct, id: string, props: BatchFanOutProps) {
     super(scope, id);
-    const maxConcurrency = props.maxConcurrency ?? 2;
+    const maxConcurrency = props.maxConcurrency ?? batchFanOutFunction.eventSource.maxConcurrency;
     // Lambda's SQS event source accepts a maximum concurrency from 2 to 1000.
     if (!Number.isInteger(maxConcurrency) || maxConcurrency < 2 || maxConcurrency > 1000) {
       throw new Error(`batches.maxConcurrency must be a whole number from 2 to 1000; got ${maxConcurrency}.`);
@@ -68,20 +69,16 @@ export class BatchFanOut extends Construct {
     this.deadLetterQueue = deadLetterQueue;
 
     const fanOut = new ServiceFunction(this, "FanOut", {
-      entry: HANDLER_ENTRIES.batchFanOut,
-      description: "Kiln: fans batches out into render jobs; writes batch manifests and zips",
+      ...definedFunctionProps(batchFanOutFunction, {
+        jobsTable: props.jobsTable.tableName,
+        renderQueueUrl: props.renderQueue.queueUrl,
+        batchQueueUrl: this.queue.queueUrl,
+        payloadsBucket: props.payloads.bucket.bucketName,
+        outputsBucket: props.outputsBucket.bucketName,
+      }),
       functionName: props.functionName,
-      memorySize: 1024,
-      timeout: Duration.seconds(BATCH_QUEUE.functionTimeoutSeconds),
       logRetention: props.logRetention,
       removalPolicy: props.removalPolicy ?? RemovalPolicy.DESTROY,
-      environment: {
-        [ENV.jobsTable]: props.jobsTable.tableName,
-        [ENV.renderQueueUrl]: props.renderQueue.queueUrl,
-        [ENV.batchQueueUrl]: this.queue.queueUrl,
-        [ENV.payloadsBucket]: props.payloads.bucket.bucketName,
-        [ENV.outputsBucket]: props.outputsBucket.bucketName,
-      },
     });
     this.function = fanOut.function;
     this.role = fanOut.role;
@@ -104,7 +101,11 @@ export class BatchFanOut extends Construct {
         "Outputs are content-addressed (outputs/<tenant>/<sha256>.<ext>) and batch artifacts are per batch (outputs/<tenant>/batches/<id>/), so the permission is scoped to the prefix, not to keys known at deploy time.",
     });
     this.function.addEventSource(
-      new SqsEventSource(this.queue, { batchSize: 5, reportBatchItemFailures: true, maxConcurrency }),
+      new SqsEventSource(this.queue, {
+        batchSize: batchFanOutFunction.eventSource.batchSize,
+        reportBatchItemFailures: true,
+        maxConcurrency,
+      }),
     );
   }
 
@@ -113,7 +114,7 @@ export class BatchFanOut extends Construct {
    * it, and read access to the tenants' assets for `recordsKey`.
    */
   connectApi(apiFunction: lambda.Function, assetsBucket: s3.IBucket): void {
-    apiFunction.addEnvironment(ENV.batchQueueUrl, this.queue.queueUrl);
+    apiFunction.addEnvironment(apiFunctionDefinition.settings.batchQueueUrl.env, this.queue.queueUrl);
     this.queue.grantSendMessages(apiFunction);
     const assetObjects = assetsBucket.arnForObjects(`${ASSETS.keyPrefix}*`);
     apiFunction.addToRolePolicy(

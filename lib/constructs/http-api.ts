@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy, Validations } from "aws-cdk-lib";
+import { RemovalPolicy, Validations } from "aws-cdk-lib";
 import * as apigateway from "aws-cdk-lib/aws-apigateway";
 import type * as dynamodb from "aws-cdk-lib/aws-dynamodb";
 import * as iam from "aws-cdk-lib/aws-iam";
@@ -8,13 +8,12 @@ import type * as sqs from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
 import { z } from "zod";
 import { ASSETS } from "../../functions/core/assets.js";
-import { ENV } from "../../functions/core/constants.js";
 import { RenderSubmissionSchema } from "../../functions/core/render-request.js";
 import { CreateTemplateSchema, TEMPLATES } from "../../functions/core/templates.js";
-import { HANDLER_ENTRIES } from "../handler-entries.js";
+import { apiFunction as apiFunctionDefinition } from "../../functions/handlers/api/function.js";
 import { iamResourceFinding } from "./nag-findings.js";
 import type { RequestPayloads } from "./request-payloads.js";
-import { ServiceFunction } from "./service-function.js";
+import { definedFunctionProps, ServiceFunction } from "./service-function.js";
 import type { UrlSigner } from "./url-signer.js";
 
 /** API Gateway's own payload limit (10 MiB): larger bodies are answered by the gateway itself. */
@@ -114,23 +113,19 @@ export class RenderApi extends Construct {
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.DESTROY;
 
     const apiFunction = new ServiceFunction(this, "ApiFunction", {
-      entry: HANDLER_ENTRIES.api,
-      description: "Kiln: render job API (submit, status)",
+      ...definedFunctionProps(apiFunctionDefinition, {
+        jobsTable: props.jobsTable.tableName,
+        renderQueueUrl: props.renderQueue.queueUrl,
+        signerFunctionName: props.signer.function.functionName,
+        payloadsBucket: props.payloads.bucket.bucketName,
+        templatesBucket: props.templatesBucket.bucketName,
+        assetsBucket: props.assetsBucket.bucketName,
+        callbackSchemes: props.callbackSchemes?.join(","),
+        callbackHosts: props.callbackHosts?.length ? props.callbackHosts.join(",") : undefined,
+      }),
       functionName: props.functionName,
-      memorySize: 512,
-      timeout: Duration.seconds(10),
       logRetention: props.logRetention,
       removalPolicy,
-      environment: {
-        [ENV.jobsTable]: props.jobsTable.tableName,
-        [ENV.renderQueueUrl]: props.renderQueue.queueUrl,
-        [ENV.signerFunctionName]: props.signer.function.functionName,
-        [ENV.payloadsBucket]: props.payloads.bucket.bucketName,
-        [ENV.templatesBucket]: props.templatesBucket.bucketName,
-        [ENV.assetsBucket]: props.assetsBucket.bucketName,
-        [ENV.callbackSchemes]: (props.callbackSchemes ?? ["https"]).join(","),
-        ...(props.callbackHosts?.length ? { [ENV.callbackHosts]: props.callbackHosts.join(",") } : {}),
-      },
     });
     this.function = apiFunction.function;
     props.payloads.grantWrite(apiFunction.role);

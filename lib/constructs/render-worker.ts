@@ -7,22 +7,23 @@ import type * as logs from "aws-cdk-lib/aws-logs";
 import type * as s3 from "aws-cdk-lib/aws-s3";
 import { Construct } from "constructs";
 import { ASSETS } from "../../functions/core/assets.js";
-import { ENV, OUTPUTS, SIGNED_URL_DEFAULT_TTL_SECONDS } from "../../functions/core/constants.js";
-import { HANDLER_ENTRIES } from "../handler-entries.js";
+import { OUTPUTS } from "../../functions/core/constants.js";
+import { renderWorkerFunction } from "../../functions/handlers/render-worker/function.js";
 import { CHROMIUM_PACKAGE } from "./chromium-layer.js";
 import { iamResourceFinding } from "./nag-findings.js";
 import { MIN_VISIBILITY_TIMEOUT_FACTOR, type RenderQueue } from "./render-queue.js";
 import type { RequestPayloads } from "./request-payloads.js";
-import { ServiceFunction } from "./service-function.js";
+import { definedFunctionProps, ServiceFunction } from "./service-function.js";
 import type { UrlSigner } from "./url-signer.js";
 import type { WebhookDelivery } from "./webhooks.js";
 import { RENDER_WORKER_ALIASES } from "./worker-shims/aliases.js";
 
+/** From the worker's definition (functions/handlers/render-worker/function.ts). */
 export const RENDER_WORKER_DEFAULTS = {
-  memorySize: 2048,
-  timeout: Duration.seconds(60),
-  maxConcurrency: 10,
-  batchSize: 5,
+  memorySize: renderWorkerFunction.memorySize,
+  timeout: Duration.seconds(renderWorkerFunction.timeoutSeconds),
+  maxConcurrency: renderWorkerFunction.eventSource.maxConcurrency,
+  batchSize: renderWorkerFunction.eventSource.batchSize,
 } as const;
 
 /** Below this Chromium runs out of memory on ordinary pages. */
@@ -117,27 +118,20 @@ export class RenderWorker extends Construct {
       );
     }
 
-    const environment: Record<string, string> = {
-      [ENV.jobsTable]: props.jobsTable.tableName,
-      [ENV.outputsBucket]: props.outputsBucket.bucketName,
-      [ENV.maxReceiveCount]: String(props.queue.maxReceiveCount),
-      [ENV.signerFunctionName]: props.signer.function.functionName,
-      // The one origin templates reach without the tenant's allowlist: where signed assets are served.
-      [ENV.cdnBaseUrl]: props.signer.cdnBaseUrl,
-      [ENV.payloadsBucket]: props.payloads.bucket.bucketName,
-      [ENV.webhookQueueUrl]: props.webhooks.queue.queueUrl,
-      [ENV.templatesBucket]: props.templatesBucket.bucketName,
-      [ENV.assetsBucket]: props.assetsBucket.bucketName,
-      [ENV.assetUrlTtlSeconds]: String(
-        (props.assetUrlTtl ?? Duration.seconds(SIGNED_URL_DEFAULT_TTL_SECONDS)).toSeconds(),
-      ),
-    };
-    if (props.rendersPerBrowser !== undefined)
-      environment[ENV.rendersPerBrowser] = String(props.rendersPerBrowser);
-
     const worker = new ServiceFunction(this, "Worker", {
-      entry: HANDLER_ENTRIES.renderWorker,
-      description: "Kiln: renders queued jobs with headless Chromium",
+      ...definedFunctionProps(renderWorkerFunction, {
+        jobsTable: props.jobsTable.tableName,
+        outputsBucket: props.outputsBucket.bucketName,
+        payloadsBucket: props.payloads.bucket.bucketName,
+        templatesBucket: props.templatesBucket.bucketName,
+        assetsBucket: props.assetsBucket.bucketName,
+        webhookQueueUrl: props.webhooks.queue.queueUrl,
+        signerFunctionName: props.signer.function.functionName,
+        cdnBaseUrl: props.signer.cdnBaseUrl,
+        maxReceiveCount: props.queue.maxReceiveCount,
+        rendersPerBrowser: props.rendersPerBrowser,
+        assetUrlTtlSeconds: props.assetUrlTtl?.toSeconds(),
+      }),
       functionName: props.functionName,
       memorySize: this.memorySize,
       timeout: this.timeout,
@@ -149,7 +143,6 @@ export class RenderWorker extends Construct {
       reservedConcurrentExecutions: props.reservedConcurrency,
       logRetention: props.logRetention,
       removalPolicy: props.removalPolicy,
-      environment,
     });
     this.function = worker.function;
     this.role = worker.role;

@@ -1,3 +1,4 @@
+import * as path from "node:path";
 import { Duration, RemovalPolicy, Token, Validations } from "aws-cdk-lib";
 import * as iam from "aws-cdk-lib/aws-iam";
 import * as lambda from "aws-cdk-lib/aws-lambda";
@@ -5,7 +6,12 @@ import * as nodejs from "aws-cdk-lib/aws-lambda-nodejs";
 import * as logs from "aws-cdk-lib/aws-logs";
 import { Construct } from "constructs";
 import { METRICS, POWERTOOLS_ENV } from "../../functions/core/observability.js";
-import { LOCK_FILE } from "../handler-entries.js";
+import {
+  environmentOf,
+  type FunctionDefinition,
+  type ValuesOf,
+} from "../../functions/handlers/function-definition.js";
+import { LOCK_FILE, REPO_ROOT } from "../handler-entries.js";
 
 /** The one runtime every Kiln function uses; the Chromium layer is built for it. */
 export const KILN_RUNTIME = lambda.Runtime.NODEJS_22_X;
@@ -181,4 +187,26 @@ export class ServiceFunction extends Construct {
       },
     );
   }
+}
+
+/**
+ * The props a function's definition decides: its entry, description, service name, memory, timeout and
+ * whole environment (the `values` given — resource names, stack options — and every other setting's
+ * default, written out so the template shows what the function runs with).
+ */
+export function definedFunctionProps<D extends FunctionDefinition>(
+  definition: D,
+  values: ValuesOf<D>,
+): Pick<
+  ServiceFunctionProps,
+  "entry" | "description" | "serviceName" | "memorySize" | "timeout" | "environment"
+> {
+  return {
+    entry: path.join(REPO_ROOT, definition.entry),
+    description: definition.description,
+    serviceName: definition.name,
+    memorySize: definition.memorySize,
+    timeout: Duration.seconds(definition.timeoutSeconds),
+    environment: environmentOf(definition, values),
+  };
 }

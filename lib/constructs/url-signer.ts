@@ -4,9 +4,10 @@ import * as iam from "aws-cdk-lib/aws-iam";
 import type * as logs from "aws-cdk-lib/aws-logs";
 import * as secretsmanager from "aws-cdk-lib/aws-secretsmanager";
 import { Construct } from "constructs";
-import { ENV, SIGNED_URL_DEFAULT_TTL_SECONDS } from "../../functions/core/constants.js";
+import { SIGNED_URL_DEFAULT_TTL_SECONDS } from "../../functions/core/constants.js";
+import { signAssetsFunction } from "../../functions/handlers/sign-assets/function.js";
 import { HANDLER_ENTRIES } from "../handler-entries.js";
-import { ServiceFunction } from "./service-function.js";
+import { definedFunctionProps, ServiceFunction } from "./service-function.js";
 
 /** Bounds of a signed URL's lifetime, the same as the sign-assets request schema accepts. */
 const TTL_BOUNDS_SECONDS = { min: 30, max: 3600 } as const;
@@ -190,19 +191,15 @@ export class UrlSigner extends Construct {
     }
 
     const signer = new ServiceFunction(this, "SignAssets", {
-      entry: HANDLER_ENTRIES.signAssets,
-      description: "Kiln: signs CloudFront URLs for outputs and assets",
+      ...definedFunctionProps(signAssetsFunction, {
+        cdnBaseUrl: this.cdnBaseUrl,
+        keyPairId: props.keyPair.publicKey.publicKeyId,
+        signingKeySecretArn: props.keyPair.secret.secretArn,
+        signedUrlTtlSeconds: ttl,
+      }),
       functionName: props.functionName,
-      memorySize: 256,
-      timeout: Duration.seconds(10),
       logRetention: props.logRetention,
       removalPolicy: props.removalPolicy,
-      environment: {
-        [ENV.cdnBaseUrl]: this.cdnBaseUrl,
-        [ENV.keyPairId]: props.keyPair.publicKey.publicKeyId,
-        [ENV.signingKeySecretArn]: props.keyPair.secret.secretArn,
-        [ENV.signedUrlTtlSeconds]: String(ttl),
-      },
     });
     props.keyPair.restrictReadsTo(signer.role);
     this.function = signer.function;

@@ -7,10 +7,10 @@ import type * as logs from "aws-cdk-lib/aws-logs";
 import type * as sns from "aws-cdk-lib/aws-sns";
 import type * as sqs from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
-import { ENV, WEBHOOK_QUEUE } from "../../functions/core/constants.js";
-import { HANDLER_ENTRIES } from "../handler-entries.js";
+import { WEBHOOK_QUEUE } from "../../functions/core/constants.js";
+import { webhookDispatcherFunction } from "../../functions/handlers/webhook-dispatcher/function.js";
 import { alarmOnAnyDeadLetter, queueWithDeadLetters } from "./queue-with-dead-letters.js";
-import { ServiceFunction } from "./service-function.js";
+import { definedFunctionProps, ServiceFunction } from "./service-function.js";
 
 export interface WebhookDeliveryProps {
   readonly jobsTable: dynamodb.ITable;
@@ -33,9 +33,6 @@ export interface WebhookDeliveryProps {
   /** Applies to the log group. @default RemovalPolicy.DESTROY */
   readonly removalPolicy?: RemovalPolicy;
 }
-
-/** The dispatcher's timeout; the queue's visibility timeout is six times it, as Lambda asks. */
-const DISPATCHER_TIMEOUT = Duration.seconds(WEBHOOK_QUEUE.visibilityTimeoutSeconds / 6);
 
 /**
  * Signed job-completion webhooks: a queue the render worker puts one message on when a job with a
@@ -68,19 +65,15 @@ export class WebhookDelivery extends Construct {
     this.deadLetterQueue = deadLetterQueue;
 
     const dispatcher = new ServiceFunction(this, "Dispatcher", {
-      entry: HANDLER_ENTRIES.webhookDispatcher,
-      description: "Kiln: delivers signed job-completion webhooks, retrying for 24 hours",
+      ...definedFunctionProps(webhookDispatcherFunction, {
+        jobsTable: props.jobsTable.tableName,
+        webhookQueueUrl: this.queue.queueUrl,
+        callbackSchemes: props.callbackSchemes?.join(","),
+        callbackHosts: props.callbackHosts?.length ? props.callbackHosts.join(",") : undefined,
+      }),
       functionName: props.functionName,
-      memorySize: 256,
-      timeout: DISPATCHER_TIMEOUT,
       logRetention: props.logRetention,
       removalPolicy: props.removalPolicy ?? RemovalPolicy.DESTROY,
-      environment: {
-        [ENV.jobsTable]: props.jobsTable.tableName,
-        [ENV.webhookQueueUrl]: this.queue.queueUrl,
-        [ENV.callbackSchemes]: schemes.join(","),
-        ...(props.callbackHosts?.length ? { [ENV.callbackHosts]: props.callbackHosts.join(",") } : {}),
-      },
     });
     this.function = dispatcher.function;
     this.role = dispatcher.role;
@@ -88,7 +81,10 @@ export class WebhookDelivery extends Construct {
     // Retries are new delayed messages on the same queue.
     this.queue.grantSendMessages(this.role);
     this.function.addEventSource(
-      new SqsEventSource(this.queue, { batchSize: 10, reportBatchItemFailures: true, maxConcurrency: 5 }),
+      new SqsEventSource(this.queue, {
+        ...webhookDispatcherFunction.eventSource,
+        reportBatchItemFailures: true,
+      }),
     );
   }
 

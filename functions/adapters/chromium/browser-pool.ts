@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import chromium from "@sparticuz/chromium";
 import puppeteer, { type Browser, type Page } from "puppeteer-core";
+import { RENDERS_PER_BROWSER } from "../../core/constants.js";
 import { withDeadline } from "./deadline.js";
 import { denyAllProxyArgs, EgressGuard, type EgressGuardOptions } from "./egress-guard.js";
 import { chromiumExecutable } from "./executable.js";
@@ -14,7 +15,7 @@ export interface BrowserPoolOptions {
   /**
    * Renders one browser serves before it is retired (drained, then closed) and a fresh one launched.
    * Bounds the memory a long-lived browser accumulates.
-   * @default 200
+   * @default RENDERS_PER_BROWSER (500)
    */
   readonly maxRendersPerBrowser?: number;
   /**
@@ -190,7 +191,7 @@ export class BrowserPool {
   #inFlight = 0;
 
   constructor(options: BrowserPoolOptions = {}) {
-    this.#maxRenders = options.maxRendersPerBrowser ?? 200;
+    this.#maxRenders = options.maxRendersPerBrowser ?? RENDERS_PER_BROWSER;
     this.#maxRssBytes =
       options.maxBrowserMemoryMb === undefined ? undefined : options.maxBrowserMemoryMb * 1024 * 1024;
     this.#maxRendersPerPage = options.maxRendersPerPage ?? 50;

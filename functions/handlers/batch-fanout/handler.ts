@@ -1,22 +1,12 @@
 import type { SQSBatchResponse, SQSEvent } from "aws-lambda";
-import { z } from "zod";
 import { type CheckBatchDeps, checkBatch, type FanOutDeps, fanOutChunk } from "../../core/batches.js";
+import { BatchMessageSchema } from "../../core/messages.js";
 import type { Logger } from "../../core/ports.js";
 import { parseMessage, settleRecords } from "../sqs-records.js";
 
 export interface BatchFanOutDeps extends FanOutDeps, CheckBatchDeps {
   readonly logger: Logger;
 }
-
-const BatchMessageSchema = z.discriminatedUnion("kind", [
-  z.strictObject({
-    kind: z.literal("chunk"),
-    tenant: z.string().min(1),
-    batchId: z.string().min(1),
-    chunk: z.int().min(0),
-  }),
-  z.strictObject({ kind: z.literal("check"), tenant: z.string().min(1), batchId: z.string().min(1) }),
-]);
 
 /**
  * Batch queue → for a chunk, create its render jobs and queue them; for a check, see whether the batch

@@ -1,5 +1,5 @@
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
-import { z } from "zod";
+import { RenderMessageSchema } from "../../core/messages.js";
 import type { Logger, MessageVisibility, Metrics } from "../../core/ports.js";
 import { type LeaseSettings, type RenderJobDeps, renderJob } from "../../core/render-job.js";
 import { retryDelaySeconds } from "../../core/retry-policy.js";
@@ -27,12 +27,6 @@ export interface RenderWorkerDeps extends Omit<RenderJobDeps, "lease"> {
 export function leaseFor(holdSeconds: number): LeaseSettings {
   return { leaseMs: (holdSeconds * 1000 * 2) / 3, renewEveryMs: (holdSeconds * 1000) / 3 };
 }
-
-const RenderMessageSchema = z.strictObject({
-  tenant: z.string().min(1),
-  jobId: z.string().min(1),
-  correlationId: z.string().max(128).optional(),
-});
 
 /** The job a record is about, as far as its body says: the scope of every line logged for it. */
 function recordScope(record: SQSRecord): Record<string, unknown> {

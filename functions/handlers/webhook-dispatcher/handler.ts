@@ -1,6 +1,6 @@
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
-import { z } from "zod";
 import { type DeliverWebhookDeps, deliverWebhook } from "../../core/deliver-webhook.js";
+import { WebhookMessageSchema } from "../../core/messages.js";
 import type { Logger, Metrics } from "../../core/ports.js";
 import { parseMessage, settleRecords } from "../sqs-records.js";
 
@@ -11,14 +11,6 @@ export interface WebhookDispatcherDeps extends DeliverWebhookDeps {
   /** Deliveries of one batch made at once; each mostly waits on a receiver. */
   readonly concurrency: number;
 }
-
-const WebhookMessageSchema = z.strictObject({
-  tenant: z.string().min(1),
-  jobId: z.string().min(1),
-  attempt: z.int().min(1),
-  notBefore: z.int().optional(),
-  correlationId: z.string().max(128).optional(),
-});
 
 /**
  * Webhook queue → one delivery attempt per record. Retries of a receiver that failed are scheduled as

@@ -1,0 +1,76 @@
+/** The api function's adapters and handler, from its configuration (function.ts). */
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { LambdaClient } from "@aws-sdk/client-lambda";
+import { S3Client } from "@aws-sdk/client-s3";
+import { SQSClient } from "@aws-sdk/client-sqs";
+import { DynamoDbApiKeyStore } from "../../adapters/aws/dynamodb-api-key-store.js";
+import { DynamoDbBatchStore } from "../../adapters/aws/dynamodb-batch-store.js";
+import { DynamoDbIdempotencyStore } from "../../adapters/aws/dynamodb-idempotency-store.js";
+import { DynamoDbJobStore } from "../../adapters/aws/dynamodb-job-store.js";
+import { DynamoDbTemplateStore } from "../../adapters/aws/dynamodb-template-store.js";
+import { DynamoDbTenantSettingsStore } from "../../adapters/aws/dynamodb-tenant-settings-store.js";
+import { DynamoDbWebhookSecretStore } from "../../adapters/aws/dynamodb-webhook-secret-store.js";
+import { LambdaUrlSigner } from "../../adapters/aws/lambda-url-signer.js";
+import { S3AssetStore } from "../../adapters/aws/s3-asset-store.js";
+import { S3RecordsSource } from "../../adapters/aws/s3-batch-artifacts.js";
+import { S3TextStore } from "../../adapters/aws/s3-text-store.js";
+import { SqsBatchQueue, SqsRenderQueue } from "../../adapters/aws/sqs-render-queue.js";
+import type { RateLimiter } from "../../core/ports.js";
+import { callbackPolicyFrom } from "../../core/webhooks.js";
+import type { ConfigOf } from "../function-definition.js";
+import { adapterWrapper, type ClientsOf, type FunctionRuntime } from "../wiring.js";
+import type { apiFunction } from "./function.js";
+import { makeHandler } from "./handler.js";
+
+export const apiClients = {
+  dynamodb: DynamoDBClient,
+  s3: S3Client,
+  sqs: SQSClient,
+  lambda: LambdaClient,
+} as const;
+
+export interface ApiRuntime extends FunctionRuntime {
+  /** Per-tenant throttling in the function; on AWS the usage plan throttles before it. @default none */
+  readonly rateLimiter?: RateLimiter;
+  /** @default randomUUID */
+  readonly newId?: () => string;
+}
+
+export function wireApi(
+  clients: ClientsOf<typeof apiClients>,
+  config: ConfigOf<typeof apiFunction>,
+  runtime: ApiRuntime,
+) {
+  const adapt = adapterWrapper(runtime);
+  const { dynamodb, s3, sqs } = clients;
+  const table = config.jobsTable;
+  return makeHandler({
+    jobs: adapt(new DynamoDbJobStore(dynamodb, table), "dynamodb.jobs"),
+    apiKeys: adapt(new DynamoDbApiKeyStore(dynamodb, table), "dynamodb.apiKeys"),
+    queue: adapt(new SqsRenderQueue(sqs, config.renderQueueUrl), "sqs.render"),
+    signer: adapt(new LambdaUrlSigner(clients.lambda, config.signerFunctionName), "lambda.signer"),
+    payloads: adapt(new S3TextStore(s3, config.payloadsBucket, "application/json"), "s3.payloads"),
+    idempotency: adapt(new DynamoDbIdempotencyStore(dynamodb, table), "dynamodb.idempotency"),
+    webhookSecrets: adapt(new DynamoDbWebhookSecretStore(dynamodb, table), "dynamodb.secrets"),
+    settings: adapt(new DynamoDbTenantSettingsStore(dynamodb, table), "dynamodb.settings"),
+    callbackPolicy: callbackPolicyFrom(config.callbackSchemes, config.callbackHosts),
+    templates: {
+      versions: adapt(new DynamoDbTemplateStore(dynamodb, table), "dynamodb.templates"),
+      sources: adapt(new S3TextStore(s3, config.templatesBucket, "text/html; charset=utf-8"), "s3.templates"),
+    },
+    assets: adapt(new S3AssetStore(s3, config.assetsBucket), "s3.assets"),
+    ...(config.batchQueueUrl
+      ? {
+          batches: {
+            store: adapt(new DynamoDbBatchStore(dynamodb, table), "dynamodb.batches"),
+            queue: adapt(new SqsBatchQueue(sqs, config.batchQueueUrl), "sqs.batches"),
+            records: new S3RecordsSource(s3, config.assetsBucket),
+          },
+        }
+      : {}),
+    ...(runtime.rateLimiter ? { rateLimiter: runtime.rateLimiter } : {}),
+    ...(runtime.newId ? { newId: runtime.newId } : {}),
+    clock: runtime.clock,
+    logger: runtime.logger,
+  });
+}

@@ -1,0 +1,74 @@
+/** The render worker, described once: see function-definition.ts. Its adapters are wired in wire.ts. */
+import { z } from "zod";
+import {
+  ENV,
+  RENDER_QUEUE,
+  RENDERS_PER_BROWSER,
+  SIGNED_URL_DEFAULT_TTL_SECONDS,
+} from "../../core/constants.js";
+import { RenderMessageSchema } from "../../core/messages.js";
+import { SERVICES } from "../../core/observability.js";
+import { defineFunction, setting } from "../function-definition.js";
+import { SHARED_SETTINGS as shared } from "../shared-settings.js";
+
+const wholeNumber = (min: number, max?: number) => {
+  const n = z.coerce.number().int().min(min);
+  return max === undefined ? n : n.max(max);
+};
+
+export const renderWorkerFunction = defineFunction({
+  name: SERVICES.renderWorker,
+  description: "Kiln: renders queued jobs with headless Chromium",
+  entry: "functions/handlers/render-worker/index.ts",
+  message: RenderMessageSchema,
+  // Chromium needs 2048 MB; a cold start launches it, so the timeout leaves room for that.
+  memorySize: 2048,
+  timeoutSeconds: 60,
+  eventSource: { batchSize: 5, maxConcurrency: 10 },
+  settings: {
+    jobsTable: shared.jobsTable,
+    outputsBucket: shared.outputsBucket,
+    payloadsBucket: shared.payloadsBucket,
+    templatesBucket: shared.templatesBucket,
+    assetsBucket: shared.assetsBucket,
+    webhookQueueUrl: shared.webhookQueueUrl,
+    signerFunctionName: shared.signerFunctionName,
+    // The one origin templates reach without the tenant's allowlist: where signed assets are served.
+    cdnBaseUrl: shared.cdnBaseUrl,
+    maxReceiveCount: setting(
+      ENV.maxReceiveCount,
+      wholeNumber(2).default(RENDER_QUEUE.maxReceiveCount),
+      "the render queue's maxReceiveCount (a whole number ≥ 2: the last receive settles the job)",
+    ),
+    rendersPerBrowser: setting(
+      ENV.rendersPerBrowser,
+      wholeNumber(1).default(RENDERS_PER_BROWSER),
+      "how many renders one Chromium serves before it is recycled (≥ 1)",
+    ),
+    renderConcurrency: setting(
+      ENV.renderConcurrency,
+      wholeNumber(1, 64).optional(),
+      "how many records of a batch render at once (1–64), or leave it unset for one per vCPU",
+    ),
+    visibilityHoldSeconds: setting(
+      ENV.visibilityHoldSeconds,
+      wholeNumber(1, 43_200).default(60),
+      "seconds a message stays hidden between heartbeats (1–43200)",
+    ),
+    retryBaseSeconds: setting(
+      ENV.retryBaseSeconds,
+      wholeNumber(1, 3600).default(5),
+      "seconds before the first retry of a transient failure (1–3600)",
+    ),
+    retryMaxSeconds: setting(
+      ENV.retryMaxSeconds,
+      wholeNumber(1, 43_200).default(300),
+      "the longest wait in seconds before a retry (1–43200)",
+    ),
+    assetUrlTtlSeconds: setting(
+      ENV.assetUrlTtlSeconds,
+      wholeNumber(30, 3600).default(SIGNED_URL_DEFAULT_TTL_SECONDS),
+      "seconds the asset URLs minted for a render stay valid (30–3600)",
+    ),
+  },
+});

@@ -1,0 +1,41 @@
+/** Settings that several functions read, described once. */
+import { z } from "zod";
+import { ENV } from "../core/constants.js";
+import { DEFAULT_CALLBACK_POLICY } from "../core/webhooks.js";
+import { resource, setting } from "./function-definition.js";
+
+const name = z.string().min(1);
+// Not z.url(): the local SQS stand-in's queue URLs name a host (sqs.<region>.127.0.0.1) that WHATWG
+// URL parsing rejects, and the local stack parses its configuration exactly as Lambda does.
+const queueUrl = z.string().regex(/^https?:\/\/\S+$/, "must be an http(s) URL");
+
+export const SHARED_SETTINGS = {
+  jobsTable: resource(ENV.jobsTable, name, "the name of the jobs table"),
+  renderQueueUrl: resource(ENV.renderQueueUrl, queueUrl, "the URL of the render queue"),
+  webhookQueueUrl: resource(ENV.webhookQueueUrl, queueUrl, "the URL of the webhook queue"),
+  batchQueueUrl: resource(ENV.batchQueueUrl, queueUrl, "the URL of the batch queue"),
+  outputsBucket: resource(ENV.outputsBucket, name, "the name of the outputs bucket"),
+  payloadsBucket: resource(
+    ENV.payloadsBucket,
+    name,
+    "the name of the bucket that keeps large request bodies and batch records",
+  ),
+  templatesBucket: resource(ENV.templatesBucket, name, "the name of the templates bucket"),
+  assetsBucket: resource(ENV.assetsBucket, name, "the name of the assets bucket"),
+  signerFunctionName: resource(ENV.signerFunctionName, name, "the name or ARN of the sign-assets function"),
+  cdnBaseUrl: resource(
+    ENV.cdnBaseUrl,
+    z.url({ protocol: /^https?$/ }),
+    "the CDN origin signed URLs point at, e.g. https://d111111abcdef8.cloudfront.net",
+  ),
+  callbackSchemes: setting(
+    ENV.callbackSchemes,
+    z.string().min(1).default(DEFAULT_CALLBACK_POLICY.schemes.join(",")),
+    "comma-separated URL schemes a callbackUrl may use, e.g. https",
+  ),
+  callbackHosts: setting(
+    ENV.callbackHosts,
+    z.string().min(1).optional(),
+    "comma-separated hosts a callbackUrl may name, or leave it unset for any public host",
+  ),
+} as const;

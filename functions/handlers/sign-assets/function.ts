@@ -1,0 +1,35 @@
+/**
+ * The signer function, described once: see function-definition.ts. It is the only function that can
+ * read the URL-signing private key. Its adapters are wired in wire.ts.
+ */
+import { z } from "zod";
+import { ENV, SIGNED_URL_DEFAULT_TTL_SECONDS } from "../../core/constants.js";
+import { SERVICES } from "../../core/observability.js";
+import { defineFunction, resource, setting } from "../function-definition.js";
+import { SHARED_SETTINGS as shared } from "../shared-settings.js";
+
+export const signAssetsFunction = defineFunction({
+  name: SERVICES.signAssets,
+  description: "Kiln: signs CloudFront URLs for outputs and assets",
+  entry: "functions/handlers/sign-assets/index.ts",
+  memorySize: 256,
+  timeoutSeconds: 10,
+  settings: {
+    cdnBaseUrl: shared.cdnBaseUrl,
+    keyPairId: resource(
+      ENV.keyPairId,
+      z.string().min(1),
+      "the id of the CloudFront public key in the distribution's key group, e.g. K2JCJMDEHXQW5F",
+    ),
+    signingKeySecretArn: resource(
+      ENV.signingKeySecretArn,
+      z.string().min(1),
+      "the ARN of the Secrets Manager secret holding the PEM private key",
+    ),
+    signedUrlTtlSeconds: setting(
+      ENV.signedUrlTtlSeconds,
+      z.coerce.number().int().min(30).max(3600).default(SIGNED_URL_DEFAULT_TTL_SECONDS),
+      "a whole number of seconds between 30 and 3600, or leave it unset",
+    ),
+  },
+});

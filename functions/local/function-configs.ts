@@ -1,0 +1,132 @@
+/**
+ * The configuration the local stack runs each function with: parsed from the same definitions as on
+ * Lambda, with the stand-ins' resource names and only the overrides listed here. Everything else is the
+ * definition's default, as in the synthesized template (test/infra/function-config.test.ts compares).
+ */
+
+import type { RetryPolicy } from "../core/retry-policy.js";
+import type { CallbackUrlPolicy } from "../core/webhooks.js";
+import { apiFunction } from "../handlers/api/function.js";
+import { batchFanOutFunction } from "../handlers/batch-fanout/function.js";
+import {
+  type ConfigOf,
+  type FunctionDefinition,
+  localConfig,
+  type ValuesOf,
+} from "../handlers/function-definition.js";
+import { renderWorkerFunction } from "../handlers/render-worker/function.js";
+import { signAssetsFunction } from "../handlers/sign-assets/function.js";
+import { webhookDispatcherFunction } from "../handlers/webhook-dispatcher/function.js";
+import { LOCAL_NAMES } from "./resources.js";
+
+export const LOCAL_FUNCTIONS = {
+  api: apiFunction,
+  renderWorker: renderWorkerFunction,
+  signAssets: signAssetsFunction,
+  webhookDispatcher: webhookDispatcherFunction,
+  batchFanOut: batchFanOutFunction,
+} as const;
+
+type LocalFunctions = typeof LOCAL_FUNCTIONS;
+
+/** Where the stand-ins are: the values of every `resource` setting. */
+export interface LocalResourceValues {
+  readonly renderQueueUrl: string;
+  readonly webhookQueueUrl: string;
+  readonly batchQueueUrl: string;
+  /** The local edge, which plays CloudFront. */
+  readonly cdnBaseUrl: string;
+  readonly keyPairId: string;
+}
+
+/** The tuning a caller of `startLocalStack` may change (tests shorten waits; the values stay visible). */
+export interface LocalTuning {
+  readonly maxReceiveCount?: number | undefined;
+  readonly holdSeconds?: number | undefined;
+  readonly retry?: RetryPolicy | undefined;
+  readonly renderConcurrency?: number | undefined;
+  readonly assetUrlTtlSeconds?: number | undefined;
+  readonly callbackPolicy?: CallbackUrlPolicy | undefined;
+  readonly batchCheckEverySeconds?: number | undefined;
+}
+
+/**
+ * Values the local stack sets unlike a deployment, and why. Callbacks go to receivers on this machine
+ * (a deployment allows https to public hosts only); retries and batch checks are quicker, because one
+ * developer waits on them.
+ */
+export const LOCAL_OVERRIDES = {
+  callbackPolicy: { schemes: ["http", "https"], hosts: ["127.0.0.1", "localhost"] },
+  retry: { baseSeconds: 1, maxSeconds: 30 },
+  batchCheckEverySeconds: 2,
+} as const satisfies LocalTuning;
+
+export type LocalFunctionConfigs = {
+  readonly [K in keyof LocalFunctions]: {
+    readonly config: ConfigOf<LocalFunctions[K]>;
+    /** The settings given a value other than the deployment's (apart from resources). */
+    readonly overridden: ReadonlyArray<keyof LocalFunctions[K]["settings"]>;
+  };
+};
+
+export function localFunctionConfigs(
+  resources: LocalResourceValues,
+  tuning: LocalTuning,
+): LocalFunctionConfigs {
+  const callbacks = tuning.callbackPolicy ?? LOCAL_OVERRIDES.callbackPolicy;
+  const retry = tuning.retry ?? LOCAL_OVERRIDES.retry;
+  const callbackValues = {
+    callbackSchemes: callbacks.schemes.join(","),
+    callbackHosts: callbacks.hosts?.join(","),
+  };
+  const buckets = {
+    outputsBucket: LOCAL_NAMES.outputsBucket,
+    payloadsBucket: LOCAL_NAMES.payloadsBucket,
+    templatesBucket: LOCAL_NAMES.templatesBucket,
+    assetsBucket: LOCAL_NAMES.assetsBucket,
+  };
+  const jobsTable = LOCAL_NAMES.jobsTable;
+  const signerFunctionName = LOCAL_NAMES.signerFunction;
+  return {
+    api: configure(apiFunction, { jobsTable, signerFunctionName, ...buckets, ...resources }, callbackValues),
+    renderWorker: configure(
+      renderWorkerFunction,
+      { jobsTable, signerFunctionName, ...buckets, ...resources },
+      {
+        maxReceiveCount: tuning.maxReceiveCount,
+        visibilityHoldSeconds: tuning.holdSeconds,
+        retryBaseSeconds: retry.baseSeconds,
+        retryMaxSeconds: retry.maxSeconds,
+        renderConcurrency: tuning.renderConcurrency,
+        assetUrlTtlSeconds: tuning.assetUrlTtlSeconds,
+      },
+    ),
+    // The key is read from the data dir, not from a secret (see startLocalStack).
+    signAssets: configure(signAssetsFunction, { ...resources, signingKeySecretArn: "local" }, {}),
+    webhookDispatcher: configure(webhookDispatcherFunction, { jobsTable, ...resources }, callbackValues),
+    batchFanOut: configure(
+      batchFanOutFunction,
+      { jobsTable, ...buckets, ...resources },
+      { checkEverySeconds: tuning.batchCheckEverySeconds ?? LOCAL_OVERRIDES.batchCheckEverySeconds },
+    ),
+  };
+}
+
+/** Resources are picked to the definition's settings; overrides are kept visible by name. */
+function configure<D extends FunctionDefinition>(
+  definition: D,
+  resources: Readonly<Record<string, string>>,
+  overrides: ValuesOf<D>,
+) {
+  const values: Record<string, string | number | undefined> = {};
+  for (const [name, setting] of Object.entries(definition.settings)) {
+    if (setting.resource && name in resources) values[name] = resources[name];
+  }
+  const overridden = Object.entries(overrides)
+    .filter(([, value]) => value !== undefined)
+    .map(([name]) => name);
+  return {
+    config: localConfig(definition, { ...values, ...overrides } as ValuesOf<D>),
+    overridden: overridden as Array<keyof D["settings"]>,
+  };
+}

@@ -59,7 +59,7 @@ export interface FunctionDefinition<S extends Settings = Settings> {
 }
 
 /** The parsed configuration of a definition, by setting name (`config.jobsTable`). */
-export type ConfigOf<D extends FunctionDefinition> = {
+export type ConfigOf<D extends Pick<FunctionDefinition, "settings">> = {
   readonly [K in keyof D["settings"]]: z.output<D["settings"][K]["schema"]>;
 };
 
@@ -78,7 +78,7 @@ export function defineFunction<const D extends FunctionDefinition>(definition: D
  * variable stops start-up with one sentence per variable saying what to set, instead of failing later
  * mid-request. An empty variable counts as unset, so it falls back to its default.
  */
-export function readConfig<D extends FunctionDefinition>(
+export function readConfig<D extends Pick<FunctionDefinition, "name" | "settings">>(
   definition: D,
   env: Readonly<Record<string, string | undefined>> = process.env,
 ): ConfigOf<D> {

@@ -4,45 +4,52 @@ import { localLogFormat, powertoolsLogger } from "../adapters/powertools-logger.
 import { ENV } from "../core/constants.js";
 import { describeRateLimit, parseRateLimit } from "../core/rate-limit.js";
 import { callbackPolicyFrom } from "../core/webhooks.js";
-import { readEnv } from "../handlers/env.js";
+import { readConfig, setting } from "../handlers/function-definition.js";
 import { parseFaults } from "./fault-injection.js";
 import { readableLogLine } from "./readable-log.js";
 import { startLocalStack } from "./stack.js";
 
 /** `npm start`: the whole Kiln pipeline on this machine, in the foreground, until SIGTERM or Ctrl-C. */
 const port = z.coerce.number().int().min(0).max(65_535);
-const env = readEnv(
-  {
-    KILN_DATA_DIR: z.string().default(".kiln"),
-    KILN_API_PORT: port.default(3000),
-    KILN_EDGE_PORT: port.optional(),
-    KILN_API_KEYS: z.string().optional(),
-    KILN_VISIBILITY_TIMEOUT_SECONDS: z.coerce.number().int().min(1).max(43_200).optional(),
-    [ENV.callbackSchemes]: z.string().optional(),
-    [ENV.callbackHosts]: z.string().optional(),
-    KILN_FAULTS: z.string().optional(),
-    KILN_RATE_LIMIT: z
-      .string()
-      .optional()
-      .superRefine((value, ctx) => {
-        try {
-          parseRateLimit(value ?? "off");
-        } catch (err) {
-          ctx.addIssue({ code: "custom", message: (err as Error).message });
-        }
-      }),
+const env = readConfig({
+  name: "The Kiln local stack",
+  settings: {
+    KILN_DATA_DIR: setting("KILN_DATA_DIR", z.string().default(".kiln"), "a directory"),
+    KILN_API_PORT: setting("KILN_API_PORT", port.default(3000), "a port number (0 picks a free one)"),
+    KILN_EDGE_PORT: setting(
+      "KILN_EDGE_PORT",
+      port.optional(),
+      "a port number, or leave it unset for the API port + 1",
+    ),
+    KILN_API_KEYS: setting("KILN_API_KEYS", z.string().optional(), "tenantA=keyA,tenantB=keyB"),
+    KILN_VISIBILITY_TIMEOUT_SECONDS: setting(
+      "KILN_VISIBILITY_TIMEOUT_SECONDS",
+      z.coerce.number().int().min(1).max(43_200).optional(),
+      "whole seconds between 1 and 43200",
+    ),
+    [ENV.callbackSchemes]: setting(ENV.callbackSchemes, z.string().optional(), "comma-separated URL schemes"),
+    [ENV.callbackHosts]: setting(ENV.callbackHosts, z.string().optional(), "comma-separated host names"),
+    KILN_FAULTS: setting(
+      "KILN_FAULTS",
+      z.string().optional(),
+      "kill=<0–1>,crash=<0–1>,store=<0–1>,seed=<n>, or leave it unset",
+    ),
+    KILN_RATE_LIMIT: setting(
+      "KILN_RATE_LIMIT",
+      z
+        .string()
+        .optional()
+        .superRefine((value, ctx) => {
+          try {
+            parseRateLimit(value ?? "off");
+          } catch (err) {
+            ctx.addIssue({ code: "custom", message: (err as Error).message });
+          }
+        }),
+      "requests per second per tenant and a burst, e.g. 20/s,burst=40, or off",
+    ),
   },
-  {
-    component: "The Kiln local stack",
-    hints: {
-      KILN_API_PORT: "a port number (0 picks a free one)",
-      KILN_EDGE_PORT: "a port number, or leave it unset for the API port + 1",
-      KILN_VISIBILITY_TIMEOUT_SECONDS: "whole seconds between 1 and 43200",
-      KILN_FAULTS: "kill=<0–1>,crash=<0–1>,store=<0–1>,seed=<n>, or leave it unset",
-      KILN_RATE_LIMIT: "requests per second per tenant and a burst, e.g. 20/s,burst=40, or off",
-    },
-  },
-);
+});
 const dataDir = resolve(env.KILN_DATA_DIR);
 // At a terminal, log lines are for reading; piped (CI, files) they stay JSON, one object per line.
 const colour = process.stdout.isTTY === true && !process.env.NO_COLOR;

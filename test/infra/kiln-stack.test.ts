@@ -695,6 +695,9 @@ describe("webhooks", () => {
       [ENV.jobsTable]: { Ref: logicalIdOf(json, "Jobs/Table", "AWS::DynamoDB::Table") },
       [ENV.webhookQueueUrl]: { Ref: queueAt("Webhooks/Queue").id },
       [ENV.callbackSchemes]: "https",
+      // Every setting's value is in the template, defaults included.
+      [ENV.webhookTimeoutMs]: "10000",
+      [ENV.webhookConcurrency]: "10",
       ...powertools(SERVICES.webhookDispatcher),
     });
     const statements = allowStatementsByRole(json).get(roleId("Webhooks/Dispatcher")) ?? [];

@@ -1,24 +1,26 @@
-import { type AssetRefs, type AssetUrls, type SignAssetsDeps, signJobAssets } from "./assets.js";
+import { type AssetUrls, type SignAssetsDeps, signJobAssets } from "./assets.js";
 import { PermanentRenderError } from "./errors.js";
-import type { OutputOptions, PageOptions, WaitFor } from "./output-options.js";
+import type { OutputOptions, PageOptions } from "./output-options.js";
 import type { TenantSettingsStore } from "./ports.js";
 import { stampPrintDate } from "./print-date.js";
+import type { RenderRequest } from "./render-request.js";
 import { renderTemplate as hydrate } from "./template-engine.js";
-import { TEMPLATE_MISSING, type TemplateLoader, type TemplateRef } from "./templates.js";
+import { TEMPLATE_MISSING, type TemplateLoader } from "./templates.js";
 
-/** The parts of a render request that decide what the page is. */
-export interface DocumentRequest {
-  readonly template: TemplateRef;
-  readonly data: Record<string, unknown>;
-  readonly assets?: AssetRefs;
-  readonly output: OutputOptions;
-  readonly waitFor?: WaitFor;
-  readonly clock?: string;
-  readonly resourceErrors?: "fail" | "ignore";
-  readonly timeoutMs?: number;
-  readonly javascript?: boolean;
-  readonly blockedRequests?: "fail" | "ignore";
-}
+/** The parts of a render request that decide what the page is: the request schema's own types. */
+export type DocumentRequest = Pick<
+  RenderRequest,
+  | "template"
+  | "data"
+  | "assets"
+  | "output"
+  | "waitFor"
+  | "clock"
+  | "resourceErrors"
+  | "timeoutMs"
+  | "javascript"
+  | "blockedRequests"
+>;
 
 export interface DocumentDeps {
   /** Stored templates; a job naming one fails without it. */

@@ -3,18 +3,16 @@ import { readFile } from "node:fs/promises";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DynamoDBDocumentClient, GetCommand, PutCommand } from "@aws-sdk/lib-dynamodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  DynamoDbIdempotencyStore,
-  idempotencyItemKey,
-} from "../../functions/adapters/aws/dynamodb-idempotency-store.js";
-import {
-  DynamoDbJobStore,
-  jobKey,
-  requestKey,
-  retentionExpiry,
-} from "../../functions/adapters/aws/dynamodb-job-store.js";
+import { DynamoDbIdempotencyStore } from "../../functions/adapters/aws/dynamodb-idempotency-store.js";
+import { DynamoDbJobStore } from "../../functions/adapters/aws/dynamodb-job-store.js";
 import { DynamoDbTenantSettingsStore } from "../../functions/adapters/aws/dynamodb-tenant-settings-store.js";
 import { DynamoDbWebhookSecretStore } from "../../functions/adapters/aws/dynamodb-webhook-secret-store.js";
+import {
+  idempotencyItemKey,
+  jobItemKey,
+  jobRequestItemKey,
+  retentionExpiry,
+} from "../../functions/adapters/aws/jobs-table.js";
 import {
   MemoryIdempotencyStore,
   MemoryJobStore,
@@ -395,12 +393,12 @@ describe("job items in DynamoDB (dynalite)", () => {
 
     const db = DynamoDBDocumentClient.from(client);
     const { Item: jobItem } = await db.send(
-      new GetCommand({ TableName: "contract", Key: jobKey("acme", id) }),
+      new GetCommand({ TableName: "contract", Key: jobItemKey("acme", id) }),
     );
     expect(jobItem).toMatchObject({ status: "succeeded", output });
     expect(Object.keys(jobItem ?? {}).filter((k) => k.startsWith("request"))).toEqual([]);
     const { Item: requestItemStored } = await db.send(
-      new GetCommand({ TableName: "contract", Key: requestKey("acme", id) }),
+      new GetCommand({ TableName: "contract", Key: jobRequestItemKey("acme", id) }),
     );
     expect(requestItemStored?.requestBr).toBeInstanceOf(Uint8Array);
     expect(requestItemStored?.expiresAtEpoch).toBe(retentionExpiry(created));
@@ -460,7 +458,7 @@ describe("job items in DynamoDB (dynalite)", () => {
       new PutCommand({
         TableName: "contract",
         Item: {
-          ...jobKey("acme", id),
+          ...jobItemKey("acme", id),
           ...record,
           requestJson: JSON.stringify(invoice),
           expiresAtEpoch: retentionExpiry(created),
@@ -530,7 +528,7 @@ describe("job items in DynamoDB (dynalite)", () => {
       new PutCommand({
         TableName: "contract",
         Item: {
-          ...jobKey("umbrella", id),
+          ...jobItemKey("umbrella", id),
           tenant: "umbrella",
           id,
           status: "queued",

@@ -3,6 +3,7 @@ import { readFile } from "node:fs/promises";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DynamoDBDocumentClient, GetCommand, PutCommand } from "@aws-sdk/lib-dynamodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DEFAULT_ASSUMPTIONS, readUnits, requestItemSize, writeUnits } from "../../bin/cost/cost-model.js";
 import { DynamoDbIdempotencyStore } from "../../functions/adapters/aws/dynamodb-idempotency-store.js";
 import { DynamoDbJobStore } from "../../functions/adapters/aws/dynamodb-job-store.js";
 import { DynamoDbTenantSettingsStore } from "../../functions/adapters/aws/dynamodb-tenant-settings-store.js";
@@ -18,12 +19,6 @@ import {
   MemoryJobStore,
   MemoryWebhookSecretStore,
 } from "../../functions/adapters/memory/memory-ports.js";
-import {
-  DEFAULT_ASSUMPTIONS,
-  readUnits,
-  requestItemSize,
-  writeUnits,
-} from "../../functions/core/cost-model.js";
 import type { Job } from "../../functions/core/job.js";
 import type { IdempotencyStore, JobStore, WebhookSecretStore } from "../../functions/core/ports.js";
 import { type RenderRequest, RenderRequestSchema } from "../../functions/core/render-request.js";

@@ -2,7 +2,6 @@ import type { Browser, Page, PaperFormat } from "puppeteer-core";
 import { EGRESS_BLOCKED } from "../../core/egress-policy.js";
 import { PermanentRenderError } from "../../core/errors.js";
 import { OUTPUT_LIMITS, PAPER_SIZES, type PaperName } from "../../core/output-options.js";
-import { normalizePdf } from "../../core/pdf-determinism.js";
 import type { Renderer } from "../../core/ports.js";
 import type { OutputOptions, PageOptions } from "../../core/render-request.js";
 import { BrowserPool } from "./browser-pool.js";
@@ -23,6 +22,7 @@ import {
   watchResources,
 } from "./page-readiness.js";
 import { captureSession, DETERMINISM_CSS, DETERMINISM_MARKER, setScriptsEnabled } from "./page-setup.js";
+import { normalizePdf } from "./pdf-determinism.js";
 import { markOnce, STARTUP_MARKS } from "./startup-marks.js";
 
 export interface ChromiumRendererOptions {

@@ -1,7 +1,7 @@
 import type { CDPSession, HTTPRequest, HTTPResponse, Page, Protocol } from "puppeteer-core";
 import { PermanentRenderError } from "../../core/errors.js";
 import { OUTPUT_LIMITS, type OutputOptions, type PageOptions, pdfLayout } from "../../core/output-options.js";
-import { pdfPageCount } from "../../core/pdf-info.js";
+import { pdfPageCount } from "./pdf-info.js";
 
 /**
  * What happens to a page between "the HTML is in" and "capture": the clock, readiness (fonts, images,

@@ -77,7 +77,7 @@ export class DynamoDbBatchStore implements BatchStore {
   async recordArtifacts(
     tenant: string,
     id: string,
-    artifacts: Pick<Batch, "manifestKey" | "zipKey" | "zipBytes" | "zipError">,
+    artifacts: Pick<Batch, "manifestKey" | "zipKey" | "zipBytes">,
   ): Promise<void> {
     const entries = Object.entries(artifacts).filter(([, v]) => v !== undefined);
     if (entries.length === 0) return;

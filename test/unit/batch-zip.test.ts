@@ -116,6 +116,27 @@ describe("batch zip archives", () => {
     });
   });
 
+  it("reads no more files once the reader gives up", async () => {
+    let pulled = 0;
+    let closed: () => void = () => {};
+    const sourceClosed = new Promise<void>((resolve) => {
+      closed = resolve;
+    });
+    async function* outputs(): AsyncGenerator<ArchiveEntry> {
+      try {
+        for (let i = 0; i < 10; i++) {
+          pulled++;
+          yield { name: `${i}.pdf`, data: new Uint8Array(1024 * 1024) };
+        }
+      } finally {
+        closed();
+      }
+    }
+    for await (const _ of zipStream(outputs(), MODIFIED)) break;
+    await sourceClosed;
+    expect(pulled).toBeLessThanOrEqual(2);
+  });
+
   it("fails the stream when a file cannot be read", async () => {
     async function* failing(): AsyncGenerator<ArchiveEntry> {
       yield { name: "0.png", data: Buffer.from("ok") };

@@ -30,12 +30,12 @@ async function addAll(
   options: { compress: false; mode: number; mtime: Date; forceDosTimestamp: true },
 ): Promise<void> {
   for await (const entry of entries) {
-    // The reader gave up (the upload failed): stop reading outputs.
-    if (out.destroyed) return;
     const data = Buffer.from(entry.data.buffer, entry.data.byteOffset, entry.data.byteLength);
     // A stored buffer entry is written to the stream at once, all earlier entries being written too.
     zip.addBuffer(data, entry.name, options);
     if (out.writableNeedDrain) await drainedOrClosed(out);
+    // The reader gave up (the upload failed): read no more outputs.
+    if (out.destroyed) return;
   }
   zip.end();
 }

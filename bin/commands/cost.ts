@@ -10,7 +10,7 @@ import {
   monthlyCost,
   requestItemSize,
   workerBilledMs,
-} from "../../functions/core/cost-model.js";
+} from "../cost/cost-model.js";
 import type { BenchReport } from "./bench.js";
 import { type Command, EXIT, UsageError } from "./cli-support.js";
 
@@ -25,7 +25,7 @@ export const cost: Command = {
   summary: "model the AWS cost per 1,000 renders and per month, from a bench run",
   usage: `kiln cost [--bench PATH] [--format png|pdf] [--daily N] [options]
 
-Prices every AWS request one render causes (us-east-1 list prices, in functions/core/cost-model.ts).
+Prices every AWS request one render causes (us-east-1 list prices, in bin/cost/cost-model.ts).
 With --bench, the worker's duration and the sizes come from a \`kiln bench --json\` file: the
 Chromium CPU per render measured at saturation, plus ${WORKER_NODE_CPU_MS} ms of the worker's own node CPU, spread
 over the vCPUs the worker's memory buys, at the given utilization.

@@ -18,7 +18,6 @@ import {
 } from "./render-request.js";
 import { queuedJob } from "./submit-render.js";
 import { storedTemplateSchema, type TemplateDeps } from "./templates.js";
-import { ZipLimitError, ZipWriter } from "./zip-writer.js";
 
 /**
  * Batches (variable-data printing): one template and one set of output options, rendered once per data
@@ -221,7 +220,10 @@ export interface Batch {
   readonly manifestKey?: string;
   readonly zipKey?: string;
   readonly zipBytes?: number;
-  /** Why no zip could be made (e.g. more than 4 GiB of outputs). */
+  /**
+   * Why no zip could be made. Only batches zipped before archives were ZIP64 have it (a zip then held
+   * at most 65,535 files and 4 GiB); they keep showing it.
+   */
   readonly zipError?: string;
 }
 
@@ -254,7 +256,7 @@ export interface BatchStore {
   recordArtifacts(
     tenant: string,
     id: string,
-    artifacts: Pick<Batch, "manifestKey" | "zipKey" | "zipBytes" | "zipError">,
+    artifacts: Pick<Batch, "manifestKey" | "zipKey" | "zipBytes">,
   ): Promise<void>;
   /**
    * The jobs created so far for indexes `from`…`to` (inclusive, default all), ascending by index.
@@ -270,15 +272,25 @@ export interface BatchStore {
   claim(tenant: string, id: string, what: "check" | "zip", now: Date, intervalMs: number): Promise<boolean>;
 }
 
+/** One file of a zip archive. */
+export interface ArchiveEntry {
+  readonly name: string;
+  readonly data: Uint8Array;
+}
+
 /** Objects in the outputs bucket: outputs are read back into the zip; manifest and zip are written. */
 export interface BatchArtifactStore {
   read(key: string): Promise<Uint8Array | undefined>;
   put(key: string, body: Uint8Array, contentType: string, cacheControl: string): Promise<void>;
-  /** Streams a large object (multipart), in the order `parts` yields. Returns its size. */
-  putStream(
+  /**
+   * Writes a zip of `entries`, in the order they come, streamed: its size is bounded neither by memory
+   * nor by the classic zip's 65,535 files and 4 GiB. Every entry is dated `modified`, so the same
+   * entries give the same bytes. Returns the zip's size in bytes.
+   */
+  putZip(
     key: string,
-    parts: AsyncIterable<Uint8Array>,
-    contentType: string,
+    entries: AsyncIterable<ArchiveEntry>,
+    modified: Date,
     cacheControl: string,
   ): Promise<number>;
 }
@@ -591,31 +603,25 @@ export async function checkBatch(
       return "running";
     }
     const zipKey = batchZipKey(tenant, batchId);
-    try {
-      const zipBytes = await deps.artifacts.putStream(
-        zipKey,
-        zipParts(deps.artifacts, batch, manifest, manifestJson),
-        "application/zip",
-        OUTPUTS.cacheControl,
-      );
-      await deps.batches.recordArtifacts(tenant, batchId, { manifestKey, zipKey, zipBytes });
-    } catch (err) {
-      if (!(err instanceof ZipLimitError)) throw err;
-      await deps.batches.recordArtifacts(tenant, batchId, { manifestKey, zipError: err.message });
-    }
+    const zipBytes = await deps.artifacts.putZip(
+      zipKey,
+      zipEntries(deps.artifacts, batch, manifest, manifestJson),
+      new Date(batch.createdAt),
+      OUTPUTS.cacheControl,
+    );
+    await deps.batches.recordArtifacts(tenant, batchId, { manifestKey, zipKey, zipBytes });
   }
   deps.logger.info("batch finished", { tenant, batchId, status: manifest.status });
   return "finished";
 }
 
-/** The zip's bytes in order: each succeeded output under its index, then the manifest. */
-async function* zipParts(
+/** The zip's files in order: each succeeded output under its index, then the manifest. */
+async function* zipEntries(
   artifacts: BatchArtifactStore,
   batch: Batch,
   manifest: BatchManifest,
   manifestJson: Uint8Array,
-): AsyncGenerator<Uint8Array> {
-  const zip = new ZipWriter(new Date(batch.createdAt));
+): AsyncGenerator<ArchiveEntry> {
   const succeeded = manifest.entries.filter((e) => e.output !== undefined);
   // Reads run a few ahead of the writes; order is kept.
   const ahead = 8;
@@ -630,10 +636,9 @@ async function* zipParts(
     const body = await reads.get(i);
     reads.delete(i);
     if (!body) throw new Error(`output ${e.output.key} of batch ${batch.id} is missing`);
-    yield* zip.add(outputFileName(e.index, batch.total, e.output.contentType), body);
+    yield { name: outputFileName(e.index, batch.total, e.output.contentType), data: body };
   }
-  yield* zip.add("manifest.json", manifestJson);
-  yield zip.finish();
+  yield { name: "manifest.json", data: manifestJson };
 }
 
 // ---------------------------------------------------------------------------------------------------

@@ -1,7 +1,35 @@
 /**
- * Typed errors. Each carries a stable machine-readable code; HTTP statuses are mapped in one place
- * (handlers/api/http-response.ts) and job failures are recorded with the same codes.
+ * Kiln's errors: one shape, a `kind` that says what sort of failure it is and a stable,
+ * machine-readable `code`. Core knows nothing of HTTP: the API maps kinds to statuses in one place
+ * (handlers/api/http-response.ts), and the render worker fails a job at once on a `permanent` error
+ * and retries everything else, recording the error's code (render-job.ts).
  */
+export type ErrorKind =
+  /** The request is malformed or breaks a rule; the message names the fields. */
+  | "invalid"
+  | "unauthorized"
+  | "not_found"
+  /** The resource exists but not with that method. */
+  | "method_not_allowed"
+  /** The request contradicts what is stored (a reused idempotency key). */
+  | "conflict"
+  | "too_large"
+  | "unsupported_media_type"
+  | "rate_limited"
+  /** No retry can change the outcome: a bad template, a document Chromium rejects, a refused address. */
+  | "permanent"
+  /** May pass when tried again: a timeout, a resource that failed to load. */
+  | "transient";
+
+export class KilnError extends Error {
+  constructor(
+    readonly kind: ErrorKind,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
 
 export interface FieldIssue {
   /** Dotted path of the offending field, e.g. `output.format`; empty for the whole body. */
@@ -9,57 +37,72 @@ export interface FieldIssue {
   readonly message: string;
 }
 
-export abstract class KilnError extends Error {
-  abstract readonly code: string;
-  abstract readonly status: number;
-}
-
 export class ValidationError extends KilnError {
-  readonly code = "invalid_request";
-  readonly status = 400;
   constructor(readonly issues: readonly FieldIssue[]) {
-    super(issues.map((i) => (i.field ? `${i.field}: ${i.message}` : i.message)).join("; "));
+    super(
+      "invalid",
+      "invalid_request",
+      issues.map((i) => (i.field ? `${i.field}: ${i.message}` : i.message)).join("; "),
+    );
   }
 }
 
 export class UnauthorizedError extends KilnError {
-  readonly code = "unauthorized";
-  readonly status = 401;
   constructor() {
-    super("Missing or invalid API key: send it in the x-api-key header.");
+    super("unauthorized", "unauthorized", "Missing or invalid API key: send it in the x-api-key header.");
   }
 }
 
 export class NotFoundError extends KilnError {
-  readonly code = "not_found";
-  readonly status = 404;
+  constructor(message: string) {
+    super("not_found", "not_found", message);
+  }
 }
 
 export class MethodNotAllowedError extends KilnError {
-  readonly code = "method_not_allowed";
-  readonly status = 405;
+  constructor(message: string) {
+    super("method_not_allowed", "method_not_allowed", message);
+  }
 }
 
 export class PayloadTooLargeError extends KilnError {
-  readonly code = "payload_too_large";
-  readonly status = 413;
+  constructor(message: string) {
+    super("too_large", "payload_too_large", message);
+  }
 }
 
 export class UnsupportedMediaTypeError extends KilnError {
-  readonly code = "unsupported_media_type";
-  readonly status = 415;
+  constructor(message: string) {
+    super("unsupported_media_type", "unsupported_media_type", message);
+  }
 }
 
 /** The tenant sent more requests than its limit allows; `retryAfterSeconds` goes into Retry-After. */
 export class RateLimitedError extends KilnError {
-  readonly code = "rate_limited";
-  readonly status = 429;
   constructor(
     readonly retryAfterSeconds: number,
     limitDescription: string,
   ) {
     super(
+      "rate_limited",
+      "rate_limited",
       `Too many requests: this API key's tenant may send ${limitDescription}. Retry after ${retryAfterSeconds} s.`,
+    );
+  }
+}
+
+/** The same Idempotency-Key came back with a different request body. */
+export class IdempotencyConflictError extends KilnError {
+  constructor(
+    readonly key: string,
+    readonly jobId: string,
+  ) {
+    const shown = key.length > 80 ? `${key.slice(0, 80)}…` : key;
+    super(
+      "conflict",
+      "idempotency_key_reused",
+      `Idempotency-Key "${shown}" was already used with a different request body (job ${jobId}). ` +
+        "Send the original body to get that job again, or use a new key for a new render.",
     );
   }
 }
@@ -68,27 +111,13 @@ export class RateLimitedError extends KilnError {
  * A render that cannot succeed however often it is retried (bad template, impossible output).
  * The job fails at once with this code and message.
  */
-export class PermanentRenderError extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
+export class PermanentRenderError extends KilnError {
+  constructor(code: string, message: string) {
+    super("permanent", code, message);
   }
 }
 
-/** The same Idempotency-Key came back with a different request body. */
-export class IdempotencyConflictError extends KilnError {
-  readonly code = "idempotency_key_reused";
-  readonly status = 409;
-  constructor(
-    readonly key: string,
-    readonly jobId: string,
-  ) {
-    const shown = key.length > 80 ? `${key.slice(0, 80)}…` : key;
-    super(
-      `Idempotency-Key "${shown}" was already used with a different request body (job ${jobId}). ` +
-        "Send the original body to get that job again, or use a new key for a new render.",
-    );
-  }
+/** True for errors that no retry can fix. */
+export function isPermanent(err: unknown): err is KilnError {
+  return err instanceof KilnError && err.kind === "permanent";
 }

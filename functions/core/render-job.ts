@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from "node:crypto";
 import { OUTPUTS } from "./constants.js";
-import { PermanentRenderError } from "./errors.js";
+import { isPermanent, KilnError, PermanentRenderError } from "./errors.js";
 import { isTerminal, type Job, type JobFailure, leaseIsLive } from "./job.js";
 import type {
   Clock,
@@ -26,6 +26,8 @@ export const FAILURE_CODES = {
   workerLost: "worker_lost",
   /** The job's request is no longer stored (in the jobs table, or the payload store for large ones). */
   requestMissing: "request_missing",
+  /** The reason an attempt records for an error that is not Kiln's own (a crash, a dropped connection). */
+  transientError: "transient_error",
 } as const;
 
 export interface LeaseSettings {
@@ -161,7 +163,7 @@ export async function renderJob(
     return { outcome: "done", status: "succeeded", format: request.output.format, bytes: body.byteLength };
   } catch (err) {
     const error = err instanceof Error ? err : new Error(String(err));
-    if (error instanceof PermanentRenderError) {
+    if (isPermanent(error)) {
       const failure = { code: error.code, message: error.message };
       const written = await store(() =>
         jobs.markFailed(job.tenant, job.id, failure, clock.now(), { owner }, job.callbackUrl !== undefined),
@@ -322,10 +324,10 @@ function finalFailure(job: Job): JobFailure {
   };
 }
 
+/** A Kiln error keeps its code; anything else (a crash, a dropped connection) is a transient error. */
 function describe(error: Error): JobFailure {
-  const code = (error as { code?: unknown }).code;
   return {
-    code: typeof code === "string" && /^[a-z_]{1,40}$/.test(code) ? code : "transient_error",
+    code: error instanceof KilnError ? error.code : FAILURE_CODES.transientError,
     message: clip(error.message),
   };
 }

@@ -1,4 +1,4 @@
-import { PermanentRenderError } from "./errors.js";
+import { isPermanent } from "./errors.js";
 
 /** How long a transiently failed message waits before its next delivery. */
 export interface RetryPolicy {
@@ -46,7 +46,7 @@ export async function withStoreRetry<T>(
     try {
       return await call();
     } catch (err) {
-      if (attempt >= retry.attempts || err instanceof PermanentRenderError) throw err;
+      if (attempt >= retry.attempts || isPermanent(err)) throw err;
       const ceiling = retry.baseDelayMs * 2 ** (attempt - 1);
       await new Promise((r) => setTimeout(r, ceiling / 2 + (random() * ceiling) / 2));
     }

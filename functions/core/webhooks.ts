@@ -1,6 +1,7 @@
 import { createHmac, randomBytes } from "node:crypto";
 import { isIP } from "node:net";
 import { addressProblem, bareHost } from "./egress-policy.js";
+import { KilnError } from "./errors.js";
 import type { Job } from "./job.js";
 import { CORRELATION_ID_HEADER } from "./observability.js";
 
@@ -96,8 +97,11 @@ export function callbackAddressProblem(
  * A delivery refused before any connection: the callback's host resolves to an address Kiln does not
  * call. Permanent for that delivery — retrying cannot make the address acceptable.
  */
-export class CallbackRefusedError extends Error {
+export class CallbackRefusedError extends KilnError {
   override readonly name = "CallbackRefusedError";
+  constructor(message: string) {
+    super("permanent", "callback_refused", message);
+  }
 }
 
 function isPrivateIp(host: string): boolean {

@@ -3,7 +3,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
-import { DynamoDBDocumentClient, ScanCommand } from "@aws-sdk/lib-dynamodb";
+import { DynamoDBDocumentClient, paginateScan } from "@aws-sdk/lib-dynamodb";
 import type { RenderSubmissionInput } from "../../functions/client/kiln-client.js";
 import { verifyWebhook } from "../../functions/client/webhooks.js";
 import { OUTPUTS } from "../../functions/core/constants.js";
@@ -338,21 +338,15 @@ async function scanJobs(
 ): Promise<Map<string, Record<string, unknown>>> {
   const db = DynamoDBDocumentClient.from(client);
   const items = new Map<string, Record<string, unknown>>();
-  let start: Record<string, unknown> | undefined;
-  do {
-    const page = await db.send(
-      new ScanCommand({
-        TableName: table,
-        ExclusiveStartKey: start,
-        FilterExpression: "sk = :job",
-        ExpressionAttributeValues: { ":job": "JOB" },
-      }),
-    );
+  const pages = paginateScan(
+    { client: db },
+    { TableName: table, FilterExpression: "sk = :job", ExpressionAttributeValues: { ":job": "JOB" } },
+  );
+  for await (const page of pages) {
     for (const item of page.Items ?? []) {
       if (item.tenant === TENANT_A.tenant) items.set(item.id as string, item);
     }
-    start = page.LastEvaluatedKey;
-  } while (start);
+  }
   return items;
 }
 

@@ -1,7 +1,9 @@
 import { DeleteItemCommand, DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { marshall } from "@aws-sdk/util-dynamodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { apiKeyItemKey, DynamoDbApiKeyStore } from "../../functions/adapters/aws/dynamodb-api-key-store.js";
+import { DynamoDbApiKeyStore } from "../../functions/adapters/aws/dynamodb-api-key-store.js";
+import { apiKeyItemKey } from "../../functions/adapters/aws/jobs-table.js";
+import { hashApiKey } from "../../functions/core/api-keys.js";
 import { localClientConfig } from "../../functions/local/aws-clients.js";
 import { ensureJobsTable } from "../../functions/local/resources.js";
 import { type StandIn, startDynamoDbStandIn } from "../../functions/local/stand-ins.js";
@@ -27,7 +29,7 @@ afterAll(async () => {
 });
 
 const deleteKey = (apiKey: string) =>
-  client.send(new DeleteItemCommand({ TableName: "keys", Key: marshall(apiKeyItemKey(apiKey)) }));
+  client.send(new DeleteItemCommand({ TableName: "keys", Key: marshall(apiKeyItemKey(hashApiKey(apiKey))) }));
 
 describe("DynamoDbApiKeyStore", () => {
   it("keeps a key it found for its TTL and reads the table again after it", async () => {

@@ -3,29 +3,22 @@ import { readFile } from "node:fs/promises";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DynamoDBDocumentClient, GetCommand, PutCommand } from "@aws-sdk/lib-dynamodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  DynamoDbIdempotencyStore,
-  idempotencyItemKey,
-} from "../../functions/adapters/aws/dynamodb-idempotency-store.js";
-import {
-  DynamoDbJobStore,
-  jobKey,
-  requestKey,
-  retentionExpiry,
-} from "../../functions/adapters/aws/dynamodb-job-store.js";
+import { DEFAULT_ASSUMPTIONS, readUnits, requestItemSize, writeUnits } from "../../bin/cost/cost-model.js";
+import { DynamoDbIdempotencyStore } from "../../functions/adapters/aws/dynamodb-idempotency-store.js";
+import { DynamoDbJobStore } from "../../functions/adapters/aws/dynamodb-job-store.js";
 import { DynamoDbTenantSettingsStore } from "../../functions/adapters/aws/dynamodb-tenant-settings-store.js";
 import { DynamoDbWebhookSecretStore } from "../../functions/adapters/aws/dynamodb-webhook-secret-store.js";
+import {
+  idempotencyItemKey,
+  jobItemKey,
+  jobRequestItemKey,
+  retentionExpiry,
+} from "../../functions/adapters/aws/jobs-table.js";
 import {
   MemoryIdempotencyStore,
   MemoryJobStore,
   MemoryWebhookSecretStore,
 } from "../../functions/adapters/memory/memory-ports.js";
-import {
-  DEFAULT_ASSUMPTIONS,
-  readUnits,
-  requestItemSize,
-  writeUnits,
-} from "../../functions/core/cost-model.js";
 import type { Job } from "../../functions/core/job.js";
 import type { IdempotencyStore, JobStore, WebhookSecretStore } from "../../functions/core/ports.js";
 import { type RenderRequest, RenderRequestSchema } from "../../functions/core/render-request.js";
@@ -395,12 +388,12 @@ describe("job items in DynamoDB (dynalite)", () => {
 
     const db = DynamoDBDocumentClient.from(client);
     const { Item: jobItem } = await db.send(
-      new GetCommand({ TableName: "contract", Key: jobKey("acme", id) }),
+      new GetCommand({ TableName: "contract", Key: jobItemKey("acme", id) }),
     );
     expect(jobItem).toMatchObject({ status: "succeeded", output });
     expect(Object.keys(jobItem ?? {}).filter((k) => k.startsWith("request"))).toEqual([]);
     const { Item: requestItemStored } = await db.send(
-      new GetCommand({ TableName: "contract", Key: requestKey("acme", id) }),
+      new GetCommand({ TableName: "contract", Key: jobRequestItemKey("acme", id) }),
     );
     expect(requestItemStored?.requestBr).toBeInstanceOf(Uint8Array);
     expect(requestItemStored?.expiresAtEpoch).toBe(retentionExpiry(created));
@@ -460,7 +453,7 @@ describe("job items in DynamoDB (dynalite)", () => {
       new PutCommand({
         TableName: "contract",
         Item: {
-          ...jobKey("acme", id),
+          ...jobItemKey("acme", id),
           ...record,
           requestJson: JSON.stringify(invoice),
           expiresAtEpoch: retentionExpiry(created),
@@ -530,7 +523,7 @@ describe("job items in DynamoDB (dynalite)", () => {
       new PutCommand({
         TableName: "contract",
         Item: {
-          ...jobKey("umbrella", id),
+          ...jobItemKey("umbrella", id),
           tenant: "umbrella",
           id,
           status: "queued",

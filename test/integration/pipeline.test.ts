@@ -3,7 +3,7 @@ import { ReceiveMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { PNG } from "pngjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CloudFrontUrlSigner } from "../../functions/adapters/aws/cloudfront-url-signer.js";
-import { jobKey } from "../../functions/adapters/aws/dynamodb-job-store.js";
+import { jobItemKey } from "../../functions/adapters/aws/jobs-table.js";
 import { KilnApiError, KilnClient, type RenderSubmissionInput } from "../../functions/client/kiln-client.js";
 import { localClientConfig } from "../../functions/local/aws-clients.js";
 import { loadOrCreateSigningKeys } from "../../functions/local/signing-keys.js";
@@ -58,7 +58,7 @@ async function storedStatus(id: string): Promise<string | undefined> {
   const { Item } = await dynamodb.send(
     new GetItemCommand({
       TableName: t.stack.names.jobsTable,
-      Key: { pk: { S: jobKey(TENANT_A.tenant, id).pk as string }, sk: { S: "JOB" } },
+      Key: { pk: { S: jobItemKey(TENANT_A.tenant, id).pk as string }, sk: { S: "JOB" } },
     }),
   );
   return Item?.status?.S;

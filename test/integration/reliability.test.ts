@@ -3,7 +3,7 @@ import type { AddressInfo } from "node:net";
 import { DynamoDBClient, GetItemCommand } from "@aws-sdk/client-dynamodb";
 import { HeadObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { jobKey } from "../../functions/adapters/aws/dynamodb-job-store.js";
+import { jobItemKey } from "../../functions/adapters/aws/jobs-table.js";
 import { KilnApiError, type RenderSubmissionInput } from "../../functions/client/kiln-client.js";
 import { type KilnWebhookEvent, verifyWebhook } from "../../functions/client/webhooks.js";
 import { localClientConfig } from "../../functions/local/aws-clients.js";
@@ -80,7 +80,7 @@ afterAll(async () => {
 });
 
 async function storedItem(id: string) {
-  const key = jobKey(TENANT_A.tenant, id);
+  const key = jobItemKey(TENANT_A.tenant, id);
   const { Item } = await dynamodb.send(
     new GetItemCommand({
       TableName: t.stack.names.jobsTable,

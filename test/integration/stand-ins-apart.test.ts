@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { DescribeTableCommand, DynamoDBClient, GetItemCommand } from "@aws-sdk/client-dynamodb";
 import { GetObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { jobKey } from "../../functions/adapters/aws/dynamodb-job-store.js";
+import { jobItemKey } from "../../functions/adapters/aws/jobs-table.js";
 import { localClientConfig } from "../../functions/local/aws-clients.js";
 import { LOCAL_NAMES } from "../../functions/local/resources.js";
 import { startStandIns } from "../../functions/local/stack.js";
@@ -56,7 +56,7 @@ describe("a local stack on stand-ins that run apart", () => {
       const { Item } = await dynamodb.send(
         new GetItemCommand({
           TableName: LOCAL_NAMES.jobsTable,
-          Key: { pk: { S: jobKey(TENANT_A.tenant, id).pk as string }, sk: { S: "JOB" } },
+          Key: { pk: { S: jobItemKey(TENANT_A.tenant, id).pk as string }, sk: { S: "JOB" } },
         }),
       );
       expect(Item?.status?.S).toBe("succeeded");

@@ -10,7 +10,7 @@ import {
   requestItemSize,
   workerBilledMs,
   writeUnits,
-} from "../../functions/core/cost-model.js";
+} from "../../bin/cost/cost-model.js";
 
 /** Round figures, so each line can be checked by hand. */
 const simple: CostAssumptions = {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { pdfPageCount } from "../../functions/adapters/chromium/pdf-info.js";
 import { FakeUrlSigner, FixedClock } from "../../functions/adapters/memory/memory-ports.js";
 import { MemoryAssetStore } from "../../functions/adapters/memory/template-asset-fakes.js";
 import {
@@ -17,7 +18,6 @@ import {
   pdfLayout,
   WaitForSchema,
 } from "../../functions/core/output-options.js";
-import { pdfPageCount } from "../../functions/core/pdf-info.js";
 import { parseOrThrow } from "../../functions/core/render-request.js";
 import { renderTemplate, templateSyntaxError } from "../../functions/core/template-engine.js";
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { normalizePdf } from "../../functions/core/pdf-determinism.js";
+import { normalizePdf } from "../../functions/adapters/chromium/pdf-determinism.js";
 
 interface Variant {
   readonly date: string;

@@ -9,7 +9,7 @@ import {
 } from "../../functions/adapters/memory/memory-ports.js";
 import { MemoryTenantSettingsStore } from "../../functions/adapters/memory/memory-tenant-settings-store.js";
 import { OUTPUTS } from "../../functions/core/constants.js";
-import { PermanentRenderError } from "../../functions/core/errors.js";
+import { KilnError, PermanentRenderError } from "../../functions/core/errors.js";
 import type { Job } from "../../functions/core/job.js";
 import type { OutputOptions, PageOptions } from "../../functions/core/output-options.js";
 import { type Delivery, outputKey, type RenderJobDeps, renderJob } from "../../functions/core/render-job.js";
@@ -131,7 +131,7 @@ describe("renderJob", () => {
 
   it("on a transient error releases the lease, records the reason and asks for a retry after the backoff", async () => {
     const { deps, jobs, renderer } = setup();
-    renderer.failures.push(Object.assign(new Error("Target closed"), { code: "browser_crash" }));
+    renderer.failures.push(new KilnError("transient", "browser_crash", "Target closed"));
     const result = await renderJob(deps, message, delivery(2));
     // random() = 1 → the whole backoff: 4 s × 2^(2−1).
     expect(result).toMatchObject({ outcome: "retry", retryAfterSeconds: 8 });
@@ -144,6 +144,16 @@ describe("renderJob", () => {
     const second = await renderJob(deps, message, delivery(3));
     expect(second).toMatchObject({ outcome: "done", status: "succeeded" });
     expect((await jobs.get("t1", "j1"))?.attempts).toBe(2);
+  });
+
+  it("records an error that is not Kiln's own as transient_error, whatever code it carries", async () => {
+    const { deps, jobs, renderer } = setup();
+    renderer.failures.push(Object.assign(new Error("socket hang up"), { code: "econnreset" }));
+    expect(await renderJob(deps, message, delivery(1))).toMatchObject({ outcome: "retry" });
+    expect((await jobs.get("t1", "j1"))?.lastError).toEqual({
+      code: "transient_error",
+      message: "socket hang up",
+    });
   });
 
   it("on the delivery after the last attempt fails the job with the last reason, renders nothing, and dead-letters", async () => {

@@ -1,21 +1,8 @@
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { type DynamoDBDocumentClient, GetCommand, PutCommand } from "@aws-sdk/lib-dynamodb";
 import { hashApiKey } from "../../core/api-keys.js";
-import { JOBS_TABLE } from "../../core/constants.js";
 import type { ApiKeyStore } from "../../core/ports.js";
-import { documentClient } from "./dynamodb-job-store.js";
-
-/** API keys share the jobs table as `APIKEY#<sha256>` items; the key itself is never stored. */
-export function apiKeyItemKey(apiKey: string) {
-  return itemKeyOfHash(hashApiKey(apiKey));
-}
-
-function itemKeyOfHash(hash: string) {
-  return {
-    [JOBS_TABLE.partitionKey.name]: `APIKEY#${hash}`,
-    [JOBS_TABLE.sortKey.name]: "APIKEY",
-  };
-}
+import { apiKeyItemKey, jobsTableClient } from "./jobs-table.js";
 
 export interface ApiKeyCacheOptions {
   /**
@@ -31,6 +18,8 @@ export interface ApiKeyCacheOptions {
 }
 
 /**
+ * API keys share the jobs table, one item per key hash.
+ *
  * Every API request looks its key up; a warm container keeps the keys it found for a short while,
  * the way API Gateway caches an authorizer's answer, instead of reading the table on every request.
  */
@@ -47,7 +36,7 @@ export class DynamoDbApiKeyStore implements ApiKeyStore {
     private readonly tableName: string,
     cache: ApiKeyCacheOptions = {},
   ) {
-    this.db = documentClient(client);
+    this.db = jobsTableClient(client);
     this.ttlMs = cache.ttlMs ?? 30_000;
     this.maxKeys = cache.maxKeys ?? 1000;
     this.now = cache.now ?? Date.now;
@@ -59,7 +48,7 @@ export class DynamoDbApiKeyStore implements ApiKeyStore {
     if (kept && kept.untilMs > this.now()) return kept.tenant;
     this.found.delete(hash);
     const { Item } = await this.db.send(
-      new GetCommand({ TableName: this.tableName, Key: itemKeyOfHash(hash) }),
+      new GetCommand({ TableName: this.tableName, Key: apiKeyItemKey(hash) }),
     );
     const tenant = typeof Item?.tenant === "string" ? Item.tenant : undefined;
     if (tenant !== undefined && this.ttlMs > 0) this.keep(hash, tenant);
@@ -67,10 +56,11 @@ export class DynamoDbApiKeyStore implements ApiKeyStore {
   }
 
   async register(tenant: string, apiKey: string): Promise<void> {
+    const hash = hashApiKey(apiKey);
     await this.db.send(
-      new PutCommand({ TableName: this.tableName, Item: { ...apiKeyItemKey(apiKey), tenant } }),
+      new PutCommand({ TableName: this.tableName, Item: { ...apiKeyItemKey(hash), tenant } }),
     );
-    this.found.delete(hashApiKey(apiKey));
+    this.found.delete(hash);
   }
 
   private keep(hash: string, tenant: string): void {

@@ -1,19 +1,22 @@
 import { ConditionalCheckFailedException, type DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { type DynamoDBDocumentClient, GetCommand, QueryCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import type { Batch, BatchJobEntry, BatchStore } from "../../core/batches.js";
-import { BATCH_JOBS_INDEX, JOBS_TABLE } from "../../core/constants.js";
+import { BATCH_JOBS_INDEX } from "../../core/constants.js";
 import type { JobFailure, JobOutput, JobStatus } from "../../core/job.js";
-import { batchJobsPartition, documentClient, putIfAbsent, retentionExpiry } from "./dynamodb-job-store.js";
+import {
+  batchItemKey,
+  batchJobsPartition,
+  isExpired,
+  jobsTableClient,
+  PK,
+  putIfAbsent,
+  queryAll,
+  retentionExpiry,
+  TTL,
+} from "./jobs-table.js";
 
-const PK = JOBS_TABLE.partitionKey.name;
-const SK = JOBS_TABLE.sortKey.name;
-const TTL = JOBS_TABLE.timeToLiveAttribute;
 const INDEX_PK = BATCH_JOBS_INDEX.partitionKey.name;
 const INDEX_SK = BATCH_JOBS_INDEX.sortKey.name;
-
-export function batchItemKey(tenant: string, id: string) {
-  return { [PK]: `TENANT#${tenant}#BATCH#${id}`, [SK]: "BATCH" };
-}
 
 /** Epoch ms of the latest claim of each kind. */
 const CLAIMS = { check: "checkRequestedAt", zip: "zipStartedAt" } as const;
@@ -43,7 +46,7 @@ export class DynamoDbBatchStore implements BatchStore {
     client: DynamoDBClient,
     private readonly tableName: string,
   ) {
-    this.db = documentClient(client);
+    this.db = jobsTableClient(client);
   }
 
   async create(batch: Batch): Promise<"created" | "exists"> {
@@ -55,8 +58,7 @@ export class DynamoDbBatchStore implements BatchStore {
     const { Item } = await this.db.send(
       new GetCommand({ TableName: this.tableName, Key: batchItemKey(tenant, id), ConsistentRead: true }),
     );
-    // TTL deletion is lazy (and the local stand-in never deletes): expired counts as gone.
-    if (!Item || Number(Item[TTL]) * 1000 < Date.now()) return undefined;
+    if (!Item || isExpired(Item, Date.now())) return undefined;
     const item = Item as BatchItem;
     return {
       tenant: item.tenant,
@@ -75,7 +77,7 @@ export class DynamoDbBatchStore implements BatchStore {
   async recordArtifacts(
     tenant: string,
     id: string,
-    artifacts: Pick<Batch, "manifestKey" | "zipKey" | "zipBytes" | "zipError">,
+    artifacts: Pick<Batch, "manifestKey" | "zipKey" | "zipBytes">,
   ): Promise<void> {
     const entries = Object.entries(artifacts).filter(([, v]) => v !== undefined);
     if (entries.length === 0) return;
@@ -99,43 +101,31 @@ export class DynamoDbBatchStore implements BatchStore {
     batchId: string,
     range?: { from: number; to: number },
   ): Promise<BatchJobEntry[]> {
-    const entries: BatchJobEntry[] = [];
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const page = await this.db.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          IndexName: BATCH_JOBS_INDEX.indexName,
-          KeyConditionExpression: range ? "#bpk = :bpk AND #bidx BETWEEN :from AND :to" : "#bpk = :bpk",
-          ProjectionExpression: "#id, #status, #bidx, #output, #error",
-          ExpressionAttributeNames: {
-            "#bpk": INDEX_PK,
-            "#bidx": INDEX_SK,
-            "#id": "id",
-            "#status": "status",
-            "#output": "output",
-            "#error": "error",
-          },
-          ExpressionAttributeValues: {
-            ":bpk": batchJobsPartition(tenant, batchId),
-            ...(range ? { ":from": range.from, ":to": range.to } : {}),
-          },
-          ...(startKey ? { ExclusiveStartKey: startKey } : {}),
-        }),
-      );
-      for (const raw of page.Items ?? []) {
-        const item = raw as IndexedJob;
-        entries.push({
-          index: Number(item.batchIndex),
-          jobId: item.id,
-          status: item.status,
-          ...(item.output ? { output: item.output } : {}),
-          ...(item.error ? { error: item.error } : {}),
-        });
-      }
-      startKey = page.LastEvaluatedKey;
-    } while (startKey);
-    return entries;
+    const items = await queryAll<IndexedJob>(this.db, {
+      TableName: this.tableName,
+      IndexName: BATCH_JOBS_INDEX.indexName,
+      KeyConditionExpression: range ? "#bpk = :bpk AND #bidx BETWEEN :from AND :to" : "#bpk = :bpk",
+      ProjectionExpression: "#id, #status, #bidx, #output, #error",
+      ExpressionAttributeNames: {
+        "#bpk": INDEX_PK,
+        "#bidx": INDEX_SK,
+        "#id": "id",
+        "#status": "status",
+        "#output": "output",
+        "#error": "error",
+      },
+      ExpressionAttributeValues: {
+        ":bpk": batchJobsPartition(tenant, batchId),
+        ...(range ? { ":from": range.from, ":to": range.to } : {}),
+      },
+    });
+    return items.map((item) => ({
+      index: Number(item.batchIndex),
+      jobId: item.id,
+      status: item.status,
+      ...(item.output ? { output: item.output } : {}),
+      ...(item.error ? { error: item.error } : {}),
+    }));
   }
 
   async claim(

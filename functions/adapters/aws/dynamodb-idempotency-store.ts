@@ -1,18 +1,7 @@
-import { createHash } from "node:crypto";
 import { ConditionalCheckFailedException, type DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { type DynamoDBDocumentClient, GetCommand, PutCommand } from "@aws-sdk/lib-dynamodb";
-import { JOBS_TABLE } from "../../core/constants.js";
 import type { IdempotencyRecord, IdempotencyStore } from "../../core/ports.js";
-import { documentClient } from "./dynamodb-job-store.js";
-
-const PK = JOBS_TABLE.partitionKey.name;
-const TTL = JOBS_TABLE.timeToLiveAttribute;
-
-/** Keys are stored hashed (clients may put anything printable in them) and scoped to the tenant. */
-export function idempotencyItemKey(tenant: string, key: string) {
-  const digest = createHash("sha256").update(key, "utf8").digest("hex");
-  return { [PK]: `TENANT#${tenant}#IDEMPOTENCY#${digest}`, [JOBS_TABLE.sortKey.name]: "IDEMPOTENCY" };
-}
+import { expiresAtEpoch, idempotencyItemKey, jobsTableClient, PK, TTL } from "./jobs-table.js";
 
 interface IdempotencyItem {
   key: string;
@@ -36,7 +25,7 @@ export class DynamoDbIdempotencyStore implements IdempotencyStore {
     client: DynamoDBClient,
     private readonly tableName: string,
   ) {
-    this.db = documentClient(client);
+    this.db = jobsTableClient(client);
   }
 
   async claim(tenant: string, candidate: IdempotencyRecord, now: Date) {
@@ -44,7 +33,7 @@ export class DynamoDbIdempotencyStore implements IdempotencyStore {
     // Two tries: a record that expires between the failed put and the read is claimed on the second.
     for (let attempt = 1; ; attempt++) {
       try {
-        const item: IdempotencyItem = { ...candidate, [TTL]: Math.ceil(candidate.expiresAtMs / 1000) };
+        const item: IdempotencyItem = { ...candidate, [TTL]: expiresAtEpoch(candidate.expiresAtMs) };
         await this.db.send(
           new PutCommand({
             TableName: this.tableName,

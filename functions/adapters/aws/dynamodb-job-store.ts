@@ -2,12 +2,11 @@ import { brotliCompressSync, brotliDecompressSync, constants as zlib } from "nod
 import { ConditionalCheckFailedException, type DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import {
   BatchGetCommand,
-  DynamoDBDocumentClient,
+  type DynamoDBDocumentClient,
   GetCommand,
-  PutCommand,
   UpdateCommand,
 } from "@aws-sdk/lib-dynamodb";
-import { BATCH_JOBS_INDEX, JOB_RETENTION_DAYS, JOBS_TABLE } from "../../core/constants.js";
+import { BATCH_JOBS_INDEX } from "../../core/constants.js";
 import {
   isTerminal,
   type Job,
@@ -22,33 +21,21 @@ import {
 import type { FailGuard, JobStore, StartAttemptResult, WriteResult } from "../../core/ports.js";
 import type { RenderRequest } from "../../core/render-request.js";
 import type { TenantSettings } from "../../core/tenant-settings.js";
+import { DynamoDbTenantSettingsStore, settingsFromItem } from "./dynamodb-tenant-settings-store.js";
 import {
-  DynamoDbTenantSettingsStore,
-  settingsFromItem,
+  batchJobsPartition,
+  type ItemKey,
+  JOB_REQUEST_SK,
+  jobItemKey,
+  jobRequestItemKey,
+  jobsTableClient,
+  PK,
+  putIfAbsent,
+  retentionExpiry,
+  SK,
+  TTL,
   tenantSettingsItemKey,
-} from "./dynamodb-tenant-settings-store.js";
-
-const PK = JOBS_TABLE.partitionKey.name;
-const SK = JOBS_TABLE.sortKey.name;
-const TTL = JOBS_TABLE.timeToLiveAttribute;
-
-/** Sort keys of a job's two items, which share its partition. */
-const JOB_SK = "JOB";
-const REQUEST_SK = "REQUEST";
-
-/** The tenant is part of the key, so one tenant's read can never address another tenant's job. */
-export function jobKey(tenant: string, id: string) {
-  return { [PK]: jobPartition(tenant, id), [SK]: JOB_SK };
-}
-
-/** The item that holds a job's request, beside its job item. */
-export function requestKey(tenant: string, id: string) {
-  return { [PK]: jobPartition(tenant, id), [SK]: REQUEST_SK };
-}
-
-function jobPartition(tenant: string, id: string): string {
-  return `TENANT#${tenant}#JOB#${id}`;
-}
+} from "./jobs-table.js";
 
 /**
  * A job is two items in one partition:
@@ -119,42 +106,6 @@ function decodeRequest(bytes: Uint8Array): RenderRequest {
   return JSON.parse(brotliDecompressSync(bytes).toString("utf8")) as RenderRequest;
 }
 
-/** The TTL of an item kept as long as jobs are: epoch seconds, `JOB_RETENTION_DAYS` after `createdAt`. */
-export function retentionExpiry(createdAt: string): number {
-  return Math.floor(Date.parse(createdAt) / 1000) + JOB_RETENTION_DAYS * 86_400;
-}
-
-/** Puts `item` unless an item with its key exists: `exists` then, and nothing is written. */
-export async function putIfAbsent(
-  db: DynamoDBDocumentClient,
-  tableName: string,
-  item: Record<string, unknown>,
-): Promise<"created" | "exists"> {
-  try {
-    await db.send(
-      new PutCommand({
-        TableName: tableName,
-        Item: item,
-        ConditionExpression: "attribute_not_exists(#pk)",
-        ExpressionAttributeNames: { "#pk": PK },
-      }),
-    );
-    return "created";
-  } catch (err) {
-    if (err instanceof ConditionalCheckFailedException) return "exists";
-    throw err;
-  }
-}
-
-/** Partition of the batch-jobs index: one batch of one tenant. */
-export function batchJobsPartition(tenant: string, batchId: string): string {
-  return `TENANT#${tenant}#BATCH#${batchId}`;
-}
-
-export function documentClient(client: DynamoDBClient): DynamoDBDocumentClient {
-  return DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
-}
-
 const LEASE_FREE = "(attribute_not_exists(#leaseExpiresAt) OR #leaseExpiresAt <= :now)";
 
 export class DynamoDbJobStore implements JobStore {
@@ -166,7 +117,7 @@ export class DynamoDbJobStore implements JobStore {
     client: DynamoDBClient,
     private readonly tableName: string,
   ) {
-    this.db = documentClient(client);
+    this.db = jobsTableClient(client);
     this.settings = new DynamoDbTenantSettingsStore(client, tableName);
   }
 
@@ -197,17 +148,17 @@ export class DynamoDbJobStore implements JobStore {
         : {}),
       [TTL]: expires,
     };
-    return putIfAbsent(this.db, this.tableName, { ...jobKey(job.tenant, job.id), ...item });
+    return putIfAbsent(this.db, this.tableName, { ...jobItemKey(job.tenant, job.id), ...item });
   }
 
   async storeRequest(tenant: string, id: string, request: RenderRequest, createdAt: string): Promise<void> {
     const item: RequestItem = { requestBr: encodeRequest(request), [TTL]: retentionExpiry(createdAt) };
-    await putIfAbsent(this.db, this.tableName, { ...requestKey(tenant, id), ...item });
+    await putIfAbsent(this.db, this.tableName, { ...jobRequestItemKey(tenant, id), ...item });
   }
 
   async get(tenant: string, id: string): Promise<Job | undefined> {
     const { Item } = await this.db.send(
-      new GetCommand({ TableName: this.tableName, Key: jobKey(tenant, id), ConsistentRead: true }),
+      new GetCommand({ TableName: this.tableName, Key: jobItemKey(tenant, id), ConsistentRead: true }),
     );
     return Item ? fromItem(Item as JobItem) : undefined;
   }
@@ -220,7 +171,7 @@ export class DynamoDbJobStore implements JobStore {
     // Two key lookups rather than one Query of the partition: the local DynamoDB stand-in keeps an
     // open LevelDB iterator (and the memory under it) for every Query, which grew the local worker by
     // ~50 KB a render. The second lookup only runs for jobs without a request item.
-    const read = async <T>(key: Record<string, string>, attributes: string) =>
+    const read = async <T>(key: ItemKey, attributes: string) =>
       (
         await this.db.send(
           new GetCommand({
@@ -231,9 +182,9 @@ export class DynamoDbJobStore implements JobStore {
           }),
         )
       ).Item as T | undefined;
-    const stored = await read<RequestItem>(requestKey(tenant, id), "requestBr");
+    const stored = await read<RequestItem>(jobRequestItemKey(tenant, id), "requestBr");
     if (stored?.requestBr) return decodeRequest(stored.requestBr);
-    const legacy = await read<Pick<JobItem, "requestJson">>(jobKey(tenant, id), "requestJson");
+    const legacy = await read<Pick<JobItem, "requestJson">>(jobItemKey(tenant, id), "requestJson");
     return legacy?.requestJson ? (JSON.parse(legacy.requestJson) as RenderRequest) : undefined;
   }
 
@@ -246,7 +197,7 @@ export class DynamoDbJobStore implements JobStore {
     tenant: string,
     id: string,
   ): Promise<{ request?: RenderRequest; settings?: TenantSettings }> {
-    const keys = [requestKey(tenant, id), tenantSettingsItemKey(tenant)];
+    const keys = [jobRequestItemKey(tenant, id), tenantSettingsItemKey(tenant)];
     const { Responses, UnprocessedKeys } = await this.db.send(
       new BatchGetCommand({
         RequestItems: {
@@ -262,7 +213,7 @@ export class DynamoDbJobStore implements JobStore {
     const items = Responses?.[this.tableName] ?? [];
     const left = new Set((UnprocessedKeys?.[this.tableName]?.Keys ?? []).map((key) => key[SK]));
     const item = (sk: unknown) => items.find((i) => i[SK] === sk);
-    const stored = item(REQUEST_SK) as RequestItem | undefined;
+    const stored = item(JOB_REQUEST_SK) as RequestItem | undefined;
     // Unprocessed, or a job stored before the request item: getRequest reads both layouts.
     const request = stored?.requestBr ? decodeRequest(stored.requestBr) : await this.getRequest(tenant, id);
     const settingsSk = keys[1]?.[SK];
@@ -457,7 +408,7 @@ export class DynamoDbJobStore implements JobStore {
       const { Attributes } = await this.db.send(
         new UpdateCommand({
           TableName: this.tableName,
-          Key: jobKey(tenant, id),
+          Key: jobItemKey(tenant, id),
           UpdateExpression: spec.update,
           ConditionExpression: spec.condition,
           ExpressionAttributeNames: names,

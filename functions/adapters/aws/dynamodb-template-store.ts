@@ -1,25 +1,19 @@
 import { ConditionalCheckFailedException, type DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { type DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from "@aws-sdk/lib-dynamodb";
-import { JOBS_TABLE } from "../../core/constants.js";
 import type { TemplateVersion, TemplateVersionStore } from "../../core/templates.js";
-import { documentClient } from "./dynamodb-job-store.js";
-
-const PK = JOBS_TABLE.partitionKey.name;
-const SK = JOBS_TABLE.sortKey.name;
-
-/** All versions of one template share a partition; sort keys order them numerically. */
-export function templatePartition(tenant: string, id: string): string {
-  return `TENANT#${tenant}#TEMPLATE#${id}`;
-}
-
-export function templateVersionSortKey(version: number): string {
-  return `VERSION#${String(version).padStart(10, "0")}`;
-}
-
-/** One item per template holding a copy of its latest version, so a tenant's templates list with one query. */
-export function templateIndexPartition(tenant: string): string {
-  return `TENANT#${tenant}#TEMPLATES`;
-}
+import {
+  jobsTableClient,
+  PK,
+  putIfAbsent,
+  queryAll,
+  SK,
+  TEMPLATE_INDEX_PREFIX,
+  TEMPLATE_VERSION_PREFIX,
+  templateIndexItemKey,
+  templateIndexPartition,
+  templateVersionItemKey,
+  templateVersionsPartition,
+} from "./jobs-table.js";
 
 interface TemplateVersionItem {
   id: string;
@@ -45,7 +39,7 @@ export class DynamoDbTemplateStore implements TemplateVersionStore {
     client: DynamoDBClient,
     private readonly tableName: string,
   ) {
-    this.db = documentClient(client);
+    this.db = jobsTableClient(client);
   }
 
   async latest(tenant: string, id: string): Promise<TemplateVersion | undefined> {
@@ -54,7 +48,10 @@ export class DynamoDbTemplateStore implements TemplateVersionStore {
         TableName: this.tableName,
         KeyConditionExpression: "#pk = :pk AND begins_with(#sk, :prefix)",
         ExpressionAttributeNames: { "#pk": PK, "#sk": SK },
-        ExpressionAttributeValues: { ":pk": templatePartition(tenant, id), ":prefix": "VERSION#" },
+        ExpressionAttributeValues: {
+          ":pk": templateVersionsPartition(tenant, id),
+          ":prefix": TEMPLATE_VERSION_PREFIX,
+        },
         ScanIndexForward: false,
         Limit: 1,
         ConsistentRead: true,
@@ -74,24 +71,12 @@ export class DynamoDbTemplateStore implements TemplateVersionStore {
       ...(version.schema ? { schemaJson: JSON.stringify(version.schema) } : {}),
       ...(version.javascript ? { javascript: true } : {}),
     };
-    try {
-      await this.db.send(
-        new PutCommand({
-          TableName: this.tableName,
-          Item: {
-            [PK]: templatePartition(tenant, version.id),
-            [SK]: templateVersionSortKey(version.version),
-            tenant,
-            ...item,
-          },
-          ConditionExpression: "attribute_not_exists(#pk)",
-          ExpressionAttributeNames: { "#pk": PK },
-        }),
-      );
-    } catch (err) {
-      if (err instanceof ConditionalCheckFailedException) return "exists";
-      throw err;
-    }
+    const stored = await putIfAbsent(this.db, this.tableName, {
+      ...templateVersionItemKey(tenant, version.id, version.version),
+      tenant,
+      ...item,
+    });
+    if (stored === "exists") return "exists";
     await this.#index(tenant, item);
     return "created";
   }
@@ -106,7 +91,7 @@ export class DynamoDbTemplateStore implements TemplateVersionStore {
       await this.db.send(
         new PutCommand({
           TableName: this.tableName,
-          Item: { [PK]: templateIndexPartition(tenant), [SK]: `TEMPLATE#${item.id}`, tenant, ...item },
+          Item: { ...templateIndexItemKey(tenant, item.id), tenant, ...item },
           ConditionExpression: "attribute_not_exists(#pk) OR #version < :version",
           ExpressionAttributeNames: { "#pk": PK, "#version": "version" },
           ExpressionAttributeValues: { ":version": item.version },
@@ -118,14 +103,14 @@ export class DynamoDbTemplateStore implements TemplateVersionStore {
   }
 
   async latestOfEach(tenant: string): Promise<TemplateVersion[]> {
-    return this.#versionsUnder(templateIndexPartition(tenant), "TEMPLATE#", false);
+    return this.#versionsUnder(templateIndexPartition(tenant), TEMPLATE_INDEX_PREFIX, false);
   }
 
   async get(tenant: string, id: string, version: number): Promise<TemplateVersion | undefined> {
     const { Item } = await this.db.send(
       new GetCommand({
         TableName: this.tableName,
-        Key: { [PK]: templatePartition(tenant, id), [SK]: templateVersionSortKey(version) },
+        Key: templateVersionItemKey(tenant, id, version),
         ConsistentRead: true,
       }),
     );
@@ -133,7 +118,7 @@ export class DynamoDbTemplateStore implements TemplateVersionStore {
   }
 
   async list(tenant: string, id: string): Promise<TemplateVersion[]> {
-    return this.#versionsUnder(templatePartition(tenant, id), "VERSION#", true);
+    return this.#versionsUnder(templateVersionsPartition(tenant, id), TEMPLATE_VERSION_PREFIX, true);
   }
 
   /** Every item of `partition` whose sort key starts with `prefix`, across pages. */
@@ -142,23 +127,14 @@ export class DynamoDbTemplateStore implements TemplateVersionStore {
     prefix: string,
     consistentRead: boolean,
   ): Promise<TemplateVersion[]> {
-    const versions: TemplateVersion[] = [];
-    let start: Record<string, unknown> | undefined;
-    do {
-      const page = await this.db.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          KeyConditionExpression: "#pk = :pk AND begins_with(#sk, :prefix)",
-          ExpressionAttributeNames: { "#pk": PK, "#sk": SK },
-          ExpressionAttributeValues: { ":pk": partition, ":prefix": prefix },
-          ...(consistentRead ? { ConsistentRead: true } : {}),
-          ...(start ? { ExclusiveStartKey: start } : {}),
-        }),
-      );
-      for (const item of page.Items ?? []) versions.push(fromItem(item as TemplateVersionItem));
-      start = page.LastEvaluatedKey;
-    } while (start);
-    return versions;
+    const items = await queryAll<TemplateVersionItem>(this.db, {
+      TableName: this.tableName,
+      KeyConditionExpression: "#pk = :pk AND begins_with(#sk, :prefix)",
+      ExpressionAttributeNames: { "#pk": PK, "#sk": SK },
+      ExpressionAttributeValues: { ":pk": partition, ":prefix": prefix },
+      ...(consistentRead ? { ConsistentRead: true } : {}),
+    });
+    return items.map(fromItem);
   }
 }
 

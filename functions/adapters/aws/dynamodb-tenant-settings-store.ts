@@ -1,16 +1,8 @@
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { type DynamoDBDocumentClient, GetCommand, PutCommand } from "@aws-sdk/lib-dynamodb";
-import { JOBS_TABLE } from "../../core/constants.js";
 import type { TenantSettingsStore } from "../../core/ports.js";
 import { type TenantSettings, TenantSettingsSchema } from "../../core/tenant-settings.js";
-import { documentClient } from "./dynamodb-job-store.js";
-
-export function tenantSettingsItemKey(tenant: string) {
-  return {
-    [JOBS_TABLE.partitionKey.name]: `TENANT#${tenant}#SETTINGS`,
-    [JOBS_TABLE.sortKey.name]: "SETTINGS",
-  };
-}
+import { jobsTableClient, tenantSettingsItemKey } from "./jobs-table.js";
 
 /** One item per tenant in the jobs table, replaced whole on every PUT. */
 export class DynamoDbTenantSettingsStore implements TenantSettingsStore {
@@ -20,7 +12,7 @@ export class DynamoDbTenantSettingsStore implements TenantSettingsStore {
     client: DynamoDBClient,
     private readonly tableName: string,
   ) {
-    this.db = documentClient(client);
+    this.db = jobsTableClient(client);
   }
 
   async get(tenant: string): Promise<TenantSettings | undefined> {

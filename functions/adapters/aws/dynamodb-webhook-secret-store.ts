@@ -1,13 +1,8 @@
-import { ConditionalCheckFailedException, type DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { type DynamoDBDocumentClient, GetCommand, PutCommand } from "@aws-sdk/lib-dynamodb";
-import { JOBS_TABLE } from "../../core/constants.js";
+import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { type DynamoDBDocumentClient, GetCommand } from "@aws-sdk/lib-dynamodb";
 import type { WebhookSecretStore } from "../../core/ports.js";
 import { generateWebhookSecret } from "../../core/webhooks.js";
-import { documentClient } from "./dynamodb-job-store.js";
-
-export function webhookSecretItemKey(tenant: string) {
-  return { [JOBS_TABLE.partitionKey.name]: `TENANT#${tenant}#WEBHOOK`, [JOBS_TABLE.sortKey.name]: "SECRET" };
-}
+import { jobsTableClient, putIfAbsent, webhookSecretItemKey } from "./jobs-table.js";
 
 /**
  * One signing secret per tenant in the jobs table, created on first use. Two first uses at once both
@@ -20,29 +15,18 @@ export class DynamoDbWebhookSecretStore implements WebhookSecretStore {
     client: DynamoDBClient,
     private readonly tableName: string,
   ) {
-    this.db = documentClient(client);
+    this.db = jobsTableClient(client);
   }
 
   async getOrCreate(tenant: string): Promise<string> {
     const existing = await this.read(tenant);
     if (existing) return existing;
     const secret = generateWebhookSecret();
-    try {
-      await this.db.send(
-        new PutCommand({
-          TableName: this.tableName,
-          Item: { ...webhookSecretItemKey(tenant), secret, createdAt: new Date().toISOString() },
-          ConditionExpression: "attribute_not_exists(#pk)",
-          ExpressionAttributeNames: { "#pk": JOBS_TABLE.partitionKey.name },
-        }),
-      );
-      return secret;
-    } catch (err) {
-      if (!(err instanceof ConditionalCheckFailedException)) throw err;
-      const winner = await this.read(tenant);
-      if (!winner) throw new Error(`The webhook secret of tenant ${tenant} vanished while it was created.`);
-      return winner;
-    }
+    const item = { ...webhookSecretItemKey(tenant), secret, createdAt: new Date().toISOString() };
+    if ((await putIfAbsent(this.db, this.tableName, item)) === "created") return secret;
+    const winner = await this.read(tenant);
+    if (!winner) throw new Error(`The webhook secret of tenant ${tenant} vanished while it was created.`);
+    return winner;
   }
 
   private async read(tenant: string): Promise<string | undefined> {

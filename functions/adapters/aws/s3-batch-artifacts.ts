@@ -7,7 +7,8 @@ import {
   type S3Client,
   UploadPartCommand,
 } from "@aws-sdk/client-s3";
-import type { BatchArtifactStore, RecordsSource } from "../../core/batches.js";
+import type { ArchiveEntry, BatchArtifactStore, RecordsSource } from "../../core/batches.js";
+import { zipStream } from "../zip/yazl-archive.js";
 
 /** S3 takes parts of at least 5 MiB (but the last); larger parts mean fewer requests. */
 const PART_BYTES = 8 * 1024 * 1024;
@@ -53,7 +54,17 @@ export class S3BatchArtifactStore implements BatchArtifactStore {
     );
   }
 
-  async putStream(
+  putZip(
+    key: string,
+    entries: AsyncIterable<ArchiveEntry>,
+    modified: Date,
+    cacheControl: string,
+  ): Promise<number> {
+    return this.putStream(key, zipStream(entries, modified), "application/zip", cacheControl);
+  }
+
+  /** Uploads `parts` in order as one object, a multipart upload of PART_BYTES parts. Returns its size. */
+  private async putStream(
     key: string,
     parts: AsyncIterable<Uint8Array>,
     contentType: string,

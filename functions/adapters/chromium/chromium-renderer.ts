@@ -1,8 +1,7 @@
 import type { Browser, Page, PaperFormat } from "puppeteer-core";
 import { EGRESS_BLOCKED } from "../../core/egress-policy.js";
-import { PermanentRenderError } from "../../core/errors.js";
+import { isPermanent, KilnError, PermanentRenderError } from "../../core/errors.js";
 import { OUTPUT_LIMITS, PAPER_SIZES, type PaperName } from "../../core/output-options.js";
-import { normalizePdf } from "../../core/pdf-determinism.js";
 import type { Renderer } from "../../core/ports.js";
 import type { OutputOptions, PageOptions } from "../../core/render-request.js";
 import { BrowserPool } from "./browser-pool.js";
@@ -23,6 +22,7 @@ import {
   watchResources,
 } from "./page-readiness.js";
 import { captureSession, DETERMINISM_CSS, DETERMINISM_MARKER, setScriptsEnabled } from "./page-setup.js";
+import { normalizePdf } from "./pdf-determinism.js";
 import { markOnce, STARTUP_MARKS } from "./startup-marks.js";
 
 export interface ChromiumRendererOptions {
@@ -58,10 +58,11 @@ export interface ChromiumRendererOptions {
 }
 
 /** The render took longer than its budget. Retryable: the worker may try again. */
-export class RenderTimeoutError extends Error {
-  readonly code = "render_timeout";
+export class RenderTimeoutError extends KilnError {
   constructor(readonly timeoutMs: number) {
     super(
+      "transient",
+      "render_timeout",
       `The render did not finish within ${timeoutMs} ms: the page kept loading (a resource that ` +
         "never answers) or a script kept it busy.",
     );
@@ -294,7 +295,7 @@ function egressBlockedError(blocked: readonly BlockedRequest[]): PermanentRender
  * print) from everything else: crashes, protocol hiccups and timeouts stay ordinary errors.
  */
 async function classify(error: unknown, page: Page): Promise<unknown> {
-  if (!(error instanceof Error) || error instanceof PermanentRenderError) return error;
+  if (!(error instanceof Error) || isPermanent(error)) return error;
   const rejected = PERMANENT_PROTOCOL_MESSAGES.find((m) => error.message.includes(m));
   if (rejected) {
     return new PermanentRenderError(RENDER_ERROR_CODE, `Chromium rejected the document: ${rejected}.`);

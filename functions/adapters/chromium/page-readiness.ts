@@ -1,7 +1,7 @@
 import type { CDPSession, HTTPRequest, HTTPResponse, Page, Protocol } from "puppeteer-core";
-import { PermanentRenderError } from "../../core/errors.js";
+import { KilnError, PermanentRenderError } from "../../core/errors.js";
 import { OUTPUT_LIMITS, type OutputOptions, type PageOptions, pdfLayout } from "../../core/output-options.js";
-import { pdfPageCount } from "../../core/pdf-info.js";
+import { pdfPageCount } from "./pdf-info.js";
 
 /**
  * What happens to a page between "the HTML is in" and "capture": the clock, readiness (fonts, images,
@@ -141,11 +141,6 @@ export function settleScript(css: string, marker: string): string {
 })(${JSON.stringify(css)}, ${JSON.stringify(marker)})`;
 }
 
-/** A font or image that failed for a reason that may pass (a network error, a 5xx): worth a retry. */
-export class ResourceLoadError extends Error {
-  readonly code = READINESS_CODES.resourceFailed;
-}
-
 /**
  * Fails the render with every unsettled resource named by URL (never with its query, so no signature is
  * echoed), unless the job opted out. When every failed URL answered a 4xx the failure is permanent;
@@ -180,7 +175,8 @@ export function assertSettled(
   if (reasons.every((why) => why !== undefined && /^HTTP 4\d\d$/.test(why))) {
     throw new PermanentRenderError(READINESS_CODES.resourceFailed, message);
   }
-  throw new ResourceLoadError(message);
+  // A network error or a 5xx may pass: worth a retry.
+  throw new KilnError("transient", READINESS_CODES.resourceFailed, message);
 }
 
 /** Waits for the job's selector or expression, failing the job when it does not come true in time. */

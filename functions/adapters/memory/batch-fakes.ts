@@ -1,4 +1,5 @@
 import type {
+  ArchiveEntry,
   Batch,
   BatchArtifactStore,
   BatchJobEntry,
@@ -7,6 +8,7 @@ import type {
   BatchStore,
   RecordsSource,
 } from "../../core/batches.js";
+import { zipStream } from "../zip/yazl-archive.js";
 import type { MemoryJobStore } from "./memory-ports.js";
 
 /** Batches in memory; their jobs are read from the job store, as the batch-jobs index does. */
@@ -30,7 +32,7 @@ export class MemoryBatchStore implements BatchStore {
   async recordArtifacts(
     tenant: string,
     id: string,
-    artifacts: Pick<Batch, "manifestKey" | "zipKey" | "zipBytes" | "zipError">,
+    artifacts: Pick<Batch, "manifestKey" | "zipKey" | "zipBytes">,
   ): Promise<void> {
     const batch = this.batches.get(`${tenant}/${id}`);
     if (!batch) throw new Error(`batch ${id} does not exist`);
@@ -87,11 +89,11 @@ export class MemoryArtifactStore implements BatchArtifactStore {
   async put(key: string, body: Uint8Array, contentType: string): Promise<void> {
     this.objects.set(key, { body, contentType });
   }
-  async putStream(key: string, parts: AsyncIterable<Uint8Array>, contentType: string): Promise<number> {
+  async putZip(key: string, entries: AsyncIterable<ArchiveEntry>, modified: Date): Promise<number> {
     const chunks: Uint8Array[] = [];
-    for await (const p of parts) chunks.push(p);
+    for await (const chunk of zipStream(entries, modified)) chunks.push(chunk);
     const body = Buffer.concat(chunks);
-    this.objects.set(key, { body, contentType });
+    this.objects.set(key, { body, contentType: "application/zip" });
     return body.byteLength;
   }
 }

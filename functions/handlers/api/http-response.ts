@@ -1,5 +1,5 @@
 import type { APIGatewayProxyResult } from "aws-lambda";
-import { KilnError, RateLimitedError, ValidationError } from "../../core/errors.js";
+import { type ErrorKind, KilnError, RateLimitedError, ValidationError } from "../../core/errors.js";
 
 const JSON_HEADERS = { "content-type": "application/json; charset=utf-8", "cache-control": "no-store" };
 
@@ -12,6 +12,23 @@ export function json(
 }
 
 /**
+ * The HTTP status of each kind of error. A render's failures are no answer to a request: one that
+ * reaches the API is unexpected, and answered like any other (500).
+ */
+const HTTP_STATUS: Readonly<Record<ErrorKind, number | undefined>> = {
+  invalid: 400,
+  unauthorized: 401,
+  not_found: 404,
+  method_not_allowed: 405,
+  conflict: 409,
+  too_large: 413,
+  unsupported_media_type: 415,
+  rate_limited: 429,
+  permanent: undefined,
+  transient: undefined,
+};
+
+/**
  * The one place errors become HTTP responses. Kiln errors say what is wrong (a 400 names each field);
  * anything else is a 500 that says only how to refer to it.
  */
@@ -19,12 +36,13 @@ export function errorResponse(
   err: unknown,
   requestId: string,
 ): { response: APIGatewayProxyResult; unexpected: boolean } {
-  if (err instanceof KilnError) {
+  const status = err instanceof KilnError ? HTTP_STATUS[err.kind] : undefined;
+  if (err instanceof KilnError && status !== undefined) {
     const fields = err instanceof ValidationError ? { fields: err.issues } : {};
     const headers: Record<string, string> =
       err instanceof RateLimitedError ? { "retry-after": String(err.retryAfterSeconds) } : {};
     return {
-      response: json(err.status, { error: { code: err.code, message: err.message, ...fields } }, headers),
+      response: json(status, { error: { code: err.code, message: err.message, ...fields } }, headers),
       unexpected: false,
     };
   }

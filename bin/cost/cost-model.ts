@@ -1,4 +1,4 @@
-import { LIMITS } from "./render-request.js";
+import { LIMITS } from "../../functions/core/render-request.js";
 
 /**
  * What Kiln costs to run on AWS, per render and per month: every AWS request one render causes,

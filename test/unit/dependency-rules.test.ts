@@ -58,6 +58,8 @@ interface Rule {
   readonly name: string;
   /** Repository-relative directory whose files the rule governs. */
   readonly under: string;
+  /** Of those, only the files whose path matches. @default every file */
+  readonly files?: RegExp;
   /** Why `imp` breaks the rule, or undefined when it does not. */
   readonly broken: (imp: Import) => string | undefined;
 }
@@ -75,11 +77,10 @@ const NOT_FOR_CORE = [
   /^yazl$/,
 ];
 
-const LIB_MAY_IMPORT_FROM_FUNCTIONS = [
-  /^functions\/core\//,
-  /^functions\/handlers\/[^/]+\/function\.[cm]?[jt]s$/,
-  /^functions\/handlers\/function-definition\.[cm]?[jt]s$/,
-];
+/** A function's definition and what definitions share: what lib/ reads of a function. */
+const DEFINITION = /^functions\/handlers\/([^/]+\/function|function-definition|shared-settings)\.[cm]?[jt]s$/;
+
+const LIB_MAY_IMPORT_FROM_FUNCTIONS = [/^functions\/core\//, DEFINITION];
 
 const RULES: readonly Rule[] = [
   {
@@ -98,6 +99,20 @@ const RULES: readonly Rule[] = [
     broken: ({ target }) => (target?.startsWith("functions/local/") ? `imports ${target}` : undefined),
   },
   {
+    // lib/ loads them: an adapter imported here would put the AWS SDK or Chromium into every synth.
+    name: "function definitions import only zod, core and each other",
+    under: "functions/handlers",
+    files: DEFINITION,
+    broken: ({ specifier, target }) => {
+      if (target !== undefined) {
+        return target.startsWith("functions/core/") || DEFINITION.test(target)
+          ? undefined
+          : `imports ${target}`;
+      }
+      return specifier === "zod" ? undefined : `uses ${specifier}`;
+    },
+  },
+  {
     name: "lib/ imports from functions/ only core and the function descriptors",
     under: "lib",
     broken: ({ target }) =>
@@ -109,7 +124,7 @@ const RULES: readonly Rule[] = [
 
 function violations(rule: Rule, files: readonly SourceFile[]): string[] {
   return files
-    .filter((f) => f.path.startsWith(`${rule.under}/`))
+    .filter((f) => f.path.startsWith(`${rule.under}/`) && (rule.files?.test(f.path) ?? true))
     .flatMap(importsOf)
     .flatMap((imp) => {
       const why = rule.broken(imp);
@@ -168,13 +183,23 @@ describe("dependency rules", () => {
   });
 
   it("names each import that breaks a rule", () => {
-    const [core, handlers, lib] = RULES as [Rule, Rule, Rule];
+    const [core, handlers, definitions, lib] = RULES as [Rule, Rule, Rule, Rule];
     const files: SourceFile[] = [
       {
         path: "functions/core/bad.ts",
         text: 'import { x } from "../adapters/aws/x.js";\nimport { Page } from "puppeteer-core";\nimport { z } from "zod";',
       },
       { path: "functions/handlers/api/bad.ts", text: 'const s = await import("../../local/stack.js");' },
+      {
+        path: "functions/handlers/api/function.ts",
+        text: [
+          'import { z } from "zod";',
+          'import { ENV } from "../../core/constants.js";',
+          'import { setting } from "../function-definition.js";',
+          'import { DynamoDbJobStore } from "../../adapters/aws/dynamodb-job-store.js";',
+          'import { S3Client } from "@aws-sdk/client-s3";',
+        ].join("\n"),
+      },
       {
         path: "lib/constructs/bad.ts",
         text: [
@@ -191,6 +216,10 @@ describe("dependency rules", () => {
     ]);
     expect(violations(handlers, files)).toEqual([
       'functions/handlers/api/bad.ts: imports functions/local/stack.js ("../../local/stack.js")',
+    ]);
+    expect(violations(definitions, files)).toEqual([
+      'functions/handlers/api/function.ts: imports functions/adapters/aws/dynamodb-job-store.js ("../../adapters/aws/dynamodb-job-store.js")',
+      'functions/handlers/api/function.ts: uses @aws-sdk/client-s3 ("@aws-sdk/client-s3")',
     ]);
     expect(violations(lib, files)).toEqual([
       'lib/constructs/bad.ts: imports functions/handlers/api/handler.js ("../../functions/handlers/api/handler.js")',

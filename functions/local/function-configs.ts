@@ -8,6 +8,7 @@ import type { RetryPolicy } from "../core/retry-policy.js";
 import type { CallbackUrlPolicy } from "../core/webhooks.js";
 import { apiFunction } from "../handlers/api/function.js";
 import { batchFanOutFunction } from "../handlers/batch-fanout/function.js";
+import type { FUNCTION_DEFINITIONS } from "../handlers/definitions.js";
 import {
   type ConfigOf,
   type FunctionDefinition,
@@ -19,15 +20,7 @@ import { signAssetsFunction } from "../handlers/sign-assets/function.js";
 import { webhookDispatcherFunction } from "../handlers/webhook-dispatcher/function.js";
 import { LOCAL_NAMES } from "./resources.js";
 
-export const LOCAL_FUNCTIONS = {
-  api: apiFunction,
-  renderWorker: renderWorkerFunction,
-  signAssets: signAssetsFunction,
-  webhookDispatcher: webhookDispatcherFunction,
-  batchFanOut: batchFanOutFunction,
-} as const;
-
-type LocalFunctions = typeof LOCAL_FUNCTIONS;
+type LocalFunctions = typeof FUNCTION_DEFINITIONS;
 
 /** Where the stand-ins are: the values of every `resource` setting. */
 export interface LocalResourceValues {

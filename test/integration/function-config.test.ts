@@ -5,8 +5,8 @@
  */
 import type { CfnElement } from "aws-cdk-lib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { FUNCTION_DEFINITIONS, type FunctionName } from "../../functions/handlers/definitions.js";
 import type { FunctionDefinition } from "../../functions/handlers/function-definition.js";
-import { LOCAL_FUNCTIONS } from "../../functions/local/function-configs.js";
 import type { Cfn, Synthesized } from "../infra/support.js";
 import { synthKiln } from "../infra/support.js";
 import { startTestStack, type TestStack } from "./helpers/local-stack.js";
@@ -23,8 +23,6 @@ afterAll(async () => {
   await local?.stop();
   synth?.dispose();
 });
-
-type FunctionName = keyof typeof LOCAL_FUNCTIONS;
 
 /** The one thing the local stack sets apart from a deployment, per function, besides resources. */
 const EXPECTED_LOCAL_OVERRIDES: Record<FunctionName, string[]> = {
@@ -48,8 +46,8 @@ function deployedEnvironment(name: FunctionName): Record<string, Cfn> {
   return synth.json.Resources[id].Properties.Environment.Variables;
 }
 
-describe.each(Object.keys(LOCAL_FUNCTIONS) as FunctionName[])("%s", (name) => {
-  const definition: FunctionDefinition = LOCAL_FUNCTIONS[name];
+describe.each(Object.keys(FUNCTION_DEFINITIONS) as FunctionName[])("%s", (name) => {
+  const definition: FunctionDefinition = FUNCTION_DEFINITIONS[name];
 
   it("overrides locally only the settings it lists", () => {
     expect(local.stack.functions[name].overridden).toEqual(EXPECTED_LOCAL_OVERRIDES[name]);

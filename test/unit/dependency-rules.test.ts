@@ -78,7 +78,8 @@ const NOT_FOR_CORE = [
 ];
 
 /** A function's definition and what definitions share: what lib/ reads of a function. */
-const DEFINITION = /^functions\/handlers\/([^/]+\/function|function-definition|shared-settings)\.[cm]?[jt]s$/;
+const DEFINITION =
+  /^functions\/handlers\/([^/]+\/function|function-definition|shared-settings|definitions)\.[cm]?[jt]s$/;
 
 const LIB_MAY_IMPORT_FROM_FUNCTIONS = [/^functions\/core\//, DEFINITION];
 

@@ -19,7 +19,7 @@ import {
 import { METRICS, POWERTOOLS_ENV, SERVICES } from "../../functions/core/observability.js";
 import { LIMITS, OUTPUT_FORMATS, RenderSubmissionSchema } from "../../functions/core/render-request.js";
 import { CreateTemplateSchema, TEMPLATES } from "../../functions/core/templates.js";
-import { API_OPERATIONS } from "../../functions/handlers/api/openapi.js";
+import { API_OPERATIONS } from "../../functions/handlers/api/operations.js";
 import { QUEUE_WAIT_METRIC, RENDER_DURATION_METRIC } from "../../lib/constructs/monitoring.js";
 import {
   actionMatches,

@@ -8,7 +8,8 @@ import { describe, expect, it } from "vitest";
 import { API_REFERENCE_PATH, renderApiReference } from "../../bin/docs/api-reference.js";
 import { FixedClock, MemoryJobStore } from "../../functions/adapters/memory/memory-ports.js";
 import { makeHandler } from "../../functions/handlers/api/handler.js";
-import { API_OPERATIONS, openApiDocument } from "../../functions/handlers/api/openapi.js";
+import { openApiDocument } from "../../functions/handlers/api/openapi.js";
+import { API_OPERATIONS } from "../../functions/handlers/api/operations.js";
 import { apiEvent, KEY_A as KEY, memoryApiDeps } from "./support/api.js";
 
 const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ?? addFormatsModule) as (

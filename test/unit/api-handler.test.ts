@@ -9,6 +9,7 @@ import {
   RecordingLogger,
 } from "../../functions/adapters/memory/memory-ports.js";
 import { makeHandler } from "../../functions/handlers/api/handler.js";
+import { NO_SUCH_ROUTE } from "../../functions/handlers/api/http-errors.js";
 import { apiEvent, KEY_A, KEY_B, memoryApiDeps, sequentialIds } from "./support/api.js";
 
 const JOB = {
@@ -159,9 +160,18 @@ describe("api handler", () => {
 
   it("404s unknown routes and malformed ids, 405s wrong methods", async () => {
     const { handler } = setup();
-    expect((await handler(event("GET", "/v2/things", { key: KEY_A }))).statusCode).toBe(404);
+    const unknown = await handler(event("GET", "/v2/things", { key: KEY_A }));
+    expect(unknown.statusCode).toBe(404);
+    // The same answer API Gateway gives for a path it has no resource for.
+    expect(body(unknown)).toEqual({ error: NO_SUCH_ROUTE });
     expect((await handler(event("GET", "/v1/renders/../../etc", { key: KEY_A }))).statusCode).toBe(404);
-    expect((await handler(event("DELETE", "/v1/renders", { key: KEY_A }))).statusCode).toBe(405);
+    const wrongMethod = await handler(event("DELETE", "/v1/renders", { key: KEY_A }));
+    expect(wrongMethod.statusCode).toBe(405);
+    expect(wrongMethod.headers?.allow).toBe("POST");
+    expect(body(wrongMethod).error.code).toBe("method_not_allowed");
+    expect((await handler(event("DELETE", "/v1/settings", { key: KEY_A }))).headers?.allow).toBe("GET, PUT");
+    // A wrong method says nothing to a caller without a key.
+    expect((await handler(event("DELETE", "/v1/renders"))).statusCode).toBe(401);
   });
 
   it("answers 503 and creates no job when the queue is down; the retry with the same key queues it once", async () => {

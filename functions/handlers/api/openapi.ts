@@ -1,11 +1,31 @@
+import type { APIGatewayProxyEvent } from "aws-lambda";
 import { z } from "zod";
+import { json } from "./http-response.js";
 import { API_OPERATIONS, type ApiOperation, type ErrorStatus, type NamedSchema } from "./operations.js";
+import type { OperationHandlers } from "./request.js";
 import { ErrorBodySchema } from "./response-schemas.js";
 
 /**
  * The OpenAPI 3.1 document of the API (`GET /openapi.json`, and docs/api.md through
  * bin/docs/api-reference.ts), generated from the operation table in operations.ts.
  */
+
+/** Public, so that clients and tools can read the document without a key. */
+export const openApiHandlers: Pick<OperationHandlers, "getOpenApi"> = {
+  async getOpenApi({ event }) {
+    return json(200, openApiDocument({ serverUrl: stageBasePath(event) }), {
+      "cache-control": "public, max-age=300",
+    });
+  },
+};
+
+/** Where the API is mounted: the stage (or custom-domain base path) before the route, e.g. `/live`. */
+function stageBasePath(event: APIGatewayProxyEvent): string {
+  const full = event.requestContext?.path ?? event.path;
+  return full.endsWith(event.path) && full.length > event.path.length
+    ? full.slice(0, -event.path.length)
+    : "/";
+}
 
 const ERRORS: Readonly<Record<ErrorStatus, { name: string; description: string; retryAfter?: true }>> = {
   400: { name: "BadRequest", description: "`invalid_request`: `fields` names each field that is wrong." },

@@ -9,7 +9,7 @@ import {
   RecordingLogger,
 } from "../../functions/adapters/memory/memory-ports.js";
 import { makeHandler } from "../../functions/handlers/api/handler.js";
-import { NO_SUCH_ROUTE } from "../../functions/handlers/api/http-errors.js";
+import { INVALID_API_KEY, internalError, NO_SUCH_ROUTE } from "../../functions/handlers/api/http-errors.js";
 import { apiEvent, KEY_A, KEY_B, memoryApiDeps, sequentialIds } from "./support/api.js";
 
 const JOB = {
@@ -114,6 +114,8 @@ describe("api handler", () => {
     const wrong = await handler(event("GET", "/v1/renders/x", { key: "nope" }));
     expect(wrong.statusCode).toBe(401);
     expect(body(wrong).error.message).toMatch(/x-api-key/);
+    // The same answer API Gateway gives for a key it does not know.
+    expect(body(wrong)).toEqual({ error: INVALID_API_KEY });
   });
 
   it("400s bad JSON, unknown fields and wrong types, naming the field", async () => {
@@ -208,6 +210,8 @@ describe("api handler", () => {
     expect(res.statusCode).toBe(500);
     expect(res.body).not.toContain("secret-table-name");
     expect(body(res).error.message).toContain("req-1");
+    // The words of API Gateway's own 5xx.
+    expect(body(res)).toEqual({ error: internalError("req-1") });
   });
 
   describe("Idempotency-Key", () => {

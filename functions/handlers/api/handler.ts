@@ -79,8 +79,12 @@ const OPERATION_HANDLERS: OperationHandlers = {
   ...openApiHandlers,
 };
 
-/** The dispatcher's view of a handler: a request of the operation the router matched. */
+/**
+ * The dispatcher's view of the handlers: each is called with a request of the operation the router
+ * matched, so the request types checked per operation above hold.
+ */
 type MatchedOperationHandler = (request: ApiRequest, deps: RouteDeps) => Promise<APIGatewayProxyResult>;
+const HANDLERS_BY_OPERATION_ID = OPERATION_HANDLERS as Readonly<Record<string, MatchedOperationHandler>>;
 
 /** What one request carries through its operation: its correlation id and a logger scoped to it. */
 interface RequestScope {
@@ -95,7 +99,6 @@ export function makeHandler(deps: ApiDeps) {
     newId: deps.newId ?? randomUUID,
     callbackPolicy: deps.callbackPolicy ?? DEFAULT_CALLBACK_POLICY,
   };
-  const handlers = OPERATION_HANDLERS as Readonly<Record<string, MatchedOperationHandler>>;
 
   const answer = async (event: APIGatewayProxyEvent, scope: RequestScope): Promise<APIGatewayProxyResult> => {
     const { requestId, correlationId, logger } = scope;
@@ -123,7 +126,8 @@ export function makeHandler(deps: ApiDeps) {
         operation.body && "json" in operation.body
           ? parseOrThrow(operation.body.json.schema, readJsonBody(event))
           : undefined;
-      const handle = handlers[operation.operationId] as MatchedOperationHandler;
+      // OperationHandlers has one for every operation id of the table.
+      const handle = HANDLERS_BY_OPERATION_ID[operation.operationId] as MatchedOperationHandler;
       return await handle({ tenant, event, params, body, correlationId, logger }, routeDeps);
     } catch (err) {
       const { response, unexpected } = errorResponse(err, requestId);

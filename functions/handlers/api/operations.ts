@@ -25,8 +25,9 @@ import {
  * Gateway's resources, methods, API key requirements and request models from it. This module holds
  * no handler code, so the CDK app can import it.
  *
- * Adding a route is one entry here plus its handler in handler.ts; authentication, 401/429/500 and,
- * for JSON bodies, 400/413/415 are implied.
+ * Adding a route is one entry here and its handler, bound by operation id in handler.ts (the compiler
+ * refuses an operation without one); authentication, 401/429/500 and, for JSON bodies, 400/413/415
+ * are implied.
  */
 
 /** A schema that becomes `#/components/schemas/<name>`. */
@@ -379,15 +380,16 @@ export type RequestBodyOf<Op> = Op extends { readonly body: { readonly json: Nam
   ? z.output<S>
   : undefined;
 
-// Compile-time check: every `{name}` of a path is described in its operation's pathParams.
-type UndescribedPathParams = {
-  [Op in Operation as Op["operationId"]]: Exclude<
-    PathParamNames<Op["path"]>,
-    Op extends { readonly pathParams: infer P } ? keyof P : never
-  >;
+// Compile-time check: pathParams describes exactly the `{name}`s of its path (API Gateway would
+// refuse every request that lacks a required parameter).
+type DescribedPathParams<Op> = Op extends { readonly pathParams: infer P } ? keyof P & string : never;
+type MismatchedPathParams = {
+  [Op in Operation as Op["operationId"]]:
+    | Exclude<PathParamNames<Op["path"]>, DescribedPathParams<Op>>
+    | Exclude<DescribedPathParams<Op>, PathParamNames<Op["path"]>>;
 }[OperationId];
-const pathParamsDescribed: [UndescribedPathParams] extends [never] ? true : false = true;
-void pathParamsDescribed;
+const pathParamsMatchPaths: [MismatchedPathParams] extends [never] ? true : false = true;
+void pathParamsMatchPaths;
 
 /** The API Gateway resource path of an operation: a parameter that may hold `/` is `{name+}`. */
 export function gatewayPath(op: ApiOperation): string {

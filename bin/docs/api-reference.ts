@@ -27,7 +27,7 @@ export function renderApiReference(doc: JsonSchema = openApiDocument()): string 
   const out: string[] = [
     "# Kiln API reference",
     "",
-    "<!-- Generated from the OpenAPI document by `npm run docs:api`; edit functions/handlers/api/openapi.ts and the zod schemas, not this file. -->",
+    "<!-- Generated from the OpenAPI document by `npm run docs:api`; edit the operation table (functions/handlers/api/operations.ts) and the zod schemas, not this file. -->",
     "",
     String(info.description ?? ""),
     "",

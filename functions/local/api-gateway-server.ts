@@ -2,10 +2,8 @@ import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from "aws-lambda";
+import { API_GATEWAY_MAX_PAYLOAD_BYTES, GATEWAY_PAYLOAD_TOO_LARGE } from "../handlers/api/http-errors.js";
 import { listenOnLoopback } from "./loopback.js";
-
-/** API Gateway's own payload limit; bodies over it never reach the function. */
-const MAX_PAYLOAD_BYTES = 10 * 1024 * 1024;
 
 export type ProxyHandler = (event: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult>;
 
@@ -86,12 +84,7 @@ function localRouteFor(
 }
 
 /** API Gateway's answer to a body over its limit, in Kiln's error shape (see lib/constructs/http-api.ts). */
-export const PAYLOAD_TOO_LARGE_BODY = JSON.stringify({
-  error: {
-    code: "payload_too_large",
-    message: `The request body must be at most ${MAX_PAYLOAD_BYTES} bytes (10 MiB), API Gateway's limit. Reference large images and fonts by URL instead of embedding them.`,
-  },
-});
+export const PAYLOAD_TOO_LARGE_BODY = JSON.stringify({ error: GATEWAY_PAYLOAD_TOO_LARGE });
 
 /**
  * The whole body, or undefined once it passes the gateway's limit. The rest of an oversize body is
@@ -103,9 +96,9 @@ function readBody(req: IncomingMessage): Promise<Buffer | undefined> {
     const chunks: Buffer[] = [];
     let size = 0;
     req.on("data", (chunk: Buffer) => {
-      if (size > MAX_PAYLOAD_BYTES) return;
+      if (size > API_GATEWAY_MAX_PAYLOAD_BYTES) return;
       size += chunk.length;
-      if (size > MAX_PAYLOAD_BYTES) {
+      if (size > API_GATEWAY_MAX_PAYLOAD_BYTES) {
         chunks.length = 0;
         resolve(undefined);
       } else chunks.push(chunk);

@@ -8,16 +8,22 @@ import type * as sqs from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
 import { z } from "zod";
 import { ASSETS } from "../../functions/core/assets.js";
-import { RenderSubmissionSchema } from "../../functions/core/render-request.js";
-import { CreateTemplateSchema, TEMPLATES } from "../../functions/core/templates.js";
+import { TEMPLATES } from "../../functions/core/templates.js";
 import { apiFunction as apiFunctionDefinition } from "../../functions/handlers/api/function.js";
+import {
+  type ErrorText,
+  GATEWAY_PAYLOAD_TOO_LARGE,
+  INVALID_API_KEY,
+  internalError,
+  NO_SUCH_ROUTE,
+  QUOTA_EXCEEDED,
+  rateLimited,
+} from "../../functions/handlers/api/http-errors.js";
+import { API_OPERATIONS, gatewayPath } from "../../functions/handlers/api/operations.js";
 import { iamResourceFinding } from "./nag-findings.js";
 import type { RequestPayloads } from "./request-payloads.js";
 import { definedFunctionProps, ServiceFunction } from "./service-function.js";
 import type { UrlSigner } from "./url-signer.js";
-
-/** API Gateway's own payload limit (10 MiB): larger bodies are answered by the gateway itself. */
-const API_GATEWAY_MAX_PAYLOAD_BYTES = 10 * 1024 * 1024;
 
 export interface ApiThrottle {
   /** Steady-state requests per second. */
@@ -80,10 +86,11 @@ export interface RenderApiProps {
 }
 
 /**
- * Kiln's public API: a regional REST API (API Gateway v1) with `POST /v1/renders`,
- * `GET /v1/renders/{id}` and `GET /v1/webhooks/secret`, all requiring an API key, throttled per key
- * by a usage plan, request-validated, access-logged, and proxied to the api function. The api function may read and write the jobs table,
- * send to the render queue, write large request bodies and invoke the signer, nothing else.
+ * Kiln's public API: a regional REST API (API Gateway v1) with one method per operation of the
+ * operation table (functions/handlers/api/operations.ts), each requiring an API key unless the table
+ * marks it public, throttled per key by a usage plan, request-validated, access-logged, and proxied
+ * to the api function. The api function may read and write the jobs table, send to the render queue,
+ * write large request bodies and invoke the signer, nothing else.
  */
 export class RenderApi extends Construct {
   public readonly api: apigateway.RestApi;
@@ -196,74 +203,11 @@ export class RenderApi extends Construct {
     });
     this.url = this.api.url;
 
-    const validator = this.api.addRequestValidator("BodyAndParameters", {
-      validateRequestBody: true,
-      validateRequestParameters: true,
-    });
-    // Generated from the zod schemas the api function validates with, so the two cannot drift.
-    const renderRequestModel = this.api.addModel("RenderRequest", {
-      contentType: "application/json",
-      description:
-        "Shape of POST /v1/renders; the api function checks the rest (sizes in bytes, pixel budget).",
-      schema: apiGatewayModel(RenderSubmissionSchema, "RenderRequest"),
-    });
-    const createTemplateModel = this.api.addModel("CreateTemplate", {
-      contentType: "application/json",
-      description: "Shape of POST /v1/templates; the api function checks the rest (sizes, Liquid syntax).",
-      schema: apiGatewayModel(CreateTemplateSchema, "CreateTemplate"),
-    });
     const integration = new apigateway.LambdaIntegration(this.function, {
       proxy: true,
       allowTestInvoke: false,
     });
-
-    // Path parameters required, query parameters optional: API Gateway refuses a request missing
-    // one before the function runs.
-    const parameters = (path: readonly string[], optionalQuery: readonly string[] = []) => ({
-      requestValidator: validator,
-      requestParameters: Object.fromEntries([
-        ...path.map((name) => [`method.request.path.${name}`, true] as const),
-        ...optionalQuery.map((name) => [`method.request.querystring.${name}`, false] as const),
-      ]),
-    });
-
-    // The OpenAPI document of this API; public like the page of any API reference.
-    this.api.root.addResource("openapi.json").addMethod("GET", integration, { apiKeyRequired: false });
-    const v1 = this.api.root.addResource("v1");
-    const renders = v1.addResource("renders");
-    renders.addMethod("POST", integration, {
-      requestValidator: validator,
-      requestModels: { "application/json": renderRequestModel },
-    });
-    renders.addResource("{id}").addMethod("GET", integration, parameters(["id"]));
-    const templates = v1.addResource("templates");
-    templates.addMethod("POST", integration, {
-      requestValidator: validator,
-      requestModels: { "application/json": createTemplateModel },
-    });
-    templates.addMethod("GET", integration);
-    const template = templates.addResource("{id}");
-    template.addMethod("GET", integration, parameters(["id"]));
-    template
-      .addResource("versions")
-      .addResource("{version}")
-      .addMethod("GET", integration, parameters(["id", "version"]));
-    v1.addResource("assets")
-      .addResource("{key+}")
-      .addMethod("PUT", integration, parameters(["key"]));
-    // Where a tenant fetches the secret its webhook receivers verify signatures with.
-    v1.addResource("webhooks").addResource("secret").addMethod("GET", integration);
-    // The tenant's settings (egress allow-list); the api function validates the PUT body.
-    const settings = v1.addResource("settings");
-    settings.addMethod("GET", integration);
-    settings.addMethod("PUT", integration);
-    // Batches: the api function validates the body (each record by index) and fans it out.
-    const batches = v1.addResource("batches");
-    batches.addMethod("POST", integration);
-    const batch = batches.addResource("{id}");
-    batch.addMethod("GET", integration, parameters(["id"]));
-    batch.addResource("outputs").addMethod("GET", integration, parameters(["id"], ["start"]));
-
+    this.addOperations(integration);
     this.addErrorResponses(tenantThrottle);
 
     this.usagePlan = this.api.addUsagePlan("TenantPlan", {
@@ -301,45 +245,84 @@ export class RenderApi extends Construct {
     }
   }
 
-  /** Gateway-generated errors in the same `{ error: { code, message } }` shape as the api function's. */
-  private addErrorResponses(tenantThrottle: ApiThrottle): void {
-    const json = (code: string, message: string) => ({
-      "application/json": `{"error":{"code":"${code}","message":${message}}}`,
+  /**
+   * One method per operation of the table, all proxied to the api function. API Gateway refuses a
+   * request before the function runs when a path parameter is missing or, where the table says so, the
+   * JSON body does not fit a model generated from the zod schema the function validates with.
+   */
+  private addOperations(integration: apigateway.Integration): void {
+    const validator = this.api.addRequestValidator("BodyAndParameters", {
+      validateRequestBody: true,
+      validateRequestParameters: true,
     });
+    for (const op of API_OPERATIONS) {
+      const checkedBody = op.body && "json" in op.body && op.body.gatewayValidates ? op.body.json : undefined;
+      const model =
+        checkedBody &&
+        this.api.addModel(checkedBody.name, {
+          contentType: "application/json",
+          description: `Shape of ${op.method} ${op.path}; the api function checks the rest (sizes in bytes, cross-field rules, syntax).`,
+          schema: apiGatewayModel(checkedBody.schema, checkedBody.name),
+        });
+      // Path parameters required, query parameters optional.
+      const requestParameters = Object.fromEntries([
+        ...Object.keys(op.pathParams ?? {}).map((name) => [`method.request.path.${name}`, true] as const),
+        ...Object.keys(op.queryParams ?? {}).map(
+          (name) => [`method.request.querystring.${name}`, false] as const,
+        ),
+      ]);
+      const hasParameters = Object.keys(requestParameters).length > 0;
+      this.api.root.resourceForPath(gatewayPath(op)).addMethod(op.method, integration, {
+        apiKeyRequired: !op.public,
+        ...(model || hasParameters ? { requestValidator: validator } : {}),
+        ...(hasParameters ? { requestParameters } : {}),
+        ...(model ? { requestModels: { "application/json": model } } : {}),
+      });
+    }
+  }
+
+  /**
+   * Errors API Gateway answers itself, in the `{ error: { code, message } }` shape and the words of the
+   * api function (functions/handlers/api/http-errors.ts).
+   */
+  private addErrorResponses(tenantThrottle: ApiThrottle): void {
+    const body = ({ code, message }: ErrorText) => ({
+      "application/json": JSON.stringify({ error: { code, message } }),
+    });
+    // The gateway's own validation message, already a JSON string.
+    const invalidRequest = {
+      "application/json":
+        '{"error":{"code":"invalid_request","message":"$context.error.validationErrorString"}}',
+    };
     this.api.addGatewayResponse("BadRequestBody", {
       type: apigateway.ResponseType.BAD_REQUEST_BODY,
       statusCode: "400",
-      templates: json("invalid_request", '"$context.error.validationErrorString"'),
+      templates: invalidRequest,
     });
     this.api.addGatewayResponse("BadRequestParameters", {
       type: apigateway.ResponseType.BAD_REQUEST_PARAMETERS,
       statusCode: "400",
-      templates: json("invalid_request", '"$context.error.validationErrorString"'),
+      templates: invalidRequest,
     });
     this.api.addGatewayResponse("InvalidApiKey", {
       type: apigateway.ResponseType.INVALID_API_KEY,
       statusCode: "401",
-      templates: json("unauthorized", '"Missing or invalid API key: send it in the x-api-key header."'),
+      templates: body(INVALID_API_KEY),
     });
-    // Unknown routes surface as a missing-token error; say what they are.
+    // A path without a resource, or a method the resource does not have, surfaces as a missing token.
     this.api.addGatewayResponse("UnknownRoute", {
       type: apigateway.ResponseType.MISSING_AUTHENTICATION_TOKEN,
       statusCode: "404",
-      templates: json(
-        "not_found",
-        '"No such route: use POST /v1/renders, GET /v1/renders/{id}, POST /v1/templates, GET /v1/templates/{id}[/versions/{n}], PUT /v1/assets/{key} or GET /v1/webhooks/secret."',
-      ),
+      templates: body(NO_SUCH_ROUTE),
     });
     // A token comes back within 1/rateLimit s; Retry-After takes whole seconds.
     const retrySeconds = Math.max(1, Math.ceil(1 / tenantThrottle.rateLimit));
-    const retryAfter = { "Retry-After": `'${retrySeconds}'` };
     this.api.addGatewayResponse("Throttled", {
       type: apigateway.ResponseType.THROTTLED,
       statusCode: "429",
-      responseHeaders: retryAfter,
-      templates: json(
-        "rate_limited",
-        `"Too many requests: this API key may send ${tenantThrottle.rateLimit} requests per second with bursts of ${tenantThrottle.burstLimit}. Retry after ${retrySeconds} s."`,
+      responseHeaders: { "Retry-After": `'${retrySeconds}'` },
+      templates: body(
+        rateLimited({ perSecond: tenantThrottle.rateLimit, burst: tenantThrottle.burstLimit }, retrySeconds),
       ),
     });
     this.api.addGatewayResponse("QuotaExceeded", {
@@ -347,28 +330,23 @@ export class RenderApi extends Construct {
       statusCode: "429",
       // The quota renews at the start of the next UTC day; an hour is a polite first retry.
       responseHeaders: { "Retry-After": "'3600'" },
-      templates: json("quota_exceeded", '"The daily request quota of this API key is used up."'),
+      templates: body(QUOTA_EXCEEDED),
     });
-    // Bodies over API Gateway's 10 MiB limit never reach the function; say so in Kiln's shape.
+    // Bodies over API Gateway's payload limit never reach the function.
     this.api.addGatewayResponse("RequestTooLarge", {
       type: apigateway.ResponseType.REQUEST_TOO_LARGE,
       statusCode: "413",
-      templates: json(
-        "payload_too_large",
-        `"The request body must be at most ${API_GATEWAY_MAX_PAYLOAD_BYTES} bytes (10 MiB), API Gateway's limit. Reference large images and fonts by URL instead of embedding them."`,
-      ),
+      templates: body(GATEWAY_PAYLOAD_TOO_LARGE),
     });
     this.api.addGatewayResponse("Default4xx", {
       type: apigateway.ResponseType.DEFAULT_4XX,
-      templates: json("bad_request", "$context.error.messageString"),
+      templates: {
+        "application/json": '{"error":{"code":"bad_request","message":$context.error.messageString}}',
+      },
     });
-    // A 5xx never echoes internals: only the request id to quote.
     this.api.addGatewayResponse("Default5xx", {
       type: apigateway.ResponseType.DEFAULT_5XX,
-      templates: json(
-        "internal_error",
-        '"Internal error. Quote request id $context.requestId when reporting it."',
-      ),
+      templates: body(internalError("$context.requestId")),
     });
   }
 }

@@ -5,6 +5,7 @@ import { Match } from "aws-cdk-lib/assertions";
 import * as s3 from "aws-cdk-lib/aws-s3";
 import { AwsSolutionsChecks } from "cdk-nag";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { z } from "zod";
 import { ASSETS } from "../../functions/core/assets.js";
 import {
   BATCH_JOBS_INDEX,
@@ -19,7 +20,13 @@ import {
 import { METRICS, POWERTOOLS_ENV, SERVICES } from "../../functions/core/observability.js";
 import { LIMITS, OUTPUT_FORMATS, RenderSubmissionSchema } from "../../functions/core/render-request.js";
 import { CreateTemplateSchema, TEMPLATES } from "../../functions/core/templates.js";
-import { API_OPERATIONS } from "../../functions/handlers/api/openapi.js";
+import {
+  GATEWAY_PAYLOAD_TOO_LARGE,
+  INVALID_API_KEY,
+  internalError,
+  NO_SUCH_ROUTE,
+} from "../../functions/handlers/api/http-errors.js";
+import { API_OPERATIONS, gatewayPath } from "../../functions/handlers/api/operations.js";
 import { QUEUE_WAIT_METRIC, RENDER_DURATION_METRIC } from "../../lib/constructs/monitoring.js";
 import {
   actionMatches,
@@ -504,7 +511,7 @@ function keywordsOf(schema: Cfn): Set<string> {
 }
 
 describe("render API", () => {
-  it("routes every operation of the OpenAPI document, and nothing else, to the api function", () => {
+  it("has exactly one method per operation of the table, with its API key requirement, and no other", () => {
     const api = fnId("Api/ApiFunction");
     const methods = resources(json, "AWS::ApiGateway::Method");
     const pathOf = (resourceId: string): string => {
@@ -512,42 +519,47 @@ describe("render API", () => {
       const parent = r.ParentId.Ref ? pathOf(r.ParentId.Ref) : "";
       return `${parent}/${r.PathPart}`;
     };
-    const routes = methods
-      .map((m) => `${m.properties.HttpMethod} ${pathOf(m.properties.ResourceId.Ref)}`)
-      .sort();
-    // API Gateway spells a path parameter that may hold `/` as `{name+}`.
-    const gatewayPath = (path: string) => path.replace("/v1/assets/{key}", "/v1/assets/{key+}");
-    expect(routes).toEqual(API_OPERATIONS.map((op) => `${op.method} ${gatewayPath(op.path)}`).sort());
+    const routeOf = (m: Cfn) => `${m.properties.HttpMethod} ${pathOf(m.properties.ResourceId.Ref)}`;
+    for (const op of API_OPERATIONS) {
+      const route = `${op.method} ${gatewayPath(op)}`;
+      const matching = methods.filter((m) => routeOf(m) === route);
+      expect(matching, route).toHaveLength(1);
+      expect(matching[0]?.properties.ApiKeyRequired, route).toBe(!op.public);
+    }
+    expect(methods).toHaveLength(API_OPERATIONS.length);
     for (const m of methods) {
-      const route = `${m.properties.HttpMethod} ${pathOf(m.properties.ResourceId.Ref)}`;
-      const op = API_OPERATIONS.find((o) => `${o.method} ${gatewayPath(o.path)}` === route);
-      // Only the OpenAPI document answers without an API key.
-      expect(m.properties.ApiKeyRequired, route).toBe(!op?.public);
       expect(m.properties.Integration).toMatchObject({ Type: "AWS_PROXY", IntegrationHttpMethod: "POST" });
       expect(JSON.stringify(m.properties.Integration.Uri)).toContain(api);
     }
-    expect(routes).toContain("GET /openapi.json");
+    // A parameter that may hold `/` is API Gateway's greedy `{name+}`; only the document is public.
+    expect(methods.map(routeOf)).toContain("PUT /v1/assets/{key+}");
+    expect(methods.filter((m) => !m.properties.ApiKeyRequired).map(routeOf)).toEqual(["GET /openapi.json"]);
   });
 
   it("validates JSON bodies with models generated from the api function's zod schemas", () => {
     const methods = resources(json, "AWS::ApiGateway::Method");
     const modelNamed = (name: string) =>
       onlyResource(json, "AWS::ApiGateway::Model", (m) => m.properties.Schema.title === name);
-    for (const [route, name, schema] of [
-      ["POST /v1/renders", "RenderRequest", RenderSubmissionSchema],
-      ["POST /v1/templates", "CreateTemplate", CreateTemplateSchema],
-    ] as const) {
-      const [method, path] = route.split(" ");
-      const resourceId = logicalIdOf(json, `Api/Api/Default${path}`, "AWS::ApiGateway::Resource");
-      const post = methods.find(
-        (m) => m.properties.HttpMethod === method && m.properties.ResourceId.Ref === resourceId,
+    const checked = API_OPERATIONS.flatMap((op) =>
+      op.body && "json" in op.body && op.body.gatewayValidates ? [{ op, body: op.body.json }] : [],
+    );
+    expect(checked.map(({ op }) => `${op.method} ${op.path}`)).toEqual([
+      "POST /v1/renders",
+      "POST /v1/templates",
+    ]);
+    expect(resources(json, "AWS::ApiGateway::Model")).toHaveLength(checked.length);
+    for (const { op, body } of checked) {
+      const route = `${op.method} ${op.path}`;
+      const resourceId = logicalIdOf(json, `Api/Api/Default${op.path}`, "AWS::ApiGateway::Resource");
+      const method = methods.find(
+        (m) => m.properties.HttpMethod === op.method && m.properties.ResourceId.Ref === resourceId,
       ) as Cfn;
-      const model = modelNamed(name);
-      expect(post.properties.RequestModels, route).toEqual({ "application/json": { Ref: model.id } });
-      expect(post.properties.RequestValidatorId, route).toBeDefined();
+      const model = modelNamed(body.name);
+      expect(method.properties.RequestModels, route).toEqual({ "application/json": { Ref: model.id } });
+      expect(method.properties.RequestValidatorId, route).toBeDefined();
       // Every field the api function accepts, no more: the model forbids unknown fields.
       expect(Object.keys(model.properties.Schema.properties).sort()).toEqual(
-        Object.keys(schema.shape).sort(),
+        Object.keys((body.schema as z.ZodObject).shape).sort(),
       );
       expect(model.properties.Schema.additionalProperties).toBe(false);
       expect(model.properties.Schema.$schema).toBe("http://json-schema.org/draft-04/schema#");
@@ -557,6 +569,10 @@ describe("render API", () => {
       expect(keywordsOf(model.properties.Schema)).toContain("pattern");
     }
     const render = modelNamed("RenderRequest").properties.Schema;
+    expect(Object.keys(render.properties).sort()).toEqual(Object.keys(RenderSubmissionSchema.shape).sort());
+    expect(Object.keys(modelNamed("CreateTemplate").properties.Schema.properties).sort()).toEqual(
+      Object.keys(CreateTemplateSchema.shape).sort(),
+    );
     expect(render.required).toEqual(["template", "output"]);
     expect(render.properties.output.properties.format.enum).toEqual([...OUTPUT_FORMATS]);
     expect(render.properties.output.properties.width).toMatchObject({
@@ -605,6 +621,24 @@ describe("render API", () => {
     expect(body.error.message).toContain("10 requests per second with bursts of 20");
     const quota = responses.find((r) => r.properties.ResponseType === "QUOTA_EXCEEDED") as Cfn;
     expect(quota.properties.ResponseParameters?.["gatewayresponse.header.Retry-After"]).toMatch(/^'\d+'$/);
+  });
+
+  it("answers unknown routes, missing keys and its own failures in the api function's words", () => {
+    const responses = resources(json, "AWS::ApiGateway::GatewayResponse");
+    const answer = (type: string) => {
+      const response = responses.find((r) => r.properties.ResponseType === type) as Cfn;
+      return {
+        status: response.properties.StatusCode,
+        body: JSON.parse(response.properties.ResponseTemplates["application/json"]),
+      };
+    };
+    expect(answer("MISSING_AUTHENTICATION_TOKEN")).toEqual({ status: "404", body: { error: NO_SUCH_ROUTE } });
+    expect(answer("INVALID_API_KEY")).toEqual({ status: "401", body: { error: INVALID_API_KEY } });
+    expect(answer("REQUEST_TOO_LARGE")).toEqual({
+      status: "413",
+      body: { error: GATEWAY_PAYLOAD_TOO_LARGE },
+    });
+    expect(answer("DEFAULT_5XX").body).toEqual({ error: internalError("$context.requestId") });
   });
 
   it("answers a body over API Gateway's 10 MiB limit with 413 in Kiln's error shape", () => {

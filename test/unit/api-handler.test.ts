@@ -9,6 +9,7 @@ import {
   RecordingLogger,
 } from "../../functions/adapters/memory/memory-ports.js";
 import { makeHandler } from "../../functions/handlers/api/handler.js";
+import { INVALID_API_KEY, internalError, NO_SUCH_ROUTE } from "../../functions/handlers/api/http-errors.js";
 import { apiEvent, KEY_A, KEY_B, memoryApiDeps, sequentialIds } from "./support/api.js";
 
 const JOB = {
@@ -113,6 +114,8 @@ describe("api handler", () => {
     const wrong = await handler(event("GET", "/v1/renders/x", { key: "nope" }));
     expect(wrong.statusCode).toBe(401);
     expect(body(wrong).error.message).toMatch(/x-api-key/);
+    // The same answer API Gateway gives for a key it does not know.
+    expect(body(wrong)).toEqual({ error: INVALID_API_KEY });
   });
 
   it("400s bad JSON, unknown fields and wrong types, naming the field", async () => {
@@ -159,9 +162,18 @@ describe("api handler", () => {
 
   it("404s unknown routes and malformed ids, 405s wrong methods", async () => {
     const { handler } = setup();
-    expect((await handler(event("GET", "/v2/things", { key: KEY_A }))).statusCode).toBe(404);
+    const unknown = await handler(event("GET", "/v2/things", { key: KEY_A }));
+    expect(unknown.statusCode).toBe(404);
+    // The same answer API Gateway gives for a path it has no resource for.
+    expect(body(unknown)).toEqual({ error: NO_SUCH_ROUTE });
     expect((await handler(event("GET", "/v1/renders/../../etc", { key: KEY_A }))).statusCode).toBe(404);
-    expect((await handler(event("DELETE", "/v1/renders", { key: KEY_A }))).statusCode).toBe(405);
+    const wrongMethod = await handler(event("DELETE", "/v1/renders", { key: KEY_A }));
+    expect(wrongMethod.statusCode).toBe(405);
+    expect(wrongMethod.headers?.allow).toBe("POST");
+    expect(body(wrongMethod).error.code).toBe("method_not_allowed");
+    expect((await handler(event("DELETE", "/v1/settings", { key: KEY_A }))).headers?.allow).toBe("GET, PUT");
+    // A wrong method says nothing to a caller without a key.
+    expect((await handler(event("DELETE", "/v1/renders"))).statusCode).toBe(401);
   });
 
   it("answers 503 and creates no job when the queue is down; the retry with the same key queues it once", async () => {
@@ -198,6 +210,8 @@ describe("api handler", () => {
     expect(res.statusCode).toBe(500);
     expect(res.body).not.toContain("secret-table-name");
     expect(body(res).error.message).toContain("req-1");
+    // The words of API Gateway's own 5xx.
+    expect(body(res)).toEqual({ error: internalError("req-1") });
   });
 
   describe("Idempotency-Key", () => {

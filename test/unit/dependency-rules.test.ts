@@ -77,9 +77,12 @@ const NOT_FOR_CORE = [
   /^yazl$/,
 ];
 
-/** A function's definition and what definitions share: what lib/ reads of a function. */
+/**
+ * A function's definition and what definitions share, and the api's route table with its response
+ * schemas and error texts: what lib/ reads of the functions.
+ */
 const DEFINITION =
-  /^functions\/handlers\/([^/]+\/function|function-definition|shared-settings|definitions)\.[cm]?[jt]s$/;
+  /^functions\/handlers\/([^/]+\/function|function-definition|shared-settings|definitions|api\/operations|api\/http-errors|api\/response-schemas)\.[cm]?[jt]s$/;
 
 const LIB_MAY_IMPORT_FROM_FUNCTIONS = [/^functions\/core\//, DEFINITION];
 

@@ -1,27 +1,19 @@
-import type { APIGatewayProxyEvent, APIGatewayProxyResult } from "aws-lambda";
 import {
   BATCHES,
   type Batch,
   type BatchQueue,
   type BatchStore,
-  parseBatchSubmission,
   type RecordsSource,
   resolveBatchRecords,
   submitBatch,
   summarizeBatch,
 } from "../../core/batches.js";
 import { KilnError, NotFoundError, ValidationError } from "../../core/errors.js";
-import type { Clock, IdempotencyStore, Logger, PayloadStore, UrlSigner } from "../../core/ports.js";
 import { checkIdempotencyKey } from "../../core/submit-render.js";
-import type { TemplateDeps } from "../../core/templates.js";
-import { type CallbackUrlPolicy, callbackUrlProblem } from "../../core/webhooks.js";
+import { callbackUrlProblem } from "../../core/webhooks.js";
+import type { RouteDeps } from "./handler.js";
 import { json } from "./http-response.js";
-
-export type BatchRoute = (
-  tenant: string,
-  event: APIGatewayProxyEvent,
-  match: RegExpExecArray,
-) => Promise<APIGatewayProxyResult>;
+import { header, type OperationHandlers } from "./request.js";
 
 /** What the api function needs for batches; without it the batch routes answer 404. */
 export interface BatchApiDeps {
@@ -31,47 +23,25 @@ export interface BatchApiDeps {
   readonly records?: RecordsSource;
 }
 
-export interface BatchRouteDeps {
-  readonly batches?: BatchApiDeps;
-  readonly payloads: PayloadStore;
-  readonly idempotency: IdempotencyStore;
-  readonly signer: UrlSigner;
-  readonly templates?: TemplateDeps;
-  readonly callbackPolicy: CallbackUrlPolicy;
-  readonly clock: Clock;
-  readonly logger: Logger;
-  readonly newId: () => string;
-  readonly readJsonBody: (event: APIGatewayProxyEvent) => unknown;
-}
-
 const BATCH_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 /** A polling client may ask for a completion check this often; the fan-out also checks on its own. */
 const CHECK_INTERVAL_MS = 2000;
 
-/**
- * Batches:
- * - `POST /v1/batches` → 202 `{id, status, total}`, everything validated first (each bad record by index)
- * - `GET /v1/batches/{id}` → counts per job status, the overall status, and once complete a signed URL
- *   of the manifest (and of the zip when asked for)
- * - `GET /v1/batches/{id}/outputs?start=N` → up to 100 entries from index N with signed output URLs
- */
-export function batchRoutes(
-  deps: BatchRouteDeps,
-): Array<{ path: RegExp; methods: Record<string, BatchRoute> }> {
-  const { logger } = deps;
-  const configured = (): BatchApiDeps => {
-    if (!deps.batches) throw new NotFoundError("Batches are not configured on this Kiln.");
-    return deps.batches;
-  };
-  const find = async (tenant: string, id: string): Promise<Batch> => {
-    const batch = BATCH_ID.test(id) ? await configured().store.get(tenant, id) : undefined;
-    if (!batch) throw new NotFoundError(`No batch ${id}.`);
-    return batch;
-  };
+function batchesOf(deps: RouteDeps): BatchApiDeps {
+  if (!deps.batches) throw new NotFoundError("Batches are not configured on this Kiln.");
+  return deps.batches;
+}
 
-  const submit: BatchRoute = async (tenant, event) => {
-    const batches = configured();
-    const submission = parseBatchSubmission(deps.readJsonBody(event));
+async function findBatch(deps: RouteDeps, tenant: string, id: string): Promise<Batch> {
+  const batch = BATCH_ID.test(id) ? await batchesOf(deps).store.get(tenant, id) : undefined;
+  if (!batch) throw new NotFoundError(`No batch ${id}.`);
+  return batch;
+}
+
+/** Batches: one template and output, rendered once per data record. */
+export const batchHandlers: Pick<OperationHandlers, "submitBatch" | "getBatch" | "getBatchOutputs"> = {
+  async submitBatch({ tenant, event, body: submission }, deps) {
+    const batches = batchesOf(deps);
     const problem = submission.callbackUrl && callbackUrlProblem(submission.callbackUrl, deps.callbackPolicy);
     if (problem) throw new ValidationError([{ field: "callbackUrl", message: problem }]);
     const records = await resolveBatchRecords(
@@ -96,7 +66,7 @@ export function batchRoutes(
     } catch (err) {
       if (err instanceof KilnError) throw err;
       // The batch record is written last: nothing visible exists, and a retry finishes or repeats it.
-      logger.error("batch submit failed", { tenant, error: (err as Error).message });
+      deps.logger.error("batch submit failed", { tenant, error: (err as Error).message });
       return json(
         503,
         {
@@ -112,17 +82,17 @@ export function batchRoutes(
     const { batch, replayed } = submitted;
     const headers: Record<string, string> = { location: `/v1/batches/${batch.id}` };
     if (replayed) headers["idempotent-replayed"] = "true";
-    logger.info(replayed ? "batch replayed for its idempotency key" : "batch queued", {
+    deps.logger.info(replayed ? "batch replayed for its idempotency key" : "batch queued", {
       tenant,
       batchId: batch.id,
       total: batch.total,
     });
     return json(replayed ? 200 : 202, { id: batch.id, status: "queued", total: batch.total }, headers);
-  };
+  },
 
-  const getBatch: BatchRoute = async (tenant, _event, match) => {
-    const batches = configured();
-    const batch = await find(tenant, match[1] ?? "");
+  async getBatch({ tenant, params }, deps) {
+    const batches = batchesOf(deps);
+    const batch = await findBatch(deps, tenant, params.id);
     const entries = await batches.store.listJobs(tenant, batch.id);
     const { counts, status, complete } = summarizeBatch(batch.total, entries);
     const zipSettled = !batch.zip || batch.zipKey !== undefined || batch.zipError !== undefined;
@@ -156,11 +126,11 @@ export function batchRoutes(
           }
         : {}),
     });
-  };
+  },
 
-  const listOutputs: BatchRoute = async (tenant, event, match) => {
-    const batches = configured();
-    const batch = await find(tenant, match[1] ?? "");
+  async getBatchOutputs({ tenant, event, params }, deps) {
+    const batches = batchesOf(deps);
+    const batch = await findBatch(deps, tenant, params.id);
     const raw = event.queryStringParameters?.start ?? "0";
     if (!/^\d{1,9}$/.test(raw)) {
       throw new ValidationError([{ field: "start", message: "must be a record index (0, 1, …)" }]);
@@ -195,16 +165,5 @@ export function batchRoutes(
       }),
       ...(to + 1 < batch.total ? { next: to + 1 } : {}),
     });
-  };
-
-  return [
-    { path: /^\/v1\/batches\/?$/, methods: { POST: submit } },
-    { path: /^\/v1\/batches\/([^/]+)\/?$/, methods: { GET: getBatch } },
-    { path: /^\/v1\/batches\/([^/]+)\/outputs\/?$/, methods: { GET: listOutputs } },
-  ];
-}
-
-function header(event: APIGatewayProxyEvent, name: string): string | undefined {
-  const entry = Object.entries(event.headers ?? {}).find(([k]) => k.toLowerCase() === name);
-  return entry?.[1] ?? undefined;
-}
+  },
+};

@@ -1,10 +1,8 @@
 import { createHash } from "node:crypto";
-import type { APIGatewayProxyEvent, APIGatewayProxyResult } from "aws-lambda";
 import {
   ASSET_CONTENT_TYPES,
   ASSETS,
   AssetKeySchema,
-  type AssetStore,
   acceptedAssetType,
   assetObjectKey,
   contentTypeForAsset,
@@ -15,10 +13,7 @@ import {
   UnsupportedMediaTypeError,
   ValidationError,
 } from "../../core/errors.js";
-import type { Clock, Logger } from "../../core/ports.js";
-import { parseOrThrow } from "../../core/render-request.js";
 import {
-  CreateTemplateSchema,
   createTemplateVersion,
   getTemplateVersion,
   type TemplateDeps,
@@ -26,44 +21,31 @@ import {
   templateSourceKey,
   templateVersionView,
 } from "../../core/templates.js";
+import type { RouteDeps } from "./handler.js";
 import { json } from "./http-response.js";
+import { decodePathParam, header, type OperationHandlers } from "./request.js";
 
-export type DocumentRoute = (
-  tenant: string,
-  event: APIGatewayProxyEvent,
-  match: RegExpExecArray,
-) => Promise<APIGatewayProxyResult>;
-
-export interface DocumentRouteDeps {
-  readonly templates?: TemplateDeps;
-  readonly assets?: AssetStore;
-  readonly clock: Clock;
-  readonly logger: Logger;
-  /** The api handler's JSON body reader (content type, size and syntax checks). */
-  readonly readJsonBody: (event: APIGatewayProxyEvent) => unknown;
+function templatesOf(deps: RouteDeps): TemplateDeps {
+  if (!deps.templates) throw new NotFoundError("Stored templates are not configured on this Kiln.");
+  return deps.templates;
 }
 
 /**
- * Templates and assets:
- * - `POST /v1/templates` `{id, html, schema?}` → 201 with the new version (200 when identical to the latest)
- * - `GET /v1/templates` → each template with its latest version
- * - `GET /v1/templates/{id}` → the versions; `GET /v1/templates/{id}/versions/{n}` → one, with HTML and schema
- * - `PUT /v1/assets/{key}` (raw body, Content-Type of the file) → 201; stored under `assets/<tenant>/{key}`
- * Everything is per tenant: another tenant's template is a 404 like a missing one.
+ * Templates and assets. Everything is per tenant: another tenant's template is a 404 like a missing
+ * one; assets are stored under `assets/<tenant>/{key}`.
  */
-export function documentRoutes(
-  deps: DocumentRouteDeps,
-): Array<{ path: RegExp; methods: Record<string, DocumentRoute> }> {
-  const { logger } = deps;
-  const templates = (): TemplateDeps => {
-    if (!deps.templates) throw new NotFoundError("Stored templates are not configured on this Kiln.");
-    return deps.templates;
-  };
-
-  const createTemplate: DocumentRoute = async (tenant, event) => {
-    const input = parseOrThrow(CreateTemplateSchema, deps.readJsonBody(event));
-    const { version, created } = await createTemplateVersion(templates(), tenant, input, deps.clock.now());
-    logger.info(created ? "template version created" : "template upload unchanged", {
+export const documentHandlers: Pick<
+  OperationHandlers,
+  "createTemplate" | "listTemplates" | "getTemplate" | "getTemplateVersion" | "putAsset"
+> = {
+  async createTemplate({ tenant, body: input }, deps) {
+    const { version, created } = await createTemplateVersion(
+      templatesOf(deps),
+      tenant,
+      input,
+      deps.clock.now(),
+    );
+    deps.logger.info(created ? "template version created" : "template upload unchanged", {
       tenant,
       templateId: version.id,
       version: version.version,
@@ -73,12 +55,18 @@ export function documentRoutes(
       { ...templateVersionView(version), created },
       { location: `/v1/templates/${encodeURIComponent(version.id)}/versions/${version.version}` },
     );
-  };
+  },
 
-  const listVersions: DocumentRoute = async (tenant, _event, match) => {
-    const id = decode(match[1]);
+  /** Each of the tenant's templates with its latest version, ordered by id. */
+  async listTemplates({ tenant }, deps) {
+    const latest = await templatesOf(deps).versions.latestOfEach(tenant);
+    return json(200, { templates: latest.map((v) => templateVersionView(v)) });
+  },
+
+  async getTemplate({ tenant, params }, deps) {
+    const id = decodePathParam(params.id);
     const versions = TemplateIdSchema.safeParse(id).success
-      ? await templates().versions.list(tenant, id)
+      ? await templatesOf(deps).versions.list(tenant, id)
       : [];
     if (versions.length === 0) throw new NotFoundError(`No template ${id}.`);
     return json(200, {
@@ -86,30 +74,25 @@ export function documentRoutes(
       latestVersion: versions.at(-1)?.version,
       versions: versions.map((v) => templateVersionView(v)),
     });
-  };
+  },
 
-  /** Each of the tenant's templates with its latest version, ordered by id. */
-  const listTemplates: DocumentRoute = async (tenant) => {
-    const latest = await templates().versions.latestOfEach(tenant);
-    return json(200, { templates: latest.map((v) => templateVersionView(v)) });
-  };
-
-  const getVersion: DocumentRoute = async (tenant, _event, match) => {
-    const id = decode(match[1]);
-    const raw = decode(match[2]);
+  async getTemplateVersion({ tenant, params }, deps) {
+    const id = decodePathParam(params.id);
+    const raw = decodePathParam(params.version);
     if (!TemplateIdSchema.safeParse(id).success || !/^[1-9]\d{0,9}$/.test(raw)) {
       throw new NotFoundError(`No template ${id} version ${raw}: versions are numbers (1, 2, …).`);
     }
-    const deps = templates();
-    const version = await getTemplateVersion(deps, tenant, id, Number(raw));
-    const html = await deps.sources.get(templateSourceKey(tenant, version.sha256));
+    const templates = templatesOf(deps);
+    const version = await getTemplateVersion(templates, tenant, id, Number(raw));
+    const html = await templates.sources.get(templateSourceKey(tenant, version.sha256));
     if (html === undefined) throw new NotFoundError(`No template ${id} version ${raw}.`);
     return json(200, templateVersionView(version, html));
-  };
+  },
 
-  const putAsset: DocumentRoute = async (tenant, event, match) => {
+  /** The raw body is the file, typed by its Content-Type (or, when generic, by the key's extension). */
+  async putAsset({ tenant, event, params }, deps) {
     if (!deps.assets) throw new NotFoundError("Assets are not configured on this Kiln.");
-    const key = decode(match[1]);
+    const key = decodePathParam(params.key);
     const parsed = AssetKeySchema.safeParse(key);
     if (!parsed.success) {
       throw new ValidationError([
@@ -134,32 +117,12 @@ export function documentRoutes(
       );
     }
     await deps.assets.put(assetObjectKey(tenant, key), body, contentType);
-    logger.info("asset stored", { tenant, key, bytes: body.byteLength });
+    deps.logger.info("asset stored", { tenant, key, bytes: body.byteLength });
     return json(201, {
       key,
       bytes: body.byteLength,
       contentType,
       sha256: createHash("sha256").update(body).digest("hex"),
     });
-  };
-
-  return [
-    { path: /^\/v1\/templates\/?$/, methods: { POST: createTemplate, GET: listTemplates } },
-    { path: /^\/v1\/templates\/([^/]+)\/?$/, methods: { GET: listVersions } },
-    { path: /^\/v1\/templates\/([^/]+)\/versions\/([^/]+)\/?$/, methods: { GET: getVersion } },
-    { path: /^\/v1\/assets\/(.+)$/, methods: { PUT: putAsset } },
-  ];
-}
-
-function decode(segment: string | undefined): string {
-  try {
-    return decodeURIComponent(segment ?? "");
-  } catch {
-    return segment ?? "";
-  }
-}
-
-function header(event: APIGatewayProxyEvent, name: string): string | undefined {
-  const entry = Object.entries(event.headers ?? {}).find(([k]) => k.toLowerCase() === name);
-  return entry?.[1] ?? undefined;
-}
+  },
+};

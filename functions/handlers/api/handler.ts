@@ -3,16 +3,11 @@ import type { APIGatewayProxyEvent, APIGatewayProxyResult } from "aws-lambda";
 import { TENANT_NAME } from "../../core/api-keys.js";
 import type { AssetStore } from "../../core/assets.js";
 import {
-  KilnError,
   MethodNotAllowedError,
   NotFoundError,
-  PayloadTooLargeError,
   RateLimitedError,
   UnauthorizedError,
-  UnsupportedMediaTypeError,
-  ValidationError,
 } from "../../core/errors.js";
-import { toJobView } from "../../core/job-view.js";
 import { CORRELATION_ID_HEADER, correlationIdFrom } from "../../core/observability.js";
 import type {
   ApiKeyStore,
@@ -28,15 +23,18 @@ import type {
   WebhookSecretStore,
 } from "../../core/ports.js";
 import { describeRateLimit } from "../../core/rate-limit.js";
-import { LIMITS, parseOrThrow, RenderSubmissionSchema, tooDeepAt } from "../../core/render-request.js";
-import { checkIdempotencyKey, submitRender } from "../../core/submit-render.js";
-import { checkRenderTemplate, type TemplateDeps } from "../../core/templates.js";
-import { type CallbackUrlPolicy, callbackUrlProblem, DEFAULT_CALLBACK_POLICY } from "../../core/webhooks.js";
-import { type BatchApiDeps, batchRoutes } from "./batch-routes.js";
-import { documentRoutes } from "./document-routes.js";
-import { errorResponse, json } from "./http-response.js";
-import { openApiDocument } from "./openapi.js";
-import { settingsRoutes } from "./settings-routes.js";
+import { parseOrThrow } from "../../core/render-request.js";
+import type { TemplateDeps } from "../../core/templates.js";
+import { type CallbackUrlPolicy, DEFAULT_CALLBACK_POLICY } from "../../core/webhooks.js";
+import { type BatchApiDeps, batchHandlers } from "./batch-routes.js";
+import { documentHandlers } from "./document-routes.js";
+import { NO_SUCH_ROUTE } from "./http-errors.js";
+import { errorResponse } from "./http-response.js";
+import { openApiHandlers } from "./openapi.js";
+import { renderHandlers } from "./render-routes.js";
+import { type ApiRequest, header, type OperationHandlers, readJsonBody } from "./request.js";
+import { matchRoute } from "./router.js";
+import { settingsHandlers } from "./settings-routes.js";
 
 export interface ApiDeps {
   readonly jobs: JobStore;
@@ -66,148 +64,86 @@ export interface ApiDeps {
   readonly rateLimiter?: RateLimiter;
 }
 
-/** What one request carries through its route: its correlation id and a logger scoped to it. */
+/** What operation handlers get: the api function's dependencies with their defaults filled in. */
+export type RouteDeps = ApiDeps & {
+  readonly callbackPolicy: CallbackUrlPolicy;
+  readonly newId: () => string;
+};
+
+/** The handler of each operation in the table (operations.ts); the compiler checks none is missing. */
+const OPERATION_HANDLERS: OperationHandlers = {
+  ...renderHandlers,
+  ...documentHandlers,
+  ...batchHandlers,
+  ...settingsHandlers,
+  ...openApiHandlers,
+};
+
+/**
+ * The dispatcher's view of the handlers: each is called with a request of the operation the router
+ * matched, so the request types checked per operation above hold.
+ */
+type MatchedOperationHandler = (request: ApiRequest, deps: RouteDeps) => Promise<APIGatewayProxyResult>;
+const HANDLERS_BY_OPERATION_ID = OPERATION_HANDLERS as Readonly<Record<string, MatchedOperationHandler>>;
+
+/** What one request carries through its operation: its correlation id and a logger scoped to it. */
 interface RequestScope {
   readonly requestId: string;
   readonly correlationId: string;
   readonly logger: Logger;
 }
 
-type Route = (
-  tenant: string,
-  event: APIGatewayProxyEvent,
-  match: RegExpExecArray,
-  scope: RequestScope,
-) => Promise<APIGatewayProxyResult>;
-
-const JOB_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-
 export function makeHandler(deps: ApiDeps) {
-  const { jobs, apiKeys, signer, logger } = deps;
-  const newId = deps.newId ?? randomUUID;
-  const callbackPolicy = deps.callbackPolicy ?? DEFAULT_CALLBACK_POLICY;
-
-  const submit: Route = async (tenant, event, _match, { correlationId, logger }) => {
-    const submission = parseOrThrow(RenderSubmissionSchema, readJsonBody(event));
-    const problem = submission.callbackUrl && callbackUrlProblem(submission.callbackUrl, callbackPolicy);
-    if (problem) throw new ValidationError([{ field: "callbackUrl", message: problem }]);
-    // A stored template must exist, and data must satisfy its schema: 400 before anything is queued.
-    await checkRenderTemplate(deps.templates, tenant, submission.template, submission.data);
-    const rawKey = header(event, "idempotency-key");
-    const key = rawKey === undefined ? undefined : checkIdempotencyKey(rawKey);
-    let submitted: Awaited<ReturnType<typeof submitRender>>;
-    try {
-      submitted = await submitRender({ ...deps, newId }, tenant, submission, key, correlationId);
-    } catch (err) {
-      if (err instanceof KilnError) throw err;
-      // Nothing visible was created: the job record is written last. A retry (best with an
-      // Idempotency-Key) finishes or repeats the submission safely.
-      logger.error("submit failed", { tenant, error: (err as Error).message });
-      return json(
-        503,
-        {
-          error: {
-            code: "unavailable",
-            message:
-              "The render could not be queued; no job was created. Retry the request, with the same Idempotency-Key if you sent one.",
-          },
-        },
-        { "retry-after": "1" },
-      );
-    }
-    const { job, replayed } = submitted;
-    const headers: Record<string, string> = { location: `/v1/renders/${job.id}` };
-    if (replayed) {
-      headers["idempotent-replayed"] = "true";
-      logger.info("job replayed for its idempotency key", { tenant, jobId: job.id });
-      return json(200, { id: job.id, status: job.status }, headers);
-    }
-    logger.info("job queued", { tenant, jobId: job.id, large: job.payloadKey !== undefined });
-    return json(202, { id: job.id, status: job.status }, headers);
+  const routeDeps: RouteDeps = {
+    ...deps,
+    newId: deps.newId ?? randomUUID,
+    callbackPolicy: deps.callbackPolicy ?? DEFAULT_CALLBACK_POLICY,
   };
-
-  const getRender: Route = async (tenant, _event, match) => {
-    const id = match[1] ?? "";
-    const job = JOB_ID.test(id) ? await jobs.get(tenant, id) : undefined;
-    if (!job) throw new NotFoundError(`No render job ${id}.`);
-    const [url] = job.output ? await signer.sign([job.output.key]) : [];
-    return json(200, toJobView(job, url));
-  };
-
-  /** How a tenant gets the secret its webhook receivers verify signatures with. */
-  const getWebhookSecret: Route = async (tenant) => {
-    const secret = await deps.webhookSecrets.getOrCreate(tenant);
-    return json(200, { secret, scheme: "standard-webhooks-v1" });
-  };
-
-  /** The OpenAPI document of this API; public, so clients and tools can read it without a key. */
-  const getOpenApi: Route = async (_tenant, event) =>
-    json(200, openApiDocument({ serverUrl: stageBasePath(event) }), {
-      "cache-control": "public, max-age=300",
-    });
-
-  // `public` routes answer without an API key (and with no tenant).
-  const routes: Array<{ path: RegExp; methods: Record<string, Route>; public?: boolean }> = [
-    { path: /^\/openapi\.json$/, methods: { GET: getOpenApi }, public: true },
-    { path: /^\/v1\/renders\/?$/, methods: { POST: submit } },
-    { path: /^\/v1\/renders\/([^/]+)\/?$/, methods: { GET: getRender } },
-    { path: /^\/v1\/webhooks\/secret\/?$/, methods: { GET: getWebhookSecret } },
-    ...documentRoutes({ ...deps, readJsonBody }),
-    ...batchRoutes({ ...deps, newId, callbackPolicy, readJsonBody }),
-    ...settingsRoutes({ ...deps, readJsonBody }),
-  ];
 
   const answer = async (event: APIGatewayProxyEvent, scope: RequestScope): Promise<APIGatewayProxyResult> => {
-    const { requestId } = scope;
+    const { requestId, correlationId, logger } = scope;
     try {
-      const route = routes.find((r) => r.path.test(event.path));
-      if (!route) throw new NotFoundError(`No route for ${event.path}.`);
-      if (route.public) {
-        const open = route.methods[event.httpMethod];
-        if (!open) throw new MethodNotAllowedError(`${event.httpMethod} is not allowed on ${event.path}.`);
-        return await open("", event, route.path.exec(event.path) as RegExpExecArray, scope);
-      }
-      const tenant = await authenticate(apiKeys, event);
-      const allowance = await deps.rateLimiter?.take(tenant);
+      const route = matchRoute(event.httpMethod, event.path);
+      if (!route) throw new NotFoundError(NO_SUCH_ROUTE.message);
+      const { operation, operations, params } = route;
+      // A public operation answers without a key; a wrong method on a path with any keyed operation
+      // is refused only after authentication, so it tells an anonymous caller nothing.
+      const needsKey = operation ? !operation.public : operations.some((op) => !op.public);
+      const tenant = needsKey ? await authenticate(deps.apiKeys, event) : "";
+      const allowance = needsKey ? await deps.rateLimiter?.take(tenant) : undefined;
       if (allowance && !allowance.allowed) {
         throw new RateLimitedError(allowance.retryAfterSeconds, describeRateLimit(allowance.limit));
       }
-      const method = route.methods[event.httpMethod];
-      if (!method) throw new MethodNotAllowedError(`${event.httpMethod} is not allowed on ${event.path}.`);
-      return await method(tenant, event, route.path.exec(event.path) as RegExpExecArray, scope);
+      if (!operation) {
+        const { response } = errorResponse(
+          new MethodNotAllowedError(`${event.httpMethod} is not allowed on ${event.path}.`),
+          requestId,
+        );
+        const allow = operations.map((op) => op.method).join(", ");
+        return { ...response, headers: { ...response.headers, allow } };
+      }
+      const body =
+        operation.body && "json" in operation.body
+          ? parseOrThrow(operation.body.json.schema, readJsonBody(event))
+          : undefined;
+      // OperationHandlers has one for every operation id of the table.
+      const handle = HANDLERS_BY_OPERATION_ID[operation.operationId] as MatchedOperationHandler;
+      return await handle({ tenant, event, params, body, correlationId, logger }, routeDeps);
     } catch (err) {
       const { response, unexpected } = errorResponse(err, requestId);
-      if (unexpected)
-        scope.logger.error("request failed", { path: event.path, error: (err as Error)?.message });
+      if (unexpected) logger.error("request failed", { path: event.path, error: (err as Error)?.message });
       return response;
     }
   };
 
-  const apiHandler = async function apiHandler(event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> {
+  return async function apiHandler(event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> {
     const requestId = event.requestContext?.requestId ?? randomUUID();
     // The caller's id when it is well-formed, else API Gateway's request id: echoed, stored, logged.
     const correlationId = correlationIdFrom(header(event, CORRELATION_ID_HEADER), requestId);
-    const scope = { requestId, correlationId, logger: logger.child({ correlationId, requestId }) };
+    const scope = { requestId, correlationId, logger: deps.logger.child({ correlationId, requestId }) };
     const response = await answer(event, scope);
     return { ...response, headers: { ...response.headers, [CORRELATION_ID_HEADER]: correlationId } };
   };
-  // What this handler answers, for checking the OpenAPI document against it.
-  return Object.assign(apiHandler, {
-    routes: routes.map((r) => ({ path: r.path, methods: Object.keys(r.methods), public: r.public === true })),
-  });
-}
-
-/** Where the API is mounted: the stage (or custom-domain base path) before the route, e.g. `/live`. */
-function stageBasePath(event: APIGatewayProxyEvent): string {
-  const full = event.requestContext?.path ?? event.path;
-  return full.endsWith(event.path) && full.length > event.path.length
-    ? full.slice(0, -event.path.length)
-    : "/";
-}
-
-function header(event: APIGatewayProxyEvent, name: string): string | undefined {
-  const entry = Object.entries(event.headers ?? {}).find(([k]) => k.toLowerCase() === name);
-  return entry?.[1] ?? undefined;
 }
 
 async function authenticate(apiKeys: ApiKeyStore, event: APIGatewayProxyEvent): Promise<string> {
@@ -217,41 +153,4 @@ async function authenticate(apiKeys: ApiKeyStore, event: APIGatewayProxyEvent): 
   // Fail closed on a key registered by hand with a tenant name that could reach into another's keys.
   if (!TENANT_NAME.test(tenant)) throw new Error("The API key's tenant name is not letters, digits, _ or -.");
   return tenant;
-}
-
-function readJsonBody(event: APIGatewayProxyEvent): unknown {
-  const contentType = header(event, "content-type");
-  if (contentType && !/^application\/(?:[\w.+-]+\+)?json\b/i.test(contentType)) {
-    throw new UnsupportedMediaTypeError(`Content-Type must be application/json, not ${contentType}.`);
-  }
-  const raw = event.isBase64Encoded
-    ? Buffer.from(event.body ?? "", "base64").toString("utf8")
-    : (event.body ?? "");
-  const bytes = Buffer.byteLength(raw, "utf8");
-  if (bytes > LIMITS.requestBytes) {
-    throw new PayloadTooLargeError(
-      `The request body is ${bytes} bytes; it must be at most ${LIMITS.requestBytes} bytes (3 MiB). ` +
-        "Reference large images and fonts by URL instead of embedding them.",
-    );
-  }
-  if (raw.trim() === "")
-    throw new ValidationError([{ field: "", message: "request body is empty; send a JSON object" }]);
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(raw);
-  } catch (err) {
-    throw new ValidationError([
-      { field: "", message: `request body is not valid JSON (${(err as Error).message})` },
-    ]);
-  }
-  const deep = tooDeepAt(parsed);
-  if (deep !== undefined) {
-    throw new ValidationError([
-      {
-        field: deep.join("."),
-        message: `is nested too deeply: JSON may nest at most ${LIMITS.jsonDepth} levels`,
-      },
-    ]);
-  }
-  return parsed;
 }

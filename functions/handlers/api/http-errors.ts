@@ -1,0 +1,52 @@
+import { RateLimitedError, UnauthorizedError } from "../../core/errors.js";
+import { describeRateLimit, type RateLimit } from "../../core/rate-limit.js";
+
+/**
+ * Errors API Gateway answers on its own, before or instead of the api function, in the words the
+ * function uses: lib/constructs/http-api.ts makes its gateway responses from these, the api function
+ * and the local stack answer with the same.
+ */
+export interface ErrorText {
+  readonly code: string;
+  readonly message: string;
+}
+
+/**
+ * No operation has this method and path. API Gateway cannot tell a wrong method on a known path from
+ * an unknown path; the api function answers the former with 405 and an Allow header.
+ */
+export const NO_SUCH_ROUTE: ErrorText = {
+  code: "not_found",
+  message: "No such route: GET /openapi.json lists every method and path of this API.",
+};
+
+const unauthorized = new UnauthorizedError();
+/** A missing or unknown API key. */
+export const INVALID_API_KEY: ErrorText = { code: unauthorized.code, message: unauthorized.message };
+
+/** API Gateway's own payload limit (10 MiB): larger bodies are answered by the gateway itself. */
+export const API_GATEWAY_MAX_PAYLOAD_BYTES = 10 * 1024 * 1024;
+export const GATEWAY_PAYLOAD_TOO_LARGE: ErrorText = {
+  code: "payload_too_large",
+  message: `The request body must be at most ${API_GATEWAY_MAX_PAYLOAD_BYTES} bytes (10 MiB), API Gateway's limit. Reference large images and fonts by URL instead of embedding them.`,
+};
+
+/** Throttled by the usage plan: the words of the api function's own per-tenant limit. */
+export function rateLimited(limit: RateLimit, retryAfterSeconds: number): ErrorText {
+  const error = new RateLimitedError(retryAfterSeconds, describeRateLimit(limit));
+  return { code: error.code, message: error.message };
+}
+
+/** The usage plan's daily quota of the API key is used up. */
+export const QUOTA_EXCEEDED: ErrorText = {
+  code: "quota_exceeded",
+  message: "The daily request quota of this API key is used up.",
+};
+
+/** A 5xx never echoes internals: only the request id to quote. */
+export function internalError(requestId: string): ErrorText {
+  return {
+    code: "internal_error",
+    message: `Internal error. Quote request id ${requestId} when reporting it.`,
+  };
+}

@@ -1,5 +1,6 @@
 import type { APIGatewayProxyResult } from "aws-lambda";
 import { type ErrorKind, KilnError, RateLimitedError, ValidationError } from "../../core/errors.js";
+import { internalError } from "./http-errors.js";
 
 const JSON_HEADERS = { "content-type": "application/json; charset=utf-8", "cache-control": "no-store" };
 
@@ -47,12 +48,7 @@ export function errorResponse(
     };
   }
   return {
-    response: json(500, {
-      error: {
-        code: "internal_error",
-        message: `Internal error. Quote request id ${requestId} when reporting it.`,
-      },
-    }),
+    response: json(500, { error: internalError(requestId) }),
     unexpected: true,
   };
 }

@@ -34,12 +34,22 @@ export interface LocalResourceValues {
 
 /** The tuning a caller of `startLocalStack` may change (tests shorten waits; the values stay visible). */
 export interface LocalTuning {
+  /** Receives before the render queue dead-letters a message. @default RENDER_QUEUE.maxReceiveCount */
   readonly maxReceiveCount?: number | undefined;
+  /**
+   * Seconds a worker keeps a message hidden between heartbeats; a killed worker's message is back
+   * after at most this. @default the visibility timeout
+   */
   readonly holdSeconds?: number | undefined;
+  /** Backoff of transient failures. @default LOCAL_OVERRIDES.retry (1 s doubling up to 30 s) */
   readonly retry?: RetryPolicy | undefined;
+  /** Records of one batch the worker renders at once. @default one per core */
   readonly renderConcurrency?: number | undefined;
+  /** Lifetime of the asset URLs the worker has minted for a render. @default the definition's (300) */
   readonly assetUrlTtlSeconds?: number | undefined;
+  /** Where callbackUrls may point. @default LOCAL_OVERRIDES.callbackPolicy (http(s) to 127.0.0.1, localhost) */
   readonly callbackPolicy?: CallbackUrlPolicy | undefined;
+  /** Seconds between completion checks of a running batch. @default LOCAL_OVERRIDES.batchCheckEverySeconds (2) */
   readonly batchCheckEverySeconds?: number | undefined;
 }
 

@@ -17,8 +17,7 @@ import { OUTPUTS, RENDER_QUEUE } from "../core/constants.js";
 import { SERVICES } from "../core/observability.js";
 import { type Clock, type Logger, type Renderer, systemClock } from "../core/ports.js";
 import type { RateLimit } from "../core/rate-limit.js";
-import type { RetryPolicy } from "../core/retry-policy.js";
-import type { CallbackUrlPolicy, WebhookRetrySchedule } from "../core/webhooks.js";
+import type { WebhookRetrySchedule } from "../core/webhooks.js";
 import { wireApi } from "../handlers/api/wire.js";
 import { batchFanOutFunction } from "../handlers/batch-fanout/function.js";
 import { wireBatchFanOut } from "../handlers/batch-fanout/wire.js";
@@ -40,7 +39,7 @@ import {
   type LocalFaults,
   withStoreFaults,
 } from "./fault-injection.js";
-import { type LocalFunctionConfigs, localFunctionConfigs } from "./function-configs.js";
+import { type LocalFunctionConfigs, type LocalTuning, localFunctionConfigs } from "./function-configs.js";
 import { healthzRoute, localHealthChecks } from "./healthz.js";
 import { LocalLambdaEnvironment } from "./lambda-environment.js";
 import { startLambdaInvokeServer } from "./lambda-invoke-server.js";
@@ -59,7 +58,8 @@ import {
 import { loadOrCreateSigningKeys } from "./signing-keys.js";
 import { forStandIns, startDynamoDbStandIn, startSqsS3StandIn } from "./stand-ins.js";
 
-export interface LocalStackOptions {
+/** `LocalTuning` (function-configs.ts): the function settings a caller may set apart from a deployment. */
+export interface LocalStackOptions extends LocalTuning {
   /** Everything the stack keeps between runs: queues, objects, tables, keys. */
   readonly dataDir: string;
   /** 0 picks a free port. The stand-ins always take free ports. */
@@ -70,29 +70,13 @@ export interface LocalStackOptions {
   readonly apiKeys?: string | undefined;
   /** How long a received message stays hidden; a worker that dies mid-render is retried after it. */
   readonly visibilityTimeoutSeconds?: number;
-  readonly maxReceiveCount?: number;
   /** Concurrent pollers feeding the worker (the mapping's maximum concurrency). */
   readonly workerConcurrency?: number;
-  /** Records of one batch the worker renders at once; defaults to the number of cores. */
-  readonly renderConcurrency?: number;
   readonly batchSize?: number;
   readonly logger: Logger;
   readonly clock?: Clock;
-  /**
-   * Seconds a worker keeps a message hidden between heartbeats; a killed worker's message is back
-   * after at most this. Defaults to the visibility timeout.
-   */
-  readonly holdSeconds?: number;
-  /** Backoff of transient failures. @default 1 s doubling up to 30 s */
-  readonly retry?: RetryPolicy;
-  /** Lambda's function timeout for the worker and the dispatcher. @default 120 */
-  readonly functionTimeoutSeconds?: number;
-  /** Where callbackUrls may point. @default http or https to 127.0.0.1 / localhost */
-  readonly callbackPolicy?: CallbackUrlPolicy;
   /** @default DEFAULT_WEBHOOK_SCHEDULE (5 s … 10 h within 24 h) */
   readonly webhookSchedule?: WebhookRetrySchedule;
-  /** Lifetime of the asset URLs the worker has minted for a render. @default 300 */
-  readonly assetUrlTtlSeconds?: number;
   /**
    * Requests per second and burst allowed per tenant, as API Gateway's usage plan does in AWS.
    * @default - no limit: the local stack serves one developer, the load test and the fault test
@@ -112,8 +96,6 @@ export interface LocalStackOptions {
   readonly webhookEgress?: Pick<PinnedWebhookSenderOptions, "resolve">;
   /** Test-only: faults injected into the worker and the stores (see fault-injection.ts). */
   readonly faults?: LocalFaults;
-  /** Seconds between completion checks of a running batch. @default 2 */
-  readonly batchCheckEverySeconds?: number;
   /**
    * Stand-ins already running elsewhere (another process, as `kiln bench --soak` does so that the
    * worker's memory is measured without the stand-ins' data). @default - started in this process
@@ -283,7 +265,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const eventSource = (definition: FunctionDefinition, concurrency: number, batchSize?: number) => ({
       batchSize: batchSize ?? definition.eventSource?.batchSize ?? 1,
       concurrency,
-      functionTimeoutMs: (options.functionTimeoutSeconds ?? definition.timeoutSeconds) * 1000,
+      // An invocation that outlives its definition's timeout is killed, as Lambda kills it.
+      functionTimeoutMs: definition.timeoutSeconds * 1000,
       logger,
     });
     const loop = startEventSourceLoop({

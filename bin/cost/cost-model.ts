@@ -1,4 +1,7 @@
 import { LIMITS } from "../../functions/core/render-request.js";
+import { apiFunction } from "../../functions/handlers/api/function.js";
+import { renderWorkerFunction } from "../../functions/handlers/render-worker/function.js";
+import { signAssetsFunction } from "../../functions/handlers/sign-assets/function.js";
 
 /**
  * What Kiln costs to run on AWS, per render and per month: every AWS request one render causes,
@@ -116,12 +119,12 @@ export interface CostAssumptions {
  * checks the units they come to).
  */
 export const DEFAULT_ASSUMPTIONS: CostAssumptions = {
-  workerMemoryMb: 2048,
+  workerMemoryMb: renderWorkerFunction.memorySize,
   workerBilledMsPerRender: 135,
-  batchSize: 5,
-  apiMemoryMb: 512,
+  batchSize: renderWorkerFunction.eventSource.batchSize,
+  apiMemoryMb: apiFunction.memorySize,
   apiMsPerRequest: 40,
-  signerMemoryMb: 256,
+  signerMemoryMb: signAssetsFunction.memorySize,
   signerMsPerInvocation: 20,
   statusReads: 1,
   /** examples/invoice/job.png.json as stored: 5,552 bytes of compact JSON (the file is 6.4 KB pretty-printed). */

@@ -4,6 +4,7 @@
  */
 import { writeFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
+import { z } from "zod";
 import { FUNCTION_DEFINITIONS } from "../../functions/handlers/definitions.js";
 import type { FunctionDefinition } from "../../functions/handlers/function-definition.js";
 
@@ -17,6 +18,29 @@ function defaultOf(schema: FunctionDefinition["settings"][string]["schema"]): st
   const parsed = schema.safeParse(undefined);
   if (!parsed.success) return "required";
   return parsed.data === undefined ? "unset" : `\`${String(parsed.data)}\``;
+}
+
+type JsonObject = {
+  properties?: Record<string, { const?: unknown }>;
+  required?: string[];
+  oneOf?: JsonObject[];
+};
+
+/** A message's fields as `{tenant, jobId, correlationId?}`; a union as its members joined by "or". */
+function messageShape(message: z.ZodType): string {
+  const shape = (schema: JsonObject): string => {
+    const required = new Set(schema.required ?? []);
+    const fields = Object.entries(schema.properties ?? {}).map(([name, field]) =>
+      field.const !== undefined
+        ? `${name}: ${JSON.stringify(field.const)}`
+        : required.has(name)
+          ? name
+          : `${name}?`,
+    );
+    return `\`{${fields.join(", ")}}\``;
+  };
+  const schema = z.toJSONSchema(message) as JsonObject;
+  return schema.oneOf ? schema.oneOf.map(shape).join(" or ") : shape(schema);
 }
 
 function definitionFile(definition: FunctionDefinition): string {
@@ -51,6 +75,9 @@ export function renderConfigurationReference(): string {
       `Defined in \`${definitionFile(definition)}\`, wired in \`${definition.entry.replace(/index\.ts$/, "wire.ts")}\`. ${definition.memorySize} MB, ${definition.timeoutSeconds} s${feeds}.`,
       "",
     );
+    if (definition.message) {
+      out.push(`Each SQS record's body is JSON: ${messageShape(definition.message)}.`, "");
+    }
     out.push("| variable | kind | default | value |", "| --- | --- | --- | --- |");
     for (const { env, schema, help, resource } of Object.values(definition.settings)) {
       out.push(

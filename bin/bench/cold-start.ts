@@ -34,7 +34,7 @@ import {
   LOCAL_NAMES,
 } from "../../functions/local/resources.js";
 import { startDynamoDbStandIn, startSqsS3StandIn } from "../../functions/local/stand-ins.js";
-import { ensureChromiumPack } from "../../layers/chromium/chromium-pack.js";
+import { ensureChromiumPack } from "../../layers/chromium/chromium-pack-build.js";
 import { ensureLocalFontPack, fontConfigXml } from "../../layers/chromium/font-pack.js";
 import { RENDER_WORKER_ALIASES } from "../../lib/constructs/worker-shims/aliases.js";
 import type { BenchJob } from "./fixtures.js";

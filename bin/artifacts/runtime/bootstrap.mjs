@@ -75,13 +75,14 @@ function resolveFromLayers() {
     } catch (error) {
       const bare = !/^(?:[./]|[a-z][a-z0-9+.-]*:)/i.test(specifier);
       if (!bare || error?.code !== "ERR_MODULE_NOT_FOUND") throw error;
+      const parts = specifier.split("/");
+      const packageName = specifier.startsWith("@") ? parts.slice(0, 2).join("/") : parts[0];
       for (const dir of dirs) {
-        if (!existsSync(dir)) continue;
+        // The first directory holding the package answers, errors included (a file missing in it).
+        if (!existsSync(join(dir, packageName))) continue;
         // A parent inside `dir`'s parent makes Node's own lookup find `dir/<package>`.
         const parentURL = pathToFileURL(join(dirname(dir), "lambda-layer-resolution.mjs")).href;
-        try {
-          return nextResolve(specifier, { ...context, parentURL });
-        } catch {}
+        return nextResolve(specifier, { ...context, parentURL });
       }
       throw error;
     }

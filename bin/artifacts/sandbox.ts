@@ -1,11 +1,12 @@
 /**
  * Runs a synthesized Lambda bundle the way Lambda's nodejs22.x runtime runs it, on this machine: in
- * unprivileged user + mount namespaces (no root needed; works as root too), a fresh root on a tmpfs with
- * /usr bound read-only, the bundle read-only at /var/task, the layer read-only at /opt, only a fresh
- * 512 MB tmpfs /tmp writable, as the non-root user 993 (with an /etc/passwd entry, as Lambda has),
- * Node 22 at /var/lang/bin/node started with the runtime bootstrap's flags, and only Lambda's variables
- * plus the function's own. The network namespace is the host's, so the function reaches the stand-ins on
- * 127.0.0.1. A small runtime loop (runtime/bootstrap.mjs) talks to a local Runtime API (runtime-api.ts).
+ * unprivileged user, mount and pid namespaces (no root needed; works as root too), a fresh root on a
+ * tmpfs with /usr bound read-only, a /proc of its own and Lambda's few devices, the bundle read-only at
+ * /var/task, the layer read-only at /opt, only a fresh 512 MB tmpfs /tmp writable, as the non-root user
+ * 993 (with an /etc/passwd entry, as Lambda has), Node 22 at /var/lang/bin/node started with the
+ * runtime bootstrap's flags, and only Lambda's variables plus the function's own. The network namespace
+ * is the host's, so the function reaches the stand-ins on 127.0.0.1. A small runtime loop
+ * (runtime/bootstrap.mjs) talks to a local Runtime API (runtime-api.ts).
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -166,9 +167,17 @@ cd "$R"
 /usr/bin/mkdir -p usr var/task opt tmp proc dev sys etc var/lang/bin var/runtime
 /usr/bin/ln -s usr/bin bin; /usr/bin/ln -s usr/lib lib; /usr/bin/ln -s usr/lib64 lib64; /usr/bin/ln -s usr/sbin sbin
 m --bind -o ro /usr usr
-m --rbind /proc proc
-m --rbind /dev dev
+# Its own pid namespace's /proc; /dev with Lambda's few devices (no /dev/shm there either); /sys and
+# /proc/sys read-only. Inside, uid 993 maps to the caller, who may be root: nothing writable may reach
+# the host beyond /tmp.
+m -t proc -o nosuid,nodev,noexec proc proc
+m --bind -o ro proc/sys proc/sys
+m -t tmpfs -o size=64k,mode=755 kiln-dev dev
+for d in null zero full random urandom; do /usr/bin/touch "dev/$d"; m --bind "/dev/$d" "dev/$d"; done
+/usr/bin/ln -s /proc/self/fd dev/fd; /usr/bin/ln -s /proc/self/fd/0 dev/stdin
+/usr/bin/ln -s /proc/self/fd/1 dev/stdout; /usr/bin/ln -s /proc/self/fd/2 dev/stderr
 m --rbind /sys sys
+m -o remount,ro,bind sys
 m --bind -o ro "$TASK" var/task
 if [ -n "$OPT" ]; then m --bind -o ro "$OPT" opt; fi
 /usr/bin/touch var/lang/bin/node
@@ -213,6 +222,8 @@ export async function startSandboxedFunction(
       "--user",
       "--map-root-user",
       "--mount",
+      "--pid",
+      "--fork",
       "--propagation",
       "private",
       "/bin/sh",

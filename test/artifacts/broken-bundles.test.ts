@@ -26,11 +26,12 @@ let scratch: string;
 let stack: SynthesizedStack;
 const started: SandboxedFunction[] = [];
 
+// Synthesis bundles every function and builds the layer: minutes, not seconds, on a busy 2-core machine.
 beforeAll(() => {
   assertSandboxAvailable();
   scratch = mkdtempSync(join(tmpdir(), "kiln-artifacts-broken-"));
   stack = synthesizeKiln(join(scratch, "cdk.out"));
-});
+}, 600_000);
 
 afterAll(async () => {
   await Promise.all(started.map((f) => f.stop()));

@@ -27,6 +27,7 @@ let stack: SynthesizedStack;
 let deployment: LocalDeployment;
 let client: KilnClient;
 
+// Synthesis bundles every function and builds the layer: minutes, not seconds, on a busy 2-core machine.
 beforeAll(async () => {
   // Where namespaces are refused this throws, and every test here fails with its sentence.
   assertSandboxAvailable();
@@ -39,7 +40,7 @@ beforeAll(async () => {
     TENANT.apiKey,
   );
   client = new KilnClient({ baseUrl: String(deployment.apiUrl), apiKey: TENANT.apiKey });
-});
+}, 600_000);
 
 afterAll(async () => {
   await deployment?.stop();

@@ -13,7 +13,7 @@ import { existsSync } from "node:fs";
 import { request } from "node:http";
 import * as nodeModule from "node:module";
 import { dirname, join } from "node:path";
-import { pathToFileURL } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 
 const RUNTIME_API = process.env.AWS_LAMBDA_RUNTIME_API;
 const TASK_ROOT = process.env.LAMBDA_TASK_ROOT ?? "/var/task";
@@ -70,6 +70,8 @@ function errorBody(error) {
 function resolveFromLayers() {
   const dirs = (process.env.NODE_PATH ?? "").split(":").filter((d) => d.endsWith("node_modules"));
   const fromLayers = (specifier, context, nextResolve) => {
+    // Read before nextResolve, which may change the context it is given.
+    const importer = context.parentURL;
     try {
       return nextResolve(specifier, context);
     } catch (error) {
@@ -81,8 +83,16 @@ function resolveFromLayers() {
         // The first directory holding the package answers, errors included (a file missing in it).
         if (!existsSync(join(dir, packageName))) continue;
         // A parent inside `dir`'s parent makes Node's own lookup find `dir/<package>`.
-        const parentURL = pathToFileURL(join(dirname(dir), "lambda-layer-resolution.mjs")).href;
-        return nextResolve(specifier, { ...context, parentURL });
+        const parent = join(dirname(dir), "lambda-layer-resolution.mjs");
+        try {
+          return nextResolve(specifier, { ...context, parentURL: pathToFileURL(parent).href });
+        } catch (layerError) {
+          // Name the real importer, not the stand-in parent.
+          if (importer?.startsWith("file:") && typeof layerError?.message === "string") {
+            layerError.message = layerError.message.replace(parent, fileURLToPath(importer));
+          }
+          throw layerError;
+        }
       }
       throw error;
     }

@@ -73,8 +73,8 @@ export interface LocalDeploymentOptions {
 }
 
 /**
- * The AWS_ENDPOINT_URL_* overrides (plus the checksum settings the stand-ins need) a sandboxed function
- * gets on top of its synthesized environment: the only variables that differ from Lambda.
+ * The AWS_ENDPOINT_URL_* overrides a sandboxed function gets on top of its synthesized environment: the
+ * only variables that differ from Lambda (the SDK's default checksums are accepted by the stand-ins).
  */
 export function endpointOverrides(endpoints: {
   sqsS3: string;
@@ -88,8 +88,6 @@ export function endpointOverrides(endpoints: {
     AWS_ENDPOINT_URL_SQS: endpoints.sqsS3,
     AWS_ENDPOINT_URL_LAMBDA: endpoints.lambda,
     AWS_ENDPOINT_URL_SECRETS_MANAGER: endpoints.secretsManager,
-    AWS_REQUEST_CHECKSUM_CALCULATION: "WHEN_REQUIRED",
-    AWS_RESPONSE_CHECKSUM_VALIDATION: "WHEN_REQUIRED",
   };
 }
 

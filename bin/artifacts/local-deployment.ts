@@ -28,7 +28,12 @@ import {
   type SynthesizedFunction,
   type SynthesizedStack,
 } from "./cloud-assembly.js";
-import { type SandboxedFunction, type SandboxOptions, startSandboxedFunction } from "./sandbox.js";
+import {
+  type SandboxedFunction,
+  type SandboxedFunctionSpec,
+  type SandboxOptions,
+  startSandboxedFunction,
+} from "./sandbox.js";
 import { startSecretsManagerEndpoint } from "./secrets-manager-endpoint.js";
 
 const ACCOUNT = "000000000000";
@@ -36,6 +41,8 @@ const ACCOUNT = "000000000000";
 /** A function of the deployment: invocations go to its live sandbox, a fresh one after it died. */
 export interface SandboxedService {
   readonly fn: SynthesizedFunction;
+  /** How its sandboxes start: the bundle, layers, settings, resolved environment and host names. */
+  readonly spec: SandboxedFunctionSpec;
   /** The local function name (what `Ref` of it resolves to). */
   readonly name: string;
   /** The environment the sandbox gets: the synthesized variables resolved, plus endpoint overrides. */
@@ -78,6 +85,7 @@ export interface LocalDeploymentOptions {
  */
 export function endpointOverrides(endpoints: {
   sqsS3: string;
+  sqs: string;
   dynamodb: string;
   lambda: string;
   secretsManager: string;
@@ -85,7 +93,7 @@ export function endpointOverrides(endpoints: {
   return {
     AWS_ENDPOINT_URL_DYNAMODB: endpoints.dynamodb,
     AWS_ENDPOINT_URL_S3: endpoints.sqsS3,
-    AWS_ENDPOINT_URL_SQS: endpoints.sqsS3,
+    AWS_ENDPOINT_URL_SQS: endpoints.sqs,
     AWS_ENDPOINT_URL_LAMBDA: endpoints.lambda,
     AWS_ENDPOINT_URL_SECRETS_MANAGER: endpoints.secretsManager,
   };
@@ -110,7 +118,12 @@ async function deploy(
   stopAll: () => Promise<void>,
 ): Promise<LocalDeployment> {
   const { stack } = options;
-  const sqsS3 = await startSqsS3StandIn({ port: 0 });
+  // Queue URLs on sqs.<region>.localhost, which the sandboxes resolve to loopback and use as their SQS
+  // endpoint: the URL GetQueueUrl returns then has the endpoint's origin, as on AWS, and the SDK takes it
+  // as it is instead of failing to parse it and printing a warning with a stack.
+  const sqsS3 = await startSqsS3StandIn({ port: 0, queueUrlHost: "localhost" });
+  const sqsHost = `sqs.${LOCAL_REGION}.localhost`;
+  const sqsEndpoint = `http://${sqsHost}:${new URL(sqsS3.endpoint).port}`;
   stops.push(sqsS3.stop);
   const dynamo = await startDynamoDbStandIn({ port: 0 });
   stops.push(dynamo.stop);
@@ -172,8 +185,9 @@ async function deploy(
       });
     }
     const created = await sqs.send(new CreateQueueCommand({ QueueName: name, Attributes: attributes }));
-    // The stand-in's queue URLs name a host Node's URL parser rejects; the path is what identifies the queue.
-    const url = String(created.QueueUrl).replace(/^https?:\/\/[^/]+/, sqsS3.endpoint);
+    const url = String(created.QueueUrl);
+    if (!url.startsWith(`${sqsEndpoint}/`))
+      throw new Error(`The SQS stand-in named ${name} ${url}, not on ${sqsEndpoint}.`);
     const arn = (
       await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ["QueueArn"] }))
     ).Attributes?.QueueArn;
@@ -226,6 +240,7 @@ async function deploy(
   stops.push(lambda.stop);
   const overrides = endpointOverrides({
     sqsS3: sqsS3.endpoint,
+    sqs: sqsEndpoint,
     dynamodb: dynamo.endpoint,
     lambda: lambda.endpoint,
     secretsManager: secretsManager.endpoint,
@@ -233,8 +248,19 @@ async function deploy(
   for (const path of options.run) {
     const fn = stack.functionAt(path);
     const service = sandboxedService(
+      {
+        functionName: fn.logicalId,
+        handler: fn.handler,
+        runtime: fn.runtime,
+        codeDir: fn.codeDir,
+        layerDirs: fn.layers.map((l) => l.dir),
+        memorySize: fn.memorySize,
+        timeoutSeconds: fn.timeoutSeconds,
+        environment: resolvedEnvironment(fn, bindings, edgeHost, overrides),
+        region: LOCAL_REGION,
+        hosts: { [sqsHost]: "127.0.0.1" },
+      },
       fn,
-      resolvedEnvironment(fn, bindings, edgeHost, overrides),
       options.sandbox,
     );
     stops.push(service.stopAll);
@@ -326,28 +352,14 @@ export function resolvedEnvironment(
 }
 
 function sandboxedService(
+  spec: SandboxedFunctionSpec,
   fn: SynthesizedFunction,
-  environment: Record<string, string>,
   sandbox: SandboxOptions | undefined,
 ): SandboxedService & { stopAll(): Promise<void> } {
   const started: SandboxedFunction[] = [];
   let current: Promise<SandboxedFunction> | undefined;
-  const name = fn.logicalId;
   const start = () => {
-    const starting = startSandboxedFunction(
-      {
-        functionName: name,
-        handler: fn.handler,
-        runtime: fn.runtime,
-        codeDir: fn.codeDir,
-        layerDirs: fn.layers.map((l) => l.dir),
-        memorySize: fn.memorySize,
-        timeoutSeconds: fn.timeoutSeconds,
-        environment,
-        region: LOCAL_REGION,
-      },
-      sandbox,
-    ).then((env) => {
+    const starting = startSandboxedFunction(spec, sandbox).then((env) => {
       started.push(env);
       // A dead environment is replaced on the next invocation, as Lambda does.
       void env.died.then(() => {
@@ -360,8 +372,9 @@ function sandboxedService(
   };
   return {
     fn,
-    name,
-    environment,
+    spec,
+    name: spec.functionName,
+    environment: spec.environment,
     environments: () => started,
     start: async () => {
       const env = await (current ?? start());

@@ -39,6 +39,11 @@ export interface SandboxedFunctionSpec {
   /** The function's resolved environment plus endpoint overrides; Lambda's own variables are added. */
   readonly environment: Readonly<Record<string, string>>;
   readonly region: string;
+  /**
+   * /etc/hosts entries besides localhost, name → address: the names local endpoints go by (as
+   * `sqs.<region>.amazonaws.com` resolves on Lambda). @default {}
+   */
+  readonly hosts?: Readonly<Record<string, string>>;
 }
 
 export interface SandboxOptions {
@@ -157,10 +162,10 @@ export function lambdaNodeFlags(memorySize: number): string[] {
 /**
  * Run inside the first namespace (root there): builds the fresh root and enters a second user namespace
  * as uid 993, chrooted into it. `$1` root mount point, `$2` bundle, `$3` layer or "", `$4` node binary,
- * `$5` runtime dir; the rest is the command.
+ * `$5` runtime dir, `$6` /etc/hosts; the rest is the command.
  */
 const SETUP_SCRIPT = String.raw`set -eu
-R="$1"; TASK="$2"; OPT="$3"; NODE="$4"; RUNTIME="$5"; shift 5
+R="$1"; TASK="$2"; OPT="$3"; NODE="$4"; RUNTIME="$5"; HOSTS="$6"; shift 6
 m() { /usr/bin/mount "$@"; }
 m -t tmpfs -o size=16m,mode=755 kiln-root "$R"
 cd "$R"
@@ -185,7 +190,7 @@ m --bind -o ro "$NODE" var/lang/bin/node
 m --bind -o ro "$RUNTIME" var/runtime
 printf 'root:x:0:0:root:/root:/sbin/nologin\nsbx_user1051:x:${SANDBOX_UID}:${SANDBOX_GID}::/home/sbx_user1051:/sbin/nologin\n' > etc/passwd
 printf 'root:x:0:\nsbx_user1051:x:${SANDBOX_GID}:\n' > etc/group
-printf '127.0.0.1 localhost\n' > etc/hosts
+printf '%s' "$HOSTS" > etc/hosts
 /usr/bin/cp /etc/ld.so.cache etc/ld.so.cache
 m -t tmpfs -o size=${TMP_BYTES},mode=1777 kiln-tmp tmp
 m -o remount,ro,bind "$R"
@@ -235,6 +240,9 @@ export async function startSandboxedFunction(
       spec.layerDirs[0] ?? "",
       node,
       RUNTIME_DIR,
+      Object.entries({ localhost: "127.0.0.1", ...spec.hosts })
+        .map(([name, address]) => `${address} ${name}\n`)
+        .join(""),
       "/var/lang/bin/node",
       ...lambdaNodeFlags(spec.memorySize),
       "/var/runtime/bootstrap.mjs",

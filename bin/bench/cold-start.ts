@@ -134,26 +134,12 @@ export async function measureColdStart(options: {
       const report = new Promise<string>((resolve) => {
         reported = resolve;
       });
-      const sandboxed = await startSandboxedFunction(
-        {
-          functionName: worker.logicalId,
-          handler: worker.handler,
-          runtime: worker.runtime,
-          codeDir: worker.codeDir,
-          layerDirs: worker.layers.map((l) => l.dir),
-          memorySize: worker.memorySize,
-          timeoutSeconds: worker.timeoutSeconds,
-          environment: service.environment,
-          region: LOCAL_REGION,
+      const sandboxed = await startSandboxedFunction(service.spec, {
+        reportMarks: true,
+        onOutput: (stream, line) => {
+          if (stream === "stderr" && line.startsWith(MARKS_PREFIX)) reported(line.slice(MARKS_PREFIX.length));
         },
-        {
-          reportMarks: true,
-          onOutput: (stream, line) => {
-            if (stream === "stderr" && line.startsWith(MARKS_PREFIX))
-              reported(line.slice(MARKS_PREFIX.length));
-          },
-        },
-      );
+      });
       try {
         const succeeded = await invoke((event) => sandboxed.invoke(event));
         const wallMs = round(performance.now() - sandboxed.spawnedAt, 1);

@@ -194,6 +194,10 @@ describe("what the sandboxed functions log", () => {
     expect(warmLines.filter((r) => r.jobId !== undefined).length).toBeGreaterThan(0);
     expect(warmLines.map((r) => r.cold_start)).toEqual(warmLines.map(() => false));
     expect(lines.some((r) => r.message === "render succeeded")).toBe(true);
+    // Nothing went wrong on the way: no warning or error line, nothing on stderr (an SDK warning about
+    // a queue URL it cannot parse, say).
+    expect(lines.filter((r) => r.level === "WARN" || r.level === "ERROR")).toEqual([]);
+    expect(environments[0]?.stderrLines()).toEqual([]);
   });
 
   it("reports a thrown error with a stack mapped to the TypeScript sources", async () => {

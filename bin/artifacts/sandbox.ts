@@ -85,11 +85,28 @@ let namespacesChecked = false;
  */
 export function assertSandboxAvailable(): void {
   if (namespacesChecked) return;
-  const probe = spawnSync("unshare", ["--user", "--map-root-user", "--mount", "true"], { encoding: "utf8" });
+  // The same nesting the sandbox uses: a user, mount and pid namespace, and in it a second user
+  // namespace for uid 993 (AppArmor or seccomp may allow the one and refuse the other).
+  const probe = spawnSync(
+    "unshare",
+    [
+      "--user",
+      "--map-root-user",
+      "--mount",
+      "--pid",
+      "--fork",
+      "unshare",
+      "--user",
+      `--map-user=${SANDBOX_UID}`,
+      `--map-group=${SANDBOX_GID}`,
+      "true",
+    ],
+    { encoding: "utf8" },
+  );
   if (probe.error || probe.status !== 0) {
-    const why = probe.error?.message ?? probe.stderr.trim();
+    const why = probe.error?.message ?? (probe.stderr.trim() || `exit status ${probe.status}`);
     throw new Error(
-      `The Lambda-shaped sandbox needs util-linux unshare and unprivileged user and mount namespaces (\`unshare --user --map-root-user --mount true\` failed here: ${why}); allow them (kernel.unprivileged_userns_clone=1, user.max_user_namespaces > 0, no AppArmor userns restriction) or run where they are allowed.`,
+      `The Lambda-shaped sandbox needs util-linux unshare and unprivileged user, mount and pid namespaces, nested once (\`unshare --user --map-root-user --mount --pid --fork unshare --user --map-user=${SANDBOX_UID} true\` failed here: ${why}); allow them (kernel.unprivileged_userns_clone=1, user.max_user_namespaces > 1, no AppArmor restriction of unprivileged user namespaces) or run where they are allowed.`,
     );
   }
   namespacesChecked = true;

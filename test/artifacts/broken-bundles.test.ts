@@ -147,22 +147,34 @@ describe("a broken artifact fails the tier with a message naming what is broken"
     expect(error.message).toContain("--no-such-flag is not allowed in NODE_OPTIONS");
   });
 
-  it("says in one sentence what the sandbox needs where it cannot make namespaces", () => {
-    const probe = spawnSync(
-      process.execPath,
+  it("says in one sentence what the sandbox needs where the machine refuses namespaces", () => {
+    const check = `import("./bin/artifacts/sandbox.ts").then((m) => m.assertSandboxAvailable()).catch((e) => { console.log(e.message); process.exitCode = 1; });`;
+    const node = [process.execPath, "--import", "tsx", "--input-type=module", "-e", check];
+    // A user namespace whose limit of nested user namespaces is 0: the sandbox's own cannot be made.
+    const refused = spawnSync(
+      "unshare",
       [
-        "--import",
-        "tsx",
-        "--input-type=module",
-        "-e",
-        `import("./bin/artifacts/sandbox.ts").then((m) => m.assertSandboxAvailable()).catch((e) => { console.log(e.message); process.exitCode = 1; });`,
+        "--user",
+        "--map-root-user",
+        "sh",
+        "-c",
+        'echo 0 > /proc/sys/user/max_user_namespaces && exec "$@"',
+        "sh",
+        ...node,
       ],
-      // No unshare on this PATH: the probe fails as it does where namespaces are refused.
-      { cwd: REPO_ROOT, env: { PATH: "/nonexistent" }, encoding: "utf8" },
+      { cwd: REPO_ROOT, encoding: "utf8" },
     );
-    expect(probe.status).toBe(1);
-    expect(probe.stdout.trim()).toMatch(
-      /^The Lambda-shaped sandbox needs util-linux unshare and unprivileged user and mount namespaces \(.*ENOENT.*\); allow them .* or run where they are allowed\.$/,
+    expect(refused.status).toBe(1);
+    expect(refused.stdout.trim()).toMatch(
+      /^The Lambda-shaped sandbox needs util-linux unshare and unprivileged user, mount and pid namespaces, nested once \(.*No space left on device.*\); allow them .* or run where they are allowed\.$/,
     );
+    // No unshare at all.
+    const missing = spawnSync(node[0] as string, node.slice(1), {
+      cwd: REPO_ROOT,
+      env: { PATH: "/nonexistent" },
+      encoding: "utf8",
+    });
+    expect(missing.status).toBe(1);
+    expect(missing.stdout.trim()).toMatch(/^The Lambda-shaped sandbox needs .*ENOENT.*\.$/);
   });
 });

@@ -93,11 +93,21 @@ describe("the synthesized artifacts", () => {
     for (const f of kiln) expect(f.environment.NODE_OPTIONS, f.logicalId).toBe("--enable-source-maps");
   });
 
-  it("ship only the zstd decoder in the worker bundle, not the synth-only encoder", () => {
+  it("ship only the zstd decoder in the worker bundle, not the synth-only encoder or other synth code", () => {
     const bundle = readFileSync(join(stack.functionAt(WORKER).codeDir, "index.mjs"), "utf8");
     // Booleans, not toContain: a failure would print the whole 4 MB bundle.
     expect(bundle.includes("zstdDecompress")).toBe(true);
     expect(bundle.includes("zstdCompressSync")).toBe(false);
+    // Nor any other synth-time module: the pack builder, the CDK, the constructs (their worker shims
+    // are runtime code).
+    const map = JSON.parse(readFileSync(join(stack.functionAt(WORKER).codeDir, "index.mjs.map"), "utf8"));
+    const synthOnly = (map.sources as string[]).filter(
+      (source) =>
+        source.endsWith("chromium-pack-build.ts") ||
+        source.includes("/aws-cdk-lib/") ||
+        (source.includes("/lib/constructs/") && !source.includes("/worker-shims/")),
+    );
+    expect(synthOnly).toEqual([]);
   });
 });
 

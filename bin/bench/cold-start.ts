@@ -113,13 +113,16 @@ export async function measureColdStart(options: {
       if (!message) throw new Error("the cold-start job's message did not arrive");
       return { event: sqsEvent(queueArn, message), message };
     };
-    const invoke = async (invocation: (event: SQSEvent) => Promise<unknown>) => {
-      const { event, message } = await nextEvent();
-      const response = (await invocation(event)) as SQSBatchResponse | null;
+    /** Hands a prepared record to `invocation`; deletes its message if the worker settled it. */
+    const invoke = async (
+      prepared: { event: SQSEvent; message: Message },
+      invocation: (event: SQSEvent) => Promise<unknown>,
+    ) => {
+      const response = (await invocation(prepared.event)) as SQSBatchResponse | null;
       const succeeded = (response?.batchItemFailures ?? []).length === 0;
       if (succeeded) {
         await sqs.send(
-          new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: message.ReceiptHandle }),
+          new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: prepared.message.ReceiptHandle }),
         );
       }
       return succeeded;
@@ -134,6 +137,9 @@ export async function measureColdStart(options: {
       const report = new Promise<string>((resolve) => {
         reported = resolve;
       });
+      // The record is ready before the environment starts, as on Lambda, where the event that finds
+      // no warm environment is what starts one: init is not kept waiting for the job to be set up.
+      const first = await nextEvent();
       const sandboxed = await startSandboxedFunction(service.spec, {
         reportMarks: true,
         onOutput: (stream, line) => {
@@ -141,7 +147,7 @@ export async function measureColdStart(options: {
         },
       });
       try {
-        const succeeded = await invoke((event) => sandboxed.invoke(event));
+        const succeeded = await invoke(first, (event) => sandboxed.invoke(event));
         const wallMs = round(performance.now() - sandboxed.spawnedAt, 1);
         const line = await Promise.race([report, sandboxed.died.then((error) => Promise.reject(error))]);
         const { marks, cpu } = JSON.parse(line) as { marks: Record<string, number>; cpu: NodeJS.CpuUsage };
@@ -156,9 +162,15 @@ export async function measureColdStart(options: {
         );
         runs.push(run);
         if (i === options.runs - 1) {
+          const second = await nextEvent();
+          let returned = 0;
           const started = performance.now();
-          await invoke((event) => sandboxed.invoke(event));
-          warmInvocation = { total: round(performance.now() - started, 1) };
+          await invoke(second, async (event) => {
+            const response = await sandboxed.invoke(event);
+            returned = performance.now();
+            return response;
+          });
+          warmInvocation = { total: round(returned - started, 1) };
         }
       } finally {
         await sandboxed.stop();

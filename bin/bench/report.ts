@@ -90,12 +90,12 @@ function formatSection(f: FormatResult): string[] {
 
 function coldSection(c: ColdStartResult): string[] {
   const lines = [
-    `Cold start: fresh worker process → first render (median of ${c.runs.length}, empty TMPDIR)`,
+    `Cold start: the synthesized worker bundle in a Lambda-shaped sandbox, layer at /opt, empty /tmp → first render (median of ${c.runs.length})`,
   ];
   for (const [name, value] of Object.entries(c.median))
     lines.push(`  ${name.padEnd(44)}${ms(value).padStart(8)} ms`);
-  if (c.extractedTmp) {
-    lines.push(`  same, Chromium already extracted in TMPDIR   ${ms(c.extractedTmp.total).padStart(8)} ms`);
+  if (c.warmInvocation) {
+    lines.push(`  same environment, next invocation (warm)    ${ms(c.warmInvocation.total).padStart(8)} ms`);
   }
   return lines;
 }

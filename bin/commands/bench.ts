@@ -103,7 +103,8 @@ Renders the invoice example (PNG 1200×800 and PDF A4) three ways in one run and
          the AWS stand-ins in another (as in AWS, where DynamoDB, SQS and S3 are not in
          the worker's process), at a steady rate and at saturation, with the worker's
          RSS over time
-  cold   a fresh worker process with an empty TMPDIR → its first render, phase by phase
+  cold   the synthesized worker in a fresh Lambda-shaped sandbox (layer at /opt, empty /tmp) → its
+         first render, phase by phase
 
 Options:
   --only LIST         parts to run (default: all)
@@ -205,7 +206,9 @@ Options:
     let stack: BenchStack | undefined;
     try {
       if (parts.includes("cold")) {
-        log(`cold start: ${settings.coldRuns} fresh worker processes, each with an empty TMPDIR`);
+        log(
+          `cold start: ${settings.coldRuns} fresh sandboxed environments of the synthesized worker, each with an empty /tmp`,
+        );
         (report as { cold?: ColdStartResult }).cold = await measureColdStart({
           job: jobs.png,
           runs: settings.coldRuns,

@@ -31,6 +31,16 @@ class RedactingLogger extends PowertoolsLogger {
     this.destination = destination;
   }
 
+  /**
+   * `createChild` hands the child its parent's stored context, whose `coldStart` says whether this
+   * invocation is the environment's first. Powertools would ask the child's own flag instead, which is
+   * true the first time any new logger asks: every job's lines would say cold_start true, warm or not.
+   */
+  public override addContext(context: Parameters<PowertoolsLogger["addContext"]>[0]): void {
+    if ("coldStart" in context && typeof context.coldStart === "boolean") this.coldStart = context.coldStart;
+    super.addContext(context);
+  }
+
   protected override createLogger(options?: ConstructorOptions): RedactingLogger {
     return new RedactingLogger(options ?? {}, this.destination ?? printJson(toStdout));
   }

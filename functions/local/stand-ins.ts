@@ -21,13 +21,23 @@ export interface SqsS3StandIn extends StandIn {
  * call is narrowed to loopback: nothing local may be reachable from the network.
  * With `dataDir`, queues, messages and objects persist across restarts (SQLite + plain files).
  */
-export async function startSqsS3StandIn(options: { port: number; dataDir?: string }): Promise<SqsS3StandIn> {
+export async function startSqsS3StandIn(options: {
+  port: number;
+  dataDir?: string;
+  /**
+   * The host queue URLs name: `http://sqs.<region>.<host>:<port>/…`. The default gives a host Node's URL
+   * parser rejects (clients need an explicit endpoint); `localhost` gives one a client can use as its
+   * endpoint where `sqs.<region>.localhost` resolves to loopback (the artifacts sandbox's /etc/hosts).
+   * @default "127.0.0.1"
+   */
+  queueUrlHost?: string;
+}): Promise<SqsS3StandIn> {
   const dirs = options.dataDir
     ? { dataDir: join(options.dataDir, "sqs"), s3StorageDir: join(options.dataDir, "s3") }
     : {};
   for (const dir of Object.values(dirs)) mkdirSync(dir, { recursive: true });
   const fauxqs = await withListenOnLoopback(() =>
-    startFauxqs({ port: options.port, logger: false, host: "127.0.0.1", ...dirs }),
+    startFauxqs({ port: options.port, logger: false, host: options.queueUrlHost ?? "127.0.0.1", ...dirs }),
   );
   return {
     endpoint: `http://127.0.0.1:${fauxqs.port}`,

@@ -3,7 +3,8 @@ import * as path from "node:path";
 import { AssetHashType, RemovalPolicy } from "aws-cdk-lib";
 import * as lambda from "aws-cdk-lib/aws-lambda";
 import { Construct } from "constructs";
-import { CHROMIUM_PACKAGE, ensureChromiumPack } from "../../layers/chromium/chromium-pack.js";
+import { CHROMIUM_PACKAGE } from "../../layers/chromium/chromium-pack.js";
+import { ensureChromiumPack } from "../../layers/chromium/chromium-pack-build.js";
 import {
   ensureLocalFontPack,
   FONT_CONFIG_FILE,

@@ -148,6 +148,8 @@ export class ServiceFunction extends Construct {
         [POWERTOOLS_ENV.logLevel]: props.logLevel ?? "INFO",
         [POWERTOOLS_ENV.sampleRate]: String(logSampleRate),
         [POWERTOOLS_ENV.metricsNamespace]: METRICS.namespace,
+        // The bundle ships its .map file; without this flag Node ignores it and stacks name minified code.
+        NODE_OPTIONS: "--enable-source-maps",
         ...props.environment,
       },
       layers: props.layers,

@@ -14,15 +14,17 @@ import { join } from "node:path";
 import { brotliDecompressSync, constants, zstdCompressSync, zstdDecompressSync } from "node:zlib";
 import { afterAll, describe, expect, it } from "vitest";
 import {
-  ensureChromiumPack,
   extractChromiumBinary,
   PACK_BINARY_FILE,
   rawBlocks,
   readManifest,
+} from "../../layers/chromium/chromium-pack.js";
+import {
+  ensureChromiumPack,
   STORED_EXTRA_BYTES,
   storedZstdFrame,
   zstdSequenceCount,
-} from "../../layers/chromium/chromium-pack.js";
+} from "../../layers/chromium/chromium-pack-build.js";
 import { FONT_CONFIG_FILE, LAMBDA_FONT_CONFIG } from "../../layers/chromium/font-pack.js";
 import {
   bundleChromiumLayer,

@@ -69,6 +69,11 @@ const powertools = (service: string) => ({
   [POWERTOOLS_ENV.sampleRate]: "0.01",
   [POWERTOOLS_ENV.metricsNamespace]: METRICS.namespace,
 });
+/** What ServiceFunction gives every function besides its own variables. */
+const everyFunctionsVariables = (service: string) => ({
+  ...powertools(service),
+  NODE_OPTIONS: "--enable-source-maps",
+});
 
 describe("render queue", () => {
   it("has a visibility timeout of at least six times the worker timeout", () => {
@@ -237,7 +242,7 @@ describe("URL signer and signing key", () => {
       [ENV.keyPairId]: { Ref: publicKey.id },
       [ENV.signingKeySecretArn]: { Ref: secret.id },
       [ENV.signedUrlTtlSeconds]: String(SIGNED_URL_DEFAULT_TTL_SECONDS),
-      ...powertools(SERVICES.signAssets),
+      ...everyFunctionsVariables(SERVICES.signAssets),
     });
   });
 
@@ -663,7 +668,7 @@ describe("render API", () => {
       [ENV.assetsBucket]: { Ref: logicalIdOf(json, "Buckets/Assets", "AWS::S3::Bucket") },
       [ENV.batchQueueUrl]: { Ref: queueAt("Batches/Queue").id },
       [ENV.callbackSchemes]: "https",
-      ...powertools(SERVICES.api),
+      ...everyFunctionsVariables(SERVICES.api),
     });
     const statements = allowStatementsByRole(json).get(roleId("Api/ApiFunction")) ?? [];
     const services = new Set(statements.flatMap(actionsOf).map((a) => a.split(":")[0]));
@@ -732,7 +737,7 @@ describe("webhooks", () => {
       // Every setting's value is in the template, defaults included.
       [ENV.webhookTimeoutMs]: "10000",
       [ENV.webhookConcurrency]: "10",
-      ...powertools(SERVICES.webhookDispatcher),
+      ...everyFunctionsVariables(SERVICES.webhookDispatcher),
     });
     const statements = allowStatementsByRole(json).get(roleId("Webhooks/Dispatcher")) ?? [];
     const services = new Set(statements.flatMap(actionsOf).map((a) => a.split(":")[0]));
@@ -828,6 +833,16 @@ describe("monitoring", () => {
     const services = functions.map((f) => f.properties.Environment.Variables[POWERTOOLS_ENV.serviceName]);
     expect(services).toEqual(expect.arrayContaining(Object.values(SERVICES)));
     expect(fn("RenderWorker/Worker").Environment.Variables).toMatchObject(powertools(SERVICES.renderWorker));
+  });
+
+  it("starts every Kiln function's node with source maps on, so stacks name the TypeScript sources", () => {
+    const kilnFunctions = resources(json, "AWS::Lambda::Function").filter(
+      (f) => f.properties.Runtime === "nodejs22.x",
+    );
+    expect(kilnFunctions.length).toBeGreaterThanOrEqual(Object.values(SERVICES).length);
+    for (const f of kilnFunctions) {
+      expect(f.properties.Environment?.Variables?.NODE_OPTIONS, f.id).toBe("--enable-source-maps");
+    }
   });
 });
 

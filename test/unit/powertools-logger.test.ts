@@ -140,6 +140,29 @@ describe("the Powertools logger adapter", () => {
   });
 });
 
+describe("cold start on the lines of an invocation", () => {
+  it("is true on the first invocation's lines, children's included, and false on a warm one's", async () => {
+    // Powertools reports cold starts only when Lambda says how the environment was initialized.
+    vi.stubEnv("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand");
+    const { logger, lines } = capture();
+    const handler = withLambdaContext(logger, async (jobId: string) => {
+      logger.info("batch received");
+      const job = logger.child({ jobId });
+      job.info("render succeeded");
+      job.child({ attempt: 1 }).info("webhook queued");
+    });
+    await handler("j1", context);
+    await handler("j2", { ...context, awsRequestId: "second-request" } as Context);
+    const coldStarts = (jobId?: string) =>
+      lines
+        .filter((l) => (jobId ? l.jobId === jobId : l.message === "batch received"))
+        .map((l) => l.cold_start);
+    expect(coldStarts("j1")).toEqual([true, true]);
+    expect(coldStarts("j2")).toEqual([false, false]);
+    expect(coldStarts()).toEqual([true, false]);
+  });
+});
+
 describe("local log format", () => {
   it("follows KILN_LOG_FORMAT, else pretty at a terminal and JSON when piped", () => {
     expect(localLogFormat(undefined, true)).toBe("pretty");

@@ -1,0 +1,63 @@
+import { createServer } from "node:http";
+import { listenOnLoopback } from "../../functions/local/loopback.js";
+
+export interface SecretsManagerEndpoint {
+  /** `http://127.0.0.1:<port>`, for AWS_ENDPOINT_URL_SECRETS_MANAGER. */
+  readonly endpoint: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * GetSecretValue over Secrets Manager's JSON protocol (x-amz-json-1.1), for secrets by ARN or name: the
+ * one call Kiln's signer makes. There is no Secrets Manager stand-in package; this serves the locally
+ * generated signing key so the synthesized signer reads it through the real SDK client, unchanged.
+ */
+export async function startSecretsManagerEndpoint(
+  secrets: ReadonlyMap<string, string>,
+): Promise<SecretsManagerEndpoint> {
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => {
+      const reply = (status: number, body: unknown) => {
+        const text = JSON.stringify(body);
+        res.writeHead(status, {
+          "content-type": "application/x-amz-json-1.1",
+          "content-length": Buffer.byteLength(text),
+        });
+        res.end(text);
+      };
+      if (req.headers["x-amz-target"] !== "secretsmanager.GetSecretValue") {
+        reply(400, { __type: "InvalidRequestException", message: "Only GetSecretValue is served locally." });
+        return;
+      }
+      let secretId = "";
+      try {
+        secretId = String(
+          (JSON.parse(Buffer.concat(chunks).toString("utf8")) as { SecretId?: unknown }).SecretId,
+        );
+      } catch {
+        reply(400, { __type: "SerializationException", message: "The body is not JSON." });
+        return;
+      }
+      const secret = secrets.get(secretId);
+      if (secret === undefined) {
+        reply(400, {
+          __type: "ResourceNotFoundException",
+          message: "Secrets Manager can't find the specified secret.",
+        });
+        return;
+      }
+      reply(200, {
+        ARN: secretId,
+        Name: secretId.split(":").at(-1),
+        SecretString: secret,
+        VersionId: "local",
+        VersionStages: ["AWSCURRENT"],
+        CreatedDate: Date.now() / 1000,
+      });
+    });
+  });
+  const { url, stop } = await listenOnLoopback(server, 0);
+  return { endpoint: url, stop };
+}

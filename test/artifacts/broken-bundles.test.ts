@@ -134,7 +134,7 @@ describe("a broken artifact fails the tier with a message naming what is broken"
     const error = await initFailure(signer, environment);
     expect(error.message).toContain(`${signer.logicalId} failed to initialize`);
     expect(error.message).toContain("KILN_CLOUDFRONT_KEY_PAIR_ID is not set");
-    expect(error.stack).toMatch(/functions\/handlers\/env\.ts:\d+:\d+/);
+    expect(error.stack).toMatch(/functions\/handlers\/function-definition\.ts:\d+:\d+/);
   });
 
   it("names the function and how its process ended when node cannot start", async () => {

@@ -26,7 +26,7 @@ export const SHARED_SETTINGS = {
   cdnBaseUrl: resource(
     ENV.cdnBaseUrl,
     z.url({ protocol: /^https?$/ }),
-    "the CDN origin signed URLs point at, e.g. https://d111111abcdef8.cloudfront.net",
+    "the distribution's base URL, where signed URLs point, e.g. https://d111111abcdef8.cloudfront.net",
   ),
   callbackSchemes: setting(
     ENV.callbackSchemes,

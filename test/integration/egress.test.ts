@@ -97,6 +97,8 @@ interface HostileCase {
   /** The URL the failure must name, as Chromium and Kiln spell it. */
   readonly url: () => string;
   readonly javascript?: boolean;
+  /** For a request made off the main thread: what makes the render wait until it was made. */
+  readonly waitFor?: { readonly expression: string };
 }
 
 const img = (src: string) => `<p>x</p><img src="${src}">`;
@@ -302,9 +304,13 @@ const HOSTILE: HostileCase[] = [
   },
   {
     name: "fetch from a Worker",
-    html: () => `<script>new Worker("data:text/javascript,fetch('${C}/worker')")</script>`,
+    // The worker starts after load; the render waits until its fetch has settled, or on a busy machine
+    // the capture could come first and the case would prove nothing.
+    html: () =>
+      `<script>new Worker("data:text/javascript,fetch('${C}/worker').finally(()=>postMessage(1))").onmessage=()=>{window.workerFetched=true}</script>`,
     url: () => `${C}/worker`,
     javascript: true,
+    waitFor: { expression: "window.workerFetched === true" },
   },
   {
     name: "window.open",
@@ -334,7 +340,11 @@ describe("egress from templates", () => {
     const results = await Promise.all(
       HOSTILE.map(async (c) => ({
         c,
-        job: await run({ template: { html: c.html() }, ...(c.javascript ? { javascript: true } : {}) }),
+        job: await run({
+          template: { html: c.html() },
+          ...(c.javascript ? { javascript: true } : {}),
+          ...(c.waitFor ? { waitFor: c.waitFor } : {}),
+        }),
       })),
     );
     const wrong = results

@@ -18,6 +18,7 @@ import { type EdgeRoute, startLocalEdge } from "../../functions/local/edge.js";
 import { type EventSourceLoop, startEventSourceLoop } from "../../functions/local/event-source-loop.js";
 import { startLambdaInvokeServer } from "../../functions/local/lambda-invoke-server.js";
 import { ensureBucket } from "../../functions/local/resources.js";
+import { startSecretsManagerStandIn } from "../../functions/local/secrets-manager-stand-in.js";
 import { loadOrCreateSigningKeys, type SigningKeys } from "../../functions/local/signing-keys.js";
 import { startDynamoDbStandIn, startSqsS3StandIn } from "../../functions/local/stand-ins.js";
 import {
@@ -34,7 +35,6 @@ import {
   type SandboxOptions,
   startSandboxedFunction,
 } from "./sandbox.js";
-import { startSecretsManagerEndpoint } from "./secrets-manager-endpoint.js";
 
 const ACCOUNT = "000000000000";
 
@@ -209,7 +209,7 @@ async function deploy(
   for (const pair of stack.resources.filter((r) => r.type === "Custom::KilnSigningKeyPair")) {
     secrets.set(resolveCfnValue(pair.properties.SecretArn, bindings, pair.logicalId), keys.privateKeyPem);
   }
-  const secretsManager = await startSecretsManagerEndpoint(secrets);
+  const secretsManager = await startSecretsManagerStandIn(secrets);
   stops.push(secretsManager.stop);
 
   const edge = await startLocalEdge({

@@ -104,8 +104,11 @@ export function localFunctionConfigs(
         assetUrlTtlSeconds: tuning.assetUrlTtlSeconds,
       },
     ),
-    // The key is read from the data dir, not from a secret (see startLocalStack).
-    signAssets: configure(signAssetsFunction, { ...resources, signingKeySecretArn: "local" }, {}),
+    signAssets: configure(
+      signAssetsFunction,
+      { ...resources, signingKeySecretArn: LOCAL_NAMES.signingKeySecret },
+      {},
+    ),
     webhookDispatcher: configure(webhookDispatcherFunction, { jobsTable, ...resources }, callbackValues),
     batchFanOut: configure(
       batchFanOutFunction,

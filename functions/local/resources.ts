@@ -35,6 +35,8 @@ export const LOCAL_NAMES = {
   batchQueue: "kiln-batches",
   batchDeadLetterQueue: "kiln-batches-dlq",
   signerFunction: "kiln-sign-assets",
+  /** The secret holding the URL-signing private key (served from the data dir's key). */
+  signingKeySecret: "kiln-signing-key",
 } as const;
 
 /** Where a running local stack tells other processes (`kiln redrive`) how to reach it, in its data dir. */

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { LambdaClient } from "@aws-sdk/client-lambda";
 import { S3Client } from "@aws-sdk/client-s3";
+import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { DynamoDbApiKeyStore } from "../adapters/aws/dynamodb-api-key-store.js";
 import type { BrowserPool } from "../adapters/chromium/browser-pool.js";
@@ -24,10 +25,9 @@ import { wireBatchFanOut } from "../handlers/batch-fanout/wire.js";
 import type { FunctionDefinition } from "../handlers/function-definition.js";
 import { renderWorkerFunction } from "../handlers/render-worker/function.js";
 import { renderWorkerBrowsers, wireRenderWorker } from "../handlers/render-worker/wire.js";
-import { signAssetsClients, wireSignAssets } from "../handlers/sign-assets/wire.js";
+import { wireSignAssets } from "../handlers/sign-assets/wire.js";
 import { webhookDispatcherFunction } from "../handlers/webhook-dispatcher/function.js";
 import { wireWebhookDispatcher } from "../handlers/webhook-dispatcher/wire.js";
-import { lazyClients } from "../handlers/wiring.js";
 import { startLocalApiGateway } from "./api-gateway-server.js";
 import { type LocalEndpoints, localClientConfig } from "./aws-clients.js";
 import { type EdgeRequest, startLocalEdge } from "./edge.js";
@@ -55,6 +55,7 @@ import {
   LOCAL_NAMES,
   type RenderQueues,
 } from "./resources.js";
+import { startSecretsManagerStandIn } from "./secrets-manager-stand-in.js";
 import { loadOrCreateSigningKeys } from "./signing-keys.js";
 import { forStandIns, startDynamoDbStandIn, startSqsS3StandIn } from "./stand-ins.js";
 
@@ -211,16 +212,15 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         ? withStoreFaults(forStandIns(adapter, name), name, injector)
         : forStandIns(adapter, name);
 
+    // The signer reads its key from Secrets Manager, as on Lambda: here a stand-in serving the data dir's key.
+    const secretsManager = await startSecretsManagerStandIn(
+      new Map([[LOCAL_NAMES.signingKeySecret, keys.privateKeyPem]]),
+    );
+    stops.push(secretsManager.stop);
     const signAssets = wireSignAssets(
-      lazyClients(signAssetsClients, () => {
-        throw new Error("The local signer reads its key from the data dir, not from Secrets Manager.");
-      }),
+      { secretsManager: new SecretsManagerClient(localClientConfig(secretsManager.endpoint)) },
       configs.signAssets.config,
-      {
-        logger: loggerOf(SERVICES.signAssets),
-        clock,
-        privateKeyPem: async () => keys.privateKeyPem,
-      },
+      { logger: loggerOf(SERVICES.signAssets), clock },
     );
     const lambdaInvoke = await startLambdaInvokeServer({
       port: 0,

@@ -19,12 +19,12 @@ import {
   type LambdaInvokeServer,
   startLambdaInvokeServer,
 } from "../../functions/local/lambda-invoke-server.js";
-import { loadOrCreateSigningKeys, type SigningKeys } from "../../functions/local/signing-keys.js";
-import { type SqsS3StandIn, startSqsS3StandIn } from "../../functions/local/stand-ins.js";
 import {
   type SecretsManagerStandIn,
   startSecretsManagerStandIn,
-} from "./helpers/secrets-manager-stand-in.js";
+} from "../../functions/local/secrets-manager-stand-in.js";
+import { loadOrCreateSigningKeys, type SigningKeys } from "../../functions/local/signing-keys.js";
+import { type SqsS3StandIn, startSqsS3StandIn } from "../../functions/local/stand-ins.js";
 
 const BUCKET = "kiln-outputs";
 const SIGNER = "kiln-sign-assets";
@@ -384,10 +384,12 @@ describe("signing key from Secrets Manager", () => {
   let client: SecretsManagerClient;
 
   beforeAll(async () => {
-    secrets = await startSecretsManagerStandIn({
-      [SECRET_ARN]: keys.privateKeyPem,
-      "kiln-not-a-key": "hello",
-    });
+    secrets = await startSecretsManagerStandIn(
+      new Map([
+        [SECRET_ARN, keys.privateKeyPem],
+        ["kiln-not-a-key", "hello"],
+      ]),
+    );
     client = new SecretsManagerClient(localClientConfig(secrets.endpoint));
   });
   afterAll(async () => {

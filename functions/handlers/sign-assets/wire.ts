@@ -9,24 +9,21 @@ import { makeHandler } from "./handler.js";
 
 export const signAssetsClients = { secretsManager: SecretsManagerClient } as const;
 
-export interface SignAssetsRuntime extends FunctionRuntime {
-  /** The PEM private key. @default - read from the secret `signingKeySecretArn` names, once */
-  readonly privateKeyPem?: () => Promise<string>;
-}
-
 export function wireSignAssets(
   clients: ClientsOf<typeof signAssetsClients>,
   config: ConfigOf<typeof signAssetsFunction>,
-  runtime: SignAssetsRuntime,
+  runtime: FunctionRuntime,
 ) {
   return makeHandler({
     logger: runtime.logger,
     signer: new CloudFrontUrlSigner({
       baseUrl: config.cdnBaseUrl,
       keyPairId: config.keyPairId,
-      privateKeyPem:
-        runtime.privateKeyPem ??
-        secretsManagerPrivateKey({ client: clients.secretsManager, secretId: config.signingKeySecretArn }),
+      // Read from the secret once, on first use.
+      privateKeyPem: secretsManagerPrivateKey({
+        client: clients.secretsManager,
+        secretId: config.signingKeySecretArn,
+      }),
       clock: runtime.clock,
       defaultTtlSeconds: config.signedUrlTtlSeconds,
     }),

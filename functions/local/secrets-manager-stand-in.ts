@@ -1,7 +1,8 @@
 import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
+import { listenOnLoopback } from "./loopback.js";
 
 export interface SecretsManagerStandIn {
+  /** `http://127.0.0.1:<port>`, for the client's endpoint (AWS_ENDPOINT_URL_SECRETS_MANAGER). */
   readonly endpoint: string;
   /** GetSecretValue requests received so far. */
   readonly calls: () => number;
@@ -11,11 +12,12 @@ export interface SecretsManagerStandIn {
 }
 
 /**
- * Just enough of the Secrets Manager JSON protocol (GetSecretValue) for the real
- * SecretsManagerClient, so the key loader is tested against the wire format rather than a mock.
+ * GetSecretValue over Secrets Manager's JSON protocol (x-amz-json-1.1), for secrets by ARN or name: the
+ * one call Kiln's signer makes. No Secrets Manager stand-in package exists; this lets the real
+ * SecretsManagerClient read a locally generated key over the wire, unchanged.
  */
 export async function startSecretsManagerStandIn(
-  secrets: Readonly<Record<string, string>>,
+  secrets: ReadonlyMap<string, string>,
 ): Promise<SecretsManagerStandIn> {
   let calls = 0;
   let failures = 0;
@@ -32,12 +34,20 @@ export async function startSecretsManagerStandIn(
         res.end(text);
       };
       if (req.headers["x-amz-target"] !== "secretsmanager.GetSecretValue") {
-        reply(400, { __type: "InvalidRequestException", message: "Only GetSecretValue is served." });
+        reply(400, { __type: "InvalidRequestException", message: "Only GetSecretValue is served locally." });
         return;
       }
       calls += 1;
-      const { SecretId } = JSON.parse(Buffer.concat(chunks).toString("utf8")) as { SecretId: string };
-      const secret = Object.hasOwn(secrets, SecretId) ? secrets[SecretId] : undefined;
+      let secretId = "";
+      try {
+        secretId = String(
+          (JSON.parse(Buffer.concat(chunks).toString("utf8")) as { SecretId?: unknown }).SecretId,
+        );
+      } catch {
+        reply(400, { __type: "SerializationException", message: "The body is not JSON." });
+        return;
+      }
+      const secret = secrets.get(secretId);
       if (failures > 0 || secret === undefined) {
         failures = Math.max(0, failures - 1);
         reply(400, {
@@ -47,29 +57,22 @@ export async function startSecretsManagerStandIn(
         return;
       }
       reply(200, {
-        ARN: SecretId,
-        Name: SecretId,
+        ARN: secretId,
+        Name: secretId.split(":").at(-1),
         SecretString: secret,
-        VersionId: "v1",
+        VersionId: "local",
         VersionStages: ["AWSCURRENT"],
+        CreatedDate: Date.now() / 1000,
       });
     });
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
+  const { url, stop } = await listenOnLoopback(server, 0);
   return {
-    endpoint: `http://127.0.0.1:${port}`,
+    endpoint: url,
     calls: () => calls,
     failNext: (n) => {
       failures = n;
     },
-    stop: () =>
-      new Promise<void>((resolve, reject) => {
-        server.closeAllConnections();
-        server.close((err) => (err ? reject(err) : resolve()));
-      }),
+    stop,
   };
 }

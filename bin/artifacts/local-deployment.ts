@@ -33,6 +33,7 @@ import {
   type SandboxedFunction,
   type SandboxedFunctionSpec,
   type SandboxOptions,
+  sandboxSpecOf,
   startSandboxedFunction,
 } from "./sandbox.js";
 
@@ -248,18 +249,10 @@ async function deploy(
   for (const path of options.run) {
     const fn = stack.functionAt(path);
     const service = sandboxedService(
-      {
-        functionName: fn.logicalId,
-        handler: fn.handler,
-        runtime: fn.runtime,
-        codeDir: fn.codeDir,
-        layerDirs: fn.layers.map((l) => l.dir),
-        memorySize: fn.memorySize,
-        timeoutSeconds: fn.timeoutSeconds,
-        environment: resolvedEnvironment(fn, bindings, edgeHost, overrides),
+      sandboxSpecOf(fn, resolvedEnvironment(fn, bindings, edgeHost, overrides), {
         region: LOCAL_REGION,
         hosts: { [sqsHost]: "127.0.0.1" },
-      },
+      }),
       fn,
       options.sandbox,
     );

@@ -14,6 +14,7 @@ import { mkdtempSync, realpathSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import type { SynthesizedFunction } from "./cloud-assembly.js";
 import { type RuntimeApi, startRuntimeApi } from "./runtime-api.js";
 
 /** The runtime every Kiln function is synthesized for; the sandbox runs no other. */
@@ -44,6 +45,25 @@ export interface SandboxedFunctionSpec {
    * `sqs.<region>.amazonaws.com` resolves on Lambda). @default {}
    */
   readonly hosts?: Readonly<Record<string, string>>;
+}
+
+/** The spec of a synthesized function's sandbox: its bundle, layers and settings as the template gives them. */
+export function sandboxSpecOf(
+  fn: SynthesizedFunction,
+  environment: Readonly<Record<string, string>>,
+  place: Pick<SandboxedFunctionSpec, "region" | "hosts">,
+): SandboxedFunctionSpec {
+  return {
+    functionName: fn.logicalId,
+    handler: fn.handler,
+    runtime: fn.runtime,
+    codeDir: fn.codeDir,
+    layerDirs: fn.layers.map((l) => l.dir),
+    memorySize: fn.memorySize,
+    timeoutSeconds: fn.timeoutSeconds,
+    environment,
+    ...place,
+  };
 }
 
 export interface SandboxOptions {

@@ -17,6 +17,7 @@ import { resolvedEnvironment } from "../../bin/artifacts/local-deployment.js";
 import {
   assertSandboxAvailable,
   type SandboxedFunction,
+  sandboxSpecOf,
   startSandboxedFunction,
 } from "../../bin/artifacts/sandbox.js";
 import { synthesizeKiln } from "../../bin/artifacts/synth.js";
@@ -60,17 +61,7 @@ async function initFailure(
   fn: SynthesizedFunction,
   environment = placeholderEnvironment(fn),
 ): Promise<Error> {
-  const sandboxed = await startSandboxedFunction({
-    functionName: fn.logicalId,
-    handler: fn.handler,
-    runtime: fn.runtime,
-    codeDir: fn.codeDir,
-    layerDirs: fn.layers.map((l) => l.dir),
-    memorySize: fn.memorySize,
-    timeoutSeconds: fn.timeoutSeconds,
-    environment,
-    region: "us-east-1",
-  });
+  const sandboxed = await startSandboxedFunction(sandboxSpecOf(fn, environment, { region: "us-east-1" }));
   started.push(sandboxed);
   const error = await sandboxed.initialized.then(
     () => undefined,

@@ -8,6 +8,7 @@ import { type ApiThrottle, RenderApi } from "./constructs/http-api.js";
 import { JobsTable } from "./constructs/jobs-table.js";
 import { Monitoring } from "./constructs/monitoring.js";
 import { OutputsCdn } from "./constructs/outputs-cdn.js";
+import { Reconciler } from "./constructs/reconciler.js";
 import { RenderQueue } from "./constructs/render-queue.js";
 import {
   RENDER_WORKER_DEFAULTS,
@@ -79,6 +80,7 @@ export class KilnStack extends Stack {
   public readonly api: RenderApi;
   public readonly monitoring: Monitoring;
   public readonly batches: BatchFanOut;
+  public readonly reconciler: Reconciler;
 
   constructor(scope: Construct, id: string, props: KilnStackProps) {
     super(scope, id, { description: `Kiln render pipeline (${props.stage})`, ...props });
@@ -192,6 +194,18 @@ export class KilnStack extends Stack {
     });
     this.batches.connectApi(this.api.function, this.buckets.assets);
     this.batches.alarmOnDeadLetters(this.monitoring.topic);
+
+    this.reconciler = new Reconciler(this, "Reconciler", {
+      jobsTable: this.jobs.table,
+      renderQueue: this.renderQueue.queue,
+      maxReceiveCount: this.renderQueue.maxReceiveCount,
+      visibilityTimeout: this.renderQueue.visibilityTimeout,
+      workerTimeout,
+      webhookQueue: this.webhooks.queue,
+      functionName: `${p}-reconciler`,
+      ...lifecycle,
+    });
+    this.reconciler.alarmWhenActing(this.monitoring.topic);
 
     const output = (id: string, value: string, description: string) =>
       new CfnOutput(this, id, { value, description });

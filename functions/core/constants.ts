@@ -44,6 +44,15 @@ export const RENDER_QUEUE = {
   visibilityTimeoutFactor: 6,
 } as const;
 
+/**
+ * The reconciler (functions/core/reconcile.ts) runs on this schedule. Each run scans the jobs table
+ * (see DynamoDbJobStore.findUnfinished for the cost), and its deadlines are tens of minutes, so a few
+ * minutes between runs add little to how long a stuck job stays unfinished.
+ */
+export const RECONCILER_SCHEDULE = {
+  everyMinutes: 10,
+} as const;
+
 /** Delivery of signed job-completion webhooks: a queue of its own, retried through SQS delays. */
 export const WEBHOOK_QUEUE = {
   /** Receives before a delivery message that keeps failing unexpectedly is dead-lettered. */
@@ -117,6 +126,10 @@ export const ENV = {
   assetsBucket: "KILN_ASSETS_BUCKET",
   /** Lifetime of the asset URLs minted for a render (30–3600 s, default 300). */
   assetUrlTtlSeconds: "KILN_ASSET_URL_TTL_SECONDS",
+  /** Seconds after its last state change that an unfinished job is past every delivery of its message. */
+  reconcileStuckAfterSeconds: "KILN_RECONCILE_STUCK_AFTER_SECONDS",
+  /** Seconds after its message's final delivery that an unfinished job is stuck. */
+  reconcileFinalDeliveryGraceSeconds: "KILN_RECONCILE_FINAL_DELIVERY_GRACE_SECONDS",
   /** Queue of batch fan-out chunks and completion checks. */
   batchQueueUrl: "KILN_BATCH_QUEUE_URL",
 } as const;

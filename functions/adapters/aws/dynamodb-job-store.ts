@@ -18,7 +18,13 @@ import {
   type WebhookAttempt,
   type WebhookState,
 } from "../../core/job.js";
-import type { FailGuard, JobStore, StartAttemptResult, WriteResult } from "../../core/ports.js";
+import type {
+  FailGuard,
+  JobStore,
+  StartAttemptResult,
+  UnfinishedCutoffs,
+  WriteResult,
+} from "../../core/ports.js";
 import type { RenderRequest } from "../../core/render-request.js";
 import type { TenantSettings } from "../../core/tenant-settings.js";
 import { DynamoDbTenantSettingsStore, settingsFromItem } from "./dynamodb-tenant-settings-store.js";
@@ -26,6 +32,7 @@ import {
   batchJobsPartition,
   type ItemKey,
   JOB_REQUEST_SK,
+  JOB_SK,
   jobItemKey,
   jobRequestItemKey,
   jobsTableClient,
@@ -33,6 +40,7 @@ import {
   putIfAbsent,
   retentionExpiry,
   SK,
+  scanItems,
   TTL,
   tenantSettingsItemKey,
 } from "./jobs-table.js";
@@ -72,6 +80,8 @@ interface JobItem {
   lastError?: JobFailure;
   /** ISO-8601; see Job.finalDeliveryAt. */
   finalDeliveryAt?: string;
+  /** ISO-8601; see Job.requeuedAt. */
+  requeuedAt?: string;
   output?: JobOutput;
   error?: JobFailure;
   webhookState?: WebhookState;
@@ -335,9 +345,10 @@ export class DynamoDbJobStore implements JobStore {
   ): Promise<WriteResult> {
     const webhook = notify ? ", #webhookState = :pending, #webhookAttempts = :none" : "";
     const byOwner = "owner" in guard;
+    const unchanged = !byOwner && guard.unchangedSince !== undefined;
     return this.update(tenant, id, {
       update: `SET #status = :failed, #error = :error, #updatedAt = :at${webhook} REMOVE #leaseOwner, #leaseExpiresAt`,
-      condition: `#status IN (${inList(statusesAllowedBefore("failed"))}) AND ${byOwner ? "#leaseOwner = :owner" : LEASE_FREE}`,
+      condition: `#status IN (${inList(statusesAllowedBefore("failed"))}) AND ${byOwner ? "#leaseOwner = :owner" : LEASE_FREE}${unchanged ? " AND #updatedAt = :seen" : ""}`,
       names: [
         "status",
         "error",
@@ -352,8 +363,48 @@ export class DynamoDbJobStore implements JobStore {
         ":error": failure,
         ":at": at.toISOString(),
         ...(byOwner ? { ":owner": guard.owner } : { ":now": guard.leaseExpiredAtMs }),
+        ...(unchanged ? { ":seen": guard.unchangedSince } : {}),
         ...(notify ? { ":pending": "pending", ":none": [] } : {}),
       },
+    });
+  }
+
+  /**
+   * A paginated Scan with a filter, not an index: the jobs that qualify are few, but knowing them from
+   * an index would need a deadline key on every job item that each state change moves, on one index
+   * partition that every write of the service would share. The cost is the whole table read per run
+   * (eventually consistent reads: 0.5 read units per 4 KB scanned, filtered items included), which is
+   * why the reconciler runs every few minutes, not every few seconds. Job items only (`sk = JOB`).
+   */
+  async *findUnfinished(cutoffs: UnfinishedCutoffs): AsyncIterable<Job> {
+    const items = scanItems<JobItem>(this.db, {
+      TableName: this.tableName,
+      FilterExpression:
+        "#sk = :job AND #status IN (:queued, :rendering) AND (#updatedAt <= :updatedBefore OR #finalDeliveryAt <= :finalBefore)",
+      ExpressionAttributeNames: {
+        "#sk": SK,
+        "#status": "status",
+        "#updatedAt": "updatedAt",
+        "#finalDeliveryAt": "finalDeliveryAt",
+      },
+      ExpressionAttributeValues: {
+        ":job": JOB_SK,
+        ":queued": "queued",
+        ":rendering": "rendering",
+        ":updatedBefore": cutoffs.updatedBefore.toISOString(),
+        ":finalBefore": cutoffs.finalDeliveryBefore.toISOString(),
+      },
+    });
+    for await (const item of items) yield fromItem(item);
+  }
+
+  async markRequeued(tenant: string, id: string, seenUpdatedAt: string, at: Date): Promise<WriteResult> {
+    return this.update(tenant, id, {
+      update: "SET #requeuedAt = :at, #updatedAt = :at",
+      // A missing item fails the comparison, so the update never creates one.
+      condition: "#status = :queued AND #updatedAt = :seen AND attribute_not_exists(#requeuedAt)",
+      names: ["status", "updatedAt", "requeuedAt"],
+      values: { ":queued": "queued", ":seen": seenUpdatedAt, ":at": at.toISOString() },
     });
   }
 
@@ -450,6 +501,7 @@ function fromItem(item: JobItem): Job {
       : {}),
     ...(item.lastError ? { lastError: item.lastError } : {}),
     ...(item.finalDeliveryAt ? { finalDeliveryAt: item.finalDeliveryAt } : {}),
+    ...(item.requeuedAt ? { requeuedAt: item.requeuedAt } : {}),
     ...(item.output ? { output: item.output } : {}),
     ...(item.error ? { error: item.error } : {}),
     ...(item.webhookState

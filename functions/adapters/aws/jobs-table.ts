@@ -4,7 +4,9 @@ import {
   DynamoDBDocumentClient,
   PutCommand,
   paginateQuery,
+  paginateScan,
   type QueryCommandInput,
+  type ScanCommandInput,
 } from "@aws-sdk/lib-dynamodb";
 import { JOB_RETENTION_DAYS, JOBS_TABLE } from "../../core/constants.js";
 
@@ -22,7 +24,7 @@ export const SK = JOBS_TABLE.sortKey.name;
 export const TTL = JOBS_TABLE.timeToLiveAttribute;
 
 /** Sort keys of a job's two items, which share its partition. */
-const JOB_SK = "JOB";
+export const JOB_SK = "JOB";
 export const JOB_REQUEST_SK = "REQUEST";
 
 /** Prefix of the sort keys of a template's versions. */
@@ -148,4 +150,14 @@ export async function queryAll<Item>(db: DynamoDBDocumentClient, input: QueryCom
     for (const item of page.Items ?? []) items.push(item as Item);
   }
   return items;
+}
+
+/** The items of a scan, page by page (a scan reads the whole table: see its callers for why). */
+export async function* scanItems<Item>(
+  db: DynamoDBDocumentClient,
+  input: ScanCommandInput,
+): AsyncIterable<Item> {
+  for await (const page of paginateScan({ client: db }, input)) {
+    for (const item of page.Items ?? []) yield item as Item;
+  }
 }

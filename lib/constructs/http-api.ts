@@ -35,6 +35,11 @@ export interface ApiThrottle {
 }
 
 export interface RenderApiProps {
+  /**
+   * Reserved concurrency of the api function: what a spike of renders elsewhere cannot take from it.
+   * @default undefined (unreserved)
+   */
+  readonly reservedConcurrency?: number;
   readonly jobsTable: dynamodb.ITable;
   readonly renderQueue: sqs.IQueue;
   readonly signer: UrlSigner;
@@ -135,6 +140,7 @@ export class RenderApi extends Construct {
       functionName: props.functionName,
       logRetention: props.logRetention,
       removalPolicy,
+      reservedConcurrentExecutions: props.reservedConcurrency,
     });
     this.function = apiFunction.function;
     props.payloads.grantWrite(apiFunction.role);

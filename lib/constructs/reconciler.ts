@@ -16,6 +16,7 @@ import {
   reconcilerFunction,
   stuckAfterSecondsFor,
 } from "../../functions/handlers/reconciler/function.js";
+import { RESERVED_CONCURRENCY } from "../concurrency.js";
 import { definedFunctionProps, ServiceFunction } from "./service-function.js";
 
 export interface ReconcilerProps {
@@ -69,7 +70,7 @@ export class Reconciler extends Construct {
         finalDeliveryGraceSeconds: props.workerTimeout.toSeconds(),
       }),
       // Runs never overlap: a slow scan is not joined by the next schedule's.
-      reservedConcurrentExecutions: 1,
+      reservedConcurrentExecutions: RESERVED_CONCURRENCY.reconciler,
       functionName: props.functionName,
       logRetention: props.logRetention,
       removalPolicy: props.removalPolicy ?? RemovalPolicy.DESTROY,

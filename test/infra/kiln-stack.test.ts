@@ -116,8 +116,10 @@ describe("render queue", () => {
       EventSourceArn: { "Fn::GetAtt": [queue.id, "Arn"] },
       FunctionName: { Ref: fnId("RenderWorker/Worker") },
       FunctionResponseTypes: ["ReportBatchItemFailures"],
-      ScalingConfig: { MaximumConcurrency: 10 },
+      // What the default account quota (1000) leaves: see test/infra/concurrency.test.ts.
+      ScalingConfig: { MaximumConcurrency: synth.stack.concurrency.workerMaxConcurrency },
     });
+    expect(synth.stack.concurrency.workerMaxConcurrency).toBe(792);
   });
 });
 

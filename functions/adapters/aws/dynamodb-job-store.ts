@@ -371,10 +371,14 @@ export class DynamoDbJobStore implements JobStore {
 
   /**
    * A paginated Scan with a filter, not an index: the jobs that qualify are few, but knowing them from
-   * an index would need a deadline key on every job item that each state change moves, on one index
-   * partition that every write of the service would share. The cost is the whole table read per run
-   * (eventually consistent reads: 0.5 read units per 4 KB scanned, filtered items included), which is
-   * why the reconciler runs every few minutes, not every few seconds. Job items only (`sk = JOB`).
+   * an index would need index keys on every job item (a sharded partition, so that the service's
+   * writes do not share one index partition, and the deadline as sort key), an index write on every
+   * state change, and a backfill of the jobs stored before it. The cost is the whole table read per
+   * run, filtered items included: 0.5 read units per 4 KB (eventually consistent). At ≈ 2.5 KB per job
+   * (job item and compressed request) and 30 days of retention, 100,000 jobs a day make a 7.5 GB table:
+   * ≈ 0.9 M read units, $0.11 a run, $500 a month at one run every 10 minutes — more than the renders
+   * themselves (docs/performance.md, Cost). Below ~10,000 jobs a day it is a few dollars a month; above,
+   * the index is the better trade (docs/operations.md, The reconciler). Job items only (`sk = JOB`).
    */
   async *findUnfinished(cutoffs: UnfinishedCutoffs): AsyncIterable<Job> {
     const items = scanItems<JobItem>(this.db, {

@@ -22,6 +22,20 @@ export const BATCH_JOBS_INDEX = {
   projectedAttributes: ["id", "status", "output", "error"],
 } as const;
 
+/**
+ * Sparse index of the unfinished jobs, by their last state change: a job item carries `openShard`
+ * from its creation until it succeeds or fails, so the reconciler queries the jobs idle past a
+ * deadline instead of scanning the table. The partition is one of `shards`, by the job's key, so that
+ * the service's writes are spread over as many index partitions. Keys only: the index changes only
+ * when `updatedAt` does (a state change), never on a lease renewal.
+ */
+export const OPEN_JOBS_INDEX = {
+  indexName: "open-jobs",
+  partitionKey: { name: "openShard", type: "S" },
+  sortKey: { name: "updatedAt", type: "S" },
+  shards: 16,
+} as const;
+
 /** Fan-out of batches into render jobs: a queue of its own, with a dead-letter queue. */
 export const BATCH_QUEUE = {
   maxReceiveCount: 5,
@@ -45,9 +59,9 @@ export const RENDER_QUEUE = {
 } as const;
 
 /**
- * The reconciler (functions/core/reconcile.ts) runs on this schedule. Each run scans the jobs table
- * (see DynamoDbJobStore.findUnfinished for the cost), and its deadlines are tens of minutes, so a few
- * minutes between runs add little to how long a stuck job stays unfinished.
+ * The reconciler (functions/core/reconcile.ts) runs on this schedule. Each run queries the open-jobs
+ * index, and its deadlines are tens of minutes, so a few minutes between runs add little to how long
+ * a stuck job stays unfinished.
  */
 export const RECONCILER_SCHEDULE = {
   everyMinutes: 10,

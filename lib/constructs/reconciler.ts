@@ -42,8 +42,8 @@ export interface ReconcilerProps {
 /**
  * The reconciler (functions/core/reconcile.ts) on an EventBridge schedule: it re-enqueues or fails the
  * jobs left unfinished past every delivery their message could get. Its deadline is derived here from
- * the render queue it watches. One run at a time (reserved concurrency 1), and it may only scan and
- * update the jobs table and send to the render and webhook queues.
+ * the render queue it watches. One run at a time (reserved concurrency 1), and it may only query,
+ * read and update the jobs table and send to the render and webhook queues.
  */
 export class Reconciler extends Construct {
   public readonly function: ServiceFunction["function"];
@@ -69,7 +69,7 @@ export class Reconciler extends Construct {
         stuckAfterSeconds,
         finalDeliveryGraceSeconds: props.workerTimeout.toSeconds(),
       }),
-      // Runs never overlap: a slow scan is not joined by the next schedule's.
+      // Runs never overlap: a slow run is not joined by the next schedule's.
       reservedConcurrentExecutions: RESERVED_CONCURRENCY.reconciler,
       functionName: props.functionName,
       logRetention: props.logRetention,
@@ -77,8 +77,8 @@ export class Reconciler extends Construct {
     });
     this.function = reconciler.function;
     this.role = reconciler.role;
-    // Scan for candidates; conditional UpdateItem (with a consistent GetItem when a condition fails).
-    props.jobsTable.grant(this.role, "dynamodb:Scan", "dynamodb:UpdateItem", "dynamodb:GetItem");
+    // Query the open-jobs index for candidates, read each (GetItem), conditional UpdateItem.
+    props.jobsTable.grant(this.role, "dynamodb:Query", "dynamodb:GetItem", "dynamodb:UpdateItem");
     props.renderQueue.grantSendMessages(this.role);
     props.webhookQueue.grantSendMessages(this.role);
 

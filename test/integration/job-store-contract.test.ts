@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { DynamoDBDocumentClient, GetCommand, PutCommand } from "@aws-sdk/lib-dynamodb";
+import { DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEFAULT_ASSUMPTIONS, readUnits, requestItemSize, writeUnits } from "../../bin/cost/cost-model.js";
 import { DynamoDbIdempotencyStore } from "../../functions/adapters/aws/dynamodb-idempotency-store.js";
@@ -466,6 +466,41 @@ describe("job items in DynamoDB (dynalite)", () => {
     invoice = RenderRequestSchema.parse(body);
   });
   afterAll(() => metered?.destroy());
+
+  it("keeps a job in the open-jobs index only while it is unfinished, and finds nothing outside it", async () => {
+    const db = DynamoDBDocumentClient.from(client);
+    const jobs = new DynamoDbJobStore(client, "contract");
+    const tenant = `open-${randomUUID()}`;
+    const rawJob = async (id: string) =>
+      (
+        await db.send(
+          new GetCommand({ TableName: "contract", Key: jobItemKey(tenant, id), ConsistentRead: true }),
+        )
+      ).Item;
+    const open = newJob({ tenant });
+    const done = newJob({ tenant });
+    await jobs.create(open);
+    await jobs.create(done);
+    expect((await rawJob(open.id))?.openShard).toMatch(/^OPEN#\d+$/);
+    await jobs.startAttempt(tenant, done.id, { owner: "a", expiresAtMs: T0 + 1 }, at(0));
+    await jobs.markFailed(tenant, done.id, { code: "x", message: "y" }, at(0), { owner: "a" }, false);
+    expect((await rawJob(done.id))?.openShard).toBeUndefined();
+    // A job item without the index key (stored before the index existed) is not found.
+    const legacy = newJob({ tenant });
+    await jobs.create(legacy);
+    await db.send(
+      new UpdateCommand({
+        TableName: "contract",
+        Key: jobItemKey(tenant, legacy.id),
+        UpdateExpression: "REMOVE openShard",
+      }),
+    );
+    const found: string[] = [];
+    for await (const job of jobs.findUnfinished({ updatedBefore: at(1), finalDeliveryBefore: at(1) })) {
+      if (job.tenant === tenant) found.push(job.id);
+    }
+    expect(found).toEqual([open.id]);
+  });
 
   it("keeps the invoice request out of the job item: its writes are the units the cost model counts", async () => {
     const jobs = new DynamoDbJobStore(metered, "contract");

@@ -6,7 +6,7 @@ import {
   GetCommand,
   UpdateCommand,
 } from "@aws-sdk/lib-dynamodb";
-import { BATCH_JOBS_INDEX } from "../../core/constants.js";
+import { BATCH_JOBS_INDEX, OPEN_JOBS_INDEX } from "../../core/constants.js";
 import {
   isTerminal,
   type Job,
@@ -32,15 +32,16 @@ import {
   batchJobsPartition,
   type ItemKey,
   JOB_REQUEST_SK,
-  JOB_SK,
   jobItemKey,
   jobRequestItemKey,
   jobsTableClient,
+  openJobsShard,
+  openJobsShards,
   PK,
   putIfAbsent,
+  queryItems,
   retentionExpiry,
   SK,
-  scanItems,
   TTL,
   tenantSettingsItemKey,
 } from "./jobs-table.js";
@@ -87,6 +88,8 @@ interface JobItem {
   webhookState?: WebhookState;
   webhookAttempts?: WebhookAttempt[];
   webhookNextAttemptAt?: string;
+  /** Partition key of the open-jobs index, only while the job is not terminal. */
+  openShard?: string;
   /** Keys of the batch-jobs index, only on jobs of a batch. */
   batchId?: string;
   batchPk?: string;
@@ -149,6 +152,10 @@ export class DynamoDbJobStore implements JobStore {
       ...(job.payloadKey ? { payloadKey: job.payloadKey } : {}),
       ...(job.callbackUrl ? { callbackUrl: job.callbackUrl } : {}),
       ...(job.correlationId ? { correlationId: job.correlationId } : {}),
+      // In the open-jobs index until it succeeds or fails (its sort key is updatedAt).
+      ...(isTerminal(job.status)
+        ? {}
+        : { [OPEN_JOBS_INDEX.partitionKey.name]: openJobsShard(job.tenant, job.id) }),
       ...(job.batch
         ? {
             batchId: job.batch.id,
@@ -314,7 +321,7 @@ export class DynamoDbJobStore implements JobStore {
   ): Promise<WriteResult> {
     const webhook = notify ? ", #webhookState = :pending, #webhookAttempts = :none" : "";
     return this.update(tenant, id, {
-      update: `SET #status = :succeeded, #output = :output, #updatedAt = :at${webhook} REMOVE #leaseOwner, #leaseExpiresAt`,
+      update: `SET #status = :succeeded, #output = :output, #updatedAt = :at${webhook} REMOVE #leaseOwner, #leaseExpiresAt, #openShard`,
       condition: `#status IN (${inList(statusesAllowedBefore("succeeded"))}) AND #leaseOwner = :owner`,
       names: [
         "status",
@@ -322,6 +329,7 @@ export class DynamoDbJobStore implements JobStore {
         "updatedAt",
         "leaseOwner",
         "leaseExpiresAt",
+        "openShard",
         ...(notify ? ["webhookState", "webhookAttempts"] : []),
       ],
       values: {
@@ -347,7 +355,7 @@ export class DynamoDbJobStore implements JobStore {
     const byOwner = "owner" in guard;
     const unchanged = !byOwner && guard.unchangedSince !== undefined;
     return this.update(tenant, id, {
-      update: `SET #status = :failed, #error = :error, #updatedAt = :at${webhook} REMOVE #leaseOwner, #leaseExpiresAt`,
+      update: `SET #status = :failed, #error = :error, #updatedAt = :at${webhook} REMOVE #leaseOwner, #leaseExpiresAt, #openShard`,
       condition: `#status IN (${inList(statusesAllowedBefore("failed"))}) AND ${byOwner ? "#leaseOwner = :owner" : LEASE_FREE}${unchanged ? " AND #updatedAt = :seen" : ""}`,
       names: [
         "status",
@@ -355,6 +363,7 @@ export class DynamoDbJobStore implements JobStore {
         "updatedAt",
         "leaseOwner",
         "leaseExpiresAt",
+        "openShard",
         ...(notify ? ["webhookState", "webhookAttempts"] : []),
       ],
       values: {
@@ -370,36 +379,48 @@ export class DynamoDbJobStore implements JobStore {
   }
 
   /**
-   * A paginated Scan with a filter, not an index: the jobs that qualify are few, but knowing them from
-   * an index would need index keys on every job item (a sharded partition, so that the service's
-   * writes do not share one index partition, and the deadline as sort key), an index write on every
-   * state change, and a backfill of the jobs stored before it. The cost is the whole table read per
-   * run, filtered items included: 0.5 read units per 4 KB (eventually consistent). At ≈ 2.5 KB per job
-   * (job item and compressed request) and 30 days of retention, 100,000 jobs a day make a 7.5 GB table:
-   * ≈ 0.9 M read units, $0.11 a run, $500 a month at one run every 10 minutes — more than the renders
-   * themselves (docs/performance.md, Cost). Below ~10,000 jobs a day it is a few dollars a month; above,
-   * the index is the better trade (docs/operations.md, The reconciler). Job items only (`sk = JOB`).
+   * From the open-jobs index (keys only; see OPEN_JOBS_INDEX): each shard's jobs whose last state
+   * change is at or before the later cutoff, each then read whole and consistently and kept if it is
+   * past either cutoff. Jobs idle past the final-delivery grace but within their deadline (a backlog,
+   * a long render) are read and dropped: one read unit each, against a Scan of the whole table per run.
+   * Jobs stored before the index existed carry no `openShard` and are not found.
    */
   async *findUnfinished(cutoffs: UnfinishedCutoffs): AsyncIterable<Job> {
-    const items = scanItems<JobItem>(this.db, {
-      TableName: this.tableName,
-      FilterExpression:
-        "#sk = :job AND #status IN (:queued, :rendering) AND (#updatedAt <= :updatedBefore OR #finalDeliveryAt <= :finalBefore)",
-      ExpressionAttributeNames: {
-        "#sk": SK,
-        "#status": "status",
-        "#updatedAt": "updatedAt",
-        "#finalDeliveryAt": "finalDeliveryAt",
-      },
-      ExpressionAttributeValues: {
-        ":job": JOB_SK,
-        ":queued": "queued",
-        ":rendering": "rendering",
-        ":updatedBefore": cutoffs.updatedBefore.toISOString(),
-        ":finalBefore": cutoffs.finalDeliveryBefore.toISOString(),
-      },
-    });
-    for await (const item of items) yield fromItem(item);
+    const updatedBefore = cutoffs.updatedBefore.toISOString();
+    const finalBefore = cutoffs.finalDeliveryBefore.toISOString();
+    const upTo = new Date(
+      Math.max(cutoffs.updatedBefore.getTime(), cutoffs.finalDeliveryBefore.getTime()),
+    ).toISOString();
+    for (const shard of openJobsShards()) {
+      const keys = queryItems<ItemKey>(this.db, {
+        TableName: this.tableName,
+        IndexName: OPEN_JOBS_INDEX.indexName,
+        KeyConditionExpression: "#shard = :shard AND #updatedAt <= :upTo",
+        ExpressionAttributeNames: {
+          "#shard": OPEN_JOBS_INDEX.partitionKey.name,
+          "#updatedAt": OPEN_JOBS_INDEX.sortKey.name,
+        },
+        ExpressionAttributeValues: { ":shard": shard, ":upTo": upTo },
+      });
+      for await (const key of keys) {
+        const { Item } = await this.db.send(
+          new GetCommand({
+            TableName: this.tableName,
+            Key: { [PK]: key[PK], [SK]: key[SK] },
+            ConsistentRead: true,
+          }),
+        );
+        if (!Item) continue;
+        const job = fromItem(Item as JobItem);
+        if (isTerminal(job.status)) continue;
+        if (
+          job.updatedAt <= updatedBefore ||
+          (job.finalDeliveryAt !== undefined && job.finalDeliveryAt <= finalBefore)
+        ) {
+          yield job;
+        }
+      }
+    }
   }
 
   async markRequeued(tenant: string, id: string, seenUpdatedAt: string, at: Date): Promise<WriteResult> {

@@ -4,11 +4,9 @@ import {
   DynamoDBDocumentClient,
   PutCommand,
   paginateQuery,
-  paginateScan,
   type QueryCommandInput,
-  type ScanCommandInput,
 } from "@aws-sdk/lib-dynamodb";
-import { JOB_RETENTION_DAYS, JOBS_TABLE } from "../../core/constants.js";
+import { JOB_RETENTION_DAYS, JOBS_TABLE, OPEN_JOBS_INDEX } from "../../core/constants.js";
 
 /**
  * The jobs table, as every store in it sees it: the keys of each kind of item, the document client,
@@ -24,7 +22,7 @@ export const SK = JOBS_TABLE.sortKey.name;
 export const TTL = JOBS_TABLE.timeToLiveAttribute;
 
 /** Sort keys of a job's two items, which share its partition. */
-export const JOB_SK = "JOB";
+const JOB_SK = "JOB";
 export const JOB_REQUEST_SK = "REQUEST";
 
 /** Prefix of the sort keys of a template's versions. */
@@ -59,6 +57,17 @@ export function batchItemKey(tenant: string, id: string): ItemKey {
 /** Partition of the batch-jobs index: one batch of one tenant. */
 export function batchJobsPartition(tenant: string, batchId: string): string {
   return `TENANT#${tenant}#BATCH#${batchId}`;
+}
+
+/** The open-jobs index partition of a job: one of OPEN_JOBS_INDEX.shards, by its key. */
+export function openJobsShard(tenant: string, id: string): string {
+  const n = createHash("sha256").update(`${tenant}/${id}`).digest().readUInt32BE(0) % OPEN_JOBS_INDEX.shards;
+  return `OPEN#${n}`;
+}
+
+/** Every open-jobs index partition. */
+export function openJobsShards(): string[] {
+  return Array.from({ length: OPEN_JOBS_INDEX.shards }, (_, n) => `OPEN#${n}`);
 }
 
 /** Idempotency keys are stored hashed: clients may put anything printable in them. */
@@ -152,12 +161,12 @@ export async function queryAll<Item>(db: DynamoDBDocumentClient, input: QueryCom
   return items;
 }
 
-/** The items of a scan, page by page (a scan reads the whole table: see its callers for why). */
-export async function* scanItems<Item>(
+/** The items of a query, page by page, without holding them all. */
+export async function* queryItems<Item>(
   db: DynamoDBDocumentClient,
-  input: ScanCommandInput,
+  input: QueryCommandInput,
 ): AsyncIterable<Item> {
-  for await (const page of paginateScan({ client: db }, input)) {
+  for await (const page of paginateQuery({ client: db }, input)) {
     for (const item of page.Items ?? []) yield item as Item;
   }
 }

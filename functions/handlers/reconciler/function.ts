@@ -44,7 +44,7 @@ export const reconcilerFunction = defineFunction({
   description: "Kiln: re-enqueues or fails jobs left unfinished past every delivery of their message",
   entry: "functions/handlers/reconciler/index.ts",
   memorySize: 256,
-  // One run scans the jobs table page by page; a large table takes minutes, not seconds.
+  // One run reads every job idle past the grace (a backlog of thousands takes a while).
   timeoutSeconds: 300,
   settings: {
     jobsTable: shared.jobsTable,

@@ -15,6 +15,7 @@ export const CONTEXT_KEYS = {
   workerMaxConcurrency: "workerMaxConcurrency",
   workerReservedConcurrency: "workerReservedConcurrency",
   apiCloudWatchRole: "apiCloudWatchRole",
+  accountConcurrency: "accountConcurrency",
 } as const;
 
 type ContextReader = (key: string) => unknown;
@@ -45,6 +46,7 @@ export function kilnPropsFromContext(read: ContextReader): KilnStackProps {
   return {
     stage: parseStageName(read(CONTEXT_KEYS.stage)),
     alarmEmail,
+    accountConcurrency: optionalNumber(read, CONTEXT_KEYS.accountConcurrency),
     renderWorker: {
       memorySize: optionalNumber(read, CONTEXT_KEYS.workerMemorySize),
       timeout: timeoutSeconds === undefined ? undefined : Duration.seconds(timeoutSeconds),

@@ -1,6 +1,9 @@
 import { CfnOutput, type Duration, Stack, type StackProps } from "aws-cdk-lib";
 import type * as secretsmanager from "aws-cdk-lib/aws-secretsmanager";
 import type { Construct } from "constructs";
+import { batchFanOutFunction } from "../functions/handlers/batch-fanout/function.js";
+import { webhookDispatcherFunction } from "../functions/handlers/webhook-dispatcher/function.js";
+import { type ConcurrencyPlan, DEFAULT_ACCOUNT_CONCURRENCY, planConcurrency } from "./concurrency.js";
 import { BatchFanOut } from "./constructs/batch-fanout.js";
 import { KilnBuckets } from "./constructs/buckets.js";
 import { ChromiumLayer } from "./constructs/chromium-layer.js";
@@ -8,6 +11,7 @@ import { type ApiThrottle, RenderApi } from "./constructs/http-api.js";
 import { JobsTable } from "./constructs/jobs-table.js";
 import { Monitoring } from "./constructs/monitoring.js";
 import { OutputsCdn } from "./constructs/outputs-cdn.js";
+import { Reconciler } from "./constructs/reconciler.js";
 import { RenderQueue } from "./constructs/render-queue.js";
 import {
   RENDER_WORKER_DEFAULTS,
@@ -28,7 +32,18 @@ export interface KilnStackProps extends StackProps {
    * @default - no subscription
    */
   readonly alarmEmail?: string;
-  /** @default - RenderWorker defaults (2048 MB, 60 s, max concurrency 10, batch 5) */
+  /**
+   * The account's Lambda concurrent-executions quota in the region (Service Quotas). The api and
+   * signer get reserved concurrency, and the render worker's maximum concurrency is what the quota
+   * leaves once the reservations, the other queue-fed functions and AWS's 100 unreserved are set
+   * aside (see lib/concurrency.ts); synth fails when the quota is too small.
+   * @default DEFAULT_ACCOUNT_CONCURRENCY (1000, AWS's default quota)
+   */
+  readonly accountConcurrency?: number;
+  /**
+   * @default - RenderWorker defaults (2048 MB, 60 s, batch 5), maximum concurrency derived from
+   * accountConcurrency
+   */
   readonly renderWorker?: RenderWorkerOptions;
   /** @default - RenderApi defaults (10 rps / 20 burst per tenant, 100 / 200 per stage, no quota) */
   readonly api?: {
@@ -79,6 +94,8 @@ export class KilnStack extends Stack {
   public readonly api: RenderApi;
   public readonly monitoring: Monitoring;
   public readonly batches: BatchFanOut;
+  public readonly reconciler: Reconciler;
+  public readonly concurrency: ConcurrencyPlan;
 
   constructor(scope: Construct, id: string, props: KilnStackProps) {
     super(scope, id, { description: `Kiln render pipeline (${props.stage})`, ...props });
@@ -87,6 +104,16 @@ export class KilnStack extends Stack {
     const lifecycle = { removalPolicy: stage.removalPolicy, logRetention: stage.logRetention };
     // Fail on bad worker options before anything is bundled.
     validateRenderWorkerOptions(props.renderWorker ?? {});
+    // And on an account quota too small for Kiln's reservations.
+    this.concurrency = planConcurrency({
+      accountConcurrency: props.accountConcurrency ?? DEFAULT_ACCOUNT_CONCURRENCY,
+      workerMaxConcurrency: props.renderWorker?.maxConcurrency,
+      workerReservedConcurrency: props.renderWorker?.reservedConcurrency,
+      otherEventSources: {
+        "webhook dispatcher": webhookDispatcherFunction.eventSource.maxConcurrency,
+        "batch fan-out": batchFanOutFunction.eventSource.maxConcurrency,
+      },
+    });
     const workerTimeout = props.renderWorker?.timeout ?? RENDER_WORKER_DEFAULTS.timeout;
 
     this.buckets = new KilnBuckets(this, "Buckets", {
@@ -129,6 +156,7 @@ export class KilnStack extends Stack {
     this.signer = new UrlSigner(this, "Signer", {
       keyPair: this.signingKey,
       cdnDomainName: this.cdn.domainName,
+      reservedConcurrency: this.concurrency.reserved.signer,
       signedUrlTtl: props.signedUrlTtl,
       functionName: `${p}-sign-assets`,
       ...lifecycle,
@@ -140,6 +168,7 @@ export class KilnStack extends Stack {
     });
     this.worker = new RenderWorker(this, "RenderWorker", {
       ...props.renderWorker,
+      maxConcurrency: this.concurrency.workerMaxConcurrency,
       queue: this.renderQueue,
       chromiumLayer: this.chromium.layer,
       jobsTable: this.jobs.table,
@@ -156,6 +185,7 @@ export class KilnStack extends Stack {
 
     this.api = new RenderApi(this, "Api", {
       ...props.api,
+      reservedConcurrency: this.concurrency.reserved.api,
       jobsTable: this.jobs.table,
       renderQueue: this.renderQueue.queue,
       signer: this.signer,
@@ -180,6 +210,13 @@ export class KilnStack extends Stack {
       dashboardName: `Kiln-${props.stage}`,
     });
     this.webhooks.alarmOnDeadLetters(this.monitoring.topic);
+    this.monitoring.alarmOnThrottles("ApiThrottles", this.api.function, "The api function's");
+    this.monitoring.alarmOnThrottles("SignerThrottles", this.signer.function, "The signer's");
+    this.monitoring.alarmOnThrottles(
+      "WebhookDispatcherThrottles",
+      this.webhooks.function,
+      "The webhook dispatcher's",
+    );
 
     this.batches = new BatchFanOut(this, "Batches", {
       jobsTable: this.jobs.table,
@@ -192,6 +229,20 @@ export class KilnStack extends Stack {
     });
     this.batches.connectApi(this.api.function, this.buckets.assets);
     this.batches.alarmOnDeadLetters(this.monitoring.topic);
+
+    this.reconciler = new Reconciler(this, "Reconciler", {
+      jobsTable: this.jobs.table,
+      renderQueue: this.renderQueue.queue,
+      maxReceiveCount: this.renderQueue.maxReceiveCount,
+      visibilityTimeout: this.renderQueue.visibilityTimeout,
+      workerTimeout,
+      webhookQueue: this.webhooks.queue,
+      functionName: `${p}-reconciler`,
+      ...lifecycle,
+    });
+    this.reconciler.alarmWhenActing(this.monitoring.topic);
+    this.monitoring.alarmOnThrottles("BatchFanOutThrottles", this.batches.function, "The batch fan-out's");
+    this.monitoring.alarmOnThrottles("ReconcilerThrottles", this.reconciler.function, "The reconciler's");
 
     const output = (id: string, value: string, description: string) =>
       new CfnOutput(this, id, { value, description });

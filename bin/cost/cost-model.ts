@@ -287,6 +287,15 @@ export function estimateCost(assumptions: CostAssumptions, prices: AwsPrices = A
     ),
     line(
       "DynamoDB",
+      // Each job write changes updatedAt, the open-jobs index's sort key (the last one removes the job
+      // from it): one index write of a keys-only item each.
+      `open-jobs index writes (${a.jobWrites} × 1 WRU, keys only)`,
+      a.jobWrites,
+      "WRU",
+      prices.dynamodb.perWriteRequestUnit,
+    ),
+    line(
+      "DynamoDB",
       `idempotency key claims (${round(a.idempotencyKeyShare, 2)} × ${writeUnits(a.idempotencyItemBytes)} WRU for a ${round(a.idempotencyItemBytes / KB, 1)} KB item)`,
       a.idempotencyKeyShare * writeUnits(a.idempotencyItemBytes),
       "WRU",

@@ -22,6 +22,20 @@ export const BATCH_JOBS_INDEX = {
   projectedAttributes: ["id", "status", "output", "error"],
 } as const;
 
+/**
+ * Sparse index of the unfinished jobs, by their last state change: a job item carries `openShard`
+ * from its creation until it succeeds or fails, so the reconciler queries the jobs idle past a
+ * deadline instead of scanning the table. The partition is one of `shards`, by the job's key, so that
+ * the service's writes are spread over as many index partitions. Keys only: the index changes only
+ * when `updatedAt` does (a state change), never on a lease renewal.
+ */
+export const OPEN_JOBS_INDEX = {
+  indexName: "open-jobs",
+  partitionKey: { name: "openShard", type: "S" },
+  sortKey: { name: "updatedAt", type: "S" },
+  shards: 16,
+} as const;
+
 /** Fan-out of batches into render jobs: a queue of its own, with a dead-letter queue. */
 export const BATCH_QUEUE = {
   maxReceiveCount: 5,
@@ -42,6 +56,15 @@ export const RENDER_QUEUE = {
   retentionSeconds: 14 * 24 * 3600,
   /** Lambda recommends a visibility timeout of at least six times the function timeout. */
   visibilityTimeoutFactor: 6,
+} as const;
+
+/**
+ * The reconciler (functions/core/reconcile.ts) runs on this schedule. Each run queries the open-jobs
+ * index, and its deadlines are tens of minutes, so a few minutes between runs add little to how long
+ * a stuck job stays unfinished.
+ */
+export const RECONCILER_SCHEDULE = {
+  everyMinutes: 10,
 } as const;
 
 /** Delivery of signed job-completion webhooks: a queue of its own, retried through SQS delays. */
@@ -117,6 +140,10 @@ export const ENV = {
   assetsBucket: "KILN_ASSETS_BUCKET",
   /** Lifetime of the asset URLs minted for a render (30–3600 s, default 300). */
   assetUrlTtlSeconds: "KILN_ASSET_URL_TTL_SECONDS",
+  /** Seconds after its last state change that an unfinished job is past every delivery of its message. */
+  reconcileStuckAfterSeconds: "KILN_RECONCILE_STUCK_AFTER_SECONDS",
+  /** Seconds after its message's final delivery that an unfinished job is stuck. */
+  reconcileFinalDeliveryGraceSeconds: "KILN_RECONCILE_FINAL_DELIVERY_GRACE_SECONDS",
   /** Queue of batch fan-out chunks and completion checks. */
   batchQueueUrl: "KILN_BATCH_QUEUE_URL",
 } as const;

@@ -76,6 +76,11 @@ export interface Job {
    * lease holder ends the job rather than release it.
    */
   readonly finalDeliveryAt?: string;
+  /**
+   * ISO-8601 instant the reconciler sent the job's message again, because a queued job had waited past
+   * every delivery its first message could have had. Set once: a job is re-enqueued at most once.
+   */
+  readonly requeuedAt?: string;
   readonly output?: JobOutput;
   readonly error?: JobFailure;
   /** Present once a job with a callbackUrl is terminal. */

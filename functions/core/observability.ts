@@ -38,6 +38,9 @@ export const METRICS = {
   renderFailures: "RenderFailures",
   /** Dispatcher, per delivery attempt; dimensions [service] and [service, outcome]. Count. */
   webhookDeliveries: "WebhookDeliveries",
+  /** Reconciler, per run and action; dimensions [service] and [service, action]. Count. */
+  reconciledJobs: "ReconciledJobs",
+  actionDimension: "action",
   formatDimension: "format",
   codeDimension: "code",
   outcomeDimension: "outcome",
@@ -50,6 +53,7 @@ export const SERVICES = {
   signAssets: "sign-assets",
   webhookDispatcher: "webhook-dispatcher",
   batchFanOut: "batch-fanout",
+  reconciler: "reconciler",
 } as const;
 
 /** The standard Powertools variables, set on every function by the CDK. */

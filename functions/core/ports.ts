@@ -23,7 +23,21 @@ export interface WriteResult {
  * Who may fail a job: the attempt holding the lease, or anyone once the lease (if any) has expired
  * at `nowMs` — the settling receive after the last attempt.
  */
-export type FailGuard = { readonly owner: string } | { readonly leaseExpiredAtMs: number };
+export type FailGuard =
+  | { readonly owner: string }
+  | {
+      readonly leaseExpiredAtMs: number;
+      /** Only if the record is still as it was read (its `updatedAt`): the reconciler's guard. */
+      readonly unchangedSince?: string;
+    };
+
+/** Which non-terminal jobs `JobStore.findUnfinished` returns: at or past either cutoff. */
+export interface UnfinishedCutoffs {
+  /** Jobs whose last state change (`updatedAt`) is at or before this. */
+  readonly updatedBefore: Date;
+  /** Jobs whose message had its final delivery (`finalDeliveryAt`) at or before this. */
+  readonly finalDeliveryBefore: Date;
+}
 
 /**
  * Job records. Every state change is a single conditional write derived from the job state machine
@@ -91,6 +105,17 @@ export interface JobStore {
     guard: FailGuard,
     notify: boolean,
   ): Promise<WriteResult>;
+  /**
+   * Non-terminal jobs past either cutoff, page by page: the reconciler's candidates. Records may be a
+   * moment stale (the reconciler's writes are conditional on what it read).
+   */
+  findUnfinished(cutoffs: UnfinishedCutoffs): AsyncIterable<Job>;
+  /**
+   * Records that the reconciler re-enqueues a queued job: sets `requeuedAt` (and `updatedAt`) only if
+   * the job is still `queued`, unchanged since `seenUpdatedAt`, and was never re-enqueued before. The
+   * caller sends the message only when this applied, so a job is re-enqueued at most once.
+   */
+  markRequeued(tenant: string, id: string, seenUpdatedAt: string, at: Date): Promise<WriteResult>;
   /**
    * Appends a delivery attempt (if any) and sets the webhook state. Attempt n is recorded only while
    * n − 1 are, so repeating a call that had applied changes nothing.
@@ -242,4 +267,6 @@ export interface Metrics {
   renderFailed(fields: { code: string }): void;
   /** One webhook delivery attempt: `delivered`, `scheduled` (a retry follows) or `gave-up`. */
   webhookAttempted(fields: { outcome: "delivered" | "scheduled" | "gave-up" }): void;
+  /** One reconciler run's jobs it acted on, by action (published even when zero, as a heartbeat). */
+  jobsReconciled(fields: { action: "requeued" | "failed"; count: number }): void;
 }

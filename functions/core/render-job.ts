@@ -28,6 +28,11 @@ export const FAILURE_CODES = {
   requestMissing: "request_missing",
   /** The reason an attempt records for an error that is not Kiln's own (a crash, a dropped connection). */
   transientError: "transient_error",
+  /**
+   * Recorded by the reconciler: the job stayed unfinished past every delivery its message could have
+   * had (its message is gone: dead-lettered, or its last worker died after the final delivery).
+   */
+  stuck: "stuck",
 } as const;
 
 export interface LeaseSettings {

@@ -57,6 +57,39 @@ export interface LocalFaults {
   readonly beforeRender?: (html: string) => RenderFault | Promise<RenderFault>;
   /** Sees the bytes of every finished render (what tests count renders and outputs with). */
   readonly afterRender?: (html: string, body: Uint8Array) => void;
+  /**
+   * Called when a call of the worker to one of its stores (`dynamodb.jobs`, `sqs.webhooks`, …) has
+   * applied, with its arguments: "kill" kills that worker right after the write, before it sees the
+   * answer (e.g. after `markFinalDelivery`, so that the final delivery never ends the job).
+   */
+  readonly afterStoreCall?: (adapter: string, method: string, args: readonly unknown[]) => "kill" | undefined;
+}
+
+/** `port`, whose calls are shown to `faults.afterStoreCall` once they resolve, and `kill` on its word. */
+export function withStoreCallFaults<T extends object>(
+  port: T,
+  name: string,
+  faults: LocalFaults,
+  kill: (reason: Error) => void,
+): T {
+  const hook = faults.afterStoreCall;
+  if (!hook) return port;
+  return new Proxy(port, {
+    get: (target, property) => {
+      const value = Reflect.get(target, property, target);
+      if (typeof value !== "function") return value;
+      return (...args: unknown[]) => {
+        const result: unknown = value.apply(target, args);
+        if (!(result instanceof Promise)) return result;
+        return result.then((answer) => {
+          if (hook(name, String(property), args) === "kill") {
+            kill(new Error(`injected fault: the worker was killed after ${name}.${String(property)}`));
+          }
+          return answer;
+        });
+      };
+    },
+  });
 }
 
 export interface FaultCounts {

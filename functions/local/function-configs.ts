@@ -4,6 +4,7 @@
  * definition's default, as in the synthesized template (test/infra/function-config.test.ts compares).
  */
 
+import { RENDER_QUEUE } from "../core/constants.js";
 import type { RetryPolicy } from "../core/retry-policy.js";
 import type { CallbackUrlPolicy } from "../core/webhooks.js";
 import { apiFunction } from "../handlers/api/function.js";
@@ -15,6 +16,7 @@ import {
   localConfig,
   type ValuesOf,
 } from "../handlers/function-definition.js";
+import { reconcilerFunction, stuckAfterSecondsFor } from "../handlers/reconciler/function.js";
 import { renderWorkerFunction } from "../handlers/render-worker/function.js";
 import { signAssetsFunction } from "../handlers/sign-assets/function.js";
 import { webhookDispatcherFunction } from "../handlers/webhook-dispatcher/function.js";
@@ -51,6 +53,18 @@ export interface LocalTuning {
   readonly callbackPolicy?: CallbackUrlPolicy | undefined;
   /** Seconds between completion checks of a running batch. @default LOCAL_OVERRIDES.batchCheckEverySeconds (2) */
   readonly batchCheckEverySeconds?: number | undefined;
+  /**
+   * The local render queue's visibility timeout, from which the reconciler's deadline is derived as on
+   * AWS. @default the definition's (the deployed queue's)
+   */
+  readonly visibilityTimeoutSeconds?: number | undefined;
+  /**
+   * Seconds after its last state change that the reconciler takes an unfinished job to be stuck.
+   * @default maxReceiveCount × (visibility timeout + retry.maxSeconds) of this stack, when either is set
+   */
+  readonly reconcileStuckAfterSeconds?: number | undefined;
+  /** Seconds after its final delivery that the reconciler takes an unfinished job to be stuck. @default the definition's */
+  readonly reconcileFinalDeliveryGraceSeconds?: number | undefined;
 }
 
 /**
@@ -62,7 +76,9 @@ export const LOCAL_OVERRIDES = {
   callbackPolicy: { schemes: ["http", "https"], hosts: ["127.0.0.1", "localhost"] },
   retry: { baseSeconds: 1, maxSeconds: 30 },
   batchCheckEverySeconds: 2,
-} as const satisfies LocalTuning;
+  /** The reconciler's timer (not a function setting): a minute, against every ten on AWS. */
+  reconcileEverySeconds: 60,
+} as const satisfies LocalTuning & { reconcileEverySeconds: number };
 
 export type LocalFunctionConfigs = {
   readonly [K in keyof LocalFunctions]: {
@@ -115,7 +131,31 @@ export function localFunctionConfigs(
       { jobsTable, ...buckets, ...resources },
       { checkEverySeconds: tuning.batchCheckEverySeconds ?? LOCAL_OVERRIDES.batchCheckEverySeconds },
     ),
+    reconciler: configure(
+      reconcilerFunction,
+      { jobsTable, ...resources },
+      {
+        stuckAfterSeconds: tuning.reconcileStuckAfterSeconds ?? localStuckAfterSeconds(tuning),
+        finalDeliveryGraceSeconds: tuning.reconcileFinalDeliveryGraceSeconds,
+      },
+    ),
   };
+}
+
+/**
+ * The reconciler's deadline for this stack's render queue, derived as lib/ derives it for the deployed
+ * one; undefined (the definition's default) while the queue is the deployed one's.
+ */
+function localStuckAfterSeconds(tuning: LocalTuning): number | undefined {
+  if (tuning.maxReceiveCount === undefined && tuning.visibilityTimeoutSeconds === undefined) return undefined;
+  const visibility =
+    tuning.visibilityTimeoutSeconds ??
+    RENDER_QUEUE.visibilityTimeoutFactor * renderWorkerFunction.timeoutSeconds;
+  return stuckAfterSecondsFor({
+    maxReceiveCount: tuning.maxReceiveCount ?? RENDER_QUEUE.maxReceiveCount,
+    visibilityTimeoutSeconds: visibility,
+    retryMaxSeconds: (tuning.retry ?? LOCAL_OVERRIDES.retry).maxSeconds,
+  });
 }
 
 /** Resources are picked to the definition's settings; overrides are kept visible by name. */

@@ -12,6 +12,7 @@ export class MetricsSummary implements Metrics {
   private byFormat: Record<string, number> = {};
   private failures: Record<string, number> = {};
   private webhooks: Record<string, number> = {};
+  private reconciled: Record<string, number> = {};
   private since = Date.now();
   private timer: NodeJS.Timeout | undefined;
 
@@ -38,6 +39,12 @@ export class MetricsSummary implements Metrics {
     this.schedule();
   }
 
+  jobsReconciled(f: { action: string; count: number }): void {
+    if (f.count === 0) return;
+    this.reconciled[f.action] = (this.reconciled[f.action] ?? 0) + f.count;
+    this.schedule();
+  }
+
   /** Logs what was recorded since the last line, if anything. */
   flush(): void {
     clearTimeout(this.timer);
@@ -51,6 +58,7 @@ export class MetricsSummary implements Metrics {
     this.byFormat = {};
     this.failures = {};
     this.webhooks = {};
+    this.reconciled = {};
     this.since = now;
   }
 
@@ -58,7 +66,8 @@ export class MetricsSummary implements Metrics {
   summary(now = Date.now()): Record<string, unknown> | undefined {
     const failed = Object.values(this.failures).reduce((a, b) => a + b, 0);
     const delivered = Object.values(this.webhooks).reduce((a, b) => a + b, 0);
-    if (this.durations.length === 0 && failed === 0 && delivered === 0) return undefined;
+    const reconciled = Object.values(this.reconciled).reduce((a, b) => a + b, 0);
+    if (this.durations.length === 0 && failed === 0 && delivered === 0 && reconciled === 0) return undefined;
     return {
       periodSeconds: Math.round((now - this.since) / 1000),
       renders: { succeeded: this.durations.length, failed, byFormat: this.byFormat },
@@ -67,6 +76,7 @@ export class MetricsSummary implements Metrics {
       ...(this.durations.length > 0 ? { [METRICS.outputBytes]: this.bytes } : {}),
       ...(failed > 0 ? { [METRICS.renderFailures]: this.failures } : {}),
       ...(delivered > 0 ? { [METRICS.webhookDeliveries]: this.webhooks } : {}),
+      ...(reconciled > 0 ? { [METRICS.reconciledJobs]: this.reconciled } : {}),
     };
   }
 

@@ -19,7 +19,14 @@ import {
   SetQueueAttributesCommand,
   type SQSClient,
 } from "@aws-sdk/client-sqs";
-import { BATCH_JOBS_INDEX, BATCH_QUEUE, JOBS_TABLE, RENDER_QUEUE, WEBHOOK_QUEUE } from "../core/constants.js";
+import {
+  BATCH_JOBS_INDEX,
+  BATCH_QUEUE,
+  JOBS_TABLE,
+  OPEN_JOBS_INDEX,
+  RENDER_QUEUE,
+  WEBHOOK_QUEUE,
+} from "../core/constants.js";
 
 /** Resource names of the local stack (the CDK app names its own per stage). */
 export const LOCAL_NAMES = {
@@ -44,8 +51,9 @@ export const LOCAL_ENDPOINTS_FILE = "local-endpoints.json";
 
 /**
  * The jobs table from the same key schema the CDK app uses. Idempotent. A table kept in `dataDir`
- * from before the batch-jobs index existed is rebuilt with it, items and all: the DynamoDB stand-in
- * cannot add an index to an existing table. The items are written to a file in `dataDir` first, so
+ * from before one of its indexes existed is rebuilt with them, items and all: the DynamoDB stand-in
+ * cannot add an index to an existing table. (Jobs stored before the open-jobs index carry none of its
+ * keys, so the reconciler does not see them.) The items are written to a file in `dataDir` first, so
  * a stop half-way loses nothing (the file is kept until they are back).
  */
 export async function ensureJobsTable(
@@ -60,15 +68,16 @@ export async function ensureJobsTable(
     if (!(err instanceof ResourceInUseException)) throw err;
   }
   const { Table } = await client.send(new DescribeTableCommand({ TableName: tableName }));
-  if ((Table?.GlobalSecondaryIndexes ?? []).some((i) => i.IndexName === BATCH_JOBS_INDEX.indexName)) return;
-  if (dataDir === undefined)
-    throw new Error(`The table ${tableName} lacks the ${BATCH_JOBS_INDEX.indexName} index.`);
+  const present = new Set((Table?.GlobalSecondaryIndexes ?? []).map((i) => i.IndexName));
+  const missing = JOBS_TABLE_INDEXES.filter((name) => !present.has(name));
+  if (missing.length === 0) return;
+  if (dataDir === undefined) throw new Error(`The table ${tableName} lacks the ${missing.join(", ")} index.`);
 
   const items: Array<Record<string, AttributeValue>> = [];
   for await (const page of paginateScan({ client }, { TableName: tableName, ConsistentRead: true })) {
     items.push(...(page.Items ?? []));
   }
-  const backup = join(dataDir, `${tableName}-before-batch-index.json`);
+  const backup = join(dataDir, `${tableName}-before-${missing.join("-")}-index.json`);
   await writeFile(backup, JSON.stringify(items));
   await client.send(new DeleteTableCommand({ TableName: tableName }));
   await waitUntilTableNotExists({ client, maxWaitTime: 60, minDelay: 1 }, { TableName: tableName });
@@ -90,6 +99,9 @@ export async function ensureJobsTable(
   await rm(backup, { force: true });
 }
 
+/** The indexes the jobs table has, from the same definitions the CDK app uses. */
+const JOBS_TABLE_INDEXES: readonly string[] = [BATCH_JOBS_INDEX.indexName, OPEN_JOBS_INDEX.indexName];
+
 function jobsTableDefinition(tableName: string) {
   const { partitionKey, sortKey } = JOBS_TABLE;
   return {
@@ -107,6 +119,11 @@ function jobsTableDefinition(tableName: string) {
         AttributeType: BATCH_JOBS_INDEX.partitionKey.type,
       },
       { AttributeName: BATCH_JOBS_INDEX.sortKey.name, AttributeType: BATCH_JOBS_INDEX.sortKey.type },
+      {
+        AttributeName: OPEN_JOBS_INDEX.partitionKey.name,
+        AttributeType: OPEN_JOBS_INDEX.partitionKey.type,
+      },
+      { AttributeName: OPEN_JOBS_INDEX.sortKey.name, AttributeType: OPEN_JOBS_INDEX.sortKey.type },
     ],
     GlobalSecondaryIndexes: [
       {
@@ -119,6 +136,14 @@ function jobsTableDefinition(tableName: string) {
           ProjectionType: "INCLUDE" as const,
           NonKeyAttributes: [...BATCH_JOBS_INDEX.projectedAttributes],
         },
+      },
+      {
+        IndexName: OPEN_JOBS_INDEX.indexName,
+        KeySchema: [
+          { AttributeName: OPEN_JOBS_INDEX.partitionKey.name, KeyType: "HASH" as const },
+          { AttributeName: OPEN_JOBS_INDEX.sortKey.name, KeyType: "RANGE" as const },
+        ],
+        Projection: { ProjectionType: "KEYS_ONLY" as const },
       },
     ],
   };

@@ -18,11 +18,13 @@ import { OUTPUTS, RENDER_QUEUE } from "../core/constants.js";
 import { SERVICES } from "../core/observability.js";
 import { type Clock, type Logger, type Renderer, systemClock } from "../core/ports.js";
 import type { RateLimit } from "../core/rate-limit.js";
+import type { ReconcileSummary } from "../core/reconcile.js";
 import type { WebhookRetrySchedule } from "../core/webhooks.js";
 import { wireApi } from "../handlers/api/wire.js";
 import { batchFanOutFunction } from "../handlers/batch-fanout/function.js";
 import { wireBatchFanOut } from "../handlers/batch-fanout/wire.js";
 import type { FunctionDefinition } from "../handlers/function-definition.js";
+import { wireReconciler } from "../handlers/reconciler/wire.js";
 import { renderWorkerFunction } from "../handlers/render-worker/function.js";
 import { renderWorkerBrowsers, wireRenderWorker } from "../handlers/render-worker/wire.js";
 import { wireSignAssets } from "../handlers/sign-assets/wire.js";
@@ -37,9 +39,15 @@ import {
   FaultInjectingRenderer,
   FaultInjector,
   type LocalFaults,
+  withStoreCallFaults,
   withStoreFaults,
 } from "./fault-injection.js";
-import { type LocalFunctionConfigs, type LocalTuning, localFunctionConfigs } from "./function-configs.js";
+import {
+  LOCAL_OVERRIDES,
+  type LocalFunctionConfigs,
+  type LocalTuning,
+  localFunctionConfigs,
+} from "./function-configs.js";
 import { healthzRoute, localHealthChecks } from "./healthz.js";
 import { LocalLambdaEnvironment } from "./lambda-environment.js";
 import { startLambdaInvokeServer } from "./lambda-invoke-server.js";
@@ -95,6 +103,11 @@ export interface LocalStackOptions extends LocalTuning {
    * receivers on 127.0.0.1.
    */
   readonly webhookEgress?: Pick<PinnedWebhookSenderOptions, "resolve">;
+  /**
+   * Seconds between the reconciler's runs (EventBridge runs it every RECONCILER_SCHEDULE.everyMinutes
+   * on AWS). @default LOCAL_OVERRIDES.reconcileEverySeconds
+   */
+  readonly reconcileEverySeconds?: number;
   /** Test-only: faults injected into the worker and the stores (see fault-injection.ts). */
   readonly faults?: LocalFaults;
   /**
@@ -123,6 +136,11 @@ export interface LocalStack {
   readonly generatedApiKey: boolean;
   /** The configuration each function runs with, and which settings this stack set apart from a deployment. */
   readonly functions: LocalFunctionConfigs;
+  /**
+   * Runs the reconciler now, as its timer does (runs never overlap), and answers what it did: how tests
+   * drive it without waiting for the timer.
+   */
+  reconcile(): Promise<ReconcileSummary>;
   /** The worker's browser pool, for `kiln bench`: its counters and Chromium's pid. */
   readonly browsers: Pick<BrowserPool, "stats" | "browserProcessId">;
   stop(): Promise<void>;
@@ -258,7 +276,15 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         metrics,
         browsers,
         renderer: environment.freeze(renderer),
-        adapt: <T extends object>(adapter: T, name: string) => environment.freeze(withFaults(adapter, name)),
+        // The environment's freeze is outermost: a kill after a call keeps its answer from the worker.
+        adapt: <T extends object>(adapter: T, name: string) =>
+          environment.freeze(
+            faults
+              ? withStoreCallFaults(withFaults(adapter, name), name, faults, (reason) =>
+                  environment.kill(reason),
+                )
+              : withFaults(adapter, name),
+          ),
       });
       return { handler, died: environment.died, kill: (reason: Error) => environment.kill(reason) };
     };
@@ -314,6 +340,31 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     });
     stops.push(() => batchLoop.stop());
 
+    // The reconciler: on a timer here, on an EventBridge schedule on AWS; the same wired handler.
+    const reconciler = wireReconciler(clients, configs.reconciler.config, {
+      logger: loggerOf(SERVICES.reconciler),
+      clock,
+      metrics,
+      adapt: withFaults,
+    });
+    let reconcilerRuns: Promise<unknown> = Promise.resolve();
+    const reconcile = (): Promise<ReconcileSummary> => {
+      const run = reconcilerRuns.then(() => reconciler());
+      reconcilerRuns = run.catch(() => {});
+      return run;
+    };
+    const reconcileEveryMs = (options.reconcileEverySeconds ?? LOCAL_OVERRIDES.reconcileEverySeconds) * 1000;
+    const reconcileTimer = setInterval(() => {
+      reconcile().catch((err: Error) =>
+        loggerOf(SERVICES.reconciler).error("reconciler run failed", { error: err.message }),
+      );
+    }, reconcileEveryMs);
+    reconcileTimer.unref();
+    stops.push(async () => {
+      clearInterval(reconcileTimer);
+      await reconcilerRuns;
+    });
+
     const api = wireApi(clients, configs.api.config, {
       logger: loggerOf(SERVICES.api),
       clock,
@@ -364,6 +415,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       apiKeys,
       generatedApiKey: generated,
       functions: configs,
+      reconcile,
       browsers,
       stop: stopAll,
     };

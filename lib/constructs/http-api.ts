@@ -13,6 +13,8 @@ import { apiFunction as apiFunctionDefinition } from "../../functions/handlers/a
 import {
   type ErrorText,
   GATEWAY_PAYLOAD_TOO_LARGE,
+  gatewayInvalidRequest,
+  gatewayRefused,
   INVALID_API_KEY,
   internalError,
   NO_SUCH_ROUTE,
@@ -33,6 +35,11 @@ export interface ApiThrottle {
 }
 
 export interface RenderApiProps {
+  /**
+   * Reserved concurrency of the api function: what a spike of renders elsewhere cannot take from it.
+   * @default undefined (unreserved)
+   */
+  readonly reservedConcurrency?: number;
   readonly jobsTable: dynamodb.ITable;
   readonly renderQueue: sqs.IQueue;
   readonly signer: UrlSigner;
@@ -133,6 +140,7 @@ export class RenderApi extends Construct {
       functionName: props.functionName,
       logRetention: props.logRetention,
       removalPolicy,
+      reservedConcurrentExecutions: props.reservedConcurrency,
     });
     this.function = apiFunction.function;
     props.payloads.grantWrite(apiFunction.role);
@@ -289,11 +297,9 @@ export class RenderApi extends Construct {
     const body = ({ code, message }: ErrorText) => ({
       "application/json": JSON.stringify({ error: { code, message } }),
     });
-    // The gateway's own validation message, already a JSON string.
-    const invalidRequest = {
-      "application/json":
-        '{"error":{"code":"invalid_request","message":"$context.error.validationErrorString"}}',
-    };
+    // Gateway response templates only substitute variables (no VTL, no $util), so they use only
+    // variables whose values cannot break a JSON string (test/infra/gateway-responses.test.ts).
+    const invalidRequest = body(gatewayInvalidRequest("$context.httpMethod", "$context.resourcePath"));
     this.api.addGatewayResponse("BadRequestBody", {
       type: apigateway.ResponseType.BAD_REQUEST_BODY,
       statusCode: "400",
@@ -340,9 +346,7 @@ export class RenderApi extends Construct {
     });
     this.api.addGatewayResponse("Default4xx", {
       type: apigateway.ResponseType.DEFAULT_4XX,
-      templates: {
-        "application/json": '{"error":{"code":"bad_request","message":$context.error.messageString}}',
-      },
+      templates: body(gatewayRefused("$context.error.responseType")),
     });
     this.api.addGatewayResponse("Default5xx", {
       type: apigateway.ResponseType.DEFAULT_5XX,

@@ -1,7 +1,7 @@
 import { RemovalPolicy, Stack, Validations } from "aws-cdk-lib";
 import * as dynamodb from "aws-cdk-lib/aws-dynamodb";
 import { Construct } from "constructs";
-import { BATCH_JOBS_INDEX, JOBS_TABLE } from "../../functions/core/constants.js";
+import { BATCH_JOBS_INDEX, JOBS_TABLE, OPEN_JOBS_INDEX } from "../../functions/core/constants.js";
 import { iamResourceFinding } from "./nag-findings.js";
 
 export interface JobsTableProps {
@@ -56,11 +56,21 @@ export class JobsTable extends Construct {
       projectionType: dynamodb.ProjectionType.INCLUDE,
       nonKeyAttributes: [...BATCH_JOBS_INDEX.projectedAttributes],
     });
+    // Sparse too: only unfinished jobs carry its partition key (the reconciler's candidates, by age).
+    this.table.addGlobalSecondaryIndex({
+      indexName: OPEN_JOBS_INDEX.indexName,
+      partitionKey: {
+        name: OPEN_JOBS_INDEX.partitionKey.name,
+        type: attributeType(OPEN_JOBS_INDEX.partitionKey.type),
+      },
+      sortKey: { name: OPEN_JOBS_INDEX.sortKey.name, type: attributeType(OPEN_JOBS_INDEX.sortKey.type) },
+      projectionType: dynamodb.ProjectionType.KEYS_ONLY,
+    });
     // Every grant on the table now covers its indexes as `<table>/index/*`, in whichever role it is made.
     Validations.of(Stack.of(this)).acknowledge({
       id: iamResourceFinding(this, `${this.table.tableArn}/index/*`),
       reason:
-        "Grants on the jobs table include its indexes; the only one is the batch-jobs index, which projects job status and output of the same table.",
+        "Grants on the jobs table include its indexes: the batch-jobs index, which projects job status and output of the same table, and the open-jobs index, which holds only keys of the same table.",
     });
   }
 }

@@ -263,4 +263,26 @@ export class Monitoring extends Construct {
       ),
     );
   }
+
+  /** Throttle alarms of functions other than the worker (which has its own), by alarm id. */
+  public readonly throttleAlarms: Record<string, cloudwatch.Alarm> = {};
+
+  /**
+   * Alarms when `fn` is throttled at all in five minutes: its reservation, or the account's quota,
+   * is too small for what it is asked to do (see docs/deploy.md, accountConcurrency).
+   */
+  alarmOnThrottles(alarmId: string, fn: lambda.IFunction, what: string): cloudwatch.Alarm {
+    const alarm = new cloudwatch.Alarm(this, alarmId, {
+      metric: fn.metricThrottles({ period: Duration.minutes(5), statistic: cloudwatch.Stats.SUM }),
+      alarmDescription: `${what} invocations were throttled: check its reserved concurrency and the account's concurrency quota (docs/deploy.md).`,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      threshold: 1,
+      evaluationPeriods: 1,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    alarm.addAlarmAction(new actions.SnsAction(this.topic));
+    alarm.addOkAction(new actions.SnsAction(this.topic));
+    this.throttleAlarms[alarmId] = alarm;
+    return alarm;
+  }
 }

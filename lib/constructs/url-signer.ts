@@ -156,6 +156,11 @@ export interface UrlSignerProps {
   /** Domain name of the CloudFront distribution the URLs point at (without scheme). */
   readonly cdnDomainName: string;
   /**
+   * Reserved concurrency of the signer: the api and the worker call it synchronously.
+   * @default undefined (unreserved)
+   */
+  readonly reservedConcurrency?: number;
+  /**
    * Default lifetime of a signed URL.
    * @default Duration.seconds(SIGNED_URL_DEFAULT_TTL_SECONDS) (5 minutes)
    */
@@ -200,6 +205,7 @@ export class UrlSigner extends Construct {
       functionName: props.functionName,
       logRetention: props.logRetention,
       removalPolicy: props.removalPolicy,
+      reservedConcurrentExecutions: props.reservedConcurrency,
     });
     props.keyPair.restrictReadsTo(signer.role);
     this.function = signer.function;

@@ -11,6 +11,7 @@ import {
   BATCH_JOBS_INDEX,
   BATCH_QUEUE,
   ENV,
+  OPEN_JOBS_INDEX,
   OUTPUTS,
   PAYLOADS,
   RENDER_QUEUE,
@@ -121,8 +122,10 @@ describe("render queue", () => {
       EventSourceArn: { "Fn::GetAtt": [queue.id, "Arn"] },
       FunctionName: { Ref: fnId("RenderWorker/Worker") },
       FunctionResponseTypes: ["ReportBatchItemFailures"],
-      ScalingConfig: { MaximumConcurrency: 10 },
+      // What the default account quota (1000) leaves: see test/infra/concurrency.test.ts.
+      ScalingConfig: { MaximumConcurrency: synth.stack.concurrency.workerMaxConcurrency },
     });
+    expect(synth.stack.concurrency.workerMaxConcurrency).toBe(792);
   });
 });
 
@@ -422,7 +425,7 @@ describe("buckets and table", () => {
 describe("batches", () => {
   const fanOut = "Batches/FanOut";
 
-  it("indexes batch jobs by batch and record index, projecting only what counts and manifests read", () => {
+  it("indexes batch jobs by batch and record index (projecting only what counts and manifests read), and unfinished jobs by age (keys only)", () => {
     const table = onlyResource(json, "AWS::DynamoDB::Table");
     expect(table.properties.GlobalSecondaryIndexes).toEqual([
       {
@@ -436,11 +439,21 @@ describe("batches", () => {
           NonKeyAttributes: [...BATCH_JOBS_INDEX.projectedAttributes],
         },
       },
+      {
+        IndexName: OPEN_JOBS_INDEX.indexName,
+        KeySchema: [
+          { AttributeName: OPEN_JOBS_INDEX.partitionKey.name, KeyType: "HASH" },
+          { AttributeName: OPEN_JOBS_INDEX.sortKey.name, KeyType: "RANGE" },
+        ],
+        Projection: { ProjectionType: "KEYS_ONLY" },
+      },
     ]);
     expect(table.properties.AttributeDefinitions).toEqual(
       expect.arrayContaining([
         { AttributeName: BATCH_JOBS_INDEX.partitionKey.name, AttributeType: "S" },
         { AttributeName: BATCH_JOBS_INDEX.sortKey.name, AttributeType: "N" },
+        { AttributeName: OPEN_JOBS_INDEX.partitionKey.name, AttributeType: "S" },
+        { AttributeName: OPEN_JOBS_INDEX.sortKey.name, AttributeType: "S" },
       ]),
     );
   });

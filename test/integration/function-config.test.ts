@@ -31,6 +31,7 @@ const EXPECTED_LOCAL_OVERRIDES: Record<FunctionName, string[]> = {
   signAssets: [],
   webhookDispatcher: ["callbackSchemes", "callbackHosts"],
   batchFanOut: ["checkEverySeconds"],
+  reconciler: [],
 };
 
 function deployedEnvironment(name: FunctionName): Record<string, Cfn> {
@@ -41,6 +42,7 @@ function deployedEnvironment(name: FunctionName): Record<string, Cfn> {
     signAssets: stack.signer.function,
     webhookDispatcher: stack.webhooks.function,
     batchFanOut: stack.batches.function,
+    reconciler: stack.reconciler.function,
   };
   const id = stack.getLogicalId(functions[name].node.defaultChild as CfnElement);
   return synth.json.Resources[id].Properties.Environment.Variables;

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { DynamoDBDocumentClient, GetCommand, PutCommand } from "@aws-sdk/lib-dynamodb";
+import { DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEFAULT_ASSUMPTIONS, readUnits, requestItemSize, writeUnits } from "../../bin/cost/cost-model.js";
 import { DynamoDbIdempotencyStore } from "../../functions/adapters/aws/dynamodb-idempotency-store.js";
@@ -264,6 +264,129 @@ describe.each(implementations)("job store contract: %s", (_name, make) => {
     expect(await jobs.get("acme", "no-such-job")).toBeUndefined();
   });
 
+  it("finds the unfinished jobs past either cutoff, and no terminal or recent one", async () => {
+    const { jobs } = make();
+    const tenant = `reconcile-${randomUUID()}`;
+    const mk = (overrides: Partial<Job>) => newJob({ tenant, ...overrides });
+    const old = mk({ updatedAt: at(0).toISOString() });
+    const recent = mk({ createdAt: at(50_000).toISOString(), updatedAt: at(50_000).toISOString() });
+    const finalDelivered = mk({ createdAt: at(50_000).toISOString(), updatedAt: at(50_000).toISOString() });
+    const done = mk({ updatedAt: at(0).toISOString() });
+    for (const job of [old, recent, finalDelivered, done]) await jobs.create(job);
+    await jobs.startAttempt(tenant, finalDelivered.id, { owner: "a", expiresAtMs: T0 + 51_000 }, at(50_000));
+    await jobs.markFinalDelivery(tenant, finalDelivered.id, at(55_000));
+    await jobs.startAttempt(tenant, done.id, { owner: "b", expiresAtMs: T0 + 1000 }, at(0));
+    await jobs.markSucceeded(tenant, done.id, "b", output, at(0), false);
+
+    const found = async (updatedBefore: number, finalDeliveryBefore: number) => {
+      const ids: string[] = [];
+      const cutoffs = { updatedBefore: at(updatedBefore), finalDeliveryBefore: at(finalDeliveryBefore) };
+      for await (const job of jobs.findUnfinished(cutoffs)) if (job.tenant === tenant) ids.push(job.id);
+      return ids.sort();
+    };
+    // Past the idle cutoff: only the old queued job (the succeeded one is terminal).
+    expect(await found(10_000, 0)).toEqual([old.id]);
+    // Past the final-delivery cutoff too: the job whose message had its final delivery, as stored.
+    expect(await found(10_000, 60_000)).toEqual([old.id, finalDelivered.id].sort());
+    expect(await found(100_000, 0)).toEqual([old.id, recent.id, finalDelivered.id].sort());
+    for await (const job of jobs.findUnfinished({
+      updatedBefore: at(10_000),
+      finalDeliveryBefore: at(60_000),
+    })) {
+      if (job.id === finalDelivered.id)
+        expect(job).toMatchObject({ status: "rendering", finalDeliveryAt: at(55_000).toISOString() });
+    }
+  });
+
+  it("marks a queued job re-enqueued once, only as it was read", async () => {
+    const { jobs } = make();
+    const job = newJob();
+    await jobs.create(job);
+    expect((await jobs.markRequeued("acme", job.id, at(1).toISOString(), at(10))).applied).toBe(false);
+    const first = await jobs.markRequeued("acme", job.id, job.updatedAt, at(10));
+    expect(first.applied).toBe(true);
+    expect(first.job).toMatchObject({
+      status: "queued",
+      requeuedAt: at(10).toISOString(),
+      updatedAt: at(10).toISOString(),
+    });
+    expect(await jobs.get("acme", job.id)).toMatchObject({ requeuedAt: at(10).toISOString() });
+    // Never twice, even by a caller that read the record after the first mark.
+    const again = await jobs.markRequeued("acme", job.id, at(10).toISOString(), at(20));
+    expect(again).toMatchObject({ applied: false, job: { requeuedAt: at(10).toISOString() } });
+    // Not a job that started meanwhile, nor one that does not exist (and it creates none).
+    const started = newJob();
+    await jobs.create(started);
+    await jobs.startAttempt("acme", started.id, { owner: "a", expiresAtMs: T0 + 1 }, at(0));
+    expect((await jobs.markRequeued("acme", started.id, at(0).toISOString(), at(10))).applied).toBe(false);
+    expect(await jobs.markRequeued("acme", "no-such-job", at(0).toISOString(), at(10))).toEqual({
+      applied: false,
+    });
+    expect(await jobs.get("acme", "no-such-job")).toBeUndefined();
+  });
+
+  it("fails a job whose lease expired only while it is unchanged since it was read", async () => {
+    const { jobs } = make();
+    const job = newJob();
+    await jobs.create(job);
+    await jobs.startAttempt("acme", job.id, { owner: "a", expiresAtMs: T0 + 1000 }, at(0));
+    const failure = { code: "stuck", message: "no delivery left" };
+    const seen = at(0).toISOString();
+    // A record that moved on since (a new attempt) is left alone.
+    await jobs.startAttempt("acme", job.id, { owner: "b", expiresAtMs: T0 + 3000 }, at(2000));
+    const stale = await jobs.markFailed(
+      "acme",
+      job.id,
+      failure,
+      at(5000),
+      { leaseExpiredAtMs: T0 + 5000, unchangedSince: seen },
+      false,
+    );
+    expect(stale.applied).toBe(false);
+    expect(stale.job).toMatchObject({ status: "rendering", attempts: 2 });
+    const current = at(2000).toISOString();
+    // A live lease refuses even with the record unchanged.
+    expect(
+      (
+        await jobs.markFailed(
+          "acme",
+          job.id,
+          failure,
+          at(2500),
+          { leaseExpiredAtMs: T0 + 2500, unchangedSince: current },
+          false,
+        )
+      ).applied,
+    ).toBe(false);
+    const failed = await jobs.markFailed(
+      "acme",
+      job.id,
+      failure,
+      at(5000),
+      { leaseExpiredAtMs: T0 + 5000, unchangedSince: current },
+      true,
+    );
+    expect(failed.applied).toBe(true);
+    expect(failed.job).toMatchObject({
+      status: "failed",
+      error: failure,
+      webhook: { state: "pending", attempts: [] },
+    });
+    // Never twice.
+    expect(
+      (
+        await jobs.markFailed(
+          "acme",
+          job.id,
+          failure,
+          at(6000),
+          { leaseExpiredAtMs: T0 + 6000, unchangedSince: current },
+          true,
+        )
+      ).applied,
+    ).toBe(false);
+  });
+
   it("appends webhook attempts in order and keeps the state", async () => {
     const { jobs } = make();
     const job = newJob({ callbackUrl: "https://h.example.com/x" });
@@ -343,6 +466,41 @@ describe("job items in DynamoDB (dynalite)", () => {
     invoice = RenderRequestSchema.parse(body);
   });
   afterAll(() => metered?.destroy());
+
+  it("keeps a job in the open-jobs index only while it is unfinished, and finds nothing outside it", async () => {
+    const db = DynamoDBDocumentClient.from(client);
+    const jobs = new DynamoDbJobStore(client, "contract");
+    const tenant = `open-${randomUUID()}`;
+    const rawJob = async (id: string) =>
+      (
+        await db.send(
+          new GetCommand({ TableName: "contract", Key: jobItemKey(tenant, id), ConsistentRead: true }),
+        )
+      ).Item;
+    const open = newJob({ tenant });
+    const done = newJob({ tenant });
+    await jobs.create(open);
+    await jobs.create(done);
+    expect((await rawJob(open.id))?.openShard).toMatch(/^OPEN#\d+$/);
+    await jobs.startAttempt(tenant, done.id, { owner: "a", expiresAtMs: T0 + 1 }, at(0));
+    await jobs.markFailed(tenant, done.id, { code: "x", message: "y" }, at(0), { owner: "a" }, false);
+    expect((await rawJob(done.id))?.openShard).toBeUndefined();
+    // A job item without the index key (stored before the index existed) is not found.
+    const legacy = newJob({ tenant });
+    await jobs.create(legacy);
+    await db.send(
+      new UpdateCommand({
+        TableName: "contract",
+        Key: jobItemKey(tenant, legacy.id),
+        UpdateExpression: "REMOVE openShard",
+      }),
+    );
+    const found: string[] = [];
+    for await (const job of jobs.findUnfinished({ updatedBefore: at(1), finalDeliveryBefore: at(1) })) {
+      if (job.tenant === tenant) found.push(job.id);
+    }
+    expect(found).toEqual([open.id]);
+  });
 
   it("keeps the invoice request out of the job item: its writes are the units the cost model counts", async () => {
     const jobs = new DynamoDbJobStore(metered, "contract");

@@ -10,7 +10,7 @@ import {
   ScanCommand,
 } from "@aws-sdk/client-dynamodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { BATCH_JOBS_INDEX, JOBS_TABLE } from "../../functions/core/constants.js";
+import { BATCH_JOBS_INDEX, JOBS_TABLE, OPEN_JOBS_INDEX } from "../../functions/core/constants.js";
 import { localClientConfig } from "../../functions/local/aws-clients.js";
 import { ensureJobsTable } from "../../functions/local/resources.js";
 import { type StandIn, startDynamoDbStandIn } from "../../functions/local/stand-ins.js";
@@ -32,7 +32,7 @@ afterAll(async () => {
 
 const { partitionKey, sortKey } = JOBS_TABLE;
 
-describe("ensureJobsTable on a table without the batch-jobs index", () => {
+describe("ensureJobsTable on a table without the batch-jobs and open-jobs indexes", () => {
   it("adds the index and keeps every item", async () => {
     await client.send(
       new CreateTableCommand({
@@ -66,7 +66,9 @@ describe("ensureJobsTable on a table without the batch-jobs index", () => {
     await ensureJobsTable(client, "old-jobs", dataDir);
 
     const { Table } = await client.send(new DescribeTableCommand({ TableName: "old-jobs" }));
-    expect(Table?.GlobalSecondaryIndexes?.map((i) => i.IndexName)).toEqual([BATCH_JOBS_INDEX.indexName]);
+    expect(Table?.GlobalSecondaryIndexes?.map((i) => i.IndexName).sort()).toEqual(
+      [BATCH_JOBS_INDEX.indexName, OPEN_JOBS_INDEX.indexName].sort(),
+    );
     for (const i of [0, 24, 25, 59]) {
       const { Item } = await client.send(
         new GetItemCommand({

@@ -91,6 +91,9 @@ describe("estimateCost", () => {
     expect(line("job writes", { ...simple, requestBytes: 100_000 }).perRender).toBe(3);
     expect(line("request item write", { ...simple, requestBytes: 100_000 }).perRender).toBe(25);
     expect(line("job writes", { ...simple, jobItemBytes: 1_500 }).perRender).toBe(6);
+    // Every job write moves the job in the open-jobs index (keys only): one more unit each.
+    expect(line("open-jobs index writes").perRender).toBe(3);
+    expect(line("open-jobs index writes", { ...simple, jobItemBytes: 1_500 }).perRender).toBe(3);
   });
 
   it("moves a request too large for the jobs table to the payload bucket", () => {

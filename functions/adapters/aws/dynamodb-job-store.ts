@@ -6,7 +6,7 @@ import {
   GetCommand,
   UpdateCommand,
 } from "@aws-sdk/lib-dynamodb";
-import { BATCH_JOBS_INDEX } from "../../core/constants.js";
+import { BATCH_JOBS_INDEX, OPEN_JOBS_INDEX } from "../../core/constants.js";
 import {
   isTerminal,
   type Job,
@@ -18,7 +18,13 @@ import {
   type WebhookAttempt,
   type WebhookState,
 } from "../../core/job.js";
-import type { FailGuard, JobStore, StartAttemptResult, WriteResult } from "../../core/ports.js";
+import type {
+  FailGuard,
+  JobStore,
+  StartAttemptResult,
+  UnfinishedCutoffs,
+  WriteResult,
+} from "../../core/ports.js";
 import type { RenderRequest } from "../../core/render-request.js";
 import type { TenantSettings } from "../../core/tenant-settings.js";
 import { DynamoDbTenantSettingsStore, settingsFromItem } from "./dynamodb-tenant-settings-store.js";
@@ -29,8 +35,11 @@ import {
   jobItemKey,
   jobRequestItemKey,
   jobsTableClient,
+  openJobsShard,
+  openJobsShards,
   PK,
   putIfAbsent,
+  queryItems,
   retentionExpiry,
   SK,
   TTL,
@@ -72,11 +81,15 @@ interface JobItem {
   lastError?: JobFailure;
   /** ISO-8601; see Job.finalDeliveryAt. */
   finalDeliveryAt?: string;
+  /** ISO-8601; see Job.requeuedAt. */
+  requeuedAt?: string;
   output?: JobOutput;
   error?: JobFailure;
   webhookState?: WebhookState;
   webhookAttempts?: WebhookAttempt[];
   webhookNextAttemptAt?: string;
+  /** Partition key of the open-jobs index, only while the job is not terminal. */
+  openShard?: string;
   /** Keys of the batch-jobs index, only on jobs of a batch. */
   batchId?: string;
   batchPk?: string;
@@ -139,6 +152,10 @@ export class DynamoDbJobStore implements JobStore {
       ...(job.payloadKey ? { payloadKey: job.payloadKey } : {}),
       ...(job.callbackUrl ? { callbackUrl: job.callbackUrl } : {}),
       ...(job.correlationId ? { correlationId: job.correlationId } : {}),
+      // In the open-jobs index until it succeeds or fails (its sort key is updatedAt).
+      ...(isTerminal(job.status)
+        ? {}
+        : { [OPEN_JOBS_INDEX.partitionKey.name]: openJobsShard(job.tenant, job.id) }),
       ...(job.batch
         ? {
             batchId: job.batch.id,
@@ -304,7 +321,7 @@ export class DynamoDbJobStore implements JobStore {
   ): Promise<WriteResult> {
     const webhook = notify ? ", #webhookState = :pending, #webhookAttempts = :none" : "";
     return this.update(tenant, id, {
-      update: `SET #status = :succeeded, #output = :output, #updatedAt = :at${webhook} REMOVE #leaseOwner, #leaseExpiresAt`,
+      update: `SET #status = :succeeded, #output = :output, #updatedAt = :at${webhook} REMOVE #leaseOwner, #leaseExpiresAt, #openShard`,
       condition: `#status IN (${inList(statusesAllowedBefore("succeeded"))}) AND #leaseOwner = :owner`,
       names: [
         "status",
@@ -312,6 +329,7 @@ export class DynamoDbJobStore implements JobStore {
         "updatedAt",
         "leaseOwner",
         "leaseExpiresAt",
+        "openShard",
         ...(notify ? ["webhookState", "webhookAttempts"] : []),
       ],
       values: {
@@ -335,15 +353,17 @@ export class DynamoDbJobStore implements JobStore {
   ): Promise<WriteResult> {
     const webhook = notify ? ", #webhookState = :pending, #webhookAttempts = :none" : "";
     const byOwner = "owner" in guard;
+    const unchanged = !byOwner && guard.unchangedSince !== undefined;
     return this.update(tenant, id, {
-      update: `SET #status = :failed, #error = :error, #updatedAt = :at${webhook} REMOVE #leaseOwner, #leaseExpiresAt`,
-      condition: `#status IN (${inList(statusesAllowedBefore("failed"))}) AND ${byOwner ? "#leaseOwner = :owner" : LEASE_FREE}`,
+      update: `SET #status = :failed, #error = :error, #updatedAt = :at${webhook} REMOVE #leaseOwner, #leaseExpiresAt, #openShard`,
+      condition: `#status IN (${inList(statusesAllowedBefore("failed"))}) AND ${byOwner ? "#leaseOwner = :owner" : LEASE_FREE}${unchanged ? " AND #updatedAt = :seen" : ""}`,
       names: [
         "status",
         "error",
         "updatedAt",
         "leaseOwner",
         "leaseExpiresAt",
+        "openShard",
         ...(notify ? ["webhookState", "webhookAttempts"] : []),
       ],
       values: {
@@ -352,8 +372,64 @@ export class DynamoDbJobStore implements JobStore {
         ":error": failure,
         ":at": at.toISOString(),
         ...(byOwner ? { ":owner": guard.owner } : { ":now": guard.leaseExpiredAtMs }),
+        ...(unchanged ? { ":seen": guard.unchangedSince } : {}),
         ...(notify ? { ":pending": "pending", ":none": [] } : {}),
       },
+    });
+  }
+
+  /**
+   * From the open-jobs index (keys only; see OPEN_JOBS_INDEX): each shard's jobs whose last state
+   * change is at or before the later cutoff, each then read whole and consistently and kept if it is
+   * past either cutoff. Jobs idle past the final-delivery grace but within their deadline (a backlog,
+   * a long render) are read and dropped: one read unit each, against a Scan of the whole table per run.
+   * Jobs stored before the index existed carry no `openShard` and are not found.
+   */
+  async *findUnfinished(cutoffs: UnfinishedCutoffs): AsyncIterable<Job> {
+    const updatedBefore = cutoffs.updatedBefore.toISOString();
+    const finalBefore = cutoffs.finalDeliveryBefore.toISOString();
+    const upTo = new Date(
+      Math.max(cutoffs.updatedBefore.getTime(), cutoffs.finalDeliveryBefore.getTime()),
+    ).toISOString();
+    for (const shard of openJobsShards()) {
+      const keys = queryItems<ItemKey>(this.db, {
+        TableName: this.tableName,
+        IndexName: OPEN_JOBS_INDEX.indexName,
+        KeyConditionExpression: "#shard = :shard AND #updatedAt <= :upTo",
+        ExpressionAttributeNames: {
+          "#shard": OPEN_JOBS_INDEX.partitionKey.name,
+          "#updatedAt": OPEN_JOBS_INDEX.sortKey.name,
+        },
+        ExpressionAttributeValues: { ":shard": shard, ":upTo": upTo },
+      });
+      for await (const key of keys) {
+        const { Item } = await this.db.send(
+          new GetCommand({
+            TableName: this.tableName,
+            Key: { [PK]: key[PK], [SK]: key[SK] },
+            ConsistentRead: true,
+          }),
+        );
+        if (!Item) continue;
+        const job = fromItem(Item as JobItem);
+        if (isTerminal(job.status)) continue;
+        if (
+          job.updatedAt <= updatedBefore ||
+          (job.finalDeliveryAt !== undefined && job.finalDeliveryAt <= finalBefore)
+        ) {
+          yield job;
+        }
+      }
+    }
+  }
+
+  async markRequeued(tenant: string, id: string, seenUpdatedAt: string, at: Date): Promise<WriteResult> {
+    return this.update(tenant, id, {
+      update: "SET #requeuedAt = :at, #updatedAt = :at",
+      // A missing item fails the comparison, so the update never creates one.
+      condition: "#status = :queued AND #updatedAt = :seen AND attribute_not_exists(#requeuedAt)",
+      names: ["status", "updatedAt", "requeuedAt"],
+      values: { ":queued": "queued", ":seen": seenUpdatedAt, ":at": at.toISOString() },
     });
   }
 
@@ -450,6 +526,7 @@ function fromItem(item: JobItem): Job {
       : {}),
     ...(item.lastError ? { lastError: item.lastError } : {}),
     ...(item.finalDeliveryAt ? { finalDeliveryAt: item.finalDeliveryAt } : {}),
+    ...(item.requeuedAt ? { requeuedAt: item.requeuedAt } : {}),
     ...(item.output ? { output: item.output } : {}),
     ...(item.error ? { error: item.error } : {}),
     ...(item.webhookState

@@ -57,5 +57,7 @@ export function powertoolsMetrics(options: PowertoolsMetricsOptions): Metrics {
       publish({ [METRICS.codeDimension]: code }, [[METRICS.renderFailures, MetricUnit.Count, 1]]),
     webhookAttempted: ({ outcome }) =>
       publish({ [METRICS.outcomeDimension]: outcome }, [[METRICS.webhookDeliveries, MetricUnit.Count, 1]]),
+    jobsReconciled: ({ action, count }) =>
+      publish({ [METRICS.actionDimension]: action }, [[METRICS.reconciledJobs, MetricUnit.Count, count]]),
   };
 }

@@ -6,7 +6,7 @@ import {
   paginateQuery,
   type QueryCommandInput,
 } from "@aws-sdk/lib-dynamodb";
-import { JOB_RETENTION_DAYS, JOBS_TABLE } from "../../core/constants.js";
+import { JOB_RETENTION_DAYS, JOBS_TABLE, OPEN_JOBS_INDEX } from "../../core/constants.js";
 
 /**
  * The jobs table, as every store in it sees it: the keys of each kind of item, the document client,
@@ -57,6 +57,17 @@ export function batchItemKey(tenant: string, id: string): ItemKey {
 /** Partition of the batch-jobs index: one batch of one tenant. */
 export function batchJobsPartition(tenant: string, batchId: string): string {
   return `TENANT#${tenant}#BATCH#${batchId}`;
+}
+
+/** The open-jobs index partition of a job: one of OPEN_JOBS_INDEX.shards, by its key. */
+export function openJobsShard(tenant: string, id: string): string {
+  const n = createHash("sha256").update(`${tenant}/${id}`).digest().readUInt32BE(0) % OPEN_JOBS_INDEX.shards;
+  return `OPEN#${n}`;
+}
+
+/** Every open-jobs index partition. */
+export function openJobsShards(): string[] {
+  return Array.from({ length: OPEN_JOBS_INDEX.shards }, (_, n) => `OPEN#${n}`);
 }
 
 /** Idempotency keys are stored hashed: clients may put anything printable in them. */
@@ -148,4 +159,14 @@ export async function queryAll<Item>(db: DynamoDBDocumentClient, input: QueryCom
     for (const item of page.Items ?? []) items.push(item as Item);
   }
   return items;
+}
+
+/** The items of a query, page by page, without holding them all. */
+export async function* queryItems<Item>(
+  db: DynamoDBDocumentClient,
+  input: QueryCommandInput,
+): AsyncIterable<Item> {
+  for await (const page of paginateQuery({ client: db }, input)) {
+    for (const item of page.Items ?? []) yield item as Item;
+  }
 }

@@ -29,6 +29,7 @@ import type {
   SignedUrl,
   StartAttemptResult,
   StoredObject,
+  UnfinishedCutoffs,
   UrlSigner,
   WebhookMessage,
   WebhookQueue,
@@ -142,9 +143,32 @@ export class MemoryJobStore implements JobStore {
       canTransition(job.status, "failed") &&
       ("owner" in guard
         ? job.lease?.owner === guard.owner
-        : job.lease === undefined || job.lease.expiresAtMs <= guard.leaseExpiredAtMs);
+        : (job.lease === undefined || job.lease.expiresAtMs <= guard.leaseExpiredAtMs) &&
+          (guard.unchangedSince === undefined || job.updatedAt === guard.unchangedSince));
     if (!job || !allowed) return { applied: false, ...(job ? { job } : {}) };
     return { applied: true, job: this.finish(job, "failed", { error }, at, notify) };
+  }
+
+  async *findUnfinished(cutoffs: UnfinishedCutoffs): AsyncIterable<Job> {
+    const updatedBefore = cutoffs.updatedBefore.toISOString();
+    const finalBefore = cutoffs.finalDeliveryBefore.toISOString();
+    for (const job of [...this.jobs.values()]) {
+      if (isTerminal(job.status)) continue;
+      if (
+        job.updatedAt <= updatedBefore ||
+        (job.finalDeliveryAt !== undefined && job.finalDeliveryAt <= finalBefore)
+      ) {
+        yield job;
+      }
+    }
+  }
+
+  async markRequeued(tenant: string, id: string, seenUpdatedAt: string, at: Date): Promise<WriteResult> {
+    const job = this.jobs.get(`${tenant}/${id}`);
+    if (job?.status !== "queued" || job.updatedAt !== seenUpdatedAt || job.requeuedAt) {
+      return { applied: false, ...(job ? { job } : {}) };
+    }
+    return { applied: true, job: this.put(job, { requeuedAt: at.toISOString() }, at) };
   }
 
   async recordWebhook(
@@ -325,6 +349,10 @@ export class RecordingMetrics implements Metrics {
   }
   webhookAttempted(f: { outcome: string }): void {
     this.webhooks.push(f);
+  }
+  readonly reconciled: Array<{ action: string; count: number }> = [];
+  jobsReconciled(f: { action: "requeued" | "failed"; count: number }): void {
+    this.reconciled.push(f);
   }
 }
 

@@ -50,3 +50,25 @@ export function internalError(requestId: string): ErrorText {
     message: `Internal error. Quote request id ${requestId} when reporting it.`,
   };
 }
+
+/**
+ * The gateway's request validator refused the body or a parameter. Gateway response templates are not
+ * VTL: they only substitute variables, and cannot escape one, so the validator's own message (free text
+ * with double quotes in it, `$context.error.validationErrorString`) would break the JSON. The answer
+ * names the operation instead, from variables whose values are our own route table's: `method` and
+ * `path` are API Gateway's `$context.httpMethod` and `$context.resourcePath` in the template.
+ */
+export function gatewayInvalidRequest(method: string, path: string): ErrorText {
+  return {
+    code: "invalid_request",
+    message: `The request does not match the schema of ${method} ${path}; GET /openapi.json describes every field.`,
+  };
+}
+
+/**
+ * Any other 4xx the gateway answers itself; `responseType` is `$context.error.responseType`, one of
+ * API Gateway's response type names (letters and underscores), never the free-text message.
+ */
+export function gatewayRefused(responseType: string): ErrorText {
+  return { code: "bad_request", message: `API Gateway refused the request (${responseType}).` };
+}

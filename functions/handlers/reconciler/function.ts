@@ -1,0 +1,64 @@
+/** The reconciler, described once: see function-definition.ts. Its adapters are wired in wire.ts. */
+import { z } from "zod";
+import { ENV, RENDER_QUEUE } from "../../core/constants.js";
+import { SERVICES } from "../../core/observability.js";
+import { defineFunction, setting } from "../function-definition.js";
+import { renderWorkerFunction } from "../render-worker/function.js";
+import { SHARED_SETTINGS as shared } from "../shared-settings.js";
+
+/** What bounds the deliveries a render message can still get. */
+export interface RenderQueueBounds {
+  /** Receives before the queue dead-letters the message. */
+  readonly maxReceiveCount: number;
+  /** The longest a received message stays hidden: the queue's visibility timeout. */
+  readonly visibilityTimeoutSeconds: number;
+  /** The longest backoff the worker sets before a redelivery. */
+  readonly retryMaxSeconds: number;
+}
+
+/**
+ * Seconds after a job's last state change by which every delivery its message could still get has
+ * come: each receive the queue allows, each after the longest hold and the longest backoff.
+ */
+export function stuckAfterSecondsFor(bounds: RenderQueueBounds): number {
+  return bounds.maxReceiveCount * (bounds.visibilityTimeoutSeconds + bounds.retryMaxSeconds);
+}
+
+const workerRetryMaxSeconds = renderWorkerFunction.settings.retryMaxSeconds.schema.parse(undefined);
+
+/** The deployment's render queue: RENDER_QUEUE and the worker's definition (render-queue.ts derives it so). */
+export const DEPLOYED_RENDER_QUEUE_BOUNDS: RenderQueueBounds = {
+  maxReceiveCount: RENDER_QUEUE.maxReceiveCount,
+  visibilityTimeoutSeconds: RENDER_QUEUE.visibilityTimeoutFactor * renderWorkerFunction.timeoutSeconds,
+  retryMaxSeconds: workerRetryMaxSeconds,
+};
+
+const seconds = z.coerce
+  .number()
+  .int()
+  .min(1)
+  .max(14 * 24 * 3600);
+
+export const reconcilerFunction = defineFunction({
+  name: SERVICES.reconciler,
+  description: "Kiln: re-enqueues or fails jobs left unfinished past every delivery of their message",
+  entry: "functions/handlers/reconciler/index.ts",
+  memorySize: 256,
+  // One run reads every job idle past the grace (a backlog of thousands takes a while).
+  timeoutSeconds: 300,
+  settings: {
+    jobsTable: shared.jobsTable,
+    renderQueueUrl: shared.renderQueueUrl,
+    webhookQueueUrl: shared.webhookQueueUrl,
+    stuckAfterSeconds: setting(
+      ENV.reconcileStuckAfterSeconds,
+      seconds.default(stuckAfterSecondsFor(DEPLOYED_RENDER_QUEUE_BOUNDS)),
+      "the seconds after its last state change that an unfinished job has had every delivery of its message: maxReceiveCount × (visibility timeout + longest retry backoff)",
+    ),
+    finalDeliveryGraceSeconds: setting(
+      ENV.reconcileFinalDeliveryGraceSeconds,
+      seconds.default(renderWorkerFunction.timeoutSeconds),
+      "the seconds after its message's final delivery that an unfinished job is stuck: the render worker's timeout",
+    ),
+  },
+});

@@ -249,7 +249,7 @@ export async function runHarness(options: HarnessOptions): Promise<HarnessReport
         failuresByCode[code] = (failuresByCode[code] ?? 0) + 1;
         if (!error?.code || !error.message) problems.push(`job ${i} failed without a reason`);
         if (isInvalid(i) && code !== "template_error")
-          problems.push(`job ${i} failed with ${code}, not template_error`);
+          problems.push(`job ${i} failed with ${code}, not template_error: ${error?.message}`);
       }
       if ((renderCounts.get(String(i)) ?? 0) > 1) jobsRenderedMoreThanOnce += 1;
     }

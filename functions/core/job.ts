@@ -1,3 +1,4 @@
+import type { UnfinishedCutoffs } from "./ports.js";
 import type { RenderRequest } from "./render-request.js";
 
 export type JobStatus = "queued" | "rendering" | "succeeded" | "failed";
@@ -123,4 +124,13 @@ export function statusesAllowedBefore(to: JobStatus): JobStatus[] {
 
 export function isTerminal(status: JobStatus): boolean {
   return TERMINAL_STATUSES.includes(status);
+}
+
+/** Whether a job is unfinished at or past either of the reconciler's cutoffs (ISO instants compare as text). */
+export function isUnfinishedPast(job: Job, cutoffs: UnfinishedCutoffs): boolean {
+  if (isTerminal(job.status)) return false;
+  return (
+    job.updatedAt <= cutoffs.updatedBefore.toISOString() ||
+    (job.finalDeliveryAt !== undefined && job.finalDeliveryAt <= cutoffs.finalDeliveryBefore.toISOString())
+  );
 }

@@ -9,6 +9,7 @@ import {
 import { BATCH_JOBS_INDEX, OPEN_JOBS_INDEX } from "../../core/constants.js";
 import {
   isTerminal,
+  isUnfinishedPast,
   type Job,
   type JobFailure,
   type JobLease,
@@ -386,8 +387,6 @@ export class DynamoDbJobStore implements JobStore {
    * Jobs stored before the index existed carry no `openShard` and are not found.
    */
   async *findUnfinished(cutoffs: UnfinishedCutoffs): AsyncIterable<Job> {
-    const updatedBefore = cutoffs.updatedBefore.toISOString();
-    const finalBefore = cutoffs.finalDeliveryBefore.toISOString();
     const upTo = new Date(
       Math.max(cutoffs.updatedBefore.getTime(), cutoffs.finalDeliveryBefore.getTime()),
     ).toISOString();
@@ -412,13 +411,7 @@ export class DynamoDbJobStore implements JobStore {
         );
         if (!Item) continue;
         const job = fromItem(Item as JobItem);
-        if (isTerminal(job.status)) continue;
-        if (
-          job.updatedAt <= updatedBefore ||
-          (job.finalDeliveryAt !== undefined && job.finalDeliveryAt <= finalBefore)
-        ) {
-          yield job;
-        }
+        if (isUnfinishedPast(job, cutoffs)) yield job;
       }
     }
   }

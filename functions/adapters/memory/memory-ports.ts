@@ -2,6 +2,7 @@ import { hashApiKey } from "../../core/api-keys.js";
 import {
   canTransition,
   isTerminal,
+  isUnfinishedPast,
   type Job,
   type JobFailure,
   type JobLease,
@@ -150,16 +151,8 @@ export class MemoryJobStore implements JobStore {
   }
 
   async *findUnfinished(cutoffs: UnfinishedCutoffs): AsyncIterable<Job> {
-    const updatedBefore = cutoffs.updatedBefore.toISOString();
-    const finalBefore = cutoffs.finalDeliveryBefore.toISOString();
     for (const job of [...this.jobs.values()]) {
-      if (isTerminal(job.status)) continue;
-      if (
-        job.updatedAt <= updatedBefore ||
-        (job.finalDeliveryAt !== undefined && job.finalDeliveryAt <= finalBefore)
-      ) {
-        yield job;
-      }
+      if (isUnfinishedPast(job, cutoffs)) yield job;
     }
   }
 

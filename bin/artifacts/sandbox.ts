@@ -99,6 +99,9 @@ export interface SandboxedFunction {
 
 let namespacesChecked = false;
 
+/** The namespaces the sandbox is set up in (a fresh root is mounted there), and the probe checks. */
+const OUTER_NAMESPACES = ["--user", "--map-root-user", "--mount", "--pid", "--fork"] as const;
+
 /**
  * Throws one sentence saying what the sandbox needs when this machine refuses unprivileged user and
  * mount namespaces, or lacks unshare.
@@ -110,11 +113,7 @@ export function assertSandboxAvailable(): void {
   const probe = spawnSync(
     "unshare",
     [
-      "--user",
-      "--map-root-user",
-      "--mount",
-      "--pid",
-      "--fork",
+      ...OUTER_NAMESPACES,
       "unshare",
       "--user",
       `--map-user=${SANDBOX_UID}`,
@@ -126,7 +125,7 @@ export function assertSandboxAvailable(): void {
   if (probe.error || probe.status !== 0) {
     const why = probe.error?.message ?? (probe.stderr.trim() || `exit status ${probe.status}`);
     throw new Error(
-      `The Lambda-shaped sandbox needs util-linux unshare and unprivileged user, mount and pid namespaces, nested once (\`unshare --user --map-root-user --mount --pid --fork unshare --user --map-user=${SANDBOX_UID} true\` failed here: ${why}); allow them (kernel.unprivileged_userns_clone=1, user.max_user_namespaces > 1, no AppArmor restriction of unprivileged user namespaces) or run where they are allowed.`,
+      `The Lambda-shaped sandbox needs util-linux unshare and unprivileged user, mount and pid namespaces, nested once (\`unshare ${OUTER_NAMESPACES.join(" ")} unshare --user --map-user=${SANDBOX_UID} true\` failed here: ${why}); allow them (kernel.unprivileged_userns_clone=1, user.max_user_namespaces > 1, no AppArmor restriction of unprivileged user namespaces) or run where they are allowed.`,
     );
   }
   namespacesChecked = true;
@@ -261,11 +260,7 @@ export async function startSandboxedFunction(
   child = spawn(
     "unshare",
     [
-      "--user",
-      "--map-root-user",
-      "--mount",
-      "--pid",
-      "--fork",
+      ...OUTER_NAMESPACES,
       "--propagation",
       "private",
       "/bin/sh",

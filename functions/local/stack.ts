@@ -279,11 +279,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         // The environment's freeze is outermost: a kill after a call keeps its answer from the worker.
         adapt: <T extends object>(adapter: T, name: string) =>
           environment.freeze(
-            faults
-              ? withStoreCallFaults(withFaults(adapter, name), name, faults, (reason) =>
-                  environment.kill(reason),
-                )
-              : withFaults(adapter, name),
+            withStoreCallFaults(withFaults(adapter, name), name, faults ?? {}, (reason) =>
+              environment.kill(reason),
+            ),
           ),
       });
       return { handler, died: environment.died, kill: (reason: Error) => environment.kill(reason) };

@@ -78,6 +78,9 @@ export const WEBHOOK_QUEUE = {
   maxDelaySeconds: 900,
 } as const;
 
+/** Most a rotated-out webhook secret may keep signing: a week is time enough to give every receiver the new one. */
+export const MAX_SECRET_OVERLAP_SECONDS = 7 * 24 * 3600;
+
 /** Requests too large to sit comfortably in a DynamoDB item (max 400 KB) go to S3 by reference. */
 export const PAYLOADS = {
   keyPrefix: "requests/",
@@ -146,4 +149,8 @@ export const ENV = {
   reconcileFinalDeliveryGraceSeconds: "KILN_RECONCILE_FINAL_DELIVERY_GRACE_SECONDS",
   /** Queue of batch fan-out chunks and completion checks. */
   batchQueueUrl: "KILN_BATCH_QUEUE_URL",
+  /** The KMS key that encrypts webhook signing secrets (the api function and the dispatcher only). */
+  webhookSecretsKeyArn: "KILN_WEBHOOK_SECRETS_KEY_ARN",
+  /** Seconds a rotated-out webhook secret still signs deliveries. */
+  webhookSecretOverlapSeconds: "KILN_WEBHOOK_SECRET_OVERLAP_SECONDS",
 } as const;

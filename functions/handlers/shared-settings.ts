@@ -28,6 +28,11 @@ export const SHARED_SETTINGS = {
     z.url({ protocol: /^https?$/ }),
     "the distribution's base URL, where signed URLs point, e.g. https://d111111abcdef8.cloudfront.net",
   ),
+  webhookSecretsKey: resource(
+    ENV.webhookSecretsKeyArn,
+    name,
+    "the ARN of the KMS key that encrypts webhook signing secrets",
+  ),
   callbackSchemes: setting(
     ENV.callbackSchemes,
     z.string().min(1).default(DEFAULT_CALLBACK_POLICY.schemes.join(",")),

@@ -192,6 +192,7 @@ export class KilnStack extends Stack {
       payloads: this.payloads,
       templatesBucket: this.buckets.templates,
       assetsBucket: this.buckets.assets,
+      webhookSecrets: this.webhooks,
       callbackSchemes: props.callbacks?.schemes,
       callbackHosts: props.callbacks?.hosts,
       apiName: `${p}-api`,

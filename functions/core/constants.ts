@@ -78,6 +78,12 @@ export const WEBHOOK_QUEUE = {
   maxDelaySeconds: 900,
 } as const;
 
+/**
+ * The encryption context key webhook secrets are encrypted under (`{ tenant: "<tenant>" }`); the KMS
+ * key's grants require it.
+ */
+export const WEBHOOK_SECRET_CONTEXT_KEY = "tenant";
+
 /** Most a rotated-out webhook secret may keep signing: a week is time enough to give every receiver the new one. */
 export const MAX_SECRET_OVERLAP_SECONDS = 7 * 24 * 3600;
 

@@ -157,10 +157,8 @@ export interface WebhookSecrets {
 
 /** The secrets a delivery at `now` is signed with: the current one first, then the previous one while it lasts. */
 export function signingSecrets(secrets: WebhookSecrets, now: Date): string[] {
-  const { previous } = secrets;
-  return previous && Date.parse(previous.expiresAt) > now.getTime()
-    ? [secrets.current, previous.secret]
-    : [secrets.current];
+  const previous = previousInForce(secrets, now);
+  return previous ? [secrets.current, previous.secret] : [secrets.current];
 }
 
 /**
@@ -185,8 +183,12 @@ export function rotateWebhookSecrets(
 
 /** The previous secret's expiry while it is still in force, for showing to the tenant. */
 export function previousSecretExpiry(secrets: WebhookSecrets, now: Date): string | undefined {
+  return previousInForce(secrets, now)?.expiresAt;
+}
+
+function previousInForce(secrets: WebhookSecrets, now: Date): WebhookSecrets["previous"] {
   const { previous } = secrets;
-  return previous && Date.parse(previous.expiresAt) > now.getTime() ? previous.expiresAt : undefined;
+  return previous && Date.parse(previous.expiresAt) > now.getTime() ? previous : undefined;
 }
 
 /** Two rotations of one tenant's secret at once: the other one won, and its secret is the current one. */

@@ -8,7 +8,7 @@ import type * as logs from "aws-cdk-lib/aws-logs";
 import type * as sns from "aws-cdk-lib/aws-sns";
 import type * as sqs from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
-import { WEBHOOK_QUEUE } from "../../functions/core/constants.js";
+import { WEBHOOK_QUEUE, WEBHOOK_SECRET_CONTEXT_KEY } from "../../functions/core/constants.js";
 import { webhookDispatcherFunction } from "../../functions/handlers/webhook-dispatcher/function.js";
 import { alarmOnAnyDeadLetter, queueWithDeadLetters } from "./queue-with-dead-letters.js";
 import { definedFunctionProps, ServiceFunction } from "./service-function.js";
@@ -37,9 +37,6 @@ export interface WebhookDeliveryProps {
    */
   readonly removalPolicy?: RemovalPolicy;
 }
-
-/** The encryption context key every webhook secret's ciphertext is bound to (KmsSecretCipher). */
-const SECRET_CONTEXT_KEY = "tenant";
 
 /**
  * Signed job-completion webhooks: a queue the render worker puts one message on when a job with a
@@ -140,8 +137,8 @@ export class WebhookDelivery extends Construct {
         actions: ["kms:Encrypt", "kms:Decrypt"],
         resources: [this.secretsKey.keyArn],
         conditions: {
-          "ForAllValues:StringEquals": { "kms:EncryptionContextKeys": [SECRET_CONTEXT_KEY] },
-          Null: { [`kms:EncryptionContext:${SECRET_CONTEXT_KEY}`]: "false" },
+          "ForAllValues:StringEquals": { "kms:EncryptionContextKeys": [WEBHOOK_SECRET_CONTEXT_KEY] },
+          Null: { [`kms:EncryptionContext:${WEBHOOK_SECRET_CONTEXT_KEY}`]: "false" },
         },
       }),
     );

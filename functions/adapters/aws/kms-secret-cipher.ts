@@ -1,8 +1,6 @@
 import { DecryptCommand, EncryptCommand, type KMSClient } from "@aws-sdk/client-kms";
+import { WEBHOOK_SECRET_CONTEXT_KEY as CONTEXT_KEY } from "../../core/constants.js";
 import type { SecretCipher } from "../../core/ports.js";
-
-/** The encryption context every ciphertext is bound to; the key policy may require its key. */
-export const SECRET_CONTEXT_KEY = "tenant";
 
 /** Ciphertexts decrypted in this container, kept so that each delivery need not call KMS. */
 const CACHE_ENTRIES = 256;
@@ -26,7 +24,7 @@ export class KmsSecretCipher implements SecretCipher {
       new EncryptCommand({
         KeyId: this.keyId,
         Plaintext: Buffer.from(plaintext, "utf8"),
-        EncryptionContext: { [SECRET_CONTEXT_KEY]: tenant },
+        EncryptionContext: { [CONTEXT_KEY]: tenant },
       }),
     );
     if (!CiphertextBlob) throw new Error(`KMS key ${this.keyId} answered Encrypt without a ciphertext.`);
@@ -42,7 +40,7 @@ export class KmsSecretCipher implements SecretCipher {
         // Naming the key makes KMS refuse a ciphertext of any other key.
         KeyId: this.keyId,
         CiphertextBlob: ciphertext,
-        EncryptionContext: { [SECRET_CONTEXT_KEY]: tenant },
+        EncryptionContext: { [CONTEXT_KEY]: tenant },
       }),
     );
     if (!Plaintext) throw new Error(`KMS key ${this.keyId} answered Decrypt without a plaintext.`);

@@ -4,6 +4,7 @@ import { App, type AppProps, Duration, Validations } from "aws-cdk-lib";
 import { AwsSolutionsChecks } from "cdk-nag";
 import { REPO_ROOT } from "./handler-entries.js";
 import { KilnStack, type KilnStackProps } from "./kiln-stack.js";
+import { STACK_OPTION_KEYS, stackOptionsFromContext } from "./stack-options.js";
 import { parseStageName } from "./stage.js";
 
 /** Context keys `cdk synth|deploy --context key=value` understands. */
@@ -16,6 +17,9 @@ export const CONTEXT_KEYS = {
   workerReservedConcurrency: "workerReservedConcurrency",
   apiCloudWatchRole: "apiCloudWatchRole",
   accountConcurrency: "accountConcurrency",
+  // Platform options (lib/stack-options.ts, docs/deploy.md): kmsKey, kmsKeyArn, vpc, vpcId,
+  // apiDomainName, apiCertificateArn, cdnDomainName, cdnCertificateArn, apiWebAclArn, cdnWebAclArn, tags.
+  ...STACK_OPTION_KEYS,
 } as const;
 
 type ContextReader = (key: string) => unknown;
@@ -54,6 +58,7 @@ export function kilnPropsFromContext(read: ContextReader): KilnStackProps {
       reservedConcurrency: optionalNumber(read, CONTEXT_KEYS.workerReservedConcurrency),
     },
     api: { cloudWatchRole: optionalBoolean(read, CONTEXT_KEYS.apiCloudWatchRole) },
+    ...stackOptionsFromContext(read),
   };
 }
 

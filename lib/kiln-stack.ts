@@ -1,15 +1,19 @@
-import { CfnOutput, type Duration, Stack, type StackProps } from "aws-cdk-lib";
+import { CfnOutput, type Duration, Stack, type StackProps, Tags, Token } from "aws-cdk-lib";
+import * as acm from "aws-cdk-lib/aws-certificatemanager";
 import type * as secretsmanager from "aws-cdk-lib/aws-secretsmanager";
 import type { Construct } from "constructs";
 import { batchFanOutFunction } from "../functions/handlers/batch-fanout/function.js";
 import { webhookDispatcherFunction } from "../functions/handlers/webhook-dispatcher/function.js";
 import { type ConcurrencyPlan, DEFAULT_ACCOUNT_CONCURRENCY, planConcurrency } from "./concurrency.js";
+import { ApiEdge } from "./constructs/api-edge.js";
 import { BatchFanOut } from "./constructs/batch-fanout.js";
 import { KilnBuckets } from "./constructs/buckets.js";
 import { ChromiumLayer } from "./constructs/chromium-layer.js";
+import { KilnEncryptionKey } from "./constructs/encryption-key.js";
 import { type ApiThrottle, RenderApi } from "./constructs/http-api.js";
 import { JobsTable } from "./constructs/jobs-table.js";
 import { Monitoring } from "./constructs/monitoring.js";
+import { KilnNetwork } from "./constructs/network.js";
 import { OutputsCdn } from "./constructs/outputs-cdn.js";
 import { Reconciler } from "./constructs/reconciler.js";
 import { RenderQueue } from "./constructs/render-queue.js";
@@ -20,11 +24,14 @@ import {
   validateRenderWorkerOptions,
 } from "./constructs/render-worker.js";
 import { RequestPayloads } from "./constructs/request-payloads.js";
+import { placeFunctions } from "./constructs/service-function.js";
 import { SigningKeyPair, UrlSigner } from "./constructs/url-signer.js";
 import { WebhookDelivery } from "./constructs/webhooks.js";
+import { STACK_OPTION_KEYS, type StackOptions } from "./stack-options.js";
 import { type StageName, stageSettings } from "./stage.js";
 
-export interface KilnStackProps extends StackProps {
+/** Stack options (lib/stack-options.ts): `tags` are also the stack's own tags. */
+export interface KilnStackProps extends StackProps, StackOptions {
   /** dev or prod: names, removal policies and log retention follow from it. */
   readonly stage: StageName;
   /**
@@ -96,6 +103,9 @@ export class KilnStack extends Stack {
   public readonly batches: BatchFanOut;
   public readonly reconciler: Reconciler;
   public readonly concurrency: ConcurrencyPlan;
+  public readonly encryptionKey?: KilnEncryptionKey;
+  public readonly network?: KilnNetwork;
+  public readonly apiEdge: ApiEdge;
 
   constructor(scope: Construct, id: string, props: KilnStackProps) {
     super(scope, id, { description: `Kiln render pipeline (${props.stage})`, ...props });
@@ -116,21 +126,60 @@ export class KilnStack extends Stack {
     });
     const workerTimeout = props.renderWorker?.timeout ?? RENDER_WORKER_DEFAULTS.timeout;
 
+    // Tags first, on the stack: every taggable resource under it gets them.
+    Tags.of(this).add("kiln:stage", props.stage);
+    for (const [key, value] of Object.entries(props.tags ?? {})) Tags.of(this).add(key, value);
+    const keyOption = props.encryptionKey;
+    if (keyOption && "keyArn" in keyOption) this.checkKeyRegion(keyOption.keyArn);
+    this.encryptionKey =
+      keyOption &&
+      new KilnEncryptionKey(this, "EncryptionKey", {
+        keyArn: "keyArn" in keyOption ? keyOption.keyArn : undefined,
+        removalPolicy: stage.removalPolicy,
+        aliasName: p,
+      });
+    const key = this.encryptionKey?.key;
+    if (
+      props.network &&
+      "vpcId" in props.network &&
+      (Token.isUnresolved(this.account) || Token.isUnresolved(this.region))
+    ) {
+      throw new Error(
+        `--context ${STACK_OPTION_KEYS.vpcId} looks the VPC up in the stack's account and region, which are not known: run cdk with credentials for the account, or set CDK_DEFAULT_ACCOUNT and CDK_DEFAULT_REGION (or use --context ${STACK_OPTION_KEYS.vpc}=create).`,
+      );
+    }
+    this.network =
+      props.network &&
+      new KilnNetwork(this, "Network", {
+        vpcId: "vpcId" in props.network ? props.network.vpcId : undefined,
+        encryptionKey: key,
+        ...lifecycle,
+      });
+    // Every function below runs in the network and writes to key-encrypted logs.
+    placeFunctions(this, { logsKey: key, network: this.network });
+
     this.buckets = new KilnBuckets(this, "Buckets", {
       removalPolicy: stage.removalPolicy,
       autoDeleteObjects: stage.autoDeleteObjects,
       outputsExpirationDays: props.outputsExpirationDays,
+      encryptionKey: key,
     });
     this.jobs = new JobsTable(this, "Jobs", {
       tableName: `${p}-jobs`,
       removalPolicy: stage.removalPolicy,
       deletionProtection: stage.deletionProtection,
+      encryptionKey: key,
     });
-    this.renderQueue = new RenderQueue(this, "RenderQueue", { queueName: `${p}-renders`, workerTimeout });
+    this.renderQueue = new RenderQueue(this, "RenderQueue", {
+      queueName: `${p}-renders`,
+      workerTimeout,
+      encryptionKey: key,
+    });
     this.payloads = new RequestPayloads(this, "Payloads", {
       accessLogsBucket: this.buckets.accessLogs,
       removalPolicy: stage.removalPolicy,
       autoDeleteObjects: stage.autoDeleteObjects,
+      encryptionKey: key,
     });
     this.webhooks = new WebhookDelivery(this, "Webhooks", {
       jobsTable: this.jobs.table,
@@ -138,6 +187,7 @@ export class KilnStack extends Stack {
       callbackHosts: props.callbacks?.hosts,
       queueName: `${p}-webhooks`,
       functionName: `${p}-webhook-dispatcher`,
+      encryptionKey: key,
       ...lifecycle,
     });
 
@@ -145,6 +195,7 @@ export class KilnStack extends Stack {
       ...props.signingKey,
       ...lifecycle,
       namePrefix: p,
+      encryptionKey: key,
     });
     this.cdn = new OutputsCdn(this, "Cdn", {
       outputsBucket: this.buckets.outputs,
@@ -152,6 +203,15 @@ export class KilnStack extends Stack {
       keyGroup: this.signingKey.keyGroup,
       logBucket: this.buckets.accessLogs,
       comment: `Kiln ${props.stage}: outputs and assets`,
+      customDomain: props.cdnDomain && {
+        domainName: props.cdnDomain.domainName,
+        certificate: acm.Certificate.fromCertificateArn(
+          this,
+          "CdnCertificate",
+          props.cdnDomain.certificateArn,
+        ),
+      },
+      webAclArn: props.cdnWebAclArn,
     });
     this.signer = new UrlSigner(this, "Signer", {
       keyPair: this.signingKey,
@@ -197,7 +257,13 @@ export class KilnStack extends Stack {
       callbackHosts: props.callbacks?.hosts,
       apiName: `${p}-api`,
       functionName: `${p}-api`,
+      logsKey: key,
       ...lifecycle,
+    });
+    this.apiEdge = new ApiEdge(this, "ApiEdge", {
+      api: this.api.api,
+      customDomain: props.apiDomain,
+      webAclArn: props.apiWebAclArn,
     });
 
     this.monitoring = new Monitoring(this, "Monitoring", {
@@ -209,6 +275,7 @@ export class KilnStack extends Stack {
       alarmEmail: props.alarmEmail,
       topicName: `${p}-alarms`,
       dashboardName: `Kiln-${props.stage}`,
+      encryptionKey: key,
     });
     this.webhooks.alarmOnDeadLetters(this.monitoring.topic);
     this.monitoring.alarmOnThrottles("ApiThrottles", this.api.function, "The api function's");
@@ -226,6 +293,7 @@ export class KilnStack extends Stack {
       outputsBucket: this.buckets.outputs,
       queueName: `${p}-batches`,
       functionName: `${p}-batch-fanout`,
+      encryptionKey: key,
       ...lifecycle,
     });
     this.batches.connectApi(this.api.function, this.buckets.assets);
@@ -251,9 +319,15 @@ export class KilnStack extends Stack {
     output("UsagePlanId", this.api.usagePlan.usagePlanId, "Usage plan to associate tenant API keys with");
     output(
       "DistributionDomainName",
-      this.cdn.domainName,
-      "CloudFront domain serving signed outputs and assets",
+      this.cdn.distributionDomainName,
+      "CloudFront domain serving signed outputs and assets (the alias target of cdnDomainName)",
     );
+    if (props.cdnDomain) output("CdnDomainName", this.cdn.domainName, "The domain signed URLs name");
+    if (this.apiEdge.domainTarget) {
+      output("ApiDomainTarget", this.apiEdge.domainTarget, "Alias or CNAME target of apiDomainName");
+    }
+    if (key) output("EncryptionKeyArn", key.keyArn, "KMS key of Kiln's stores");
+    if (this.network) output("VpcId", this.network.vpc.vpcId, "VPC the functions run in");
     output("RenderQueueUrl", this.renderQueue.queue.queueUrl, "Render queue");
     output("DeadLetterQueueUrl", this.renderQueue.deadLetterQueue.queueUrl, "Render dead-letter queue");
     output("DeadLetterQueueArn", this.renderQueue.deadLetterQueue.queueArn, "Source ARN for a redrive");
@@ -276,5 +350,15 @@ export class KilnStack extends Stack {
     output("TemplatesBucketName", this.buckets.templates.bucketName, "Versioned templates");
     output("AssetsBucketName", this.buckets.assets.bucketName, "Tenant assets (assets/<tenant>/...)");
     output("AlarmTopicArn", this.monitoring.topic.topicArn, "SNS topic the alarms notify");
+  }
+
+  /** A KMS key serves its own region only; a key elsewhere would fail at deploy, store by store. */
+  private checkKeyRegion(keyArn: string): void {
+    const keyRegion = keyArn.split(":")[3];
+    if (!Token.isUnresolved(this.region) && keyRegion !== this.region) {
+      throw new Error(
+        `--context ${STACK_OPTION_KEYS.kmsKeyArn} must name a key in the stack's region ${this.region}; ${keyArn} is in ${keyRegion}.`,
+      );
+    }
   }
 }

@@ -2,6 +2,7 @@ import { Duration, RemovalPolicy, Validations } from "aws-cdk-lib";
 import type * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
 import type * as dynamodb from "aws-cdk-lib/aws-dynamodb";
 import * as iam from "aws-cdk-lib/aws-iam";
+import type * as kms from "aws-cdk-lib/aws-kms";
 import type * as lambda from "aws-cdk-lib/aws-lambda";
 import { SqsEventSource } from "aws-cdk-lib/aws-lambda-event-sources";
 import type * as logs from "aws-cdk-lib/aws-logs";
@@ -13,6 +14,7 @@ import { ASSETS } from "../../functions/core/assets.js";
 import { BATCH_QUEUE, OUTPUTS } from "../../functions/core/constants.js";
 import { apiFunction as apiFunctionDefinition } from "../../functions/handlers/api/function.js";
 import { batchFanOutFunction } from "../../functions/handlers/batch-fanout/function.js";
+import { grantKeyUse } from "./encryption-key.js";
 import { iamResourceFinding } from "./nag-findings.js";
 import { alarmOnAnyDeadLetter, queueWithDeadLetters } from "./queue-with-dead-letters.js";
 import type { RequestPayloads } from "./request-payloads.js";
@@ -39,6 +41,11 @@ export interface BatchFanOutProps {
   readonly logRetention?: logs.RetentionDays;
   /** Applies to the log group. @default RemovalPolicy.DESTROY */
   readonly removalPolicy?: RemovalPolicy;
+  /**
+   * Customer-managed key for the queue and its dead-letter queue.
+   * @default - SSE-SQS
+   */
+  readonly encryptionKey?: kms.IKey;
 }
 
 /**
@@ -49,6 +56,7 @@ export interface BatchFanOutProps {
 export class BatchFanOut extends Construct {
   public readonly queue: sqs.Queue;
   public readonly deadLetterQueue: sqs.Queue;
+  public readonly encryptionKey?: kms.IKey;
   public readonly function: ServiceFunction["function"];
   public readonly role: iam.Role;
 
@@ -63,10 +71,12 @@ export class BatchFanOut extends Construct {
       queueName: props.queueName,
       retentionPeriod: Duration.seconds(BATCH_QUEUE.retentionSeconds),
       visibilityTimeout: Duration.seconds(BATCH_QUEUE.visibilityTimeoutSeconds),
+      encryptionKey: props.encryptionKey,
       maxReceiveCount: BATCH_QUEUE.maxReceiveCount,
     });
     this.queue = queue;
     this.deadLetterQueue = deadLetterQueue;
+    this.encryptionKey = props.encryptionKey;
 
     const fanOut = new ServiceFunction(this, "FanOut", {
       ...definedFunctionProps(batchFanOutFunction, {
@@ -95,6 +105,7 @@ export class BatchFanOut extends Construct {
         resources: [outputObjects],
       }),
     );
+    grantKeyUse(this.role, props.outputsBucket.encryptionKey);
     Validations.of(this.role).acknowledge({
       id: iamResourceFinding(this.role, outputObjects),
       reason:
@@ -120,6 +131,7 @@ export class BatchFanOut extends Construct {
     apiFunction.addToRolePolicy(
       new iam.PolicyStatement({ actions: ["s3:GetObject"], resources: [assetObjects] }),
     );
+    grantKeyUse(apiFunction, assetsBucket.encryptionKey);
   }
 
   /** Alarms on any message in the dead-letter queue: a chunk whose jobs were never created. */

@@ -1,4 +1,5 @@
 import { Duration, RemovalPolicy, Validations } from "aws-cdk-lib";
+import type * as kms from "aws-cdk-lib/aws-kms";
 import * as s3 from "aws-cdk-lib/aws-s3";
 import { Construct } from "constructs";
 import { JOB_RETENTION_DAYS, OUTPUTS } from "../../functions/core/constants.js";
@@ -19,6 +20,11 @@ export interface KilnBucketsProps {
   readonly outputsExpirationDays?: number;
   /** @default 90 */
   readonly accessLogsExpirationDays?: number;
+  /**
+   * Customer-managed key for the outputs, templates and assets buckets (SSE-KMS with S3 Bucket Keys). The access-log bucket keeps SSE-S3: S3 server access logging delivers only to SSE-S3 targets.
+   * @default - SSE-S3
+   */
+  readonly encryptionKey?: kms.IKey;
 }
 
 /**
@@ -32,6 +38,8 @@ export class KilnBuckets extends Construct {
   public readonly assets: s3.Bucket;
   public readonly accessLogs: s3.Bucket;
   public readonly outputsExpirationDays: number;
+  /** Key of the outputs, templates and assets buckets, when customer-managed. */
+  public readonly encryptionKey?: kms.IKey;
 
   constructor(scope: Construct, id: string, props: KilnBucketsProps = {}) {
     super(scope, id);
@@ -71,8 +79,14 @@ export class KilnBuckets extends Construct {
         "This is the access-log target of the other buckets and CloudFront; logging it into itself would log its own log deliveries.",
     });
 
+    this.encryptionKey = props.encryptionKey;
     const logged = (prefix: string): s3.BucketProps => ({
       ...common,
+      ...(props.encryptionKey && {
+        encryption: s3.BucketEncryption.KMS,
+        encryptionKey: props.encryptionKey,
+        bucketKeyEnabled: true,
+      }),
       objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
       serverAccessLogsBucket: this.accessLogs,
       serverAccessLogsPrefix: `s3/${prefix}/`,

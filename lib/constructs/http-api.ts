@@ -2,6 +2,7 @@ import { RemovalPolicy, Validations } from "aws-cdk-lib";
 import * as apigateway from "aws-cdk-lib/aws-apigateway";
 import type * as dynamodb from "aws-cdk-lib/aws-dynamodb";
 import * as iam from "aws-cdk-lib/aws-iam";
+import type * as kms from "aws-cdk-lib/aws-kms";
 import * as logs from "aws-cdk-lib/aws-logs";
 import type * as s3 from "aws-cdk-lib/aws-s3";
 import type * as sqs from "aws-cdk-lib/aws-sqs";
@@ -22,6 +23,7 @@ import {
   rateLimited,
 } from "../../functions/handlers/api/http-errors.js";
 import { API_OPERATIONS, gatewayPath } from "../../functions/handlers/api/operations.js";
+import { grantKeyUse } from "./encryption-key.js";
 import { iamResourceFinding } from "./nag-findings.js";
 import type { RequestPayloads } from "./request-payloads.js";
 import { definedFunctionProps, ServiceFunction } from "./service-function.js";
@@ -93,6 +95,8 @@ export interface RenderApiProps {
   readonly logRetention?: logs.RetentionDays;
   /** Applies to log groups. @default RemovalPolicy.DESTROY */
   readonly removalPolicy?: RemovalPolicy;
+  /** Customer-managed key of the access log group. @default - CloudWatch Logs' own encryption */
+  readonly logsKey?: kms.IKey;
 }
 
 /**
@@ -161,6 +165,8 @@ export class RenderApi extends Construct {
     apiFunction.role.addToPolicy(
       new iam.PolicyStatement({ actions: ["s3:PutObject"], resources: [assetObjects] }),
     );
+    grantKeyUse(apiFunction.role, props.templatesBucket.encryptionKey);
+    grantKeyUse(apiFunction.role, props.assetsBucket.encryptionKey);
     Validations.of(apiFunction.role).acknowledge(
       ...[templateObjects, assetObjects].map((resource) => ({
         id: iamResourceFinding(apiFunction.role, resource),
@@ -172,6 +178,7 @@ export class RenderApi extends Construct {
     this.accessLogs = new logs.LogGroup(this, "AccessLogs", {
       retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
       removalPolicy,
+      encryptionKey: props.logsKey,
     });
     const f = apigateway.AccessLogField;
     const accessLogFormat = apigateway.AccessLogFormat.custom(

@@ -1,5 +1,6 @@
 import { RemovalPolicy, Stack, Validations } from "aws-cdk-lib";
 import * as dynamodb from "aws-cdk-lib/aws-dynamodb";
+import type * as kms from "aws-cdk-lib/aws-kms";
 import { Construct } from "constructs";
 import { BATCH_JOBS_INDEX, JOBS_TABLE, OPEN_JOBS_INDEX } from "../../functions/core/constants.js";
 import { iamResourceFinding } from "./nag-findings.js";
@@ -16,6 +17,11 @@ export interface JobsTableProps {
    * @default 35
    */
   readonly pointInTimeRecoveryDays?: number;
+  /**
+   * Customer-managed key for the table.
+   * @default - the AWS managed key
+   */
+  readonly encryptionKey?: kms.IKey;
 }
 
 /**
@@ -25,6 +31,7 @@ export interface JobsTableProps {
  */
 export class JobsTable extends Construct {
   public readonly table: dynamodb.Table;
+  public readonly encryptionKey?: kms.IKey;
 
   constructor(scope: Construct, id: string, props: JobsTableProps = {}) {
     super(scope, id);
@@ -41,10 +48,13 @@ export class JobsTable extends Construct {
       timeToLiveAttribute: JOBS_TABLE.timeToLiveAttribute,
       billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true, recoveryPeriodInDays },
-      encryption: dynamodb.TableEncryption.AWS_MANAGED,
+      ...(props.encryptionKey
+        ? { encryption: dynamodb.TableEncryption.CUSTOMER_MANAGED, encryptionKey: props.encryptionKey }
+        : { encryption: dynamodb.TableEncryption.AWS_MANAGED }),
       deletionProtection: props.deletionProtection ?? true,
       removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
     });
+    this.encryptionKey = props.encryptionKey;
     // Sparse: only jobs of a batch carry its keys. Projects what a batch's counts and manifest read.
     this.table.addGlobalSecondaryIndex({
       indexName: BATCH_JOBS_INDEX.indexName,

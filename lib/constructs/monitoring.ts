@@ -2,6 +2,7 @@ import { Duration } from "aws-cdk-lib";
 import type * as apigateway from "aws-cdk-lib/aws-apigateway";
 import * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
 import * as actions from "aws-cdk-lib/aws-cloudwatch-actions";
+import type * as kms from "aws-cdk-lib/aws-kms";
 import type * as lambda from "aws-cdk-lib/aws-lambda";
 import * as sns from "aws-cdk-lib/aws-sns";
 import * as subscriptions from "aws-cdk-lib/aws-sns-subscriptions";
@@ -59,6 +60,11 @@ export interface MonitoringProps {
    * @default 1
    */
   readonly api5xxThreshold?: number;
+  /**
+   * Customer-managed key of the alarm topic; its policy must let cloudwatch.amazonaws.com use it.
+   * @default - an unencrypted topic
+   */
+  readonly encryptionKey?: kms.IKey;
 }
 
 export interface KilnAlarms {
@@ -98,6 +104,7 @@ export class Monitoring extends Construct {
       topicName: props.topicName,
       displayName: "Kiln alarms",
       enforceSSL: true,
+      masterKey: props.encryptionKey,
     });
     if (props.alarmEmail) this.topic.addSubscription(new subscriptions.EmailSubscription(props.alarmEmail));
 

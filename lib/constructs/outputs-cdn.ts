@@ -1,4 +1,5 @@
-import { Duration, Validations } from "aws-cdk-lib";
+import { Duration, Token, Validations } from "aws-cdk-lib";
+import type * as acm from "aws-cdk-lib/aws-certificatemanager";
 import * as cloudfront from "aws-cdk-lib/aws-cloudfront";
 import * as origins from "aws-cdk-lib/aws-cloudfront-origins";
 import type * as s3 from "aws-cdk-lib/aws-s3";
@@ -26,7 +27,23 @@ export interface OutputsCdnProps {
   readonly maxTtl?: Duration;
   /** @default "Kiln outputs and assets" */
   readonly comment?: string;
+  /**
+   * A domain of your own for the distribution, with its ACM certificate (which CloudFront requires in
+   * us-east-1). Signed URLs then name this domain.
+   * @default - only the *.cloudfront.net domain
+   */
+  readonly customDomain?: { readonly domainName: string; readonly certificate: acm.ICertificate };
+  /** ARN of a CLOUDFRONT-scope WAF web ACL. @default - none */
+  readonly webAclArn?: string;
 }
+
+/**
+ * Content-Security-Policy of every response: outputs are images and PDFs opened directly, never pages
+ * that load anything. Images need nothing; Chromium's PDF viewer embeds the document itself (object-src
+ * 'self'); image documents style themselves inline. No frame may contain an output.
+ */
+export const OUTPUTS_CONTENT_SECURITY_POLICY =
+  "default-src 'none'; img-src 'self'; object-src 'self'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
 
 /**
  * The CloudFront distribution in front of the outputs and assets buckets: S3 origins reached through
@@ -36,7 +53,11 @@ export interface OutputsCdnProps {
 export class OutputsCdn extends Construct {
   public readonly distribution: cloudfront.Distribution;
   public readonly cachePolicy: cloudfront.CachePolicy;
+  public readonly responseHeadersPolicy: cloudfront.ResponseHeadersPolicy;
+  /** The domain signed URLs name: the custom domain when given, else the distribution's. */
   public readonly domainName: string;
+  /** The distribution's *.cloudfront.net domain: the target of a custom domain's DNS alias. */
+  public readonly distributionDomainName: string;
 
   constructor(scope: Construct, id: string, props: OutputsCdnProps) {
     super(scope, id);
@@ -58,6 +79,30 @@ export class OutputsCdn extends Construct {
       maxTtl,
     });
 
+    if (props.customDomain && !Token.isUnresolved(props.customDomain.certificate.certificateArn)) {
+      const region = props.customDomain.certificate.certificateArn.split(":")[3];
+      if (region !== "us-east-1") {
+        throw new Error(
+          `The CDN certificate (cdnCertificateArn) must be in us-east-1, where CloudFront reads certificates; ${props.customDomain.certificate.certificateArn} is in ${region}.`,
+        );
+      }
+    }
+
+    this.responseHeadersPolicy = new cloudfront.ResponseHeadersPolicy(this, "SecurityHeaders", {
+      comment: "Kiln: HSTS, nosniff, no framing, no referrer, a CSP for images and PDFs",
+      securityHeadersBehavior: {
+        strictTransportSecurity: {
+          accessControlMaxAge: Duration.days(730),
+          includeSubdomains: true,
+          override: true,
+        },
+        contentTypeOptions: { override: true },
+        frameOptions: { frameOption: cloudfront.HeadersFrameOption.DENY, override: true },
+        referrerPolicy: { referrerPolicy: cloudfront.HeadersReferrerPolicy.NO_REFERRER, override: true },
+        contentSecurityPolicy: { contentSecurityPolicy: OUTPUTS_CONTENT_SECURITY_POLICY, override: true },
+      },
+    });
+
     const oac = new cloudfront.S3OriginAccessControl(this, "OriginAccess", {
       description: "Kiln: CloudFront reads outputs and assets with SigV4",
       signing: cloudfront.Signing.SIGV4_ALWAYS,
@@ -72,6 +117,7 @@ export class OutputsCdn extends Construct {
       allowedMethods: cloudfront.AllowedMethods.ALLOW_GET_HEAD,
       cachedMethods: cloudfront.CachedMethods.CACHE_GET_HEAD,
       cachePolicy: this.cachePolicy,
+      responseHeadersPolicy: this.responseHeadersPolicy,
       compress: false,
     });
 
@@ -94,25 +140,42 @@ export class OutputsCdn extends Construct {
       enableLogging: true,
       logBucket: props.logBucket,
       logFilePrefix: "cloudfront/",
+      ...(props.customDomain && {
+        domainNames: [props.customDomain.domainName],
+        certificate: props.customDomain.certificate,
+        minimumProtocolVersion: cloudfront.SecurityPolicyProtocol.TLS_V1_2_2021,
+      }),
+      webAclId: props.webAclArn,
     });
-    this.domainName = this.distribution.distributionDomainName;
+    this.distributionDomainName = this.distribution.distributionDomainName;
+    this.domainName = props.customDomain?.domainName ?? this.distributionDomainName;
 
+    // With a custom domain the distribution sets TLSv1.2_2021, and with a web ACL it has one: then
+    // the findings below do not arise and are not acknowledged.
     Validations.of(this.distribution).acknowledge(
-      {
-        id: "AwsSolutions-CFR4",
-        reason:
-          "The distribution uses the default *.cloudfront.net certificate, whose viewer TLS policy CloudFront fixes; a minimum of TLSv1.2_2021 needs a custom domain and ACM certificate, which Kiln leaves to the operator.",
-      },
       {
         id: "AwsSolutions-CFR1",
         reason:
           "Outputs and assets are served only on short-lived signed URLs minted for authenticated tenants; Kiln has no per-country policy to enforce.",
       },
-      {
-        id: "AwsSolutions-CFR2",
-        reason:
-          "Every request needs a valid CloudFront signature, checked before the origin is reached; a WAF web ACL (us-east-1) can be attached by the operator, at extra cost, if request inspection is required.",
-      },
+      ...(props.customDomain
+        ? []
+        : [
+            {
+              id: "AwsSolutions-CFR4",
+              reason:
+                "Without a custom domain (cdnDomainName) the distribution uses the default *.cloudfront.net certificate, whose viewer TLS policy CloudFront fixes; with one it sets TLSv1.2_2021.",
+            },
+          ]),
+      ...(props.webAclArn
+        ? []
+        : [
+            {
+              id: "AwsSolutions-CFR2",
+              reason:
+                "Every request needs a valid CloudFront signature, checked before the origin is reached; a WAF web ACL can be attached with cdnWebAclArn, at extra cost, if request inspection is required.",
+            },
+          ]),
     );
   }
 }

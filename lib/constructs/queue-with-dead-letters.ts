@@ -1,6 +1,7 @@
 import { Duration } from "aws-cdk-lib";
 import * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
 import * as actions from "aws-cdk-lib/aws-cloudwatch-actions";
+import type * as kms from "aws-cdk-lib/aws-kms";
 import type * as sns from "aws-cdk-lib/aws-sns";
 import * as sqs from "aws-cdk-lib/aws-sqs";
 import type { Construct } from "constructs";
@@ -11,6 +12,8 @@ export interface QueueWithDeadLettersProps {
   readonly retentionPeriod: Duration;
   readonly visibilityTimeout: Duration;
   readonly maxReceiveCount: number;
+  /** Customer-managed key of both queues. @default - SSE-SQS */
+  readonly encryptionKey?: kms.IKey | undefined;
 }
 
 /**
@@ -18,15 +21,18 @@ export interface QueueWithDeadLettersProps {
  * so the render and webhook queues cannot drift apart on security settings.
  */
 export function queueWithDeadLetters(scope: Construct, props: QueueWithDeadLettersProps) {
+  const encryption = props.encryptionKey
+    ? { encryption: sqs.QueueEncryption.KMS, encryptionMasterKey: props.encryptionKey }
+    : { encryption: sqs.QueueEncryption.SQS_MANAGED };
   const deadLetterQueue = new sqs.Queue(scope, "DeadLetterQueue", {
     queueName: props.queueName ? `${props.queueName}-dlq` : undefined,
-    encryption: sqs.QueueEncryption.SQS_MANAGED,
+    ...encryption,
     enforceSSL: true,
     retentionPeriod: props.retentionPeriod,
   });
   const queue = new sqs.Queue(scope, "Queue", {
     queueName: props.queueName,
-    encryption: sqs.QueueEncryption.SQS_MANAGED,
+    ...encryption,
     enforceSSL: true,
     retentionPeriod: props.retentionPeriod,
     visibilityTimeout: props.visibilityTimeout,

@@ -17,6 +17,7 @@ import {
   stuckAfterSecondsFor,
 } from "../../functions/handlers/reconciler/function.js";
 import { RESERVED_CONCURRENCY } from "../concurrency.js";
+import { grantKeyUse } from "./encryption-key.js";
 import { definedFunctionProps, ServiceFunction } from "./service-function.js";
 
 export interface ReconcilerProps {
@@ -79,6 +80,7 @@ export class Reconciler extends Construct {
     this.role = reconciler.role;
     // Query the open-jobs index for candidates, read each (GetItem), conditional UpdateItem.
     props.jobsTable.grant(this.role, "dynamodb:Query", "dynamodb:GetItem", "dynamodb:UpdateItem");
+    grantKeyUse(this.role, props.jobsTable.encryptionKey);
     props.renderQueue.grantSendMessages(this.role);
     props.webhookQueue.grantSendMessages(this.role);
 

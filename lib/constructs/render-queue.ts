@@ -1,4 +1,5 @@
 import { Duration } from "aws-cdk-lib";
+import type * as kms from "aws-cdk-lib/aws-kms";
 import type * as sqs from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
 import { RENDER_QUEUE } from "../../functions/core/constants.js";
@@ -16,6 +17,11 @@ export interface RenderQueueProps {
   readonly queueName?: string;
   /** @default RENDER_QUEUE.maxReceiveCount (4: three render attempts and a settling receive) */
   readonly maxReceiveCount?: number;
+  /**
+   * Customer-managed key for the queue and its dead-letter queue.
+   * @default - SSE-SQS
+   */
+  readonly encryptionKey?: kms.IKey;
 }
 
 /**
@@ -29,6 +35,7 @@ export class RenderQueue extends Construct {
   public readonly deadLetterQueue: sqs.Queue;
   public readonly visibilityTimeout: Duration;
   public readonly maxReceiveCount: number;
+  public readonly encryptionKey?: kms.IKey;
 
   constructor(scope: Construct, id: string, props: RenderQueueProps) {
     super(scope, id);
@@ -57,7 +64,9 @@ export class RenderQueue extends Construct {
       retentionPeriod: Duration.seconds(RENDER_QUEUE.retentionSeconds),
       visibilityTimeout: this.visibilityTimeout,
       maxReceiveCount: this.maxReceiveCount,
+      encryptionKey: props.encryptionKey,
     });
+    this.encryptionKey = props.encryptionKey;
     this.queue = queue;
     this.deadLetterQueue = deadLetterQueue;
   }

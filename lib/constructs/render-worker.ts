@@ -10,6 +10,7 @@ import { ASSETS } from "../../functions/core/assets.js";
 import { OUTPUTS } from "../../functions/core/constants.js";
 import { renderWorkerFunction } from "../../functions/handlers/render-worker/function.js";
 import { CHROMIUM_PACKAGE } from "./chromium-layer.js";
+import { grantKeyUse } from "./encryption-key.js";
 import { iamResourceFinding } from "./nag-findings.js";
 import { MIN_VISIBILITY_TIMEOUT_FACTOR, type RenderQueue } from "./render-queue.js";
 import type { RequestPayloads } from "./request-payloads.js";
@@ -153,6 +154,7 @@ export class RenderWorker extends Construct {
     this.role.addToPolicy(
       new iam.PolicyStatement({ actions: ["s3:PutObject"], resources: [outputsObjects] }),
     );
+    grantKeyUse(this.role, props.outputsBucket.encryptionKey);
     const findings = [iamResourceFinding(this, outputsObjects)];
     // Template HTML by content-addressed key.
     const templateObjects = props.templatesBucket.arnForObjects("*");
@@ -162,6 +164,7 @@ export class RenderWorker extends Construct {
         resources: [templateObjects],
       }),
     );
+    grantKeyUse(this.role, props.templatesBucket.encryptionKey);
     // Whether a job's assets exist (HeadObject needs s3:GetObject); with s3:ListBucket a missing one
     // is a 404, not a 403, so the job can say which asset is missing.
     const assetObjects = props.assetsBucket.arnForObjects(`${ASSETS.keyPrefix}*`);
@@ -171,6 +174,7 @@ export class RenderWorker extends Construct {
         resources: [props.assetsBucket.bucketArn, assetObjects],
       }),
     );
+    grantKeyUse(this.role, props.assetsBucket.encryptionKey);
     findings.push(iamResourceFinding(this, templateObjects), iamResourceFinding(this, assetObjects));
     props.signer.grantInvoke(this.role);
     props.payloads.grantRead(this.role);

@@ -1,8 +1,10 @@
 import { Duration, RemovalPolicy, Validations } from "aws-cdk-lib";
 import * as iam from "aws-cdk-lib/aws-iam";
+import type * as kms from "aws-cdk-lib/aws-kms";
 import * as s3 from "aws-cdk-lib/aws-s3";
 import { Construct } from "constructs";
 import { JOB_RETENTION_DAYS, PAYLOADS } from "../../functions/core/constants.js";
+import { grantKeyUse } from "./encryption-key.js";
 import { iamResourceFinding } from "./nag-findings.js";
 
 export interface RequestPayloadsProps {
@@ -21,6 +23,11 @@ export interface RequestPayloadsProps {
    * @default JOB_RETENTION_DAYS (30)
    */
   readonly expirationDays?: number;
+  /**
+   * Customer-managed key for the bucket (SSE-KMS with an S3 Bucket Key).
+   * @default - SSE-S3
+   */
+  readonly encryptionKey?: kms.IKey;
 }
 
 /**
@@ -30,6 +37,7 @@ export interface RequestPayloadsProps {
  */
 export class RequestPayloads extends Construct {
   public readonly bucket: s3.Bucket;
+  public readonly encryptionKey?: kms.IKey;
 
   constructor(scope: Construct, id: string, props: RequestPayloadsProps) {
     super(scope, id);
@@ -40,9 +48,12 @@ export class RequestPayloads extends Construct {
       );
     }
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
+    this.encryptionKey = props.encryptionKey;
     this.bucket = new s3.Bucket(this, "Bucket", {
       blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
-      encryption: s3.BucketEncryption.S3_MANAGED,
+      ...(props.encryptionKey
+        ? { encryption: s3.BucketEncryption.KMS, encryptionKey: props.encryptionKey, bucketKeyEnabled: true }
+        : { encryption: s3.BucketEncryption.S3_MANAGED }),
       enforceSSL: true,
       minimumTLSVersion: 1.2,
       objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
@@ -70,6 +81,7 @@ export class RequestPayloads extends Construct {
   private grant(role: iam.Role, action: string): void {
     const objects = this.bucket.arnForObjects(`${PAYLOADS.keyPrefix}*`);
     role.addToPolicy(new iam.PolicyStatement({ actions: [action], resources: [objects] }));
+    grantKeyUse(role, this.encryptionKey);
     Validations.of(role).acknowledge({
       id: iamResourceFinding(role, objects),
       reason:

@@ -1,6 +1,7 @@
 import * as path from "node:path";
-import { Duration, RemovalPolicy, Token, Validations } from "aws-cdk-lib";
+import { Duration, RemovalPolicy, Stack, Token, Validations } from "aws-cdk-lib";
 import * as iam from "aws-cdk-lib/aws-iam";
+import type * as kms from "aws-cdk-lib/aws-kms";
 import * as lambda from "aws-cdk-lib/aws-lambda";
 import * as nodejs from "aws-cdk-lib/aws-lambda-nodejs";
 import * as logs from "aws-cdk-lib/aws-logs";
@@ -12,6 +13,7 @@ import {
   type ValuesOf,
 } from "../../functions/handlers/function-definition.js";
 import { LOCK_FILE, REPO_ROOT } from "../handler-entries.js";
+import type { KilnNetwork } from "./network.js";
 
 /** The one runtime every Kiln function uses; the Chromium layer is built for it. */
 export const KILN_RUNTIME = lambda.Runtime.NODEJS_22_X;
@@ -70,6 +72,30 @@ export interface ServiceFunctionProps {
   readonly logSampleRate?: number;
 }
 
+/** What every Kiln function of a stack shares: the key of its log group and the network it runs in. */
+export interface FunctionPlacement {
+  /** @default - log groups encrypted by CloudWatch Logs' own key */
+  readonly logsKey?: kms.IKey;
+  /** @default - functions outside any VPC */
+  readonly network?: KilnNetwork;
+}
+
+const placements = new WeakMap<Stack, FunctionPlacement>();
+const stacksWithFunctions = new WeakSet<Stack>();
+
+/**
+ * Sets where every ServiceFunction of `stack` runs and how its logs are encrypted: a stack-wide rule,
+ * so that no construct can create a function outside the VPC. Call it before the first function.
+ */
+export function placeFunctions(stack: Stack, placement: FunctionPlacement): void {
+  if (stacksWithFunctions.has(stack) || placements.has(stack)) {
+    throw new Error(
+      `${stack.node.path}: placeFunctions must be called once, before the stack's first ServiceFunction.`,
+    );
+  }
+  placements.set(stack, placement);
+}
+
 /** Powertools service name from an entry path: its folder for `index.ts`, else its file name. */
 export function serviceNameOf(entry: string): string {
   const parts = entry.split(/[\\/]/);
@@ -115,10 +141,15 @@ export class ServiceFunction extends Construct {
       );
     }
 
+    const stack = Stack.of(this);
+    stacksWithFunctions.add(stack);
+    const placement = placements.get(stack) ?? {};
+
     this.logGroup = new logs.LogGroup(this, "Logs", {
       logGroupName: props.functionName ? `/aws/lambda/${props.functionName}` : undefined,
       retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
       removalPolicy: props.removalPolicy ?? RemovalPolicy.DESTROY,
+      encryptionKey: placement.logsKey,
     });
 
     // An explicit role instead of AWSLambdaBasicExecutionRole: it may write its own log group and nothing else.
@@ -132,6 +163,18 @@ export class ServiceFunction extends Construct {
         resources: [this.logGroup.logGroupArn],
       }),
     );
+    const network = placement.network;
+    if (network) {
+      // Lambda creates and removes the function's network interfaces with these.
+      this.role.addManagedPolicy(
+        iam.ManagedPolicy.fromAwsManagedPolicyName("service-role/AWSLambdaVPCAccessExecutionRole"),
+      );
+      Validations.of(this.role).acknowledge({
+        id: "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole]",
+        reason:
+          "A function in a VPC needs the EC2 network-interface actions, which do not support resource-level permissions; AWS's managed policy grants exactly those.",
+      });
+    }
 
     this.function = new nodejs.NodejsFunction(this, "Function", {
       entry: props.entry,
@@ -156,6 +199,17 @@ export class ServiceFunction extends Construct {
       reservedConcurrentExecutions: reserved,
       role: this.role,
       logGroup: this.logGroup,
+      ...(network && {
+        vpc: network.vpc,
+        vpcSubnets: network.subnets,
+        securityGroups: [
+          network.httpsOnlySecurityGroup(
+            this,
+            "SecurityGroup",
+            `Kiln ${props.functionName ?? this.node.path}: https egress only`,
+          ),
+        ],
+      }),
       tracing: lambda.Tracing.ACTIVE,
       depsLockFilePath: LOCK_FILE,
       bundling: {

@@ -1,12 +1,14 @@
 import { CustomResource, Duration, RemovalPolicy, Token, Validations } from "aws-cdk-lib";
 import * as cloudfront from "aws-cdk-lib/aws-cloudfront";
 import * as iam from "aws-cdk-lib/aws-iam";
+import type * as kms from "aws-cdk-lib/aws-kms";
 import type * as logs from "aws-cdk-lib/aws-logs";
 import * as secretsmanager from "aws-cdk-lib/aws-secretsmanager";
 import { Construct } from "constructs";
 import { SIGNED_URL_DEFAULT_TTL_SECONDS } from "../../functions/core/constants.js";
 import { signAssetsFunction } from "../../functions/handlers/sign-assets/function.js";
 import { HANDLER_ENTRIES } from "../handler-entries.js";
+import { grantKeyUse } from "./encryption-key.js";
 import { definedFunctionProps, ServiceFunction } from "./service-function.js";
 
 /** Bounds of a signed URL's lifetime, the same as the sign-assets request schema accepts. */
@@ -39,6 +41,11 @@ export interface SigningKeyPairProps {
    * @default - generated names
    */
   readonly namePrefix?: string;
+  /**
+   * Customer-managed key of a generated secret.
+   * @default - Secrets Manager's AWS managed key
+   */
+  readonly encryptionKey?: kms.IKey;
 }
 
 /**
@@ -83,6 +90,7 @@ export class SigningKeyPair extends Construct {
         description:
           "Kiln CloudFront URL-signing private key (PEM). Only the sign-assets function may read it.",
         removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
+        encryptionKey: props.encryptionKey,
       });
       Validations.of(secret).acknowledge({
         id: "AwsSolutions-SMG4",
@@ -107,6 +115,7 @@ export class SigningKeyPair extends Construct {
           resources: [secret.secretArn],
         }),
       );
+      grantKeyUse(provider.role, props.encryptionKey);
       const keyPair = new CustomResource(this, "KeyPair", {
         serviceToken: provider.function.functionArn,
         resourceType: "Custom::KilnSigningKeyPair",

@@ -36,6 +36,11 @@ export interface WebhookDeliveryProps {
    * @default RemovalPolicy.DESTROY for the log group, RemovalPolicy.RETAIN for the key
    */
   readonly removalPolicy?: RemovalPolicy;
+  /**
+   * Customer-managed key for the queue and its dead-letter queue.
+   * @default - SSE-SQS
+   */
+  readonly encryptionKey?: kms.IKey;
 }
 
 /**
@@ -53,6 +58,7 @@ export interface WebhookDeliveryProps {
 export class WebhookDelivery extends Construct {
   public readonly queue: sqs.Queue;
   public readonly deadLetterQueue: sqs.Queue;
+  public readonly encryptionKey?: kms.IKey;
   public readonly function: ServiceFunction["function"];
   public readonly role: iam.Role;
   /** Encrypts tenants' webhook signing secrets. */
@@ -71,10 +77,12 @@ export class WebhookDelivery extends Construct {
       queueName: props.queueName,
       retentionPeriod: Duration.seconds(WEBHOOK_QUEUE.retentionSeconds),
       visibilityTimeout: Duration.seconds(WEBHOOK_QUEUE.visibilityTimeoutSeconds),
+      encryptionKey: props.encryptionKey,
       maxReceiveCount: WEBHOOK_QUEUE.maxReceiveCount,
     });
     this.queue = queue;
     this.deadLetterQueue = deadLetterQueue;
+    this.encryptionKey = props.encryptionKey;
 
     this.secretsKey = new kms.Key(this, "SecretsKey", {
       description:

@@ -1,4 +1,4 @@
-import { CfnOutput, type Duration, Stack, type StackProps, Tags, Token } from "aws-cdk-lib";
+import { CfnOutput, type Duration, Stack, type StackProps, Token } from "aws-cdk-lib";
 import * as acm from "aws-cdk-lib/aws-certificatemanager";
 import type * as secretsmanager from "aws-cdk-lib/aws-secretsmanager";
 import type { Construct } from "constructs";
@@ -25,6 +25,7 @@ import {
 } from "./constructs/render-worker.js";
 import { RequestPayloads } from "./constructs/request-payloads.js";
 import { placeFunctions } from "./constructs/service-function.js";
+import { tagStack } from "./constructs/tagging.js";
 import { SigningKeyPair, UrlSigner } from "./constructs/url-signer.js";
 import { WebhookDelivery } from "./constructs/webhooks.js";
 import { STACK_OPTION_KEYS, type StackOptions } from "./stack-options.js";
@@ -108,7 +109,12 @@ export class KilnStack extends Stack {
   public readonly apiEdge: ApiEdge;
 
   constructor(scope: Construct, id: string, props: KilnStackProps) {
-    super(scope, id, { description: `Kiln render pipeline (${props.stage})`, ...props });
+    super(scope, id, {
+      description: `Kiln render pipeline (${props.stage})`,
+      ...props,
+      // Stack tags, which CloudFormation also propagates at deploy; tagStack writes them into the template.
+      tags: { "kiln:stage": props.stage, ...props.tags },
+    });
     const stage = stageSettings(props.stage);
     const p = stage.prefix;
     const lifecycle = { removalPolicy: stage.removalPolicy, logRetention: stage.logRetention };
@@ -126,9 +132,7 @@ export class KilnStack extends Stack {
     });
     const workerTimeout = props.renderWorker?.timeout ?? RENDER_WORKER_DEFAULTS.timeout;
 
-    // Tags first, on the stack: every taggable resource under it gets them.
-    Tags.of(this).add("kiln:stage", props.stage);
-    for (const [key, value] of Object.entries(props.tags ?? {})) Tags.of(this).add(key, value);
+    tagStack(this, this.tags.tagValues());
     const keyOption = props.encryptionKey;
     if (keyOption && "keyArn" in keyOption) this.checkKeyRegion(keyOption.keyArn);
     this.encryptionKey =

@@ -71,15 +71,15 @@ export class KilnEncryptionKey extends Construct {
         }),
       );
       this.key = key;
-      // The CDN's OAC origins add cloudfront.amazonaws.com (kms:Decrypt) to this policy. Its SourceArn can
-      // only be `distribution/*` of this account: the key encrypts the buckets the distribution's origins
-      // name, so naming the distribution in the key's policy would be a dependency cycle.
-      Validations.of(this).acknowledge({
-        id: "Annotation::@aws-cdk/aws-cloudfront-origins:wildcardKeyPolicyForOac",
-        reason:
-          "A key policy naming the distribution would close a cycle (key, buckets, distribution); the statement allows only kms:Decrypt by CloudFront distributions of this account. docs/deploy.md shows how to narrow it after the first deploy.",
-      });
     }
+    // The CDN's OAC origins add cloudfront.amazonaws.com (kms:Decrypt) to a created key's policy. Its
+    // SourceArn can only be `distribution/*` of this account: the key encrypts the buckets the
+    // distribution's origins name, so naming the distribution in the key's policy would be a cycle.
+    Validations.of(this).acknowledge({
+      id: "Annotation::@aws-cdk/aws-cloudfront-origins:wildcardKeyPolicyForOac",
+      reason:
+        "A key policy naming the distribution would close a cycle (key, buckets, distribution); the statement allows only kms:Decrypt by CloudFront distributions of this account. docs/deploy.md shows how to narrow it after the first deploy, and the statement an existing key needs.",
+    });
     // CDK's own grants on encrypted tables and queues (read/write data, send, consume) name these two
     // wildcard actions on the one key; grantKeyUse never does.
     Validations.of(Stack.of(this)).acknowledge(

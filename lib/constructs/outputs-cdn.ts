@@ -2,6 +2,7 @@ import { Duration, Token, Validations } from "aws-cdk-lib";
 import type * as acm from "aws-cdk-lib/aws-certificatemanager";
 import * as cloudfront from "aws-cdk-lib/aws-cloudfront";
 import * as origins from "aws-cdk-lib/aws-cloudfront-origins";
+import * as kms from "aws-cdk-lib/aws-kms";
 import type * as s3 from "aws-cdk-lib/aws-s3";
 import { Construct } from "constructs";
 import { OUTPUTS } from "../../functions/core/constants.js";
@@ -150,6 +151,17 @@ export class OutputsCdn extends Construct {
     this.distributionDomainName = this.distribution.distributionDomainName;
     this.domainName = props.customDomain?.domainName ?? this.distributionDomainName;
 
+    if (
+      [props.outputsBucket, props.assetsBucket].some(
+        (b) => b.encryptionKey && !(b.encryptionKey instanceof kms.Key),
+      )
+    ) {
+      Validations.of(this.distribution).acknowledge({
+        id: "Annotation::@aws-cdk/aws-cloudfront-origins:updateImportedKeyPolicyOac",
+        reason:
+          "An existing key's policy belongs to its owner: docs/deploy.md gives the statement that lets this distribution decrypt with it (kmsKeyArn).",
+      });
+    }
     // With a custom domain the distribution sets TLSv1.2_2021, and with a web ACL it has one: then
     // the findings below do not arise and are not acknowledged.
     Validations.of(this.distribution).acknowledge(

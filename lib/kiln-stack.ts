@@ -1,4 +1,4 @@
-import { CfnOutput, type Duration, Stack, type StackProps, Token } from "aws-cdk-lib";
+import { CfnOutput, type Duration, Stack, type StackProps } from "aws-cdk-lib";
 import * as acm from "aws-cdk-lib/aws-certificatemanager";
 import type * as secretsmanager from "aws-cdk-lib/aws-secretsmanager";
 import type { Construct } from "constructs";
@@ -28,7 +28,7 @@ import { placeFunctions } from "./constructs/service-function.js";
 import { tagStack } from "./constructs/tagging.js";
 import { SigningKeyPair, UrlSigner } from "./constructs/url-signer.js";
 import { WebhookDelivery } from "./constructs/webhooks.js";
-import { STACK_OPTION_KEYS, type StackOptions } from "./stack-options.js";
+import type { StackOptions } from "./stack-options.js";
 import { type StageName, stageSettings } from "./stage.js";
 
 /** Stack options (lib/stack-options.ts): `tags` are also the stack's own tags. */
@@ -134,7 +134,6 @@ export class KilnStack extends Stack {
 
     tagStack(this, this.tags.tagValues());
     const keyOption = props.encryptionKey;
-    if (keyOption && "keyArn" in keyOption) this.checkKeyRegion(keyOption.keyArn);
     this.encryptionKey =
       keyOption &&
       new KilnEncryptionKey(this, "EncryptionKey", {
@@ -143,15 +142,6 @@ export class KilnStack extends Stack {
         aliasName: p,
       });
     const key = this.encryptionKey?.key;
-    if (
-      props.network &&
-      "vpcId" in props.network &&
-      (Token.isUnresolved(this.account) || Token.isUnresolved(this.region))
-    ) {
-      throw new Error(
-        `--context ${STACK_OPTION_KEYS.vpcId} looks the VPC up in the stack's account and region, which are not known: run cdk with credentials for the account, or set CDK_DEFAULT_ACCOUNT and CDK_DEFAULT_REGION (or use --context ${STACK_OPTION_KEYS.vpc}=create).`,
-      );
-    }
     this.network =
       props.network &&
       new KilnNetwork(this, "Network", {
@@ -354,15 +344,5 @@ export class KilnStack extends Stack {
     output("TemplatesBucketName", this.buckets.templates.bucketName, "Versioned templates");
     output("AssetsBucketName", this.buckets.assets.bucketName, "Tenant assets (assets/<tenant>/...)");
     output("AlarmTopicArn", this.monitoring.topic.topicArn, "SNS topic the alarms notify");
-  }
-
-  /** A KMS key serves its own region only; a key elsewhere would fail at deploy, store by store. */
-  private checkKeyRegion(keyArn: string): void {
-    const keyRegion = keyArn.split(":")[3];
-    if (!Token.isUnresolved(this.region) && keyRegion !== this.region) {
-      throw new Error(
-        `--context ${STACK_OPTION_KEYS.kmsKeyArn} must name a key in the stack's region ${this.region}; ${keyArn} is in ${keyRegion}.`,
-      );
-    }
   }
 }

@@ -33,7 +33,7 @@ export class ApiEdge extends Construct {
       const certificateRegion = Token.isUnresolved(certificateArn) ? undefined : certificateArn.split(":")[3];
       if (certificateRegion && !Token.isUnresolved(region) && certificateRegion !== region) {
         throw new Error(
-          `The API certificate (apiCertificateArn) must be a regional certificate in the stack's region ${region}; ${certificateArn} is in ${certificateRegion}.`,
+          `apiCertificateArn (--context apiCertificateArn) must be a regional certificate in the stack's region ${region}; ${certificateArn} is in ${certificateRegion}.`,
         );
       }
       this.domain = new apigateway.DomainName(this, "Domain", {

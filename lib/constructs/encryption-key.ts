@@ -1,4 +1,4 @@
-import { Aws, RemovalPolicy, Stack, Validations } from "aws-cdk-lib";
+import { Aws, RemovalPolicy, Stack, Token, Validations } from "aws-cdk-lib";
 import * as iam from "aws-cdk-lib/aws-iam";
 import * as kms from "aws-cdk-lib/aws-kms";
 import { Construct } from "constructs";
@@ -31,6 +31,14 @@ export class KilnEncryptionKey extends Construct {
   constructor(scope: Construct, id: string, props: KilnEncryptionKeyProps = {}) {
     super(scope, id);
     if (props.keyArn !== undefined) {
+      // A KMS key serves its own region only; a key elsewhere would fail at deploy, store by store.
+      const region = Stack.of(this).region;
+      const keyRegion = Token.isUnresolved(props.keyArn) ? undefined : props.keyArn.split(":")[3];
+      if (keyRegion && !Token.isUnresolved(region) && keyRegion !== region) {
+        throw new Error(
+          `kmsKeyArn (--context kmsKeyArn) must name a key in the stack's region ${region}; ${props.keyArn} is in ${keyRegion}.`,
+        );
+      }
       this.created = false;
       this.key = kms.Key.fromKeyArn(this, "Key", props.keyArn);
     } else {

@@ -1,4 +1,4 @@
-import { RemovalPolicy } from "aws-cdk-lib";
+import { RemovalPolicy, Stack, Token } from "aws-cdk-lib";
 import * as ec2 from "aws-cdk-lib/aws-ec2";
 import type * as kms from "aws-cdk-lib/aws-kms";
 import * as logs from "aws-cdk-lib/aws-logs";
@@ -37,6 +37,12 @@ export class KilnNetwork extends Construct {
     super(scope, id);
     this.subnets = { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS, onePerAz: true };
     if (props.vpcId !== undefined) {
+      const stack = Stack.of(this);
+      if (Token.isUnresolved(stack.account) || Token.isUnresolved(stack.region)) {
+        throw new Error(
+          "vpcId (--context vpcId) looks the VPC up in the stack's account and region, which are not known: run cdk with credentials for the account, or set CDK_DEFAULT_ACCOUNT and CDK_DEFAULT_REGION (or use --context vpc=create).",
+        );
+      }
       this.created = false;
       this.vpc = ec2.Vpc.fromLookup(this, "Vpc", { vpcId: props.vpcId });
     } else {

@@ -84,7 +84,7 @@ export class OutputsCdn extends Construct {
       const region = props.customDomain.certificate.certificateArn.split(":")[3];
       if (region !== "us-east-1") {
         throw new Error(
-          `The CDN certificate (cdnCertificateArn) must be in us-east-1, where CloudFront reads certificates; ${props.customDomain.certificate.certificateArn} is in ${region}.`,
+          `cdnCertificateArn (--context cdnCertificateArn) must be in us-east-1, where CloudFront reads certificates; ${props.customDomain.certificate.certificateArn} is in ${region}.`,
         );
       }
     }

@@ -517,19 +517,19 @@ describe("validation that needs the stack's environment", () => {
 
   it("refuses a VPC lookup without account and region", () => {
     expect(() => build({ network: { vpcId: VPC_ID }, env: undefined })).toThrow(
-      /--context vpcId looks the VPC up in the stack's account and region, which are not known: .*CDK_DEFAULT_ACCOUNT and CDK_DEFAULT_REGION/,
+      /vpcId \(--context vpcId\) looks the VPC up in the stack's account and region, which are not known: .*CDK_DEFAULT_ACCOUNT and CDK_DEFAULT_REGION/,
     );
   });
 
   it("refuses a key, an API certificate or a CDN certificate in the wrong region", () => {
     expect(() => build({ encryptionKey: { keyArn: KEY_ARN.replace(REGION, "us-west-2") } })).toThrow(
-      /--context kmsKeyArn must name a key in the stack's region eu-west-1/,
+      /kmsKeyArn \(--context kmsKeyArn\) must name a key in the stack's region eu-west-1/,
     );
     expect(() => build({ apiDomain: { domainName: "api.example.com", certificateArn: CDN_CERT } })).toThrow(
-      /apiCertificateArn\) must be a regional certificate in the stack's region eu-west-1; .* is in us-east-1/,
+      /apiCertificateArn \(--context apiCertificateArn\) must be a regional certificate in the stack's region eu-west-1; .* is in us-east-1/,
     );
     expect(() => build({ cdnDomain: { domainName: "cdn.example.com", certificateArn: API_CERT } })).toThrow(
-      /cdnCertificateArn\) must be in us-east-1, where CloudFront reads certificates; .* is in eu-west-1/,
+      /cdnCertificateArn \(--context cdnCertificateArn\) must be in us-east-1, where CloudFront reads certificates; .* is in eu-west-1/,
     );
   });
 });

@@ -11,7 +11,7 @@ export interface KilnNetworkProps {
    * @default - a new VPC: public and private subnets with NAT egress in 2 AZs
    */
   readonly vpcId?: string;
-  /** Key of the stack's stores: adds a KMS endpoint and encrypts the flow log. @default - none */
+  /** Key of the stack's stores: encrypts a created VPC's flow log. @default - none */
   readonly encryptionKey?: kms.IKey;
   /** Retention of a created VPC's flow log. @default logs.RetentionDays.ONE_MONTH */
   readonly logRetention?: logs.RetentionDays;
@@ -21,9 +21,9 @@ export interface KilnNetworkProps {
 
 /**
  * The network Kiln's functions run in: private subnets with egress, gateway endpoints for S3 and
- * DynamoDB, interface endpoints for SQS, Secrets Manager, Lambda, CloudWatch Logs, CloudWatch and (with
- * a customer-managed key) KMS, so AWS traffic stays in the VPC. Each function gets its own security
- * group with https egress only (httpsOnlySecurityGroup).
+ * DynamoDB, interface endpoints for SQS, Secrets Manager, Lambda, CloudWatch Logs, CloudWatch and
+ * KMS (webhook secrets, and the stores' key when there is one), so AWS traffic stays in the VPC. Each
+ * function gets its own security group with https egress only (httpsOnlySecurityGroup).
  */
 export class KilnNetwork extends Construct {
   public readonly vpc: ec2.IVpc;
@@ -79,8 +79,9 @@ export class KilnNetwork extends Construct {
       ["Lambda", ec2.InterfaceVpcEndpointAwsService.LAMBDA],
       ["Logs", ec2.InterfaceVpcEndpointAwsService.CLOUDWATCH_LOGS],
       ["Monitoring", ec2.InterfaceVpcEndpointAwsService.CLOUDWATCH_MONITORING],
+      // Webhook secrets are always KMS-encrypted, whether or not the stores use a customer key.
+      ["Kms", ec2.InterfaceVpcEndpointAwsService.KMS],
     ];
-    if (props.encryptionKey) interfaces.push(["Kms", ec2.InterfaceVpcEndpointAwsService.KMS]);
     this.endpointSecurityGroup = new ec2.SecurityGroup(this, "EndpointSecurityGroup", {
       vpc: this.vpc,
       description: "Kiln VPC endpoints: https in from Kiln functions only",

@@ -86,6 +86,9 @@ const refersTo = (value: Cfn, keyId: string | undefined, literal?: string): bool
     : JSON.stringify(value) === JSON.stringify({ "Fn::GetAtt": [keyId, "Arn"] }) ||
       JSON.stringify(value) === JSON.stringify({ Ref: keyId });
 
+/** The stores' key (the webhooks construct has its own key for webhook secrets). */
+const storesKey = () => onlyResource(json, "AWS::KMS::Key", (k) => k.id === keyId);
+
 let all: Synthesized;
 let json: Cfn;
 let keyId: string;
@@ -95,7 +98,7 @@ beforeAll(() => {
   // Configuration only: no bundling.
   all = synthKiln(ALL_OPTIONS, { bundling: false });
   json = all.json;
-  keyId = onlyResource(json, "AWS::KMS::Key").id;
+  keyId = logicalIdOf(json, "EncryptionKey/Key", "AWS::KMS::Key");
 });
 afterAll(() => {
   all?.dispose();
@@ -114,7 +117,7 @@ describe("every option at once", () => {
 
 describe("kmsKey=create", () => {
   it("creates a rotating key, removed with a dev stack, that CloudWatch Logs and alarms of this account may use", () => {
-    const key = onlyResource(json, "AWS::KMS::Key");
+    const key = storesKey();
     expect(key.properties.EnableKeyRotation).toBe(true);
     expect(key.raw.DeletionPolicy).toBe("Delete");
     const statements: Cfn[] = key.properties.KeyPolicy.Statement;
@@ -164,7 +167,7 @@ describe("kmsKey=create", () => {
 
   it("lets every function that touches an encrypted store decrypt and generate data keys with it", () => {
     const byRole = allowStatementsByRole(json);
-    const keyPolicy: Cfn[] = onlyResource(json, "AWS::KMS::Key").properties.KeyPolicy.Statement;
+    const keyPolicy: Cfn[] = storesKey().properties.KeyPolicy.Statement;
     for (const path of KILN_FUNCTIONS) {
       const roleId = logicalIdOf(json, `${path}/Role`, "AWS::IAM::Role");
       const onKey = (byRole.get(roleId) ?? []).filter((s) =>
@@ -411,7 +414,10 @@ describe("vpc=create with kmsKeyArn and key=value tags", () => {
   });
 
   it("uses the existing key for every store and grant, and creates none", () => {
-    expect(resources(cjson, "AWS::KMS::Key")).toEqual([]);
+    // The only key is the webhooks construct's own, for webhook secrets.
+    expect(resources(cjson, "AWS::KMS::Key").map((k) => k.id)).toEqual([
+      logicalIdOf(cjson, "Webhooks/SecretsKey", "AWS::KMS::Key"),
+    ]);
     expect(onlyResource(cjson, "AWS::DynamoDB::Table").properties.SSESpecification.KMSMasterKeyId).toBe(
       KEY_ARN,
     );

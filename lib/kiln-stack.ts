@@ -228,7 +228,7 @@ export class KilnStack extends Stack {
       functionName: `${p}-batch-fanout`,
       ...lifecycle,
     });
-    this.batches.connectApi(this.api.function, this.buckets.assets);
+    this.batches.connectApi(this.api.function, this.api.role);
     this.batches.alarmOnDeadLetters(this.monitoring.topic);
 
     this.reconciler = new Reconciler(this, "Reconciler", {

@@ -7,6 +7,7 @@ import { Construct } from "constructs";
 import { SIGNED_URL_DEFAULT_TTL_SECONDS } from "../../functions/core/constants.js";
 import { signAssetsFunction } from "../../functions/handlers/sign-assets/function.js";
 import { HANDLER_ENTRIES } from "../handler-entries.js";
+import { grantDeclared } from "../permissions.js";
 import { definedFunctionProps, ServiceFunction } from "./service-function.js";
 
 /** Bounds of a signed URL's lifetime, the same as the sign-assets request schema accepts. */
@@ -128,14 +129,13 @@ export class SigningKeyPair extends Construct {
   }
 
   /**
-   * Grants `role` read access to the private key and, for a generated secret, denies it to every other
-   * principal in the secret's resource policy. Only one role may ever read the key.
+   * Makes `role` the key's one reader: for a generated secret, the secret's resource policy denies it to
+   * every other principal. The role's own grant comes from its function's definition.
    */
   restrictReadsTo(role: iam.IRole): void {
     if (this.reader)
       throw new Error("The signing key already has its one reader; no second role may read it.");
     this.reader = role;
-    this.secret.grantRead(role);
     if (this.generated) {
       this.secret.addToResourcePolicy(
         new iam.PolicyStatement({
@@ -207,6 +207,7 @@ export class UrlSigner extends Construct {
       removalPolicy: props.removalPolicy,
       reservedConcurrentExecutions: props.reservedConcurrency,
     });
+    grantDeclared(signer.role, signAssetsFunction, { signingKeySecretArn: { secret: props.keyPair.secret } });
     props.keyPair.restrictReadsTo(signer.role);
     this.function = signer.function;
     this.role = signer.role;

@@ -708,8 +708,7 @@ describe("render API", () => {
       [
         `s3:GetObject+s3:PutObject ${JSON.stringify(objects("Buckets/Templates", TEMPLATES.sourceKeyPrefix))}`,
         `s3:PutObject ${JSON.stringify(objects("Payloads/Bucket", PAYLOADS.keyPrefix))}`,
-        `s3:PutObject ${JSON.stringify(objects("Buckets/Assets", ASSETS.keyPrefix))}`,
-        `s3:GetObject ${JSON.stringify(objects("Buckets/Assets", ASSETS.keyPrefix))}`,
+        `s3:GetObject+s3:PutObject ${JSON.stringify(objects("Buckets/Assets", ASSETS.keyPrefix))}`,
       ].sort(),
     );
     const sqsActions = statements

@@ -6,6 +6,7 @@
 import type { IConstruct } from "constructs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FUNCTION_DEFINITIONS, type FunctionName } from "../../functions/handlers/definitions.js";
+import type { FunctionDefinition } from "../../functions/handlers/function-definition.js";
 import {
   EVENT_SOURCE_ACTIONS,
   EVENT_SOURCE_QUEUE,
@@ -76,7 +77,7 @@ function deployment(stack: KilnStack) {
 
 /** What a declaration grants, line by line. */
 function declaredLines(name: FunctionName, resourceOf: (setting: string) => string): string[] {
-  const definition = FUNCTION_DEFINITIONS[name];
+  const definition: FunctionDefinition = FUNCTION_DEFINITIONS[name];
   const lines: string[] = [];
   const permissions = definition.permissions as Record<string, ResourceAccess | undefined>;
   for (const [setting, access] of Object.entries(permissions)) {

@@ -3,6 +3,12 @@
  * roles, spread into action × resource × condition, against the same spread of the declaration on the
  * stack's resources. A grant added anywhere else, or widened, fails here with the line it added.
  */
+import { Stack } from "aws-cdk-lib";
+import { Template } from "aws-cdk-lib/assertions";
+import * as dynamodb from "aws-cdk-lib/aws-dynamodb";
+import * as iam from "aws-cdk-lib/aws-iam";
+import * as kms from "aws-cdk-lib/aws-kms";
+import * as s3 from "aws-cdk-lib/aws-s3";
 import type { IConstruct } from "constructs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FUNCTION_DEFINITIONS, type FunctionName } from "../../functions/handlers/definitions.js";
@@ -13,12 +19,14 @@ import {
   type ResourceAccess,
 } from "../../functions/handlers/permissions.js";
 import type { KilnStack } from "../../lib/kiln-stack.js";
+import { grantDeclared } from "../../lib/permissions.js";
 import {
   actionsOf,
   allowStatementsByRole,
   asArray,
   type Cfn,
   type Synthesized,
+  scratchApps,
   synthKiln,
 } from "./support.js";
 
@@ -169,5 +177,54 @@ describe("function roles", () => {
         ).toBe(true);
       }
     }
+  });
+});
+
+describe("grantDeclared", () => {
+  const apps = scratchApps();
+  afterAll(() => apps.dispose());
+
+  const fixture = () => {
+    const stack = new Stack(apps.app(), "Grants");
+    const role = new iam.Role(stack, "Role", { assumedBy: new iam.ServicePrincipal("lambda.amazonaws.com") });
+    const key = new kms.Key(stack, "Key");
+    const table = new dynamodb.Table(stack, "Table", {
+      partitionKey: { name: "pk", type: dynamodb.AttributeType.STRING },
+    });
+    const bucket = new s3.Bucket(stack, "Bucket");
+    return { stack, role, key, table, bucket };
+  };
+  const statementsOf = (stack: Stack) =>
+    Template.fromStack(stack).findResources("AWS::IAM::Policy") as Record<string, Cfn>;
+  const kmsActions = (stack: Stack, keyId: string) =>
+    Object.values(statementsOf(stack))
+      .flatMap((p) => p.Properties.PolicyDocument.Statement as Cfn[])
+      .filter((s) => JSON.stringify(s.Resource).includes(keyId))
+      .flatMap(actionsOf)
+      .sort();
+
+  it("adds the store's customer-managed key: decrypt to read, data keys too to write", () => {
+    const { stack, role, key, table } = fixture();
+    // The reconciler reads and updates jobs; the worker only reads templates.
+    grantDeclared(role, FUNCTION_DEFINITIONS.reconciler, { jobsTable: { table, encryptionKey: key } });
+    const keyId = stack.getLogicalId(key.node.defaultChild as kms.CfnKey);
+    expect(kmsActions(stack, keyId)).toEqual(["kms:Decrypt", "kms:GenerateDataKey"]);
+
+    const reader = fixture();
+    grantDeclared(reader.role, FUNCTION_DEFINITIONS.renderWorker, {
+      templatesBucket: { bucket: reader.bucket, encryptionKey: reader.key },
+    });
+    const readerKey = reader.stack.getLogicalId(reader.key.node.defaultChild as kms.CfnKey);
+    expect(kmsActions(reader.stack, readerKey)).toEqual(["kms:Decrypt"]);
+  });
+
+  it("refuses a resource the definition declares nothing on, or of the wrong kind, naming it", () => {
+    const { role, bucket } = fixture();
+    expect(() =>
+      grantDeclared(role, FUNCTION_DEFINITIONS.reconciler, { outputsBucket: { bucket } } as never),
+    ).toThrow("reconciler declares no access to outputsBucket");
+    expect(() => grantDeclared(role, FUNCTION_DEFINITIONS.reconciler, { jobsTable: { bucket } })).toThrow(
+      "reconciler's jobsTable is declared as dynamodb access: pass a table for it.",
+    );
   });
 });

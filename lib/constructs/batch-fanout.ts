@@ -93,7 +93,10 @@ export class BatchFanOut extends Construct {
     });
   }
 
-  /** Lets the api function submit batches: the queue's URL in its environment, and what its definition declares on the queue. */
+  /**
+   * Lets the api function submit batches: the queue's URL in its environment, and what the api's
+   * definition declares on the queue.
+   */
   connectApi(apiFunction: lambda.Function, apiRole: iam.Role): void {
     apiFunction.addEnvironment(apiFunctionDefinition.settings.batchQueueUrl.env, this.queue.queueUrl);
     grantDeclared(apiRole, apiFunctionDefinition, { batchQueueUrl: { queue: this.queue } });

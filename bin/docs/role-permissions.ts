@@ -32,6 +32,14 @@ const ITEM_KINDS: Record<keyof typeof PARTITIONS, string> = {
 
 const code = (s: string) => `\`${s}\``;
 
+/** A markdown table with its columns padded, as the formatter (Biome) writes docs/security.md's tables. */
+function table(header: readonly string[], rows: ReadonlyArray<readonly string[]>): string[] {
+  const widths = header.map((h, i) => Math.max(3, h.length, ...rows.map((r) => (r[i] ?? "").length)));
+  const line = (cells: readonly string[]) =>
+    `| ${cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join(" | ")} |`;
+  return [line(header), line(widths.map((w) => "-".repeat(w))), ...rows.map(line)];
+}
+
 /** "the name of the jobs table" → "jobs table". */
 function resourceName(definition: FunctionDefinition, setting: string): string {
   if (setting === EVENT_SOURCE_QUEUE) return "its own queue";
@@ -39,8 +47,8 @@ function resourceName(definition: FunctionDefinition, setting: string): string {
   return help.replace(/^the (name or ARN|name|URL|ARN) of (the )?/, "");
 }
 
-function rows(definition: FunctionDefinition): string[] {
-  const out: string[] = [];
+function rows(definition: FunctionDefinition): string[][] {
+  const out: string[][] = [];
   const permissions = definition.permissions as Record<string, ResourceAccess | undefined>;
   for (const [setting, access] of Object.entries(permissions)) {
     if (!access) continue;
@@ -49,24 +57,24 @@ function rows(definition: FunctionDefinition): string[] {
       case "dynamodb":
         for (const g of access.grants) {
           const where = `${g.index ? `index ${code(g.index)}, ` : ""}partition keys ${g.partitionKeys.map(code).join(", ")}`;
-          out.push(`| ${what} | ${g.actions.map(code).join(", ")} | ${where} |`);
+          out.push([what, g.actions.map(code).join(", "), where]);
         }
         break;
       case "s3":
         for (const g of access.grants) {
-          out.push(
-            `| ${what} | ${g.actions.map(code).join(", ")} | keys ${g.objectKeys.map(code).join(", ")} |`,
-          );
+          out.push([what, g.actions.map(code).join(", "), `keys ${g.objectKeys.map(code).join(", ")}`]);
         }
         break;
       default:
-        out.push(`| ${what} | ${access.actions.map(code).join(", ")} | the resource |`);
+        out.push([what, access.actions.map(code).join(", "), "the resource"]);
     }
   }
   if (definition.eventSource) {
-    out.push(
-      `| its own queue, for the SQS event source mapping | ${EVENT_SOURCE_ACTIONS.map(code).join(", ")} | the resource |`,
-    );
+    out.push([
+      "its own queue, for the SQS event source mapping",
+      EVENT_SOURCE_ACTIONS.map(code).join(", "),
+      "the resource",
+    ]);
   }
   return out;
 }
@@ -107,7 +115,7 @@ export function renderRolePermissions(): string {
         : "Reaches every kind of item in the jobs table.",
       "",
     );
-    out.push("| resource | actions | on |", "| --- | --- | --- |", ...rows(definition), "");
+    out.push(...table(["resource", "actions", "on"], rows(definition)), "");
   }
   out.push(END);
   return out.join("\n");

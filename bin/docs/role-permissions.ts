@@ -65,6 +65,13 @@ function rows(definition: FunctionDefinition): string[][] {
           out.push([what, g.actions.map(code).join(", "), `keys ${g.objectKeys.map(code).join(", ")}`]);
         }
         break;
+      case "kms":
+        out.push([
+          what,
+          access.actions.map(code).join(", "),
+          `the key, under an encryption context of ${access.encryptionContextKeys.map(code).join(", ")} only`,
+        ]);
+        break;
       default:
         out.push([what, access.actions.map(code).join(", "), "the resource"]);
     }

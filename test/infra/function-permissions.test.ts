@@ -64,6 +64,7 @@ function deployment(stack: KilnStack) {
     batchQueueUrl: arn(stack.batches.queue.queueArn),
     signerFunctionName: arn(stack.signer.function.functionArn),
     signingKeySecretArn: arn(stack.signingKey.secret.secretArn),
+    webhookSecretsKey: arn(stack.webhooks.secretsKey.keyArn),
   };
   const eventSourceQueue: Partial<Record<FunctionName, string>> = {
     renderWorker: settings.renderQueueUrl,
@@ -104,6 +105,15 @@ function declaredLines(name: FunctionName, resourceOf: (setting: string) => stri
           for (const key of g.objectKeys)
             for (const action of g.actions) lines.push(grantLine(action, `${arn}/${key}`));
         break;
+      case "kms": {
+        const keys = [...access.encryptionContextKeys];
+        const conditions = {
+          "ForAllValues:StringEquals": { "kms:EncryptionContextKeys": keys },
+          Null: Object.fromEntries(keys.map((k) => [`kms:EncryptionContext:${k}`, "false"])),
+        };
+        for (const action of access.actions) lines.push(grantLine(action, arn, conditions));
+        break;
+      }
       default:
         for (const action of access.actions) lines.push(grantLine(action, arn));
     }

@@ -112,6 +112,7 @@ const SERVICE_OF_MODULE: Record<string, string> = {
   "@aws-sdk/client-sqs": "sqs",
   "@aws-sdk/client-lambda": "lambda",
   "@aws-sdk/client-secrets-manager": "secretsmanager",
+  "@aws-sdk/client-kms": "kms",
 };
 
 /**

@@ -201,5 +201,8 @@ describe("every AWS call a function makes on the local stack", () => {
       "sqs:SendMessage",
     ]);
     expect(exercised(SERVICES.signAssets)).toEqual(["secretsmanager:GetSecretValue"]);
+    // Webhook secrets: created (encrypted) by the api, read (decrypted) by the dispatcher.
+    expect(exercised(SERVICES.api)).toContain("kms:Encrypt");
+    expect(exercised(SERVICES.webhookDispatcher)).toContain("kms:Decrypt");
   }, 300_000);
 });

@@ -290,7 +290,7 @@ export class KilnStack extends Stack {
       encryptionKey: key,
       ...lifecycle,
     });
-    this.batches.connectApi(this.api.function, this.buckets.assets);
+    this.batches.connectApi(this.api.function, this.api.role);
     this.batches.alarmOnDeadLetters(this.monitoring.topic);
 
     this.reconciler = new Reconciler(this, "Reconciler", {

@@ -1,6 +1,6 @@
 /**
  * A Kiln function described once: its configuration (environment variables, types, defaults, help), the
- * message it consumes, and its deployment defaults. The Lambda entry reads its configuration with
+ * message it consumes, its deployment defaults, and what its role may do. The Lambda entry reads its configuration with
  * `readConfig`, the local stack with `localConfig`, and lib/ derives the function's environment with
  * `environmentOf`, so a default lives in exactly one place: the setting's schema.
  *
@@ -8,6 +8,7 @@
  * adapters; each function's `wire` (its adapters and handler) sits beside it in `wire.ts`.
  */
 import type { z } from "zod";
+import type { Permissions } from "./permissions.js";
 
 /** One environment variable a function reads. */
 export interface Setting<T extends z.ZodType = z.ZodType> {
@@ -56,6 +57,11 @@ export interface FunctionDefinition<S extends Settings = Settings> {
   readonly timeoutSeconds: number;
   /** For functions fed by a queue: how the event source mapping hands it records. */
   readonly eventSource?: EventSourceDefaults;
+  /**
+   * Everything the function's role may do beyond writing its logs, by the setting that names each
+   * resource (see permissions.ts): lib/ grants exactly this, and the receive side of `eventSource`.
+   */
+  readonly permissions: Permissions<keyof S & string>;
 }
 
 /** The parsed configuration of a definition, by setting name (`config.jobsTable`). */

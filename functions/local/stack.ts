@@ -25,6 +25,7 @@ import { wireApi } from "../handlers/api/wire.js";
 import { batchFanOutFunction } from "../handlers/batch-fanout/function.js";
 import { wireBatchFanOut } from "../handlers/batch-fanout/wire.js";
 import type { FunctionDefinition } from "../handlers/function-definition.js";
+import type { AwsCall } from "../handlers/permissions.js";
 import { wireReconciler } from "../handlers/reconciler/wire.js";
 import { renderWorkerFunction } from "../handlers/render-worker/function.js";
 import { renderWorkerBrowsers, wireRenderWorker } from "../handlers/render-worker/wire.js";
@@ -32,6 +33,7 @@ import { wireSignAssets } from "../handlers/sign-assets/wire.js";
 import { webhookDispatcherFunction } from "../handlers/webhook-dispatcher/function.js";
 import { wireWebhookDispatcher } from "../handlers/webhook-dispatcher/wire.js";
 import { startLocalApiGateway } from "./api-gateway-server.js";
+import { recordAwsCalls } from "./aws-calls.js";
 import { type LocalEndpoints, localClientConfig } from "./aws-clients.js";
 import { type EdgeRequest, startLocalEdge } from "./edge.js";
 import { startEventSourceLoop } from "./event-source-loop.js";
@@ -110,6 +112,11 @@ export interface LocalStackOptions extends LocalTuning {
    * on AWS). @default LOCAL_OVERRIDES.reconcileEverySeconds
    */
   readonly reconcileEverySeconds?: number;
+  /**
+   * Test-only: hears every AWS SDK command each function sends (aws-calls.ts); each function then has
+   * clients of its own, as on Lambda. @default - the functions share one client per service
+   */
+  readonly onAwsCall?: (call: AwsCall) => void;
   /** Test-only: faults injected into the worker and the stores (see fault-injection.ts). */
   readonly faults?: LocalFaults;
   /**
@@ -237,8 +244,18 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       new Map([[LOCAL_NAMES.signingKeySecret, keys.privateKeyPem]]),
     );
     stops.push(secretsManager.stop);
+    const recorded = <C extends object>(client: C, fn: string, service: string): C =>
+      options.onAwsCall
+        ? recordAwsCalls(client, { function: fn, service, onCall: options.onAwsCall })
+        : client;
     const signAssets = wireSignAssets(
-      { secretsManager: new SecretsManagerClient(localClientConfig(secretsManager.endpoint)) },
+      {
+        secretsManager: recorded(
+          new SecretsManagerClient(localClientConfig(secretsManager.endpoint)),
+          SERVICES.signAssets,
+          "secretsmanager",
+        ),
+      },
       configs.signAssets.config,
       { logger: loggerOf(SERVICES.signAssets), clock },
     );
@@ -247,8 +264,6 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       functions: { [LOCAL_NAMES.signerFunction]: signAssets },
     });
     stops.push(lambdaInvoke.stop);
-    // One client per service for every function: they share this process.
-    const clients = { dynamodb, s3, sqs, lambda: new LambdaClient(localClientConfig(lambdaInvoke.endpoint)) };
     // Webhook secrets are encrypted with a KMS key, as on AWS: here a stand-in with the data dir's key.
     // Only the api function and the dispatcher get a client for it; the worker has none, as its role
     // has no grant on AWS.
@@ -256,7 +271,25 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       new Map([[LOCAL_NAMES.webhookSecretsKey, await loadOrCreateKmsKey(dataDir, "webhook-secrets")]]),
     );
     stops.push(kmsStandIn.stop);
-    const secretClients = { ...clients, kms: new KMSClient(localClientConfig(kmsStandIn.endpoint)) };
+    // One client per service for every function: they share this process (unless calls are recorded).
+    const shared = { dynamodb, s3, sqs, lambda: new LambdaClient(localClientConfig(lambdaInvoke.endpoint)) };
+    const sharedKms = new KMSClient(localClientConfig(kmsStandIn.endpoint));
+    const clientsOf = (fn: string): typeof shared =>
+      options.onAwsCall
+        ? {
+            dynamodb: recorded(new DynamoDBClient(localClientConfig(dynamo.endpoint)), fn, "dynamodb"),
+            s3: recorded(new S3Client(localClientConfig(sqsS3.endpoint)), fn, "s3"),
+            sqs: recorded(new SQSClient(localClientConfig(sqsS3.endpoint)), fn, "sqs"),
+            lambda: recorded(new LambdaClient(localClientConfig(lambdaInvoke.endpoint)), fn, "lambda"),
+          }
+        : shared;
+    const secretClientsOf = (fn: string) => ({
+      ...clientsOf(fn),
+      kms: options.onAwsCall
+        ? recorded(new KMSClient(localClientConfig(kmsStandIn.endpoint)), fn, "kms")
+        : sharedKms,
+    });
+    const workerClients = clientsOf(SERVICES.renderWorker);
 
     const workerConfig = configs.renderWorker.config;
     const browsers = renderWorkerBrowsers(workerConfig, options.egress);
@@ -280,7 +313,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
               crashBrowser,
             })
           : chromium;
-      const handler = wireRenderWorker(clients, workerConfig, {
+      const handler = wireRenderWorker(workerClients, workerConfig, {
         logger: loggerOf(SERVICES.renderWorker),
         clock,
         metrics,
@@ -316,14 +349,18 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     });
     stops.push(() => loop.stop());
 
-    const dispatcher = wireWebhookDispatcher(secretClients, configs.webhookDispatcher.config, {
-      logger: loggerOf(SERVICES.webhookDispatcher),
-      clock,
-      metrics,
-      adapt: withFaults,
-      ...(options.webhookSchedule ? { schedule: options.webhookSchedule } : {}),
-      ...(options.webhookEgress?.resolve ? { resolve: options.webhookEgress.resolve } : {}),
-    });
+    const dispatcher = wireWebhookDispatcher(
+      secretClientsOf(SERVICES.webhookDispatcher),
+      configs.webhookDispatcher.config,
+      {
+        logger: loggerOf(SERVICES.webhookDispatcher),
+        clock,
+        metrics,
+        adapt: withFaults,
+        ...(options.webhookSchedule ? { schedule: options.webhookSchedule } : {}),
+        ...(options.webhookEgress?.resolve ? { resolve: options.webhookEgress.resolve } : {}),
+      },
+    );
     const webhookLoop = startEventSourceLoop({
       sqs,
       queueUrl: webhookQueues.queueUrl,
@@ -334,7 +371,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     stops.push(() => webhookLoop.stop());
 
     // Batches: the fan-out function on its own queue; renders then take the render queue like any job.
-    const fanOut = wireBatchFanOut(clients, configs.batchFanOut.config, {
+    const fanOut = wireBatchFanOut(clientsOf(SERVICES.batchFanOut), configs.batchFanOut.config, {
       logger: loggerOf(SERVICES.batchFanOut),
       clock,
       adapt: withFaults,
@@ -349,7 +386,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     stops.push(() => batchLoop.stop());
 
     // The reconciler: on a timer here, on an EventBridge schedule on AWS; the same wired handler.
-    const reconciler = wireReconciler(clients, configs.reconciler.config, {
+    const reconciler = wireReconciler(clientsOf(SERVICES.reconciler), configs.reconciler.config, {
       logger: loggerOf(SERVICES.reconciler),
       clock,
       metrics,
@@ -373,7 +410,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       await reconcilerRuns;
     });
 
-    const api = wireApi(secretClients, configs.api.config, {
+    const api = wireApi(secretClientsOf(SERVICES.api), configs.api.config, {
       logger: loggerOf(SERVICES.api),
       clock,
       adapt: withFaults,

@@ -1,21 +1,18 @@
-import { Duration, RemovalPolicy, Validations } from "aws-cdk-lib";
+import { Duration, RemovalPolicy } from "aws-cdk-lib";
 import type * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
 import type * as dynamodb from "aws-cdk-lib/aws-dynamodb";
-import * as iam from "aws-cdk-lib/aws-iam";
+import type * as iam from "aws-cdk-lib/aws-iam";
 import type * as kms from "aws-cdk-lib/aws-kms";
 import type * as lambda from "aws-cdk-lib/aws-lambda";
-import { SqsEventSource } from "aws-cdk-lib/aws-lambda-event-sources";
 import type * as logs from "aws-cdk-lib/aws-logs";
 import type * as s3 from "aws-cdk-lib/aws-s3";
 import type * as sns from "aws-cdk-lib/aws-sns";
 import type * as sqs from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
-import { ASSETS } from "../../functions/core/assets.js";
-import { BATCH_QUEUE, OUTPUTS } from "../../functions/core/constants.js";
+import { BATCH_QUEUE } from "../../functions/core/constants.js";
 import { apiFunction as apiFunctionDefinition } from "../../functions/handlers/api/function.js";
 import { batchFanOutFunction } from "../../functions/handlers/batch-fanout/function.js";
-import { grantKeyUse } from "./encryption-key.js";
-import { iamResourceFinding } from "./nag-findings.js";
+import { addQueueEventSource, grantDeclared } from "../permissions.js";
 import { alarmOnAnyDeadLetter, queueWithDeadLetters } from "./queue-with-dead-letters.js";
 import type { RequestPayloads } from "./request-payloads.js";
 import { definedFunctionProps, ServiceFunction } from "./service-function.js";
@@ -92,46 +89,26 @@ export class BatchFanOut extends Construct {
     });
     this.function = fanOut.function;
     this.role = fanOut.role;
-    props.jobsTable.grantReadWriteData(this.role);
-    props.renderQueue.grantSendMessages(this.role);
-    // Completion checks of a running batch are new delayed messages on the same queue.
-    this.queue.grantSendMessages(this.role);
-    props.payloads.grantRead(this.role);
-    props.payloads.grantWrite(this.role);
-    const outputObjects = props.outputsBucket.arnForObjects(`${OUTPUTS.keyPrefix}*`);
-    this.role.addToPolicy(
-      new iam.PolicyStatement({
-        actions: ["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"],
-        resources: [outputObjects],
-      }),
-    );
-    grantKeyUse(this.role, props.outputsBucket.encryptionKey);
-    Validations.of(this.role).acknowledge({
-      id: iamResourceFinding(this.role, outputObjects),
-      reason:
-        "Outputs are content-addressed (outputs/<tenant>/<sha256>.<ext>) and batch artifacts are per batch (outputs/<tenant>/batches/<id>/), so the permission is scoped to the prefix, not to keys known at deploy time.",
+    grantDeclared(this.role, batchFanOutFunction, {
+      jobsTable: { table: props.jobsTable },
+      renderQueueUrl: { queue: props.renderQueue },
+      batchQueueUrl: { queue: this.queue },
+      payloadsBucket: { bucket: props.payloads.bucket },
+      outputsBucket: { bucket: props.outputsBucket },
     });
-    this.function.addEventSource(
-      new SqsEventSource(this.queue, {
-        batchSize: batchFanOutFunction.eventSource.batchSize,
-        reportBatchItemFailures: true,
-        maxConcurrency,
-      }),
-    );
+    addQueueEventSource(this.function, this.role, batchFanOutFunction, this.queue, {
+      batchSize: batchFanOutFunction.eventSource.batchSize,
+      maxConcurrency,
+    });
   }
 
   /**
-   * Lets the api function submit batches: the queue's URL in its environment, permission to send to
-   * it, and read access to the tenants' assets for `recordsKey`.
+   * Lets the api function submit batches: the queue's URL in its environment, and what the api's
+   * definition declares on the queue.
    */
-  connectApi(apiFunction: lambda.Function, assetsBucket: s3.IBucket): void {
+  connectApi(apiFunction: lambda.Function, apiRole: iam.Role): void {
     apiFunction.addEnvironment(apiFunctionDefinition.settings.batchQueueUrl.env, this.queue.queueUrl);
-    this.queue.grantSendMessages(apiFunction);
-    const assetObjects = assetsBucket.arnForObjects(`${ASSETS.keyPrefix}*`);
-    apiFunction.addToRolePolicy(
-      new iam.PolicyStatement({ actions: ["s3:GetObject"], resources: [assetObjects] }),
-    );
-    grantKeyUse(apiFunction, assetsBucket.encryptionKey);
+    grantDeclared(apiRole, apiFunctionDefinition, { batchQueueUrl: { queue: this.queue } });
   }
 
   /** Alarms on any message in the dead-letter queue: a chunk whose jobs were never created. */

@@ -101,13 +101,15 @@ export class KilnEncryptionKey extends Construct {
 }
 
 /**
- * Lets `grantee` use `key` for the stores it reads and writes through its own policy statements (S3
- * objects, table calls, secret writes): kms:Decrypt and kms:GenerateDataKey on that key. Does nothing
- * when the store has no customer-managed key.
+ * Lets `grantee` use `key` for a store it reads (kms:Decrypt) or also writes (kms:GenerateDataKey too)
+ * through its own policy statements. Does nothing when the store has no customer-managed key.
  */
-export function grantKeyUse(grantee: iam.IGrantable, key: kms.IKey | undefined): void {
+export function grantKeyUse(grantee: iam.IGrantable, key: kms.IKey | undefined, write = true): void {
   if (!key) return;
   grantee.grantPrincipal.addToPrincipalPolicy(
-    new iam.PolicyStatement({ actions: ["kms:Decrypt", "kms:GenerateDataKey"], resources: [key.keyArn] }),
+    new iam.PolicyStatement({
+      actions: write ? ["kms:Decrypt", "kms:GenerateDataKey"] : ["kms:Decrypt"],
+      resources: [key.keyArn],
+    }),
   );
 }

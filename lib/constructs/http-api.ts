@@ -1,15 +1,13 @@
 import { RemovalPolicy, Validations } from "aws-cdk-lib";
 import * as apigateway from "aws-cdk-lib/aws-apigateway";
 import type * as dynamodb from "aws-cdk-lib/aws-dynamodb";
-import * as iam from "aws-cdk-lib/aws-iam";
+import type * as iam from "aws-cdk-lib/aws-iam";
 import type * as kms from "aws-cdk-lib/aws-kms";
 import * as logs from "aws-cdk-lib/aws-logs";
 import type * as s3 from "aws-cdk-lib/aws-s3";
 import type * as sqs from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
 import { z } from "zod";
-import { ASSETS } from "../../functions/core/assets.js";
-import { TEMPLATES } from "../../functions/core/templates.js";
 import { apiFunction as apiFunctionDefinition } from "../../functions/handlers/api/function.js";
 import {
   type ErrorText,
@@ -23,8 +21,7 @@ import {
   rateLimited,
 } from "../../functions/handlers/api/http-errors.js";
 import { API_OPERATIONS, gatewayPath } from "../../functions/handlers/api/operations.js";
-import { grantKeyUse } from "./encryption-key.js";
-import { iamResourceFinding } from "./nag-findings.js";
+import { grantDeclared } from "../permissions.js";
 import type { RequestPayloads } from "./request-payloads.js";
 import { definedFunctionProps, ServiceFunction } from "./service-function.js";
 import type { UrlSigner } from "./url-signer.js";
@@ -53,7 +50,7 @@ export interface RenderApiProps {
   /** PUT /v1/assets/{key} writes tenants' files here, under assets/<tenant>/. */
   readonly assetsBucket: s3.IBucket;
   /** The key of tenants' webhook secrets, which the api function creates, returns and rotates. */
-  readonly webhookSecrets: Pick<WebhookDelivery, "secretsKey" | "grantSecrets">;
+  readonly webhookSecrets: Pick<WebhookDelivery, "secretsKey" | "admitSecretUser">;
   /**
    * URL schemes a callbackUrl may use; keep equal to the webhook dispatcher's.
    * @default ["https"]
@@ -103,13 +100,14 @@ export interface RenderApiProps {
  * Kiln's public API: a regional REST API (API Gateway v1) with one method per operation of the
  * operation table (functions/handlers/api/operations.ts), each requiring an API key unless the table
  * marks it public, throttled per key by a usage plan, request-validated, access-logged, and proxied
- * to the api function. The api function may read and write the jobs table, send to the render queue,
- * write large request bodies and invoke the signer, nothing else.
+ * to the api function. The api function's role holds what its definition declares
+ * (functions/handlers/api/function.ts), nothing else.
  */
 export class RenderApi extends Construct {
   public readonly api: apigateway.RestApi;
   public readonly usagePlan: apigateway.UsagePlan;
   public readonly function: ServiceFunction["function"];
+  public readonly role: iam.Role;
   public readonly accessLogs: logs.LogGroup;
   /** Base URL of the stage, ending in `/`. */
   public readonly url: string;
@@ -151,29 +149,18 @@ export class RenderApi extends Construct {
       reservedConcurrentExecutions: props.reservedConcurrency,
     });
     this.function = apiFunction.function;
-    props.payloads.grantWrite(apiFunction.role);
-    props.jobsTable.grantReadWriteData(apiFunction.role);
-    props.renderQueue.grantSendMessages(apiFunction.role);
-    props.signer.grantInvoke(apiFunction.role);
-    props.webhookSecrets.grantSecrets(apiFunction.role);
-    // Template HTML (content-addressed) is written and read back; assets are only written.
-    const templateObjects = props.templatesBucket.arnForObjects(`${TEMPLATES.sourceKeyPrefix}*`);
-    const assetObjects = props.assetsBucket.arnForObjects(`${ASSETS.keyPrefix}*`);
-    apiFunction.role.addToPolicy(
-      new iam.PolicyStatement({ actions: ["s3:GetObject", "s3:PutObject"], resources: [templateObjects] }),
-    );
-    apiFunction.role.addToPolicy(
-      new iam.PolicyStatement({ actions: ["s3:PutObject"], resources: [assetObjects] }),
-    );
-    grantKeyUse(apiFunction.role, props.templatesBucket.encryptionKey);
-    grantKeyUse(apiFunction.role, props.assetsBucket.encryptionKey);
-    Validations.of(apiFunction.role).acknowledge(
-      ...[templateObjects, assetObjects].map((resource) => ({
-        id: iamResourceFinding(apiFunction.role, resource),
-        reason:
-          "Template keys are content hashes (templates/<tenant>/<sha256>.html) and asset keys are chosen by tenants (assets/<tenant>/...), so the permission is scoped to the prefix, not to keys known at deploy time.",
-      })),
-    );
+    // The batch queue is granted when the batch fan-out connects (BatchFanOut.connectApi).
+    grantDeclared(apiFunction.role, apiFunctionDefinition, {
+      jobsTable: { table: props.jobsTable },
+      renderQueueUrl: { queue: props.renderQueue },
+      signerFunctionName: { invoke: props.signer },
+      payloadsBucket: { bucket: props.payloads.bucket },
+      templatesBucket: { bucket: props.templatesBucket },
+      assetsBucket: { bucket: props.assetsBucket },
+      webhookSecretsKey: { key: props.webhookSecrets.secretsKey },
+    });
+    props.webhookSecrets.admitSecretUser(apiFunction.role);
+    this.role = apiFunction.role;
 
     this.accessLogs = new logs.LogGroup(this, "AccessLogs", {
       retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,

@@ -17,7 +17,7 @@ import {
   stuckAfterSecondsFor,
 } from "../../functions/handlers/reconciler/function.js";
 import { RESERVED_CONCURRENCY } from "../concurrency.js";
-import { grantKeyUse } from "./encryption-key.js";
+import { grantDeclared } from "../permissions.js";
 import { definedFunctionProps, ServiceFunction } from "./service-function.js";
 
 export interface ReconcilerProps {
@@ -78,11 +78,11 @@ export class Reconciler extends Construct {
     });
     this.function = reconciler.function;
     this.role = reconciler.role;
-    // Query the open-jobs index for candidates, read each (GetItem), conditional UpdateItem.
-    props.jobsTable.grant(this.role, "dynamodb:Query", "dynamodb:GetItem", "dynamodb:UpdateItem");
-    grantKeyUse(this.role, props.jobsTable.encryptionKey);
-    props.renderQueue.grantSendMessages(this.role);
-    props.webhookQueue.grantSendMessages(this.role);
+    grantDeclared(this.role, reconcilerFunction, {
+      jobsTable: { table: props.jobsTable },
+      renderQueueUrl: { queue: props.renderQueue },
+      webhookQueueUrl: { queue: props.webhookQueue },
+    });
 
     this.rule = new events.Rule(this, "Schedule", {
       description: "Kiln: runs the reconciler",

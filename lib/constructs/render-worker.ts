@@ -1,17 +1,13 @@
-import { Duration, type RemovalPolicy, Token, Validations } from "aws-cdk-lib";
+import { Duration, type RemovalPolicy, Token } from "aws-cdk-lib";
 import type * as dynamodb from "aws-cdk-lib/aws-dynamodb";
-import * as iam from "aws-cdk-lib/aws-iam";
+import type * as iam from "aws-cdk-lib/aws-iam";
 import type * as lambda from "aws-cdk-lib/aws-lambda";
-import { SqsEventSource } from "aws-cdk-lib/aws-lambda-event-sources";
 import type * as logs from "aws-cdk-lib/aws-logs";
 import type * as s3 from "aws-cdk-lib/aws-s3";
 import { Construct } from "constructs";
-import { ASSETS } from "../../functions/core/assets.js";
-import { OUTPUTS } from "../../functions/core/constants.js";
 import { renderWorkerFunction } from "../../functions/handlers/render-worker/function.js";
+import { addQueueEventSource, grantDeclared } from "../permissions.js";
 import { CHROMIUM_PACKAGE } from "./chromium-layer.js";
-import { grantKeyUse } from "./encryption-key.js";
-import { iamResourceFinding } from "./nag-findings.js";
 import { MIN_VISIBILITY_TIMEOUT_FACTOR, type RenderQueue } from "./render-queue.js";
 import type { RequestPayloads } from "./request-payloads.js";
 import { definedFunctionProps, ServiceFunction } from "./service-function.js";
@@ -99,7 +95,7 @@ export interface RenderWorkerProps extends RenderWorkerOptions {
 export class RenderWorker extends Construct {
   public readonly function: ServiceFunction["function"];
   public readonly role: iam.Role;
-  public readonly eventSource: SqsEventSource;
+  public readonly eventSource: lambda.EventSourceMapping;
   public readonly timeout: Duration;
   public readonly memorySize: number;
   public readonly maxConcurrency: number;
@@ -148,54 +144,25 @@ export class RenderWorker extends Construct {
     this.function = worker.function;
     this.role = worker.role;
 
-    props.jobsTable.grantReadWriteData(this.role);
-    // Outputs are written, never read back, and only under outputs/.
-    const outputsObjects = props.outputsBucket.arnForObjects(`${OUTPUTS.keyPrefix}*`);
-    this.role.addToPolicy(
-      new iam.PolicyStatement({ actions: ["s3:PutObject"], resources: [outputsObjects] }),
-    );
-    grantKeyUse(this.role, props.outputsBucket.encryptionKey);
-    const findings = [iamResourceFinding(this, outputsObjects)];
-    // Template HTML by content-addressed key.
-    const templateObjects = props.templatesBucket.arnForObjects("*");
-    this.role.addToPolicy(
-      new iam.PolicyStatement({
-        actions: ["s3:GetObject", "s3:GetObjectVersion"],
-        resources: [templateObjects],
-      }),
-    );
-    grantKeyUse(this.role, props.templatesBucket.encryptionKey);
-    // Whether a job's assets exist (HeadObject needs s3:GetObject); with s3:ListBucket a missing one
-    // is a 404, not a 403, so the job can say which asset is missing.
-    const assetObjects = props.assetsBucket.arnForObjects(`${ASSETS.keyPrefix}*`);
-    this.role.addToPolicy(
-      new iam.PolicyStatement({
-        actions: ["s3:GetObject", "s3:ListBucket"],
-        resources: [props.assetsBucket.bucketArn, assetObjects],
-      }),
-    );
-    grantKeyUse(this.role, props.assetsBucket.encryptionKey);
-    findings.push(iamResourceFinding(this, templateObjects), iamResourceFinding(this, assetObjects));
-    props.signer.grantInvoke(this.role);
-    props.payloads.grantRead(this.role);
-    props.webhooks.grantEnqueue(this.role);
-
-    // The event source's grant includes sqs:ChangeMessageVisibility, which the heartbeat and the
-    // retry backoff use on the records it hands over.
-    this.eventSource = new SqsEventSource(props.queue.queue, {
-      batchSize,
-      reportBatchItemFailures: true,
-      maxConcurrency: this.maxConcurrency,
+    grantDeclared(this.role, renderWorkerFunction, {
+      jobsTable: { table: props.jobsTable },
+      outputsBucket: { bucket: props.outputsBucket },
+      payloadsBucket: { bucket: props.payloads.bucket },
+      templatesBucket: { bucket: props.templatesBucket },
+      assetsBucket: { bucket: props.assetsBucket },
+      webhookQueueUrl: { queue: props.webhooks.queue },
+      signerFunctionName: { invoke: props.signer },
     });
-    this.function.addEventSource(this.eventSource);
-
-    for (const id of findings) {
-      Validations.of(this.role).acknowledge({
-        id,
-        reason:
-          "Output and template keys are content-addressed (outputs/<tenant>/<sha256>.<ext>, templates/<tenant>/<sha256>.html) and asset keys are chosen by tenants (assets/<tenant>/...), so the worker's object permissions are scoped to a prefix, not to keys known at deploy time.",
-      });
-    }
+    this.eventSource = addQueueEventSource(
+      this.function,
+      this.role,
+      renderWorkerFunction,
+      props.queue.queue,
+      {
+        batchSize,
+        maxConcurrency: this.maxConcurrency,
+      },
+    );
   }
 }
 

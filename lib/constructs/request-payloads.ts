@@ -1,11 +1,8 @@
-import { Duration, RemovalPolicy, Validations } from "aws-cdk-lib";
-import * as iam from "aws-cdk-lib/aws-iam";
+import { Duration, RemovalPolicy } from "aws-cdk-lib";
 import type * as kms from "aws-cdk-lib/aws-kms";
 import * as s3 from "aws-cdk-lib/aws-s3";
 import { Construct } from "constructs";
 import { JOB_RETENTION_DAYS, PAYLOADS } from "../../functions/core/constants.js";
-import { grantKeyUse } from "./encryption-key.js";
-import { iamResourceFinding } from "./nag-findings.js";
 
 export interface RequestPayloadsProps {
   /** Bucket the payload bucket's server access logs go to. */
@@ -65,27 +62,6 @@ export class RequestPayloads extends Construct {
         { prefix: PAYLOADS.keyPrefix, expiration: Duration.days(expirationDays) },
         { abortIncompleteMultipartUploadAfter: Duration.days(1) },
       ],
-    });
-  }
-
-  /** Lets `role` write request bodies (the api function). */
-  grantWrite(role: iam.Role): void {
-    this.grant(role, "s3:PutObject");
-  }
-
-  /** Lets `role` read request bodies (the render worker). */
-  grantRead(role: iam.Role): void {
-    this.grant(role, "s3:GetObject");
-  }
-
-  private grant(role: iam.Role, action: string): void {
-    const objects = this.bucket.arnForObjects(`${PAYLOADS.keyPrefix}*`);
-    role.addToPolicy(new iam.PolicyStatement({ actions: [action], resources: [objects] }));
-    grantKeyUse(role, this.encryptionKey);
-    Validations.of(role).acknowledge({
-      id: iamResourceFinding(role, objects),
-      reason:
-        "Payload keys are per job (requests/<tenant>/<job id>.json), created at request time, so the permission is scoped to the prefix, not to keys known at deploy time.",
     });
   }
 }

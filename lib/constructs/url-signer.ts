@@ -8,6 +8,7 @@ import { Construct } from "constructs";
 import { SIGNED_URL_DEFAULT_TTL_SECONDS } from "../../functions/core/constants.js";
 import { signAssetsFunction } from "../../functions/handlers/sign-assets/function.js";
 import { HANDLER_ENTRIES } from "../handler-entries.js";
+import { grantDeclared } from "../permissions.js";
 import { grantKeyUse } from "./encryption-key.js";
 import { definedFunctionProps, ServiceFunction } from "./service-function.js";
 
@@ -137,14 +138,13 @@ export class SigningKeyPair extends Construct {
   }
 
   /**
-   * Grants `role` read access to the private key and, for a generated secret, denies it to every other
-   * principal in the secret's resource policy. Only one role may ever read the key.
+   * Makes `role` the key's one reader: for a generated secret, the secret's resource policy denies it to
+   * every other principal. The role's own grant comes from its function's definition.
    */
   restrictReadsTo(role: iam.IRole): void {
     if (this.reader)
       throw new Error("The signing key already has its one reader; no second role may read it.");
     this.reader = role;
-    this.secret.grantRead(role);
     if (this.generated) {
       this.secret.addToResourcePolicy(
         new iam.PolicyStatement({
@@ -216,6 +216,7 @@ export class UrlSigner extends Construct {
       removalPolicy: props.removalPolicy,
       reservedConcurrentExecutions: props.reservedConcurrency,
     });
+    grantDeclared(signer.role, signAssetsFunction, { signingKeySecretArn: { secret: props.keyPair.secret } });
     props.keyPair.restrictReadsTo(signer.role);
     this.function = signer.function;
     this.role = signer.role;

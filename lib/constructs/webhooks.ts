@@ -3,13 +3,13 @@ import type * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
 import type * as dynamodb from "aws-cdk-lib/aws-dynamodb";
 import * as iam from "aws-cdk-lib/aws-iam";
 import * as kms from "aws-cdk-lib/aws-kms";
-import { SqsEventSource } from "aws-cdk-lib/aws-lambda-event-sources";
 import type * as logs from "aws-cdk-lib/aws-logs";
 import type * as sns from "aws-cdk-lib/aws-sns";
 import type * as sqs from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
-import { WEBHOOK_QUEUE, WEBHOOK_SECRET_CONTEXT_KEY } from "../../functions/core/constants.js";
+import { WEBHOOK_QUEUE } from "../../functions/core/constants.js";
 import { webhookDispatcherFunction } from "../../functions/handlers/webhook-dispatcher/function.js";
+import { addQueueEventSource, grantDeclared } from "../permissions.js";
 import { alarmOnAnyDeadLetter, queueWithDeadLetters } from "./queue-with-dead-letters.js";
 import { definedFunctionProps, ServiceFunction } from "./service-function.js";
 
@@ -47,13 +47,14 @@ export interface WebhookDeliveryProps {
  * Signed job-completion webhooks: a queue the render worker puts one message on when a job with a
  * callbackUrl ends, a dispatcher function that POSTs the Standard Webhooks-signed event and schedules
  * each retry as a new delayed message (5 s … 10 h, for 24 h), and a dead-letter queue for messages
- * the dispatcher itself could not handle. The dispatcher reads and updates jobs (delivery attempts,
- * per-tenant secrets) in the jobs table and may send only to its own queue.
+ * the dispatcher itself could not handle. The dispatcher's role holds what its definition declares
+ * (functions/handlers/webhook-dispatcher/function.ts): jobs and the tenants' webhook secrets in the
+ * jobs table, the secrets' key, and sending to its own queue.
  *
  * Tenants' signing secrets sit in the jobs table encrypted with a KMS key of their own (rotated
  * yearly by KMS), under the encryption context `{ tenant }`. Only the dispatcher and the roles given to
- * `grantSecrets` (the api function) may use it; the key policy denies decryption to every other
- * principal, so the render worker, which reads and writes the same table, cannot read a secret.
+ * `admitSecretUser` (the api function) may use it; the key policy denies decryption to every other
+ * principal, so the render worker cannot read a secret (nor does its role reach the secrets' items).
  */
 export class WebhookDelivery extends Construct {
   public readonly queue: sqs.Queue;
@@ -120,41 +121,25 @@ export class WebhookDelivery extends Construct {
     });
     this.function = dispatcher.function;
     this.role = dispatcher.role;
-    props.jobsTable.grantReadWriteData(this.role);
     // It creates a tenant's secret when the first delivery comes before any GET of it.
-    this.grantSecrets(this.role);
-    // Retries are new delayed messages on the same queue.
-    this.queue.grantSendMessages(this.role);
-    this.function.addEventSource(
-      new SqsEventSource(this.queue, {
-        ...webhookDispatcherFunction.eventSource,
-        reportBatchItemFailures: true,
-      }),
-    );
+    this.admitSecretUser(this.role);
+    grantDeclared(this.role, webhookDispatcherFunction, {
+      jobsTable: { table: props.jobsTable },
+      webhookQueueUrl: { queue: this.queue },
+      webhookSecretsKey: { key: this.secretsKey },
+    });
+    addQueueEventSource(this.function, this.role, webhookDispatcherFunction, this.queue, {
+      ...webhookDispatcherFunction.eventSource,
+    });
   }
 
   /**
-   * Lets `role` encrypt and decrypt webhook secrets, each only under a `tenant` encryption context,
-   * and adds it to the few the key policy lets decrypt: for the api function, which creates, returns
-   * and rotates them. Nothing else should get it.
+   * Adds `role` to the few the key policy lets decrypt webhook secrets: the dispatcher and the api
+   * function, which creates, returns and rotates them (each role's own grant on the key comes from its
+   * function's definition). Nothing else should be admitted.
    */
-  grantSecrets(role: iam.IRole): void {
+  admitSecretUser(role: iam.IRole): void {
     this.secretUsers.push(role);
-    role.addToPrincipalPolicy(
-      new iam.PolicyStatement({
-        actions: ["kms:Encrypt", "kms:Decrypt"],
-        resources: [this.secretsKey.keyArn],
-        conditions: {
-          "ForAllValues:StringEquals": { "kms:EncryptionContextKeys": [WEBHOOK_SECRET_CONTEXT_KEY] },
-          Null: { [`kms:EncryptionContext:${WEBHOOK_SECRET_CONTEXT_KEY}`]: "false" },
-        },
-      }),
-    );
-  }
-
-  /** Lets `role` queue first deliveries (the render worker, when a job ends). */
-  grantEnqueue(role: iam.IGrantable): void {
-    this.queue.grantSendMessages(role);
   }
 
   /** Alarms on any message in the dead-letter queue. */

@@ -36,16 +36,16 @@ describe("templates, assets and fonts in the stack", () => {
     expect(vars[ENV.assetUrlTtlSeconds]).toBe("300");
   });
 
-  it("lets the worker read templates and check assets, but write to neither", () => {
+  it("lets the worker read templates and check assets, but write to neither nor list the assets", () => {
     const statements = statementsOf("RenderWorker/Worker");
     const on = (id: string) =>
       statements
         .filter((st) => asArray<Cfn>(st.Resource).some((r) => JSON.stringify(r).includes(id)))
         .flatMap(actionsOf);
     expect(on(bucket("Templates"))).toEqual(expect.arrayContaining(["s3:GetObject"]));
-    expect(on(bucket("Assets"))).toEqual(expect.arrayContaining(["s3:GetObject", "s3:ListBucket"]));
+    expect(on(bucket("Assets"))).toEqual(["s3:GetObject"]);
     for (const id of [bucket("Templates"), bucket("Assets")]) {
-      expect(on(id).filter((a) => /Put|Delete/.test(a))).toEqual([]);
+      expect(on(id).filter((a) => /Put|Delete|List/.test(a))).toEqual([]);
     }
     const assetObjects = statements
       .flatMap((st) => asArray<Cfn>(st.Resource))

@@ -1,7 +1,7 @@
 /**
  * The key that encrypts tenants' webhook secrets: rotated, usable by the api function and the webhook
  * dispatcher only (each only under a `tenant` encryption context), and refusing decryption to every
- * other principal — the render worker reads and writes the same table but must never read a secret.
+ * other principal — the render worker's role cannot reach the secrets' items, and must never read one either.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {

@@ -10,7 +10,8 @@ import { describe, expect, it } from "vitest";
  * - functions/handlers never import functions/local (the local stack wires handlers, not the reverse);
  * - lib/ imports from functions/ only core (constants, schemas and names shared with the CDK app; core
  *   is free of SDK clients, so nothing of the runtime comes along), the per-function descriptors
- *   `functions/handlers/<name>/function.ts` and their type `functions/handlers/function-definition.ts`.
+ *   `functions/handlers/<name>/function.ts`, their type `functions/handlers/function-definition.ts` and
+ *   the permissions they declare (`functions/handlers/permissions.ts`, plain data).
  *   Handler entry files are named by path (lib/handler-entries.ts), never imported.
  */
 
@@ -82,7 +83,7 @@ const NOT_FOR_CORE = [
  * schemas and error texts: what lib/ reads of the functions.
  */
 const DEFINITION =
-  /^functions\/handlers\/([^/]+\/function|function-definition|shared-settings|definitions|api\/operations|api\/http-errors|api\/response-schemas)\.[cm]?[jt]s$/;
+  /^functions\/handlers\/([^/]+\/function|function-definition|permissions|shared-settings|definitions|api\/operations|api\/http-errors|api\/response-schemas)\.[cm]?[jt]s$/;
 
 const LIB_MAY_IMPORT_FROM_FUNCTIONS = [/^functions\/core\//, DEFINITION];
 

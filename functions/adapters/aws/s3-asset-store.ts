@@ -14,7 +14,9 @@ export class S3AssetStore implements AssetStore {
       return { bytes: head.ContentLength ?? 0, contentType: head.ContentType ?? "application/octet-stream" };
     } catch (err) {
       const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
-      if (e.name === "NotFound" || e.name === "NoSuchKey" || e.$metadata?.httpStatusCode === 404)
+      // Without s3:ListBucket (roles get none) S3 answers a missing key with 403, not 404.
+      const status = e.$metadata?.httpStatusCode;
+      if (e.name === "NotFound" || e.name === "NoSuchKey" || status === 404 || status === 403)
         return undefined;
       throw err;
     }

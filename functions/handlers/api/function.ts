@@ -1,8 +1,17 @@
 /** The api function, described once: see function-definition.ts. Its adapters are wired in wire.ts. */
 import { z } from "zod";
-import { ENV, MAX_SECRET_OVERLAP_SECONDS } from "../../core/constants.js";
+import { ASSETS } from "../../core/assets.js";
+import {
+  BATCH_JOBS_INDEX,
+  ENV,
+  MAX_SECRET_OVERLAP_SECONDS,
+  PAYLOADS,
+  WEBHOOK_SECRET_CONTEXT_KEY,
+} from "../../core/constants.js";
 import { SERVICES } from "../../core/observability.js";
+import { TEMPLATES } from "../../core/templates.js";
 import { defineFunction, setting } from "../function-definition.js";
+import { INDEX_PARTITIONS, PARTITIONS as P } from "../permissions.js";
 import { SHARED_SETTINGS as shared } from "../shared-settings.js";
 
 export const apiFunction = defineFunction({
@@ -11,6 +20,68 @@ export const apiFunction = defineFunction({
   entry: "functions/handlers/api/index.ts",
   memorySize: 512,
   timeoutSeconds: 10,
+  permissions: {
+    jobsTable: {
+      service: "dynamodb",
+      grants: [
+        {
+          actions: ["dynamodb:GetItem"],
+          partitionKeys: [
+            P.apiKey,
+            P.job,
+            P.batch,
+            P.idempotency,
+            P.settings,
+            P.webhookSecret,
+            P.templateVersions,
+          ],
+        },
+        {
+          actions: ["dynamodb:PutItem"],
+          partitionKeys: [
+            P.job,
+            P.batch,
+            P.idempotency,
+            P.settings,
+            P.webhookSecret,
+            P.templateVersions,
+            P.templateIndex,
+          ],
+        },
+        // A batch's claim on its completion check; a plain-text webhook secret encrypted in place.
+        { actions: ["dynamodb:UpdateItem"], partitionKeys: [P.batch, P.webhookSecret] },
+        { actions: ["dynamodb:Query"], partitionKeys: [P.templateVersions, P.templateIndex] },
+        {
+          actions: ["dynamodb:Query"],
+          index: BATCH_JOBS_INDEX.indexName,
+          partitionKeys: [INDEX_PARTITIONS[BATCH_JOBS_INDEX.indexName]],
+        },
+      ],
+    },
+    renderQueueUrl: { service: "sqs", actions: ["sqs:SendMessage"] },
+    batchQueueUrl: { service: "sqs", actions: ["sqs:SendMessage"] },
+    // Output URLs for status reads.
+    signerFunctionName: { service: "lambda", actions: ["lambda:InvokeFunction"] },
+    payloadsBucket: {
+      service: "s3",
+      grants: [{ actions: ["s3:PutObject"], objectKeys: [`${PAYLOADS.keyPrefix}*`] }],
+    },
+    templatesBucket: {
+      service: "s3",
+      grants: [{ actions: ["s3:GetObject", "s3:PutObject"], objectKeys: [`${TEMPLATES.sourceKeyPrefix}*`] }],
+    },
+    // Tenants' webhook secrets are created, returned and rotated here, each under its tenant's context.
+    webhookSecretsKey: {
+      service: "kms",
+      actions: ["kms:Encrypt", "kms:Decrypt"],
+      encryptionContextKeys: [WEBHOOK_SECRET_CONTEXT_KEY],
+    },
+    // Uploads, asset checks, and a batch's records from a JSONL asset.
+    assetsBucket: {
+      service: "s3",
+      grants: [{ actions: ["s3:GetObject", "s3:PutObject"], objectKeys: [`${ASSETS.keyPrefix}*`] }],
+    },
+  },
   settings: {
     jobsTable: shared.jobsTable,
     renderQueueUrl: shared.renderQueueUrl,

@@ -1,8 +1,9 @@
 /** The reconciler, described once: see function-definition.ts. Its adapters are wired in wire.ts. */
 import { z } from "zod";
-import { ENV, RENDER_QUEUE } from "../../core/constants.js";
+import { ENV, OPEN_JOBS_INDEX, RENDER_QUEUE } from "../../core/constants.js";
 import { SERVICES } from "../../core/observability.js";
 import { defineFunction, setting } from "../function-definition.js";
+import { INDEX_PARTITIONS, PARTITIONS as P } from "../permissions.js";
 import { renderWorkerFunction } from "../render-worker/function.js";
 import { SHARED_SETTINGS as shared } from "../shared-settings.js";
 
@@ -46,6 +47,22 @@ export const reconcilerFunction = defineFunction({
   memorySize: 256,
   // One run reads every job idle past the grace (a backlog of thousands takes a while).
   timeoutSeconds: 300,
+  permissions: {
+    jobsTable: {
+      service: "dynamodb",
+      grants: [
+        // Candidates from the open-jobs index, each read whole and updated by a condition.
+        {
+          actions: ["dynamodb:Query"],
+          index: OPEN_JOBS_INDEX.indexName,
+          partitionKeys: [INDEX_PARTITIONS[OPEN_JOBS_INDEX.indexName]],
+        },
+        { actions: ["dynamodb:GetItem", "dynamodb:UpdateItem"], partitionKeys: [P.job] },
+      ],
+    },
+    renderQueueUrl: { service: "sqs", actions: ["sqs:SendMessage"] },
+    webhookQueueUrl: { service: "sqs", actions: ["sqs:SendMessage"] },
+  },
   settings: {
     jobsTable: shared.jobsTable,
     renderQueueUrl: shared.renderQueueUrl,

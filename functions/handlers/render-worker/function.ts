@@ -1,14 +1,19 @@
 /** The render worker, described once: see function-definition.ts. Its adapters are wired in wire.ts. */
 import { z } from "zod";
+import { ASSETS } from "../../core/assets.js";
 import {
   ENV,
+  OUTPUTS,
+  PAYLOADS,
   RENDER_QUEUE,
   RENDERS_PER_BROWSER,
   SIGNED_URL_DEFAULT_TTL_SECONDS,
 } from "../../core/constants.js";
 import { RenderMessageSchema } from "../../core/messages.js";
 import { SERVICES } from "../../core/observability.js";
+import { TEMPLATES } from "../../core/templates.js";
 import { defineFunction, setting } from "../function-definition.js";
+import { EVENT_SOURCE_QUEUE, PARTITIONS as P } from "../permissions.js";
 import { SHARED_SETTINGS as shared } from "../shared-settings.js";
 
 const wholeNumber = (min: number, max?: number) => {
@@ -25,6 +30,41 @@ export const renderWorkerFunction = defineFunction({
   memorySize: 2048,
   timeoutSeconds: 60,
   eventSource: { batchSize: 5, maxConcurrency: 10 },
+  // Tenants' HTML runs in this function's Chromium: its role reads and updates jobs, reads the
+  // templates and settings it renders with, and nothing of webhook secrets or API keys.
+  permissions: {
+    jobsTable: {
+      service: "dynamodb",
+      grants: [
+        { actions: ["dynamodb:GetItem"], partitionKeys: [P.job, P.settings, P.templateVersions] },
+        // The request and the tenant's settings in one read.
+        { actions: ["dynamodb:BatchGetItem"], partitionKeys: [P.job, P.settings] },
+        { actions: ["dynamodb:UpdateItem"], partitionKeys: [P.job] },
+        { actions: ["dynamodb:Query"], partitionKeys: [P.templateVersions] },
+      ],
+    },
+    outputsBucket: {
+      service: "s3",
+      grants: [{ actions: ["s3:PutObject"], objectKeys: [`${OUTPUTS.keyPrefix}*`] }],
+    },
+    payloadsBucket: {
+      service: "s3",
+      grants: [{ actions: ["s3:GetObject"], objectKeys: [`${PAYLOADS.keyPrefix}*`] }],
+    },
+    templatesBucket: {
+      service: "s3",
+      grants: [{ actions: ["s3:GetObject"], objectKeys: [`${TEMPLATES.sourceKeyPrefix}*`] }],
+    },
+    // HeadObject: whether a job's assets exist, before the signer mints their URLs.
+    assetsBucket: {
+      service: "s3",
+      grants: [{ actions: ["s3:GetObject"], objectKeys: [`${ASSETS.keyPrefix}*`] }],
+    },
+    webhookQueueUrl: { service: "sqs", actions: ["sqs:SendMessage"] },
+    // The heartbeat and retry backoff change the visibility of the records it was handed.
+    [EVENT_SOURCE_QUEUE]: { service: "sqs", actions: ["sqs:ChangeMessageVisibility", "sqs:GetQueueUrl"] },
+    signerFunctionName: { service: "lambda", actions: ["lambda:InvokeFunction"] },
+  },
   settings: {
     jobsTable: shared.jobsTable,
     outputsBucket: shared.outputsBucket,

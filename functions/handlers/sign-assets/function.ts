@@ -14,6 +14,9 @@ export const signAssetsFunction = defineFunction({
   entry: "functions/handlers/sign-assets/index.ts",
   memorySize: 256,
   timeoutSeconds: 10,
+  permissions: {
+    signingKeySecretArn: { service: "secretsmanager", actions: ["secretsmanager:GetSecretValue"] },
+  },
   settings: {
     cdnBaseUrl: shared.cdnBaseUrl,
     keyPairId: resource(

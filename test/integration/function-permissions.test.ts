@@ -1,0 +1,208 @@
+/**
+ * The declared permissions against what the code does: a representative run of the local stack (a PNG
+ * with an asset and a webhook, a large PDF request, a batch from a JSONL asset with a zip, template and
+ * asset uploads, settings, status reads, the reconciler acting on a lost and a stuck job) records every
+ * AWS SDK command each function sends, and each must be allowed by that function's definition: its
+ * action on that resource, and the DynamoDB partition keys or S3 object key it addressed.
+ */
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { SERVICES } from "../../functions/core/observability.js";
+import { FUNCTION_DEFINITIONS, type FunctionName } from "../../functions/handlers/definitions.js";
+import {
+  type AwsCall,
+  deniedBecause,
+  EVENT_SOURCE_QUEUE,
+  iamActionOf,
+  type Permissions,
+} from "../../functions/handlers/permissions.js";
+import { queueName } from "../../functions/local/aws-calls.js";
+import { eventually, gate, startTestStack, type TestStack } from "./helpers/local-stack.js";
+
+const calls: AwsCall[] = [];
+const hold = gate();
+/** Added to the real time by the stack's clock: the reconciler's deadlines pass without sleeping. */
+let clockOffsetMs = 0;
+let t: TestStack;
+let receiver: Server;
+let receiverUrl = "";
+const deliveries: string[] = [];
+
+beforeAll(async () => {
+  receiver = createServer((req, res) => {
+    req.resume();
+    req.on("end", () => {
+      deliveries.push(req.url ?? "");
+      res.writeHead(204).end();
+    });
+  });
+  await new Promise<void>((resolve) => receiver.listen(0, "127.0.0.1", resolve));
+  receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
+  t = await startTestStack({
+    onAwsCall: (call) => calls.push(call),
+    clock: { now: () => new Date(Date.now() + clockOffsetMs) },
+    // One lane: a held job keeps the next one queued, for the reconciler to find.
+    workerConcurrency: 1,
+    renderConcurrency: 1,
+    batchSize: 1,
+    batchCheckEverySeconds: 1,
+    // Only the test runs the reconciler.
+    reconcileEverySeconds: 3600,
+    faults: {
+      beforeRender: async (html) => {
+        if (html.includes("data-hold")) await hold.opened;
+        return undefined;
+      },
+    },
+  });
+}, 120_000);
+
+afterAll(async () => {
+  hold.open();
+  await t?.stop();
+  await new Promise((resolve) => receiver?.close(resolve));
+});
+
+const FUNCTION_BY_SERVICE = Object.fromEntries(
+  (Object.keys(FUNCTION_DEFINITIONS) as FunctionName[]).map((name) => [SERVICES[name], name]),
+) as Record<string, FunctionName>;
+
+/** The local resource each setting names, as each function's configuration has it (queues by name). */
+function resourceOf(name: FunctionName): (setting: string) => string | undefined {
+  const config = t.stack.functions[name].config as Record<string, unknown>;
+  const eventSource: Partial<Record<FunctionName, string>> = {
+    renderWorker: t.stack.queues.queueUrl,
+    webhookDispatcher: t.stack.webhookQueues.queueUrl,
+    batchFanOut: t.stack.batchQueues.queueUrl,
+  };
+  return (setting) => {
+    const value = setting === EVENT_SOURCE_QUEUE ? eventSource[name] : config[setting];
+    if (typeof value !== "string") return undefined;
+    return /^https?:/.test(value) ? queueName(value) : value;
+  };
+}
+
+const SEAL =
+  '<svg xmlns="http://www.w3.org/2000/svg" width="20" height="20"><circle cx="10" cy="10" r="9" fill="#b8860b"/></svg>';
+
+describe("every AWS call a function makes on the local stack", () => {
+  it("is allowed by its definition's permissions", async () => {
+    const c = t.clientA;
+    // Uploads and reads of assets, templates and settings; the tenant's webhook secret.
+    await c.putAsset("perm/seal.svg", Buffer.from(SEAL), "image/svg+xml");
+    const records = [1, 2, 3].map((n) => JSON.stringify({ n })).join("\n");
+    await c.putAsset("perm/records.jsonl", Buffer.from(`${records}\n`), "application/x-ndjson");
+    const template = await c.createTemplate({
+      id: "perm-card",
+      html: `<body style="margin:0"><p>{{ n }}</p><img src="{{ 'seal' | asset_url }}" style="width:20px"></body>`,
+    });
+    await c.getTemplate("perm-card");
+    await c.listTemplates();
+    await c.getTemplateVersion("perm-card", template.version);
+    await c.putSettings({ egress: { allowHosts: [] } });
+    await c.getSettings();
+    await c.getWebhookSecret();
+
+    // A PNG of the stored template with an asset and a webhook; a PDF whose request is too large for
+    // the table (kept in the payloads bucket).
+    const png = await c.submitRender({
+      template: { id: "perm-card", version: template.version },
+      data: { n: 1 },
+      assets: { seal: "perm/seal.svg" },
+      output: { format: "png", width: 60, height: 40 },
+      callbackUrl: `${receiverUrl}/png`,
+    });
+    const pdf = await c.submitRender({
+      template: { html: "<p>{{ filler | size }}</p>" },
+      data: { filler: "x".repeat(200_000) },
+      output: { format: "pdf" },
+    });
+    for (const id of [png.id, pdf.id]) {
+      expect((await c.waitFor(id, { timeoutMs: 60_000 })).status).toBe("succeeded");
+    }
+
+    // A batch of a JSONL asset's records, zipped, read back page by page.
+    const batch = await c.submitBatch({
+      template: { id: "perm-card", version: template.version },
+      assets: { seal: "perm/seal.svg" },
+      recordsKey: "perm/records.jsonl",
+      output: { format: "png", width: 60, height: 40 },
+      zip: true,
+    });
+    const done = await eventually(async () => {
+      const view = await c.getBatch(batch.id);
+      return view.status === "succeeded" && view.zip ? view : undefined;
+    }, "the batch and its zip");
+    expect(done.total).toBe(3);
+    await c.getBatchOutputs(batch.id);
+    await eventually(async () => (deliveries.includes("/hook/png") ? true : undefined), "the webhook");
+
+    // The reconciler: a job held at the worker (stuck) and one queued behind it (its message "lost").
+    const held = await c.submitRender({
+      template: { html: "<p data-hold>hold</p>" },
+      output: { format: "png", width: 20, height: 20 },
+      callbackUrl: `${receiverUrl}/held`,
+    });
+    await eventually(
+      async () => ((await c.getRender(held.id)).status === "rendering" ? true : undefined),
+      "the held job rendering",
+    );
+    const queued = await c.submitRender({
+      template: { html: "<p>behind</p>" },
+      output: { format: "png", width: 20, height: 20 },
+    });
+    clockOffsetMs += 7 * 24 * 3600 * 1000;
+    const summary = await t.stack.reconcile();
+    expect(summary.requeued + summary.failed).toBeGreaterThanOrEqual(2);
+    hold.open();
+    await c.waitFor(queued.id, { timeoutMs: 60_000 });
+
+    // Every function made calls, and each is allowed.
+    const byFunction = new Map<string, AwsCall[]>();
+    for (const call of calls) byFunction.set(call.function, [...(byFunction.get(call.function) ?? []), call]);
+    expect([...byFunction.keys()].sort()).toEqual(Object.values(SERVICES).sort());
+    // Each call named what it addressed (else a pattern could not have been checked).
+    for (const call of calls) {
+      expect(call.resource, `${call.function} ${call.command}`).not.toBe("");
+      if (call.service === "dynamodb")
+        expect(call.partitionKeys?.length, `${call.command}`).toBeGreaterThan(0);
+      for (const key of call.partitionKeys ?? [])
+        expect(key, `${call.function} ${call.command}`).not.toBe("");
+      if (call.service === "s3") expect(call.objectKey, `${call.function} ${call.command}`).toMatch(/\//);
+    }
+    const denied = calls.flatMap((call) => {
+      const name = FUNCTION_BY_SERVICE[call.function];
+      if (!name) return [`${call.function}: not a Kiln function`];
+      const permissions = FUNCTION_DEFINITIONS[name].permissions as Permissions;
+      const why = deniedBecause(permissions, resourceOf(name), call);
+      return why ? [`${call.function}: ${why}`] : [];
+    });
+    expect([...new Set(denied)]).toEqual([]);
+
+    // What was exercised, per function (the run's evidence, shown on failure of the next check).
+    const exercised = (fn: string) =>
+      [...new Set((byFunction.get(fn) ?? []).map((call) => iamActionOf(call.service, call.command)))].sort();
+    expect(exercised(SERVICES.renderWorker)).toEqual([
+      "dynamodb:BatchGetItem",
+      "dynamodb:GetItem",
+      "dynamodb:UpdateItem",
+      "lambda:InvokeFunction",
+      "s3:GetObject",
+      "s3:PutObject",
+      "sqs:ChangeMessageVisibility",
+      "sqs:GetQueueUrl",
+      "sqs:SendMessage",
+    ]);
+    expect(exercised(SERVICES.reconciler)).toEqual([
+      "dynamodb:GetItem",
+      "dynamodb:Query",
+      "dynamodb:UpdateItem",
+      "sqs:SendMessage",
+    ]);
+    expect(exercised(SERVICES.signAssets)).toEqual(["secretsmanager:GetSecretValue"]);
+    // Webhook secrets: created (encrypted) by the api, read (decrypted) by the dispatcher.
+    expect(exercised(SERVICES.api)).toContain("kms:Encrypt");
+    expect(exercised(SERVICES.webhookDispatcher)).toContain("kms:Decrypt");
+  }, 300_000);
+});

@@ -396,7 +396,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const endpointsFile = join(dataDir, LOCAL_ENDPOINTS_FILE);
     await writeFile(
       endpointsFile,
-      `${JSON.stringify({ apiUrl: gateway.url, sqsS3: sqsS3.endpoint, queues, webhookQueues }, null, 2)}\n`,
+      `${JSON.stringify({ apiUrl: gateway.url, sqsS3: sqsS3.endpoint, dynamodb: dynamo.endpoint, queues, webhookQueues }, null, 2)}\n`,
     );
     stops.push(() => rm(endpointsFile, { force: true }));
 

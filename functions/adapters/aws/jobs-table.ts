@@ -120,9 +120,9 @@ export function expiresAtEpoch(epochMs: number): number {
   return Math.ceil(epochMs / 1000);
 }
 
-/** The TTL of an item kept as long as jobs are: `JOB_RETENTION_DAYS` after `createdAt`. */
-export function retentionExpiry(createdAt: string): number {
-  return Math.floor(Date.parse(createdAt) / 1000) + JOB_RETENTION_DAYS * 86_400;
+/** The TTL of an item kept as long as jobs are: `retentionDays` after `createdAt`. */
+export function retentionExpiry(createdAt: string, retentionDays: number = JOB_RETENTION_DAYS): number {
+  return Math.floor(Date.parse(createdAt) / 1000) + retentionDays * 86_400;
 }
 
 /** DynamoDB deletes expired items lazily (and the local stand-in never does): reads check the TTL. */

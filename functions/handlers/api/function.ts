@@ -20,5 +20,6 @@ export const apiFunction = defineFunction({
     batchQueueUrl: { ...shared.batchQueueUrl, schema: shared.batchQueueUrl.schema.optional() },
     callbackSchemes: shared.callbackSchemes,
     callbackHosts: shared.callbackHosts,
+    jobRetentionDays: shared.jobRetentionDays,
   },
 });

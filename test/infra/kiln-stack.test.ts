@@ -681,6 +681,7 @@ describe("render API", () => {
       [ENV.assetsBucket]: { Ref: logicalIdOf(json, "Buckets/Assets", "AWS::S3::Bucket") },
       [ENV.batchQueueUrl]: { Ref: queueAt("Batches/Queue").id },
       [ENV.callbackSchemes]: "https",
+      [ENV.jobRetentionDays]: "30",
       ...everyFunctionsVariables(SERVICES.api),
     });
     const statements = allowStatementsByRole(json).get(roleId("Api/ApiFunction")) ?? [];

@@ -18,10 +18,17 @@ import { eventually, startTestStack, TENANT_B, type TestStack } from "./helpers/
 
 const run = promisify(execFile);
 const DOOMED = "doomed-co";
+const TIERS = { standard: { rateLimit: 1000, burst: 2000 }, slow: { rateLimit: 1, burst: 2 } };
 let t: TestStack;
 
 beforeAll(async () => {
-  t = await startTestStack({ workerConcurrency: 1, renderConcurrency: 1 });
+  // A rate limit no test request comes near, except in the "slow" tier.
+  t = await startTestStack({
+    workerConcurrency: 1,
+    renderConcurrency: 1,
+    rateLimit: { perSecond: 1000, burst: 2000 },
+    tiers: TIERS,
+  });
 });
 afterAll(async () => {
   await t?.stop();
@@ -30,7 +37,7 @@ afterAll(async () => {
 async function kiln(...args: string[]) {
   try {
     const { stdout, stderr } = await run(process.execPath, ["bin/kiln.mjs", "tenants", ...args], {
-      env: { ...process.env, KILN_DATA_DIR: t.dataDir },
+      env: { ...process.env, KILN_DATA_DIR: t.dataDir, KILN_TIERS: JSON.stringify(TIERS) },
     });
     return { code: 0, stdout, stderr };
   } catch (err) {
@@ -219,4 +226,12 @@ describe("kiln tenants", () => {
       expect.stringMatching(new RegExp(`^${second.id}\\tkiln_`)),
     ]);
   }, 60_000);
+
+  it("limits a tenant by the rate of the tier it was created in", async () => {
+    expect((await kiln("create", "slowpoke", "--tier", "slow")).code).toBe(0);
+    const apiKey = (await kiln("keys", "add", "slowpoke")).stdout.trim().split("\n").at(-1) ?? "";
+    // A burst of 2 at 1 request per second: the third request at once is refused.
+    expect([await status(apiKey), await status(apiKey), await status(apiKey)]).toEqual([200, 200, 429]);
+    expect(await status(TENANT_B.apiKey)).toBe(200);
+  });
 });

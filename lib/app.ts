@@ -18,7 +18,7 @@ export const CONTEXT_KEYS = {
   workerReservedConcurrency: "workerReservedConcurrency",
   apiCloudWatchRole: "apiCloudWatchRole",
   accountConcurrency: "accountConcurrency",
-  // Retention and tiers (docs/deploy.md, "Retention" and "Tenants and tiers").
+  // Retention and tiers (docs/deploy.md, "Retention" and "Tenants, keys and tiers").
   jobRetentionDays: "jobRetentionDays",
   payloadRetentionDays: "payloadRetentionDays",
   outputsExpirationDays: "outputsExpirationDays",

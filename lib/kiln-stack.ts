@@ -214,6 +214,7 @@ export class KilnStack extends Stack {
       payloads: this.payloads,
       templatesBucket: this.buckets.templates,
       assetsBucket: this.buckets.assets,
+      webhookSecrets: this.webhooks,
       callbackSchemes: props.callbacks?.schemes,
       callbackHosts: props.callbacks?.hosts,
       jobRetentionDays: props.retention?.jobsDays,

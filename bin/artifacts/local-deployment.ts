@@ -5,7 +5,7 @@
  * functions run from their synthesized bundles in the Lambda-shaped sandbox, wired as the template wires
  * them: API Gateway's integration → the api function, event source mappings → SQS pollers, Lambda Invoke
  * → the invoked function, the distribution → the local edge (verifying signatures with the local key),
- * the signing-key secret → a local Secrets Manager endpoint.
+ * the signing-key secret → a local Secrets Manager endpoint, KMS keys → a local KMS endpoint.
  */
 import { CreateTableCommand, type CreateTableCommandInput, DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { S3Client } from "@aws-sdk/client-s3";
@@ -16,6 +16,7 @@ import { startLocalApiGateway } from "../../functions/local/api-gateway-server.j
 import { LOCAL_REGION, localClientConfig } from "../../functions/local/aws-clients.js";
 import { type EdgeRoute, startLocalEdge } from "../../functions/local/edge.js";
 import { type EventSourceLoop, startEventSourceLoop } from "../../functions/local/event-source-loop.js";
+import { loadOrCreateKmsKey, startKmsStandIn } from "../../functions/local/kms-stand-in.js";
 import { startLambdaInvokeServer } from "../../functions/local/lambda-invoke-server.js";
 import { ensureBucket } from "../../functions/local/resources.js";
 import { startSecretsManagerStandIn } from "../../functions/local/secrets-manager-stand-in.js";
@@ -90,6 +91,7 @@ export function endpointOverrides(endpoints: {
   dynamodb: string;
   lambda: string;
   secretsManager: string;
+  kms: string;
 }): Record<string, string> {
   return {
     AWS_ENDPOINT_URL_DYNAMODB: endpoints.dynamodb,
@@ -97,6 +99,7 @@ export function endpointOverrides(endpoints: {
     AWS_ENDPOINT_URL_SQS: endpoints.sqs,
     AWS_ENDPOINT_URL_LAMBDA: endpoints.lambda,
     AWS_ENDPOINT_URL_SECRETS_MANAGER: endpoints.secretsManager,
+    AWS_ENDPOINT_URL_KMS: endpoints.kms,
   };
 }
 
@@ -212,6 +215,15 @@ async function deploy(
   }
   const secretsManager = await startSecretsManagerStandIn(secrets);
   stops.push(secretsManager.stop);
+  // Each KMS key: its ARN, and material made in the work dir.
+  const kmsKeys = new Map<string, Buffer>();
+  for (const key of ofType("AWS::KMS::Key")) {
+    const arn = `arn:aws:kms:${LOCAL_REGION}:${ACCOUNT}:key/${key.logicalId}`;
+    bindings.set(key.logicalId, { ref: key.logicalId, attributes: { Arn: arn, KeyId: key.logicalId } });
+    kmsKeys.set(arn, await loadOrCreateKmsKey(options.workDir, key.logicalId));
+  }
+  const kms = await startKmsStandIn(kmsKeys);
+  stops.push(kms.stop);
 
   const edge = await startLocalEdge({
     port: 0,
@@ -245,6 +257,7 @@ async function deploy(
     dynamodb: dynamo.endpoint,
     lambda: lambda.endpoint,
     secretsManager: secretsManager.endpoint,
+    kms: kms.endpoint,
   });
   for (const path of options.run) {
     const fn = stack.functionAt(path);

@@ -209,6 +209,22 @@ export class KilnClient {
   }
 
   /**
+   * Replaces the webhook signing secret with a new one. Until `previousSecretExpiresAt` deliveries are
+   * signed with both, so receivers can move to `secret` meanwhile; a second rotation at the same time
+   * answers 409.
+   */
+  async rotateWebhookSecret(): Promise<{ secret: string; previousSecretExpiresAt?: string }> {
+    const { body } = await this.request<{ secret: string; previousSecretExpiresAt?: string }>(
+      "POST",
+      "/v1/webhooks/secret/rotate",
+    );
+    return {
+      secret: body.secret,
+      ...(body.previousSecretExpiresAt ? { previousSecretExpiresAt: body.previousSecretExpiresAt } : {}),
+    };
+  }
+
+  /**
    * Stores `html` (and its data schema) as the next version of template `id`. Sending exactly the
    * latest version's content again creates nothing and answers that version (`created: false`).
    */

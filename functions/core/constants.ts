@@ -78,6 +78,15 @@ export const WEBHOOK_QUEUE = {
   maxDelaySeconds: 900,
 } as const;
 
+/**
+ * The encryption context key webhook secrets are encrypted under (`{ tenant: "<tenant>" }`); the KMS
+ * key's grants require it.
+ */
+export const WEBHOOK_SECRET_CONTEXT_KEY = "tenant";
+
+/** Most a rotated-out webhook secret may keep signing: a week is time enough to give every receiver the new one. */
+export const MAX_SECRET_OVERLAP_SECONDS = 7 * 24 * 3600;
+
 /** Requests too large to sit comfortably in a DynamoDB item (max 400 KB) go to S3 by reference. */
 export const PAYLOADS = {
   keyPrefix: "requests/",
@@ -151,4 +160,8 @@ export const ENV = {
   batchQueueUrl: "KILN_BATCH_QUEUE_URL",
   /** Days a job, its request and its batch are kept (the items' TTL). */
   jobRetentionDays: "KILN_JOB_RETENTION_DAYS",
+  /** The KMS key that encrypts webhook signing secrets (the api function and the dispatcher only). */
+  webhookSecretsKeyArn: "KILN_WEBHOOK_SECRETS_KEY_ARN",
+  /** Seconds a rotated-out webhook secret still signs deliveries. */
+  webhookSecretOverlapSeconds: "KILN_WEBHOOK_SECRET_OVERLAP_SECONDS",
 } as const;

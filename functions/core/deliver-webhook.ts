@@ -15,6 +15,7 @@ import {
   callbackUrlProblem,
   nextWebhookDelaySeconds,
   signedWebhookRequest,
+  signingSecrets,
   type WebhookRetrySchedule,
 } from "./webhooks.js";
 
@@ -93,8 +94,9 @@ export async function deliverWebhook(
   const problem = callbackUrlProblem(job.callbackUrl, deps.policy);
   if (problem) return refuse(problem, 0);
 
-  const secret = await store(() => deps.secrets.getOrCreate(job.tenant));
-  const { headers, body } = signedWebhookRequest(secret, job, now);
+  const secrets = await store(() => deps.secrets.getOrCreate(job.tenant));
+  // During a rotation's overlap both secrets sign, so receivers may switch at any moment within it.
+  const { headers, body } = signedWebhookRequest(signingSecrets(secrets, now), job, now);
   const started = performance.now();
   let status: number | undefined;
   let error: string | undefined;

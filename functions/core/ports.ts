@@ -4,6 +4,7 @@ import type { OutputOptions, PageOptions } from "./output-options.js";
 import type { RateLimit } from "./rate-limit.js";
 import type { RenderRequest } from "./render-request.js";
 import type { TenantSettings } from "./tenant-settings.js";
+import type { WebhookSecrets } from "./webhooks.js";
 
 export type StartAttemptResult =
   /** The caller holds the lease and must render. */
@@ -158,9 +159,25 @@ export interface TenantSettingsStore {
   put(tenant: string, settings: TenantSettings, now: Date): Promise<void>;
 }
 
-/** Per-tenant webhook signing secrets (`whsec_…`), created on first use. */
+/** Per-tenant webhook signing secrets (`whsec_…`), created on first use and kept encrypted. */
 export interface WebhookSecretStore {
-  getOrCreate(tenant: string): Promise<string>;
+  /** The tenant's secrets; the first call for a tenant creates its current one. */
+  getOrCreate(tenant: string): Promise<WebhookSecrets>;
+  /**
+   * Replaces the current secret with a new one; the replaced one stays `previous` until `now` plus
+   * `overlapSeconds` (none with 0). A previous secret still in force is dropped. Throws
+   * `ConcurrentRotationError` when another rotation of the tenant's secret came first.
+   */
+  rotate(tenant: string, now: Date, overlapSeconds: number): Promise<WebhookSecrets>;
+}
+
+/**
+ * Encrypts secrets at rest, bound to their tenant: what is encrypted for one tenant decrypts only for
+ * that tenant (KMS on AWS, with the encryption context `{ tenant }`).
+ */
+export interface SecretCipher {
+  encrypt(tenant: string, plaintext: string): Promise<Uint8Array>;
+  decrypt(tenant: string, ciphertext: Uint8Array): Promise<string>;
 }
 
 /** Request bodies kept out of the job record because of their size. */

@@ -147,6 +147,62 @@ export function signWebhook(secret: string, id: string, timestampSeconds: number
   return `v1,${mac.digest("base64")}`;
 }
 
+/** A tenant's signing secrets: the current one and, for a while after a rotation, the one before it. */
+export interface WebhookSecrets {
+  /** Signs every delivery; what `GET /v1/webhooks/secret` answers. */
+  readonly current: string;
+  /** The secret the last rotation replaced: deliveries are signed with it too until `expiresAt`. */
+  readonly previous?: { readonly secret: string; readonly expiresAt: string };
+}
+
+/** The secrets a delivery at `now` is signed with: the current one first, then the previous one while it lasts. */
+export function signingSecrets(secrets: WebhookSecrets, now: Date): string[] {
+  const previous = previousInForce(secrets, now);
+  return previous ? [secrets.current, previous.secret] : [secrets.current];
+}
+
+/**
+ * `secrets` after a rotation at `now` to `fresh`: the old current one stays accepted for
+ * `overlapSeconds` (not at all with 0); an older previous one is dropped, so at most two sign at once.
+ */
+export function rotateWebhookSecrets(
+  secrets: WebhookSecrets | undefined,
+  fresh: string,
+  now: Date,
+  overlapSeconds: number,
+): WebhookSecrets {
+  if (!secrets || overlapSeconds <= 0) return { current: fresh };
+  return {
+    current: fresh,
+    previous: {
+      secret: secrets.current,
+      expiresAt: new Date(now.getTime() + overlapSeconds * 1000).toISOString(),
+    },
+  };
+}
+
+/** The previous secret's expiry while it is still in force, for showing to the tenant. */
+export function previousSecretExpiry(secrets: WebhookSecrets, now: Date): string | undefined {
+  return previousInForce(secrets, now)?.expiresAt;
+}
+
+function previousInForce(secrets: WebhookSecrets, now: Date): WebhookSecrets["previous"] {
+  const { previous } = secrets;
+  return previous && Date.parse(previous.expiresAt) > now.getTime() ? previous : undefined;
+}
+
+/** Two rotations of one tenant's secret at once: the other one won, and its secret is the current one. */
+export class ConcurrentRotationError extends KilnError {
+  override readonly name = "ConcurrentRotationError";
+  constructor(tenant: string) {
+    super(
+      "conflict",
+      "rotation_in_progress",
+      `The webhook secret of tenant ${tenant} was rotated by another request at the same time: GET /v1/webhooks/secret answers the secret now in force.`,
+    );
+  }
+}
+
 /** One id per job: a job ends once, and retries of its event keep the id, so receivers can dedupe. */
 export function webhookEventId(jobId: string): string {
   return `evt_${jobId}`;
@@ -191,9 +247,12 @@ export function webhookEvent(job: Job): WebhookEvent {
   };
 }
 
-/** The signed request for one delivery attempt. */
+/**
+ * The signed request for one delivery attempt: one `v1,…` signature per secret, space-separated, as
+ * Standard Webhooks allows, so a receiver that knows either secret accepts it during a rotation.
+ */
 export function signedWebhookRequest(
-  secret: string,
+  secrets: string | readonly string[],
   job: Job,
   now: Date,
 ): { headers: Record<string, string>; body: string } {
@@ -206,7 +265,9 @@ export function signedWebhookRequest(
       "user-agent": "Kiln-Webhooks/1",
       "webhook-id": id,
       "webhook-timestamp": String(timestamp),
-      "webhook-signature": signWebhook(secret, id, timestamp, body),
+      "webhook-signature": (typeof secrets === "string" ? [secrets] : secrets)
+        .map((secret) => signWebhook(secret, id, timestamp, body))
+        .join(" "),
       // Not signed: it only helps the receiver find Kiln's log lines for this job.
       ...(job.correlationId ? { [CORRELATION_ID_HEADER]: job.correlationId } : {}),
     },

@@ -33,6 +33,11 @@ export const SHARED_SETTINGS = {
     z.coerce.number().int().min(1).max(3650).default(JOB_RETENTION_DAYS),
     "whole days (1–3650) a job, its request and its batch are kept",
   ),
+  webhookSecretsKey: resource(
+    ENV.webhookSecretsKeyArn,
+    name,
+    "the ARN of the KMS key that encrypts webhook signing secrets",
+  ),
   callbackSchemes: setting(
     ENV.callbackSchemes,
     z.string().min(1).default(DEFAULT_CALLBACK_POLICY.schemes.join(",")),

@@ -106,8 +106,13 @@ export function localFunctionConfigs(
   };
   const jobsTable = LOCAL_NAMES.jobsTable;
   const signerFunctionName = LOCAL_NAMES.signerFunction;
+  const webhookSecretsKey = LOCAL_NAMES.webhookSecretsKey;
   return {
-    api: configure(apiFunction, { jobsTable, signerFunctionName, ...buckets, ...resources }, callbackValues),
+    api: configure(
+      apiFunction,
+      { jobsTable, signerFunctionName, webhookSecretsKey, ...buckets, ...resources },
+      callbackValues,
+    ),
     renderWorker: configure(
       renderWorkerFunction,
       { jobsTable, signerFunctionName, ...buckets, ...resources },
@@ -125,7 +130,11 @@ export function localFunctionConfigs(
       { ...resources, signingKeySecretArn: LOCAL_NAMES.signingKeySecret },
       {},
     ),
-    webhookDispatcher: configure(webhookDispatcherFunction, { jobsTable, ...resources }, callbackValues),
+    webhookDispatcher: configure(
+      webhookDispatcherFunction,
+      { jobsTable, webhookSecretsKey, ...resources },
+      callbackValues,
+    ),
     batchFanOut: configure(
       batchFanOutFunction,
       { jobsTable, ...buckets, ...resources },

@@ -44,6 +44,8 @@ export const LOCAL_NAMES = {
   signerFunction: "kiln-sign-assets",
   /** The secret holding the URL-signing private key (served from the data dir's key). */
   signingKeySecret: "kiln-signing-key",
+  /** The KMS key that encrypts webhook secrets (its material is made in the data dir). */
+  webhookSecretsKey: "alias/kiln-webhook-secrets",
 } as const;
 
 /** Where a running local stack tells other processes (`kiln redrive`) how to reach it, in its data dir. */

@@ -53,7 +53,7 @@ function generatePrivateKeyPem(): string {
  * Writes `contents` to `path` unless it already exists; when two local stacks start at once the
  * first writer wins and both use its key. `link` is the atomic create-if-absent for a whole file.
  */
-async function createExclusively(path: string, contents: string): Promise<string> {
+export async function createExclusively(path: string, contents: string): Promise<string> {
   const temp = `${path}.${process.pid}.${Date.now()}.tmp`;
   await writeFile(temp, contents, { mode: 0o600, flag: "wx" });
   try {

@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { KMSClient } from "@aws-sdk/client-kms";
 import { LambdaClient } from "@aws-sdk/client-lambda";
 import { S3Client } from "@aws-sdk/client-s3";
 import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
@@ -51,6 +52,7 @@ import {
   localFunctionConfigs,
 } from "./function-configs.js";
 import { healthzRoute, localHealthChecks } from "./healthz.js";
+import { loadOrCreateKmsKey, startKmsStandIn } from "./kms-stand-in.js";
 import { LocalLambdaEnvironment } from "./lambda-environment.js";
 import { startLambdaInvokeServer } from "./lambda-invoke-server.js";
 import { MetricsSummary } from "./metrics-summary.js";
@@ -263,6 +265,14 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     stops.push(lambdaInvoke.stop);
     // One client per service for every function: they share this process.
     const clients = { dynamodb, s3, sqs, lambda: new LambdaClient(localClientConfig(lambdaInvoke.endpoint)) };
+    // Webhook secrets are encrypted with a KMS key, as on AWS: here a stand-in with the data dir's key.
+    // Only the api function and the dispatcher get a client for it; the worker has none, as its role
+    // has no grant on AWS.
+    const kmsStandIn = await startKmsStandIn(
+      new Map([[LOCAL_NAMES.webhookSecretsKey, await loadOrCreateKmsKey(dataDir, "webhook-secrets")]]),
+    );
+    stops.push(kmsStandIn.stop);
+    const secretClients = { ...clients, kms: new KMSClient(localClientConfig(kmsStandIn.endpoint)) };
 
     const workerConfig = configs.renderWorker.config;
     const browsers = renderWorkerBrowsers(workerConfig, options.egress);
@@ -322,7 +332,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     });
     stops.push(() => loop.stop());
 
-    const dispatcher = wireWebhookDispatcher(clients, configs.webhookDispatcher.config, {
+    const dispatcher = wireWebhookDispatcher(secretClients, configs.webhookDispatcher.config, {
       logger: loggerOf(SERVICES.webhookDispatcher),
       clock,
       metrics,
@@ -379,7 +389,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       await reconcilerRuns;
     });
 
-    const api = wireApi(clients, configs.api.config, {
+    const api = wireApi(secretClients, configs.api.config, {
       logger: loggerOf(SERVICES.api),
       clock,
       adapt: withFaults,

@@ -27,6 +27,7 @@ import { iamResourceFinding } from "./nag-findings.js";
 import type { RequestPayloads } from "./request-payloads.js";
 import { definedFunctionProps, ServiceFunction } from "./service-function.js";
 import type { UrlSigner } from "./url-signer.js";
+import type { WebhookDelivery } from "./webhooks.js";
 
 export interface ApiThrottle {
   /** Steady-state requests per second. */
@@ -50,6 +51,8 @@ export interface RenderApiProps {
   readonly templatesBucket: s3.IBucket;
   /** PUT /v1/assets/{key} writes tenants' files here, under assets/<tenant>/. */
   readonly assetsBucket: s3.IBucket;
+  /** The key of tenants' webhook secrets, which the api function creates, returns and rotates. */
+  readonly webhookSecrets: Pick<WebhookDelivery, "secretsKey" | "grantSecrets">;
   /**
    * URL schemes a callbackUrl may use; keep equal to the webhook dispatcher's.
    * @default ["https"]
@@ -166,6 +169,7 @@ export class RenderApi extends Construct {
         callbackSchemes: props.callbackSchemes?.join(","),
         callbackHosts: props.callbackHosts?.length ? props.callbackHosts.join(",") : undefined,
         jobRetentionDays: props.jobRetentionDays,
+        webhookSecretsKey: props.webhookSecrets.secretsKey.keyArn,
       }),
       functionName: props.functionName,
       logRetention: props.logRetention,
@@ -177,6 +181,7 @@ export class RenderApi extends Construct {
     props.jobsTable.grantReadWriteData(apiFunction.role);
     props.renderQueue.grantSendMessages(apiFunction.role);
     props.signer.grantInvoke(apiFunction.role);
+    props.webhookSecrets.grantSecrets(apiFunction.role);
     // Template HTML (content-addressed) is written and read back; assets are only written.
     const templateObjects = props.templatesBucket.arnForObjects(`${TEMPLATES.sourceKeyPrefix}*`);
     const assetObjects = props.assetsBucket.arnForObjects(`${ASSETS.keyPrefix}*`);

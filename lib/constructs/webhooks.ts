@@ -1,13 +1,14 @@
-import { Duration, RemovalPolicy } from "aws-cdk-lib";
+import { Duration, Lazy, RemovalPolicy } from "aws-cdk-lib";
 import type * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
 import type * as dynamodb from "aws-cdk-lib/aws-dynamodb";
-import type * as iam from "aws-cdk-lib/aws-iam";
+import * as iam from "aws-cdk-lib/aws-iam";
+import * as kms from "aws-cdk-lib/aws-kms";
 import { SqsEventSource } from "aws-cdk-lib/aws-lambda-event-sources";
 import type * as logs from "aws-cdk-lib/aws-logs";
 import type * as sns from "aws-cdk-lib/aws-sns";
 import type * as sqs from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
-import { WEBHOOK_QUEUE } from "../../functions/core/constants.js";
+import { WEBHOOK_QUEUE, WEBHOOK_SECRET_CONTEXT_KEY } from "../../functions/core/constants.js";
 import { webhookDispatcherFunction } from "../../functions/handlers/webhook-dispatcher/function.js";
 import { alarmOnAnyDeadLetter, queueWithDeadLetters } from "./queue-with-dead-letters.js";
 import { definedFunctionProps, ServiceFunction } from "./service-function.js";
@@ -30,7 +31,10 @@ export interface WebhookDeliveryProps {
   readonly functionName?: string;
   /** @default logs.RetentionDays.ONE_MONTH */
   readonly logRetention?: logs.RetentionDays;
-  /** Applies to the log group. @default RemovalPolicy.DESTROY */
+  /**
+   * Applies to the log group and to the key that encrypts webhook secrets.
+   * @default RemovalPolicy.DESTROY for the log group, RemovalPolicy.RETAIN for the key
+   */
   readonly removalPolicy?: RemovalPolicy;
 }
 
@@ -40,12 +44,20 @@ export interface WebhookDeliveryProps {
  * each retry as a new delayed message (5 s … 10 h, for 24 h), and a dead-letter queue for messages
  * the dispatcher itself could not handle. The dispatcher reads and updates jobs (delivery attempts,
  * per-tenant secrets) in the jobs table and may send only to its own queue.
+ *
+ * Tenants' signing secrets sit in the jobs table encrypted with a KMS key of their own (rotated
+ * yearly by KMS), under the encryption context `{ tenant }`. Only the dispatcher and the roles given to
+ * `grantSecrets` (the api function) may use it; the key policy denies decryption to every other
+ * principal, so the render worker, which reads and writes the same table, cannot read a secret.
  */
 export class WebhookDelivery extends Construct {
   public readonly queue: sqs.Queue;
   public readonly deadLetterQueue: sqs.Queue;
   public readonly function: ServiceFunction["function"];
   public readonly role: iam.Role;
+  /** Encrypts tenants' webhook signing secrets. */
+  public readonly secretsKey: kms.Key;
+  private readonly secretUsers: iam.IRole[] = [];
 
   constructor(scope: Construct, id: string, props: WebhookDeliveryProps) {
     super(scope, id);
@@ -64,12 +76,35 @@ export class WebhookDelivery extends Construct {
     this.queue = queue;
     this.deadLetterQueue = deadLetterQueue;
 
+    this.secretsKey = new kms.Key(this, "SecretsKey", {
+      description:
+        "Kiln: encrypts tenants' webhook signing secrets (the api function and the webhook dispatcher only)",
+      enableKeyRotation: true,
+      removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
+    });
+    this.secretsKey.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: "OnlyKilnSecretUsersDecrypt",
+        effect: iam.Effect.DENY,
+        principals: [new iam.AnyPrincipal()],
+        // ReEncrypt would hand the plain secret to a key of the caller's choosing.
+        actions: ["kms:Decrypt", "kms:ReEncrypt*"],
+        resources: ["*"],
+        conditions: {
+          StringNotEquals: {
+            "aws:PrincipalArn": Lazy.list({ produce: () => this.secretUsers.map((role) => role.roleArn) }),
+          },
+        },
+      }),
+    );
+
     const dispatcher = new ServiceFunction(this, "Dispatcher", {
       ...definedFunctionProps(webhookDispatcherFunction, {
         jobsTable: props.jobsTable.tableName,
         webhookQueueUrl: this.queue.queueUrl,
         callbackSchemes: props.callbackSchemes?.join(","),
         callbackHosts: props.callbackHosts?.length ? props.callbackHosts.join(",") : undefined,
+        webhookSecretsKey: this.secretsKey.keyArn,
       }),
       functionName: props.functionName,
       logRetention: props.logRetention,
@@ -78,12 +113,33 @@ export class WebhookDelivery extends Construct {
     this.function = dispatcher.function;
     this.role = dispatcher.role;
     props.jobsTable.grantReadWriteData(this.role);
+    // It creates a tenant's secret when the first delivery comes before any GET of it.
+    this.grantSecrets(this.role);
     // Retries are new delayed messages on the same queue.
     this.queue.grantSendMessages(this.role);
     this.function.addEventSource(
       new SqsEventSource(this.queue, {
         ...webhookDispatcherFunction.eventSource,
         reportBatchItemFailures: true,
+      }),
+    );
+  }
+
+  /**
+   * Lets `role` encrypt and decrypt webhook secrets, each only under a `tenant` encryption context,
+   * and adds it to the few the key policy lets decrypt: for the api function, which creates, returns
+   * and rotates them. Nothing else should get it.
+   */
+  grantSecrets(role: iam.IRole): void {
+    this.secretUsers.push(role);
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ["kms:Encrypt", "kms:Decrypt"],
+        resources: [this.secretsKey.keyArn],
+        conditions: {
+          "ForAllValues:StringEquals": { "kms:EncryptionContextKeys": [WEBHOOK_SECRET_CONTEXT_KEY] },
+          Null: { [`kms:EncryptionContext:${WEBHOOK_SECRET_CONTEXT_KEY}`]: "false" },
+        },
       }),
     );
   }

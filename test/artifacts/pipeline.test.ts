@@ -7,6 +7,7 @@ import { createHash } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { GetItemCommand } from "@aws-sdk/client-dynamodb";
 import { PNG } from "pngjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SynthesizedStack } from "../../bin/artifacts/cloud-assembly.js";
@@ -14,6 +15,7 @@ import { deployLocally, type LocalDeployment } from "../../bin/artifacts/local-d
 import { assertSandboxAvailable, sandboxNodeBinary } from "../../bin/artifacts/sandbox.js";
 import { synthesizeKiln } from "../../bin/artifacts/synth.js";
 import { DynamoDbApiKeyStore } from "../../functions/adapters/aws/dynamodb-api-key-store.js";
+import { webhookSecretItemKey } from "../../functions/adapters/aws/jobs-table.js";
 import { type JobView, KilnClient, type RenderSubmissionInput } from "../../functions/client/kiln-client.js";
 import { REPO_ROOT } from "../../lib/handler-entries.js";
 
@@ -186,6 +188,32 @@ describe("jobs through the sandboxed bundles: api → queue → worker → signe
     );
     expect(ink).toBeGreaterThan(1500);
     expect(colour).toBeGreaterThan(1000);
+  });
+});
+
+describe("webhook secrets through the sandboxed api bundle", () => {
+  it("are created and rotated with the bundle's KMS client, and the table holds only their ciphertext", async () => {
+    const first = await client.getWebhookSecret();
+    const rotated = await client.rotateWebhookSecret();
+    expect(rotated.secret).toMatch(/^whsec_/);
+    expect(rotated.secret).not.toBe(first);
+    expect(rotated.previousSecretExpiresAt).toBeDefined();
+    expect(await client.getWebhookSecret()).toBe(rotated.secret);
+    const table = deployment.bindings.get(stack.functionAt(API).environment.KILN_JOBS_TABLE.Ref)?.ref;
+    const key = webhookSecretItemKey(TENANT.tenant);
+    const { Item } = await deployment.clients.dynamodb.send(
+      new GetItemCommand({
+        TableName: String(table),
+        Key: { pk: { S: String(key.pk) }, sk: { S: String(key.sk) } },
+        ConsistentRead: true,
+      }),
+    );
+    expect(Item?.current?.M?.ciphertext?.B).toBeInstanceOf(Uint8Array);
+    const raw = JSON.stringify(Item, (_k, v) =>
+      v instanceof Uint8Array ? Buffer.from(v).toString("latin1") : v,
+    );
+    for (const secret of [first, rotated.secret])
+      expect(raw.includes(secret.slice("whsec_".length))).toBe(false);
   });
 });
 

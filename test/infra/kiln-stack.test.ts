@@ -62,6 +62,7 @@ const queueAt = (path: string) => ({
   properties: json.Resources[logicalIdOf(json, path, "AWS::SQS::Queue")].Properties,
 });
 const renderQueue = () => queueAt("RenderQueue/Queue");
+const secretsKeyId = () => logicalIdOf(json, "Webhooks/SecretsKey", "AWS::KMS::Key");
 const renderDlq = () => queueAt("RenderQueue/DeadLetterQueue");
 /** The Powertools settings every function gets from ServiceFunction. */
 const powertools = (service: string) => ({
@@ -682,11 +683,13 @@ describe("render API", () => {
       [ENV.batchQueueUrl]: { Ref: queueAt("Batches/Queue").id },
       [ENV.callbackSchemes]: "https",
       [ENV.jobRetentionDays]: "30",
+      [ENV.webhookSecretsKeyArn]: { "Fn::GetAtt": [secretsKeyId(), "Arn"] },
+      [ENV.webhookSecretOverlapSeconds]: "86400",
       ...everyFunctionsVariables(SERVICES.api),
     });
     const statements = allowStatementsByRole(json).get(roleId("Api/ApiFunction")) ?? [];
     const services = new Set(statements.flatMap(actionsOf).map((a) => a.split(":")[0]));
-    expect([...services].sort()).toEqual(["dynamodb", "lambda", "logs", "s3", "sqs", "xray"]);
+    expect([...services].sort()).toEqual(["dynamodb", "kms", "lambda", "logs", "s3", "sqs", "xray"]);
     const objects = (bucket: string, prefix: string) => ({
       "Fn::Join": [
         "",
@@ -751,11 +754,12 @@ describe("webhooks", () => {
       // Every setting's value is in the template, defaults included.
       [ENV.webhookTimeoutMs]: "10000",
       [ENV.webhookConcurrency]: "10",
+      [ENV.webhookSecretsKeyArn]: { "Fn::GetAtt": [secretsKeyId(), "Arn"] },
       ...everyFunctionsVariables(SERVICES.webhookDispatcher),
     });
     const statements = allowStatementsByRole(json).get(roleId("Webhooks/Dispatcher")) ?? [];
     const services = new Set(statements.flatMap(actionsOf).map((a) => a.split(":")[0]));
-    expect([...services].sort()).toEqual(["dynamodb", "logs", "sqs", "xray"]);
+    expect([...services].sort()).toEqual(["dynamodb", "kms", "logs", "sqs", "xray"]);
     // It sends only to its own queue (retries), never to the render queue.
     for (const st of statements.filter((x) => actionsOf(x).includes("sqs:SendMessage"))) {
       expect(JSON.stringify(st.Resource)).toContain(queueAt("Webhooks/Queue").id);

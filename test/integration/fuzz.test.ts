@@ -216,6 +216,7 @@ const ROUTES = [
   { method: "POST", path: () => "/v1/renders", json: true },
   { method: "GET", path: () => `/v1/renders/${rand.pick(HOSTILE_SEGMENTS)}` },
   { method: "GET", path: () => "/v1/webhooks/secret" },
+  { method: "POST", path: () => "/v1/webhooks/secret/rotate" },
   { method: "POST", path: () => "/v1/templates", json: true },
   { method: "GET", path: () => "/v1/templates" },
   { method: "GET", path: () => `/v1/templates/${rand.pick(HOSTILE_SEGMENTS)}` },

@@ -1,6 +1,7 @@
-import { randomUUID } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { DecryptCommand, KMSClient } from "@aws-sdk/client-kms";
 import { DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEFAULT_ASSUMPTIONS, readUnits, requestItemSize, writeUnits } from "../../bin/cost/cost-model.js";
@@ -15,7 +16,9 @@ import {
   jobItemKey,
   jobRequestItemKey,
   retentionExpiry,
+  webhookSecretItemKey,
 } from "../../functions/adapters/aws/jobs-table.js";
+import { KmsSecretCipher } from "../../functions/adapters/aws/kms-secret-cipher.js";
 import {
   MemoryIdempotencyStore,
   MemoryJobStore,
@@ -25,7 +28,9 @@ import type { Job } from "../../functions/core/job.js";
 import type { IdempotencyStore, JobStore, WebhookSecretStore } from "../../functions/core/ports.js";
 import { type RenderRequest, RenderRequestSchema } from "../../functions/core/render-request.js";
 import { requestFingerprint } from "../../functions/core/submit-render.js";
+import { generateWebhookSecret, signingSecrets } from "../../functions/core/webhooks.js";
 import { localClientConfig } from "../../functions/local/aws-clients.js";
+import { type KmsStandIn, startKmsStandIn } from "../../functions/local/kms-stand-in.js";
 import { ensureJobsTable } from "../../functions/local/resources.js";
 import { type StandIn, startDynamoDbStandIn } from "../../functions/local/stand-ins.js";
 
@@ -35,14 +40,21 @@ import { type StandIn, startDynamoDbStandIn } from "../../functions/local/stand-
  */
 let dynalite: StandIn;
 let client: DynamoDBClient;
+let kmsStandIn: KmsStandIn;
+let kms: KMSClient;
+const SECRETS_KEY = "alias/contract-secrets";
 beforeAll(async () => {
   dynalite = await startDynamoDbStandIn({ port: 0 });
   client = new DynamoDBClient(localClientConfig(dynalite.endpoint));
   await ensureJobsTable(client, "contract");
+  kmsStandIn = await startKmsStandIn(new Map([[SECRETS_KEY, randomBytes(32)]]));
+  kms = new KMSClient(localClientConfig(kmsStandIn.endpoint));
 });
 afterAll(async () => {
   client?.destroy();
+  kms?.destroy();
   await dynalite?.stop();
+  await kmsStandIn?.stop();
 });
 
 const T0 = Date.parse("2026-01-01T00:00:00Z");
@@ -77,7 +89,7 @@ const implementations: Array<
     () => ({
       jobs: new DynamoDbJobStore(client, "contract"),
       idem: new DynamoDbIdempotencyStore(client, "contract"),
-      secrets: new DynamoDbWebhookSecretStore(client, "contract"),
+      secrets: new DynamoDbWebhookSecretStore(client, "contract", new KmsSecretCipher(kms, SECRETS_KEY)),
     }),
   ],
   [
@@ -433,9 +445,113 @@ describe.each(implementations)("job store contract: %s", (_name, make) => {
     const { secrets } = make();
     const tenant = `tenant-${++counter}`;
     const [a, b] = await Promise.all([secrets.getOrCreate(tenant), secrets.getOrCreate(tenant)]);
-    expect(a).toMatch(/^whsec_/);
-    expect(b).toBe(a);
-    expect(await secrets.getOrCreate(tenant)).toBe(a);
+    expect(a).toEqual({ current: expect.stringMatching(/^whsec_/) });
+    expect(b).toEqual(a);
+    expect(await secrets.getOrCreate(tenant)).toEqual(a);
+  });
+
+  it("rotates a webhook secret: the replaced one is kept as previous until the overlap ends, an older one dropped", async () => {
+    const { secrets } = make();
+    const tenant = `tenant-${++counter}`;
+    const { current: first } = await secrets.getOrCreate(tenant);
+    const rotated = await secrets.rotate(tenant, at(0), 60);
+    expect(rotated).toEqual({
+      current: expect.stringMatching(/^whsec_/),
+      previous: { secret: first, expiresAt: at(60_000).toISOString() },
+    });
+    expect(rotated.current).not.toBe(first);
+    expect(await secrets.getOrCreate(tenant)).toEqual(rotated);
+    const again = await secrets.rotate(tenant, at(1000), 60);
+    expect(again.previous?.secret).toBe(rotated.current);
+    const revoked = await secrets.rotate(tenant, at(2000), 0);
+    expect(revoked).toEqual({ current: expect.any(String) });
+    expect(revoked.current).not.toBe(again.current);
+    // A tenant's first rotation has nothing to keep.
+    expect(await secrets.rotate(`tenant-${++counter}`, at(0), 60)).toEqual({ current: expect.any(String) });
+  });
+});
+
+describe("webhook secrets in DynamoDB (dynalite), encrypted with KMS (stand-in)", () => {
+  const store = () =>
+    new DynamoDbWebhookSecretStore(client, "contract", new KmsSecretCipher(kms, SECRETS_KEY));
+  const db = () => DynamoDBDocumentClient.from(client);
+  const itemOf = async (tenant: string) =>
+    (await db().send(new GetCommand({ TableName: "contract", Key: webhookSecretItemKey(tenant) }))).Item;
+
+  it("keeps no secret in plain text: the item holds ciphertexts that decrypt only under their tenant", async () => {
+    const tenant = `tenant-${++counter}`;
+    const { current: first } = await store().getOrCreate(tenant);
+    const { current: second } = await store().rotate(tenant, at(0), 3600);
+    const item = await itemOf(tenant);
+    const stored = JSON.stringify(item, (_k, v) =>
+      v instanceof Uint8Array ? Buffer.from(v).toString("latin1") : v,
+    );
+    for (const secret of [first, second]) {
+      expect(stored).not.toContain(secret);
+      expect(stored).not.toContain(secret.slice("whsec_".length));
+      expect(stored).not.toContain(Buffer.from(secret.slice("whsec_".length), "base64").toString("latin1"));
+    }
+    expect(item).not.toHaveProperty("secret");
+    expect(item?.current.ciphertext).toBeInstanceOf(Uint8Array);
+    const decrypt = (ciphertext: Uint8Array, owner: string) =>
+      kms.send(new DecryptCommand({ CiphertextBlob: ciphertext, EncryptionContext: { tenant: owner } }));
+    const plain = await decrypt(item?.current.ciphertext, tenant);
+    expect(Buffer.from(plain.Plaintext ?? new Uint8Array()).toString("utf8")).toBe(second);
+    await expect(decrypt(item?.current.ciphertext, "other-tenant")).rejects.toThrow(
+      expect.objectContaining({ name: "InvalidCiphertextException" }),
+    );
+    // A ciphertext copied into another tenant's item does not open there.
+    await db().send(
+      new PutCommand({ TableName: "contract", Item: { ...item, ...webhookSecretItemKey("thief") } }),
+    );
+    await expect(store().getOrCreate("thief")).rejects.toThrow(
+      expect.objectContaining({ name: "InvalidCiphertextException" }),
+    );
+  });
+
+  it("reads a secret stored in plain text before encryption, and encrypts it in place on that read", async () => {
+    const tenant = `tenant-${++counter}`;
+    const legacy = generateWebhookSecret();
+    await db().send(
+      new PutCommand({
+        TableName: "contract",
+        Item: { ...webhookSecretItemKey(tenant), secret: legacy, createdAt: at(0).toISOString() },
+      }),
+    );
+    expect(await store().getOrCreate(tenant)).toEqual({ current: legacy });
+    const item = await itemOf(tenant);
+    expect(item).not.toHaveProperty("secret");
+    expect(item?.current.ciphertext).toBeInstanceOf(Uint8Array);
+    expect(await store().getOrCreate(tenant)).toEqual({ current: legacy });
+  });
+
+  it("rotates a plain-text secret into an encrypted previous one", async () => {
+    const tenant = `tenant-${++counter}`;
+    const legacy = generateWebhookSecret();
+    await db().send(
+      new PutCommand({ TableName: "contract", Item: { ...webhookSecretItemKey(tenant), secret: legacy } }),
+    );
+    const rotated = await store().rotate(tenant, at(0), 60);
+    expect(signingSecrets(rotated, at(59_000))).toEqual([rotated.current, legacy]);
+    expect(JSON.stringify(await itemOf(tenant))).not.toContain(legacy);
+  });
+
+  it("refuses the second of two rotations at once, so no caller is handed a secret that was already replaced", async () => {
+    const tenant = `tenant-${++counter}`;
+    await store().getOrCreate(tenant);
+    const results = await Promise.allSettled([
+      store().rotate(tenant, at(0), 60),
+      store().rotate(tenant, at(0), 60),
+    ]);
+    const won = results.filter((r) => r.status === "fulfilled");
+    const lost = results.filter((r) => r.status === "rejected");
+    expect(won).toHaveLength(1);
+    expect(lost).toEqual([
+      expect.objectContaining({ reason: expect.objectContaining({ code: "rotation_in_progress" }) }),
+    ]);
+    expect((await store().getOrCreate(tenant)).current).toBe(
+      won[0]?.status === "fulfilled" && won[0].value.current,
+    );
   });
 });
 

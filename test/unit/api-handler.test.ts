@@ -350,6 +350,28 @@ describe("api handler", () => {
     expect(b1.secret).not.toBe(a1.secret);
     expect((await handler(event("GET", "/v1/webhooks/secret", {}))).statusCode).toBe(401);
   });
+
+  it("rotates a tenant's webhook secret: a new one, the old one named as expiring after the overlap", async () => {
+    const { handler, clock } = setup();
+    const get = async () => body(await handler(event("GET", "/v1/webhooks/secret", { key: KEY_A })));
+    const before = await get();
+    const rotate = await handler(event("POST", "/v1/webhooks/secret/rotate", { key: KEY_A }));
+    expect(rotate.statusCode).toBe(200);
+    const rotated = body(rotate);
+    expect(rotated).toEqual({
+      secret: expect.stringMatching(/^whsec_/),
+      scheme: "standard-webhooks-v1",
+      previousSecretExpiresAt: new Date(clock.now().getTime() + 24 * 3600_000).toISOString(),
+    });
+    expect(rotated.secret).not.toBe(before.secret);
+    expect(await get()).toEqual(rotated);
+    // Tenant b's secret is its own.
+    const b = body(await handler(event("GET", "/v1/webhooks/secret", { key: KEY_B })));
+    expect(b.previousSecretExpiresAt).toBeUndefined();
+    clock.advance(24 * 3600_000);
+    expect(await get()).toEqual({ secret: rotated.secret, scheme: "standard-webhooks-v1" });
+    expect((await handler(event("POST", "/v1/webhooks/secret/rotate", {}))).statusCode).toBe(401);
+  });
 });
 
 describe("api handler: correlation id", () => {

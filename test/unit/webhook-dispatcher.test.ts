@@ -52,7 +52,7 @@ describe("webhook dispatcher", () => {
     const [request] = sender.requests;
     expect(request?.url).toBe("https://hooks.example.com/k");
     const verified = verifyWebhook(
-      await secrets.getOrCreate("t"),
+      (await secrets.getOrCreate("t")).current,
       request?.headers ?? {},
       request?.body ?? "",
       {
@@ -66,6 +66,28 @@ describe("webhook dispatcher", () => {
       { attempt: 1, at: "2026-01-01T00:00:10.000Z", status: 200, durationMs: expect.any(Number) },
     ]);
     expect(queue.messages).toEqual([]);
+  });
+
+  it("signs with both secrets during a rotation's overlap and with the new one alone after it", async () => {
+    const { handler, jobs, secrets, sender, clock } = setup();
+    const old = (await secrets.getOrCreate("t")).current;
+    const { current: fresh } = await secrets.rotate("t", clock.now(), 60);
+    await handler(event({ tenant: "t", jobId: "j1", attempt: 1 }));
+    const during = sender.requests[0];
+    const at = { nowMs: clock.now().getTime() };
+    expect(during?.headers["webhook-signature"]?.split(" ")).toHaveLength(2);
+    for (const secret of [old, fresh]) {
+      expect(verifyWebhook(secret, during?.headers ?? {}, during?.body ?? "", at).data.id).toBe("j1");
+    }
+
+    clock.advance(60_000);
+    jobs.jobs.set("t/j2", jobAwaitingWebhook({ id: "j2" }));
+    await handler(event({ tenant: "t", jobId: "j2", attempt: 1 }));
+    const after = sender.requests[1];
+    const later = { nowMs: clock.now().getTime() };
+    expect(after?.headers["webhook-signature"]?.split(" ")).toHaveLength(1);
+    expect(verifyWebhook(fresh, after?.headers ?? {}, after?.body ?? "", later).data.id).toBe("j2");
+    expect(() => verifyWebhook(old, after?.headers ?? {}, after?.body ?? "", later)).toThrow(/no signature/);
   });
 
   it("schedules the next attempt as a delayed message after a failure, then gives up when the window is spent", async () => {

@@ -7,7 +7,10 @@ import {
   DEFAULT_WEBHOOK_SCHEDULE,
   generateWebhookSecret,
   nextWebhookDelaySeconds,
+  previousSecretExpiry,
+  rotateWebhookSecrets,
   signedWebhookRequest,
+  signingSecrets,
   signWebhook,
 } from "../../functions/core/webhooks.js";
 
@@ -78,6 +81,47 @@ describe("webhook signatures", () => {
       type: "render.failed",
       data: { status: "failed", error: { code: "template_error", message: "x" } },
     });
+  });
+});
+
+describe("webhook secret rotation", () => {
+  const t0 = new Date("2026-01-01T00:00:00Z");
+  const later = (seconds: number) => new Date(t0.getTime() + seconds * 1000);
+
+  it("keeps the replaced secret signing, after the new one, until the overlap ends; then only the new one", () => {
+    const first = { current: generateWebhookSecret() };
+    const fresh = generateWebhookSecret();
+    const rotated = rotateWebhookSecrets(first, fresh, t0, 3600);
+    expect(rotated).toEqual({
+      current: fresh,
+      previous: { secret: first.current, expiresAt: "2026-01-01T01:00:00.000Z" },
+    });
+    expect(signingSecrets(rotated, later(3599))).toEqual([fresh, first.current]);
+    expect(previousSecretExpiry(rotated, later(3599))).toBe("2026-01-01T01:00:00.000Z");
+    expect(signingSecrets(rotated, later(3600))).toEqual([fresh]);
+    expect(previousSecretExpiry(rotated, later(3600))).toBeUndefined();
+  });
+
+  it("drops the replaced secret at once with no overlap, and the older one on a second rotation", () => {
+    const first = { current: generateWebhookSecret() };
+    expect(rotateWebhookSecrets(first, "whsec_new", t0, 0)).toEqual({ current: "whsec_new" });
+    expect(rotateWebhookSecrets(undefined, "whsec_new", t0, 3600)).toEqual({ current: "whsec_new" });
+    const second = rotateWebhookSecrets(first, "whsec_b", t0, 3600);
+    const third = rotateWebhookSecrets(second, "whsec_c", later(10), 3600);
+    expect(signingSecrets(third, later(11))).toEqual(["whsec_c", "whsec_b"]);
+  });
+
+  it("signs with every secret given, space-separated, and a receiver with either one verifies", () => {
+    const [fresh, old] = [generateWebhookSecret(), generateWebhookSecret()];
+    const now = new Date("2026-01-01T00:00:05Z");
+    const { headers, body } = signedWebhookRequest([fresh, old], job, now);
+    const signatures = headers["webhook-signature"]?.split(" ") ?? [];
+    expect(signatures).toHaveLength(2);
+    expect(signatures[0]).toBe(signWebhook(fresh, headers["webhook-id"] ?? "", now.getTime() / 1000, body));
+    const at = { nowMs: now.getTime() };
+    expect(verifyWebhook(fresh, headers, body, at).data.id).toBe(job.id);
+    expect(verifyWebhook(old, headers, body, at).data.id).toBe(job.id);
+    expect(() => verifyWebhook(generateWebhookSecret(), headers, body, at)).toThrow(/no signature matches/);
   });
 });
 

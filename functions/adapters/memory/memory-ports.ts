@@ -39,7 +39,7 @@ import type {
   WriteResult,
 } from "../../core/ports.js";
 import type { OutputOptions, RenderRequest } from "../../core/render-request.js";
-import { generateWebhookSecret } from "../../core/webhooks.js";
+import { generateWebhookSecret, rotateWebhookSecrets, type WebhookSecrets } from "../../core/webhooks.js";
 
 /**
  * In-memory ports for unit tests of the core and the handlers. They obey the same contract as the
@@ -218,13 +218,23 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
 }
 
 export class MemoryWebhookSecretStore implements WebhookSecretStore {
-  readonly secrets = new Map<string, string>();
-  async getOrCreate(tenant: string): Promise<string> {
+  readonly secrets = new Map<string, WebhookSecrets>();
+  async getOrCreate(tenant: string): Promise<WebhookSecrets> {
     const existing = this.secrets.get(tenant);
     if (existing) return existing;
-    const secret = generateWebhookSecret();
-    this.secrets.set(tenant, secret);
-    return secret;
+    const secrets = { current: generateWebhookSecret() };
+    this.secrets.set(tenant, secrets);
+    return secrets;
+  }
+  async rotate(tenant: string, now: Date, overlapSeconds: number): Promise<WebhookSecrets> {
+    const rotated = rotateWebhookSecrets(
+      this.secrets.get(tenant),
+      generateWebhookSecret(),
+      now,
+      overlapSeconds,
+    );
+    this.secrets.set(tenant, rotated);
+    return rotated;
   }
 }
 

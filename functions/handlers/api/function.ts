@@ -1,6 +1,8 @@
 /** The api function, described once: see function-definition.ts. Its adapters are wired in wire.ts. */
+import { z } from "zod";
+import { ENV, MAX_SECRET_OVERLAP_SECONDS } from "../../core/constants.js";
 import { SERVICES } from "../../core/observability.js";
-import { defineFunction } from "../function-definition.js";
+import { defineFunction, setting } from "../function-definition.js";
 import { SHARED_SETTINGS as shared } from "../shared-settings.js";
 
 export const apiFunction = defineFunction({
@@ -21,5 +23,16 @@ export const apiFunction = defineFunction({
     callbackSchemes: shared.callbackSchemes,
     callbackHosts: shared.callbackHosts,
     jobRetentionDays: shared.jobRetentionDays,
+    webhookSecretsKey: shared.webhookSecretsKey,
+    webhookSecretOverlapSeconds: setting(
+      ENV.webhookSecretOverlapSeconds,
+      z.coerce
+        .number()
+        .int()
+        .min(0)
+        .max(MAX_SECRET_OVERLAP_SECONDS)
+        .default(24 * 3600),
+      `seconds a rotated-out webhook secret still signs deliveries beside the new one (0–${MAX_SECRET_OVERLAP_SECONDS})`,
+    ),
   },
 });

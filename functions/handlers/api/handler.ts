@@ -44,6 +44,8 @@ export interface ApiDeps {
   readonly payloads: PayloadStore;
   readonly idempotency: IdempotencyStore;
   readonly webhookSecrets: WebhookSecretStore;
+  /** Seconds a secret replaced by POST /v1/webhooks/secret/rotate still signs deliveries. */
+  readonly webhookSecretOverlapSeconds: number;
   readonly clock: Clock;
   readonly logger: Logger;
   /** @default DEFAULT_CALLBACK_POLICY (https to public hosts) */

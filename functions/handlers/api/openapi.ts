@@ -33,7 +33,8 @@ const ERRORS: Readonly<Record<ErrorStatus, { name: string; description: string; 
   404: { name: "NotFound", description: "`not_found`: no such resource for this tenant." },
   409: {
     name: "Conflict",
-    description: "`idempotency_key_reused`: the Idempotency-Key was used with a different body.",
+    description:
+      "`idempotency_key_reused`: the Idempotency-Key was used with a different body; `rotation_in_progress`: another rotation of the webhook secret came first.",
   },
   413: { name: "PayloadTooLarge", description: "`payload_too_large`: the body is over the limit." },
   415: { name: "UnsupportedMediaType", description: "`unsupported_media_type`: wrong Content-Type." },

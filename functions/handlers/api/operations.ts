@@ -265,6 +265,23 @@ const OPERATION_TABLE = [
     responses: { 200: { description: "The secret.", body: named("WebhookSecret", WebhookSecretSchema) } },
   },
   {
+    method: "POST",
+    path: "/v1/webhooks/secret/rotate",
+    operationId: "rotateWebhookSecret",
+    tag: "Webhooks",
+    summary: "Rotate the webhook signing secret",
+    description:
+      "Makes a new secret, which signs every delivery from now on. The replaced secret keeps signing " +
+      "deliveries beside it until `previousSecretExpiresAt` (24 hours unless the deployment sets " +
+      "otherwise), so receivers can move to the new one without missing an event: during that window " +
+      "`webhook-signature` carries two `v1,…` signatures. Rotating again within the window drops the " +
+      "older secret at once.",
+    responses: {
+      200: { description: "The new secret.", body: named("WebhookSecret", WebhookSecretSchema) },
+    },
+    errors: [409],
+  },
+  {
     method: "GET",
     path: "/v1/settings",
     operationId: "getSettings",

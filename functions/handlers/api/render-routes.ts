@@ -2,14 +2,17 @@ import { KilnError, NotFoundError, ValidationError } from "../../core/errors.js"
 import { toJobView } from "../../core/job-view.js";
 import { checkIdempotencyKey, submitRender } from "../../core/submit-render.js";
 import { checkRenderTemplate } from "../../core/templates.js";
-import { callbackUrlProblem } from "../../core/webhooks.js";
+import { callbackUrlProblem, previousSecretExpiry, type WebhookSecrets } from "../../core/webhooks.js";
 import { json } from "./http-response.js";
 import { header, type OperationHandlers } from "./request.js";
 
 const JOB_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /** Render jobs, and the secret their webhooks are signed with. */
-export const renderHandlers: Pick<OperationHandlers, "submitRender" | "getRender" | "getWebhookSecret"> = {
+export const renderHandlers: Pick<
+  OperationHandlers,
+  "submitRender" | "getRender" | "getWebhookSecret" | "rotateWebhookSecret"
+> = {
   async submitRender({ tenant, event, body: submission, correlationId, logger }, deps) {
     const problem = submission.callbackUrl && callbackUrlProblem(submission.callbackUrl, deps.callbackPolicy);
     if (problem) throw new ValidationError([{ field: "callbackUrl", message: problem }]);
@@ -57,7 +60,27 @@ export const renderHandlers: Pick<OperationHandlers, "submitRender" | "getRender
 
   /** How a tenant gets the secret its webhook receivers verify signatures with. */
   async getWebhookSecret({ tenant }, deps) {
-    const secret = await deps.webhookSecrets.getOrCreate(tenant);
-    return json(200, { secret, scheme: "standard-webhooks-v1" });
+    return json(200, secretView(await deps.webhookSecrets.getOrCreate(tenant), deps.clock.now()));
+  },
+
+  /** A new secret; the replaced one keeps signing for the overlap, so receivers can switch meanwhile. */
+  async rotateWebhookSecret({ tenant }, deps) {
+    const now = deps.clock.now();
+    const secrets = await deps.webhookSecrets.rotate(tenant, now, deps.webhookSecretOverlapSeconds);
+    const view = secretView(secrets, now);
+    deps.logger.info("webhook secret rotated", {
+      tenant,
+      ...(view.previousSecretExpiresAt ? { previousSecretExpiresAt: view.previousSecretExpiresAt } : {}),
+    });
+    return json(200, view);
   },
 };
+
+function secretView(secrets: WebhookSecrets, now: Date) {
+  const previousSecretExpiresAt = previousSecretExpiry(secrets, now);
+  return {
+    secret: secrets.current,
+    scheme: "standard-webhooks-v1",
+    ...(previousSecretExpiresAt ? { previousSecretExpiresAt } : {}),
+  } as const;
+}

@@ -101,6 +101,12 @@ export const StoredAssetSchema = z.object({
 export const WebhookSecretSchema = z.object({
   secret: z.string().describe("`whsec_…`: verify webhook signatures with it."),
   scheme: z.literal("standard-webhooks-v1"),
+  previousSecretExpiresAt: z.iso
+    .datetime()
+    .optional()
+    .describe(
+      "Present after a rotation while the replaced secret still signs deliveries (a second `v1,…` signature in `webhook-signature`); absent once only `secret` signs.",
+    ),
 });
 
 export const ErrorBodySchema = z.object({

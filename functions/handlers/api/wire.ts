@@ -1,5 +1,6 @@
 /** The api function's adapters and handler, from its configuration (function.ts). */
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { KMSClient } from "@aws-sdk/client-kms";
 import { LambdaClient } from "@aws-sdk/client-lambda";
 import { S3Client } from "@aws-sdk/client-s3";
 import { SQSClient } from "@aws-sdk/client-sqs";
@@ -10,6 +11,7 @@ import { DynamoDbJobStore } from "../../adapters/aws/dynamodb-job-store.js";
 import { DynamoDbTemplateStore } from "../../adapters/aws/dynamodb-template-store.js";
 import { DynamoDbTenantSettingsStore } from "../../adapters/aws/dynamodb-tenant-settings-store.js";
 import { DynamoDbWebhookSecretStore } from "../../adapters/aws/dynamodb-webhook-secret-store.js";
+import { KmsSecretCipher } from "../../adapters/aws/kms-secret-cipher.js";
 import { LambdaUrlSigner } from "../../adapters/aws/lambda-url-signer.js";
 import { S3AssetStore } from "../../adapters/aws/s3-asset-store.js";
 import { S3RecordsSource } from "../../adapters/aws/s3-batch-artifacts.js";
@@ -27,6 +29,7 @@ export const apiClients = {
   s3: S3Client,
   sqs: SQSClient,
   lambda: LambdaClient,
+  kms: KMSClient,
 } as const;
 
 export interface ApiRuntime extends FunctionRuntime {
@@ -51,7 +54,15 @@ export function wireApi(
     signer: adapt(new LambdaUrlSigner(clients.lambda, config.signerFunctionName), "lambda.signer"),
     payloads: adapt(new S3TextStore(s3, config.payloadsBucket, "application/json"), "s3.payloads"),
     idempotency: adapt(new DynamoDbIdempotencyStore(dynamodb, table), "dynamodb.idempotency"),
-    webhookSecrets: adapt(new DynamoDbWebhookSecretStore(dynamodb, table), "dynamodb.secrets"),
+    webhookSecrets: adapt(
+      new DynamoDbWebhookSecretStore(
+        dynamodb,
+        table,
+        adapt(new KmsSecretCipher(clients.kms, config.webhookSecretsKey), "kms.secrets"),
+      ),
+      "dynamodb.secrets",
+    ),
+    webhookSecretOverlapSeconds: config.webhookSecretOverlapSeconds,
     settings: adapt(new DynamoDbTenantSettingsStore(dynamodb, table), "dynamodb.settings"),
     callbackPolicy: callbackPolicyFrom(config.callbackSchemes, config.callbackHosts),
     templates: {

@@ -20,6 +20,7 @@ export const webhookDispatcherFunction = defineFunction({
     webhookQueueUrl: shared.webhookQueueUrl,
     callbackSchemes: shared.callbackSchemes,
     callbackHosts: shared.callbackHosts,
+    webhookSecretsKey: shared.webhookSecretsKey,
     timeoutMs: setting(
       ENV.webhookTimeoutMs,
       z.coerce.number().int().min(100).max(15_000).default(10_000),

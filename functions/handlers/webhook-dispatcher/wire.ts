@@ -1,8 +1,10 @@
 /** The webhook dispatcher's adapters and handler, from its configuration (function.ts). */
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { KMSClient } from "@aws-sdk/client-kms";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { DynamoDbJobStore } from "../../adapters/aws/dynamodb-job-store.js";
 import { DynamoDbWebhookSecretStore } from "../../adapters/aws/dynamodb-webhook-secret-store.js";
+import { KmsSecretCipher } from "../../adapters/aws/kms-secret-cipher.js";
 import { SqsWebhookQueue } from "../../adapters/aws/sqs-render-queue.js";
 import {
   PinnedWebhookSender,
@@ -19,7 +21,7 @@ import { adapterWrapper, type ClientsOf, type FunctionRuntime } from "../wiring.
 import type { webhookDispatcherFunction } from "./function.js";
 import { makeHandler } from "./handler.js";
 
-export const webhookDispatcherClients = { dynamodb: DynamoDBClient, sqs: SQSClient } as const;
+export const webhookDispatcherClients = { dynamodb: DynamoDBClient, sqs: SQSClient, kms: KMSClient } as const;
 
 export interface WebhookDispatcherRuntime extends FunctionRuntime {
   readonly metrics: Metrics;
@@ -38,7 +40,14 @@ export function wireWebhookDispatcher(
   const policy = callbackPolicyFrom(config.callbackSchemes, config.callbackHosts);
   return makeHandler({
     jobs: adapt(new DynamoDbJobStore(clients.dynamodb, config.jobsTable), "dynamodb.jobs"),
-    secrets: adapt(new DynamoDbWebhookSecretStore(clients.dynamodb, config.jobsTable), "dynamodb.secrets"),
+    secrets: adapt(
+      new DynamoDbWebhookSecretStore(
+        clients.dynamodb,
+        config.jobsTable,
+        adapt(new KmsSecretCipher(clients.kms, config.webhookSecretsKey), "kms.secrets"),
+      ),
+      "dynamodb.secrets",
+    ),
     queue: adapt(new SqsWebhookQueue(clients.sqs, config.webhookQueueUrl), "sqs.webhooks"),
     sender: new PinnedWebhookSender({ policy, ...(runtime.resolve ? { resolve: runtime.resolve } : {}) }),
     clock: runtime.clock,

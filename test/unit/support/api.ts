@@ -29,6 +29,7 @@ export function memoryApiDeps(overrides: Partial<ApiDeps> = {}): ApiDeps {
     payloads: new MemoryPayloadStore(),
     idempotency: new MemoryIdempotencyStore(),
     webhookSecrets: new MemoryWebhookSecretStore(),
+    webhookSecretOverlapSeconds: 24 * 3600,
     clock,
     logger: silentLogger,
     ...overrides,

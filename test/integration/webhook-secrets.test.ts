@@ -8,7 +8,8 @@ import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { DynamoDBClient, GetItemCommand } from "@aws-sdk/client-dynamodb";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Webhook } from "standardwebhooks";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { webhookSecretItemKey } from "../../functions/adapters/aws/jobs-table.js";
 import { verifyWebhook } from "../../functions/client/webhooks.js";
 import { localClientConfig } from "../../functions/local/aws-clients.js";
@@ -58,14 +59,32 @@ async function deliveryOfNewJob(): Promise<{ headers: IncomingHttpHeaders; body:
   );
 }
 
-/** The verified job id, or the verifier's error message. */
+/**
+ * The verified job id, or the verifier's error message. Kiln's client verifier and the Standard
+ * Webhooks reference library must agree; the reference reads the time from Date, so it runs at the
+ * stack's clock for the length of the (synchronous) call.
+ */
 function verify(secret: string, delivery: { headers: IncomingHttpHeaders; body: string }): string {
+  const headers = delivery.headers as Record<string, string>;
+  let reference: string;
+  vi.useFakeTimers({ toFake: ["Date"], now: clock.now() });
   try {
-    const headers = delivery.headers as Record<string, string>;
-    return verifyWebhook(secret, headers, delivery.body, { nowMs: clock.now().getTime() }).data.id;
+    reference = (new Webhook(secret).verify(delivery.body, headers) as { data: { id: string } }).data.id;
   } catch (err) {
-    return (err as Error).message;
+    reference = `refused by the reference verifier: ${(err as Error).message}`;
+  } finally {
+    vi.useRealTimers();
   }
+  let kiln: string;
+  try {
+    kiln = verifyWebhook(secret, headers, delivery.body, { nowMs: clock.now().getTime() }).data.id;
+  } catch (err) {
+    kiln = (err as Error).message;
+  }
+  if (/^[0-9a-f-]{36}$/.test(kiln) !== /^[0-9a-f-]{36}$/.test(reference)) {
+    throw new Error(`the verifiers disagree: Kiln says "${kiln}", the reference "${reference}"`);
+  }
+  return kiln;
 }
 
 describe("webhook secret rotation on the local stack", () => {

@@ -1,7 +1,7 @@
 import { readFile } from "node:fs/promises";
-import { join, resolve } from "node:path";
+import { resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { DynamoDBClient, ListTablesCommand } from "@aws-sdk/client-dynamodb";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { S3Client } from "@aws-sdk/client-s3";
 import { AwsCliGatewayKeys } from "../../functions/adapters/aws/aws-cli-gateway-keys.js";
 import {
@@ -24,6 +24,7 @@ import {
   totalOf,
 } from "../../functions/core/tenants.js";
 import { type Command, EXIT, UsageError } from "./cli-support.js";
+import { localStandIns } from "./local-stand-ins.js";
 
 const USAGE = `kiln tenants <subcommand> [--data-dir DIR | --outputs FILE [--stack NAME] [--region R]]
 
@@ -159,54 +160,36 @@ interface Admin {
 }
 
 /**
- * The local stack's stores: those of the running stack (it leaves its endpoints in the data dir), or
- * stand-ins started here on the same data for the time of the command.
+ * The local stack's stores, running or not (local-stand-ins.ts); the table and buckets are made if this
+ * data dir never had a stack.
  */
 async function localAdmin(dataDir: string): Promise<Admin> {
   // Loaded only here, so that a deployed Kiln's admin does not pull in the stand-ins.
-  const { LOCAL_ENDPOINTS_FILE, LOCAL_NAMES, ensureBucket, ensureJobsTable } = await import(
-    "../../functions/local/resources.js"
-  );
+  const { LOCAL_NAMES, ensureBucket, ensureJobsTable } = await import("../../functions/local/resources.js");
   const { localClientConfig } = await import("../../functions/local/aws-clients.js");
   const tiers = process.env.KILN_TIERS ? parseTiers(process.env.KILN_TIERS, "KILN_TIERS") : DEFAULT_TIERS;
-  const running = await readFile(join(dataDir, LOCAL_ENDPOINTS_FILE), "utf8")
-    .then((text) => JSON.parse(text) as { sqsS3?: string; dynamodb?: string })
-    .catch(() => undefined);
-  const stops: Array<() => Promise<void>> = [];
-  let endpoints: { sqsS3: string; dynamodb: string } | undefined;
-  if (running?.sqsS3 && running.dynamodb) {
-    const probe = new DynamoDBClient({ ...localClientConfig(running.dynamodb), maxAttempts: 1 });
-    const alive = await probe
-      .send(new ListTablesCommand({}), { abortSignal: AbortSignal.timeout(2000) })
-      .then(
-        () => true,
-        () => false,
-      );
-    probe.destroy();
-    if (alive) endpoints = { sqsS3: running.sqsS3, dynamodb: running.dynamodb };
-  }
-  if (!endpoints) {
-    const { startSqsS3StandIn, startDynamoDbStandIn } = await import("../../functions/local/stand-ins.js");
-    const sqsS3 = await startSqsS3StandIn({ port: 0, dataDir });
-    stops.push(sqsS3.stop);
-    const dynamo = await startDynamoDbStandIn({ port: 0, dataDir });
-    stops.push(dynamo.stop);
-    endpoints = { sqsS3: sqsS3.endpoint, dynamodb: dynamo.endpoint };
-  }
-  const dynamodb = new DynamoDBClient(localClientConfig(endpoints.dynamodb));
-  const s3 = new S3Client(localClientConfig(endpoints.sqsS3));
-  stops.push(async () => {
+  const standIns = await localStandIns(dataDir, { dynamodb: true });
+  if (!standIns.dynamodb) throw new Error("the local stack answered without its DynamoDB endpoint");
+  const dynamodb = new DynamoDBClient(localClientConfig(standIns.dynamodb));
+  const s3 = new S3Client(localClientConfig(standIns.sqsS3));
+  const stop = async () => {
     dynamodb.destroy();
     s3.destroy();
-  });
-  await ensureJobsTable(dynamodb, LOCAL_NAMES.jobsTable, dataDir);
-  for (const bucket of [
-    LOCAL_NAMES.templatesBucket,
-    LOCAL_NAMES.assetsBucket,
-    LOCAL_NAMES.outputsBucket,
-    LOCAL_NAMES.payloadsBucket,
-  ]) {
-    await ensureBucket(s3, bucket);
+    await standIns.stop();
+  };
+  try {
+    await ensureJobsTable(dynamodb, LOCAL_NAMES.jobsTable, dataDir);
+    for (const bucket of [
+      LOCAL_NAMES.templatesBucket,
+      LOCAL_NAMES.assetsBucket,
+      LOCAL_NAMES.outputsBucket,
+      LOCAL_NAMES.payloadsBucket,
+    ]) {
+      await ensureBucket(s3, bucket);
+    }
+  } catch (err) {
+    await stop();
+    throw err;
   }
   const ports = adminPorts({ dynamodb, s3 }, Object.keys(tiers), {
     jobsTable: LOCAL_NAMES.jobsTable,
@@ -216,11 +199,7 @@ async function localAdmin(dataDir: string): Promise<Admin> {
     payloadsBucket: LOCAL_NAMES.payloadsBucket,
     templatesVersioned: false,
   });
-  return { ports, stop: async () => stopAll(stops) };
-}
-
-async function stopAll(stops: Array<() => Promise<void>>): Promise<void> {
-  for (const stop of stops.reverse()) await stop().catch(() => {});
+  return { ports, stop };
 }
 
 /** The stack outputs `kiln tenants` needs (lib/kiln-stack.ts). */

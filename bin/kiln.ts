@@ -8,6 +8,7 @@ import { redrive } from "./commands/redrive.js";
 import { render } from "./commands/render.js";
 import { status } from "./commands/status.js";
 import { templates } from "./commands/templates.js";
+import { tenants } from "./commands/tenants.js";
 
 /** Every `kiln` command, by name. */
 const COMMANDS: Record<string, Command> = {
@@ -19,6 +20,7 @@ const COMMANDS: Record<string, Command> = {
   bench,
   cost,
   redrive,
+  tenants,
 };
 
 const EXIT_CODES =

@@ -2,6 +2,8 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { App, type AppProps, Duration, Validations } from "aws-cdk-lib";
 import { AwsSolutionsChecks } from "cdk-nag";
+import { JOB_RETENTION_DAYS } from "../functions/core/constants.js";
+import { parseTiers } from "../functions/core/tenants.js";
 import { REPO_ROOT } from "./handler-entries.js";
 import { KilnStack, type KilnStackProps } from "./kiln-stack.js";
 import { STACK_OPTION_KEYS, stackOptionsFromContext } from "./stack-options.js";
@@ -20,6 +22,13 @@ export const CONTEXT_KEYS = {
   // Platform options (lib/stack-options.ts, docs/deploy.md): kmsKey, kmsKeyArn, vpc, vpcId,
   // apiDomainName, apiCertificateArn, cdnDomainName, cdnCertificateArn, apiWebAclArn, cdnWebAclArn, tags.
   ...STACK_OPTION_KEYS,
+  // Retention and tiers (docs/deploy.md, "Retention" and "Tenants, keys and tiers").
+  jobRetentionDays: "jobRetentionDays",
+  payloadRetentionDays: "payloadRetentionDays",
+  outputsExpirationDays: "outputsExpirationDays",
+  templateVersionRetentionDays: "templateVersionRetentionDays",
+  assetsExpirationDays: "assetsExpirationDays",
+  tiers: "tiers",
 } as const;
 
 type ContextReader = (key: string) => unknown;
@@ -40,6 +49,33 @@ function optionalBoolean(read: ContextReader, key: string): boolean | undefined 
   throw new Error(`--context ${key} must be true or false; got ${JSON.stringify(raw)}.`);
 }
 
+/** Whole days of at least `min` (named in the sentence as `minWhat`), or undefined when the key is unset. */
+function optionalDays(read: ContextReader, key: string, min = 1, minWhat = ""): number | undefined {
+  const days = optionalNumber(read, key);
+  if (days !== undefined && (!Number.isInteger(days) || days < min || days > 3650)) {
+    throw new Error(
+      `--context ${key} must be a whole number of days from ${min}${minWhat} to 3650; got ${days}.`,
+    );
+  }
+  return days;
+}
+
+/** Retention props from context; what is kept at least as long as jobs is checked against jobRetentionDays. */
+function retentionFromContext(read: ContextReader) {
+  const jobsDays = optionalDays(read, CONTEXT_KEYS.jobRetentionDays);
+  const floor = jobsDays ?? JOB_RETENTION_DAYS;
+  const atLeastJobs = ` (the ${CONTEXT_KEYS.jobRetentionDays}, so no job loses it)`;
+  return {
+    outputsExpirationDays: optionalDays(read, CONTEXT_KEYS.outputsExpirationDays, floor, atLeastJobs),
+    retention: {
+      jobsDays,
+      payloadsDays: optionalDays(read, CONTEXT_KEYS.payloadRetentionDays, floor, atLeastJobs),
+      templateObjectVersionsDays: optionalDays(read, CONTEXT_KEYS.templateVersionRetentionDays),
+      assetsDays: optionalDays(read, CONTEXT_KEYS.assetsExpirationDays),
+    },
+  };
+}
+
 /** Stack props from CDK context (values given on the command line arrive as strings). */
 export function kilnPropsFromContext(read: ContextReader): KilnStackProps {
   const alarmEmail = read(CONTEXT_KEYS.alarmEmail);
@@ -47,7 +83,9 @@ export function kilnPropsFromContext(read: ContextReader): KilnStackProps {
     throw new Error(`--context ${CONTEXT_KEYS.alarmEmail} must be an email address.`);
   }
   const timeoutSeconds = optionalNumber(read, CONTEXT_KEYS.workerTimeoutSeconds);
+  const tiers = read(CONTEXT_KEYS.tiers);
   return {
+    ...retentionFromContext(read),
     stage: parseStageName(read(CONTEXT_KEYS.stage)),
     alarmEmail,
     accountConcurrency: optionalNumber(read, CONTEXT_KEYS.accountConcurrency),
@@ -57,8 +95,11 @@ export function kilnPropsFromContext(read: ContextReader): KilnStackProps {
       maxConcurrency: optionalNumber(read, CONTEXT_KEYS.workerMaxConcurrency),
       reservedConcurrency: optionalNumber(read, CONTEXT_KEYS.workerReservedConcurrency),
     },
-    api: { cloudWatchRole: optionalBoolean(read, CONTEXT_KEYS.apiCloudWatchRole) },
     ...stackOptionsFromContext(read),
+    api: {
+      cloudWatchRole: optionalBoolean(read, CONTEXT_KEYS.apiCloudWatchRole),
+      ...(tiers === undefined ? {} : { tiers: parseTiers(tiers, `--context ${CONTEXT_KEYS.tiers}`) }),
+    },
   };
 }
 

@@ -2,6 +2,7 @@ import { CfnOutput, type Duration, Stack, type StackProps } from "aws-cdk-lib";
 import * as acm from "aws-cdk-lib/aws-certificatemanager";
 import type * as secretsmanager from "aws-cdk-lib/aws-secretsmanager";
 import type { Construct } from "constructs";
+import type { Tiers } from "../functions/core/tenants.js";
 import { batchFanOutFunction } from "../functions/handlers/batch-fanout/function.js";
 import { webhookDispatcherFunction } from "../functions/handlers/webhook-dispatcher/function.js";
 import { type ConcurrencyPlan, DEFAULT_ACCOUNT_CONCURRENCY, planConcurrency } from "./concurrency.js";
@@ -58,6 +59,8 @@ export interface KilnStackProps extends StackProps, StackOptions {
     readonly tenantThrottle?: ApiThrottle;
     readonly stageThrottle?: ApiThrottle;
     readonly tenantDailyQuota?: number;
+    /** Usage plans by tier; see RenderApiProps.tiers. @default one "standard" tier */
+    readonly tiers?: Tiers;
     /** @default true */
     readonly cloudWatchRole?: boolean;
   };
@@ -70,8 +73,22 @@ export interface KilnStackProps extends StackProps, StackOptions {
   };
   /** @default 5 minutes */
   readonly signedUrlTtl?: Duration;
-  /** @default JOB_RETENTION_DAYS (30) */
+  /** @default jobRetentionDays */
   readonly outputsExpirationDays?: number;
+  /**
+   * Retention of what tenants store. Outputs and request bodies are kept at least as long as jobs.
+   * @default - today's: jobs, requests and outputs 30 days; templates and assets kept
+   */
+  readonly retention?: {
+    /** Days a job, its request and its batch are kept (DynamoDB TTL). @default JOB_RETENTION_DAYS (30) */
+    readonly jobsDays?: number;
+    /** Days large request bodies and batch records are kept. @default jobsDays */
+    readonly payloadsDays?: number;
+    /** Days old S3 versions of template objects are kept. @default - kept */
+    readonly templateObjectVersionsDays?: number;
+    /** Days tenant assets are kept after upload. @default - kept */
+    readonly assetsDays?: number;
+  };
   /**
    * Where callbackUrls may point: https to any public host unless narrowed here.
    * @default { schemes: ["https"] }
@@ -157,6 +174,9 @@ export class KilnStack extends Stack {
       autoDeleteObjects: stage.autoDeleteObjects,
       outputsExpirationDays: props.outputsExpirationDays,
       encryptionKey: key,
+      jobRetentionDays: props.retention?.jobsDays,
+      templateVersionRetentionDays: props.retention?.templateObjectVersionsDays,
+      assetsExpirationDays: props.retention?.assetsDays,
     });
     this.jobs = new JobsTable(this, "Jobs", {
       tableName: `${p}-jobs`,
@@ -171,6 +191,8 @@ export class KilnStack extends Stack {
     });
     this.payloads = new RequestPayloads(this, "Payloads", {
       accessLogsBucket: this.buckets.accessLogs,
+      expirationDays: props.retention?.payloadsDays,
+      jobRetentionDays: props.retention?.jobsDays,
       removalPolicy: stage.removalPolicy,
       autoDeleteObjects: stage.autoDeleteObjects,
       encryptionKey: key,
@@ -249,6 +271,7 @@ export class KilnStack extends Stack {
       webhookSecrets: this.webhooks,
       callbackSchemes: props.callbacks?.schemes,
       callbackHosts: props.callbacks?.hosts,
+      jobRetentionDays: props.retention?.jobsDays,
       apiName: `${p}-api`,
       functionName: `${p}-api`,
       logsKey: key,
@@ -285,6 +308,7 @@ export class KilnStack extends Stack {
       renderQueue: this.renderQueue.queue,
       payloads: this.payloads,
       outputsBucket: this.buckets.outputs,
+      jobRetentionDays: props.retention?.jobsDays,
       queueName: `${p}-batches`,
       functionName: `${p}-batch-fanout`,
       encryptionKey: key,
@@ -310,7 +334,16 @@ export class KilnStack extends Stack {
     const output = (id: string, value: string, description: string) =>
       new CfnOutput(this, id, { value, description });
     output("ApiUrl", this.api.url, "Base URL of the render API (append v1/renders)");
-    output("UsagePlanId", this.api.usagePlan.usagePlanId, "Usage plan to associate tenant API keys with");
+    output("UsagePlanId", this.api.usagePlan.usagePlanId, "Usage plan of the default tier");
+    output(
+      "UsagePlanIds",
+      this.toJsonString(
+        Object.fromEntries(
+          Object.entries(this.api.usagePlans).map(([tier, plan]) => [tier, plan.usagePlanId]),
+        ),
+      ),
+      "Usage plan id by tier (JSON), for kiln tenants",
+    );
     output(
       "DistributionDomainName",
       this.cdn.distributionDomainName,

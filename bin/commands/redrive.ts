@@ -1,18 +1,17 @@
-import { readFile } from "node:fs/promises";
-import { join, resolve } from "node:path";
+import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import {
   DeleteMessageBatchCommand,
   GetQueueAttributesCommand,
   GetQueueUrlCommand,
   ListDeadLetterSourceQueuesCommand,
-  ListQueuesCommand,
   ReceiveMessageCommand,
   SendMessageBatchCommand,
   SQSClient,
   StartMessageMoveTaskCommand,
 } from "@aws-sdk/client-sqs";
 import { type Command, EXIT, UsageError } from "./cli-support.js";
+import { localStandIns } from "./local-stand-ins.js";
 
 const LOCAL_QUEUES = ["render", "webhooks", "batches"] as const;
 const isLocalQueue = (name: string): name is (typeof LOCAL_QUEUES)[number] =>
@@ -199,34 +198,16 @@ async function queueUrl(sqs: SQSClient, name: string): Promise<string | undefine
   }
 }
 
-/**
- * The SQS of the local stack on `dataDir`: the running one (it leaves its endpoints in the data dir),
- * or, when none answers, the stand-in started here on the same data for the time of the move.
- */
+/** The SQS of the local stack on `dataDir`, running or not (local-stand-ins.ts). */
 async function localSqs(dataDir: string): Promise<{ sqs: SQSClient; stop: () => Promise<void> }> {
-  // Loaded only here, so that `kiln redrive --dlq …` does not pull in the stand-ins.
-  const { LOCAL_ENDPOINTS_FILE } = await import("../../functions/local/resources.js");
   const { localClientConfig } = await import("../../functions/local/aws-clients.js");
-  const running = await readFile(join(dataDir, LOCAL_ENDPOINTS_FILE), "utf8")
-    .then((text) => (JSON.parse(text) as { sqsS3?: string }).sqsS3)
-    .catch(() => undefined);
-  if (running) {
-    const sqs = new SQSClient({ ...localClientConfig(running), maxAttempts: 1 });
-    const alive = await sqs.send(new ListQueuesCommand({}), { abortSignal: AbortSignal.timeout(2000) }).then(
-      () => true,
-      () => false,
-    );
-    if (alive) return { sqs, stop: async () => sqs.destroy() };
-    sqs.destroy();
-  }
-  const { startSqsS3StandIn } = await import("../../functions/local/stand-ins.js");
-  const standIn = await startSqsS3StandIn({ port: 0, dataDir });
-  const sqs = new SQSClient(localClientConfig(standIn.endpoint));
+  const standIns = await localStandIns(dataDir, { dynamodb: false });
+  const sqs = new SQSClient(localClientConfig(standIns.sqsS3));
   return {
     sqs,
     stop: async () => {
       sqs.destroy();
-      await standIn.stop();
+      await standIns.stop();
     },
   };
 }

@@ -108,7 +108,10 @@ export const SIGNED_URL_DEFAULT_TTL_SECONDS = 300;
 /** Renders one Chromium serves before the worker recycles it (a leak's ceiling, not a routine cost). */
 export const RENDERS_PER_BROWSER = 500;
 
-/** Job records (and their outputs) are kept this long before TTL expiry. */
+/**
+ * Job records (and their requests and batches) are kept this long before TTL expiry, unless the stack
+ * sets another retention (`--context jobRetentionDays`, KILN_JOB_RETENTION_DAYS).
+ */
 export const JOB_RETENTION_DAYS = 30;
 
 /** Environment variables the Lambda entry points read; the CDK app sets exactly these. */
@@ -155,6 +158,8 @@ export const ENV = {
   reconcileFinalDeliveryGraceSeconds: "KILN_RECONCILE_FINAL_DELIVERY_GRACE_SECONDS",
   /** Queue of batch fan-out chunks and completion checks. */
   batchQueueUrl: "KILN_BATCH_QUEUE_URL",
+  /** Days a job, its request and its batch are kept (the items' TTL). */
+  jobRetentionDays: "KILN_JOB_RETENTION_DAYS",
   /** The KMS key that encrypts webhook signing secrets (the api function and the dispatcher only). */
   webhookSecretsKeyArn: "KILN_WEBHOOK_SECRETS_KEY_ARN",
   /** Seconds a rotated-out webhook secret still signs deliveries. */

@@ -1,6 +1,6 @@
 /** Settings that several functions read, described once. */
 import { z } from "zod";
-import { ENV } from "../core/constants.js";
+import { ENV, JOB_RETENTION_DAYS } from "../core/constants.js";
 import { DEFAULT_CALLBACK_POLICY } from "../core/webhooks.js";
 import { resource, setting } from "./function-definition.js";
 
@@ -27,6 +27,11 @@ export const SHARED_SETTINGS = {
     ENV.cdnBaseUrl,
     z.url({ protocol: /^https?$/ }),
     "the distribution's base URL, where signed URLs point, e.g. https://d111111abcdef8.cloudfront.net",
+  ),
+  jobRetentionDays: setting(
+    ENV.jobRetentionDays,
+    z.coerce.number().int().min(1).max(3650).default(JOB_RETENTION_DAYS),
+    "whole days (1–3650) a job, its request and its batch are kept",
   ),
   webhookSecretsKey: resource(
     ENV.webhookSecretsKeyArn,

@@ -3,6 +3,7 @@ import { z } from "zod";
 import { localLogFormat, powertoolsLogger } from "../adapters/powertools-logger.js";
 import { ENV } from "../core/constants.js";
 import { describeRateLimit, parseRateLimit } from "../core/rate-limit.js";
+import { parseTiers } from "../core/tenants.js";
 import { callbackPolicyFrom } from "../core/webhooks.js";
 import { readConfig, setting } from "../handlers/function-definition.js";
 import { parseFaults } from "./fault-injection.js";
@@ -48,6 +49,21 @@ const env = readConfig({
         }),
       "requests per second per tenant and a burst, e.g. 20/s,burst=40, or off",
     ),
+    KILN_TIERS: setting(
+      "KILN_TIERS",
+      z
+        .string()
+        .optional()
+        .superRefine((value, ctx) => {
+          if (value === undefined) return;
+          try {
+            parseTiers(value, "KILN_TIERS");
+          } catch (err) {
+            ctx.addIssue({ code: "custom", message: (err as Error).message });
+          }
+        }),
+      'the JSON of --context tiers, e.g. {"standard":{"rateLimit":10,"burst":20}}',
+    ),
   },
 });
 const dataDir = resolve(env.KILN_DATA_DIR);
@@ -62,6 +78,7 @@ const logger = powertoolsLogger({
 // Test-only fault injection; the Lambda entry points never read this variable.
 const faults = parseFaults(env.KILN_FAULTS);
 const rateLimit = parseRateLimit(env.KILN_RATE_LIMIT ?? "off");
+const tiers = env.KILN_TIERS ? parseTiers(env.KILN_TIERS, "KILN_TIERS") : undefined;
 
 const stack = await startLocalStack({
   dataDir,
@@ -79,6 +96,7 @@ const stack = await startLocalStack({
   ),
   ...(faults ? { faults: { random: faults } } : {}),
   ...(rateLimit ? { rateLimit } : {}),
+  ...(tiers ? { tiers } : {}),
 });
 
 process.stdout.write(`${banner()}\n`);

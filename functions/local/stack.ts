@@ -8,11 +8,12 @@ import { S3Client } from "@aws-sdk/client-s3";
 import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { DynamoDbApiKeyStore } from "../adapters/aws/dynamodb-api-key-store.js";
+import { DynamoDbTenantRegistry } from "../adapters/aws/tenant-admin.js";
 import type { BrowserPool } from "../adapters/chromium/browser-pool.js";
 import { ChromiumRenderer } from "../adapters/chromium/chromium-renderer.js";
 import type { EgressGuardOptions } from "../adapters/chromium/egress-guard.js";
 import type { PinnedWebhookSenderOptions } from "../adapters/http/pinned-webhook-sender.js";
-import { InProcessRateLimiter } from "../adapters/memory/rate-limiter.js";
+import { InProcessRateLimiter, type TenantLimitLookup } from "../adapters/memory/rate-limiter.js";
 import { generateApiKey, parseApiKeyList } from "../core/api-keys.js";
 import { ASSETS } from "../core/assets.js";
 import { OUTPUTS, RENDER_QUEUE } from "../core/constants.js";
@@ -20,6 +21,7 @@ import { SERVICES } from "../core/observability.js";
 import { type Clock, type Logger, type Renderer, systemClock } from "../core/ports.js";
 import type { RateLimit } from "../core/rate-limit.js";
 import type { ReconcileSummary } from "../core/reconcile.js";
+import { DEFAULT_TIERS, rateLimitOf, type Tiers } from "../core/tenants.js";
 import type { WebhookRetrySchedule } from "../core/webhooks.js";
 import { wireApi } from "../handlers/api/wire.js";
 import { batchFanOutFunction } from "../handlers/batch-fanout/function.js";
@@ -95,6 +97,11 @@ export interface LocalStackOptions extends LocalTuning {
    * @default - no limit: the local stack serves one developer, the load test and the fault test
    */
   readonly rateLimit?: RateLimit;
+  /**
+   * Tiers (`kiln tenants create --tier`): with rateLimit set, a tenant whose tier is stored is limited
+   * by its tier instead. @default DEFAULT_TIERS
+   */
+  readonly tiers?: Tiers;
   /** Test-only: hears every request the local CloudFront edge answers. */
   readonly onEdgeRequest?: (request: EdgeRequest) => void;
   /**
@@ -200,6 +207,15 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const batchQueues = await ensureBatchQueues(sqs, { visibilityTimeoutSeconds });
 
     const apiKeyStore = new DynamoDbApiKeyStore(dynamodb, LOCAL_NAMES.jobsTable);
+    const registry = new DynamoDbTenantRegistry(dynamodb, LOCAL_NAMES.jobsTable);
+    // A tenant's stored tier, as its key's usage plan on AWS: the limit of that tier, if it is one.
+    const tierLimits =
+      (tiers: Tiers = DEFAULT_TIERS): TenantLimitLookup =>
+      async (tenant) => {
+        const tier = (await registry.get(tenant))?.tier;
+        const spec = tier === undefined ? undefined : tiers[tier];
+        return spec ? rateLimitOf(spec) : undefined;
+      };
     const { apiKeys, generated } = await resolveApiKeys(dataDir, options.apiKeys);
     for (const { tenant, apiKey } of apiKeys) await apiKeyStore.register(tenant, apiKey);
 
@@ -415,7 +431,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       clock,
       adapt: withFaults,
       newId: randomUUID,
-      ...(options.rateLimit ? { rateLimiter: new InProcessRateLimiter(options.rateLimit, clock) } : {}),
+      ...(options.rateLimit
+        ? { rateLimiter: new InProcessRateLimiter(options.rateLimit, clock, tierLimits(options.tiers)) }
+        : {}),
     });
     const [previewKey] = apiKeys;
     if (!previewKey) throw new Error("The local stack needs at least one API key.");
@@ -443,7 +461,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const endpointsFile = join(dataDir, LOCAL_ENDPOINTS_FILE);
     await writeFile(
       endpointsFile,
-      `${JSON.stringify({ apiUrl: gateway.url, sqsS3: sqsS3.endpoint, queues, webhookQueues }, null, 2)}\n`,
+      `${JSON.stringify({ apiUrl: gateway.url, sqsS3: sqsS3.endpoint, dynamodb: dynamo.endpoint, queues, webhookQueues }, null, 2)}\n`,
     );
     stops.push(() => rm(endpointsFile, { force: true }));
 

@@ -26,6 +26,11 @@ export interface BatchFanOutProps {
   /** Outputs are read back into a batch's zip; manifests and zips are written under outputs/. */
   readonly outputsBucket: s3.IBucket;
   /**
+   * Days the jobs and batches it creates are kept (the items' TTL).
+   * @default JOB_RETENTION_DAYS (30)
+   */
+  readonly jobRetentionDays?: number;
+  /**
    * Fan-out functions running at once; each creates and queues up to 5 chunks of 250 jobs.
    * @default 2
    */
@@ -82,6 +87,7 @@ export class BatchFanOut extends Construct {
         batchQueueUrl: this.queue.queueUrl,
         payloadsBucket: props.payloads.bucket.bucketName,
         outputsBucket: props.outputsBucket.bucketName,
+        jobRetentionDays: props.jobRetentionDays,
       }),
       functionName: props.functionName,
       logRetention: props.logRetention,

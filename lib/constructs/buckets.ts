@@ -2,6 +2,7 @@ import { Duration, RemovalPolicy, Validations } from "aws-cdk-lib";
 import type * as kms from "aws-cdk-lib/aws-kms";
 import * as s3 from "aws-cdk-lib/aws-s3";
 import { Construct } from "constructs";
+import { ASSETS } from "../../functions/core/assets.js";
 import { JOB_RETENTION_DAYS, OUTPUTS } from "../../functions/core/constants.js";
 
 export interface KilnBucketsProps {
@@ -18,6 +19,23 @@ export interface KilnBucketsProps {
    * @default JOB_RETENTION_DAYS (30)
    */
   readonly outputsExpirationDays?: number;
+  /**
+   * Days jobs are kept; outputs must be kept at least as long.
+   * @default JOB_RETENTION_DAYS (30)
+   */
+  readonly jobRetentionDays?: number;
+  /**
+   * Days an overwritten or deleted template object's old S3 version is kept. Template HTML is stored
+   * under its content hash and never overwritten, so this only bounds what an out-of-band overwrite or
+   * delete leaves behind; the versions jobs name stay current objects and are never expired.
+   * @default - old object versions are kept
+   */
+  readonly templateVersionRetentionDays?: number;
+  /**
+   * Days after which tenant assets are deleted (from their upload).
+   * @default - assets are kept
+   */
+  readonly assetsExpirationDays?: number;
   /** @default 90 */
   readonly accessLogsExpirationDays?: number;
   /**
@@ -43,11 +61,22 @@ export class KilnBuckets extends Construct {
 
   constructor(scope: Construct, id: string, props: KilnBucketsProps = {}) {
     super(scope, id);
-    this.outputsExpirationDays = props.outputsExpirationDays ?? JOB_RETENTION_DAYS;
-    if (!Number.isInteger(this.outputsExpirationDays) || this.outputsExpirationDays < JOB_RETENTION_DAYS) {
+    const jobRetentionDays = props.jobRetentionDays ?? JOB_RETENTION_DAYS;
+    this.outputsExpirationDays = props.outputsExpirationDays ?? jobRetentionDays;
+    if (!Number.isInteger(this.outputsExpirationDays) || this.outputsExpirationDays < jobRetentionDays) {
       throw new Error(
-        `outputsExpirationDays must be a whole number of at least ${JOB_RETENTION_DAYS} days (the job retention), so that no job points at a deleted output; got ${this.outputsExpirationDays}.`,
+        `outputsExpirationDays must be a whole number of at least ${jobRetentionDays} days (the job retention), so that no job points at a deleted output; got ${this.outputsExpirationDays}.`,
       );
+    }
+    for (const [name, days] of [
+      ["templateVersionRetentionDays", props.templateVersionRetentionDays],
+      ["assetsExpirationDays", props.assetsExpirationDays],
+    ] as const) {
+      if (days !== undefined && (!Number.isInteger(days) || days < 1)) {
+        throw new Error(
+          `${name} must be a positive whole number of days, or left out to keep them; got ${days}.`,
+        );
+      }
     }
     const accessLogsExpirationDays = props.accessLogsExpirationDays ?? 90;
     if (!Number.isInteger(accessLogsExpirationDays) || accessLogsExpirationDays < 1) {
@@ -100,10 +129,28 @@ export class KilnBuckets extends Construct {
       ],
     });
     // Templates are resolved by immutable version; object versioning keeps an overwrite recoverable.
-    this.templates = new s3.Bucket(this, "Templates", { ...logged("templates"), versioned: true });
+    this.templates = new s3.Bucket(this, "Templates", {
+      ...logged("templates"),
+      versioned: true,
+      ...(props.templateVersionRetentionDays === undefined
+        ? {}
+        : {
+            lifecycleRules: [
+              {
+                noncurrentVersionExpiration: Duration.days(props.templateVersionRetentionDays),
+                expiredObjectDeleteMarker: true,
+              },
+            ],
+          }),
+    });
     this.assets = new s3.Bucket(this, "Assets", {
       ...logged("assets"),
-      lifecycleRules: [{ abortIncompleteMultipartUploadAfter: Duration.days(1) }],
+      lifecycleRules: [
+        { abortIncompleteMultipartUploadAfter: Duration.days(1) },
+        ...(props.assetsExpirationDays === undefined
+          ? []
+          : [{ prefix: ASSETS.keyPrefix, expiration: Duration.days(props.assetsExpirationDays) }]),
+      ],
     });
   }
 }

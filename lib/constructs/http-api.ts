@@ -8,6 +8,7 @@ import type * as s3 from "aws-cdk-lib/aws-s3";
 import type * as sqs from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
 import { z } from "zod";
+import { DEFAULT_TIER, parseTiers, type Tiers } from "../../functions/core/tenants.js";
 import { apiFunction as apiFunctionDefinition } from "../../functions/handlers/api/function.js";
 import {
   type ErrorText,
@@ -74,6 +75,17 @@ export interface RenderApiProps {
    */
   readonly tenantDailyQuota?: number;
   /**
+   * Usage plans by tier name: each tenant's keys are associated with its tier's plan (`kiln tenants
+   * create --tier`). Instead of tenantThrottle and tenantDailyQuota, which make the one default tier.
+   * @default { standard: tenantThrottle and tenantDailyQuota }
+   */
+  readonly tiers?: Tiers;
+  /**
+   * Days a job, its request and its batch are kept (the items' TTL), passed to the api function.
+   * @default JOB_RETENTION_DAYS (30)
+   */
+  readonly jobRetentionDays?: number;
+  /**
    * Throttle of the whole stage, all tenants together.
    * @default { rateLimit: 100, burstLimit: 200 }
    */
@@ -105,7 +117,10 @@ export interface RenderApiProps {
  */
 export class RenderApi extends Construct {
   public readonly api: apigateway.RestApi;
+  /** The usage plan of the default tier ("standard"), or of the first tier when there is none of that name. */
   public readonly usagePlan: apigateway.UsagePlan;
+  /** Usage plans by tier name. */
+  public readonly usagePlans: Readonly<Record<string, apigateway.UsagePlan>>;
   public readonly function: ServiceFunction["function"];
   public readonly role: iam.Role;
   public readonly accessLogs: logs.LogGroup;
@@ -118,16 +133,30 @@ export class RenderApi extends Construct {
     const stageThrottle = props.stageThrottle ?? { rateLimit: 100, burstLimit: 200 };
     validateThrottle("tenantThrottle", tenantThrottle);
     validateThrottle("stageThrottle", stageThrottle);
-    if (tenantThrottle.rateLimit > stageThrottle.rateLimit) {
-      throw new Error(
-        `api.tenantThrottle.rateLimit (${tenantThrottle.rateLimit}) must not exceed api.stageThrottle.rateLimit (${stageThrottle.rateLimit}): one tenant cannot get more than the whole stage.`,
-      );
-    }
     if (
       props.tenantDailyQuota !== undefined &&
       (!Number.isInteger(props.tenantDailyQuota) || props.tenantDailyQuota < 1)
     ) {
       throw new Error(`api.tenantDailyQuota must be a positive whole number; got ${props.tenantDailyQuota}.`);
+    }
+    if (props.tiers && (props.tenantThrottle || props.tenantDailyQuota !== undefined)) {
+      throw new Error("api: give tiers, or tenantThrottle and tenantDailyQuota for one tier, not both.");
+    }
+    const tiers: Tiers = props.tiers
+      ? parseTiers(props.tiers, "api.tiers")
+      : {
+          [DEFAULT_TIER]: {
+            rateLimit: tenantThrottle.rateLimit,
+            burst: tenantThrottle.burstLimit,
+            ...(props.tenantDailyQuota === undefined ? {} : { quota: props.tenantDailyQuota }),
+          },
+        };
+    for (const [name, tier] of Object.entries(tiers)) {
+      if (tier.rateLimit > stageThrottle.rateLimit) {
+        throw new Error(
+          `api tier ${name}: rateLimit (${tier.rateLimit}) must not exceed api.stageThrottle.rateLimit (${stageThrottle.rateLimit}): one tenant cannot get more than the whole stage.`,
+        );
+      }
     }
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.DESTROY;
 
@@ -141,6 +170,7 @@ export class RenderApi extends Construct {
         assetsBucket: props.assetsBucket.bucketName,
         callbackSchemes: props.callbackSchemes?.join(","),
         callbackHosts: props.callbackHosts?.length ? props.callbackHosts.join(",") : undefined,
+        jobRetentionDays: props.jobRetentionDays,
         webhookSecretsKey: props.webhookSecrets.secretsKey.keyArn,
       }),
       functionName: props.functionName,
@@ -215,17 +245,27 @@ export class RenderApi extends Construct {
       allowTestInvoke: false,
     });
     this.addOperations(integration);
-    this.addErrorResponses(tenantThrottle);
+    // One gateway answer for every tier: Retry-After from the slowest tier is long enough for all.
+    const slowest = Object.values(tiers).reduce((a, b) => (b.rateLimit < a.rateLimit ? b : a));
+    this.addErrorResponses({ rateLimit: slowest.rateLimit, burstLimit: slowest.burst });
 
-    this.usagePlan = this.api.addUsagePlan("TenantPlan", {
-      name: props.apiName ? `${props.apiName}-tenants` : undefined,
-      description: "Per-tenant throttle: associate each tenant's API key with this plan.",
-      throttle: tenantThrottle,
-      quota: props.tenantDailyQuota
-        ? { limit: props.tenantDailyQuota, period: apigateway.Period.DAY }
-        : undefined,
-      apiStages: [{ api: this.api, stage: this.api.deploymentStage }],
-    });
+    const plans: Record<string, apigateway.UsagePlan> = {};
+    for (const [name, tier] of Object.entries(tiers)) {
+      // The default tier keeps the id (and the plan, and its keys) of the single plan it replaces.
+      const id = name === DEFAULT_TIER ? "TenantPlan" : `TierPlan-${name}`;
+      const planName = name === DEFAULT_TIER ? "tenants" : `tier-${name}`;
+      plans[name] = this.api.addUsagePlan(id, {
+        name: props.apiName ? `${props.apiName}-${planName}` : undefined,
+        description: `Kiln tier ${name}: the API keys of the tenants in this tier (kiln tenants create --tier ${name}).`,
+        throttle: { rateLimit: tier.rateLimit, burstLimit: tier.burst },
+        quota: tier.quota ? { limit: tier.quota, period: apigateway.Period.DAY } : undefined,
+        apiStages: [{ api: this.api, stage: this.api.deploymentStage }],
+      });
+    }
+    this.usagePlans = plans;
+    const defaultPlan = plans[DEFAULT_TIER] ?? Object.values(plans)[0];
+    if (!defaultPlan) throw new Error("api.tiers must name at least one tier.");
+    this.usagePlan = defaultPlan;
 
     Validations.of(this.api).acknowledge(
       {

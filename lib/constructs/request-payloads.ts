@@ -25,6 +25,11 @@ export interface RequestPayloadsProps {
    * @default - SSE-S3
    */
   readonly encryptionKey?: kms.IKey;
+  /**
+   * Days jobs are kept; request bodies must be kept at least as long.
+   * @default JOB_RETENTION_DAYS (30)
+   */
+  readonly jobRetentionDays?: number;
 }
 
 /**
@@ -38,10 +43,11 @@ export class RequestPayloads extends Construct {
 
   constructor(scope: Construct, id: string, props: RequestPayloadsProps) {
     super(scope, id);
-    const expirationDays = props.expirationDays ?? JOB_RETENTION_DAYS;
-    if (!Number.isInteger(expirationDays) || expirationDays < JOB_RETENTION_DAYS) {
+    const jobRetentionDays = props.jobRetentionDays ?? JOB_RETENTION_DAYS;
+    const expirationDays = props.expirationDays ?? jobRetentionDays;
+    if (!Number.isInteger(expirationDays) || expirationDays < jobRetentionDays) {
       throw new Error(
-        `payload expirationDays must be a whole number of at least ${JOB_RETENTION_DAYS} days (the job retention), so that no job loses its request; got ${expirationDays}.`,
+        `payload expirationDays must be a whole number of at least ${jobRetentionDays} days (the job retention), so that no job loses its request; got ${expirationDays}.`,
       );
     }
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;

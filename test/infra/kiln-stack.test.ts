@@ -683,6 +683,7 @@ describe("render API", () => {
       [ENV.assetsBucket]: { Ref: logicalIdOf(json, "Buckets/Assets", "AWS::S3::Bucket") },
       [ENV.batchQueueUrl]: { Ref: queueAt("Batches/Queue").id },
       [ENV.callbackSchemes]: "https",
+      [ENV.jobRetentionDays]: "30",
       [ENV.webhookSecretsKeyArn]: { "Fn::GetAtt": [secretsKeyId(), "Arn"] },
       [ENV.webhookSecretOverlapSeconds]: "86400",
       ...everyFunctionsVariables(SERVICES.api),

@@ -5,11 +5,13 @@ import { DecryptCommand, KMSClient } from "@aws-sdk/client-kms";
 import { DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEFAULT_ASSUMPTIONS, readUnits, requestItemSize, writeUnits } from "../../bin/cost/cost-model.js";
+import { DynamoDbBatchStore } from "../../functions/adapters/aws/dynamodb-batch-store.js";
 import { DynamoDbIdempotencyStore } from "../../functions/adapters/aws/dynamodb-idempotency-store.js";
 import { DynamoDbJobStore } from "../../functions/adapters/aws/dynamodb-job-store.js";
 import { DynamoDbTenantSettingsStore } from "../../functions/adapters/aws/dynamodb-tenant-settings-store.js";
 import { DynamoDbWebhookSecretStore } from "../../functions/adapters/aws/dynamodb-webhook-secret-store.js";
 import {
+  batchItemKey,
   idempotencyItemKey,
   jobItemKey,
   jobRequestItemKey,
@@ -812,5 +814,32 @@ describe("job items in DynamoDB (dynalite)", () => {
     const read = await jobs.getRequestAndSettings("umbrella", id);
     expect(JSON.stringify(read.request)).toBe(JSON.stringify(invoice));
     expect(read.settings).toBeUndefined();
+  });
+});
+
+describe("job retention", () => {
+  it("expires a job, its request item and its batch the configured days after creation", async () => {
+    const days = 7;
+    const jobs = new DynamoDbJobStore(client, "contract", days);
+    const batches = new DynamoDbBatchStore(client, "contract", days);
+    const job = newJob();
+    await jobs.create(job);
+    await batches.create({
+      tenant: "acme",
+      id: `batch-${job.id}`,
+      createdAt: job.createdAt,
+      total: 1,
+      chunkSize: 1,
+      zip: false,
+    });
+    const expected = Math.floor(Date.parse(job.createdAt) / 1000) + days * 86_400;
+    const db = DynamoDBDocumentClient.from(client);
+    const read = async (Key: Record<string, string>) =>
+      (await db.send(new GetCommand({ TableName: "contract", Key }))).Item?.expiresAtEpoch;
+    expect(await read(jobItemKey("acme", job.id))).toBe(expected);
+    expect(await read(jobRequestItemKey("acme", job.id))).toBe(expected);
+    expect(await read(batchItemKey("acme", `batch-${job.id}`))).toBe(expected);
+    // The default is the 30 days jobs were always kept.
+    expect(retentionExpiry(job.createdAt)).toBe(expected + 23 * 86_400);
   });
 });

@@ -45,12 +45,14 @@ export class DynamoDbBatchStore implements BatchStore {
   constructor(
     client: DynamoDBClient,
     private readonly tableName: string,
+    /** Days a batch's item is kept. @default JOB_RETENTION_DAYS */
+    private readonly retentionDays?: number,
   ) {
     this.db = jobsTableClient(client);
   }
 
   async create(batch: Batch): Promise<"created" | "exists"> {
-    const item: BatchItem = { ...batch, [TTL]: retentionExpiry(batch.createdAt) };
+    const item: BatchItem = { ...batch, [TTL]: retentionExpiry(batch.createdAt, this.retentionDays) };
     return putIfAbsent(this.db, this.tableName, { ...batchItemKey(batch.tenant, batch.id), ...item });
   }
 

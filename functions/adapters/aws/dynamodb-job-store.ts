@@ -130,6 +130,8 @@ export class DynamoDbJobStore implements JobStore {
   constructor(
     client: DynamoDBClient,
     private readonly tableName: string,
+    /** Days a created job and its request are kept. @default JOB_RETENTION_DAYS */
+    private readonly retentionDays?: number,
   ) {
     this.db = jobsTableClient(client);
     this.settings = new DynamoDbTenantSettingsStore(client, tableName);
@@ -141,7 +143,7 @@ export class DynamoDbJobStore implements JobStore {
    * the same id; whichever request item was written first is kept.
    */
   async create(job: Job): Promise<"created" | "exists"> {
-    const expires = retentionExpiry(job.createdAt);
+    const expires = retentionExpiry(job.createdAt, this.retentionDays);
     if (job.request) await this.storeRequest(job.tenant, job.id, job.request, job.createdAt);
     const item: JobItem = {
       tenant: job.tenant,
@@ -170,7 +172,10 @@ export class DynamoDbJobStore implements JobStore {
   }
 
   async storeRequest(tenant: string, id: string, request: RenderRequest, createdAt: string): Promise<void> {
-    const item: RequestItem = { requestBr: encodeRequest(request), [TTL]: retentionExpiry(createdAt) };
+    const item: RequestItem = {
+      requestBr: encodeRequest(request),
+      [TTL]: retentionExpiry(createdAt, this.retentionDays),
+    };
     await putIfAbsent(this.db, this.tableName, { ...jobRequestItemKey(tenant, id), ...item });
   }
 

@@ -78,7 +78,7 @@ export function idempotencyItemKey(tenant: string, key: string): ItemKey {
 
 /** An API key's item, by the key's hash (core/api-keys.ts); the key itself is never stored. */
 export function apiKeyItemKey(keyHash: string): ItemKey {
-  return itemKey(`APIKEY#${keyHash}`, "APIKEY");
+  return itemKey(`${API_KEY_PARTITION_PREFIX}${keyHash}`, "APIKEY");
 }
 
 export function tenantSettingsItemKey(tenant: string): ItemKey {
@@ -120,9 +120,9 @@ export function expiresAtEpoch(epochMs: number): number {
   return Math.ceil(epochMs / 1000);
 }
 
-/** The TTL of an item kept as long as jobs are: `JOB_RETENTION_DAYS` after `createdAt`. */
-export function retentionExpiry(createdAt: string): number {
-  return Math.floor(Date.parse(createdAt) / 1000) + JOB_RETENTION_DAYS * 86_400;
+/** The TTL of an item kept as long as jobs are: `retentionDays` after `createdAt`. */
+export function retentionExpiry(createdAt: string, retentionDays: number = JOB_RETENTION_DAYS): number {
+  return Math.floor(Date.parse(createdAt) / 1000) + retentionDays * 86_400;
 }
 
 /** DynamoDB deletes expired items lazily (and the local stand-in never does): reads check the TTL. */
@@ -169,4 +169,19 @@ export async function* queryItems<Item>(
   for await (const page of paginateQuery({ client: db }, input)) {
     for (const item of page.Items ?? []) yield item as Item;
   }
+}
+
+/** Prefix of every partition key of a tenant's items (tenant names hold no `#`, so none is another's). */
+export function tenantPartitionPrefix(tenant: string): string {
+  return `TENANT#${tenant}#`;
+}
+
+/** Prefix of every API key item's partition key. */
+export const API_KEY_PARTITION_PREFIX = "APIKEY#";
+
+/** The registry of tenants: one partition, one item per tenant, so listing them is one Query. */
+export const TENANT_REGISTRY_PARTITION = "TENANTS";
+
+export function tenantRecordItemKey(tenant: string): ItemKey {
+  return itemKey(TENANT_REGISTRY_PARTITION, `TENANT#${tenant}`);
 }

@@ -93,6 +93,7 @@ export const apiFunction = defineFunction({
     batchQueueUrl: { ...shared.batchQueueUrl, schema: shared.batchQueueUrl.schema.optional() },
     callbackSchemes: shared.callbackSchemes,
     callbackHosts: shared.callbackHosts,
+    jobRetentionDays: shared.jobRetentionDays,
     webhookSecretsKey: shared.webhookSecretsKey,
     webhookSecretOverlapSeconds: setting(
       ENV.webhookSecretOverlapSeconds,

@@ -48,7 +48,7 @@ export function wireApi(
   const { dynamodb, s3, sqs } = clients;
   const table = config.jobsTable;
   return makeHandler({
-    jobs: adapt(new DynamoDbJobStore(dynamodb, table), "dynamodb.jobs"),
+    jobs: adapt(new DynamoDbJobStore(dynamodb, table, config.jobRetentionDays), "dynamodb.jobs"),
     apiKeys: adapt(new DynamoDbApiKeyStore(dynamodb, table), "dynamodb.apiKeys"),
     queue: adapt(new SqsRenderQueue(sqs, config.renderQueueUrl), "sqs.render"),
     signer: adapt(new LambdaUrlSigner(clients.lambda, config.signerFunctionName), "lambda.signer"),
@@ -73,7 +73,10 @@ export function wireApi(
     ...(config.batchQueueUrl
       ? {
           batches: {
-            store: adapt(new DynamoDbBatchStore(dynamodb, table), "dynamodb.batches"),
+            store: adapt(
+              new DynamoDbBatchStore(dynamodb, table, config.jobRetentionDays),
+              "dynamodb.batches",
+            ),
             queue: adapt(new SqsBatchQueue(sqs, config.batchQueueUrl), "sqs.batches"),
             records: new S3RecordsSource(s3, config.assetsBucket),
           },

@@ -57,6 +57,7 @@ export const batchFanOutFunction = defineFunction({
     batchQueueUrl: shared.batchQueueUrl,
     payloadsBucket: shared.payloadsBucket,
     outputsBucket: shared.outputsBucket,
+    jobRetentionDays: shared.jobRetentionDays,
     checkEverySeconds: setting(
       ENV.batchCheckEverySeconds,
       z.coerce.number().int().min(1).max(900).default(BATCHES.checkEverySeconds),

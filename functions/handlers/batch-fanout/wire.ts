@@ -22,8 +22,11 @@ export function wireBatchFanOut(
   const adapt = adapterWrapper(runtime);
   const { dynamodb, s3, sqs } = clients;
   return makeHandler({
-    jobs: adapt(new DynamoDbJobStore(dynamodb, config.jobsTable), "dynamodb.jobs"),
-    batches: adapt(new DynamoDbBatchStore(dynamodb, config.jobsTable), "dynamodb.batches"),
+    jobs: adapt(new DynamoDbJobStore(dynamodb, config.jobsTable, config.jobRetentionDays), "dynamodb.jobs"),
+    batches: adapt(
+      new DynamoDbBatchStore(dynamodb, config.jobsTable, config.jobRetentionDays),
+      "dynamodb.batches",
+    ),
     renderQueue: adapt(new SqsRenderQueue(sqs, config.renderQueueUrl), "sqs.render"),
     queue: adapt(new SqsBatchQueue(sqs, config.batchQueueUrl), "sqs.batches"),
     payloads: adapt(new S3TextStore(s3, config.payloadsBucket, "application/json"), "s3.payloads"),

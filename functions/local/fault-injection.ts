@@ -271,6 +271,16 @@ export function withStoreFaults<T extends object>(port: T, name: string, injecto
     get: (target, property) => {
       const value = Reflect.get(target, property, target);
       if (typeof value !== "function") return value;
+      if (isAsyncGeneratorFunction(value)) {
+        // A paged read (findUnfinished): the iteration fails before its first page.
+        return async function* (...args: unknown[]) {
+          if (injector.chance(injector.spec.store)) {
+            injector.counts.storeFailures += 1;
+            throw new InjectedFaultError(`injected fault: ${name}.${String(property)} failed`);
+          }
+          yield* value.apply(target, args) as AsyncIterable<unknown>;
+        };
+      }
       return async (...args: unknown[]) => {
         if (!injector.chance(injector.spec.store)) return value.apply(target, args);
         injector.counts.storeFailures += 1;
@@ -281,6 +291,12 @@ export function withStoreFaults<T extends object>(port: T, name: string, injecto
       };
     },
   });
+}
+
+const AsyncGeneratorFunction = Object.getPrototypeOf(async function* () {}).constructor;
+
+function isAsyncGeneratorFunction(value: unknown): boolean {
+  return value instanceof AsyncGeneratorFunction;
 }
 
 export interface FaultContext {

@@ -59,6 +59,8 @@ export interface HarnessReport {
   readonly succeeded: number;
   readonly failed: number;
   readonly failuresByCode: Record<string, number>;
+  /** The message of one failed job per code: what an operator would read. */
+  readonly failureSamples: Record<string, string>;
   /** Accepted jobs whose record is not found when the run ends. */
   readonly lost: number;
   /** Accepted jobs that are not terminal when the run ends. */
@@ -275,6 +277,7 @@ export async function runHarness(options: HarnessOptions): Promise<HarnessReport
     const outputs = await listOutputs(s3, t.stack.names.outputsBucket);
     const problems: string[] = [];
     const failuresByCode: Record<string, number> = {};
+    const failureSamples: Record<string, string> = {};
     let succeeded = 0;
     let failed = 0;
     let lost = 0;
@@ -318,6 +321,7 @@ export async function runHarness(options: HarnessOptions): Promise<HarnessReport
         const error = item.error as { code?: string; message?: string } | undefined;
         const code = error?.code ?? "(none)";
         failuresByCode[code] = (failuresByCode[code] ?? 0) + 1;
+        failureSamples[code] ??= error?.message ?? "";
         if (!error?.code || !error.message) {
           unnamedFailures += 1;
           problems.push(`job ${i} failed without a reason`);
@@ -379,6 +383,7 @@ export async function runHarness(options: HarnessOptions): Promise<HarnessReport
       succeeded,
       failed,
       failuresByCode,
+      failureSamples,
       lost,
       stuck,
       unnamedFailures,

@@ -14,7 +14,7 @@ import { parseFaults } from "../../functions/local/fault-injection.js";
 import { runHarness } from "../faults/harness.js";
 
 /** The mix `--faults` turns on (see docs/operations.md, "Fault tests and load"). */
-const DEFAULT_LOAD_FAULTS = "kill=0.01,killAt=any,crash=0.02,store=0.05,throttle=0.05,seed=20261207";
+const DEFAULT_LOAD_FAULTS = "kill=0.002,killAt=any,crash=0.02,store=0.05,throttle=0.05,seed=20261207";
 /** Renders between SIGKILLs of the stand-ins under `--faults`; shorter runs get one halfway. */
 const DEFAULT_STAND_IN_KILL_EVERY = 2000;
 
@@ -87,6 +87,7 @@ process.stdout.write(
     `terminal    ${terminal}`,
     `succeeded   ${report.succeeded}`,
     `failed      ${report.failed}${byReason ? ` (${byReason})` : ""}`,
+    ...Object.entries(report.failureSamples).map(([code, message]) => `  ${code}: e.g. "${message}"`),
     `unnamed     ${report.unnamedFailures} failures without a code and message`,
     `lost        ${lost}`,
     `stuck       ${report.stuck}`,

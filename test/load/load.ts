@@ -68,7 +68,7 @@ const report = await runHarness({
   replayEvery: 0,
   timeoutMs: Math.max(600_000, jobs * 300),
   // A bounded backlog: a job queued longer than the reconciler's deadline would be taken for lost.
-  maxAhead: 1000,
+  maxAhead: 500,
   stack: { visibilityTimeoutSeconds: 30, batchSize: 10, workerConcurrency: 2 },
   log,
 });

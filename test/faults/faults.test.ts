@@ -78,7 +78,7 @@ describe("nothing lost under faults", () => {
     timeout: 600_000,
   }, async () => {
     const started = Date.now();
-    const jobs = 40;
+    const jobs = 20;
     const faults = parseFaults("throttle=0.33,seed=20261207");
     const report = await runHarness({ jobs, ...(faults ? { faults } : {}), ...COMMON, timeoutMs: 300_000 });
     print(`throttled run: ${jobs} jobs, throttle=0.33`, started, report);

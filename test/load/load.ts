@@ -67,8 +67,9 @@ const report = await runHarness({
   invalidShare: 0,
   replayEvery: 0,
   timeoutMs: Math.max(600_000, jobs * 300),
-  // A bounded backlog: a job queued longer than the reconciler's deadline would be taken for lost.
-  maxAhead: 500,
+  // A bounded backlog: a message waiting for a receive longer than the reconciler's deadline
+  // (RECONCILE_STUCK_AFTER_SECONDS) would have its job taken for lost.
+  maxAhead: 300,
   stack: { visibilityTimeoutSeconds: 30, batchSize: 10, workerConcurrency: 2 },
   log,
 });

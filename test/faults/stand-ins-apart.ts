@@ -46,7 +46,9 @@ async function spawnStandIns(dataDir: string, ports: [string, string]) {
 const portOf = (endpoint: string) => new URL(endpoint).port;
 
 export async function startStandInsApart(dataDir: string): Promise<StandInsApart> {
-  let { child, endpoints } = await spawnStandIns(dataDir, ["0", "0"]);
+  const first = await spawnStandIns(dataDir, ["0", "0"]);
+  const { endpoints } = first;
+  let { child } = first;
   const ports: [string, string] = [portOf(endpoints.sqsS3), portOf(endpoints.dynamodb)];
   let kills = 0;
   const stopChild = async (process: ChildProcess, signal: NodeJS.Signals) => {

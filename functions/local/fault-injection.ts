@@ -8,33 +8,106 @@ import type { OutputOptions, PageOptions } from "../core/render-request.js";
  * `KILN_FAULTS` and never import this module, so the deployed stack cannot turn them on.
  */
 
+/**
+ * The points of a render attempt where a worker can be killed, in the order an attempt passes them.
+ * Each store step fires once its call has applied, so the worker dies having written and before it
+ * sees the answer; `render` fires mid-render; `delete` fires once the handler has returned, before
+ * the event source deletes the batch's messages.
+ */
+export const WORKER_STEPS = [
+  "claim",
+  "load-request",
+  "load-template",
+  "render",
+  "upload",
+  "mark-succeeded",
+  "mark-failed",
+  "release",
+  "enqueue-webhook",
+  "delete",
+  "final-delivery",
+] as const;
+
+export type WorkerStep = (typeof WORKER_STEPS)[number];
+
+/** Which worker step a store call of the worker is (adapter and method as wire.ts names them). */
+export function workerStepOf(adapter: string, method: string): WorkerStep | undefined {
+  if (adapter === "dynamodb.jobs") {
+    const steps: Record<string, WorkerStep> = {
+      startAttempt: "claim",
+      getRequest: "load-request",
+      getRequestAndSettings: "load-request",
+      markSucceeded: "mark-succeeded",
+      markFailed: "mark-failed",
+      releaseLease: "release",
+      markFinalDelivery: "final-delivery",
+    };
+    return steps[method];
+  }
+  if (adapter === "s3.payloads" && method === "get") return "load-request";
+  if (adapter === "dynamodb.templates" || adapter === "s3.templates") return "load-template";
+  if (adapter === "s3.outputs" && method === "put") return "upload";
+  if (adapter === "sqs.webhooks" && method === "enqueue") return "enqueue-webhook";
+  return undefined;
+}
+
 /** Probabilities per event (0–1) and the seed of their pseudo-random sequence. */
 export interface FaultSpec {
-  /** A render's worker is killed mid-render (its environment dies: no further writes, no heartbeat). */
+  /**
+   * A worker passing a kill point (see `killAt`) is killed there: its environment dies (no further
+   * writes, no heartbeat, no deletes).
+   */
   readonly kill: number;
+  /** The kill points: one worker step, or every step (`any`). @default "render" */
+  readonly killAt: WorkerStep | "any";
   /** Chromium is SIGKILLed while a render is in flight (every page on it fails). */
   readonly crash: number;
   /** A DynamoDB, S3 or SQS call fails (half before reaching the store, half after it applied). */
   readonly store: number;
+  /**
+   * A DynamoDB or S3 request is answered by a throttling response on the wire, before the stand-in
+   * sees it: DynamoDB HTTP 400 `ProvisionedThroughputExceededException` or `ThrottlingException`,
+   * S3 HTTP 503 `SlowDown` (throttling-proxy.ts). The SDK's own retries meet them as on AWS.
+   */
+  readonly throttle: number;
   /** A render never finishes (until the process dies): keeps jobs provably in flight for restart tests. */
   readonly hold: number;
   readonly seed: number;
 }
 
-const FAULT_KEYS = ["kill", "crash", "store", "hold", "seed"] as const;
+const NUMERIC_KEYS = ["kill", "crash", "store", "throttle", "hold", "seed"] as const;
+const KILL_AT = [...WORKER_STEPS, "any"] as const;
+const FAULTS_SYNTAX =
+  "kill=<0–1>, killAt=any|<step>, crash=<0–1>, store=<0–1>, throttle=<0–1>, hold=<0–1>, seed=<integer>";
 
-/** Parses `kill=0.02,crash=0.02,store=0.1,hold=0,seed=7`; unset, empty or `off` means no faults. */
+/**
+ * Parses `kill=0.02,killAt=any,crash=0.02,store=0.1,throttle=0.05,hold=0,seed=7`; unset, empty or
+ * `off` means no faults.
+ */
 export function parseFaults(text: string | undefined): FaultSpec | undefined {
   const trimmed = text?.trim() ?? "";
   if (trimmed === "" || trimmed === "off") return undefined;
-  const spec: Record<string, number> = { kill: 0, crash: 0, store: 0, hold: 0, seed: 1 };
+  const spec: Record<string, number | string> = {
+    kill: 0,
+    killAt: "render",
+    crash: 0,
+    store: 0,
+    throttle: 0,
+    hold: 0,
+    seed: 1,
+  };
   for (const entry of trimmed.split(",")) {
     const [name = "", raw = ""] = entry.split("=").map((s) => s.trim());
+    if (name === "killAt") {
+      if (!(KILL_AT as readonly string[]).includes(raw)) {
+        throw new Error(`KILN_FAULTS killAt=${raw} is not one of ${KILL_AT.join(", ")}.`);
+      }
+      spec.killAt = raw;
+      continue;
+    }
     const value = Number(raw);
-    if (!(FAULT_KEYS as readonly string[]).includes(name) || raw === "" || !Number.isFinite(value)) {
-      throw new Error(
-        `KILN_FAULTS entry "${entry}" is not one of kill=<0–1>, crash=<0–1>, store=<0–1>, hold=<0–1>, seed=<integer>.`,
-      );
+    if (!(NUMERIC_KEYS as readonly string[]).includes(name) || raw === "" || !Number.isFinite(value)) {
+      throw new Error(`KILN_FAULTS entry "${entry}" is not one of ${FAULTS_SYNTAX}.`);
     }
     if (name !== "seed" && (value < 0 || value > 1)) {
       throw new Error(`KILN_FAULTS ${name}=${raw} must be a probability between 0 and 1.`);
@@ -62,17 +135,20 @@ export interface LocalFaults {
    * applied, with its arguments: "kill" kills that worker right after the write, before it sees the
    * answer (e.g. after `markFinalDelivery`, so that the final delivery never ends the job).
    */
-  readonly afterStoreCall?: (adapter: string, method: string, args: readonly unknown[]) => "kill" | undefined;
+  readonly afterStoreCall?: StoreCallHook;
+  /** Called at every kill point a worker passes (WORKER_STEPS): "kill" kills that worker there. */
+  readonly atStep?: (step: WorkerStep) => "kill" | undefined;
 }
 
-/** `port`, whose calls are shown to `faults.afterStoreCall` once they resolve, and `kill` on its word. */
+export type StoreCallHook = (adapter: string, method: string, args: readonly unknown[]) => "kill" | undefined;
+
+/** `port`, whose calls are shown to `hook` once they resolve, and `kill` on its word. */
 export function withStoreCallFaults<T extends object>(
   port: T,
   name: string,
-  faults: LocalFaults,
+  hook: StoreCallHook | undefined,
   kill: (reason: Error) => void,
 ): T {
-  const hook = faults.afterStoreCall;
   if (!hook) return port;
   return new Proxy(port, {
     get: (target, property) => {
@@ -92,15 +168,74 @@ export function withStoreCallFaults<T extends object>(
   });
 }
 
+/**
+ * Whether the worker dies at `step`: on the test's word (`atStep`), or drawn from the random faults
+ * when `step` is one of their kill points.
+ */
+export function killsAt(step: WorkerStep, faults: LocalFaults, injector?: FaultInjector): boolean {
+  const killed =
+    faults.atStep?.(step) === "kill" ||
+    (injector !== undefined &&
+      (injector.spec.killAt === "any" || injector.spec.killAt === step) &&
+      injector.chance(injector.spec.kill));
+  if (killed && injector) {
+    injector.counts.kills += 1;
+    injector.counts.killsByStep[step] = (injector.counts.killsByStep[step] ?? 0) + 1;
+  }
+  return killed;
+}
+
+/** Whether any kill point other than mid-render can fire, so that the store calls need watching. */
+function killsBeyondRender(faults: LocalFaults, injector?: FaultInjector): boolean {
+  const random = injector !== undefined && injector.spec.kill > 0 && injector.spec.killAt !== "render";
+  return random || faults.atStep !== undefined || faults.afterStoreCall !== undefined;
+}
+
+/** The hook for the worker's store calls: the test's own, then the kill points of the worker steps. */
+export function workerStoreCallHook(
+  faults: LocalFaults,
+  injector?: FaultInjector,
+): StoreCallHook | undefined {
+  if (!killsBeyondRender(faults, injector)) return undefined;
+  return (adapter, method, args) => {
+    if (faults.afterStoreCall?.(adapter, method, args) === "kill") return "kill";
+    const step = workerStepOf(adapter, method);
+    return step && killsAt(step, faults, injector) ? "kill" : undefined;
+  };
+}
+
+/**
+ * `handler`, whose environment may die at the `delete` kill point: after the handler has returned
+ * and before the event source deletes the batch, so every message of it comes back.
+ */
+export function withKillBeforeDelete<E, R>(
+  handler: (event: E) => Promise<R>,
+  faults: LocalFaults,
+  injector: FaultInjector | undefined,
+  kill: (reason: Error) => void,
+): (event: E) => Promise<R> {
+  if (!killsBeyondRender(faults, injector)) return handler;
+  return async (event) => {
+    const response = await handler(event);
+    if (!killsAt("delete", faults, injector)) return response;
+    kill(new Error("injected fault: the worker was killed after it returned, before its batch was deleted"));
+    // A dead environment answers nothing: the event source sees it die.
+    return new Promise<never>(() => {});
+  };
+}
+
 export interface FaultCounts {
   kills: number;
+  killsByStep: Partial<Record<WorkerStep, number>>;
   crashes: number;
   storeFailures: number;
+  /** Requests answered with a throttling response (throttling-proxy.ts). */
+  throttled: number;
 }
 
 /** Draws the random faults from one seeded sequence, so that a failing run can be repeated. */
 export class FaultInjector {
-  readonly counts: FaultCounts = { kills: 0, crashes: 0, storeFailures: 0 };
+  readonly counts: FaultCounts = { kills: 0, killsByStep: {}, crashes: 0, storeFailures: 0, throttled: 0 };
   #state: number;
 
   constructor(readonly spec: FaultSpec) {
@@ -136,6 +271,16 @@ export function withStoreFaults<T extends object>(port: T, name: string, injecto
     get: (target, property) => {
       const value = Reflect.get(target, property, target);
       if (typeof value !== "function") return value;
+      if (isAsyncGeneratorFunction(value)) {
+        // A paged read (findUnfinished): the iteration fails before its first page.
+        return async function* (...args: unknown[]) {
+          if (injector.chance(injector.spec.store)) {
+            injector.counts.storeFailures += 1;
+            throw new InjectedFaultError(`injected fault: ${name}.${String(property)} failed`);
+          }
+          yield* value.apply(target, args) as AsyncIterable<unknown>;
+        };
+      }
       return async (...args: unknown[]) => {
         if (!injector.chance(injector.spec.store)) return value.apply(target, args);
         injector.counts.storeFailures += 1;
@@ -146,6 +291,12 @@ export function withStoreFaults<T extends object>(port: T, name: string, injecto
       };
     },
   });
+}
+
+const AsyncGeneratorFunction = Object.getPrototypeOf(async function* () {}).constructor;
+
+function isAsyncGeneratorFunction(value: unknown): boolean {
+  return value instanceof AsyncGeneratorFunction;
 }
 
 export interface FaultContext {
@@ -166,17 +317,18 @@ export class FaultInjectingRenderer implements Renderer {
   async render(html: string, output: OutputOptions, page?: PageOptions): Promise<Uint8Array> {
     const { injector } = this.context;
     let fault = await this.faults.beforeRender?.(html);
-    if (fault === undefined && injector) {
-      if (injector.chance(injector.spec.kill)) fault = "kill";
-      else if (injector.chance(injector.spec.crash)) fault = "crash-browser";
+    if (fault === "kill" && injector) {
+      injector.counts.kills += 1;
+      injector.counts.killsByStep.render = (injector.counts.killsByStep.render ?? 0) + 1;
     }
+    if (fault === undefined && killsAt("render", this.faults, injector)) fault = "kill";
+    else if (fault === undefined && injector?.chance(injector.spec.crash)) fault = "crash-browser";
     if (fault instanceof Error) throw fault;
     if (fault === undefined && injector?.chance(injector.spec.hold)) await new Promise<never>(() => {});
     const rendering = this.inner.render(html, output, page);
     // A moment into the render, so that it dies with a page open and work in flight.
     const moment = 5 + Math.floor((injector?.random() ?? 0.5) * 30);
     if (fault === "kill") {
-      if (injector) injector.counts.kills += 1;
       setTimeout(
         () => this.context.kill(new Error("injected fault: the worker was killed mid-render")),
         moment,

@@ -33,7 +33,7 @@ const env = readConfig({
     KILN_FAULTS: setting(
       "KILN_FAULTS",
       z.string().optional(),
-      "kill=<0–1>,crash=<0–1>,store=<0–1>,seed=<n>, or leave it unset",
+      "kill=<0–1>,killAt=any|<step>,crash=<0–1>,store=<0–1>,throttle=<0–1>,seed=<n>, or leave it unset",
     ),
     KILN_RATE_LIMIT: setting(
       "KILN_RATE_LIMIT",

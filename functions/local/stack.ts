@@ -44,8 +44,10 @@ import {
   FaultInjectingRenderer,
   FaultInjector,
   type LocalFaults,
+  withKillBeforeDelete,
   withStoreCallFaults,
   withStoreFaults,
+  workerStoreCallHook,
 } from "./fault-injection.js";
 import {
   LOCAL_OVERRIDES,
@@ -72,6 +74,7 @@ import {
 import { startSecretsManagerStandIn } from "./secrets-manager-stand-in.js";
 import { loadOrCreateSigningKeys } from "./signing-keys.js";
 import { forStandIns, startDynamoDbStandIn, startSqsS3StandIn } from "./stand-ins.js";
+import { startThrottlingProxy } from "./throttling-proxy.js";
 
 /** `LocalTuning` (function-configs.ts): the function settings a caller may set apart from a deployment. */
 export interface LocalStackOptions extends LocalTuning {
@@ -280,6 +283,17 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       functions: { [LOCAL_NAMES.signerFunction]: signAssets },
     });
     stops.push(lambdaInvoke.stop);
+    // Throttling faults answer the functions' DynamoDB and S3 requests on the wire; the stack's own
+    // set-up above goes direct.
+    const throttled = await throttledEndpoints(
+      injector,
+      { dynamodb: dynamo.endpoint, s3: sqsS3.endpoint },
+      stops,
+    );
+    const functionEndpoints = {
+      dynamodb: throttled?.dynamodb ?? dynamo.endpoint,
+      s3: throttled?.s3 ?? sqsS3.endpoint,
+    };
     // Webhook secrets are encrypted with a KMS key, as on AWS: here a stand-in with the data dir's key.
     // Only the api function and the dispatcher get a client for it; the worker has none, as its role
     // has no grant on AWS.
@@ -288,13 +302,22 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     );
     stops.push(kmsStandIn.stop);
     // One client per service for every function: they share this process (unless calls are recorded).
-    const shared = { dynamodb, s3, sqs, lambda: new LambdaClient(localClientConfig(lambdaInvoke.endpoint)) };
+    const shared = {
+      dynamodb: throttled ? new DynamoDBClient(localClientConfig(functionEndpoints.dynamodb)) : dynamodb,
+      s3: throttled ? new S3Client(localClientConfig(functionEndpoints.s3)) : s3,
+      sqs,
+      lambda: new LambdaClient(localClientConfig(lambdaInvoke.endpoint)),
+    };
     const sharedKms = new KMSClient(localClientConfig(kmsStandIn.endpoint));
     const clientsOf = (fn: string): typeof shared =>
       options.onAwsCall
         ? {
-            dynamodb: recorded(new DynamoDBClient(localClientConfig(dynamo.endpoint)), fn, "dynamodb"),
-            s3: recorded(new S3Client(localClientConfig(sqsS3.endpoint)), fn, "s3"),
+            dynamodb: recorded(
+              new DynamoDBClient(localClientConfig(functionEndpoints.dynamodb)),
+              fn,
+              "dynamodb",
+            ),
+            s3: recorded(new S3Client(localClientConfig(functionEndpoints.s3)), fn, "s3"),
             sqs: recorded(new SQSClient(localClientConfig(sqsS3.endpoint)), fn, "sqs"),
             lambda: recorded(new LambdaClient(localClientConfig(lambdaInvoke.endpoint)), fn, "lambda"),
           }
@@ -318,14 +341,16 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
 
     // Each poller invokes its own simulated execution environment; one that is killed (a fault) or
     // times out is replaced, and the adapters it was wired with stop answering, as a dead process would.
+    const faults = options.faults ?? {};
+    const afterStoreCall = workerStoreCallHook(faults, injector);
     const workerInstance = () => {
       const environment = new LocalLambdaEnvironment();
-      const faults = options.faults;
+      const kill = (reason: Error) => environment.kill(reason);
       const renderer =
-        faults && (faults.random || faults.beforeRender || faults.afterRender)
+        faults.random || faults.beforeRender || faults.afterRender || faults.atStep
           ? new FaultInjectingRenderer(chromium, faults, {
               ...(injector ? { injector } : {}),
-              kill: (reason) => environment.kill(reason),
+              kill,
               crashBrowser,
             })
           : chromium;
@@ -337,13 +362,13 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         renderer: environment.freeze(renderer),
         // The environment's freeze is outermost: a kill after a call keeps its answer from the worker.
         adapt: <T extends object>(adapter: T, name: string) =>
-          environment.freeze(
-            withStoreCallFaults(withFaults(adapter, name), name, faults ?? {}, (reason) =>
-              environment.kill(reason),
-            ),
-          ),
+          environment.freeze(withStoreCallFaults(withFaults(adapter, name), name, afterStoreCall, kill)),
       });
-      return { handler, died: environment.died, kill: (reason: Error) => environment.kill(reason) };
+      return {
+        handler: withKillBeforeDelete(handler, faults, injector, kill),
+        died: environment.died,
+        kill,
+      };
     };
     const eventSource = (definition: FunctionDefinition, concurrency: number, batchSize?: number) => ({
       batchSize: batchSize ?? definition.eventSource?.batchSize ?? 1,
@@ -495,6 +520,30 @@ export async function startStandIns(dataDir: string, stops: Array<() => Promise<
   const dynamo = await startDynamoDbStandIn({ port: 0, dataDir });
   stops.push(dynamo.stop);
   return { sqsS3, dynamo };
+}
+
+/** Throttling proxies in front of DynamoDB and S3 when the random faults throttle; their stops join `stops`. */
+async function throttledEndpoints(
+  injector: FaultInjector | undefined,
+  targets: { dynamodb: string; s3: string },
+  stops: Array<() => Promise<void>>,
+): Promise<{ dynamodb: string; s3: string } | undefined> {
+  if (!injector || injector.spec.throttle <= 0) return undefined;
+  const proxy = (service: "dynamodb" | "s3") =>
+    startThrottlingProxy({
+      target: targets[service],
+      service,
+      share: injector.spec.throttle,
+      random: () => injector.random(),
+      onThrottle: () => {
+        injector.counts.throttled += 1;
+      },
+    });
+  const dynamodb = await proxy("dynamodb");
+  stops.push(dynamodb.stop);
+  const s3 = await proxy("s3");
+  stops.push(s3.stop);
+  return { dynamodb: dynamodb.endpoint, s3: s3.endpoint };
 }
 
 /** Keys from `KILN_API_KEYS`, or one kept in the data dir for tenant `local`. */

@@ -1,6 +1,9 @@
 import { createHash } from "node:crypto";
+import { mkdtemp, rm } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
 import { DynamoDBDocumentClient, paginateScan } from "@aws-sdk/lib-dynamodb";
@@ -8,9 +11,10 @@ import type { RenderSubmissionInput } from "../../functions/client/kiln-client.j
 import { verifyWebhook } from "../../functions/client/webhooks.js";
 import { OUTPUTS } from "../../functions/core/constants.js";
 import { localClientConfig } from "../../functions/local/aws-clients.js";
-import type { FaultSpec } from "../../functions/local/fault-injection.js";
+import type { FaultCounts, FaultSpec } from "../../functions/local/fault-injection.js";
 import type { LocalStackOptions } from "../../functions/local/stack.js";
 import { startTestStack, TENANT_A } from "../integration/helpers/local-stack.js";
+import { type StandInsApart, startStandInsApart } from "./stand-ins-apart.js";
 
 /**
  * Drives many jobs through an in-process local stack (real stand-ins, real Chromium), optionally
@@ -33,6 +37,17 @@ export interface HarnessOptions {
   readonly replayEvery: number;
   /** Give up waiting for terminal states after this long. */
   readonly timeoutMs: number;
+  /**
+   * Runs the AWS stand-ins in a process of their own and SIGKILLs it after every this many renders,
+   * starting it again at once on the same data dir and ports. @default - stand-ins in the stack's process
+   */
+  readonly standInKillEvery?: number;
+  /**
+   * Jobs submitted ahead of the renders: a submitter waits while more are outstanding, so that no job
+   * waits in the queue longer than the reconciler's deadline (which takes such a job for lost).
+   * @default - no limit
+   */
+  readonly maxAhead?: number;
   readonly stack?: Partial<LocalStackOptions>;
   readonly log?: (line: string) => void;
 }
@@ -44,8 +59,14 @@ export interface HarnessReport {
   readonly succeeded: number;
   readonly failed: number;
   readonly failuresByCode: Record<string, number>;
-  /** Accepted jobs that are not terminal (or not found) when the run ends. */
+  /** The message of one failed job per code: what an operator would read. */
+  readonly failureSamples: Record<string, string>;
+  /** Accepted jobs whose record is not found when the run ends. */
   readonly lost: number;
+  /** Accepted jobs that are not terminal when the run ends. */
+  readonly stuck: number;
+  /** Failed jobs without a code and message. */
+  readonly unnamedFailures: number;
   /** Keys with more than one job, jobs rendered to more than one distinct output, outputs nobody owns. */
   readonly duplicated: number;
   /** Outputs stored by an attempt that died before recording them, on a job that then failed. */
@@ -55,7 +76,9 @@ export interface HarnessReport {
   readonly throughputPerSecond: number;
   readonly renders: number;
   readonly jobsRenderedMoreThanOnce: number;
-  readonly faultCounts?: { kills: number; crashes: number; storeFailures: number };
+  readonly faultCounts?: FaultCounts;
+  /** Times the stand-ins' process was SIGKILLed and started again. */
+  readonly standInKills: number;
   readonly webhooks: {
     readonly expected: number;
     readonly delivered: number;
@@ -67,6 +90,9 @@ export interface HarnessReport {
   /** Every violated invariant, in a sentence; empty when all held. */
   readonly problems: string[];
 }
+
+/** The reconciler's deadline for a job idle since its last state change, in every harness run. */
+export const RECONCILE_STUCK_AFTER_SECONDS = 300;
 
 const markerOf = (html: string) => /data-job="(\d+)"/.exec(html)?.[1];
 
@@ -86,6 +112,28 @@ export async function runHarness(options: HarnessOptions): Promise<HarnessReport
   const renderedSha = new Map<string, Set<string>>();
   const renderCounts = new Map<string, number>();
   let renders = 0;
+  // Submitters waiting for the renders to catch up (maxAhead), woken by each render.
+  let wakeSubmitters: Array<() => void> = [];
+  let standInsDir: string | undefined;
+  let standIns: StandInsApart | undefined;
+  let standInsRestart: Promise<void> | undefined;
+  let nextStandInKill = options.standInKillEvery ?? Number.POSITIVE_INFINITY;
+  if (options.standInKillEvery !== undefined) {
+    standInsDir = await mkdtemp(join(tmpdir(), "kiln-fault-stand-ins-"));
+    standIns = await startStandInsApart(standInsDir);
+  }
+  const killStandIns = (apart: StandInsApart) => {
+    log(`SIGKILL to the stand-ins' process after ${renders} renders; starting them again`);
+    standInsRestart = apart.killHardAndRestart().then(
+      () => log("stand-ins running again"),
+      (err: Error) => log(`the stand-ins did not start again: ${err.message}`),
+    );
+  };
+  const stopStandIns = async () => {
+    await standInsRestart;
+    await standIns?.stop();
+    if (standInsDir) await rm(standInsDir, { recursive: true, force: true });
+  };
   const t = await startTestStack({
     visibilityTimeoutSeconds: 3,
     maxReceiveCount: 4,
@@ -93,11 +141,22 @@ export async function runHarness(options: HarnessOptions): Promise<HarnessReport
     workerConcurrency: 2,
     batchSize: 5,
     webhookSchedule: { delaysSeconds: [1, 2, 4], windowSeconds: 300 },
+    // The deadline derived from the queue (28 s here) counts from the moment a message is visible
+    // again; behind a backlog of hundreds of jobs on two cores it waits minutes for a receive, and the
+    // reconciler would fail such a job as lost. A lost message still ends within minutes.
+    reconcileStuckAfterSeconds: RECONCILE_STUCK_AFTER_SECONDS,
+    ...(standIns ? { standIns: standIns.endpoints, reconcileEverySeconds: 10 } : {}),
     ...options.stack,
     faults: {
       ...(options.faults ? { random: options.faults } : {}),
       afterRender: (html, body) => {
         renders += 1;
+        for (const wake of wakeSubmitters) wake();
+        wakeSubmitters = [];
+        if (standIns && renders >= nextStandInKill) {
+          nextStandInKill += options.standInKillEvery ?? Number.POSITIVE_INFINITY;
+          killStandIns(standIns);
+        }
         const marker = markerOf(html);
         if (marker === undefined) return;
         renderCounts.set(marker, (renderCounts.get(marker) ?? 0) + 1);
@@ -105,6 +164,9 @@ export async function runHarness(options: HarnessOptions): Promise<HarnessReport
         renderedSha.set(marker, (renderedSha.get(marker) ?? new Set()).add(sha));
       },
     },
+  }).catch(async (err: unknown) => {
+    await stopStandIns();
+    throw err;
   });
   const dynamodb = new DynamoDBClient(localClientConfig(t.stack.endpoints.dynamodb));
   const s3 = new S3Client(localClientConfig(t.stack.endpoints.sqsS3));
@@ -159,6 +221,13 @@ export async function runHarness(options: HarnessOptions): Promise<HarnessReport
     let next = 0;
     const submitters = Array.from({ length: options.clientConcurrency }, async () => {
       for (let i = next++; i < options.jobs; i = next++) {
+        while (options.maxAhead !== undefined && i - renders > options.maxAhead) {
+          // Woken by the next render; a second at most, so a run whose renders stopped still ends.
+          await new Promise<void>((resolve) => {
+            wakeSubmitters.push(resolve);
+            setTimeout(resolve, 1000);
+          });
+        }
         try {
           const job = await t.clientA.submitRender(body(i), { idempotencyKey: `job-${i}`, attempts: 15 });
           ids.set(i, job.id);
@@ -181,7 +250,12 @@ export async function runHarness(options: HarnessOptions): Promise<HarnessReport
     let items = new Map<string, Record<string, unknown>>();
     let lastTerminalAt = started;
     for (;;) {
-      items = await scanJobs(dynamodb, t.stack.names.jobsTable);
+      try {
+        items = await scanJobs(dynamodb, t.stack.names.jobsTable);
+      } catch (err) {
+        // The stand-ins are down (killed, restarting): look again on the next round.
+        log(`scan failed: ${(err as Error).message}`);
+      }
       const pending = [...ids.values()].filter((id) => {
         const item = items.get(id);
         if (!item || (item.status !== "succeeded" && item.status !== "failed")) return true;
@@ -203,13 +277,19 @@ export async function runHarness(options: HarnessOptions): Promise<HarnessReport
     }
     if (lastTerminalAt === started) lastTerminalAt = Date.now();
     const durationMs = lastTerminalAt - started;
+    // The final look needs the stand-ins up.
+    await standInsRestart;
+    items = await scanJobs(dynamodb, t.stack.names.jobsTable);
 
     const outputs = await listOutputs(s3, t.stack.names.outputsBucket);
     const problems: string[] = [];
     const failuresByCode: Record<string, number> = {};
+    const failureSamples: Record<string, string> = {};
     let succeeded = 0;
     let failed = 0;
     let lost = 0;
+    let stuck = 0;
+    let unnamedFailures = 0;
     const ownedOutputs = new Set<string>();
     let renderedTwiceDifferently = 0;
     let jobsRenderedMoreThanOnce = 0;
@@ -229,7 +309,8 @@ export async function runHarness(options: HarnessOptions): Promise<HarnessReport
         problems.push(`job ${i} was rendered to ${shas.size} different outputs`);
       }
       if (!item || (item.status !== "succeeded" && item.status !== "failed")) {
-        lost += 1;
+        if (item) stuck += 1;
+        else lost += 1;
         problems.push(`job ${i} (${id}) is ${item ? `still ${item.status} ${stuckState(item)}` : "missing"}`);
         continue;
       }
@@ -247,7 +328,11 @@ export async function runHarness(options: HarnessOptions): Promise<HarnessReport
         const error = item.error as { code?: string; message?: string } | undefined;
         const code = error?.code ?? "(none)";
         failuresByCode[code] = (failuresByCode[code] ?? 0) + 1;
-        if (!error?.code || !error.message) problems.push(`job ${i} failed without a reason`);
+        failureSamples[code] ??= error?.message ?? "";
+        if (!error?.code || !error.message) {
+          unnamedFailures += 1;
+          problems.push(`job ${i} failed without a reason`);
+        }
         if (isInvalid(i) && code !== "template_error")
           problems.push(`job ${i} failed with ${code}, not template_error: ${error?.message}`);
       }
@@ -305,14 +390,25 @@ export async function runHarness(options: HarnessOptions): Promise<HarnessReport
       succeeded,
       failed,
       failuresByCode,
+      failureSamples,
       lost,
+      stuck,
+      unnamedFailures,
       duplicated,
       outputsOfFailedAttempts: leftBehind.length,
       durationMs,
       throughputPerSecond: terminal / (durationMs / 1000),
       renders,
       jobsRenderedMoreThanOnce,
-      ...(t.stack.faultCounts ? { faultCounts: { ...t.stack.faultCounts } } : {}),
+      ...(t.stack.faultCounts
+        ? {
+            faultCounts: {
+              ...t.stack.faultCounts,
+              killsByStep: { ...t.stack.faultCounts.killsByStep },
+            },
+          }
+        : {}),
+      standInKills: standIns?.kills ?? 0,
       webhooks: {
         expected,
         delivered,
@@ -329,6 +425,7 @@ export async function runHarness(options: HarnessOptions): Promise<HarnessReport
     dynamodb.destroy();
     s3.destroy();
     await t.stop();
+    await stopStandIns();
   }
 }
 

@@ -213,7 +213,7 @@ export class Monitoring extends Construct implements AlarmRegistry {
       queueAge: this.addAlarm(this, "QueueAge", {
         what: "render-queue-age",
         metric: queueAgeMetric,
-        alarmDescription: `The oldest queued render has waited more than ${maxQueueAge.toSeconds()} s: workers are behind or failing. Check the render worker's errors and throttles alarms and its ConcurrentExecutions on the dashboard; raise accountConcurrency or workerMaxConcurrency and redeploy if the worker is at its maximum (docs/operations.md, QueueAge).`,
+        alarmDescription: `The oldest queued render has waited more than ${maxQueueAge.toSeconds()} s: workers are behind or failing. Check the render worker's errors and throttles alarms and its concurrency on the Kiln dashboard in the CloudWatch console; raise accountConcurrency or workerMaxConcurrency and redeploy if the worker is at its maximum (docs/operations.md, QueueAge).`,
         comparisonOperator: GT,
         threshold: maxQueueAge.toSeconds(),
         evaluationPeriods: 5,

@@ -771,7 +771,11 @@ describe("webhooks", () => {
     const alarm = resources(json, "AWS::CloudWatch::Alarm").find((a) =>
       JSON.stringify(a.properties.Dimensions).includes(dlq.id),
     );
-    expect(alarm?.properties).toMatchObject({ Threshold: 0, AlarmActions: [{ Ref: topic.id }] });
+    expect(alarm?.properties).toMatchObject({
+      AlarmName: "kiln-dev-webhook-dead-letters",
+      Threshold: 0,
+      AlarmActions: [{ Ref: topic.id }],
+    });
     const payloads = json.Resources[logicalIdOf(json, "Payloads/Bucket", "AWS::S3::Bucket")].Properties;
     expect(payloads.LifecycleConfiguration.Rules).toContainEqual(
       expect.objectContaining({ Prefix: PAYLOADS.keyPrefix, ExpirationInDays: 30, Status: "Enabled" }),
@@ -794,6 +798,7 @@ describe("monitoring", () => {
     expect(alarms.length).toBeGreaterThanOrEqual(6);
     for (const alarm of alarms) {
       expect(alarm.properties.AlarmActions).toEqual([{ Ref: topic.id }]);
+      expect(alarm.properties.AlarmName).toMatch(/^kiln-dev-[a-z0-9-]+$/);
     }
     synth.template.hasResourceProperties("AWS::SNS::Subscription", {
       Protocol: "email",

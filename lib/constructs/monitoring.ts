@@ -36,7 +36,7 @@ const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 const ALARM_NAME_PREFIX = /^[A-Za-z0-9][A-Za-z0-9-]{0,200}$/;
 
 /** CloudFront publishes its metrics in this region only, whatever the stack's region. */
-export const CLOUDFRONT_METRICS_REGION = "us-east-1";
+const CLOUDFRONT_METRICS_REGION = "us-east-1";
 
 /** An alarm as Kiln makes them: `what` completes the name `<prefix>-<what>`. */
 export interface KilnAlarmOptions extends Omit<cloudwatch.AlarmProps, "alarmName" | "treatMissingData"> {
@@ -431,7 +431,10 @@ export class Monitoring extends Construct implements AlarmRegistry {
     return { reads, writes };
   }
 
-  /** Alarms when the oldest message of `queue` (a queue without a dead-letter alarm of its own) waits too long. */
+  /**
+   * Alarms when the oldest message of the webhook queue waits past `maxWebhookQueueAge`: the dispatcher
+   * has stopped taking messages (its dead-letter alarm sees only messages it took and could not handle).
+   */
   alarmOnWebhookQueueAge(queue: sqs.IQueue): cloudwatch.Alarm {
     const metric = queue.metricApproximateAgeOfOldestMessage({
       period: Duration.minutes(1),

@@ -35,6 +35,9 @@ const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 /** CloudWatch alarm names allow more, but these stay readable in a URL and an SNS subject. */
 const ALARM_NAME_PREFIX = /^[A-Za-z0-9][A-Za-z0-9-]{0,200}$/;
 
+/** The synth warning of a stack that gets no CloudFront alarm (its region is not us-east-1). */
+export const NO_CDN_ALARM_WARNING = "kiln:cdn-5xx-alarm";
+
 /** CloudFront publishes its metrics in this region only, whatever the stack's region. */
 const CLOUDFRONT_METRICS_REGION = "us-east-1";
 
@@ -487,7 +490,7 @@ export class Monitoring extends Construct implements AlarmRegistry {
     const region = Stack.of(this).region;
     if (Token.isUnresolved(region) || region !== CLOUDFRONT_METRICS_REGION) {
       Annotations.of(this).addWarningV2(
-        "kiln:cdn-5xx-alarm",
+        NO_CDN_ALARM_WARNING,
         `No CloudFront 5xx alarm: CloudFront metrics exist only in ${CLOUDFRONT_METRICS_REGION} and this stack's region is ${Token.isUnresolved(region) ? "not known at synth" : region}. The dashboard still graphs the rate; create the alarm in ${CLOUDFRONT_METRICS_REGION} as docs/deploy.md (Monitoring) shows.`,
       );
       return undefined;

@@ -28,7 +28,11 @@ import {
   NO_SUCH_ROUTE,
 } from "../../functions/handlers/api/http-errors.js";
 import { API_OPERATIONS, gatewayPath } from "../../functions/handlers/api/operations.js";
-import { QUEUE_WAIT_METRIC, RENDER_DURATION_METRIC } from "../../lib/constructs/monitoring.js";
+import {
+  NO_CDN_ALARM_WARNING,
+  QUEUE_WAIT_METRIC,
+  RENDER_DURATION_METRIC,
+} from "../../lib/constructs/monitoring.js";
 import {
   actionMatches,
   actionsOf,
@@ -902,9 +906,14 @@ describe("IAM", () => {
 
 describe("cdk-nag (AwsSolutions)", () => {
   it("reports no unacknowledged finding", () => {
-    // Synthesis throws on an unacknowledged error; the report must also hold no warning.
+    // Synthesis throws on an unacknowledged error; the report must also hold no warning but Kiln's own
+    // about the CloudFront alarm, which a stack of unknown region gets (see alarms.test.ts).
     const violations = (synth.report?.pluginReports ?? []).flatMap((r: Cfn) => r.violations ?? []);
-    expect(violations.map((v: Cfn) => `${v.severity} ${v.ruleName}`)).toEqual([]);
+    expect(
+      violations
+        .map((v: Cfn) => `${v.severity} ${v.ruleName}`)
+        .filter((v: string) => v !== `warning Annotation::${NO_CDN_ALARM_WARNING}`),
+    ).toEqual([]);
     expect(new AwsSolutionsChecks(synth.app).validateScope(synth.app).violations).toEqual([]);
   });
 

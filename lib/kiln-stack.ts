@@ -97,10 +97,12 @@ export interface KilnStackProps extends StackProps, StackOptions {
     readonly schemes?: readonly string[];
     readonly hosts?: readonly string[];
   };
-  /** @default - Monitoring defaults (queue age 5 min, render p95 10 s) */
+  /** @default - Monitoring defaults (queue age 5 min, render p95 10 s, webhook queue age 30 min, CDN 5xx 5 %) */
   readonly monitoring?: {
     readonly maxQueueAge?: Duration;
     readonly renderDurationP95Threshold?: Duration;
+    readonly maxWebhookQueueAge?: Duration;
+    readonly cdn5xxErrorRateThreshold?: number;
   };
 }
 
@@ -285,6 +287,7 @@ export class KilnStack extends Stack {
 
     this.monitoring = new Monitoring(this, "Monitoring", {
       ...props.monitoring,
+      alarmNamePrefix: p,
       renderWorker: this.worker.function,
       renderQueue: this.renderQueue.queue,
       deadLetterQueue: this.renderQueue.deadLetterQueue,
@@ -294,14 +297,18 @@ export class KilnStack extends Stack {
       dashboardName: `Kiln-${props.stage}`,
       encryptionKey: key,
     });
-    this.webhooks.alarmOnDeadLetters(this.monitoring.topic);
-    this.monitoring.alarmOnThrottles("ApiThrottles", this.api.function, "The api function's");
-    this.monitoring.alarmOnThrottles("SignerThrottles", this.signer.function, "The signer's");
-    this.monitoring.alarmOnThrottles(
-      "WebhookDispatcherThrottles",
+    this.webhooks.alarmOnDeadLetters(this.monitoring);
+    this.monitoring.alarmOnWebhookQueueAge(this.webhooks.queue);
+    this.monitoring.alarmOnFunction("Api", this.api.function, "api", "The api function");
+    this.monitoring.alarmOnFunction("Signer", this.signer.function, "sign-assets", "The signer");
+    this.monitoring.alarmOnFunction(
+      "WebhookDispatcher",
       this.webhooks.function,
-      "The webhook dispatcher's",
+      "webhook-dispatcher",
+      "The webhook dispatcher",
     );
+    this.monitoring.alarmOnTableThrottles(this.jobs.table, this.jobs.indexNames);
+    this.monitoring.alarmOnCdn5xxRate(this.cdn.distribution);
 
     this.batches = new BatchFanOut(this, "Batches", {
       jobsTable: this.jobs.table,
@@ -315,7 +322,7 @@ export class KilnStack extends Stack {
       ...lifecycle,
     });
     this.batches.connectApi(this.api.function, this.api.role);
-    this.batches.alarmOnDeadLetters(this.monitoring.topic);
+    this.batches.alarmOnDeadLetters(this.monitoring);
 
     this.reconciler = new Reconciler(this, "Reconciler", {
       jobsTable: this.jobs.table,
@@ -327,9 +334,14 @@ export class KilnStack extends Stack {
       functionName: `${p}-reconciler`,
       ...lifecycle,
     });
-    this.reconciler.alarmWhenActing(this.monitoring.topic);
-    this.monitoring.alarmOnThrottles("BatchFanOutThrottles", this.batches.function, "The batch fan-out's");
-    this.monitoring.alarmOnThrottles("ReconcilerThrottles", this.reconciler.function, "The reconciler's");
+    this.reconciler.alarmWhenActing(this.monitoring);
+    this.monitoring.alarmOnFunction(
+      "BatchFanOut",
+      this.batches.function,
+      "batch-fanout",
+      "The batch fan-out",
+    );
+    this.monitoring.alarmOnFunction("Reconciler", this.reconciler.function, "reconciler", "The reconciler");
 
     const output = (id: string, value: string, description: string) =>
       new CfnOutput(this, id, { value, description });

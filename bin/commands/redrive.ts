@@ -24,8 +24,9 @@ export const redrive: Command = {
 Moves the messages of a dead-letter queue back to the queue they came from, so the workers take
 them again. A job that is already terminal is skipped by the worker; any other job resumes.
 
-Deployed: --dlq is the dead-letter queue URL (stack output DeadLetterQueueUrl); credentials and
-region come from the usual AWS environment. Kiln starts an SQS message move task, which moves the
+Deployed: --dlq is the dead-letter queue URL (stack output DeadLetterQueueUrl); credentials come
+from the usual AWS environment, the region from the queue URL (or --region, or the environment when
+the URL names none). Kiln starts an SQS message move task, which moves the
 messages to their source queue (or to --to). Where SQS has no move tasks, it receives, re-sends
 and deletes the messages itself (then --to names the destination if the source cannot be found).
 
@@ -55,7 +56,7 @@ fan-out queue.`,
     if (!(max > 0)) throw new UsageError("--max must be a positive number of messages");
 
     if (values.dlq) {
-      const sqs = new SQSClient(values.region ? { region: values.region } : {});
+      const sqs = deployedSqsClient(values.dlq, values.region);
       try {
         return await redriveQueue(sqs, values.dlq, values.to, max);
       } finally {
@@ -85,6 +86,28 @@ fan-out queue.`,
     }
   },
 };
+
+/**
+ * The region an SQS queue URL names: `sqs.<region>.amazonaws.com[.cn]`, a VPC endpoint's
+ * `….sqs.<region>.vpce.amazonaws.com` or the legacy `<region>.queue.amazonaws.com`. Undefined for any
+ * other host (a custom endpoint), where the SDK's own region settings apply.
+ */
+export function regionOfQueueUrl(queueUrl: string): string | undefined {
+  // Not new URL(): some stand-ins answer with hosts Node's URL parser refuses.
+  const host = /^[a-z]+:\/\/([^/:?#]+)/i.exec(queueUrl.trim())?.[1]?.toLowerCase();
+  if (!host) return undefined;
+  const region = "([a-z]{2}(?:-[a-z]+)+-\\d+)";
+  const match =
+    new RegExp(`(?:^|\\.)sqs\\.${region}\\.(?:vpce\\.)?amazonaws\\.com(?:\\.cn)?$`).exec(host) ??
+    new RegExp(`^${region}\\.queue\\.amazonaws\\.com(?:\\.cn)?$`).exec(host);
+  return match?.[1];
+}
+
+/** The client for a deployed dead-letter queue: the region of --region, else the URL's, else the environment's. */
+export function deployedSqsClient(dlqUrl: string, region: string | undefined): SQSClient {
+  const chosen = region ?? regionOfQueueUrl(dlqUrl);
+  return new SQSClient(chosen ? { region: chosen } : {});
+}
 
 async function redriveQueue(sqs: SQSClient, dlqUrl: string, to: string | undefined, max: number) {
   const { Attributes } = await sqs.send(

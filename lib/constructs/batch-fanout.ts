@@ -6,13 +6,13 @@ import type * as kms from "aws-cdk-lib/aws-kms";
 import type * as lambda from "aws-cdk-lib/aws-lambda";
 import type * as logs from "aws-cdk-lib/aws-logs";
 import type * as s3 from "aws-cdk-lib/aws-s3";
-import type * as sns from "aws-cdk-lib/aws-sns";
 import type * as sqs from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
 import { BATCH_QUEUE } from "../../functions/core/constants.js";
 import { apiFunction as apiFunctionDefinition } from "../../functions/handlers/api/function.js";
 import { batchFanOutFunction } from "../../functions/handlers/batch-fanout/function.js";
 import { addQueueEventSource, grantDeclared } from "../permissions.js";
+import type { AlarmRegistry } from "./monitoring.js";
 import { alarmOnAnyDeadLetter, queueWithDeadLetters } from "./queue-with-dead-letters.js";
 import type { RequestPayloads } from "./request-payloads.js";
 import { definedFunctionProps, ServiceFunction } from "./service-function.js";
@@ -118,12 +118,13 @@ export class BatchFanOut extends Construct {
   }
 
   /** Alarms on any message in the dead-letter queue: a chunk whose jobs were never created. */
-  alarmOnDeadLetters(topic: sns.ITopic): cloudwatch.Alarm {
+  alarmOnDeadLetters(alarms: AlarmRegistry): cloudwatch.Alarm {
     return alarmOnAnyDeadLetter(
       this,
       this.deadLetterQueue,
-      topic,
-      "Batch fan-out messages reached the dead-letter queue: some records of a batch have no job yet; redrive them with kiln redrive --dlq <BatchDeadLetterQueueUrl> --to <BatchQueueUrl>.",
+      alarms,
+      "batch-dead-letters",
+      "Batch fan-out messages reached the batch dead-letter queue: some records of a batch have no job yet. Find the cause in the fan-out function's log group with CloudWatch Logs Insights, fix it, then in the SQS console open the batch dead-letter queue and choose Start DLQ redrive (or kiln redrive --dlq <BatchDeadLetterQueueUrl> --to <BatchQueueUrl>); a redriven chunk creates no job twice.",
     );
   }
 }

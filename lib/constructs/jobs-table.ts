@@ -31,6 +31,8 @@ export interface JobsTableProps {
 export class JobsTable extends Construct {
   public readonly table: dynamodb.Table;
   public readonly encryptionKey?: kms.IKey;
+  /** The table's global secondary indexes, for metrics and alarms. */
+  public readonly indexNames: readonly string[] = [BATCH_JOBS_INDEX.indexName, OPEN_JOBS_INDEX.indexName];
 
   constructor(scope: Construct, id: string, props: JobsTableProps = {}) {
     super(scope, id);

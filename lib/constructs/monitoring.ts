@@ -1,13 +1,16 @@
-import { Duration } from "aws-cdk-lib";
+import { Annotations, Duration, Stack, Token } from "aws-cdk-lib";
 import type * as apigateway from "aws-cdk-lib/aws-apigateway";
+import type * as cloudfront from "aws-cdk-lib/aws-cloudfront";
 import * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
 import * as actions from "aws-cdk-lib/aws-cloudwatch-actions";
+import type * as dynamodb from "aws-cdk-lib/aws-dynamodb";
 import type * as kms from "aws-cdk-lib/aws-kms";
 import type * as lambda from "aws-cdk-lib/aws-lambda";
 import * as sns from "aws-cdk-lib/aws-sns";
 import * as subscriptions from "aws-cdk-lib/aws-sns-subscriptions";
 import type * as sqs from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
+import { WEBHOOK_QUEUE } from "../../functions/core/constants.js";
 import { METRICS, SERVICES } from "../../functions/core/observability.js";
 
 /** The render worker's metrics carry the dimension set [service] for alarms (see emf-metrics.ts). */
@@ -30,8 +33,30 @@ export const QUEUE_WAIT_METRIC = {
 } as const;
 
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+/** CloudWatch alarm names allow more, but these stay readable in a URL and an SNS subject. */
+const ALARM_NAME_PREFIX = /^[A-Za-z0-9][A-Za-z0-9-]{0,200}$/;
+
+/** The synth warning of a stack that gets no CloudFront alarm (its region is not us-east-1). */
+export const NO_CDN_ALARM_WARNING = "kiln:cdn-5xx-alarm";
+
+/** CloudFront publishes its metrics in this region only, whatever the stack's region. */
+const CLOUDFRONT_METRICS_REGION = "us-east-1";
+
+/** An alarm as Kiln makes them: `what` completes the name `<prefix>-<what>`. */
+export interface KilnAlarmOptions extends Omit<cloudwatch.AlarmProps, "alarmName" | "treatMissingData"> {
+  readonly what: string;
+  /** @default cloudwatch.TreatMissingData.NOT_BREACHING */
+  readonly treatMissingData?: cloudwatch.TreatMissingData;
+}
+
+/** Where constructs outside Monitoring create their alarms, so that every alarm is named, notifies and is shown alike. */
+export interface AlarmRegistry {
+  addAlarm(scope: Construct, id: string, options: KilnAlarmOptions): cloudwatch.Alarm;
+}
 
 export interface MonitoringProps {
+  /** Every alarm is named `<alarmNamePrefix>-<what>`, e.g. `kiln-prod-api-errors`. */
+  readonly alarmNamePrefix: string;
   readonly renderWorker: lambda.IFunction;
   readonly renderQueue: sqs.IQueue;
   readonly deadLetterQueue: sqs.IQueue;
@@ -65,6 +90,17 @@ export interface MonitoringProps {
    * @default - an unencrypted topic
    */
   readonly encryptionKey?: kms.IKey;
+  /**
+   * Alarm when the oldest webhook message waits longer than this. Retries wait as delayed messages of
+   * at most WEBHOOK_QUEUE.maxDelaySeconds each, so it must be longer than that.
+   * @default Duration.minutes(30)
+   */
+  readonly maxWebhookQueueAge?: Duration;
+  /**
+   * Alarm when CloudFront's 5xx error rate (percent of requests) stays above this.
+   * @default 5
+   */
+  readonly cdn5xxErrorRateThreshold?: number;
 }
 
 export interface KilnAlarms {
@@ -78,26 +114,50 @@ export interface KilnAlarms {
 
 /**
  * Alarms on what means a render is late or lost (dead letters, queue age, worker errors and throttles,
- * slow renders, API 5xx), all notifying one SNS topic, and a dashboard of the same metrics.
+ * slow renders, API 5xx), all notifying one SNS topic, and a dashboard of the same metrics. The stack
+ * adds the rest through the methods below and `addAlarm`: every alarm is named `<prefix>-<what>`,
+ * notifies the topic when it fires and when it clears, and is listed on the dashboard.
  */
-export class Monitoring extends Construct {
+export class Monitoring extends Construct implements AlarmRegistry {
   public readonly topic: sns.Topic;
   public readonly alarms: KilnAlarms;
   public readonly dashboard: cloudwatch.Dashboard;
+  /** Every alarm made through this construct, in the order made. */
+  public readonly allAlarms: cloudwatch.Alarm[] = [];
+  private readonly alarmNamePrefix: string;
+  private readonly maxWebhookQueueAge: Duration;
+  private readonly cdn5xxErrorRateThreshold: number;
 
   constructor(scope: Construct, id: string, props: MonitoringProps) {
     super(scope, id);
     if (props.alarmEmail !== undefined && !EMAIL.test(props.alarmEmail)) {
       throw new Error(`alarmEmail must be an email address; got ${JSON.stringify(props.alarmEmail)}.`);
     }
+    if (!ALARM_NAME_PREFIX.test(props.alarmNamePrefix)) {
+      throw new Error(
+        `alarmNamePrefix must be letters, digits and dashes, starting with a letter or digit; got ${JSON.stringify(props.alarmNamePrefix)}.`,
+      );
+    }
+    this.alarmNamePrefix = props.alarmNamePrefix;
     const maxQueueAge = props.maxQueueAge ?? Duration.minutes(5);
     const p95Threshold = props.renderDurationP95Threshold ?? Duration.seconds(10);
     const api5xxThreshold = props.api5xxThreshold ?? 1;
+    this.maxWebhookQueueAge = props.maxWebhookQueueAge ?? Duration.minutes(30);
+    this.cdn5xxErrorRateThreshold = props.cdn5xxErrorRateThreshold ?? 5;
     if (maxQueueAge.toSeconds() < 60)
       throw new Error(`maxQueueAge must be at least 60 seconds; got ${maxQueueAge.toSeconds()}.`);
     if (p95Threshold.toMilliseconds() <= 0) throw new Error("renderDurationP95Threshold must be positive.");
     if (!Number.isInteger(api5xxThreshold) || api5xxThreshold < 1) {
       throw new Error(`api5xxThreshold must be a positive whole number; got ${api5xxThreshold}.`);
+    }
+    if (this.maxWebhookQueueAge.toSeconds() <= WEBHOOK_QUEUE.maxDelaySeconds) {
+      throw new Error(
+        `maxWebhookQueueAge must be longer than a webhook retry's longest delay (${WEBHOOK_QUEUE.maxDelaySeconds} s); got ${this.maxWebhookQueueAge.toSeconds()} s.`,
+      );
+    }
+    const rate = this.cdn5xxErrorRateThreshold;
+    if (!(rate > 0 && rate <= 100)) {
+      throw new Error(`cdn5xxErrorRateThreshold must be a percentage above 0 and at most 100; got ${rate}.`);
     }
 
     this.topic = new sns.Topic(this, "AlarmTopic", {
@@ -108,6 +168,20 @@ export class Monitoring extends Construct {
     });
     if (props.alarmEmail) this.topic.addSubscription(new subscriptions.EmailSubscription(props.alarmEmail));
 
+    // Rendered at synth (the dashboard body is lazy), so alarms added after this construct are listed too.
+    this.dashboard = new cloudwatch.Dashboard(this, "Dashboard", {
+      dashboardName: props.dashboardName,
+      defaultInterval: Duration.hours(6),
+    });
+    this.dashboard.addWidgets(
+      new cloudwatch.AlarmStatusWidget({
+        title: "Kiln alarms",
+        alarms: this.allAlarms,
+        width: 24,
+        height: 6,
+      }),
+    );
+
     const fiveMinutes = Duration.minutes(5);
     const deadLettersMetric = props.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
       period: Duration.minutes(1),
@@ -116,14 +190,6 @@ export class Monitoring extends Construct {
     const queueAgeMetric = props.renderQueue.metricApproximateAgeOfOldestMessage({
       period: Duration.minutes(1),
       statistic: cloudwatch.Stats.MAXIMUM,
-    });
-    const workerErrorsMetric = props.renderWorker.metricErrors({
-      period: fiveMinutes,
-      statistic: cloudwatch.Stats.SUM,
-    });
-    const workerThrottlesMetric = props.renderWorker.metricThrottles({
-      period: fiveMinutes,
-      statistic: cloudwatch.Stats.SUM,
     });
     const renderDurationMetric = new cloudwatch.Metric({
       namespace: RENDER_DURATION_METRIC.namespace,
@@ -138,77 +204,55 @@ export class Monitoring extends Construct {
       statistic: cloudwatch.Stats.SUM,
     });
 
-    const notBreaching = cloudwatch.TreatMissingData.NOT_BREACHING;
-    const alarm = (alarmId: string, options: cloudwatch.AlarmProps) => {
-      const created = new cloudwatch.Alarm(this, alarmId, { treatMissingData: notBreaching, ...options });
-      created.addAlarmAction(new actions.SnsAction(this.topic));
-      created.addOkAction(new actions.SnsAction(this.topic));
-      return created;
-    };
     const GT = cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD;
     const GTE = cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD;
+    const worker = this.functionAlarms("Worker", props.renderWorker, "render-worker", "The render worker", {
+      errors:
+        "A failed invocation puts its whole batch back on the queue. In CloudWatch Logs Insights on the worker's log group, look for Task timed out, Runtime exited and REPORT lines whose Max Memory Used is near the memory size; raise workerMemorySize or workerTimeoutSeconds and redeploy, or roll back a bad deploy (docs/operations.md, WorkerErrors).",
+    });
     this.alarms = {
-      deadLetters: alarm("DeadLetters", {
+      deadLetters: this.addAlarm(this, "DeadLetters", {
+        what: "render-dead-letters",
         metric: deadLettersMetric,
         alarmDescription:
-          "Render messages are in the dead-letter queue: inspect, fix, then redrive (docs/deploy.md).",
+          "Render messages are in the render dead-letter queue: their jobs failed for good. Find the cause with the worker's log group in CloudWatch Logs Insights (docs/operations.md, DeadLetters), fix it, then in the SQS console open the dead-letter queue and choose Start DLQ redrive (or aws sqs start-message-move-task --source-arn <DeadLetterQueueArn>).",
         comparisonOperator: GT,
         threshold: 0,
         evaluationPeriods: 1,
       }),
-      queueAge: alarm("QueueAge", {
+      queueAge: this.addAlarm(this, "QueueAge", {
+        what: "render-queue-age",
         metric: queueAgeMetric,
-        alarmDescription: `The oldest queued render has waited more than ${maxQueueAge.toSeconds()} s: workers are behind or failing.`,
+        alarmDescription: `The oldest queued render has waited more than ${maxQueueAge.toSeconds()} s: workers are behind or failing. Check the render worker's errors and throttles alarms and its concurrency on the Kiln dashboard in the CloudWatch console; raise accountConcurrency or workerMaxConcurrency and redeploy if the worker is at its maximum (docs/operations.md, QueueAge).`,
         comparisonOperator: GT,
         threshold: maxQueueAge.toSeconds(),
         evaluationPeriods: 5,
         datapointsToAlarm: 3,
       }),
-      workerErrors: alarm("WorkerErrors", {
-        metric: workerErrorsMetric,
-        alarmDescription: "Render worker invocations failed (crash or timeout), not just single renders.",
-        comparisonOperator: GTE,
-        threshold: 1,
-        evaluationPeriods: 1,
-      }),
-      workerThrottles: alarm("WorkerThrottles", {
-        metric: workerThrottlesMetric,
-        alarmDescription: "Render worker invocations were throttled: check reserved and account concurrency.",
-        comparisonOperator: GTE,
-        threshold: 1,
-        evaluationPeriods: 1,
-      }),
-      renderDurationP95: alarm("RenderDurationP95", {
+      workerErrors: worker.errors,
+      workerThrottles: worker.throttles,
+      renderDurationP95: this.addAlarm(this, "RenderDurationP95", {
+        what: "render-duration-p95",
         metric: renderDurationMetric,
-        alarmDescription: `p95 render duration is above ${p95Threshold.toMilliseconds()} ms.`,
+        alarmDescription: `p95 render duration is above ${p95Threshold.toMilliseconds()} ms. On the dashboard compare the p95 by format and the output bytes; in CloudWatch Logs Insights on the worker's log group find the slow templates (docs/operations.md, RenderDurationP95).`,
         comparisonOperator: GT,
         threshold: p95Threshold.toMilliseconds(),
         evaluationPeriods: 3,
         datapointsToAlarm: 2,
       }),
-      api5xx: alarm("Api5xx", {
+      api5xx: this.addAlarm(this, "Api5xx", {
+        what: "api-5xx",
         metric: api5xxMetric,
-        alarmDescription: "The render API answered with 5xx errors.",
+        alarmDescription:
+          "The render API answered with 5xx errors. Check the api function's errors and throttles alarms, then its log group in CloudWatch Logs Insights (request failed lines, with request and correlation ids) and the API's access log group (status, integrationStatus) (docs/operations.md, Api5xx).",
         comparisonOperator: GTE,
         threshold: api5xxThreshold,
         evaluationPeriods: 1,
       }),
     };
 
-    this.dashboard = new cloudwatch.Dashboard(this, "Dashboard", {
-      dashboardName: props.dashboardName,
-      defaultInterval: Duration.hours(6),
-    });
     const graph = (title: string, ...metrics: cloudwatch.IMetric[]) =>
       new cloudwatch.GraphWidget({ title, left: metrics, width: 8, height: 6 });
-    this.dashboard.addWidgets(
-      new cloudwatch.AlarmStatusWidget({
-        title: "Kiln alarms",
-        alarms: Object.values(this.alarms),
-        width: 24,
-        height: 3,
-      }),
-    );
     this.dashboard.addWidgets(
       graph("Dead-letter queue depth", deadLettersMetric),
       graph("Oldest queued render (s)", queueAgeMetric),
@@ -258,7 +302,7 @@ export class Monitoring extends Construct {
       ),
     );
     this.dashboard.addWidgets(
-      graph("Worker errors and throttles", workerErrorsMetric, workerThrottlesMetric),
+      graph("Worker errors and throttles", worker.errorsMetric, worker.throttlesMetric),
       graph(
         "Worker concurrency",
         props.renderWorker.metric("ConcurrentExecutions", { statistic: cloudwatch.Stats.MAXIMUM }),
@@ -271,25 +315,201 @@ export class Monitoring extends Construct {
     );
   }
 
-  /** Throttle alarms of functions other than the worker (which has its own), by alarm id. */
-  public readonly throttleAlarms: Record<string, cloudwatch.Alarm> = {};
-
   /**
-   * Alarms when `fn` is throttled at all in five minutes: its reservation, or the account's quota,
-   * is too small for what it is asked to do (see docs/deploy.md, accountConcurrency).
+   * An alarm named `<prefix>-<what>` in `scope` that notifies the topic when it fires and when it
+   * clears, and is listed on the dashboard. Missing data counts as not breaching unless told otherwise.
    */
-  alarmOnThrottles(alarmId: string, fn: lambda.IFunction, what: string): cloudwatch.Alarm {
-    const alarm = new cloudwatch.Alarm(this, alarmId, {
-      metric: fn.metricThrottles({ period: Duration.minutes(5), statistic: cloudwatch.Stats.SUM }),
-      alarmDescription: `${what} invocations were throttled: check its reserved concurrency and the account's concurrency quota (docs/deploy.md).`,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      threshold: 1,
-      evaluationPeriods: 1,
+  addAlarm(scope: Construct, id: string, options: KilnAlarmOptions): cloudwatch.Alarm {
+    const { what, ...props } = options;
+    const alarm = new cloudwatch.Alarm(scope, id, {
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      ...props,
+      alarmName: `${this.alarmNamePrefix}-${what}`,
     });
     alarm.addAlarmAction(new actions.SnsAction(this.topic));
     alarm.addOkAction(new actions.SnsAction(this.topic));
-    this.throttleAlarms[alarmId] = alarm;
+    this.allAlarms.push(alarm);
     return alarm;
+  }
+
+  /**
+   * Errors and throttles alarms of a function (ids `<id>Errors`, `<id>Throttles`; names
+   * `<prefix>-<name>-errors`, `-throttles`), and a graph of both on the dashboard.
+   */
+  alarmOnFunction(
+    id: string,
+    fn: lambda.IFunction,
+    name: string,
+    label: string,
+  ): { errors: cloudwatch.Alarm; throttles: cloudwatch.Alarm } {
+    const { errors, throttles, errorsMetric, throttlesMetric } = this.functionAlarms(id, fn, name, label, {});
+    this.dashboard.addWidgets(
+      new cloudwatch.GraphWidget({
+        title: `${label}: errors and throttles`,
+        left: [errorsMetric, throttlesMetric],
+        width: 12,
+        height: 6,
+      }),
+    );
+    return { errors, throttles };
+  }
+
+  private functionAlarms(
+    id: string,
+    fn: lambda.IFunction,
+    name: string,
+    label: string,
+    advice: { errors?: string },
+  ) {
+    const fiveMinutes = Duration.minutes(5);
+    const errorsMetric = fn.metricErrors({ period: fiveMinutes, statistic: cloudwatch.Stats.SUM });
+    const throttlesMetric = fn.metricThrottles({ period: fiveMinutes, statistic: cloudwatch.Stats.SUM });
+    const GTE = cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD;
+    const errors = this.addAlarm(this, `${id}Errors`, {
+      what: `${name}-errors`,
+      metric: errorsMetric,
+      alarmDescription: `${label}'s invocations failed (an unhandled error, a timeout or out of memory). ${
+        advice.errors ??
+        `In CloudWatch Logs Insights on its log group /aws/lambda/${fn.functionName}, look for level ERROR, Task timed out and Runtime exited lines; roll back a bad deploy or fix the failing dependency (docs/operations.md).`
+      }`,
+      comparisonOperator: GTE,
+      threshold: 1,
+      evaluationPeriods: 1,
+    });
+    const throttles = this.addAlarm(this, `${id}Throttles`, {
+      what: `${name}-throttles`,
+      metric: throttlesMetric,
+      alarmDescription: `${label}'s invocations were throttled: its reserved concurrency or the account's concurrency quota is too small. Check Lambda concurrent executions in Service Quotas for this region, then redeploy with --context accountConcurrency=<quota> (docs/deploy.md, Concurrency).`,
+      comparisonOperator: GTE,
+      threshold: 1,
+      evaluationPeriods: 1,
+    });
+    return { errors, throttles, errorsMetric, throttlesMetric };
+  }
+
+  /**
+   * Read and write throttle events of `table` and its global secondary indexes, summed per kind:
+   * an on-demand table throttles only past its account or partition limits.
+   */
+  alarmOnTableThrottles(
+    table: dynamodb.ITable,
+    indexNames: readonly string[],
+  ): { reads: cloudwatch.Alarm; writes: cloudwatch.Alarm } {
+    // Ids differ per kind: one graph shows both sums.
+    const sumOf = (metricName: string, idPrefix: string, label: string) => {
+      const dimensions = [
+        { TableName: table.tableName },
+        ...indexNames.map((index) => ({ TableName: table.tableName, GlobalSecondaryIndexName: index })),
+      ];
+      const usingMetrics = Object.fromEntries(
+        dimensions.map((dimensionsMap, i) => [
+          `${idPrefix}${i}`,
+          new cloudwatch.Metric({ namespace: "AWS/DynamoDB", metricName, dimensionsMap, statistic: "Sum" }),
+        ]),
+      );
+      // FILL: a series without throttles has no data points, which would blank the whole sum.
+      return new cloudwatch.MathExpression({
+        expression: Object.keys(usingMetrics)
+          .map((m) => `FILL(${m}, 0)`)
+          .join(" + "),
+        usingMetrics,
+        label,
+        period: Duration.minutes(5),
+      });
+    };
+    const alarm = (id: string, what: string, metric: cloudwatch.IMetric, kind: string) =>
+      this.addAlarm(this, id, {
+        what,
+        metric,
+        alarmDescription: `DynamoDB throttled ${kind} on the jobs table or its indexes (${indexNames.join(", ")}). In the DynamoDB console open the table's Monitor tab (and CloudWatch Contributor Insights) to find the hot keys and which index throttles; check the account's DynamoDB table-level quotas in Service Quotas and request an increase if traffic is at them (docs/operations.md).`,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        threshold: 1,
+        evaluationPeriods: 1,
+      });
+    const readsMetric = sumOf("ReadThrottleEvents", "reads", "read throttle events");
+    const writesMetric = sumOf("WriteThrottleEvents", "writes", "write throttle events");
+    const reads = alarm("JobsTableReadThrottles", "jobs-table-read-throttles", readsMetric, "reads");
+    const writes = alarm("JobsTableWriteThrottles", "jobs-table-write-throttles", writesMetric, "writes");
+    this.dashboard.addWidgets(
+      new cloudwatch.GraphWidget({
+        title: "Jobs table and indexes: throttle events",
+        left: [readsMetric, writesMetric],
+        width: 12,
+        height: 6,
+      }),
+    );
+    return { reads, writes };
+  }
+
+  /**
+   * Alarms when the oldest message of the webhook queue waits past `maxWebhookQueueAge`: the dispatcher
+   * has stopped taking messages (its dead-letter alarm sees only messages it took and could not handle).
+   */
+  alarmOnWebhookQueueAge(queue: sqs.IQueue): cloudwatch.Alarm {
+    const metric = queue.metricApproximateAgeOfOldestMessage({
+      period: Duration.minutes(1),
+      statistic: cloudwatch.Stats.MAXIMUM,
+    });
+    const seconds = this.maxWebhookQueueAge.toSeconds();
+    const alarm = this.addAlarm(this, "WebhookQueueAge", {
+      what: "webhook-queue-age",
+      metric,
+      alarmDescription: `The oldest webhook message has waited more than ${seconds} s (a retry waits at most ${WEBHOOK_QUEUE.maxDelaySeconds} s): the webhook dispatcher is not taking messages. Check its errors and throttles alarms, its event source mapping in the Lambda console (enabled, no error state) and its log group in CloudWatch Logs Insights (docs/operations.md).`,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      threshold: seconds,
+      evaluationPeriods: 5,
+      datapointsToAlarm: 3,
+    });
+    this.dashboard.addWidgets(
+      new cloudwatch.GraphWidget({
+        title: "Oldest webhook message (s)",
+        left: [metric],
+        width: 12,
+        height: 6,
+      }),
+    );
+    return alarm;
+  }
+
+  /**
+   * CloudFront's 5xx error rate, graphed on the dashboard from us-east-1 whatever the stack's region.
+   * The alarm exists only in a stack whose region is known at synth to be us-east-1: CloudWatch alarms
+   * cannot watch another region's metrics, and an alarm elsewhere would never see data. Any other
+   * stack gets a synth warning; docs/deploy.md shows how to create the alarm in us-east-1.
+   */
+  alarmOnCdn5xxRate(distribution: cloudfront.IDistribution): cloudwatch.Alarm | undefined {
+    const metric = new cloudwatch.Metric({
+      namespace: "AWS/CloudFront",
+      metricName: "5xxErrorRate",
+      dimensionsMap: { DistributionId: distribution.distributionId, Region: "Global" },
+      region: CLOUDFRONT_METRICS_REGION,
+      statistic: cloudwatch.Stats.AVERAGE,
+      period: Duration.minutes(5),
+    });
+    this.dashboard.addWidgets(
+      new cloudwatch.GraphWidget({
+        title: "CloudFront 5xx error rate (%)",
+        left: [metric],
+        width: 12,
+        height: 6,
+      }),
+    );
+    const region = Stack.of(this).region;
+    if (Token.isUnresolved(region) || region !== CLOUDFRONT_METRICS_REGION) {
+      Annotations.of(this).addWarningV2(
+        NO_CDN_ALARM_WARNING,
+        `No CloudFront 5xx alarm: CloudFront metrics exist only in ${CLOUDFRONT_METRICS_REGION} and this stack's region is ${Token.isUnresolved(region) ? "not known at synth" : region}. The dashboard still graphs the rate; create the alarm in ${CLOUDFRONT_METRICS_REGION} as docs/deploy.md (Monitoring) shows.`,
+      );
+      return undefined;
+    }
+    return this.addAlarm(this, "Cdn5xxRate", {
+      what: "cdn-5xx-rate",
+      metric,
+      alarmDescription: `CloudFront answered more than ${this.cdn5xxErrorRateThreshold}% of requests with 5xx: it could not read outputs or assets from S3. In the CloudFront console open the distribution's Monitoring and its standard logs (access-log bucket, cloudfront/ prefix) for the failing paths; check the buckets' policies (origin access control) and S3's health in the AWS Health Dashboard (docs/operations.md).`,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      threshold: this.cdn5xxErrorRateThreshold,
+      evaluationPeriods: 3,
+      datapointsToAlarm: 2,
+    });
   }
 }

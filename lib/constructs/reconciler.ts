@@ -1,12 +1,10 @@
 import { Duration, RemovalPolicy } from "aws-cdk-lib";
 import * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
-import * as actions from "aws-cdk-lib/aws-cloudwatch-actions";
 import type * as dynamodb from "aws-cdk-lib/aws-dynamodb";
 import * as events from "aws-cdk-lib/aws-events";
 import * as targets from "aws-cdk-lib/aws-events-targets";
 import type * as iam from "aws-cdk-lib/aws-iam";
 import type * as logs from "aws-cdk-lib/aws-logs";
-import type * as sns from "aws-cdk-lib/aws-sns";
 import type * as sqs from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
 import { RECONCILER_SCHEDULE } from "../../functions/core/constants.js";
@@ -18,6 +16,7 @@ import {
 } from "../../functions/handlers/reconciler/function.js";
 import { RESERVED_CONCURRENCY } from "../concurrency.js";
 import { grantDeclared } from "../permissions.js";
+import type { AlarmRegistry } from "./monitoring.js";
 import { definedFunctionProps, ServiceFunction } from "./service-function.js";
 
 export interface ReconcilerProps {
@@ -101,18 +100,15 @@ export class Reconciler extends Construct {
   }
 
   /** Alarms whenever a run re-enqueued or failed a job: something upstream lost a message or a worker. */
-  alarmWhenActing(topic: sns.ITopic): cloudwatch.Alarm {
-    const alarm = new cloudwatch.Alarm(this, "Acted", {
+  alarmWhenActing(alarms: AlarmRegistry): cloudwatch.Alarm {
+    return alarms.addAlarm(this, "Acted", {
+      what: "reconciler-acted",
       alarmDescription:
-        "The reconciler re-enqueued or failed jobs left unfinished past every delivery of their message (failure code stuck); see docs/operations.md.",
+        "The reconciler re-enqueued or failed jobs left unfinished past every delivery of their message (failure code stuck): a message or a worker was lost. In CloudWatch Logs Insights on the reconciler's log group find the jobs it acted on, then follow one job id through the worker's log group (docs/operations.md, ReconcilerActed).",
       metric: this.actedMetric,
       threshold: 1,
       evaluationPeriods: 1,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
-    alarm.addAlarmAction(new actions.SnsAction(topic));
-    alarm.addOkAction(new actions.SnsAction(topic));
-    return alarm;
   }
 }

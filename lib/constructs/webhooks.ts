@@ -4,12 +4,12 @@ import type * as dynamodb from "aws-cdk-lib/aws-dynamodb";
 import * as iam from "aws-cdk-lib/aws-iam";
 import * as kms from "aws-cdk-lib/aws-kms";
 import type * as logs from "aws-cdk-lib/aws-logs";
-import type * as sns from "aws-cdk-lib/aws-sns";
 import type * as sqs from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
 import { WEBHOOK_QUEUE } from "../../functions/core/constants.js";
 import { webhookDispatcherFunction } from "../../functions/handlers/webhook-dispatcher/function.js";
 import { addQueueEventSource, grantDeclared } from "../permissions.js";
+import type { AlarmRegistry } from "./monitoring.js";
 import { alarmOnAnyDeadLetter, queueWithDeadLetters } from "./queue-with-dead-letters.js";
 import { definedFunctionProps, ServiceFunction } from "./service-function.js";
 
@@ -143,12 +143,13 @@ export class WebhookDelivery extends Construct {
   }
 
   /** Alarms on any message in the dead-letter queue. */
-  alarmOnDeadLetters(topic: sns.ITopic): cloudwatch.Alarm {
+  alarmOnDeadLetters(alarms: AlarmRegistry): cloudwatch.Alarm {
     return alarmOnAnyDeadLetter(
       this,
       this.deadLetterQueue,
-      topic,
-      "Webhook messages the dispatcher could not process reached the dead-letter queue; see docs/operations.md (kiln redrive --queue webhooks).",
+      alarms,
+      "webhook-dead-letters",
+      "Webhook messages the dispatcher could not process (store or queue errors) reached the webhook dead-letter queue. Find the cause in the dispatcher's log group with CloudWatch Logs Insights (webhook record failed lines), fix it, then in the SQS console open the webhook dead-letter queue and choose Start DLQ redrive (or kiln redrive --dlq <WebhookDeadLetterQueueUrl> --to <WebhookQueueUrl>).",
     );
   }
 }

@@ -37,6 +37,7 @@ import {
   type Cfn,
   logicalIdOf,
   onlyResource,
+  reportFindings,
   resources,
   type Synthesized,
   scratchApps,
@@ -772,7 +773,11 @@ describe("webhooks", () => {
     const alarm = resources(json, "AWS::CloudWatch::Alarm").find((a) =>
       JSON.stringify(a.properties.Dimensions).includes(dlq.id),
     );
-    expect(alarm?.properties).toMatchObject({ Threshold: 0, AlarmActions: [{ Ref: topic.id }] });
+    expect(alarm?.properties).toMatchObject({
+      AlarmName: "kiln-dev-webhook-dead-letters",
+      Threshold: 0,
+      AlarmActions: [{ Ref: topic.id }],
+    });
     const payloads = json.Resources[logicalIdOf(json, "Payloads/Bucket", "AWS::S3::Bucket")].Properties;
     expect(payloads.LifecycleConfiguration.Rules).toContainEqual(
       expect.objectContaining({ Prefix: PAYLOADS.keyPrefix, ExpirationInDays: 30, Status: "Enabled" }),
@@ -795,6 +800,7 @@ describe("monitoring", () => {
     expect(alarms.length).toBeGreaterThanOrEqual(6);
     for (const alarm of alarms) {
       expect(alarm.properties.AlarmActions).toEqual([{ Ref: topic.id }]);
+      expect(alarm.properties.AlarmName).toMatch(/^kiln-dev-[a-z0-9-]+$/);
     }
     synth.template.hasResourceProperties("AWS::SNS::Subscription", {
       Protocol: "email",
@@ -898,9 +904,9 @@ describe("IAM", () => {
 
 describe("cdk-nag (AwsSolutions)", () => {
   it("reports no unacknowledged finding", () => {
-    // Synthesis throws on an unacknowledged error; the report must also hold no warning.
-    const violations = (synth.report?.pluginReports ?? []).flatMap((r: Cfn) => r.violations ?? []);
-    expect(violations.map((v: Cfn) => `${v.severity} ${v.ruleName}`)).toEqual([]);
+    // Synthesis throws on an unacknowledged error; the report must also hold no warning but Kiln's own
+    // about the CloudFront alarm, which a stack of unknown region gets (see alarms.test.ts).
+    expect(reportFindings(synth)).toEqual([]);
     expect(new AwsSolutionsChecks(synth.app).validateScope(synth.app).violations).toEqual([]);
   });
 

@@ -63,6 +63,7 @@ describe("the reconciler", () => {
       (a) => a.properties.MetricName === METRICS.reconciledJobs,
     );
     expect(alarm?.properties).toMatchObject({
+      AlarmName: "kiln-dev-reconciler-acted",
       Namespace: METRICS.namespace,
       Dimensions: [{ Name: METRICS.serviceDimension, Value: SERVICES.reconciler }],
       Statistic: "Sum",
@@ -72,6 +73,7 @@ describe("the reconciler", () => {
     });
     const topic = logicalIdOf(json, "Monitoring/AlarmTopic", "AWS::SNS::Topic");
     expect(alarm?.properties.AlarmActions).toEqual([{ Ref: topic }]);
+    expect(alarm?.properties.OKActions).toEqual([{ Ref: topic }]);
   });
 
   it("leaves cdk-nag clean", () => {

@@ -209,6 +209,11 @@ export interface RenderQueue {
   enqueue(message: RenderMessage): Promise<void>;
 }
 
+/** How many render messages wait for a worker (visible or delayed; approximate, as SQS counts). */
+export interface RenderQueueBacklog {
+  waitingMessages(): Promise<number>;
+}
+
 export interface WebhookQueue {
   /** `delaySeconds` is capped by the queue (15 minutes on SQS). */
   enqueue(message: WebhookMessage, delaySeconds?: number): Promise<void>;

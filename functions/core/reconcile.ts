@@ -12,9 +12,21 @@
  * one (a queued job never started nor re-enqueued: its message may simply be lost) or fails it with
  * `stuck`. Every write is conditional on the record as read, so a run never does both to one job,
  * never acts twice, and never touches a job an attempt is rendering.
+ *
+ * The deadline bounds the queue's own delays, not a backlog: behind a spike a job's message can wait
+ * for a worker far longer. So while messages wait in the render queue, a job is not declared lost (its
+ * message may be one of them); it is once the backlog has drained and still no delivery came.
  */
 import { isTerminal, type Job, type JobFailure, leaseIsLive } from "./job.js";
-import type { Clock, JobStore, Logger, Metrics, RenderQueue, WebhookQueue } from "./ports.js";
+import type {
+  Clock,
+  JobStore,
+  Logger,
+  Metrics,
+  RenderQueue,
+  RenderQueueBacklog,
+  WebhookQueue,
+} from "./ports.js";
 import { FAILURE_CODES } from "./render-job.js";
 
 export interface ReconcileSettings {
@@ -32,7 +44,7 @@ export interface ReconcileSettings {
 
 export interface ReconcileDeps {
   readonly jobs: JobStore;
-  readonly queue: RenderQueue;
+  readonly queue: RenderQueue & RenderQueueBacklog;
   readonly webhooks: WebhookQueue;
   readonly clock: Clock;
   readonly settings: ReconcileSettings;
@@ -43,10 +55,15 @@ export interface ReconcileDeps {
 export type Verdict =
   | { readonly action: "requeue" }
   | { readonly action: "fail"; readonly failure: JobFailure }
+  /** Past its deadline, but messages wait in the queue: its own may be one of them. */
+  | { readonly action: "wait" }
   | undefined;
 
-/** What the reconciler does with `job` at `now`: nothing, re-enqueue it, or fail it. Pure. */
-export function verdictFor(job: Job, now: Date, settings: ReconcileSettings): Verdict {
+/**
+ * What the reconciler does with `job` at `now`: nothing, re-enqueue it, fail it, or wait for the
+ * queue's backlog (`queueWaiting`: messages waiting for a worker) to drain. Pure.
+ */
+export function verdictFor(job: Job, now: Date, settings: ReconcileSettings, queueWaiting = 0): Verdict {
   if (isTerminal(job.status) || leaseIsLive(job, now.getTime())) return undefined;
   const nowMs = now.getTime();
   if (job.finalDeliveryAt && nowMs - Date.parse(job.finalDeliveryAt) >= settings.finalDeliveryGraceMs) {
@@ -61,6 +78,7 @@ export function verdictFor(job: Job, now: Date, settings: ReconcileSettings): Ve
   const idleMs = nowMs - Date.parse(job.updatedAt);
   if (idleMs < settings.stuckAfterMs) return undefined;
   if (job.status === "queued" && job.attempts === 0 && !job.requeuedAt) return { action: "requeue" };
+  if (queueWaiting > 0) return { action: "wait" };
   const seconds = Math.round(settings.stuckAfterMs / 1000);
   return {
     action: "fail",
@@ -82,6 +100,10 @@ export interface ReconcileSummary {
   readonly examined: number;
   readonly requeued: number;
   readonly failed: number;
+  /** Past the deadline, left for a later run because messages waited in the queue. */
+  readonly waiting: number;
+  /** The render queue's waiting messages as the run began. */
+  readonly queueWaiting: number;
 }
 
 /** One run: every candidate past its deadline, re-enqueued or failed at most once. */
@@ -92,14 +114,21 @@ export async function reconcile(deps: ReconcileDeps): Promise<ReconcileSummary> 
     updatedBefore: new Date(started.getTime() - settings.stuckAfterMs),
     finalDeliveryBefore: new Date(started.getTime() - settings.finalDeliveryGraceMs),
   };
+  // Read once per run: a job is declared lost only when no message waited as the run began.
+  const queueWaiting = await deps.queue.waitingMessages();
   let examined = 0;
   let requeued = 0;
   let failed = 0;
+  let waiting = 0;
   for await (const job of jobs.findUnfinished(cutoffs)) {
     examined += 1;
     const now = clock.now();
-    const verdict = verdictFor(job, now, settings);
+    const verdict = verdictFor(job, now, settings, queueWaiting);
     if (!verdict) continue;
+    if (verdict.action === "wait") {
+      waiting += 1;
+      continue;
+    }
     const scope = {
       tenant: job.tenant,
       jobId: job.id,
@@ -148,7 +177,7 @@ export async function reconcile(deps: ReconcileDeps): Promise<ReconcileSummary> 
   }
   deps.metrics.jobsReconciled({ action: "requeued", count: requeued });
   deps.metrics.jobsReconciled({ action: "failed", count: failed });
-  const summary = { examined, requeued, failed };
+  const summary: ReconcileSummary = { examined, requeued, failed, waiting, queueWaiting };
   logger.info("reconciler run", { ...summary, durationMs: clock.now().getTime() - started.getTime() });
   return summary;
 }

@@ -15,7 +15,11 @@ export type DynamoDbAction =
   | "dynamodb:UpdateItem"
   | "dynamodb:Query";
 export type S3ObjectAction = "s3:GetObject" | "s3:PutObject" | "s3:AbortMultipartUpload";
-export type SqsAction = "sqs:SendMessage" | "sqs:ChangeMessageVisibility" | "sqs:GetQueueUrl";
+export type SqsAction =
+  | "sqs:SendMessage"
+  | "sqs:ChangeMessageVisibility"
+  | "sqs:GetQueueUrl"
+  | "sqs:GetQueueAttributes";
 export type KmsAction = "kms:Encrypt" | "kms:Decrypt";
 
 /**

@@ -42,12 +42,6 @@ export interface HarnessOptions {
    * starting it again at once on the same data dir and ports. @default - stand-ins in the stack's process
    */
   readonly standInKillEvery?: number;
-  /**
-   * Jobs submitted ahead of the renders: a submitter waits while more are outstanding, so that no job
-   * waits in the queue longer than the reconciler's deadline (which takes such a job for lost).
-   * @default - no limit
-   */
-  readonly maxAhead?: number;
   readonly stack?: Partial<LocalStackOptions>;
   readonly log?: (line: string) => void;
 }
@@ -91,9 +85,6 @@ export interface HarnessReport {
   readonly problems: string[];
 }
 
-/** The reconciler's deadline for a job idle since its last state change, in every harness run. */
-export const RECONCILE_STUCK_AFTER_SECONDS = 300;
-
 const markerOf = (html: string) => /data-job="(\d+)"/.exec(html)?.[1];
 
 function seeded(seed: number) {
@@ -112,8 +103,6 @@ export async function runHarness(options: HarnessOptions): Promise<HarnessReport
   const renderedSha = new Map<string, Set<string>>();
   const renderCounts = new Map<string, number>();
   let renders = 0;
-  // Submitters waiting for the renders to catch up (maxAhead), woken by each render.
-  let wakeSubmitters: Array<() => void> = [];
   let standInsDir: string | undefined;
   let standIns: StandInsApart | undefined;
   let standInsRestart: Promise<void> | undefined;
@@ -141,18 +130,14 @@ export async function runHarness(options: HarnessOptions): Promise<HarnessReport
     workerConcurrency: 2,
     batchSize: 5,
     webhookSchedule: { delaysSeconds: [1, 2, 4], windowSeconds: 300 },
-    // The deadline derived from the queue (28 s here) counts from the moment a message is visible
-    // again; behind a backlog of hundreds of jobs on two cores it waits minutes for a receive, and the
-    // reconciler would fail such a job as lost. A lost message still ends within minutes.
-    reconcileStuckAfterSeconds: RECONCILE_STUCK_AFTER_SECONDS,
+    // The reconciler's deadline is the one derived from this queue (28 s): a job waiting minutes behind
+    // the backlog must be left alone because messages wait, not taken for lost.
     ...(standIns ? { standIns: standIns.endpoints, reconcileEverySeconds: 10 } : {}),
     ...options.stack,
     faults: {
       ...(options.faults ? { random: options.faults } : {}),
       afterRender: (html, body) => {
         renders += 1;
-        for (const wake of wakeSubmitters) wake();
-        wakeSubmitters = [];
         if (standIns && renders >= nextStandInKill) {
           nextStandInKill += options.standInKillEvery ?? Number.POSITIVE_INFINITY;
           killStandIns(standIns);
@@ -221,13 +206,6 @@ export async function runHarness(options: HarnessOptions): Promise<HarnessReport
     let next = 0;
     const submitters = Array.from({ length: options.clientConcurrency }, async () => {
       for (let i = next++; i < options.jobs; i = next++) {
-        while (options.maxAhead !== undefined && i - renders > options.maxAhead) {
-          // Woken by the next render; a second at most, so a run whose renders stopped still ends.
-          await new Promise<void>((resolve) => {
-            wakeSubmitters.push(resolve);
-            setTimeout(resolve, 1000);
-          });
-        }
         try {
           const job = await t.clientA.submitRender(body(i), { idempotencyKey: `job-${i}`, attempts: 15 });
           ids.set(i, job.id);

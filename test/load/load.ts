@@ -67,9 +67,6 @@ const report = await runHarness({
   invalidShare: 0,
   replayEvery: 0,
   timeoutMs: Math.max(600_000, jobs * 300),
-  // A bounded backlog: a message waiting for a receive longer than the reconciler's deadline
-  // (RECONCILE_STUCK_AFTER_SECONDS) would have its job taken for lost.
-  maxAhead: 300,
   stack: { visibilityTimeoutSeconds: 30, batchSize: 10, workerConcurrency: 2 },
   log,
 });

@@ -105,16 +105,16 @@ describe("reconcile", () => {
     const { clock, jobs, queue, metrics, run } = setUp();
     await jobs.create(job({ correlationId: "c-1" }));
     clock.advance(600_000);
-    expect(await run()).toEqual({ examined: 1, requeued: 1, failed: 0 });
+    expect(await run()).toEqual({ examined: 1, requeued: 1, failed: 0, waiting: 0, queueWaiting: 0 });
     expect(queue.messages).toEqual([{ tenant: "acme", jobId: "j1", correlationId: "c-1" }]);
-    expect(await run()).toEqual({ examined: 0, requeued: 0, failed: 0 });
+    expect(await run()).toEqual({ examined: 0, requeued: 0, failed: 0, waiting: 0, queueWaiting: 0 });
     expect(queue.messages).toHaveLength(1);
     // Still no delivery a whole deadline after the re-enqueue: the job fails, and is not enqueued again.
     clock.advance(600_000);
-    expect(await run()).toEqual({ examined: 1, requeued: 0, failed: 1 });
+    expect(await run()).toEqual({ examined: 1, requeued: 0, failed: 1, waiting: 0, queueWaiting: 0 });
     expect(await jobs.get("acme", "j1")).toMatchObject({ status: "failed", error: { code: "stuck" } });
     expect(queue.messages).toHaveLength(1);
-    expect(await run()).toEqual({ examined: 0, requeued: 0, failed: 0 });
+    expect(await run()).toEqual({ examined: 0, requeued: 0, failed: 0, waiting: 0, queueWaiting: 0 });
     expect(metrics.reconciled).toEqual([
       { action: "requeued", count: 1 },
       { action: "failed", count: 0 },
@@ -134,7 +134,7 @@ describe("reconcile", () => {
     clock.advance(2000);
     await jobs.markFinalDelivery("acme", "j1", clock.now());
     clock.advance(60_000);
-    expect(await run()).toEqual({ examined: 1, requeued: 0, failed: 1 });
+    expect(await run()).toEqual({ examined: 1, requeued: 0, failed: 1, waiting: 0, queueWaiting: 0 });
     expect(await jobs.get("acme", "j1")).toMatchObject({
       status: "failed",
       error: { code: "stuck" },
@@ -157,9 +157,39 @@ describe("reconcile", () => {
         yield found;
       }
     };
-    expect(await run()).toEqual({ examined: 1, requeued: 0, failed: 0 });
+    expect(await run()).toEqual({ examined: 1, requeued: 0, failed: 0, waiting: 0, queueWaiting: 0 });
     expect(queue.messages).toEqual([]);
     expect(await jobs.get("acme", "j1")).toMatchObject({ status: "rendering", lease: { owner: "w" } });
+  });
+
+  it("does not declare a message lost while messages wait in the queue; it does once they have drained", async () => {
+    const { clock, jobs, queue, run } = setUp();
+    // A retried job whose message went back into a queue behind a spike's backlog.
+    await jobs.create(job({ attempts: 1 }));
+    clock.advance(600_000);
+    queue.waiting = 5000;
+    expect(await run()).toEqual({ examined: 1, requeued: 0, failed: 0, waiting: 1, queueWaiting: 5000 });
+    expect(await jobs.get("acme", "j1")).toMatchObject({ status: "queued" });
+    clock.advance(3_600_000);
+    expect(await run()).toMatchObject({ failed: 0, waiting: 1 });
+    // The backlog drained and still no delivery came: the message is lost.
+    queue.waiting = 0;
+    expect(await run()).toEqual({ examined: 1, requeued: 0, failed: 1, waiting: 0, queueWaiting: 0 });
+    expect(await jobs.get("acme", "j1")).toMatchObject({ status: "failed", error: { code: "stuck" } });
+  });
+
+  it("still re-enqueues a never-started job, and still fails one after its final delivery, behind a backlog", async () => {
+    const { clock, jobs, queue, run } = setUp();
+    await jobs.create(job({ id: "never-started" }));
+    await jobs.create(job({ id: "final" }));
+    await jobs.startAttempt("acme", "final", { owner: "dead", expiresAtMs: T0 + 1000 }, clock.now());
+    clock.advance(2000);
+    await jobs.markFinalDelivery("acme", "final", clock.now());
+    clock.advance(600_000);
+    queue.waiting = 100;
+    expect(await run()).toEqual({ examined: 2, requeued: 1, failed: 1, waiting: 0, queueWaiting: 100 });
+    expect(queue.messages).toEqual([{ tenant: "acme", jobId: "never-started" }]);
+    expect(await jobs.get("acme", "final")).toMatchObject({ status: "failed", error: { code: "stuck" } });
   });
 
   it("logs a job it could not settle and goes on with the next", async () => {
@@ -168,7 +198,7 @@ describe("reconcile", () => {
     await jobs.create(job({ id: "b" }));
     clock.advance(600_000);
     queue.failNext = true;
-    expect(await run()).toEqual({ examined: 2, requeued: 1, failed: 0 });
+    expect(await run()).toEqual({ examined: 2, requeued: 1, failed: 0, waiting: 0, queueWaiting: 0 });
     expect(logger.lines.filter((l) => l.message === "reconciler could not settle a job")).toHaveLength(1);
   });
 });

@@ -1,5 +1,6 @@
 import {
   ChangeMessageVisibilityBatchCommand,
+  GetQueueAttributesCommand,
   GetQueueUrlCommand,
   SendMessageBatchCommand,
   SendMessageCommand,
@@ -11,11 +12,12 @@ import type {
   MessageVisibility,
   RenderMessage,
   RenderQueue,
+  RenderQueueBacklog,
   WebhookMessage,
   WebhookQueue,
 } from "../../core/ports.js";
 
-export class SqsRenderQueue implements RenderQueue, RenderMessageBatches {
+export class SqsRenderQueue implements RenderQueue, RenderMessageBatches, RenderQueueBacklog {
   constructor(
     private readonly client: SQSClient,
     private readonly queueUrl: string,
@@ -24,6 +26,19 @@ export class SqsRenderQueue implements RenderQueue, RenderMessageBatches {
   async enqueue(message: RenderMessage): Promise<void> {
     await this.client.send(
       new SendMessageCommand({ QueueUrl: this.queueUrl, MessageBody: JSON.stringify(message) }),
+    );
+  }
+
+  async waitingMessages(): Promise<number> {
+    const { Attributes } = await this.client.send(
+      new GetQueueAttributesCommand({
+        QueueUrl: this.queueUrl,
+        AttributeNames: ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesDelayed"],
+      }),
+    );
+    return (
+      Number(Attributes?.ApproximateNumberOfMessages ?? 0) +
+      Number(Attributes?.ApproximateNumberOfMessagesDelayed ?? 0)
     );
   }
 

@@ -27,6 +27,7 @@ import type {
   Renderer,
   RenderMessage,
   RenderQueue,
+  RenderQueueBacklog,
   SignedUrl,
   StartAttemptResult,
   StoredObject,
@@ -287,9 +288,14 @@ export class MemoryApiKeyStore implements ApiKeyStore {
   }
 }
 
-export class MemoryRenderQueue implements RenderQueue {
+export class MemoryRenderQueue implements RenderQueue, RenderQueueBacklog {
   readonly messages: RenderMessage[] = [];
   failNext = false;
+  /** What waitingMessages answers: messages waiting for a worker, as the queue counts them. */
+  waiting = 0;
+  async waitingMessages(): Promise<number> {
+    return this.waiting;
+  }
   async enqueue(message: RenderMessage): Promise<void> {
     if (this.failNext) {
       this.failNext = false;

@@ -60,7 +60,8 @@ export const reconcilerFunction = defineFunction({
         { actions: ["dynamodb:GetItem", "dynamodb:UpdateItem"], partitionKeys: [P.job] },
       ],
     },
-    renderQueueUrl: { service: "sqs", actions: ["sqs:SendMessage"] },
+    // Re-enqueues, and the backlog count that tells a lost message from one waiting behind a spike.
+    renderQueueUrl: { service: "sqs", actions: ["sqs:SendMessage", "sqs:GetQueueAttributes"] },
     webhookQueueUrl: { service: "sqs", actions: ["sqs:SendMessage"] },
   },
   settings: {

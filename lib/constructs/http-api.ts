@@ -137,7 +137,7 @@ export class RenderApi extends Construct {
       ...definedFunctionProps(apiFunctionDefinition, {
         jobsTable: props.jobsTable.tableName,
         renderQueueUrl: props.renderQueue.queueUrl,
-        signerFunctionName: props.signer.function.functionName,
+        signerFunctionName: props.signer.invokeNameFor("api"),
         payloadsBucket: props.payloads.bucket.bucketName,
         templatesBucket: props.templatesBucket.bucketName,
         assetsBucket: props.assetsBucket.bucketName,
@@ -154,7 +154,7 @@ export class RenderApi extends Construct {
     props.payloads.grantWrite(apiFunction.role);
     props.jobsTable.grantReadWriteData(apiFunction.role);
     props.renderQueue.grantSendMessages(apiFunction.role);
-    props.signer.grantInvoke(apiFunction.role);
+    props.signer.grantInvokeAs(apiFunction.role, "api");
     props.webhookSecrets.grantSecrets(apiFunction.role);
     // Template HTML (content-addressed) is written and read back; assets are only written.
     const templateObjects = props.templatesBucket.arnForObjects(`${TEMPLATES.sourceKeyPrefix}*`);

@@ -127,7 +127,7 @@ export class RenderWorker extends Construct {
         templatesBucket: props.templatesBucket.bucketName,
         assetsBucket: props.assetsBucket.bucketName,
         webhookQueueUrl: props.webhooks.queue.queueUrl,
-        signerFunctionName: props.signer.function.functionName,
+        signerFunctionName: props.signer.invokeNameFor("render-worker"),
         cdnBaseUrl: props.signer.cdnBaseUrl,
         maxReceiveCount: props.queue.maxReceiveCount,
         rendersPerBrowser: props.rendersPerBrowser,
@@ -176,7 +176,7 @@ export class RenderWorker extends Construct {
     );
     grantKeyUse(this.role, props.assetsBucket.encryptionKey);
     findings.push(iamResourceFinding(this, templateObjects), iamResourceFinding(this, assetObjects));
-    props.signer.grantInvoke(this.role);
+    props.signer.grantInvokeAs(this.role, "render-worker", props.assetUrlTtl);
     props.payloads.grantRead(this.role);
     props.webhooks.grantEnqueue(this.role);
 

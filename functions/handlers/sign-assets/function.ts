@@ -30,7 +30,7 @@ export const signAssetsFunction = defineFunction({
     signedUrlTtlSeconds: setting(
       ENV.signedUrlTtlSeconds,
       z.coerce.number().int().min(30).max(3600).default(SIGNED_URL_DEFAULT_TTL_SECONDS),
-      "a whole number of seconds between 30 and 3600, or leave it unset",
+      "the api's URL TTL: a whole number of seconds between 30 and 3600, or leave it unset",
     ),
     // The render worker's asset URL TTL, the same setting as the worker's: the longest it may ask for.
     assetUrlTtlSeconds: setting(

@@ -18,9 +18,6 @@ import { HANDLER_ENTRIES } from "../handler-entries.js";
 import { grantKeyUse } from "./encryption-key.js";
 import { definedFunctionProps, ServiceFunction } from "./service-function.js";
 
-/** Bounds of a signed URL's lifetime, the same as the sign-assets request schema accepts. */
-const TTL_BOUNDS_SECONDS = SIGNED_URL_TTL_BOUNDS;
-
 /** The default overlap: covers the longest URL any allowed TTL can give (2 × 3600 s). */
 const DEFAULT_ROTATION_OVERLAP = Duration.hours(2);
 
@@ -316,9 +313,9 @@ export class UrlSigner extends Construct {
 
 function checkedTtl(option: string, ttl: Duration): number {
   const seconds = ttl.toSeconds();
-  if (seconds < TTL_BOUNDS_SECONDS.min || seconds > TTL_BOUNDS_SECONDS.max) {
+  if (seconds < SIGNED_URL_TTL_BOUNDS.min || seconds > SIGNED_URL_TTL_BOUNDS.max) {
     throw new Error(
-      `${option} must be between ${TTL_BOUNDS_SECONDS.min} and ${TTL_BOUNDS_SECONDS.max} seconds: signed URLs are minted at render and read time, so they should be short; got ${seconds}.`,
+      `${option} must be between ${SIGNED_URL_TTL_BOUNDS.min} and ${SIGNED_URL_TTL_BOUNDS.max} seconds: signed URLs are minted at render and read time, so they should be short; got ${seconds}.`,
     );
   }
   return seconds;

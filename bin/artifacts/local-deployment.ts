@@ -213,6 +213,7 @@ async function deploy(
   }
   for (const pair of stack.resources.filter((r) => r.type === "Custom::KilnSigningKeyPair")) {
     secrets.set(resolveCfnValue(pair.properties.SecretArn, bindings, pair.logicalId), keys.privateKeyPem);
+    bindings.set(pair.logicalId, { attributes: { PublicKeyPem: keys.publicKeyPem } });
   }
   const secretsManager = await startSecretsManagerStandIn(secrets);
   stops.push(secretsManager.stop);

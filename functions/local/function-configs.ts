@@ -33,6 +33,8 @@ export interface LocalResourceValues {
   /** The local edge, which plays CloudFront. */
   readonly cdnBaseUrl: string;
   readonly keyPairId: string;
+  /** The public key `keyPairId` names. */
+  readonly signingPublicKeyPem: string;
 }
 
 /** The tuning a caller of `startLocalStack` may change (tests shorten waits; the values stay visible). */

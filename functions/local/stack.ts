@@ -231,6 +231,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         batchQueueUrl: batchQueues.queueUrl,
         cdnBaseUrl: edge.url,
         keyPairId: keys.keyPairId,
+        signingPublicKeyPem: keys.publicKeyPem,
       },
       // A worker's hold follows the queue's visibility timeout unless a test sets both apart.
       { ...options, holdSeconds: options.holdSeconds ?? options.visibilityTimeoutSeconds },
@@ -248,14 +249,15 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
 
     // The signer reads its key from Secrets Manager, as on Lambda: here a stand-in serving the data dir's key.
     const secrets = new Map([[LOCAL_NAMES.signingKeySecret, keys.privateKeyPem]]);
-    const secretsManager = await startSecretsManagerStandIn(secrets);
+    const previousSecrets = new Map<string, string>();
+    const secretsManager = await startSecretsManagerStandIn(secrets, previousSecrets);
     stops.push(secretsManager.stop);
     const secretsManagerClient = new SecretsManagerClient(localClientConfig(secretsManager.endpoint));
     // Wired anew on a rotation, as a deployment gives the signer a new key id and a cold start.
     const wireSigner = () =>
       wireSignAssets(
         { secretsManager: secretsManagerClient },
-        { ...configs.signAssets.config, keyPairId: keys.keyPairId },
+        { ...configs.signAssets.config, keyPairId: keys.keyPairId, signingPublicKeyPem: keys.publicKeyPem },
         { logger: loggerOf(SERVICES.signAssets), clock },
       );
     let signAssets = wireSigner();
@@ -454,7 +456,10 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
           );
         }
         const previousKeyPairId = keys.keyPairId;
+        const replaced = keys.privateKeyPem;
         keys = await rotateSigningKeys(dataDir, { now: clock.now(), overlapSeconds });
+        // As PutSecretValue does: the replaced value stays readable as AWSPREVIOUS.
+        previousSecrets.set(LOCAL_NAMES.signingKeySecret, replaced);
         secrets.set(LOCAL_NAMES.signingKeySecret, keys.privateKeyPem);
         signAssets = wireSigner();
         const previous = keys.keyGroup.find((k) => k.keyPairId === previousKeyPairId);

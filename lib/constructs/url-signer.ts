@@ -262,6 +262,7 @@ export class UrlSigner extends Construct {
         cdnBaseUrl: this.cdnBaseUrl,
         keyPairId: props.keyPair.publicKey.publicKeyId,
         signingKeySecretArn: props.keyPair.secret.secretArn,
+        signingPublicKeyPem: props.keyPair.publicKeyPem,
         signedUrlTtlSeconds: ttl,
         assetUrlTtlSeconds: assetTtl,
       }),

@@ -245,6 +245,9 @@ describe("URL signer and signing key", () => {
       [ENV.cdnBaseUrl]: { "Fn::Join": ["", ["https://", { "Fn::GetAtt": [distribution.id, "DomainName"] }]] },
       [ENV.keyPairId]: { Ref: publicKey.id },
       [ENV.signingKeySecretArn]: { Ref: secret.id },
+      [ENV.signingPublicKey]: {
+        "Fn::GetAtt": [onlyResource(json, "Custom::KilnSigningKeyPair").id, "PublicKeyPem"],
+      },
       [ENV.signedUrlTtlSeconds]: String(SIGNED_URL_DEFAULT_TTL_SECONDS),
       [ENV.assetUrlTtlSeconds]: String(SIGNED_URL_DEFAULT_TTL_SECONDS),
       ...everyFunctionsVariables(SERVICES.signAssets),

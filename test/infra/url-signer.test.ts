@@ -59,7 +59,10 @@ describe("signing key rotation", () => {
 
     const keyGroup = onlyResource(rotated, "AWS::CloudFront::KeyGroup");
     expect(keyGroup.properties.KeyGroupConfig.Items).toEqual([{ Ref: current.id }, { Ref: previous.id }]);
-    expect(envOf(rotated, "Signer/SignAssets")[ENV.keyPairId]).toEqual({ Ref: current.id });
+    const signerEnv = envOf(rotated, "Signer/SignAssets");
+    expect(signerEnv[ENV.keyPairId]).toEqual({ Ref: current.id });
+    // The public key it names, by which the signer picks the matching version of the secret.
+    expect(signerEnv[ENV.signingPublicKey]).toEqual(current.properties.PublicKeyConfig.EncodedKey);
   });
 
   it("leaves the deployed generation's resources as they were, and writes the new key after them", () => {

@@ -448,7 +448,7 @@ describe("signing key from Secrets Manager", () => {
 
   it("is read once and shared by concurrent callers", async () => {
     const before = secrets.calls();
-    const load = secretsManagerPrivateKey({ client, secretId: SECRET_ARN });
+    const load = secretsManagerPrivateKey({ client, secretId: SECRET_ARN, publicKeyPem: keys.publicKeyPem });
     const pems = await Promise.all([load(), load(), load()]);
     expect(pems).toEqual([keys.privateKeyPem, keys.privateKeyPem, keys.privateKeyPem]);
     await load();
@@ -456,16 +456,45 @@ describe("signing key from Secrets Manager", () => {
   });
 
   it("is fetched again after a failed read", async () => {
-    const load = secretsManagerPrivateKey({ client, secretId: SECRET_ARN });
+    const load = secretsManagerPrivateKey({ client, secretId: SECRET_ARN, publicKeyPem: keys.publicKeyPem });
     secrets.failNext(1);
     await expect(load()).rejects.toThrow(/can't find/);
     await expect(load()).resolves.toBe(keys.privateKeyPem);
   });
 
   it("is refused when the secret is not a PEM private key, without echoing it", async () => {
-    const load = secretsManagerPrivateKey({ client, secretId: "kiln-not-a-key" });
+    const load = secretsManagerPrivateKey({
+      client,
+      secretId: "kiln-not-a-key",
+      publicKeyPem: keys.publicKeyPem,
+    });
     const error = (await load().catch((e: unknown) => e)) as Error;
     expect(error.message).toBe("Secret kiln-not-a-key does not hold a PEM private key.");
+  });
+
+  it("is the version whose public half the signer's key id names: AWSPREVIOUS while a rotation's deploy is half done", async () => {
+    const rotated = await loadOrCreateSigningKeys(join(dataDir, "rotated"));
+    const stranger = await loadOrCreateSigningKeys(join(dataDir, "stranger"));
+    const ROTATING = "kiln-rotating";
+    // The deploy has written the new key; the previous one is AWSPREVIOUS, as PutSecretValue leaves it.
+    const rotating = await startSecretsManagerStandIn(
+      new Map([[ROTATING, rotated.privateKeyPem]]),
+      new Map([[ROTATING, keys.privateKeyPem]]),
+    );
+    const rotatingClient = new SecretsManagerClient(localClientConfig(rotating.endpoint));
+    try {
+      const load = (publicKeyPem: string) =>
+        secretsManagerPrivateKey({ client: rotatingClient, secretId: ROTATING, publicKeyPem })();
+      // A signer still configured with the old id signs with the old key, which the edge still trusts.
+      await expect(load(keys.publicKeyPem)).resolves.toBe(keys.privateKeyPem);
+      await expect(load(rotated.publicKeyPem)).resolves.toBe(rotated.privateKeyPem);
+      await expect(load(stranger.publicKeyPem)).rejects.toThrow(
+        `Secret ${ROTATING} holds no private key matching the signer's public key`,
+      );
+    } finally {
+      rotatingClient.destroy();
+      await rotating.stop();
+    }
   });
 
   describe("sign-assets Lambda entry", () => {
@@ -498,6 +527,7 @@ describe("signing key from Secrets Manager", () => {
         [ENV.cdnBaseUrl]: edge.url,
         [ENV.keyPairId]: keys.keyPairId,
         [ENV.signingKeySecretArn]: SECRET_ARN,
+        [ENV.signingPublicKey]: keys.publicKeyPem,
         [ENV.signedUrlTtlSeconds]: "120",
         AWS_ENDPOINT_URL_SECRETS_MANAGER: secrets.endpoint,
         AWS_REGION: "us-east-1",

@@ -26,6 +26,12 @@ export const signAssetsFunction = defineFunction({
       z.string().min(1),
       "the ARN of the Secrets Manager secret holding the PEM private key",
     ),
+    // Which private key to sign with: the one whose public half is this (see secrets-manager-private-key.ts).
+    signingPublicKeyPem: resource(
+      ENV.signingPublicKey,
+      z.string().includes("-----BEGIN PUBLIC KEY-----"),
+      "the SPKI PEM public key registered under the key pair id",
+    ),
     // Each caller's TTL is also its cap (signing-policy.ts): the api gets this one for every output URL.
     signedUrlTtlSeconds: setting(
       ENV.signedUrlTtlSeconds,

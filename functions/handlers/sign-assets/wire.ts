@@ -25,6 +25,7 @@ export function wireSignAssets(
       privateKeyPem: secretsManagerPrivateKey({
         client: clients.secretsManager,
         secretId: config.signingKeySecretArn,
+        publicKeyPem: config.signingPublicKeyPem,
       }),
       clock: runtime.clock,
       defaultTtlSeconds: config.signedUrlTtlSeconds,

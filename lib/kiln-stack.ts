@@ -70,6 +70,8 @@ export interface KilnStackProps extends StackProps, StackOptions {
     readonly privateKeySecret?: secretsmanager.ISecret;
     /** @default 1 */
     readonly generation?: number;
+    /** How long a rotated-out public key stays in the key group. @default Duration.hours(2) */
+    readonly rotationOverlap?: Duration;
   };
   /** @default 5 minutes */
   readonly signedUrlTtl?: Duration;
@@ -236,6 +238,7 @@ export class KilnStack extends Stack {
       cdnDomainName: this.cdn.domainName,
       reservedConcurrency: this.concurrency.reserved.signer,
       signedUrlTtl: props.signedUrlTtl,
+      assetUrlTtl: props.signedUrlTtl,
       functionName: `${p}-sign-assets`,
       ...lifecycle,
     });

@@ -17,7 +17,7 @@ import { LOCAL_REGION, localClientConfig } from "../../functions/local/aws-clien
 import { type EdgeRoute, startLocalEdge } from "../../functions/local/edge.js";
 import { type EventSourceLoop, startEventSourceLoop } from "../../functions/local/event-source-loop.js";
 import { loadOrCreateKmsKey, startKmsStandIn } from "../../functions/local/kms-stand-in.js";
-import { startLambdaInvokeServer } from "../../functions/local/lambda-invoke-server.js";
+import { type LocalFunction, startLambdaInvokeServer } from "../../functions/local/lambda-invoke-server.js";
 import { ensureBucket } from "../../functions/local/resources.js";
 import { startSecretsManagerStandIn } from "../../functions/local/secrets-manager-stand-in.js";
 import { loadOrCreateSigningKeys, type SigningKeys } from "../../functions/local/signing-keys.js";
@@ -49,7 +49,8 @@ export interface SandboxedService {
   readonly name: string;
   /** The environment the sandbox gets: the synthesized variables resolved, plus endpoint overrides. */
   readonly environment: Readonly<Record<string, string>>;
-  invoke(event: unknown): Promise<unknown>;
+  /** `qualifier`: the alias the caller invoked (the signer's callers each have one). */
+  invoke(event: unknown, qualifier?: string): Promise<unknown>;
   /** Every environment started so far, oldest first. */
   environments(): readonly SandboxedFunction[];
   /** Starts the environment now (Lambda creates one on the first invocation) and waits for its init. */
@@ -212,6 +213,7 @@ async function deploy(
   }
   for (const pair of stack.resources.filter((r) => r.type === "Custom::KilnSigningKeyPair")) {
     secrets.set(resolveCfnValue(pair.properties.SecretArn, bindings, pair.logicalId), keys.privateKeyPem);
+    bindings.set(pair.logicalId, { attributes: { PublicKeyPem: keys.publicKeyPem } });
   }
   const secretsManager = await startSecretsManagerStandIn(secrets);
   stops.push(secretsManager.stop);
@@ -229,7 +231,7 @@ async function deploy(
     port: 0,
     routes: edgeRoutes(ofType("AWS::CloudFront::Distribution"), bindings),
     s3,
-    trustedKeys: [keys],
+    trustedKeys: keys.keyGroup,
   });
   stops.push(edge.stop);
   const edgeHost = new URL(edge.url).host;
@@ -248,8 +250,14 @@ async function deploy(
   }
 
   const services = new Map<string, SandboxedService>();
-  const byName: Record<string, (event: unknown) => Promise<unknown>> = {};
-  const lambda = await startLambdaInvokeServer({ port: 0, functions: byName });
+  const byName: Record<string, LocalFunction> = {};
+  // Each function's aliases, as the template declares them: Invoke knows them and no others.
+  const aliases: Record<string, string[]> = {};
+  for (const alias of ofType("AWS::Lambda::Alias")) {
+    const target = String(alias.properties.FunctionName?.Ref);
+    aliases[target] = [...(aliases[target] ?? []), String(alias.properties.Name)];
+  }
+  const lambda = await startLambdaInvokeServer({ port: 0, functions: byName, aliases });
   stops.push(lambda.stop);
   const overrides = endpointOverrides({
     sqsS3: sqsS3.endpoint,
@@ -271,7 +279,9 @@ async function deploy(
     );
     stops.push(service.stopAll);
     services.set(path, service);
-    byName[service.name] = service.invoke;
+    // The invoked ARN's qualifier reaches the sandbox, whose runtime reports it to the handler.
+    byName[service.name] = (event, context) =>
+      service.invoke(event, context.invokedFunctionArn.split(":")[7]);
   }
 
   const running = [...services.values()];
@@ -387,7 +397,7 @@ function sandboxedService(
       await env.initialized;
       return env;
     },
-    invoke: async (event) => (await (current ?? start())).invoke(event),
+    invoke: async (event, qualifier) => (await (current ?? start())).invoke(event, qualifier),
     stopAll: async () => {
       current = undefined;
       await Promise.all(started.map((env) => env.stop()));

@@ -24,8 +24,11 @@ export interface RuntimeApi {
   readonly address: string;
   /** Resolves when the runtime first asks for an invocation (its init finished), rejects if init failed. */
   readonly initialized: Promise<void>;
-  /** One invocation; invocations of one environment run one at a time, as on Lambda. */
-  invoke(event: unknown): Promise<unknown>;
+  /**
+   * One invocation; invocations of one environment run one at a time, as on Lambda. `qualifier` is the
+   * alias (or version) the caller invoked, which the function sees in its invoked ARN.
+   */
+  invoke(event: unknown, qualifier?: string): Promise<unknown>;
   /** The environment is gone (its process exited): pending and later invocations reject with `error`. */
   fail(error: Error): void;
   stop(): Promise<void>;
@@ -41,6 +44,7 @@ interface RuntimeErrorBody {
 interface Pending {
   readonly id: string;
   readonly event: unknown;
+  readonly qualifier?: string | undefined;
   readonly resolve: (value: unknown) => void;
   readonly reject: (error: Error) => void;
   timer?: NodeJS.Timeout;
@@ -104,7 +108,8 @@ export async function startRuntimeApi(options: RuntimeApiOptions): Promise<Runti
       "content-length": Buffer.byteLength(body),
       "lambda-runtime-aws-request-id": pending.id,
       "lambda-runtime-deadline-ms": String(deadline),
-      "lambda-runtime-invoked-function-arn": functionArn,
+      "lambda-runtime-invoked-function-arn":
+        pending.qualifier === undefined ? functionArn : `${functionArn}:${pending.qualifier}`,
       "lambda-runtime-trace-id": `Root=1-${Math.floor(Date.now() / 1000).toString(16)}-${randomBytes(12).toString("hex")};Parent=${randomBytes(8).toString("hex")};Sampled=0`,
     });
     res.end(body);
@@ -159,10 +164,10 @@ export async function startRuntimeApi(options: RuntimeApiOptions): Promise<Runti
   return {
     address: url.replace(/^http:\/\//, ""),
     initialized,
-    invoke(event) {
+    invoke(event, qualifier) {
       if (failure) return Promise.reject(failure);
       return new Promise((resolve, reject) => {
-        queue.push({ id: randomUUID(), event, resolve, reject });
+        queue.push({ id: randomUUID(), event, qualifier, resolve, reject });
         dispatch();
       });
     },

@@ -84,7 +84,8 @@ export interface SandboxedFunction {
   readonly initialized: Promise<void>;
   /** Resolves with the reason once the environment is gone (its process exited, or it timed out). */
   readonly died: Promise<Error>;
-  invoke(event: unknown): Promise<unknown>;
+  /** `qualifier`: the alias the caller invoked, as the function's invoked ARN shows it. */
+  invoke(event: unknown, qualifier?: string): Promise<unknown>;
   /** Lines written to stdout so far. */
   stdoutLines(): readonly string[];
   /** Lines written to stderr so far. */
@@ -333,7 +334,7 @@ export async function startSandboxedFunction(
     initialized: runtimeApi.initialized,
     died,
     spawnedAt,
-    invoke: (event) => runtimeApi.invoke(event),
+    invoke: (event, qualifier) => runtimeApi.invoke(event, qualifier),
     stdoutLines: () => stdout,
     stderrLines: () => stderr,
     logRecords: () => stdout.flatMap((line) => parseRecord(line)),

@@ -115,11 +115,11 @@ export function localLogFormat(setting: string | undefined, isTty: boolean): Log
  */
 export function withLambdaContext<E, R>(
   logger: KilnLogger,
-  handler: (event: E) => Promise<R>,
+  handler: (event: E, context?: Context) => Promise<R>,
 ): (event: E, context?: Context) => Promise<R> {
   return (event, context) => {
     // Lambda always passes a context; a direct call (a test, a script) may not.
     if (context) logger.startInvocation(context);
-    return handler(event);
+    return handler(event, context);
   };
 }

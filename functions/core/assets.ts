@@ -134,7 +134,7 @@ export async function signJobAssets(
     );
   }
   const keys = [...new Set(entries.map(([, key]) => assetObjectKey(tenant, key)))];
-  const signed = await deps.signer.sign(keys, deps.ttlSeconds);
+  const signed = await deps.signer.sign(tenant, keys, deps.ttlSeconds);
   const byKey = new Map(signed.map((s) => [s.key, s.url]));
   const urls: Record<string, string> = {};
   for (const [name, key] of entries) {

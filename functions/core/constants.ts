@@ -123,6 +123,7 @@ export const ENV = {
   cdnBaseUrl: "KILN_CDN_BASE_URL",
   keyPairId: "KILN_CLOUDFRONT_KEY_PAIR_ID",
   signingKeySecretArn: "KILN_SIGNING_KEY_SECRET_ARN",
+  signingPublicKey: "KILN_SIGNING_PUBLIC_KEY",
   signedUrlTtlSeconds: "KILN_SIGNED_URL_TTL_SECONDS",
   maxReceiveCount: "KILN_MAX_RECEIVE_COUNT",
   rendersPerBrowser: "KILN_RENDERS_PER_BROWSER",

@@ -261,9 +261,12 @@ export interface SignedUrl {
   readonly expiresAt: string;
 }
 
-/** Mints short-lived CDN URLs for object keys. Only the signer function holds the private key. */
+/**
+ * Mints short-lived CDN URLs for a tenant's object keys. Only the signer function holds the private key,
+ * and it signs only the keys and TTLs its caller's policy allows (signing-policy.ts).
+ */
 export interface UrlSigner {
-  sign(keys: readonly string[], ttlSeconds?: number): Promise<SignedUrl[]>;
+  sign(tenant: string, keys: readonly string[], ttlSeconds?: number): Promise<SignedUrl[]>;
 }
 
 export interface Clock {

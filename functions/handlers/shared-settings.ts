@@ -22,7 +22,11 @@ export const SHARED_SETTINGS = {
   ),
   templatesBucket: resource(ENV.templatesBucket, name, "the name of the templates bucket"),
   assetsBucket: resource(ENV.assetsBucket, name, "the name of the assets bucket"),
-  signerFunctionName: resource(ENV.signerFunctionName, name, "the name or ARN of the sign-assets function"),
+  signerFunctionName: resource(
+    ENV.signerFunctionName,
+    name,
+    "the name or ARN of the sign-assets function with this caller's alias, e.g. kiln-prod-sign-assets:api",
+  ),
   cdnBaseUrl: resource(
     ENV.cdnBaseUrl,
     z.url({ protocol: /^https?$/ }),

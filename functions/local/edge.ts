@@ -17,6 +17,8 @@ export interface EdgeRoute {
 export interface TrustedKey {
   readonly keyPairId: string;
   readonly publicKeyPem: string;
+  /** From this instant the key is no longer in the key group (a rotated-out key). @default - never */
+  readonly retiresAt?: Date;
 }
 
 export interface LocalEdgeOptions {
@@ -24,8 +26,11 @@ export interface LocalEdgeOptions {
   readonly port: number;
   readonly routes: readonly EdgeRoute[];
   readonly s3: S3Client;
-  /** The key group: public keys whose signatures the edge accepts. */
-  readonly trustedKeys: readonly TrustedKey[];
+  /**
+   * The key group: public keys whose signatures the edge accepts, each until its `retiresAt`. A function
+   * is asked on every request, so a rotation shows at once.
+   */
+  readonly trustedKeys: readonly TrustedKey[] | (() => readonly TrustedKey[]);
   readonly clock?: Clock;
   /** Hears every request once answered: the object key, the status, and the signed URL's Expires. */
   readonly onRequest?: (request: EdgeRequest) => void;
@@ -50,8 +55,23 @@ export interface LocalEdge {
  * served from the S3 stand-in with their stored Content-Type, ETag and Cache-Control.
  */
 export async function startLocalEdge(options: LocalEdgeOptions): Promise<LocalEdge> {
-  const keys = new Map(options.trustedKeys.map((k) => [k.keyPairId, createPublicKey(k.publicKeyPem)]));
   const clock = options.clock ?? systemClock;
+  const trusted = options.trustedKeys;
+  const publicKeys = new Map<string, KeyObject>();
+  const keyObject = (pem: string) => {
+    const known = publicKeys.get(pem);
+    if (known) return known;
+    const key = createPublicKey(pem);
+    publicKeys.set(pem, key);
+    return key;
+  };
+  // The key group as it stands now: retired keys are out.
+  const keys = (now: Date): ReadonlyMap<string, KeyObject> =>
+    new Map(
+      (typeof trusted === "function" ? trusted() : trusted)
+        .filter((k) => k.retiresAt === undefined || k.retiresAt.getTime() > now.getTime())
+        .map((k) => [k.keyPairId, keyObject(k.publicKeyPem)]),
+    );
   let fallbackHost = "127.0.0.1";
   const server = createServer((req, res) => {
     if (options.onRequest) {
@@ -80,7 +100,7 @@ export async function startLocalEdge(options: LocalEdgeOptions): Promise<LocalEd
 interface ServeContext {
   readonly routes: readonly EdgeRoute[];
   readonly s3: S3Client;
-  readonly keys: ReadonlyMap<string, KeyObject>;
+  readonly keys: (now: Date) => ReadonlyMap<string, KeyObject>;
   readonly clock: Clock;
   readonly fallbackHost: string;
 }
@@ -98,10 +118,11 @@ async function serve(req: IncomingMessage, res: ServerResponse, ctx: ServeContex
     return;
   }
 
+  const now = ctx.clock.now();
   const denial = verifySignedUrl({
     url: `http://${req.headers.host ?? ctx.fallbackHost}${target}`,
-    keys: ctx.keys,
-    now: ctx.clock.now(),
+    keys: ctx.keys(now),
+    now,
     sourceIp: req.socket.remoteAddress,
   });
   if (denial) {

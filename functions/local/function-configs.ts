@@ -6,6 +6,7 @@
 
 import { RENDER_QUEUE } from "../core/constants.js";
 import type { RetryPolicy } from "../core/retry-policy.js";
+import type { SigningCaller } from "../core/signing-policy.js";
 import type { CallbackUrlPolicy } from "../core/webhooks.js";
 import { apiFunction } from "../handlers/api/function.js";
 import { batchFanOutFunction } from "../handlers/batch-fanout/function.js";
@@ -32,6 +33,8 @@ export interface LocalResourceValues {
   /** The local edge, which plays CloudFront. */
   readonly cdnBaseUrl: string;
   readonly keyPairId: string;
+  /** The public key `keyPairId` names. */
+  readonly signingPublicKeyPem: string;
 }
 
 /** The tuning a caller of `startLocalStack` may change (tests shorten waits; the values stay visible). */
@@ -105,17 +108,18 @@ export function localFunctionConfigs(
     assetsBucket: LOCAL_NAMES.assetsBucket,
   };
   const jobsTable = LOCAL_NAMES.jobsTable;
-  const signerFunctionName = LOCAL_NAMES.signerFunction;
   const webhookSecretsKey = LOCAL_NAMES.webhookSecretsKey;
+  // Each caller invokes the signer through its own alias, as on AWS: the alias decides what it may sign.
+  const signerAs = (caller: SigningCaller) => `${LOCAL_NAMES.signerFunction}:${caller}`;
   return {
     api: configure(
       apiFunction,
-      { jobsTable, signerFunctionName, webhookSecretsKey, ...buckets, ...resources },
+      { jobsTable, signerFunctionName: signerAs("api"), webhookSecretsKey, ...buckets, ...resources },
       callbackValues,
     ),
     renderWorker: configure(
       renderWorkerFunction,
-      { jobsTable, signerFunctionName, ...buckets, ...resources },
+      { jobsTable, signerFunctionName: signerAs("render-worker"), ...buckets, ...resources },
       {
         maxReceiveCount: tuning.maxReceiveCount,
         visibilityHoldSeconds: tuning.holdSeconds,
@@ -128,7 +132,8 @@ export function localFunctionConfigs(
     signAssets: configure(
       signAssetsFunction,
       { ...resources, signingKeySecretArn: LOCAL_NAMES.signingKeySecret },
-      {},
+      // The worker's cap follows the worker's TTL, as lib/ sets both from one value.
+      { assetUrlTtlSeconds: tuning.assetUrlTtlSeconds },
     ),
     webhookDispatcher: configure(
       webhookDispatcherFunction,

@@ -2,13 +2,24 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import { LOCAL_REGION } from "./aws-clients.js";
 import { listenOnLoopback } from "./loopback.js";
 
-export type LocalFunction = (event: unknown) => Promise<unknown>;
+/** What Lambda tells a function about its invocation that the local functions read. */
+export interface LocalInvocationContext {
+  /** The ARN the caller invoked, with its qualifier (`…:function:<name>:<alias>`) when it named one. */
+  readonly invokedFunctionArn: string;
+}
+
+export type LocalFunction = (event: unknown, context: LocalInvocationContext) => Promise<unknown>;
 
 export interface LambdaInvokeServerOptions {
   /** 0 picks a free port. */
   readonly port: number;
   /** Handlers by function name. */
   readonly functions: Readonly<Record<string, LocalFunction>>;
+  /**
+   * The aliases of each function. A qualifier other than these and `$LATEST` is not found, as on
+   * Lambda. @default - no aliases
+   */
+  readonly aliases?: Readonly<Record<string, readonly string[]>>;
 }
 
 export interface LambdaInvokeServer {
@@ -31,7 +42,7 @@ export async function startLambdaInvokeServer(
   options: LambdaInvokeServerOptions,
 ): Promise<LambdaInvokeServer> {
   const server = createServer((req, res) => {
-    handle(options.functions, req, res).catch(() => {
+    handle(options, req, res).catch(() => {
       if (!res.headersSent) sendServiceError(res, 500, "ServiceException", "The local Invoke API failed.");
       else res.destroy();
     });
@@ -41,22 +52,41 @@ export async function startLambdaInvokeServer(
 }
 
 async function handle(
-  functions: Readonly<Record<string, LocalFunction>>,
+  { functions, aliases = {} }: LambdaInvokeServerOptions,
   req: IncomingMessage,
   res: ServerResponse,
 ): Promise<void> {
-  const path = (req.url ?? "/").split("?", 1)[0] ?? "/";
-  const match = req.method === "POST" ? INVOKE_PATH.exec(path) : null;
+  const target = new URL(req.url ?? "/", "http://invoke");
+  const match = req.method === "POST" ? INVOKE_PATH.exec(target.pathname) : null;
   if (!match?.[1]) {
     req.resume();
     sendServiceError(res, 404, "UnknownOperationException", "The local Invoke API serves only Invoke.");
     return;
   }
-  const name = functionName(safeDecode(match[1]));
-  const fn = Object.hasOwn(functions, name) ? functions[name] : undefined;
-  if (!fn) {
+  const { name, qualifier: fromName } = parseFunctionName(safeDecode(match[1]));
+  const fromParam = target.searchParams.get("Qualifier") ?? undefined;
+  if (fromName !== undefined && fromParam !== undefined && fromName !== fromParam) {
     req.resume();
-    sendServiceError(res, 404, "ResourceNotFoundException", `Function not found: ${functionArn(name)}`);
+    sendServiceError(
+      res,
+      400,
+      "InvalidParameterValueException",
+      "The derived qualifier from the function name does not match the specified qualifier.",
+    );
+    return;
+  }
+  const qualifier = fromName ?? fromParam;
+  const fn = Object.hasOwn(functions, name) ? functions[name] : undefined;
+  const knownQualifier =
+    qualifier === undefined || qualifier === "$LATEST" || (aliases[name] ?? []).includes(qualifier);
+  if (!fn || !knownQualifier) {
+    req.resume();
+    sendServiceError(
+      res,
+      404,
+      "ResourceNotFoundException",
+      `Function not found: ${functionArn(name, qualifier)}`,
+    );
     return;
   }
 
@@ -93,7 +123,7 @@ async function handle(
   let payload: string;
   let functionError = false;
   try {
-    payload = JSON.stringify((await fn(event)) ?? null);
+    payload = JSON.stringify((await fn(event, { invokedFunctionArn: functionArn(name, qualifier) })) ?? null);
   } catch (error) {
     functionError = true;
     payload = JSON.stringify(errorPayload(error));
@@ -115,12 +145,13 @@ function errorPayload(error: unknown): { errorType: string; errorMessage: string
   return { errorType: typeof error, errorMessage: String(error), trace: [] };
 }
 
-/** Accepts a name, `name:qualifier`, a partial ARN or a full ARN, as Lambda does. */
-function functionName(raw: string): string {
+/** Accepts a name, `name:qualifier`, a partial ARN or a full ARN, each with or without a qualifier, as Lambda does. */
+function parseFunctionName(raw: string): { name: string; qualifier?: string } {
   const parts = raw.split(":");
   const index = parts.indexOf("function");
-  const name = index >= 0 ? parts[index + 1] : parts[0];
-  return name ?? raw;
+  const name = (index >= 0 ? parts[index + 1] : parts[0]) ?? raw;
+  const qualifier = index >= 0 ? parts[index + 2] : parts[1];
+  return qualifier === undefined ? { name } : { name, qualifier };
 }
 
 function safeDecode(text: string): string {
@@ -131,8 +162,8 @@ function safeDecode(text: string): string {
   }
 }
 
-function functionArn(name: string): string {
-  return `arn:aws:lambda:${LOCAL_REGION}:${LOCAL_ACCOUNT}:function:${name}`;
+function functionArn(name: string, qualifier?: string): string {
+  return `arn:aws:lambda:${LOCAL_REGION}:${LOCAL_ACCOUNT}:function:${name}${qualifier === undefined ? "" : `:${qualifier}`}`;
 }
 
 function sendServiceError(res: ServerResponse, status: number, type: string, message: string): void {

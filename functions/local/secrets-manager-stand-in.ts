@@ -14,10 +14,12 @@ export interface SecretsManagerStandIn {
 /**
  * GetSecretValue over Secrets Manager's JSON protocol (x-amz-json-1.1), for secrets by ARN or name: the
  * one call Kiln's signer makes. No Secrets Manager stand-in package exists; this lets the real
- * SecretsManagerClient read a locally generated key over the wire, unchanged.
+ * SecretsManagerClient read a locally generated key over the wire, unchanged. `secrets` holds each
+ * secret's AWSCURRENT value, `previous` its AWSPREVIOUS one (what the value was before it was replaced).
  */
 export async function startSecretsManagerStandIn(
   secrets: ReadonlyMap<string, string>,
+  previous: ReadonlyMap<string, string> = new Map(),
 ): Promise<SecretsManagerStandIn> {
   let calls = 0;
   let failures = 0;
@@ -39,15 +41,21 @@ export async function startSecretsManagerStandIn(
       }
       calls += 1;
       let secretId = "";
+      let stage = "AWSCURRENT";
       try {
-        secretId = String(
-          (JSON.parse(Buffer.concat(chunks).toString("utf8")) as { SecretId?: unknown }).SecretId,
-        );
+        const body = JSON.parse(Buffer.concat(chunks).toString("utf8")) as {
+          SecretId?: unknown;
+          VersionStage?: unknown;
+        };
+        secretId = String(body.SecretId);
+        if (body.VersionStage !== undefined) stage = String(body.VersionStage);
       } catch {
         reply(400, { __type: "SerializationException", message: "The body is not JSON." });
         return;
       }
-      const secret = secrets.get(secretId);
+      const secret = (stage === "AWSCURRENT" ? secrets : stage === "AWSPREVIOUS" ? previous : new Map()).get(
+        secretId,
+      );
       if (failures > 0 || secret === undefined) {
         failures = Math.max(0, failures - 1);
         reply(400, {
@@ -60,8 +68,8 @@ export async function startSecretsManagerStandIn(
         ARN: secretId,
         Name: secretId.split(":").at(-1),
         SecretString: secret,
-        VersionId: "local",
-        VersionStages: ["AWSCURRENT"],
+        VersionId: `local-${stage.toLowerCase()}`,
+        VersionStages: [stage],
         CreatedDate: Date.now() / 1000,
       });
     });

@@ -1,23 +1,35 @@
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync } from "node:crypto";
-import { chmod, link, mkdir, readFile, unlink, writeFile } from "node:fs/promises";
+import { chmod, link, mkdir, readFile, rename, unlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { z } from "zod";
+import type { TrustedKey } from "./edge.js";
 
 export interface SigningKeys {
   /** CloudFront-style public key id derived from the public key, e.g. `K3QZ7N4XWYT2LB`. */
   readonly keyPairId: string;
   readonly privateKeyPem: string;
   readonly publicKeyPem: string;
+  /**
+   * The key group the edge trusts: this key and, after a rotation, the previous one until it retires.
+   * A retired previous key is left out.
+   */
+  readonly keyGroup: readonly TrustedKey[];
 }
 
 const PRIVATE_KEY_FILE = "url-signing-private.pem";
 const PUBLIC_KEY_FILE = "url-signing-public.pem";
+/** The public half of the key the last rotation replaced, and when it stops being trusted. */
+const PREVIOUS_KEY_FILE = "url-signing-previous.json";
+
+const PreviousKeySchema = z.strictObject({ publicKeyPem: z.string().min(1), retiresAt: z.iso.datetime() });
 
 /**
  * The local stack's URL-signing key pair, in `<dataDir>/keys/`. Generated (RSA-2048, as CloudFront
  * requires) on first start and reused afterwards, so signed URLs survive restarts. The private key
- * file is the source of truth; the public key and its id are derived from it.
+ * file is the source of truth; the public key and its id are derived from it. `now` decides whether
+ * the previous key (after `rotateSigningKeys`) is still in the key group.
  */
-export async function loadOrCreateSigningKeys(dataDir: string): Promise<SigningKeys> {
+export async function loadOrCreateSigningKeys(dataDir: string, now: Date = new Date()): Promise<SigningKeys> {
   const dir = join(dataDir, "keys");
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const privatePath = join(dir, PRIVATE_KEY_FILE);
@@ -35,7 +47,71 @@ export async function loadOrCreateSigningKeys(dataDir: string): Promise<SigningK
     .toString();
   // Written for whoever wants to register the key elsewhere; never read back.
   await writeFile(join(dir, PUBLIC_KEY_FILE), publicKeyPem, { mode: 0o644 });
-  return { keyPairId: keyPairIdFor(publicKeyPem), privateKeyPem, publicKeyPem };
+  const current = { keyPairId: keyPairIdFor(publicKeyPem), publicKeyPem };
+  const previous = await readPreviousKey(dir);
+  const keyGroup = previous && previous.retiresAt.getTime() > now.getTime() ? [current, previous] : [current];
+  return { ...current, privateKeyPem, keyGroup };
+}
+
+/**
+ * Replaces the local signing key with a new one. The replaced public key stays in the key group for
+ * `overlapSeconds` from `now`, so URLs signed with it keep working until they expire; the signer signs
+ * with the new key at once. Refused while the previous rotation's key is still trusted: dropping it
+ * early would cut the URLs signed with it.
+ */
+export async function rotateSigningKeys(
+  dataDir: string,
+  options: { readonly now: Date; readonly overlapSeconds: number },
+): Promise<SigningKeys> {
+  const { now, overlapSeconds } = options;
+  if (!Number.isInteger(overlapSeconds) || overlapSeconds < 1) {
+    throw new Error(`overlapSeconds must be a positive whole number of seconds; got ${overlapSeconds}.`);
+  }
+  const current = await loadOrCreateSigningKeys(dataDir, now);
+  const stillTrusted = current.keyGroup.find((k) => k.keyPairId !== current.keyPairId);
+  if (stillTrusted?.retiresAt) {
+    throw new Error(
+      `The previous signing key ${stillTrusted.keyPairId} is trusted until ${stillTrusted.retiresAt.toISOString()}; rotate again after that, or the URLs signed with it would stop working before they expire.`,
+    );
+  }
+  const dir = join(dataDir, "keys");
+  const retiresAt = new Date(now.getTime() + overlapSeconds * 1000);
+  // The previous key first: a crash between the two writes leaves the old key current and still trusted.
+  await replaceFile(
+    join(dir, PREVIOUS_KEY_FILE),
+    `${JSON.stringify({ publicKeyPem: current.publicKeyPem, retiresAt: retiresAt.toISOString() }, null, 2)}\n`,
+    0o644,
+  );
+  await replaceFile(join(dir, PRIVATE_KEY_FILE), generatePrivateKeyPem(), 0o600);
+  return loadOrCreateSigningKeys(dataDir, now);
+}
+
+async function readPreviousKey(dir: string): Promise<Required<TrustedKey> | undefined> {
+  const text = await readIfExists(join(dir, PREVIOUS_KEY_FILE));
+  if (text === undefined) return undefined;
+  const parsed = PreviousKeySchema.safeParse(safeJson(text));
+  if (!parsed.success) {
+    throw new Error(
+      `${join(dir, PREVIOUS_KEY_FILE)} is not a previous signing key ({ publicKeyPem, retiresAt }); delete it to trust only the current key.`,
+    );
+  }
+  const { publicKeyPem, retiresAt } = parsed.data;
+  return { keyPairId: keyPairIdFor(publicKeyPem), publicKeyPem, retiresAt: new Date(retiresAt) };
+}
+
+/** Writes through a temporary file and renames it over `path`, so a reader never sees half a key. */
+async function replaceFile(path: string, contents: string, mode: number): Promise<void> {
+  const temp = `${path}.${process.pid}.${Date.now()}.tmp`;
+  await writeFile(temp, contents, { mode, flag: "wx" });
+  await rename(temp, path);
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
 }
 
 /** "K" + 13 base32 characters of the SHA-256 of the public key (DER), shaped like CloudFront's ids. */

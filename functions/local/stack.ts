@@ -21,6 +21,7 @@ import { SERVICES } from "../core/observability.js";
 import { type Clock, type Logger, type Renderer, systemClock } from "../core/ports.js";
 import type { RateLimit } from "../core/rate-limit.js";
 import type { ReconcileSummary } from "../core/reconcile.js";
+import { longestUrlLifetimeSeconds, SIGNING_CALLERS } from "../core/signing-policy.js";
 import { DEFAULT_TIERS, rateLimitOf, type Tiers } from "../core/tenants.js";
 import type { WebhookRetrySchedule } from "../core/webhooks.js";
 import { wireApi } from "../handlers/api/wire.js";
@@ -31,7 +32,7 @@ import type { AwsCall } from "../handlers/permissions.js";
 import { wireReconciler } from "../handlers/reconciler/wire.js";
 import { renderWorkerFunction } from "../handlers/render-worker/function.js";
 import { renderWorkerBrowsers, wireRenderWorker } from "../handlers/render-worker/wire.js";
-import { wireSignAssets } from "../handlers/sign-assets/wire.js";
+import { callerTtlsOf, wireSignAssets } from "../handlers/sign-assets/wire.js";
 import { webhookDispatcherFunction } from "../handlers/webhook-dispatcher/function.js";
 import { wireWebhookDispatcher } from "../handlers/webhook-dispatcher/wire.js";
 import { startLocalApiGateway } from "./api-gateway-server.js";
@@ -72,7 +73,7 @@ import {
   type RenderQueues,
 } from "./resources.js";
 import { startSecretsManagerStandIn } from "./secrets-manager-stand-in.js";
-import { loadOrCreateSigningKeys } from "./signing-keys.js";
+import { loadOrCreateSigningKeys, rotateSigningKeys } from "./signing-keys.js";
 import { forStandIns, startDynamoDbStandIn, startSqsS3StandIn } from "./stand-ins.js";
 import { startThrottlingProxy } from "./throttling-proxy.js";
 
@@ -162,7 +163,20 @@ export interface LocalStack {
   reconcile(): Promise<ReconcileSummary>;
   /** The worker's browser pool, for `kiln bench`: its counters and Chromium's pid. */
   readonly browsers: Pick<BrowserPool, "stats" | "browserProcessId">;
+  /**
+   * Rotates the URL-signing key as a deployment with a bumped `signingKey.generation` does: the signer
+   * signs with a new key from now on, and the edge trusts the replaced key for `overlapSeconds` more
+   * (by the stack's clock), then drops it. The keys live in the data dir, so a restart keeps both.
+   */
+  rotateSigningKey(options?: { readonly overlapSeconds?: number }): Promise<SigningKeyRotation>;
   stop(): Promise<void>;
+}
+
+export interface SigningKeyRotation {
+  readonly keyPairId: string;
+  readonly previousKeyPairId: string;
+  /** When the edge stops trusting the previous key. */
+  readonly previousRetiresAt: Date;
 }
 
 const DEFAULTS = { visibilityTimeoutSeconds: 60 };
@@ -191,7 +205,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   };
 
   try {
-    const keys = await loadOrCreateSigningKeys(dataDir);
+    let keys = await loadOrCreateSigningKeys(dataDir, clock.now());
     const { sqsS3, dynamo } = options.standIns
       ? { sqsS3: { endpoint: options.standIns.sqsS3 }, dynamo: { endpoint: options.standIns.dynamodb } }
       : await startStandIns(dataDir, stops);
@@ -230,7 +244,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       ],
       ...(options.onEdgeRequest ? { onRequest: options.onEdgeRequest } : {}),
       s3,
-      trustedKeys: [keys],
+      trustedKeys: () => keys.keyGroup,
       clock,
     });
     stops.push(edge.stop);
@@ -243,6 +257,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         batchQueueUrl: batchQueues.queueUrl,
         cdnBaseUrl: edge.url,
         keyPairId: keys.keyPairId,
+        signingPublicKeyPem: keys.publicKeyPem,
       },
       // A worker's hold follows the queue's visibility timeout unless a test sets both apart.
       { ...options, holdSeconds: options.holdSeconds ?? options.visibilityTimeoutSeconds },
@@ -259,28 +274,31 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         : forStandIns(adapter, name);
 
     // The signer reads its key from Secrets Manager, as on Lambda: here a stand-in serving the data dir's key.
-    const secretsManager = await startSecretsManagerStandIn(
-      new Map([[LOCAL_NAMES.signingKeySecret, keys.privateKeyPem]]),
-    );
+    const secrets = new Map([[LOCAL_NAMES.signingKeySecret, keys.privateKeyPem]]);
+    const previousSecrets = new Map<string, string>();
+    const secretsManager = await startSecretsManagerStandIn(secrets, previousSecrets);
     stops.push(secretsManager.stop);
     const recorded = <C extends object>(client: C, fn: string, service: string): C =>
       options.onAwsCall
         ? recordAwsCalls(client, { function: fn, service, onCall: options.onAwsCall })
         : client;
-    const signAssets = wireSignAssets(
-      {
-        secretsManager: recorded(
-          new SecretsManagerClient(localClientConfig(secretsManager.endpoint)),
-          SERVICES.signAssets,
-          "secretsmanager",
-        ),
-      },
-      configs.signAssets.config,
-      { logger: loggerOf(SERVICES.signAssets), clock },
+    const secretsManagerClient = recorded(
+      new SecretsManagerClient(localClientConfig(secretsManager.endpoint)),
+      SERVICES.signAssets,
+      "secretsmanager",
     );
+    // Wired anew on a rotation, as a deployment gives the signer a new key id and a cold start.
+    const wireSigner = () =>
+      wireSignAssets(
+        { secretsManager: secretsManagerClient },
+        { ...configs.signAssets.config, keyPairId: keys.keyPairId, signingPublicKeyPem: keys.publicKeyPem },
+        { logger: loggerOf(SERVICES.signAssets), clock },
+      );
+    let signAssets = wireSigner();
     const lambdaInvoke = await startLambdaInvokeServer({
       port: 0,
-      functions: { [LOCAL_NAMES.signerFunction]: signAssets },
+      functions: { [LOCAL_NAMES.signerFunction]: (event, context) => signAssets(event, context) },
+      aliases: { [LOCAL_NAMES.signerFunction]: SIGNING_CALLERS },
     });
     stops.push(lambdaInvoke.stop);
     // Throttling faults answer the functions' DynamoDB and S3 requests on the wire; the stack's own
@@ -505,6 +523,27 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       functions: configs,
       reconcile,
       browsers,
+      async rotateSigningKey(rotation = {}) {
+        // URLs already handed out must outlive their key's place in the key group.
+        const ttls = callerTtlsOf(configs.signAssets.config);
+        const longest = longestUrlLifetimeSeconds(Math.max(...Object.values(ttls)));
+        const overlapSeconds = rotation.overlapSeconds ?? longest;
+        if (overlapSeconds < longest) {
+          throw new Error(
+            `overlapSeconds must be at least ${longest}, the longest a signed URL stays valid (twice the longest caller TTL); got ${overlapSeconds}.`,
+          );
+        }
+        const previousKeyPairId = keys.keyPairId;
+        const replaced = keys.privateKeyPem;
+        keys = await rotateSigningKeys(dataDir, { now: clock.now(), overlapSeconds });
+        // As PutSecretValue does: the replaced value stays readable as AWSPREVIOUS.
+        previousSecrets.set(LOCAL_NAMES.signingKeySecret, replaced);
+        secrets.set(LOCAL_NAMES.signingKeySecret, keys.privateKeyPem);
+        signAssets = wireSigner();
+        const previous = keys.keyGroup.find((k) => k.keyPairId === previousKeyPairId);
+        if (!previous?.retiresAt) throw new Error("The rotated-out key is missing from the key group.");
+        return { keyPairId: keys.keyPairId, previousKeyPairId, previousRetiresAt: previous.retiresAt };
+      },
       stop: stopAll,
     };
   } catch (err) {

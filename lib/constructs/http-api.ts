@@ -164,7 +164,7 @@ export class RenderApi extends Construct {
       ...definedFunctionProps(apiFunctionDefinition, {
         jobsTable: props.jobsTable.tableName,
         renderQueueUrl: props.renderQueue.queueUrl,
-        signerFunctionName: props.signer.function.functionName,
+        signerFunctionName: props.signer.invokeNameFor("api"),
         payloadsBucket: props.payloads.bucket.bucketName,
         templatesBucket: props.templatesBucket.bucketName,
         assetsBucket: props.assetsBucket.bucketName,
@@ -183,7 +183,7 @@ export class RenderApi extends Construct {
     grantDeclared(apiFunction.role, apiFunctionDefinition, {
       jobsTable: { table: props.jobsTable },
       renderQueueUrl: { queue: props.renderQueue },
-      signerFunctionName: { invoke: props.signer },
+      signerFunctionName: { invoke: props.signer.asCaller("api") },
       payloadsBucket: { bucket: props.payloads.bucket },
       templatesBucket: { bucket: props.templatesBucket },
       assetsBucket: { bucket: props.assetsBucket },

@@ -123,7 +123,7 @@ export class RenderWorker extends Construct {
         templatesBucket: props.templatesBucket.bucketName,
         assetsBucket: props.assetsBucket.bucketName,
         webhookQueueUrl: props.webhooks.queue.queueUrl,
-        signerFunctionName: props.signer.function.functionName,
+        signerFunctionName: props.signer.invokeNameFor("render-worker"),
         cdnBaseUrl: props.signer.cdnBaseUrl,
         maxReceiveCount: props.queue.maxReceiveCount,
         rendersPerBrowser: props.rendersPerBrowser,
@@ -151,7 +151,7 @@ export class RenderWorker extends Construct {
       templatesBucket: { bucket: props.templatesBucket },
       assetsBucket: { bucket: props.assetsBucket },
       webhookQueueUrl: { queue: props.webhooks.queue },
-      signerFunctionName: { invoke: props.signer },
+      signerFunctionName: { invoke: props.signer.asCaller("render-worker", props.assetUrlTtl) },
     });
     this.eventSource = addQueueEventSource(
       this.function,

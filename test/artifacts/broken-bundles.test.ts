@@ -49,7 +49,12 @@ function placeholderEnvironment(fn: SynthesizedFunction): Record<string, string>
       r.logicalId,
       {
         ref: `${r.logicalId.toLowerCase()}-placeholder`,
-        attributes: { Arn: `arn:aws:local:us-east-1:000000000000:${r.logicalId}`, DomainName: "cdn.invalid" },
+        attributes: {
+          Arn: `arn:aws:local:us-east-1:000000000000:${r.logicalId}`,
+          DomainName: "cdn.invalid",
+          // The signer's configuration asks for a PEM; this one is never used.
+          PublicKeyPem: "-----BEGIN PUBLIC KEY-----placeholder",
+        },
       },
     ]),
   );

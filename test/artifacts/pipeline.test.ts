@@ -242,7 +242,7 @@ describe("what the sandboxed functions log", () => {
   it("reports a thrown error with a stack mapped to the TypeScript sources", async () => {
     const error = await deployment
       .service(SIGNER)
-      .invoke({ keys: "not a list" })
+      .invoke({ keys: "not a list" }, "api")
       .then(
         () => undefined,
         (e: unknown) => e as Error,

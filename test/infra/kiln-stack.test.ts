@@ -154,7 +154,7 @@ describe("render worker", () => {
       [ENV.jobsTable]: { Ref: logicalIdOf(json, "Jobs/Table", "AWS::DynamoDB::Table") },
       [ENV.outputsBucket]: { Ref: logicalIdOf(json, "Buckets/Outputs", "AWS::S3::Bucket") },
       [ENV.maxReceiveCount]: String(RENDER_QUEUE.maxReceiveCount),
-      [ENV.signerFunctionName]: { Ref: fnId("Signer/SignAssets") },
+      [ENV.signerFunctionName]: { "Fn::Join": ["", [{ Ref: fnId("Signer/SignAssets") }, ":render-worker"]] },
       [ENV.payloadsBucket]: { Ref: logicalIdOf(json, "Payloads/Bucket", "AWS::S3::Bucket") },
       [ENV.webhookQueueUrl]: { Ref: queueAt("Webhooks/Queue").id },
     });
@@ -216,7 +216,7 @@ describe("render worker", () => {
     expect(() => readFileSync(join(dir, "@aws-sdk/client-s3/package.json"))).toThrow();
   });
 
-  it("may write outputs and invoke the signer but not read the signing key", () => {
+  it("may write outputs and invoke the signer through its own alias but not read the signing key", () => {
     const statements = allowStatementsByRole(json).get(roleId("RenderWorker/Worker")) ?? [];
     const outputs = logicalIdOf(json, "Buckets/Outputs", "AWS::S3::Bucket");
     expect(statements).toContainEqual(
@@ -228,7 +228,7 @@ describe("render worker", () => {
     expect(statements).toContainEqual(
       expect.objectContaining({
         Action: "lambda:InvokeFunction",
-        Resource: { "Fn::GetAtt": [fnId("Signer/SignAssets"), "Arn"] },
+        Resource: { Ref: logicalIdOf(json, "Signer/Caller-render-worker", "AWS::Lambda::Alias") },
       }),
     );
     expect(statements.flatMap(actionsOf).some((a) => actionMatches(a, "secretsmanager:GetSecretValue"))).toBe(
@@ -247,7 +247,11 @@ describe("URL signer and signing key", () => {
       [ENV.cdnBaseUrl]: { "Fn::Join": ["", ["https://", { "Fn::GetAtt": [distribution.id, "DomainName"] }]] },
       [ENV.keyPairId]: { Ref: publicKey.id },
       [ENV.signingKeySecretArn]: { Ref: secret.id },
+      [ENV.signingPublicKey]: {
+        "Fn::GetAtt": [onlyResource(json, "Custom::KilnSigningKeyPair").id, "PublicKeyPem"],
+      },
       [ENV.signedUrlTtlSeconds]: String(SIGNED_URL_DEFAULT_TTL_SECONDS),
+      [ENV.assetUrlTtlSeconds]: String(SIGNED_URL_DEFAULT_TTL_SECONDS),
       ...everyFunctionsVariables(SERVICES.signAssets),
     });
   });
@@ -678,7 +682,7 @@ describe("render API", () => {
     expect(vars).toEqual({
       [ENV.jobsTable]: { Ref: logicalIdOf(json, "Jobs/Table", "AWS::DynamoDB::Table") },
       [ENV.renderQueueUrl]: { Ref: queue.id },
-      [ENV.signerFunctionName]: { Ref: fnId("Signer/SignAssets") },
+      [ENV.signerFunctionName]: { "Fn::Join": ["", [{ Ref: fnId("Signer/SignAssets") }, ":api"]] },
       [ENV.payloadsBucket]: { Ref: payloads },
       [ENV.templatesBucket]: { Ref: logicalIdOf(json, "Buckets/Templates", "AWS::S3::Bucket") },
       [ENV.assetsBucket]: { Ref: logicalIdOf(json, "Buckets/Assets", "AWS::S3::Bucket") },

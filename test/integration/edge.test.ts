@@ -6,6 +6,7 @@ import { InvokeCommand, LambdaClient, ResourceNotFoundException } from "@aws-sdk
 import { CreateBucketCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { getSignedUrl } from "@aws-sdk/cloudfront-signer";
+import type { Context } from "aws-lambda";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { CloudFrontUrlSigner } from "../../functions/adapters/aws/cloudfront-url-signer.js";
 import { LambdaUrlSigner, SignerFunctionError } from "../../functions/adapters/aws/lambda-url-signer.js";
@@ -29,8 +30,11 @@ import { type SqsS3StandIn, startSqsS3StandIn } from "../../functions/local/stan
 const BUCKET = "kiln-outputs";
 const SIGNER = "kiln-sign-assets";
 const SECRET_ARN = "arn:aws:secretsmanager:us-east-1:000000000000:secret:kiln-url-signing-key";
-const PNG_KEY = `${OUTPUTS.keyPrefix}3f/3fa9c1.png`;
-const PDF_KEY = `${OUTPUTS.keyPrefix}77/77be02.pdf`;
+const TENANT = "t1";
+const PNG_KEY = `${OUTPUTS.keyPrefix}${TENANT}/3fa9c1.png`;
+const PDF_KEY = `${OUTPUTS.keyPrefix}${TENANT}/77be02.pdf`;
+/** The api's alias of the signer: what it may have signed is decided by this qualifier. */
+const SIGNER_AS_API = `${SIGNER}:api`;
 const PNG_BYTES = randomBytes(256 * 1024);
 
 /** The signer's clock; moved back to mint URLs that have already expired. */
@@ -78,9 +82,10 @@ beforeAll(async () => {
     port: 0,
     routes: [{ pathPrefix: OUTPUTS.keyPrefix, bucket: BUCKET }],
     s3,
-    trustedKeys: [keys],
+    trustedKeys: keys.keyGroup,
   });
   const signAssets = makeHandler({
+    callerTtls: { api: 3600, "render-worker": 300 },
     signer: new CloudFrontUrlSigner({
       baseUrl: edge.url,
       keyPairId: keys.keyPairId,
@@ -89,9 +94,13 @@ beforeAll(async () => {
       defaultTtlSeconds: 300,
     }),
   });
-  invokeServer = await startLambdaInvokeServer({ port: 0, functions: { [SIGNER]: signAssets } });
+  invokeServer = await startLambdaInvokeServer({
+    port: 0,
+    functions: { [SIGNER]: signAssets },
+    aliases: { [SIGNER]: ["api", "render-worker"] },
+  });
   lambda = new LambdaClient(localClientConfig(invokeServer.endpoint));
-  signer = new LambdaUrlSigner(lambda, SIGNER);
+  signer = new LambdaUrlSigner(lambda, SIGNER_AS_API);
 });
 
 afterAll(async () => {
@@ -104,7 +113,7 @@ afterAll(async () => {
 });
 
 async function signOne(key: string, ttlSeconds?: number): Promise<string> {
-  const [signed] = await signer.sign([key], ttlSeconds);
+  const [signed] = await signer.sign(TENANT, [key], ttlSeconds);
   if (!signed) throw new Error("the signer returned no URL");
   return signed.url;
 }
@@ -147,7 +156,7 @@ describe("local edge: CloudFront signed URLs from the signer function", () => {
   });
 
   it("signs several keys in one call", async () => {
-    const urls = await signer.sign([PNG_KEY, PDF_KEY]);
+    const urls = await signer.sign(TENANT, [PNG_KEY, PDF_KEY]);
     expect(urls.map((u) => u.key)).toEqual([PNG_KEY, PDF_KEY]);
     const statuses = await Promise.all(urls.map(async (u) => (await fetch(u.url)).status));
     expect(statuses).toEqual([200, 200]);
@@ -202,7 +211,7 @@ describe("local edge: CloudFront signed URLs from the signer function", () => {
   });
 
   it("answers 404 for a validly signed key with no object", async () => {
-    const res = await fetch(await signOne(`${OUTPUTS.keyPrefix}00/missing.png`));
+    const res = await fetch(await signOne(`${OUTPUTS.keyPrefix}${TENANT}/missing.png`));
     expect(res.status).toBe(404);
     expect(await res.text()).toContain("<Code>NoSuchKey</Code>");
   });
@@ -261,7 +270,7 @@ describe("local edge: CloudFront signed URLs from the signer function", () => {
       port: 0,
       routes: [{ pathPrefix: OUTPUTS.keyPrefix, bucket: BUCKET }],
       s3,
-      trustedKeys: [keys],
+      trustedKeys: keys.keyGroup,
       clock: { now: () => new Date(Date.now() + 24 * 3600 * 1000) },
     });
     try {
@@ -298,8 +307,8 @@ describe("local Lambda Invoke API", () => {
   it("returns the function's result to the real LambdaClient", async () => {
     const res = await lambda.send(
       new InvokeCommand({
-        FunctionName: SIGNER,
-        Payload: new TextEncoder().encode(JSON.stringify({ keys: [PNG_KEY] })),
+        FunctionName: SIGNER_AS_API,
+        Payload: new TextEncoder().encode(JSON.stringify({ tenant: TENANT, keys: [PNG_KEY] })),
       }),
     );
     expect(res.StatusCode).toBe(200);
@@ -308,9 +317,46 @@ describe("local Lambda Invoke API", () => {
     expect(body.urls.map((u) => u.key)).toEqual([PNG_KEY]);
   });
 
+  it("hands the function the qualifier, from the name or the Qualifier parameter, as Lambda does", async () => {
+    const payload = new TextEncoder().encode(JSON.stringify({ tenant: TENANT, keys: [PNG_KEY] }));
+    const viaParam = await lambda.send(
+      new InvokeCommand({ FunctionName: SIGNER, Qualifier: "api", Payload: payload }),
+    );
+    expect(viaParam.FunctionError).toBeUndefined();
+    // The same keys through the worker's alias: the worker's policy refuses outputs.
+    const asWorker = await lambda.send(
+      new InvokeCommand({ FunctionName: `${SIGNER}:render-worker`, Payload: payload }),
+    );
+    expect(asWorker.FunctionError).toBe("Unhandled");
+    expect(new TextDecoder().decode(asWorker.Payload)).toContain(
+      `keys.0: ${PNG_KEY} is outside what render-worker`,
+    );
+    // Unqualified: no caller, so nothing is signed.
+    const unqualified = await lambda.send(new InvokeCommand({ FunctionName: SIGNER, Payload: payload }));
+    expect(JSON.parse(new TextDecoder().decode(unqualified.Payload))).toMatchObject({
+      errorType: "UnknownSignerCallerError",
+    });
+  });
+
+  it("answers an alias the function does not have with ResourceNotFoundException, and a conflicting qualifier with 400", async () => {
+    const payload = new TextEncoder().encode("{}");
+    const unknown = await lambda
+      .send(new InvokeCommand({ FunctionName: `${SIGNER}:admin`, Payload: payload }))
+      .catch((e: unknown) => e);
+    expect(unknown).toBeInstanceOf(ResourceNotFoundException);
+    expect((unknown as Error).message).toContain(`${SIGNER}:admin`);
+    const conflicting = await lambda
+      .send(new InvokeCommand({ FunctionName: SIGNER_AS_API, Qualifier: "render-worker", Payload: payload }))
+      .catch((e: unknown) => e);
+    expect(conflicting).toMatchObject({ name: "InvalidParameterValueException" });
+  });
+
   it("reports a thrown error as a function error with errorType and errorMessage", async () => {
     const res = await lambda.send(
-      new InvokeCommand({ FunctionName: SIGNER, Payload: new TextEncoder().encode('{"keys":["../x"]}') }),
+      new InvokeCommand({
+        FunctionName: SIGNER_AS_API,
+        Payload: new TextEncoder().encode(`{"tenant":"${TENANT}","keys":["../x"]}`),
+      }),
     );
     expect(res.StatusCode).toBe(200);
     expect(res.FunctionError).toBe("Unhandled");
@@ -323,10 +369,10 @@ describe("local Lambda Invoke API", () => {
   });
 
   it("makes LambdaUrlSigner throw with the function's error message", async () => {
-    const error = await signer.sign(["outputs/../secret"]).catch((e: unknown) => e);
+    const error = await signer.sign(TENANT, ["outputs/../secret"]).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(SignerFunctionError);
     expect((error as SignerFunctionError).errorMessage).toMatch(/^keys\.0: /);
-    expect((error as Error).message).toContain(SIGNER);
+    expect((error as Error).message).toContain(SIGNER_AS_API);
   });
 
   it("answers an unknown function with ResourceNotFoundException", async () => {
@@ -338,8 +384,11 @@ describe("local Lambda Invoke API", () => {
   });
 
   it("accepts the function's ARN as its name", async () => {
-    const arnSigner = new LambdaUrlSigner(lambda, `arn:aws:lambda:us-east-1:000000000000:function:${SIGNER}`);
-    const [signed] = await arnSigner.sign([PDF_KEY]);
+    const arnSigner = new LambdaUrlSigner(
+      lambda,
+      `arn:aws:lambda:us-east-1:000000000000:function:${SIGNER_AS_API}`,
+    );
+    const [signed] = await arnSigner.sign(TENANT, [PDF_KEY]);
     expect(signed?.key).toBe(PDF_KEY);
   });
 
@@ -399,7 +448,7 @@ describe("signing key from Secrets Manager", () => {
 
   it("is read once and shared by concurrent callers", async () => {
     const before = secrets.calls();
-    const load = secretsManagerPrivateKey({ client, secretId: SECRET_ARN });
+    const load = secretsManagerPrivateKey({ client, secretId: SECRET_ARN, publicKeyPem: keys.publicKeyPem });
     const pems = await Promise.all([load(), load(), load()]);
     expect(pems).toEqual([keys.privateKeyPem, keys.privateKeyPem, keys.privateKeyPem]);
     await load();
@@ -407,16 +456,45 @@ describe("signing key from Secrets Manager", () => {
   });
 
   it("is fetched again after a failed read", async () => {
-    const load = secretsManagerPrivateKey({ client, secretId: SECRET_ARN });
+    const load = secretsManagerPrivateKey({ client, secretId: SECRET_ARN, publicKeyPem: keys.publicKeyPem });
     secrets.failNext(1);
     await expect(load()).rejects.toThrow(/can't find/);
     await expect(load()).resolves.toBe(keys.privateKeyPem);
   });
 
   it("is refused when the secret is not a PEM private key, without echoing it", async () => {
-    const load = secretsManagerPrivateKey({ client, secretId: "kiln-not-a-key" });
+    const load = secretsManagerPrivateKey({
+      client,
+      secretId: "kiln-not-a-key",
+      publicKeyPem: keys.publicKeyPem,
+    });
     const error = (await load().catch((e: unknown) => e)) as Error;
     expect(error.message).toBe("Secret kiln-not-a-key does not hold a PEM private key.");
+  });
+
+  it("is the version whose public half the signer's key id names: AWSPREVIOUS while a rotation's deploy is half done", async () => {
+    const rotated = await loadOrCreateSigningKeys(join(dataDir, "rotated"));
+    const stranger = await loadOrCreateSigningKeys(join(dataDir, "stranger"));
+    const ROTATING = "kiln-rotating";
+    // The deploy has written the new key; the previous one is AWSPREVIOUS, as PutSecretValue leaves it.
+    const rotating = await startSecretsManagerStandIn(
+      new Map([[ROTATING, rotated.privateKeyPem]]),
+      new Map([[ROTATING, keys.privateKeyPem]]),
+    );
+    const rotatingClient = new SecretsManagerClient(localClientConfig(rotating.endpoint));
+    try {
+      const load = (publicKeyPem: string) =>
+        secretsManagerPrivateKey({ client: rotatingClient, secretId: ROTATING, publicKeyPem })();
+      // A signer still configured with the old id signs with the old key, which the edge still trusts.
+      await expect(load(keys.publicKeyPem)).resolves.toBe(keys.privateKeyPem);
+      await expect(load(rotated.publicKeyPem)).resolves.toBe(rotated.privateKeyPem);
+      await expect(load(stranger.publicKeyPem)).rejects.toThrow(
+        `Secret ${ROTATING} holds no private key matching the signer's public key`,
+      );
+    } finally {
+      rotatingClient.destroy();
+      await rotating.stop();
+    }
   });
 
   describe("sign-assets Lambda entry", () => {
@@ -449,6 +527,7 @@ describe("signing key from Secrets Manager", () => {
         [ENV.cdnBaseUrl]: edge.url,
         [ENV.keyPairId]: keys.keyPairId,
         [ENV.signingKeySecretArn]: SECRET_ARN,
+        [ENV.signingPublicKey]: keys.publicKeyPem,
         [ENV.signedUrlTtlSeconds]: "120",
         AWS_ENDPOINT_URL_SECRETS_MANAGER: secrets.endpoint,
         AWS_REGION: "us-east-1",
@@ -458,8 +537,17 @@ describe("signing key from Secrets Manager", () => {
       vi.resetModules();
       const { handler } = await import("../../functions/handlers/sign-assets/index.js");
       const before = secrets.calls();
-      const first = await handler({ keys: [PNG_KEY] });
-      await handler({ keys: [PDF_KEY] });
+      // Lambda's context for an invocation through the api's alias.
+      const context = {
+        invokedFunctionArn: `arn:aws:lambda:us-east-1:000000000000:function:${SIGNER_AS_API}`,
+        functionName: SIGNER,
+        functionVersion: "$LATEST",
+        memoryLimitInMB: "256",
+        awsRequestId: "req-1",
+        getRemainingTimeInMillis: () => 10_000,
+      } as unknown as Context;
+      const first = await handler({ tenant: TENANT, keys: [PNG_KEY] }, context);
+      await handler({ tenant: TENANT, keys: [PDF_KEY] }, context);
       expect(secrets.calls() - before).toBe(1);
 
       const [signed] = first.urls;

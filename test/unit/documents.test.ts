@@ -84,11 +84,11 @@ describe("assets", () => {
     await assets.put(assetObjectKey("acme", "brand/logo.png"), new Uint8Array([1]), "image/png");
     await assets.put(assetObjectKey("acme", "fonts/a.woff2"), new Uint8Array([1]), "font/woff2");
     const signer = new FakeUrlSigner(new FixedClock(new Date("2026-11-20T10:00:00Z")));
-    const calls: Array<{ keys: readonly string[]; ttl?: number }> = [];
+    const calls: Array<{ tenant: string; keys: readonly string[]; ttl?: number }> = [];
     const recording = {
-      sign: async (keys: readonly string[], ttl?: number) => {
-        calls.push({ keys, ...(ttl === undefined ? {} : { ttl }) });
-        return signer.sign(keys);
+      sign: async (tenant: string, keys: readonly string[], ttl?: number) => {
+        calls.push({ tenant, keys, ...(ttl === undefined ? {} : { ttl }) });
+        return signer.sign(tenant, keys);
       },
     };
     const urls = await signJobAssets({ assets, signer: recording, ttlSeconds: 120 }, "acme", {
@@ -98,7 +98,9 @@ describe("assets", () => {
     });
     expect(Object.keys(urls)).toEqual(["logo", "font", "again"]);
     expect(urls.logo).toContain("assets/acme/brand/logo.png");
-    expect(calls).toEqual([{ keys: ["assets/acme/brand/logo.png", "assets/acme/fonts/a.woff2"], ttl: 120 }]);
+    expect(calls).toEqual([
+      { tenant: "acme", keys: ["assets/acme/brand/logo.png", "assets/acme/fonts/a.woff2"], ttl: 120 },
+    ]);
   });
 
   it("fails the job before rendering when an asset is missing, naming it; another tenant's asset is missing too", async () => {

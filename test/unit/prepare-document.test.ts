@@ -17,11 +17,11 @@ const NOW = new Date("2026-11-20T10:00:00Z");
 function setup() {
   const templates = { versions: new MemoryTemplateStore(), sources: new MemoryTemplateSourceStore() };
   const assets = new MemoryAssetStore();
-  const signed: Array<{ keys: readonly string[]; ttl: number | undefined; at: number }> = [];
+  const signed: Array<{ tenant: string; keys: readonly string[]; ttl: number | undefined; at: number }> = [];
   let now = NOW.getTime();
   const signer = {
-    async sign(keys: readonly string[], ttl?: number): Promise<SignedUrl[]> {
-      signed.push({ keys, ttl, at: now });
+    async sign(tenant: string, keys: readonly string[], ttl?: number): Promise<SignedUrl[]> {
+      signed.push({ tenant, keys, ttl, at: now });
       const expires = Math.floor(now / 1000) + (ttl ?? 300);
       return keys.map((key) => ({ key, url: `https://cdn.test/${key}?Expires=${expires}`, expiresAt: "" }));
     },
@@ -65,7 +65,7 @@ describe("prepareDocument (worker steps 1–3)", () => {
       `<h1>Ada &amp; Co</h1><img src="https://cdn.test/assets/acme/brand/logo.png?Expires=${Math.floor((NOW.getTime() + 3_600_000) / 1000) + 120}">`,
     );
     expect(s.signed).toEqual([
-      { keys: ["assets/acme/brand/logo.png"], ttl: 120, at: NOW.getTime() + 3_600_000 },
+      { tenant: "acme", keys: ["assets/acme/brand/logo.png"], ttl: 120, at: NOW.getTime() + 3_600_000 },
     ]);
     expect(doc.output.pdf?.footerTemplate).toBe('<span>INV-7 · <span class="pageNumber"></span></span>');
     expect(doc.page).toEqual({

@@ -18,7 +18,10 @@ class FixedClock implements Clock {
   }
 }
 
-function setup(options: { at?: string; defaultTtlSeconds?: number; baseUrl?: string } = {}) {
+/** How Lambda reports an invocation through the api's alias. */
+const API_ARN = "arn:aws:lambda:us-east-1:123456789012:function:kiln-dev-sign-assets:api";
+
+function setup(options: { at?: string; apiTtlSeconds?: number; baseUrl?: string } = {}) {
   const clock = new FixedClock(new Date(options.at ?? "2026-11-02T10:00:10Z"));
   let keyLoads = 0;
   const signer = new CloudFrontUrlSigner({
@@ -29,9 +32,18 @@ function setup(options: { at?: string; defaultTtlSeconds?: number; baseUrl?: str
       return privateKeyPem;
     },
     clock,
-    defaultTtlSeconds: options.defaultTtlSeconds ?? 300,
+    defaultTtlSeconds: 300,
   });
-  return { clock, signer, handler: makeHandler({ signer }), keyLoads: () => keyLoads };
+  const raw = makeHandler({
+    signer,
+    callerTtls: { api: options.apiTtlSeconds ?? 300, "render-worker": 120 },
+  });
+  // The api's requests, for the tenant KEY belongs to, unless the event says otherwise.
+  const handler = (event: unknown) =>
+    raw(event !== null && typeof event === "object" ? { tenant: "ab", ...event } : event, {
+      invokedFunctionArn: API_ARN,
+    });
+  return { clock, signer, raw, handler, keyLoads: () => keyLoads };
 }
 
 /** Checks a canned-policy URL independently of the signer library: Resource = URL minus the signing params. */
@@ -62,9 +74,9 @@ async function validationIssues(promise: Promise<unknown>) {
 describe("sign-assets handler with the CloudFront signer", () => {
   it("returns one CloudFront canned-policy URL per key, signed over the URL it hands out", async () => {
     const { handler } = setup();
-    const { urls } = await handler({ keys: [KEY, "outputs/cd/second.pdf"] });
+    const { urls } = await handler({ keys: [KEY, "outputs/ab/second.pdf"] });
 
-    expect(urls.map((u) => u.key)).toEqual([KEY, "outputs/cd/second.pdf"]);
+    expect(urls.map((u) => u.key)).toEqual([KEY, "outputs/ab/second.pdf"]);
     const first = urls[0];
     expect(first).toBeDefined();
     if (!first) return;
@@ -97,8 +109,8 @@ describe("sign-assets handler with the CloudFront signer", () => {
     expect(validFor).toBeLessThanOrEqual(600);
   });
 
-  it("uses the signer's configured TTL unless the caller sends one", async () => {
-    const { handler } = setup({ at: "2026-11-02T10:00:00Z", defaultTtlSeconds: 900 });
+  it("uses the caller's configured TTL unless the caller sends one", async () => {
+    const { handler } = setup({ at: "2026-11-02T10:00:00Z", apiTtlSeconds: 900 });
     const configured = await handler({ keys: [KEY] });
     expect(configured.urls[0]?.expiresAt).toBe("2026-11-02T10:30:00.000Z");
 
@@ -108,7 +120,7 @@ describe("sign-assets handler with the CloudFront signer", () => {
 
   it("signs keys with URL-safe punctuation exactly as they appear in the URL", async () => {
     const { handler } = setup({ baseUrl: "https://cdn.kiln.test/prefix/" });
-    const key = "outputs/it's(1)!*.png";
+    const key = "outputs/ab/it's(1)!*.png";
     const { urls } = await handler({ keys: [key] });
     const { resource } = verifyCannedUrl(urls[0]?.url ?? "");
     expect(resource).toBe(`https://cdn.kiln.test/prefix/${key}`);
@@ -133,12 +145,12 @@ describe("sign-assets handler with the CloudFront signer", () => {
 
   it("names the offending index among several keys", async () => {
     const { handler } = setup();
-    const issues = await validationIssues(handler({ keys: [KEY, "outputs/../x"] }));
+    const issues = await validationIssues(handler({ keys: [KEY, "outputs/ab/../x"] }));
     expect(issues.map((i) => i.field)).toEqual(["keys.1"]);
   });
 
   it("accepts TTLs from 30 s to one hour and rejects anything else, naming ttlSeconds", async () => {
-    const { handler } = setup();
+    const { handler } = setup({ apiTtlSeconds: 3600 });
     await expect(handler({ keys: [KEY], ttlSeconds: 30 })).resolves.toBeDefined();
     await expect(handler({ keys: [KEY], ttlSeconds: 3600 })).resolves.toBeDefined();
     for (const ttlSeconds of [29, 3601, 0, -5, 120.5, "300"]) {
@@ -151,7 +163,7 @@ describe("sign-assets handler with the CloudFront signer", () => {
     const { handler } = setup();
     expect((await validationIssues(handler({}))).map((i) => i.field)).toEqual(["keys"]);
     expect((await validationIssues(handler({ keys: [] }))).map((i) => i.field)).toEqual(["keys"]);
-    const tooMany = Array.from({ length: 101 }, (_, i) => `outputs/${i}.png`);
+    const tooMany = Array.from({ length: 101 }, (_, i) => `outputs/ab/${i}.png`);
     expect((await validationIssues(handler({ keys: tooMany }))).map((i) => i.field)).toEqual(["keys"]);
     expect((await validationIssues(handler({ keys: [KEY], bucket: "x" }))).map((i) => i.field)).toEqual([
       "bucket",
@@ -161,7 +173,7 @@ describe("sign-assets handler with the CloudFront signer", () => {
 
   it("validates keys when the signer is used directly too", async () => {
     const { signer } = setup();
-    const issues = await validationIssues(signer.sign(["../etc/passwd"]));
+    const issues = await validationIssues(signer.sign(["../etc/passwd"], 300));
     expect(issues.map((i) => i.field)).toEqual(["keys.0"]);
   });
 
@@ -170,5 +182,41 @@ describe("sign-assets handler with the CloudFront signer", () => {
     expect(make("cdn.kiln.test")).toThrow(/not an absolute URL/);
     expect(make("ftp://cdn.kiln.test")).toThrow(/http\(s\)/);
     expect(make("https://cdn.kiln.test/?a=1")).toThrow(/query/);
+  });
+});
+
+describe("sign-assets handler: the caller's policy", () => {
+  const arn = (qualifier?: string) =>
+    `arn:aws:lambda:us-east-1:123456789012:function:kiln-dev-sign-assets${qualifier ? `:${qualifier}` : ""}`;
+
+  it("signs for the worker only its tenant's assets, for at most its TTL", async () => {
+    const { raw } = setup({ at: "2026-11-02T10:00:00Z" });
+    const worker = { invokedFunctionArn: arn("render-worker") };
+    const { urls } = await raw({ tenant: "acme", keys: ["assets/acme/logo.png"], ttlSeconds: 120 }, worker);
+    expect(verifyCannedUrl(urls[0]?.url ?? "").resource).toBe(`${BASE_URL}/assets/acme/logo.png`);
+
+    const refused = await validationIssues(
+      raw(
+        {
+          tenant: "acme",
+          keys: ["assets/acme/ok.png", "assets/other/logo.png", "outputs/acme/x.png", "assets/acme-x/y.png"],
+          ttlSeconds: 121,
+        },
+        worker,
+      ),
+    );
+    expect(refused.map((i) => i.field)).toEqual(["keys.1", "keys.2", "keys.3", "ttlSeconds"]);
+    expect(refused[0]?.message).toContain("assets/other/logo.png");
+  });
+
+  it("refuses an invocation that came through no caller alias, before reading the key", async () => {
+    const { raw, keyLoads } = setup();
+    const event = { tenant: "ab", keys: [KEY] };
+    for (const invokedFunctionArn of [arn(), arn("7"), arn("$LATEST"), arn("admin"), ""]) {
+      const error = await raw(event, { invokedFunctionArn }).catch((e: unknown) => e);
+      expect(error).toMatchObject({ name: "UnknownSignerCallerError", code: "unknown_signer_caller" });
+    }
+    await expect(raw(event)).rejects.toMatchObject({ code: "unknown_signer_caller" });
+    expect(keyLoads()).toBe(0);
   });
 });

@@ -1,7 +1,7 @@
 import { getSignedUrl } from "@aws-sdk/cloudfront-signer";
-import type { Clock, SignedUrl, UrlSigner } from "../../core/ports.js";
+import type { Clock, SignedUrl } from "../../core/ports.js";
 import { parseOrThrow } from "../../core/render-request.js";
-import { SignRequestSchema, signedUrlExpiry } from "../../core/signing-policy.js";
+import { SignKeysSchema, signedUrlExpiry } from "../../core/signing-policy.js";
 
 export interface CloudFrontUrlSignerOptions {
   /** Distribution base URL, e.g. `https://d111111abcdef8.cloudfront.net`; a path prefix is kept. */
@@ -16,11 +16,12 @@ export interface CloudFrontUrlSignerOptions {
 }
 
 /**
- * Mints CloudFront signed URLs with a canned policy. Expiries are aligned to TTL windows
+ * The key holder, inside the signer function (which decides what a caller may have signed): mints
+ * CloudFront signed URLs with a canned policy. Expiries are aligned to TTL windows
  * (`signedUrlExpiry`), so signing one key twice within a window yields the same URL and the
  * browser and CDN caches keep working.
  */
-export class CloudFrontUrlSigner implements UrlSigner {
+export class CloudFrontUrlSigner {
   private readonly baseUrl: string;
 
   constructor(private readonly options: CloudFrontUrlSignerOptions) {
@@ -44,7 +45,7 @@ export class CloudFrontUrlSigner implements UrlSigner {
 
   async sign(keys: readonly string[], ttlSeconds?: number): Promise<SignedUrl[]> {
     // Validated here too: a key that escapes its path (`..`, `//`) must never get a signature.
-    const request = parseOrThrow(SignRequestSchema, { keys, ttlSeconds });
+    const request = parseOrThrow(SignKeysSchema, { keys, ttlSeconds });
     const privateKey = await this.options.privateKeyPem();
     const expiry = signedUrlExpiry(
       this.options.clock.now(),

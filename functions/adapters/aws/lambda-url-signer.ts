@@ -22,7 +22,8 @@ export class SignerFunctionError extends Error {
 
 /**
  * The api and worker side of URL signing: asks the signer function, which alone can read the private
- * key, to sign. Works against AWS Lambda and against the local Invoke API alike.
+ * key, to sign. `functionName` names the caller's alias (`<signer>:api`), which decides what the signer
+ * signs for it. Works against AWS Lambda and against the local Invoke API alike.
  */
 export class LambdaUrlSigner implements UrlSigner {
   constructor(
@@ -30,12 +31,12 @@ export class LambdaUrlSigner implements UrlSigner {
     private readonly functionName: string,
   ) {}
 
-  async sign(keys: readonly string[], ttlSeconds?: number): Promise<SignedUrl[]> {
+  async sign(tenant: string, keys: readonly string[], ttlSeconds?: number): Promise<SignedUrl[]> {
     const response = await this.client.send(
       new InvokeCommand({
         FunctionName: this.functionName,
         InvocationType: "RequestResponse",
-        Payload: new TextEncoder().encode(JSON.stringify({ keys, ttlSeconds })),
+        Payload: new TextEncoder().encode(JSON.stringify({ tenant, keys, ttlSeconds })),
       }),
     );
     const text = response.Payload ? new TextDecoder().decode(response.Payload) : "";

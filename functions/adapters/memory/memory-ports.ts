@@ -340,7 +340,7 @@ export class FixedClock implements Clock {
 /** Signs by naming the key and expiry in the URL; enough for handlers that only pass URLs along. */
 export class FakeUrlSigner implements UrlSigner {
   constructor(private readonly clock: Clock) {}
-  async sign(keys: readonly string[], ttlSeconds = 300): Promise<SignedUrl[]> {
+  async sign(_tenant: string, keys: readonly string[], ttlSeconds = 300): Promise<SignedUrl[]> {
     const expiresAt = new Date(this.clock.now().getTime() + ttlSeconds * 1000).toISOString();
     return keys.map((key) => ({ key, url: `https://cdn.test/${key}?expires=${expiresAt}`, expiresAt }));
   }

@@ -103,7 +103,7 @@ export const batchHandlers: Pick<OperationHandlers, "submitBatch" | "getBatch" |
       }
     }
     const keys = [batch.manifestKey, batch.zipKey].filter((k): k is string => k !== undefined);
-    const signed = keys.length > 0 ? await deps.signer.sign(keys) : [];
+    const signed = keys.length > 0 ? await deps.signer.sign(tenant, keys) : [];
     const urlOf = (key: string | undefined) => signed.find((s) => s.key === key);
     const manifest = urlOf(batch.manifestKey);
     const zip = urlOf(batch.zipKey);
@@ -140,7 +140,7 @@ export const batchHandlers: Pick<OperationHandlers, "submitBatch" | "getBatch" |
     const entries =
       start < batch.total ? await batches.store.listJobs(tenant, batch.id, { from: start, to }) : [];
     const keys = [...new Set(entries.flatMap((e) => (e.output ? [e.output.key] : [])))];
-    const signed = keys.length > 0 ? await deps.signer.sign(keys) : [];
+    const signed = keys.length > 0 ? await deps.signer.sign(tenant, keys) : [];
     const byKey = new Map(signed.map((s) => [s.key, s]));
     return json(200, {
       items: entries.map((e) => {

@@ -54,7 +54,7 @@ export const renderHandlers: Pick<
   async getRender({ tenant, params: { id } }, deps) {
     const job = JOB_ID.test(id) ? await deps.jobs.get(tenant, id) : undefined;
     if (!job) throw new NotFoundError(`No render job ${id}.`);
-    const [url] = job.output ? await deps.signer.sign([job.output.key]) : [];
+    const [url] = job.output ? await deps.signer.sign(tenant, [job.output.key]) : [];
     return json(200, toJobView(job, url));
   },
 

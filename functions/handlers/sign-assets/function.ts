@@ -29,10 +29,23 @@ export const signAssetsFunction = defineFunction({
       z.string().min(1),
       "the ARN of the Secrets Manager secret holding the PEM private key",
     ),
+    // Which private key to sign with: the one whose public half is this (see secrets-manager-private-key.ts).
+    signingPublicKeyPem: resource(
+      ENV.signingPublicKey,
+      z.string().includes("-----BEGIN PUBLIC KEY-----"),
+      "the SPKI PEM public key registered under the key pair id",
+    ),
+    // Each caller's TTL is also its cap (signing-policy.ts): the api gets this one for every output URL.
     signedUrlTtlSeconds: setting(
       ENV.signedUrlTtlSeconds,
       z.coerce.number().int().min(30).max(3600).default(SIGNED_URL_DEFAULT_TTL_SECONDS),
-      "a whole number of seconds between 30 and 3600, or leave it unset",
+      "the api's URL TTL: a whole number of seconds between 30 and 3600, or leave it unset",
+    ),
+    // The render worker's asset URL TTL, the same setting as the worker's: the longest it may ask for.
+    assetUrlTtlSeconds: setting(
+      ENV.assetUrlTtlSeconds,
+      z.coerce.number().int().min(30).max(3600).default(SIGNED_URL_DEFAULT_TTL_SECONDS),
+      "the render worker's asset URL TTL: a whole number of seconds between 30 and 3600, or leave it unset",
     ),
   },
 });

@@ -2,6 +2,7 @@
 import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { CloudFrontUrlSigner } from "../../adapters/aws/cloudfront-url-signer.js";
 import { secretsManagerPrivateKey } from "../../adapters/aws/secrets-manager-private-key.js";
+import type { CallerTtls } from "../../core/signing-policy.js";
 import type { ConfigOf } from "../function-definition.js";
 import type { ClientsOf, FunctionRuntime } from "../wiring.js";
 import type { signAssetsFunction } from "./function.js";
@@ -16,6 +17,7 @@ export function wireSignAssets(
 ) {
   return makeHandler({
     logger: runtime.logger,
+    callerTtls: callerTtlsOf(config),
     signer: new CloudFrontUrlSigner({
       baseUrl: config.cdnBaseUrl,
       keyPairId: config.keyPairId,
@@ -23,9 +25,15 @@ export function wireSignAssets(
       privateKeyPem: secretsManagerPrivateKey({
         client: clients.secretsManager,
         secretId: config.signingKeySecretArn,
+        publicKeyPem: config.signingPublicKeyPem,
       }),
       clock: runtime.clock,
       defaultTtlSeconds: config.signedUrlTtlSeconds,
     }),
   });
+}
+
+/** Each caller's TTL (and cap), from the signer's configuration. */
+export function callerTtlsOf(config: ConfigOf<typeof signAssetsFunction>): CallerTtls {
+  return { api: config.signedUrlTtlSeconds, "render-worker": config.assetUrlTtlSeconds };
 }

@@ -62,9 +62,13 @@ function deployment(stack: KilnStack) {
     renderQueueUrl: arn(stack.renderQueue.queue.queueArn),
     webhookQueueUrl: arn(stack.webhooks.queue.queueArn),
     batchQueueUrl: arn(stack.batches.queue.queueArn),
-    signerFunctionName: arn(stack.signer.function.functionArn),
     signingKeySecretArn: arn(stack.signingKey.secret.secretArn),
     webhookSecretsKey: arn(stack.webhooks.secretsKey.keyArn),
+  };
+  // Each caller invokes the signer through its own alias, and may invoke that one only.
+  const signerAlias: Partial<Record<FunctionName, string>> = {
+    api: arn(stack.signer.aliases.api.functionArn),
+    renderWorker: arn(stack.signer.aliases["render-worker"].functionArn),
   };
   const eventSourceQueue: Partial<Record<FunctionName, string>> = {
     renderWorker: settings.renderQueueUrl,
@@ -81,7 +85,7 @@ function deployment(stack: KilnStack) {
   };
   const roleId = (name: FunctionName) =>
     stack.getLogicalId(roles[name].node.defaultChild as Parameters<KilnStack["getLogicalId"]>[0]);
-  return { settings, eventSourceQueue, roleId };
+  return { settings, signerAlias, eventSourceQueue, roleId };
 }
 
 /** What a declaration grants, line by line. */
@@ -138,9 +142,14 @@ describe("function roles", () => {
   const names = Object.keys(FUNCTION_DEFINITIONS) as FunctionName[];
 
   it.each(names)("%s holds exactly what its definition declares", (name) => {
-    const { settings, eventSourceQueue, roleId } = deployment(synth.stack);
+    const { settings, signerAlias, eventSourceQueue, roleId } = deployment(synth.stack);
     const resourceOf = (setting: string) => {
-      const arn = setting === EVENT_SOURCE_QUEUE ? eventSourceQueue[name] : settings[setting];
+      const arn =
+        setting === EVENT_SOURCE_QUEUE
+          ? eventSourceQueue[name]
+          : setting === "signerFunctionName"
+            ? signerAlias[name]
+            : settings[setting];
       if (!arn) throw new Error(`the test knows no resource for ${name}'s ${setting}`);
       return arn;
     };

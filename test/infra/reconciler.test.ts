@@ -49,12 +49,18 @@ describe("the reconciler", () => {
     expect(vars[ENV.reconcileFinalDeliveryGraceSeconds]).toBe("60");
   });
 
-  it("may only query, read and update the jobs table and send to the render and webhook queues", () => {
+  it("may only query, read and update the jobs table, send to the render and webhook queues, and count the render queue's backlog", () => {
     const role = logicalIdOf(json, "Reconciler/Function/Role", "AWS::IAM::Role");
     const actions = (allowStatementsByRole(json).get(role) ?? []).flatMap(actionsOf);
     const ours = actions.filter((a: string) => !a.startsWith("logs:") && !a.startsWith("xray:"));
     expect([...new Set(ours)].sort()).toEqual(
-      ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem", "sqs:SendMessage"].sort(),
+      [
+        "dynamodb:GetItem",
+        "dynamodb:Query",
+        "dynamodb:UpdateItem",
+        "sqs:GetQueueAttributes",
+        "sqs:SendMessage",
+      ].sort(),
     );
   });
 

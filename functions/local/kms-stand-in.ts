@@ -1,8 +1,7 @@
 import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
 import { mkdir, readFile } from "node:fs/promises";
-import { createServer } from "node:http";
 import { join } from "node:path";
-import { listenOnLoopback } from "./loopback.js";
+import { AwsJsonError, startAwsJsonServer } from "./aws-json-protocol.js";
 import { createExclusively } from "./signing-keys.js";
 
 export interface KmsStandIn {
@@ -18,15 +17,6 @@ const TAG_BYTES = 16;
 /** Encrypt's limit on AWS. */
 const MAX_PLAINTEXT_BYTES = 4096;
 
-class KmsError extends Error {
-  constructor(
-    readonly type: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
 /**
  * Encrypt and Decrypt of symmetric keys over KMS's JSON protocol (x-amz-json-1.1, `TrentService.*`):
  * the calls Kiln makes for webhook secrets. The real KMSClient runs against it unchanged. A ciphertext
@@ -36,40 +26,14 @@ class KmsError extends Error {
  * `keys` maps each key id callers use (an ARN, id or alias) to its 32 bytes of key material.
  */
 export async function startKmsStandIn(keys: ReadonlyMap<string, Buffer>): Promise<KmsStandIn> {
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on("data", (c: Buffer) => chunks.push(c));
-    req.on("end", () => {
-      const reply = (status: number, body: unknown) => {
-        const text = JSON.stringify(body);
-        res.writeHead(status, {
-          "content-type": "application/x-amz-json-1.1",
-          "content-length": Buffer.byteLength(text),
-        });
-        res.end(text);
-      };
-      try {
-        const target = String(req.headers["x-amz-target"] ?? "");
-        let input: Record<string, unknown>;
-        try {
-          input = JSON.parse(Buffer.concat(chunks).toString("utf8")) as Record<string, unknown>;
-        } catch {
-          throw new KmsError("SerializationException", "The body is not JSON.");
-        }
-        if (target === "TrentService.Encrypt") reply(200, encrypt(keys, input));
-        else if (target === "TrentService.Decrypt") reply(200, decrypt(keys, input));
-        else
-          throw new KmsError(
-            "UnsupportedOperationException",
-            `Only Encrypt and Decrypt are served locally, not ${target}.`,
-          );
-      } catch (err) {
-        if (!(err instanceof KmsError)) throw err;
-        reply(400, { __type: err.type, message: err.message });
-      }
-    });
+  const { url, stop } = await startAwsJsonServer((target, input) => {
+    if (target === "TrentService.Encrypt") return encrypt(keys, input);
+    if (target === "TrentService.Decrypt") return decrypt(keys, input);
+    throw new AwsJsonError(
+      "UnsupportedOperationException",
+      `Only Encrypt and Decrypt are served locally, not ${target}.`,
+    );
   });
-  const { url, stop } = await listenOnLoopback(server, 0);
   return { endpoint: url, stop };
 }
 
@@ -78,7 +42,7 @@ function encrypt(keys: ReadonlyMap<string, Buffer>, input: Record<string, unknow
   const key = keyOf(keys, keyId);
   const plaintext = Buffer.from(String(input.Plaintext ?? ""), "base64");
   if (plaintext.length === 0 || plaintext.length > MAX_PLAINTEXT_BYTES) {
-    throw new KmsError("ValidationException", `Plaintext must be 1 to ${MAX_PLAINTEXT_BYTES} bytes.`);
+    throw new AwsJsonError("ValidationException", `Plaintext must be 1 to ${MAX_PLAINTEXT_BYTES} bytes.`);
   }
   const id = Buffer.from(keyId, "utf8");
   const nonce = randomBytes(NONCE_BYTES);
@@ -96,14 +60,14 @@ function encrypt(keys: ReadonlyMap<string, Buffer>, input: Record<string, unknow
 }
 
 function decrypt(keys: ReadonlyMap<string, Buffer>, input: Record<string, unknown>) {
-  const invalid = () => new KmsError("InvalidCiphertextException", "The ciphertext does not decrypt.");
+  const invalid = () => new AwsJsonError("InvalidCiphertextException", "The ciphertext does not decrypt.");
   const blob = Buffer.from(String(input.CiphertextBlob ?? ""), "base64");
   const idLength = blob[1] ?? 0;
   const start = 2 + idLength;
   if (blob[0] !== BLOB_VERSION || blob.length < start + NONCE_BYTES + TAG_BYTES) throw invalid();
   const keyId = blob.subarray(2, start).toString("utf8");
   if (input.KeyId !== undefined && input.KeyId !== keyId) {
-    throw new KmsError(
+    throw new AwsJsonError(
       "IncorrectKeyException",
       `The ciphertext was not encrypted under ${String(input.KeyId)}.`,
     );
@@ -133,7 +97,7 @@ function decrypt(keys: ReadonlyMap<string, Buffer>, input: Record<string, unknow
 
 function keyOf(keys: ReadonlyMap<string, Buffer>, keyId: string): Buffer {
   const key = keys.get(keyId);
-  if (!key) throw new KmsError("NotFoundException", `Key '${keyId}' does not exist.`);
+  if (!key) throw new AwsJsonError("NotFoundException", `Key '${keyId}' does not exist.`);
   return key;
 }
 

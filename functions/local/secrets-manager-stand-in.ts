@@ -1,5 +1,4 @@
-import { createServer } from "node:http";
-import { listenOnLoopback } from "./loopback.js";
+import { AwsJsonError, startAwsJsonServer } from "./aws-json-protocol.js";
 
 export interface SecretsManagerStandIn {
   /** `http://127.0.0.1:<port>`, for the client's endpoint (AWS_ENDPOINT_URL_SECRETS_MANAGER). */
@@ -23,58 +22,29 @@ export async function startSecretsManagerStandIn(
 ): Promise<SecretsManagerStandIn> {
   let calls = 0;
   let failures = 0;
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on("data", (c: Buffer) => chunks.push(c));
-    req.on("end", () => {
-      const reply = (status: number, body: unknown) => {
-        const text = JSON.stringify(body);
-        res.writeHead(status, {
-          "content-type": "application/x-amz-json-1.1",
-          "content-length": Buffer.byteLength(text),
-        });
-        res.end(text);
-      };
-      if (req.headers["x-amz-target"] !== "secretsmanager.GetSecretValue") {
-        reply(400, { __type: "InvalidRequestException", message: "Only GetSecretValue is served locally." });
-        return;
-      }
-      calls += 1;
-      let secretId = "";
-      let stage = "AWSCURRENT";
-      try {
-        const body = JSON.parse(Buffer.concat(chunks).toString("utf8")) as {
-          SecretId?: unknown;
-          VersionStage?: unknown;
-        };
-        secretId = String(body.SecretId);
-        if (body.VersionStage !== undefined) stage = String(body.VersionStage);
-      } catch {
-        reply(400, { __type: "SerializationException", message: "The body is not JSON." });
-        return;
-      }
-      const secret = (stage === "AWSCURRENT" ? secrets : stage === "AWSPREVIOUS" ? previous : new Map()).get(
-        secretId,
-      );
-      if (failures > 0 || secret === undefined) {
-        failures = Math.max(0, failures - 1);
-        reply(400, {
-          __type: "ResourceNotFoundException",
-          message: "Secrets Manager can't find the specified secret.",
-        });
-        return;
-      }
-      reply(200, {
-        ARN: secretId,
-        Name: secretId.split(":").at(-1),
-        SecretString: secret,
-        VersionId: `local-${stage.toLowerCase()}`,
-        VersionStages: [stage],
-        CreatedDate: Date.now() / 1000,
-      });
-    });
+  const { url, stop } = await startAwsJsonServer((target, input) => {
+    if (target !== "secretsmanager.GetSecretValue") {
+      throw new AwsJsonError("InvalidRequestException", "Only GetSecretValue is served locally.");
+    }
+    calls += 1;
+    const secretId = String(input.SecretId);
+    const stage = input.VersionStage === undefined ? "AWSCURRENT" : String(input.VersionStage);
+    const secret = (stage === "AWSCURRENT" ? secrets : stage === "AWSPREVIOUS" ? previous : new Map()).get(
+      secretId,
+    );
+    if (failures > 0 || secret === undefined) {
+      failures = Math.max(0, failures - 1);
+      throw new AwsJsonError("ResourceNotFoundException", "Secrets Manager can't find the specified secret.");
+    }
+    return {
+      ARN: secretId,
+      Name: secretId.split(":").at(-1),
+      SecretString: secret,
+      VersionId: `local-${stage.toLowerCase()}`,
+      VersionStages: [stage],
+      CreatedDate: Date.now() / 1000,
+    };
   });
-  const { url, stop } = await listenOnLoopback(server, 0);
   return {
     endpoint: url,
     calls: () => calls,

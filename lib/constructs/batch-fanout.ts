@@ -58,7 +58,6 @@ export interface BatchFanOutProps {
 export class BatchFanOut extends Construct {
   public readonly queue: sqs.Queue;
   public readonly deadLetterQueue: sqs.Queue;
-  public readonly encryptionKey?: kms.IKey;
   public readonly function: ServiceFunction["function"];
   public readonly role: iam.Role;
 
@@ -78,7 +77,6 @@ export class BatchFanOut extends Construct {
     });
     this.queue = queue;
     this.deadLetterQueue = deadLetterQueue;
-    this.encryptionKey = props.encryptionKey;
 
     const fanOut = new ServiceFunction(this, "FanOut", {
       ...definedFunctionProps(batchFanOutFunction, {

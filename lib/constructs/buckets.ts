@@ -56,8 +56,6 @@ export class KilnBuckets extends Construct {
   public readonly assets: s3.Bucket;
   public readonly accessLogs: s3.Bucket;
   public readonly outputsExpirationDays: number;
-  /** Key of the outputs, templates and assets buckets, when customer-managed. */
-  public readonly encryptionKey?: kms.IKey;
 
   constructor(scope: Construct, id: string, props: KilnBucketsProps = {}) {
     super(scope, id);
@@ -108,7 +106,6 @@ export class KilnBuckets extends Construct {
         "This is the access-log target of the other buckets and CloudFront; logging it into itself would log its own log deliveries.",
     });
 
-    this.encryptionKey = props.encryptionKey;
     const logged = (prefix: string): s3.BucketProps => ({
       ...common,
       ...(props.encryptionKey && {

@@ -30,7 +30,6 @@ export interface JobsTableProps {
  */
 export class JobsTable extends Construct {
   public readonly table: dynamodb.Table;
-  public readonly encryptionKey?: kms.IKey;
   /** The table's global secondary indexes, for metrics and alarms. */
   public readonly indexNames: readonly string[] = [BATCH_JOBS_INDEX.indexName, OPEN_JOBS_INDEX.indexName];
 
@@ -55,7 +54,6 @@ export class JobsTable extends Construct {
       deletionProtection: props.deletionProtection ?? true,
       removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
     });
-    this.encryptionKey = props.encryptionKey;
     // Sparse: only jobs of a batch carry its keys. Projects what a batch's counts and manifest read.
     this.table.addGlobalSecondaryIndex({
       indexName: BATCH_JOBS_INDEX.indexName,

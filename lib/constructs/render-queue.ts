@@ -35,7 +35,6 @@ export class RenderQueue extends Construct {
   public readonly deadLetterQueue: sqs.Queue;
   public readonly visibilityTimeout: Duration;
   public readonly maxReceiveCount: number;
-  public readonly encryptionKey?: kms.IKey;
 
   constructor(scope: Construct, id: string, props: RenderQueueProps) {
     super(scope, id);
@@ -66,7 +65,6 @@ export class RenderQueue extends Construct {
       maxReceiveCount: this.maxReceiveCount,
       encryptionKey: props.encryptionKey,
     });
-    this.encryptionKey = props.encryptionKey;
     this.queue = queue;
     this.deadLetterQueue = deadLetterQueue;
   }

@@ -39,7 +39,6 @@ export interface RequestPayloadsProps {
  */
 export class RequestPayloads extends Construct {
   public readonly bucket: s3.Bucket;
-  public readonly encryptionKey?: kms.IKey;
 
   constructor(scope: Construct, id: string, props: RequestPayloadsProps) {
     super(scope, id);
@@ -51,7 +50,6 @@ export class RequestPayloads extends Construct {
       );
     }
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
-    this.encryptionKey = props.encryptionKey;
     this.bucket = new s3.Bucket(this, "Bucket", {
       blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
       ...(props.encryptionKey

@@ -59,7 +59,6 @@ export interface WebhookDeliveryProps {
 export class WebhookDelivery extends Construct {
   public readonly queue: sqs.Queue;
   public readonly deadLetterQueue: sqs.Queue;
-  public readonly encryptionKey?: kms.IKey;
   public readonly function: ServiceFunction["function"];
   public readonly role: iam.Role;
   /** Encrypts tenants' webhook signing secrets. */
@@ -83,7 +82,6 @@ export class WebhookDelivery extends Construct {
     });
     this.queue = queue;
     this.deadLetterQueue = deadLetterQueue;
-    this.encryptionKey = props.encryptionKey;
 
     this.secretsKey = new kms.Key(this, "SecretsKey", {
       description:

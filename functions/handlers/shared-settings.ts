@@ -1,6 +1,7 @@
 /** Settings that several functions read, described once. */
 import { z } from "zod";
-import { ENV, JOB_RETENTION_DAYS } from "../core/constants.js";
+import { ENV, JOB_RETENTION_DAYS, SIGNED_URL_DEFAULT_TTL_SECONDS } from "../core/constants.js";
+import { SIGNED_URL_TTL_BOUNDS } from "../core/signing-policy.js";
 import { DEFAULT_CALLBACK_POLICY } from "../core/webhooks.js";
 import { resource, setting } from "./function-definition.js";
 
@@ -31,6 +32,17 @@ export const SHARED_SETTINGS = {
     ENV.cdnBaseUrl,
     z.url({ protocol: /^https?$/ }),
     "the distribution's base URL, where signed URLs point, e.g. https://d111111abcdef8.cloudfront.net",
+  ),
+  // The worker asks for asset URLs this long; the signer lets the worker have them no longer.
+  assetUrlTtlSeconds: setting(
+    ENV.assetUrlTtlSeconds,
+    z.coerce
+      .number()
+      .int()
+      .min(SIGNED_URL_TTL_BOUNDS.min)
+      .max(SIGNED_URL_TTL_BOUNDS.max)
+      .default(SIGNED_URL_DEFAULT_TTL_SECONDS),
+    `seconds the asset URLs minted for a render stay valid (${SIGNED_URL_TTL_BOUNDS.min}–${SIGNED_URL_TTL_BOUNDS.max})`,
   ),
   jobRetentionDays: setting(
     ENV.jobRetentionDays,

@@ -1,14 +1,7 @@
 /** The render worker, described once: see function-definition.ts. Its adapters are wired in wire.ts. */
 import { z } from "zod";
 import { ASSETS } from "../../core/assets.js";
-import {
-  ENV,
-  OUTPUTS,
-  PAYLOADS,
-  RENDER_QUEUE,
-  RENDERS_PER_BROWSER,
-  SIGNED_URL_DEFAULT_TTL_SECONDS,
-} from "../../core/constants.js";
+import { ENV, OUTPUTS, PAYLOADS, RENDER_QUEUE, RENDERS_PER_BROWSER } from "../../core/constants.js";
 import { RenderMessageSchema } from "../../core/messages.js";
 import { SERVICES } from "../../core/observability.js";
 import { TEMPLATES } from "../../core/templates.js";
@@ -105,10 +98,6 @@ export const renderWorkerFunction = defineFunction({
       wholeNumber(1, 43_200).default(300),
       "the longest wait in seconds before a retry (1–43200)",
     ),
-    assetUrlTtlSeconds: setting(
-      ENV.assetUrlTtlSeconds,
-      wholeNumber(30, 3600).default(SIGNED_URL_DEFAULT_TTL_SECONDS),
-      "seconds the asset URLs minted for a render stay valid (30–3600)",
-    ),
+    assetUrlTtlSeconds: shared.assetUrlTtlSeconds,
   },
 });

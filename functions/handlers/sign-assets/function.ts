@@ -5,6 +5,7 @@
 import { z } from "zod";
 import { ENV, SIGNED_URL_DEFAULT_TTL_SECONDS } from "../../core/constants.js";
 import { SERVICES } from "../../core/observability.js";
+import { SIGNED_URL_TTL_BOUNDS } from "../../core/signing-policy.js";
 import { defineFunction, resource, setting } from "../function-definition.js";
 import { SHARED_SETTINGS as shared } from "../shared-settings.js";
 
@@ -38,14 +39,15 @@ export const signAssetsFunction = defineFunction({
     // Each caller's TTL is also its cap (signing-policy.ts): the api gets this one for every output URL.
     signedUrlTtlSeconds: setting(
       ENV.signedUrlTtlSeconds,
-      z.coerce.number().int().min(30).max(3600).default(SIGNED_URL_DEFAULT_TTL_SECONDS),
+      z.coerce
+        .number()
+        .int()
+        .min(SIGNED_URL_TTL_BOUNDS.min)
+        .max(SIGNED_URL_TTL_BOUNDS.max)
+        .default(SIGNED_URL_DEFAULT_TTL_SECONDS),
       "the api's URL TTL: a whole number of seconds between 30 and 3600, or leave it unset",
     ),
-    // The render worker's asset URL TTL, the same setting as the worker's: the longest it may ask for.
-    assetUrlTtlSeconds: setting(
-      ENV.assetUrlTtlSeconds,
-      z.coerce.number().int().min(30).max(3600).default(SIGNED_URL_DEFAULT_TTL_SECONDS),
-      "the render worker's asset URL TTL: a whole number of seconds between 30 and 3600, or leave it unset",
-    ),
+    // The render worker's asset URL TTL, the worker's own setting: the longest it may ask for.
+    assetUrlTtlSeconds: shared.assetUrlTtlSeconds,
   },
 });

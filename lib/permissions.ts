@@ -21,18 +21,12 @@ import {
 import { grantKeyUse } from "./constructs/encryption-key.js";
 import { iamResourceFinding } from "./constructs/nag-findings.js";
 
-/** A customer-managed key a store is encrypted with: the function then also needs it for the store. */
-interface Encrypted {
-  /** @default - none (AWS managed or owned key: nothing to grant) */
-  readonly encryptionKey?: kms.IKey;
-}
-
 /** The deployed resource behind a setting a definition declares access to. */
 export type DeclaredResource =
-  | ({ readonly table: dynamodb.ITable } & Encrypted)
-  | ({ readonly bucket: s3.IBucket } & Encrypted)
-  | ({ readonly queue: sqs.IQueue } & Encrypted)
-  | ({ readonly secret: secretsmanager.ISecret } & Encrypted)
+  | { readonly table: dynamodb.ITable }
+  | { readonly bucket: s3.IBucket }
+  | { readonly queue: sqs.IQueue }
+  | { readonly secret: secretsmanager.ISecret }
   /** A key the function uses itself (encrypts and decrypts with). */
   | { readonly key: kms.IKey }
   /** A function the grantee may invoke; its own `grantInvoke` decides which ARNs (the signer's). */
@@ -132,9 +126,8 @@ function grantAccess(
   grantKeyUse(role, storeKey(resource), actions.some(writes));
 }
 
-/** The customer-managed key a store is encrypted with: the one given, else the store's own. */
+/** The customer-managed key a store is encrypted with, if any: the function needs it for the store. */
 function storeKey(resource: DeclaredResource): kms.IKey | undefined {
-  if ("encryptionKey" in resource && resource.encryptionKey) return resource.encryptionKey;
   if ("table" in resource) return resource.table.encryptionKey;
   if ("bucket" in resource) return resource.bucket.encryptionKey;
   if ("queue" in resource) return resource.queue.encryptionMasterKey;
@@ -142,7 +135,7 @@ function storeKey(resource: DeclaredResource): kms.IKey | undefined {
   return undefined;
 }
 
-export interface QueueEventSourceOptions extends Encrypted {
+export interface QueueEventSourceOptions {
   readonly batchSize: number;
   readonly maxConcurrency: number;
 }
@@ -171,7 +164,7 @@ export function addQueueEventSource(
   role.addToPolicy(
     new iam.PolicyStatement({ actions: [...EVENT_SOURCE_ACTIONS], resources: [queue.queueArn] }),
   );
-  grantKeyUse(role, options.encryptionKey ?? queue.encryptionMasterKey, false);
+  grantKeyUse(role, queue.encryptionMasterKey, false);
   const declared = (definition.permissions as Record<string, ResourceAccess | undefined>)[EVENT_SOURCE_QUEUE];
   if (declared) grantAccess(role, definition.name, EVENT_SOURCE_QUEUE, declared, { queue });
   return mapping;

@@ -209,8 +209,13 @@ describe("grantDeclared", () => {
     const key = new kms.Key(stack, "Key");
     const table = new dynamodb.Table(stack, "Table", {
       partitionKey: { name: "pk", type: dynamodb.AttributeType.STRING },
+      encryption: dynamodb.TableEncryption.CUSTOMER_MANAGED,
+      encryptionKey: key,
     });
-    const bucket = new s3.Bucket(stack, "Bucket");
+    const bucket = new s3.Bucket(stack, "Bucket", {
+      encryption: s3.BucketEncryption.KMS,
+      encryptionKey: key,
+    });
     return { stack, role, key, table, bucket };
   };
   const statementsOf = (stack: Stack) =>
@@ -225,13 +230,13 @@ describe("grantDeclared", () => {
   it("adds the store's customer-managed key: decrypt to read, data keys too to write", () => {
     const { stack, role, key, table } = fixture();
     // The reconciler reads and updates jobs; the worker only reads templates.
-    grantDeclared(role, FUNCTION_DEFINITIONS.reconciler, { jobsTable: { table, encryptionKey: key } });
+    grantDeclared(role, FUNCTION_DEFINITIONS.reconciler, { jobsTable: { table } });
     const keyId = stack.getLogicalId(key.node.defaultChild as kms.CfnKey);
     expect(kmsActions(stack, keyId)).toEqual(["kms:Decrypt", "kms:GenerateDataKey"]);
 
     const reader = fixture();
     grantDeclared(reader.role, FUNCTION_DEFINITIONS.renderWorker, {
-      templatesBucket: { bucket: reader.bucket, encryptionKey: reader.key },
+      templatesBucket: { bucket: reader.bucket },
     });
     const readerKey = reader.stack.getLogicalId(reader.key.node.defaultChild as kms.CfnKey);
     expect(kmsActions(reader.stack, readerKey)).toEqual(["kms:Decrypt"]);

@@ -118,15 +118,15 @@ describe("the preview page", () => {
       await chooseTemplate(page, "receipt", 2);
       // Version 2 has a schema without examples and was never rendered here: its data starts empty,
       // and the schema names what is missing, instead of the inline template's data being kept.
-      expect(await dataError(page, "data.total")).toContain("data.total");
+      expect(await errorIn(page, "#data-error", "data.total")).toContain("data.total");
       expect(await page.$eval("#data", (t) => (t as HTMLTextAreaElement).value)).toBe("{}");
       expect(await page.$eval("#source", (t) => (t as HTMLTextAreaElement).value)).toBe(RECEIPT_HTML);
 
-      await replaceData(page, '{"name": "Ada Lovelace", "total": 12.5}');
+      await replaceText(page, "#data", '{"name": "Ada Lovelace", "total": 12.5}');
       const ada = await renderedSha(page, first);
       const adaImage = await displayedImage(page);
 
-      await replaceData(page, '{"name": "Grace Hopper", "total": 99}');
+      await replaceText(page, "#data", '{"name": "Grace Hopper", "total": 99}');
       const grace = await renderedSha(page, ada);
       const graceImage = await displayedImage(page);
       expect(grace).not.toBe(ada);
@@ -138,12 +138,12 @@ describe("the preview page", () => {
       );
       await page.screenshot({ path: join(SHOTS, "receipt.png") });
 
-      await replaceData(page, '{"name": "Grace Hopper", "total": "lots"}');
-      const schemaError = await dataError(page, "data.total");
+      await replaceText(page, "#data", '{"name": "Grace Hopper", "total": "lots"}');
+      const schemaError = await errorIn(page, "#data-error", "data.total");
       expect(schemaError).toMatch(/data\.total: .*number/);
 
-      await replaceData(page, '{"name": "Grace Hopper",\n  "total": }');
-      const jsonError = await dataError(page, "not valid JSON");
+      await replaceText(page, "#data", '{"name": "Grace Hopper",\n  "total": }');
+      const jsonError = await errorIn(page, "#data-error", "not valid JSON");
       expect(jsonError).toContain("line 2, column 12");
       expect(await page.$eval("#data", (t) => t.getAttribute("aria-invalid"))).toBe("true");
     });
@@ -162,7 +162,9 @@ describe("the preview page", () => {
           inputs.map((i) => (i as HTMLInputElement).dataset.assetName),
         ),
       ).toEqual(["script", "seal", "signature"]);
-      expect(await textOf(page, "#assets-error")).toContain("assets.script: the template uses it");
+      expect(await errorIn(page, "#assets-error", "assets.script")).toContain(
+        "assets.script: the template uses it",
+      );
       expect(await page.$("#download")).toBeNull();
 
       await page.type("#asset-key-seal", "certificate/seal.svg");
@@ -171,8 +173,8 @@ describe("the preview page", () => {
       expect(await page.$eval("#asset-key-script", (i) => (i as HTMLInputElement).value)).toBe(
         "certificate/great-vibes-latin-400.woff2",
       );
-      await setNumber(page, "#width", 1123);
-      await setNumber(page, "#height", 794);
+      await replaceText(page, "#width", "1123");
+      await replaceText(page, "#height", "794");
       const certificate = await renderedSha(page, "", 1123);
       const png = await displayedImage(page);
       expect([png.width, png.height]).toEqual([1123, 794]);
@@ -182,25 +184,34 @@ describe("the preview page", () => {
       await page.screenshot({ path: join(SHOTS, "certificate-page.png"), fullPage: true });
 
       // A refused render leaves no image and no download of the earlier data behind.
-      await replaceData(page, JSON.stringify({ ...certificateExample, issued: "yesterday" }));
-      const refusal = await page.waitForFunction(
-        () => {
-          const box = document.querySelector<HTMLElement>("#result-error");
-          return box && !box.hidden && box.textContent?.includes("data.issued") ? box.textContent : false;
-        },
-        { timeout: 60_000 },
+      await replaceText(page, "#data", JSON.stringify({ ...certificateExample, issued: "yesterday" }));
+      expect(await errorIn(page, "#result-error", "data.issued")).toMatch(
+        /^invalid_request: .*data\.issued: /,
       );
-      expect(await refusal.jsonValue()).toMatch(/^invalid_request: .*data\.issued: /);
-      expect(await dataError(page, "data.issued")).toMatch(/^data\.issued: /);
+      expect(await errorIn(page, "#data-error", "data.issued")).toMatch(/^data\.issued: /);
       expect(
         await page.$eval("#image", (img) => [(img as HTMLImageElement).hidden, img.getAttribute("src")]),
       ).toEqual([true, null]);
       expect(await page.$("#download")).toBeNull();
       await page.screenshot({ path: join(SHOTS, "certificate-refused.png"), fullPage: true });
 
-      await replaceData(page, JSON.stringify({ ...certificateExample, recipient: "Grace Hopper" }, null, 2));
+      await replaceText(
+        page,
+        "#data",
+        JSON.stringify({ ...certificateExample, recipient: "Grace Hopper" }, null, 2),
+      );
       const grace = await renderedSha(page, certificate);
       expect(grace).not.toBe(certificate);
+
+      // A job that fails (an asset key with nothing stored under it) clears the result the same way.
+      await replaceText(page, "#asset-key-seal", "certificate/no-such-seal.svg");
+      expect(await errorIn(page, "#result-error", "asset_missing")).toContain(
+        '"seal" (certificate/no-such-seal.svg)',
+      );
+      expect(await page.$("#download")).toBeNull();
+      expect(await page.$eval("#image", (img) => (img as HTMLImageElement).hidden)).toBe(true);
+      await replaceText(page, "#asset-key-seal", "certificate/seal.svg");
+      expect(await renderedSha(page, "")).toBe(grace);
 
       await page.select("#format", "pdf");
       const pdfPage = inkStats(await renderedPdf(page));
@@ -261,15 +272,10 @@ async function chooseTemplate(page: Page, id: string, version: number): Promise<
   await page.waitForFunction(() => !document.querySelector<HTMLElement>("#stored-html")?.hidden);
 }
 
-async function replaceData(page: Page, text: string): Promise<void> {
-  await page.$eval("#data", (t) => (t as HTMLTextAreaElement).select());
+async function replaceText(page: Page, selector: string, text: string): Promise<void> {
+  await page.$eval(selector, (t) => (t as HTMLTextAreaElement | HTMLInputElement).select());
   await page.keyboard.press("Backspace");
-  await page.type("#data", text);
-}
-
-async function setNumber(page: Page, selector: string, value: number): Promise<void> {
-  await page.$eval(selector, (i) => (i as HTMLInputElement).select());
-  await page.type(selector, String(value));
+  await page.type(selector, text);
 }
 
 /** Chooses a file for an asset's upload input and waits until the stored key fills its key input. */
@@ -282,10 +288,6 @@ async function upload(page: Page, name: string, file: string): Promise<void> {
     { timeout: 60_000 },
     name,
   );
-}
-
-async function textOf(page: Page, selector: string): Promise<string> {
-  return page.$eval(selector, (e) => e.textContent ?? "");
 }
 
 /** Waits until the page shows a loaded output other than `previous` (of `width` pixels), and returns its sha256. */
@@ -316,14 +318,15 @@ async function renderedPdf(page: Page): Promise<PNG> {
   return elementShot(page, "#pdf canvas", "certificate-pdf.png");
 }
 
-/** Waits for the data editor's error to mention `fragment` and returns the whole message. */
-async function dataError(page: Page, fragment: string): Promise<string> {
+/** Waits for an error box (`#data-error`, `#result-error`…) to mention `fragment`; returns its text. */
+async function errorIn(page: Page, box: string, fragment: string): Promise<string> {
   const handle = await page.waitForFunction(
-    (f) => {
-      const box = document.querySelector<HTMLElement>("#data-error");
-      return box && !box.hidden && box.textContent?.includes(f) ? box.textContent : false;
+    (selector, f) => {
+      const element = document.querySelector<HTMLElement>(selector);
+      return element && !element.hidden && element.textContent?.includes(f) ? element.textContent : false;
     },
     { timeout: 60_000 },
+    box,
     fragment,
   );
   return (await handle.jsonValue()) as string;

@@ -20,7 +20,7 @@ let choice = 0;
 let inFlight;
 let debounce;
 let pdfjs;
-/** What is being edited: inline HTML, or a stored version once its source has loaded. */
+/** What is being edited: inline HTML, a stored version once its source has loaded, or unavailable. */
 let template = { inline: true };
 
 function setStatus(text) {
@@ -439,7 +439,7 @@ async function refresh() {
   inFlight = controller;
   const { signal } = controller;
   const current = () => mine === generation && !signal.aborted;
-  if (template.loading) return;
+  if (template.unavailable) return;
 
   clearErrors();
   const fail = (status) => {
@@ -572,7 +572,8 @@ async function onTemplateChange() {
     return refresh();
   }
   const { id, version } = JSON.parse(value);
-  template = { loading: true };
+  // Nothing renders until the version's source is here (and not at all if it cannot be loaded).
+  template = { unavailable: true };
   $("inline-html").hidden = true;
   $("stored-html").hidden = true;
   setStatus(`loading ${id} @ ${version}…`);

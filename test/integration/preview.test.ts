@@ -37,9 +37,11 @@ beforeAll(async () => {
     await readFile(join(CERTIFICATE, "templates", "certificate.schema.json"), "utf8"),
   );
   [certificateExample] = schema.examples;
+  const html = await readFile(join(CERTIFICATE, "templates", "certificate.html"), "utf8");
+  await ts.clientA.createTemplate({ id: "certificate", html, schema });
   await ts.clientA.createTemplate({
     id: "certificate",
-    html: await readFile(join(CERTIFICATE, "templates", "certificate.html"), "utf8"),
+    html: html.replace("Kiln Academy", "Kiln Academy · Second edition"),
     schema,
   });
   // The seal is already stored: the page picks it by key; the font and signature it uploads itself.
@@ -70,7 +72,7 @@ const listTemplates = (apiKey: string) =>
 describe("GET /v1/templates", () => {
   it("lists each of the tenant's own templates once, at its latest version", async () => {
     expect(await listTemplates(TENANT_A.apiKey)).toEqual([
-      expect.objectContaining({ id: "certificate", version: 1, hasSchema: true }),
+      expect.objectContaining({ id: "certificate", version: 2, hasSchema: true }),
       expect.objectContaining({ id: "receipt", version: 2, hasSchema: true }),
     ]);
     expect(await listTemplates(TENANT_B.apiKey)).toEqual([
@@ -231,6 +233,18 @@ describe("the preview page", () => {
       });
       expect(await page.$eval("#asset-key-script", (i) => (i as HTMLInputElement).value)).toBe(
         "certificate/great-vibes-latin-400.woff2",
+      );
+      await renderedPdf(page);
+      // A version not rendered yet: its schema's example, and the keys version 1 last rendered with.
+      await chooseTemplate(page, "certificate", 2);
+      expect(await page.$eval("#source", (t) => (t as HTMLTextAreaElement).value)).toContain(
+        "Second edition",
+      );
+      expect(JSON.parse(await page.$eval("#data", (t) => (t as HTMLTextAreaElement).value))).toEqual(
+        certificateExample,
+      );
+      expect(await page.$eval("#asset-key-seal", (i) => (i as HTMLInputElement).value)).toBe(
+        "certificate/seal.svg",
       );
       await renderedPdf(page);
     });

@@ -477,6 +477,7 @@ async function refresh() {
       return fail(`refused (${submitted.status})`);
     }
     store.set(templateKey(), { data: $("data").value, assets: request.assets });
+    if (!template.inline) store.set(`assets:${template.id}`, request.assets);
     let job = submitted.body;
     while (job.status !== "succeeded" && job.status !== "failed") {
       await wait(POLL_MS, signal);
@@ -598,7 +599,8 @@ async function onTemplateChange() {
   $("load-example").hidden = example === undefined;
   const remembered = store.get(templateKey());
   $("data").value = remembered?.data ?? JSON.stringify(example ?? {}, null, 2);
-  showAssetRows(assetNames(html), remembered?.assets ?? {});
+  // A version not rendered here yet starts from the keys another version of the template last used.
+  showAssetRows(assetNames(html), remembered?.assets ?? store.get(`assets:${id}`) ?? {});
   return refresh();
 }
 

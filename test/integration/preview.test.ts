@@ -180,6 +180,14 @@ describe("the preview page", () => {
       const certificate = await renderedSha(page, "", 1123);
       const png = await displayedImage(page);
       expect([png.width, png.height]).toEqual([1123, 794]);
+      // Keys uploaded or rendered with are offered to pick from in every asset row.
+      expect(
+        await page.$$eval("#asset-keys option", (o) => o.map((x) => (x as HTMLOptionElement).value)),
+      ).toEqual([
+        "certificate/great-vibes-latin-400.woff2",
+        "certificate/seal.svg",
+        "certificate/signature.svg",
+      ]);
       const shown = inkStats(await elementShot(page, "#image", "certificate.png"));
       expect(shown.inked).toBeGreaterThan(0.05);
       expect(shown.colours).toBeGreaterThan(200);
@@ -214,6 +222,9 @@ describe("the preview page", () => {
       expect(await page.$eval("#image", (img) => (img as HTMLImageElement).hidden)).toBe(true);
       await replaceText(page, "#asset-key-seal", "certificate/seal.svg");
       expect(await renderedSha(page, "")).toBe(grace);
+      expect(
+        await page.$$eval("#asset-keys option", (o) => o.map((x) => (x as HTMLOptionElement).value)),
+      ).not.toContain("certificate/no-such-seal.svg");
 
       await page.select("#format", "pdf");
       const pdfPage = inkStats(await renderedPdf(page));

@@ -215,9 +215,9 @@ function chosenAssets() {
   return refs;
 }
 
-function rememberAssetKey(key) {
-  const known = new Set(store.get("asset-keys") ?? []);
-  known.add(key);
+/** Keys uploaded or rendered with here, offered in every asset row. */
+function rememberAssetKeys(keys) {
+  const known = new Set([...(store.get("asset-keys") ?? []), ...keys]);
   store.set("asset-keys", [...known].sort());
   listKnownAssetKeys();
 }
@@ -290,7 +290,7 @@ async function uploadAsset(name, upload, input) {
     return;
   }
   input.value = stored.body.key;
-  rememberAssetKey(stored.body.key);
+  rememberAssetKeys([stored.body.key]);
   clearTimeout(debounce);
   refresh();
 }
@@ -499,6 +499,8 @@ async function refresh() {
       showError("result-error", `The render failed: ${describeError(job.error)}`);
       return fail(`failed after ${seconds} s`);
     }
+    // Only keys a render has found: a missing one is not offered again.
+    rememberAssetKeys(Object.values(request.assets));
     await showOutput(job, current);
     if (!current()) return;
     canvas.classList.remove("stale");

@@ -1,10 +1,13 @@
-import { mkdir } from "node:fs/promises";
+import { mkdir, readFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import chromium from "@sparticuz/chromium";
 import { PNG } from "pngjs";
-import puppeteer, { type Browser, type Page } from "puppeteer-core";
+import puppeteer, { type Browser, type ElementHandle, type Page } from "puppeteer-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { chromiumExecutable } from "../../functions/adapters/chromium/executable.js";
 import { KilnClient } from "../../functions/client/kiln-client.js";
+import { REPO_ROOT } from "../../lib/handler-entries.js";
 import { startTestStack, TENANT_A, TENANT_B, type TestStack } from "./helpers/local-stack.js";
 
 const RECEIPT_SCHEMA = {
@@ -15,16 +18,39 @@ const RECEIPT_SCHEMA = {
 const RECEIPT_HTML =
   "<main style=\"font-family:'Open Sans';padding:40px\"><h1 style='font-size:64px;margin:0'>{{ name }}</h1>" +
   "<p style='font-size:40px'>Total {{ total }}</p></main>";
+const CERTIFICATE = join(REPO_ROOT, "examples", "certificate");
+const CERTIFICATE_ASSETS = join(CERTIFICATE, "assets", "certificate");
+/** Screenshots of the page, to look at. */
+const SHOTS = join(tmpdir(), "kiln-preview-test");
 
 let ts: TestStack;
 let browser: Browser;
+let certificateExample: Record<string, unknown>;
 
 beforeAll(async () => {
   ts = await startTestStack();
-  // Version 2 carries the schema: the listing and the page must offer the latest version.
+  // Version 2 carries the schema: the listing offers the latest version, the page every version.
   await ts.clientA.createTemplate({ id: "receipt", html: "<p>{{ name }}</p>" });
   await ts.clientA.createTemplate({ id: "receipt", html: RECEIPT_HTML, schema: RECEIPT_SCHEMA });
   await ts.clientB.createTemplate({ id: "globex-letter", html: "<p>{{ name }}</p>" });
+  const schema = JSON.parse(
+    await readFile(join(CERTIFICATE, "templates", "certificate.schema.json"), "utf8"),
+  );
+  [certificateExample] = schema.examples;
+  const html = await readFile(join(CERTIFICATE, "templates", "certificate.html"), "utf8");
+  await ts.clientA.createTemplate({ id: "certificate", html, schema });
+  await ts.clientA.createTemplate({
+    id: "certificate",
+    html: html.replace("Kiln Academy", "Kiln Academy · Second edition"),
+    schema,
+  });
+  // The seal is already stored: the page picks it by key; the font and signature it uploads itself.
+  await ts.clientA.putAsset(
+    "certificate/seal.svg",
+    await readFile(join(CERTIFICATE_ASSETS, "seal.svg")),
+    "image/svg+xml",
+  );
+  await mkdir(SHOTS, { recursive: true });
   // The test's own browser, the same Chromium build the render pool uses, with JavaScript on.
   browser = await puppeteer.launch({
     executablePath: await chromiumExecutable(),
@@ -46,6 +72,7 @@ const listTemplates = (apiKey: string) =>
 describe("GET /v1/templates", () => {
   it("lists each of the tenant's own templates once, at its latest version", async () => {
     expect(await listTemplates(TENANT_A.apiKey)).toEqual([
+      expect.objectContaining({ id: "certificate", version: 2, hasSchema: true }),
       expect.objectContaining({ id: "receipt", version: 2, hasSchema: true }),
     ]);
     expect(await listTemplates(TENANT_B.apiKey)).toEqual([
@@ -68,36 +95,40 @@ describe("the preview page", () => {
     expect(await res.text()).toContain(`content="${TENANT_A.apiKey}"`);
   });
 
+  it("relays outputs from the local edge only", async () => {
+    const elsewhere = new URL("/preview/output", ts.stack.apiUrl);
+    elsewhere.searchParams.set("url", `${ts.stack.apiUrl}/v1/renders`);
+    const refused = await fetch(elsewhere);
+    expect(refused.status).toBe(400);
+    expect(await refused.text()).toContain("url: must be a signed URL on the local edge");
+    // On the edge but unsigned: the edge's own refusal comes back, not the object.
+    const unsigned = new URL("/preview/output", ts.stack.apiUrl);
+    unsigned.searchParams.set("url", `${ts.stack.edgeUrl}/outputs/anything.pdf`);
+    expect((await fetch(unsigned)).status).toBe(403);
+  });
+
   it("re-renders as the data is edited, and shows schema and JSON errors next to the data", async () => {
-    const page = await browser.newPage();
-    const problems: string[] = [];
-    // A 400 answer is logged by Chrome as a failed load, and is expected here; CSP refusals are not.
-    page.on("console", (m) => {
-      if (m.type() === "error" && /Content Security Policy/i.test(m.text())) problems.push(m.text());
-    });
-    page.on("pageerror", (e) => problems.push(String(e)));
-    try {
-      await page.goto(ts.stack.previewUrl);
+    await withPage(async (page) => {
       // The inline example renders first, through the API and the edge.
       const first = await renderedSha(page, "");
       expect(first).toMatch(/^[0-9a-f]{64}$/);
 
-      const receipt = JSON.stringify({ id: "receipt", version: 2 });
-      await page.waitForFunction(
-        (value) =>
-          [...document.querySelectorAll("#template option")].some((o) => o.getAttribute("value") === value),
-        {},
-        receipt,
+      // Every version is offered, not only the latest.
+      expect(await optionLabels(page)).toEqual(
+        expect.arrayContaining(["receipt @ 2 (latest, with schema)", "receipt @ 1"]),
       );
-      await page.select("#template", receipt);
-      // The example data has no total: the template's schema refuses it, named by the data editor.
-      expect(await dataError(page, "data.total")).toContain("data.total");
+      await chooseTemplate(page, "receipt", 2);
+      // Version 2 has a schema without examples and was never rendered here: its data starts empty,
+      // and the schema names what is missing, instead of the inline template's data being kept.
+      expect(await errorIn(page, "#data-error", "data.total")).toContain("data.total");
+      expect(await page.$eval("#data", (t) => (t as HTMLTextAreaElement).value)).toBe("{}");
+      expect(await page.$eval("#source", (t) => (t as HTMLTextAreaElement).value)).toBe(RECEIPT_HTML);
 
-      await replaceData(page, '{"name": "Ada Lovelace", "total": 12.5}');
+      await replaceText(page, "#data", '{"name": "Ada Lovelace", "total": 12.5}');
       const ada = await renderedSha(page, first);
       const adaImage = await displayedImage(page);
 
-      await replaceData(page, '{"name": "Grace Hopper", "total": 99}');
+      await replaceText(page, "#data", '{"name": "Grace Hopper", "total": 99}');
       const grace = await renderedSha(page, ada);
       const graceImage = await displayedImage(page);
       expect(grace).not.toBe(ada);
@@ -107,53 +138,220 @@ describe("the preview page", () => {
       expect(await page.$eval("#download", (a) => (a as HTMLAnchorElement).href)).toBe(
         await page.$eval("#image", (img) => (img as HTMLImageElement).src),
       );
-      await mkdir("out", { recursive: true });
-      await page.screenshot({ path: "out/preview.png" });
+      await page.screenshot({ path: join(SHOTS, "receipt.png") });
 
-      await replaceData(page, '{"name": "Grace Hopper", "total": "lots"}');
-      const schemaError = await dataError(page, "data.total");
+      await replaceText(page, "#data", '{"name": "Grace Hopper", "total": "lots"}');
+      const schemaError = await errorIn(page, "#data-error", "data.total");
       expect(schemaError).toMatch(/data\.total: .*number/);
 
-      await replaceData(page, '{"name": "Grace Hopper",\n  "total": }');
-      const jsonError = await dataError(page, "not valid JSON");
+      await replaceText(page, "#data", '{"name": "Grace Hopper",\n  "total": }');
+      const jsonError = await errorIn(page, "#data-error", "not valid JSON");
       expect(jsonError).toContain("line 2, column 12");
       expect(await page.$eval("#data", (t) => t.getAttribute("aria-invalid"))).toBe("true");
+    });
+  });
 
-      expect(problems).toEqual([]);
-    } finally {
-      await page.close();
-    }
+  it("renders the certificate with its assets, clears a failed render, and shows the PDF page by page", async () => {
+    await withPage(async (page) => {
+      await renderedSha(page, "");
+      await chooseTemplate(page, "certificate", 1);
+      // The schema's first example is the data; the template's three assets each get a row.
+      expect(JSON.parse(await page.$eval("#data", (t) => (t as HTMLTextAreaElement).value))).toEqual(
+        certificateExample,
+      );
+      expect(
+        await page.$$eval("#asset-rows input[data-asset-name]", (inputs) =>
+          inputs.map((i) => (i as HTMLInputElement).dataset.assetName),
+        ),
+      ).toEqual(["script", "seal", "signature"]);
+      expect(await errorIn(page, "#assets-error", "assets.script")).toContain(
+        "assets.script: the template uses it",
+      );
+      expect(await page.$("#download")).toBeNull();
+
+      await page.type("#asset-key-seal", "certificate/seal.svg");
+      await upload(page, "signature", join(CERTIFICATE_ASSETS, "signature.svg"));
+      await upload(page, "script", join(CERTIFICATE_ASSETS, "great-vibes-latin-400.woff2"));
+      expect(await page.$eval("#asset-key-script", (i) => (i as HTMLInputElement).value)).toBe(
+        "certificate/great-vibes-latin-400.woff2",
+      );
+      await replaceText(page, "#width", "1123");
+      await replaceText(page, "#height", "794");
+      const certificate = await renderedSha(page, "", 1123);
+      const png = await displayedImage(page);
+      expect([png.width, png.height]).toEqual([1123, 794]);
+      // Keys uploaded or rendered with are offered to pick from in every asset row.
+      expect(
+        await page.$$eval("#asset-keys option", (o) => o.map((x) => (x as HTMLOptionElement).value)),
+      ).toEqual([
+        "certificate/great-vibes-latin-400.woff2",
+        "certificate/seal.svg",
+        "certificate/signature.svg",
+      ]);
+      const shown = inkStats(await elementShot(page, "#image", "certificate.png"));
+      expect(shown.inked).toBeGreaterThan(0.05);
+      expect(shown.colours).toBeGreaterThan(200);
+      await page.screenshot({ path: join(SHOTS, "certificate-page.png"), fullPage: true });
+
+      // A refused render leaves no image and no download of the earlier data behind.
+      await replaceText(page, "#data", JSON.stringify({ ...certificateExample, issued: "yesterday" }));
+      expect(await errorIn(page, "#result-error", "data.issued")).toMatch(
+        /^invalid_request: .*data\.issued: /,
+      );
+      expect(await errorIn(page, "#data-error", "data.issued")).toMatch(/^data\.issued: /);
+      expect(
+        await page.$eval("#image", (img) => [(img as HTMLImageElement).hidden, img.getAttribute("src")]),
+      ).toEqual([true, null]);
+      expect(await page.$("#download")).toBeNull();
+      await page.screenshot({ path: join(SHOTS, "certificate-refused.png"), fullPage: true });
+
+      await replaceText(
+        page,
+        "#data",
+        JSON.stringify({ ...certificateExample, recipient: "Grace Hopper" }, null, 2),
+      );
+      const grace = await renderedSha(page, certificate);
+      expect(grace).not.toBe(certificate);
+
+      // A job that fails (an asset key with nothing stored under it) clears the result the same way.
+      await replaceText(page, "#asset-key-seal", "certificate/no-such-seal.svg");
+      expect(await errorIn(page, "#result-error", "asset_missing")).toContain(
+        '"seal" (certificate/no-such-seal.svg)',
+      );
+      expect(await page.$("#download")).toBeNull();
+      expect(await page.$eval("#image", (img) => (img as HTMLImageElement).hidden)).toBe(true);
+      await replaceText(page, "#asset-key-seal", "certificate/seal.svg");
+      expect(await renderedSha(page, "")).toBe(grace);
+      expect(
+        await page.$$eval("#asset-keys option", (o) => o.map((x) => (x as HTMLOptionElement).value)),
+      ).not.toContain("certificate/no-such-seal.svg");
+
+      await page.select("#format", "pdf");
+      const pdfPage = inkStats(await renderedPdf(page));
+      expect(pdfPage.inked).toBeGreaterThan(0.02);
+      expect(pdfPage.colours).toBeGreaterThan(100);
+      expect(await page.$eval("#download", (a) => a.textContent)).toMatch(/^Download PDF/);
+      await page.screenshot({ path: join(SHOTS, "certificate-pdf-page.png"), fullPage: true });
+
+      // Another template gets its own data; coming back restores what the certificate last rendered with.
+      await chooseTemplate(page, "receipt", 1);
+      expect(await page.$eval("#data", (t) => (t as HTMLTextAreaElement).value)).toBe("{}");
+      expect(await page.$eval("#assets", (f) => (f as HTMLElement).hidden)).toBe(true);
+      await chooseTemplate(page, "certificate", 1);
+      expect(JSON.parse(await page.$eval("#data", (t) => (t as HTMLTextAreaElement).value))).toEqual({
+        ...certificateExample,
+        recipient: "Grace Hopper",
+      });
+      expect(await page.$eval("#asset-key-script", (i) => (i as HTMLInputElement).value)).toBe(
+        "certificate/great-vibes-latin-400.woff2",
+      );
+      await renderedPdf(page);
+      // A version not rendered yet: its schema's example, and the keys version 1 last rendered with.
+      await chooseTemplate(page, "certificate", 2);
+      expect(await page.$eval("#source", (t) => (t as HTMLTextAreaElement).value)).toContain(
+        "Second edition",
+      );
+      expect(JSON.parse(await page.$eval("#data", (t) => (t as HTMLTextAreaElement).value))).toEqual(
+        certificateExample,
+      );
+      expect(await page.$eval("#asset-key-seal", (i) => (i as HTMLInputElement).value)).toBe(
+        "certificate/seal.svg",
+      );
+      await renderedPdf(page);
+    });
   });
 });
 
-async function replaceData(page: Page, text: string): Promise<void> {
-  await page.$eval("#data", (t) => (t as HTMLTextAreaElement).select());
-  await page.keyboard.press("Backspace");
-  await page.type("#data", text);
+/** A fresh page of the preview; fails the test on any script error or CSP refusal. */
+async function withPage(use: (page: Page) => Promise<void>): Promise<void> {
+  const page = await browser.newPage();
+  const problems: string[] = [];
+  // A 400 answer is logged by Chrome as a failed load, and is expected here; CSP refusals are not.
+  page.on("console", (m) => {
+    if (m.type() === "error" && /Content Security Policy/i.test(m.text())) problems.push(m.text());
+  });
+  page.on("pageerror", (e) => problems.push(String(e)));
+  try {
+    await page.goto(ts.stack.previewUrl);
+    await use(page);
+    expect(problems).toEqual([]);
+  } finally {
+    await page.close();
+  }
 }
 
-/** Waits until the page shows a loaded output other than `previous`, and returns its sha256. */
-async function renderedSha(page: Page, previous: string): Promise<string> {
+async function optionLabels(page: Page): Promise<string[]> {
+  await page.waitForSelector("#template optgroup");
+  return page.$$eval("#template option", (options) => options.map((o) => o.textContent ?? ""));
+}
+
+/** Selects a stored version and waits until its source is shown. */
+async function chooseTemplate(page: Page, id: string, version: number): Promise<void> {
+  const value = JSON.stringify({ id, version });
+  await page.waitForFunction(
+    (v) => [...document.querySelectorAll("#template option")].some((o) => o.getAttribute("value") === v),
+    {},
+    value,
+  );
+  await page.select("#template", value);
+  await page.waitForFunction(() => !document.querySelector<HTMLElement>("#stored-html")?.hidden);
+}
+
+async function replaceText(page: Page, selector: string, text: string): Promise<void> {
+  await page.$eval(selector, (t) => (t as HTMLTextAreaElement | HTMLInputElement).select());
+  await page.keyboard.press("Backspace");
+  await page.type(selector, text);
+}
+
+/** Chooses a file for an asset's upload input and waits until the stored key fills its key input. */
+async function upload(page: Page, name: string, file: string): Promise<void> {
+  const input = (await page.$(`#asset-file-${name}`)) as ElementHandle<HTMLInputElement> | null;
+  if (!input) throw new Error(`no upload input for asset ${name}`);
+  await input.uploadFile(file);
+  await page.waitForFunction(
+    (n) => document.querySelector<HTMLInputElement>(`#asset-key-${n}`)?.value !== "",
+    { timeout: 60_000 },
+    name,
+  );
+}
+
+/** Waits until the page shows a loaded output other than `previous` (of `width` pixels), and returns its sha256. */
+async function renderedSha(page: Page, previous: string, width?: number): Promise<string> {
   const handle = await page.waitForFunction(
-    (prev) => {
+    (prev, w) => {
       const img = document.querySelector<HTMLImageElement>("#image");
       const sha = img?.dataset.sha256;
-      return img && !img.hidden && sha && sha !== prev && img.complete && img.naturalWidth > 0 ? sha : false;
+      const loaded = img?.complete && img.naturalWidth > 0 && (w === undefined || img.naturalWidth === w);
+      return img && !img.hidden && sha && sha !== prev && loaded ? sha : false;
     },
     { timeout: 60_000 },
     previous,
+    width,
   );
   return (await handle.jsonValue()) as string;
 }
 
-/** Waits for the data editor's error to mention `fragment` and returns the whole message. */
-async function dataError(page: Page, fragment: string): Promise<string> {
-  const handle = await page.waitForFunction(
-    (f) => {
-      const box = document.querySelector<HTMLElement>("#data-error");
-      return box && !box.hidden && box.textContent?.includes(f) ? box.textContent : false;
+/** Waits until the page shows a PDF's first page drawn, and returns a screenshot of that canvas. */
+async function renderedPdf(page: Page): Promise<PNG> {
+  await page.waitForFunction(
+    () => {
+      const pages = document.querySelector<HTMLElement>("#pdf");
+      return pages && !pages.hidden && pages.dataset.sha256 && pages.querySelector("canvas");
     },
     { timeout: 60_000 },
+  );
+  return elementShot(page, "#pdf canvas", "certificate-pdf.png");
+}
+
+/** Waits for an error box (`#data-error`, `#result-error`…) to mention `fragment`; returns its text. */
+async function errorIn(page: Page, box: string, fragment: string): Promise<string> {
+  const handle = await page.waitForFunction(
+    (selector, f) => {
+      const element = document.querySelector<HTMLElement>(selector);
+      return element && !element.hidden && element.textContent?.includes(f) ? element.textContent : false;
+    },
+    { timeout: 60_000 },
+    box,
     fragment,
   );
   return (await handle.jsonValue()) as string;
@@ -166,4 +364,25 @@ async function displayedImage(page: Page): Promise<PNG> {
   const res = await fetch(src);
   expect(res.status).toBe(200);
   return PNG.sync.read(Buffer.from(await res.arrayBuffer()));
+}
+
+/** What the browser shows of one element, saved under SHOTS as `name`. */
+async function elementShot(page: Page, selector: string, name: string): Promise<PNG> {
+  const element = await page.$(selector);
+  if (!element) throw new Error(`nothing matches ${selector}`);
+  const shot = await element.screenshot({ path: join(SHOTS, name) });
+  return PNG.sync.read(Buffer.from(shot));
+}
+
+/**
+ * How much is drawn: the share of pixels not of the most common colour (0 for a blank area) and how
+ * many colours there are (a few for flat boxes, hundreds for anti-aliased text and artwork).
+ */
+function inkStats(png: PNG): { inked: number; colours: number } {
+  const counts = new Map<number, number>();
+  for (let i = 0; i < png.data.length; i += 4) {
+    const rgb = (png.data[i] ?? 0) * 65536 + (png.data[i + 1] ?? 0) * 256 + (png.data[i + 2] ?? 0);
+    counts.set(rgb, (counts.get(rgb) ?? 0) + 1);
+  }
+  return { inked: 1 - Math.max(...counts.values()) / (png.width * png.height), colours: counts.size };
 }

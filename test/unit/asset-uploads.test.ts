@@ -35,7 +35,11 @@ describe("POST /v1/asset-uploads", () => {
     expect(upload).toMatchObject({
       key: "brand/hero.png",
       method: "PUT",
-      headers: { "content-type": "image/png", "content-length": String(bytes), "cache-control": ASSETS.cacheControl },
+      headers: {
+        "content-type": "image/png",
+        "content-length": String(bytes),
+        "cache-control": ASSETS.cacheControl,
+      },
       expiresAt: "2026-12-07T06:05:00.000Z",
     });
     const url = new URL(upload.url);
@@ -60,7 +64,11 @@ describe("POST /v1/asset-uploads", () => {
   it("takes the type from contentType, or from the key's extension for a generic one", async () => {
     const named = JSON.parse((await ask({ key: "fonts/script", contentType: "font/woff2", bytes: 10 })).body);
     expect(named.headers["content-type"]).toBe("font/woff2");
-    const generic = await ask({ key: "data/records.jsonl", contentType: "application/octet-stream", bytes: 10 });
+    const generic = await ask({
+      key: "data/records.jsonl",
+      contentType: "application/octet-stream",
+      bytes: 10,
+    });
     expect(JSON.parse(generic.body).headers["content-type"]).toBe("application/x-ndjson");
   });
 
@@ -71,7 +79,9 @@ describe("POST /v1/asset-uploads", () => {
       return JSON.parse(res.body).error.fields.map((f: { field: string }) => f.field);
     };
     expect(await fieldsOf({ key: "a/../b.png", bytes: 10 })).toEqual(["key"]);
-    expect(await fieldsOf({ key: "page.html", contentType: "text/html", bytes: 10 })).toEqual(["contentType"]);
+    expect(await fieldsOf({ key: "page.html", contentType: "text/html", bytes: 10 })).toEqual([
+      "contentType",
+    ]);
     expect(await fieldsOf({ key: "no-extension", bytes: 10 })).toEqual(["key"]);
     expect(await fieldsOf({ key: "big.png", bytes: ASSETS.maxUploadBytes + 1 })).toEqual(["bytes"]);
     expect(await fieldsOf({ key: "empty.png", bytes: 0 })).toEqual(["bytes"]);

@@ -208,10 +208,12 @@ describe("the limits table in docs/security.md", () => {
 });
 
 describe("request sizes in README.md and docs/", () => {
-  const docs = ["README.md", "docs/deploy.md", "docs/operations.md", "docs/security.md"].map((path) => ({
-    path,
-    text: readFileSync(join(REPO_ROOT, path), "utf8"),
-  }));
+  const docs = ["README.md", "docs/api.md", "docs/deploy.md", "docs/operations.md", "docs/security.md"].map(
+    (path) => ({
+      path,
+      text: readFileSync(join(REPO_ROOT, path), "utf8"),
+    }),
+  );
   /** The first size after each mention of `subject`, within a sentence or table cell. */
   const sizesAfter = (subject: RegExp) =>
     docs.flatMap(({ path, text }) =>

@@ -5,6 +5,7 @@ import { parseArgs } from "node:util";
 import type { BatchSubmissionInput, KilnClient } from "../../functions/client/kiln-client.js";
 import { BATCHES, type BatchView, outputFileName, parseJsonLines } from "../../functions/core/batches.js";
 import { mapConcurrently } from "../../functions/core/concurrency.js";
+import { uploadAsset } from "./assets.js";
 import { type Command, EXIT, timeoutMsOf, UsageError } from "./cli-support.js";
 import { CONNECTION_OPTIONS, withKiln } from "./connect.js";
 
@@ -85,7 +86,7 @@ before anything is sent), 3 Kiln could not be reached.`,
         // Too many for one request body: the records go up as a JSONL asset, named by their hash.
         const bytes = Buffer.from(records.text, "utf8");
         const key = `batches/${createHash("sha256").update(bytes).digest("hex")}.jsonl`;
-        await client.putAsset(key, bytes, "application/x-ndjson");
+        await uploadAsset(client, key, bytes, "application/x-ndjson");
         body.recordsKey = key;
       }
       const submitted = await client.submitBatch(body as BatchSubmissionInput);

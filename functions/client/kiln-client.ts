@@ -298,6 +298,39 @@ export class KilnClient {
   }
 
   /**
+   * Uploads a file too large for putAsset (up to 50 MiB) straight to S3: asks POST /v1/asset-uploads
+   * for a presigned URL scoped to this key, type and size, then PUTs the file to it with the headers
+   * it was signed with. The asset is then used like any other.
+   */
+  async uploadLargeAsset(
+    key: string,
+    body: Uint8Array,
+    contentType: string,
+    options: { signal?: AbortSignal } = {},
+  ): Promise<{ key: string; bytes: number; contentType: string; sha256: string }> {
+    const upload = (
+      await this.request<{ url: string; method: string; headers: Record<string, string> }>(
+        "POST",
+        "/v1/asset-uploads",
+        { json: { key, contentType, bytes: body.byteLength }, idempotent: true, signal: options.signal },
+      )
+    ).body;
+    // fetch sets Content-Length from the body itself; the value is the one signed.
+    const { "content-length": _length, ...headers } = upload.headers;
+    const res = await this.fetch(upload.url, {
+      method: upload.method,
+      headers,
+      body: new Uint8Array(body),
+      signal: options.signal ?? null,
+    });
+    if (!res.ok) throw await apiError(res);
+    await res.body?.cancel();
+    const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new Uint8Array(body)));
+    const sha256 = Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
+    return { key, bytes: body.byteLength, contentType: headers["content-type"] ?? contentType, sha256 };
+  }
+
+  /**
    * Submits a batch (one render per record). Like submitRender it always carries an Idempotency-Key,
    * so the client's own retries cannot create a second batch.
    */

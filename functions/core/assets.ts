@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { PermanentRenderError } from "./errors.js";
+import { PermanentRenderError, ValidationError } from "./errors.js";
 import type { UrlSigner } from "./ports.js";
 
 /**
@@ -10,8 +10,18 @@ import type { UrlSigner } from "./ports.js";
  */
 export const ASSETS = {
   keyPrefix: "assets/",
-  /** API Gateway hands Lambda at most 6 MB, and a binary body arrives base64-encoded. */
+  /**
+   * Through `PUT /v1/assets/{key}`. API Gateway hands Lambda at most 6 MB and a binary body arrives
+   * base64-encoded (4/3 larger) inside the event, so 4 MiB (5.33 MiB encoded) always fits.
+   */
   maxBytes: 4 * 1024 * 1024,
+  /**
+   * Through a presigned URL (`POST /v1/asset-uploads`): the file goes straight to S3, never through
+   * API Gateway or Lambda. Chromium loads assets from the CDN; the worker never holds them in memory.
+   */
+  maxUploadBytes: 50 * 1024 * 1024,
+  /** Lifetime of an upload URL: long enough to start sending 50 MiB, short enough not to be kept. */
+  uploadUrlTtlSeconds: 300,
   /** Per job; the signer signs at most 100 keys per call. */
   maxPerJob: 50,
   /**
@@ -40,6 +50,11 @@ export const ASSET_CONTENT_TYPES: Readonly<Record<string, string>> = {
 };
 
 const ALLOWED_TYPES = new Set(Object.values(ASSET_CONTENT_TYPES));
+
+/** `4 MiB` for 4194304. */
+export function mebibytes(bytes: number): string {
+  return `${bytes / (1024 * 1024)} MiB`;
+}
 
 /** The content type for a file name, from its extension; undefined when Kiln does not serve that kind. */
 export function contentTypeForAsset(name: string): string | undefined {
@@ -98,6 +113,91 @@ export interface AssetStore {
   /** Undefined when there is no such object. */
   head(objectKey: string): Promise<AssetInfo | undefined>;
   put(objectKey: string, body: Uint8Array, contentType: string): Promise<void>;
+}
+
+/** What an upload URL allows: one PUT of exactly this object, type and size. */
+export interface AssetUploadScope {
+  readonly contentType: string;
+  readonly bytes: number;
+  readonly cacheControl: string;
+}
+
+/** Mints presigned PUT URLs into the assets bucket, with the api function's own credentials. */
+export interface AssetUploadSigner {
+  /** A URL signed at `signedAt`, valid `expiresInSeconds` after, that stores the object only with the scope's headers. */
+  presignPut(
+    objectKey: string,
+    scope: AssetUploadScope,
+    signedAt: Date,
+    expiresInSeconds: number,
+  ): Promise<string>;
+}
+
+export const AssetUploadRequestSchema = z.strictObject({
+  key: AssetKeySchema,
+  contentType: z
+    .string()
+    .max(255)
+    .optional()
+    .describe(
+      "The file's type, one of the asset types; left out (or `application/octet-stream`), it comes from the key's extension.",
+    ),
+  bytes: z
+    .int()
+    .min(1)
+    .max(ASSETS.maxUploadBytes)
+    .describe(
+      `The file's exact size in bytes, at most ${ASSETS.maxUploadBytes} (${mebibytes(ASSETS.maxUploadBytes)}).`,
+    ),
+});
+export type AssetUploadRequest = z.output<typeof AssetUploadRequestSchema>;
+
+export interface AssetUploadView {
+  readonly key: string;
+  readonly url: string;
+  readonly method: "PUT";
+  /** Send exactly these with the PUT: they are part of the signature. */
+  readonly headers: Readonly<Record<string, string>>;
+  readonly expiresAt: string;
+}
+
+/**
+ * A presigned PUT of one asset, scoped to `assets/<tenant>/<key>`, the asset's content type, its exact
+ * size and the assets' Cache-Control, valid for `ASSETS.uploadUrlTtlSeconds`. The same key and type
+ * rules as PUT /v1/assets/{key}; a type Kiln does not serve is a 400 naming `contentType`.
+ */
+export async function createAssetUpload(
+  signer: AssetUploadSigner,
+  tenant: string,
+  request: AssetUploadRequest,
+  now: Date,
+): Promise<AssetUploadView> {
+  const generic = !request.contentType || /^application\/octet-stream\b/i.test(request.contentType);
+  const contentType = generic ? contentTypeForAsset(request.key) : acceptedAssetType(request.contentType);
+  if (!contentType) {
+    throw new ValidationError([
+      {
+        field: generic ? "key" : "contentType",
+        message: generic
+          ? "has no extension of an asset type: name the type in contentType"
+          : `must be one of ${[...ALLOWED_TYPES].join(", ")}`,
+      },
+    ]);
+  }
+  const scope: AssetUploadScope = { contentType, bytes: request.bytes, cacheControl: ASSETS.cacheControl };
+  const ttl = ASSETS.uploadUrlTtlSeconds;
+  const url = await signer.presignPut(assetObjectKey(tenant, request.key), scope, now, ttl);
+  return {
+    key: request.key,
+    url,
+    method: "PUT",
+    headers: {
+      "content-type": scope.contentType,
+      "content-length": String(scope.bytes),
+      "cache-control": scope.cacheControl,
+    },
+    expiresAt: new Date(now.getTime() + ttl * 1000).toISOString(),
+  };
 }
 
 /** Code of the job failure when an asset the job names does not exist. */

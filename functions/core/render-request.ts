@@ -39,6 +39,7 @@ export const LIMITS = {
   jsonDepth: 32,
   assetsPerRender: ASSETS.maxPerJob,
   assetBytes: ASSETS.maxBytes,
+  assetUploadBytes: ASSETS.maxUploadBytes,
   callbackUrlChars: 2048,
   maxDimension: OUTPUT_LIMITS.maxDimension,
   maxPixels: OUTPUT_LIMITS.maxPixels,

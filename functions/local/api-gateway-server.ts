@@ -2,7 +2,13 @@ import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from "aws-lambda";
-import { API_GATEWAY_MAX_PAYLOAD_BYTES, GATEWAY_PAYLOAD_TOO_LARGE } from "../handlers/api/http-errors.js";
+import {
+  API_GATEWAY_MAX_PAYLOAD_BYTES,
+  type ErrorText,
+  EVENT_TOO_LARGE,
+  GATEWAY_PAYLOAD_TOO_LARGE,
+  LAMBDA_MAX_INVOKE_PAYLOAD_BYTES,
+} from "../handlers/api/http-errors.js";
 import { listenOnLoopback } from "./loopback.js";
 
 export type ProxyHandler = (event: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult>;
@@ -83,9 +89,6 @@ function localRouteFor(
   return Object.hasOwn(routes, path) ? routes[path] : undefined;
 }
 
-/** API Gateway's answer to a body over its limit, in Kiln's error shape (see lib/constructs/http-api.ts). */
-export const PAYLOAD_TOO_LARGE_BODY = JSON.stringify({ error: GATEWAY_PAYLOAD_TOO_LARGE });
-
 /**
  * The whole body, or undefined once it passes the gateway's limit. The rest of an oversize body is
  * read and dropped rather than left unread, so the client, still sending, gets the answer instead of
@@ -108,17 +111,21 @@ function readBody(req: IncomingMessage): Promise<Buffer | undefined> {
   });
 }
 
+function answerTooLarge(res: ServerResponse, error: ErrorText): void {
+  const body = JSON.stringify({ error });
+  res.writeHead(413, { "content-type": "application/json", "content-length": Buffer.byteLength(body) });
+  res.end(body);
+}
+
 async function serve(req: IncomingMessage, res: ServerResponse, handler: ProxyHandler): Promise<void> {
   const received = await readBody(req);
-  if (received === undefined) {
-    res.writeHead(413, {
-      "content-type": "application/json",
-      "content-length": Buffer.byteLength(PAYLOAD_TOO_LARGE_BODY),
-    });
-    res.end(PAYLOAD_TOO_LARGE_BODY);
-    return;
+  if (received === undefined) return answerTooLarge(res, GATEWAY_PAYLOAD_TOO_LARGE);
+  const event = toProxyEvent(req, received);
+  // As on AWS, the event is the Lambda invocation's payload: one that Lambda would refuse never runs.
+  if (Buffer.byteLength(JSON.stringify(event)) > LAMBDA_MAX_INVOKE_PAYLOAD_BYTES) {
+    return answerTooLarge(res, EVENT_TOO_LARGE);
   }
-  const result = await handler(toProxyEvent(req, received));
+  const result = await handler(event);
   const body = result.isBase64Encoded
     ? Buffer.from(result.body, "base64")
     : Buffer.from(result.body ?? "", "utf8");

@@ -377,7 +377,8 @@ export class RenderApi extends Construct {
       responseHeaders: { "Retry-After": "'3600'" },
       templates: body(QUOTA_EXCEEDED),
     });
-    // Bodies over API Gateway's payload limit never reach the function.
+    // Bodies over API Gateway's payload limit never reach the function. AWS documents that REST APIs do
+    // not yet apply a customised REQUEST_TOO_LARGE answer; this one is Kiln's for when they do.
     this.api.addGatewayResponse("RequestTooLarge", {
       type: apigateway.ResponseType.REQUEST_TOO_LARGE,
       statusCode: "413",

@@ -4,7 +4,10 @@ import { Validations } from "aws-cdk-lib";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { ASSETS } from "../../functions/core/assets.js";
 import { LIMITS } from "../../functions/core/render-request.js";
-import { API_GATEWAY_MAX_PAYLOAD_BYTES } from "../../functions/handlers/api/http-errors.js";
+import {
+  API_GATEWAY_MAX_PAYLOAD_BYTES,
+  LAMBDA_MAX_INVOKE_PAYLOAD_BYTES,
+} from "../../functions/handlers/api/http-errors.js";
 import { API_OPERATIONS } from "../../functions/handlers/api/operations.js";
 import { FUNCTION_DEFINITIONS } from "../../functions/handlers/definitions.js";
 import { REPO_ROOT } from "../../lib/handler-entries.js";
@@ -86,6 +89,9 @@ describe("docs/deploy.md", () => {
     expect(limits).toContain(`${ASSETS.maxBytes / 1024 / 1024} MiB`);
     expect(limits).toContain(`${LIMITS.inlineRequestBytes / 1024} KiB`);
     expect(limits).toContain("10 MiB");
+    expect(limits).toContain(`${LAMBDA_MAX_INVOKE_PAYLOAD_BYTES.toLocaleString("en-US")} bytes`);
+    expect(limits).toContain(`up to ${ASSETS.maxUploadBytes / 1024 / 1024} MiB (\`ASSETS.maxUploadBytes\`)`);
+    expect(limits).toContain(`valid for ${ASSETS.uploadUrlTtlSeconds} s`);
     expect(DOC).not.toMatch(/256 KB/);
   });
 

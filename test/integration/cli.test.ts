@@ -1,4 +1,5 @@
 import { execFile } from "node:child_process";
+import { createHash } from "node:crypto";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -62,6 +63,26 @@ describe("kiln render", () => {
 
     expect((await kiln("render")).code).toBe(2);
     expect((await kiln("frobnicate")).code).toBe(2);
+  });
+});
+
+describe("kiln assets put", () => {
+  it("uploads a small file through the API and a 5 MiB one by presigned URL, printing size, type and sha256", async () => {
+    const small = join(dir, "dot.svg");
+    await writeFile(small, '<svg xmlns="http://www.w3.org/2000/svg" width="1" height="1"/>');
+    // 5 MiB is more than PUT /v1/assets/{key} takes (413): only the upload URL can store it.
+    const large = join(dir, "large.css");
+    await writeFile(large, `/*${"x".repeat(5 * 1024 * 1024)}*/`);
+    for (const [file, key, type] of [
+      [small, "cli/dot.svg", "image/svg+xml"],
+      [large, "cli/large.css", "text/css"],
+    ] as const) {
+      const body = await readFile(file);
+      const put = await kiln("assets", "put", file, key);
+      expect({ key, code: put.code }, put.stderr).toEqual({ key, code: 0 });
+      const sha256 = createHash("sha256").update(body).digest("hex");
+      expect(put.stdout).toBe(`${key}\n${body.byteLength} bytes, ${type}, sha256 ${sha256}\n`);
+    }
   });
 });
 

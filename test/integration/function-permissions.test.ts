@@ -1,7 +1,7 @@
 /**
  * The declared permissions against what the code does: a representative run of the local stack (a PNG
  * with an asset and a webhook, a large PDF request, a batch from a JSONL asset with a zip, template and
- * asset uploads, settings, status reads, the reconciler acting on a lost and a stuck job) records every
+ * asset uploads (an upload URL's presigning included), settings, status reads, the reconciler acting on a lost and a stuck job) records every
  * AWS SDK command each function sends, and each must be allowed by that function's definition: its
  * action on that resource, and the DynamoDB partition keys or S3 object key it addressed.
  */
@@ -93,6 +93,8 @@ describe("every AWS call a function makes on the local stack", () => {
     await c.putAsset("perm/seal.svg", Buffer.from(SEAL), "image/svg+xml");
     const records = [1, 2, 3].map((n) => JSON.stringify({ n })).join("\n");
     await c.putAsset("perm/records.jsonl", Buffer.from(`${records}\n`), "application/x-ndjson");
+    // An upload URL: presigning is a PutObject the api function's role must allow (the URL acts as it).
+    await c.uploadLargeAsset("perm/upload.svg", Buffer.from(SEAL), "image/svg+xml");
     const template = await c.createTemplate({
       id: "perm-card",
       html: `<body style="margin:0"><p>{{ n }}</p><img src="{{ 'seal' | asset_url }}" style="width:20px"></body>`,

@@ -196,6 +196,12 @@ describe("assets API", () => {
     expect((await put("/v1/assets/a/../b.png", Buffer.from("x"))).statusCode).toBe(400);
     expect((await put("/v1/assets/page.html", Buffer.from("<p>"), "text/html")).statusCode).toBe(415);
     expect((await put("/v1/assets/empty.png", Buffer.alloc(0))).statusCode).toBe(400);
-    expect((await put("/v1/assets/big.png", Buffer.alloc(ASSETS.maxBytes + 1))).statusCode).toBe(413);
+    const big = await put("/v1/assets/big.png", Buffer.alloc(ASSETS.maxBytes + 1));
+    expect(big.statusCode).toBe(413);
+    // The answer names the way large files go.
+    expect(json(big).error).toMatchObject({
+      code: "payload_too_large",
+      message: expect.stringContaining("POST /v1/asset-uploads"),
+    });
   });
 });

@@ -7,10 +7,12 @@ import {
   MemoryJobStore,
   MemoryRenderQueue,
 } from "../../functions/adapters/memory/memory-ports.js";
+import { ASSETS, mebibytes } from "../../functions/core/assets.js";
 import { PermanentRenderError } from "../../functions/core/errors.js";
 import { prepareDocument } from "../../functions/core/prepare-document.js";
 import { LIMITS, RenderRequestSchema, tooDeepAt } from "../../functions/core/render-request.js";
 import { makeHandler } from "../../functions/handlers/api/handler.js";
+import { API_GATEWAY_MAX_PAYLOAD_BYTES } from "../../functions/handlers/api/http-errors.js";
 import { REPO_ROOT } from "../../lib/handler-entries.js";
 import { apiEvent, KEY_A as KEY, memoryApiDeps } from "./support/api.js";
 
@@ -202,5 +204,42 @@ describe("the limits table in docs/security.md", () => {
     const enforced = Object.entries(LIMITS).filter(([name]) => name !== "inlineRequestBytes");
     for (const [name, value] of enforced)
       expect({ name, quoted: quoted.get(name) }).toEqual({ name, quoted: value });
+  });
+});
+
+describe("request sizes in README.md and docs/", () => {
+  const docs = ["README.md", "docs/api.md", "docs/deploy.md", "docs/operations.md", "docs/security.md"].map(
+    (path) => ({
+      path,
+      text: readFileSync(join(REPO_ROOT, path), "utf8"),
+    }),
+  );
+  /** The first size after each mention of `subject`, within a sentence or table cell. */
+  const sizesAfter = (subject: RegExp) =>
+    docs.flatMap(({ path, text }) =>
+      [...text.matchAll(new RegExp(`${subject.source}[^.|0-9]{0,40}?(\\d+ ?(?:KiB|MiB|KB|MB))`, "g"))].map(
+        (m) => `${path}: ${m[1]}`,
+      ),
+    );
+  const stated = (entries: string[]) => new Set(entries.map((e) => e.split(": ")[1]));
+
+  it("give a body only the limits the code enforces: 3 MiB, 128 KiB kept inline, 10 MiB at API Gateway", () => {
+    const bodies = sizesAfter(/[Bb]od(?:y|ies)/);
+    expect(bodies.length).toBeGreaterThan(5);
+    expect(stated(bodies)).toEqual(
+      new Set([
+        mebibytes(LIMITS.requestBytes),
+        `${LIMITS.inlineRequestBytes / 1024} KiB`,
+        mebibytes(API_GATEWAY_MAX_PAYLOAD_BYTES),
+      ]),
+    );
+  });
+
+  it("give a file only the API's 4 MiB and the upload URL's 50 MiB, and name the upload route", () => {
+    const files = sizesAfter(/(?:[Ff]iles?|[Aa]ssets?)\b/);
+    expect(files.length).toBeGreaterThan(5);
+    expect(stated(files)).toEqual(new Set([mebibytes(ASSETS.maxBytes), mebibytes(ASSETS.maxUploadBytes)]));
+    for (const { path, text } of docs)
+      expect({ path, names: text.includes("POST /v1/asset-uploads") }).toEqual({ path, names: true });
   });
 });

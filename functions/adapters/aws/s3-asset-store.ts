@@ -1,8 +1,21 @@
 import { HeadObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
-import { ASSETS, type AssetInfo, type AssetStore } from "../../core/assets.js";
+import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
+import {
+  ASSETS,
+  type AssetInfo,
+  type AssetStore,
+  type AssetUploadScope,
+  type AssetUploadSigner,
+} from "../../core/assets.js";
+
+/**
+ * Headers an upload URL signs, so that S3 refuses a PUT without exactly these values. The presigner
+ * leaves content-type and cache-control unsigned unless told.
+ */
+const SIGNED_UPLOAD_HEADERS = new Set(["content-type", "content-length", "cache-control"]);
 
 /** The assets bucket: tenants' files under `assets/<tenant>/…`, read by the CDN through OAC. */
-export class S3AssetStore implements AssetStore {
+export class S3AssetStore implements AssetStore, AssetUploadSigner {
   constructor(
     private readonly client: S3Client,
     private readonly bucket: string,
@@ -32,5 +45,42 @@ export class S3AssetStore implements AssetStore {
         CacheControl: ASSETS.cacheControl,
       }),
     );
+  }
+
+  /** Signed with the caller's credentials: the URL can do only what its role may (s3:PutObject on assets/*). */
+  presignPut(
+    objectKey: string,
+    scope: AssetUploadScope,
+    signedAt: Date,
+    expiresInSeconds: number,
+  ): Promise<string> {
+    const command = new PutObjectCommand({
+      Bucket: this.bucket,
+      Key: objectKey,
+      ContentType: scope.contentType,
+      ContentLength: scope.bytes,
+      CacheControl: scope.cacheControl,
+    });
+    // The SDK adds a CRC32 checksum of the (empty) body it presigns, which the URL would carry and S3
+    // would check against the uploaded file: an upload URL carries no checksum.
+    command.middlewareStack.add(
+      (next) => (args) => {
+        const headers = (args.request as { headers?: Record<string, string> }).headers ?? {};
+        for (const name of Object.keys(headers)) {
+          if (/^x-amz-(?:sdk-)?checksum-/i.test(name)) delete headers[name];
+        }
+        return next(args);
+      },
+      {
+        step: "build",
+        priority: "low",
+        name: "kilnUploadWithoutChecksum",
+      },
+    );
+    return getSignedUrl(this.client, command, {
+      signingDate: signedAt,
+      expiresIn: expiresInSeconds,
+      signableHeaders: SIGNED_UPLOAD_HEADERS,
+    });
   }
 }

@@ -6,6 +6,8 @@ import {
   acceptedAssetType,
   assetObjectKey,
   contentTypeForAsset,
+  createAssetUpload,
+  mebibytes,
 } from "../../core/assets.js";
 import {
   NotFoundError,
@@ -36,7 +38,7 @@ function templatesOf(deps: RouteDeps): TemplateDeps {
  */
 export const documentHandlers: Pick<
   OperationHandlers,
-  "createTemplate" | "listTemplates" | "getTemplate" | "getTemplateVersion" | "putAsset"
+  "createTemplate" | "listTemplates" | "getTemplate" | "getTemplateVersion" | "putAsset" | "createAssetUpload"
 > = {
   async createTemplate({ tenant, body: input }, deps) {
     const { version, created } = await createTemplateVersion(
@@ -113,7 +115,8 @@ export const documentHandlers: Pick<
     if (body.byteLength === 0) throw new ValidationError([{ field: "", message: "the asset is empty" }]);
     if (body.byteLength > ASSETS.maxBytes) {
       throw new PayloadTooLargeError(
-        `The asset is ${body.byteLength} bytes; at most ${ASSETS.maxBytes} bytes (4 MiB) are accepted.`,
+        `The asset is ${body.byteLength} bytes; PUT /v1/assets/{key} takes at most ${ASSETS.maxBytes} bytes (${mebibytes(ASSETS.maxBytes)}). ` +
+          `Upload files up to ${mebibytes(ASSETS.maxUploadBytes)} through a URL from POST /v1/asset-uploads.`,
       );
     }
     await deps.assets.put(assetObjectKey(tenant, key), body, contentType);
@@ -124,5 +127,13 @@ export const documentHandlers: Pick<
       contentType,
       sha256: createHash("sha256").update(body).digest("hex"),
     });
+  },
+
+  /** A presigned PUT into the tenant's assets, for files too large to pass through the API. */
+  async createAssetUpload({ tenant, body }, deps) {
+    if (!deps.assetUploads) throw new NotFoundError("Asset uploads are not configured on this Kiln.");
+    const upload = await createAssetUpload(deps.assetUploads, tenant, body, deps.clock.now());
+    deps.logger.info("asset upload url issued", { tenant, key: upload.key, bytes: body.bytes });
+    return json(201, upload);
   },
 };

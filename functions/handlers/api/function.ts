@@ -76,7 +76,8 @@ export const apiFunction = defineFunction({
       actions: ["kms:Encrypt", "kms:Decrypt"],
       encryptionContextKeys: [WEBHOOK_SECRET_CONTEXT_KEY],
     },
-    // Uploads, asset checks, and a batch's records from a JSONL asset.
+    // Uploads, asset checks, and a batch's records from a JSONL asset. Upload URLs (POST
+    // /v1/asset-uploads) are presigned with this role's credentials: they can do what its PutObject can.
     assetsBucket: {
       service: "s3",
       grants: [{ actions: ["s3:GetObject", "s3:PutObject"], objectKeys: [`${ASSETS.keyPrefix}*`] }],

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from "aws-lambda";
 import { TENANT_NAME } from "../../core/api-keys.js";
-import type { AssetStore } from "../../core/assets.js";
+import type { AssetStore, AssetUploadSigner } from "../../core/assets.js";
 import {
   MethodNotAllowedError,
   NotFoundError,
@@ -55,6 +55,8 @@ export interface ApiDeps {
   readonly templates?: TemplateDeps;
   /** The assets bucket, for PUT /v1/assets/{key}. */
   readonly assets?: AssetStore;
+  /** Presigned uploads into the assets bucket, for POST /v1/asset-uploads. */
+  readonly assetUploads?: AssetUploadSigner;
   /** Batches (POST /v1/batches …); without them those routes answer 404. */
   readonly batches?: BatchApiDeps;
   /** Per-tenant settings, for GET and PUT /v1/settings. */

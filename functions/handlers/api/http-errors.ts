@@ -1,5 +1,7 @@
+import { ASSETS, mebibytes } from "../../core/assets.js";
 import { RateLimitedError, UnauthorizedError } from "../../core/errors.js";
 import { describeRateLimit, type RateLimit } from "../../core/rate-limit.js";
+import { LIMITS } from "../../core/render-request.js";
 
 /**
  * Errors API Gateway answers on its own, before or instead of the api function, in the words the
@@ -24,11 +26,27 @@ const unauthorized = new UnauthorizedError();
 /** A missing or unknown API key. */
 export const INVALID_API_KEY: ErrorText = { code: unauthorized.code, message: unauthorized.message };
 
+/** What to do instead of sending a large body through the API. */
+const LARGE_BODY_ADVICE =
+  `JSON bodies may have at most ${LIMITS.requestBytes} bytes (${mebibytes(LIMITS.requestBytes)}): reference large images and fonts as assets. ` +
+  `Upload files over ${mebibytes(ASSETS.maxBytes)} through a URL from POST /v1/asset-uploads.`;
+
 /** API Gateway's own payload limit (10 MiB): larger bodies are answered by the gateway itself. */
 export const API_GATEWAY_MAX_PAYLOAD_BYTES = 10 * 1024 * 1024;
 export const GATEWAY_PAYLOAD_TOO_LARGE: ErrorText = {
   code: "payload_too_large",
-  message: `The request body must be at most ${API_GATEWAY_MAX_PAYLOAD_BYTES} bytes (10 MiB), API Gateway's limit. Reference large images and fonts by URL instead of embedding them.`,
+  message: `The request body must be at most ${API_GATEWAY_MAX_PAYLOAD_BYTES} bytes (10 MiB), API Gateway's limit. ${LARGE_BODY_ADVICE}`,
+};
+
+/**
+ * Lambda's limit on a synchronous invocation's request (6 MB, "Request must be smaller than 6291456
+ * bytes"). The body travels inside API Gateway's event, JSON-escaped or base64-encoded beside the
+ * headers, so a body API Gateway accepts may still not reach the function: the gateway answers it 413.
+ */
+export const LAMBDA_MAX_INVOKE_PAYLOAD_BYTES = 6 * 1024 * 1024;
+export const EVENT_TOO_LARGE: ErrorText = {
+  code: "payload_too_large",
+  message: `The request is too large to reach the api function (Lambda takes at most ${LAMBDA_MAX_INVOKE_PAYLOAD_BYTES} bytes per request, the body inside API Gateway's event). ${LARGE_BODY_ADVICE}`,
 };
 
 /** Throttled by the usage plan: the words of the api function's own per-tenant limit. */

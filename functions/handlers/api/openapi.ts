@@ -1,5 +1,7 @@
 import type { APIGatewayProxyEvent } from "aws-lambda";
 import { z } from "zod";
+import { ASSETS, mebibytes } from "../../core/assets.js";
+import { LIMITS } from "../../core/render-request.js";
 import { json } from "./http-response.js";
 import { API_OPERATIONS, type ApiOperation, type ErrorStatus, type NamedSchema } from "./operations.js";
 import type { OperationHandlers } from "./request.js";
@@ -36,7 +38,12 @@ const ERRORS: Readonly<Record<ErrorStatus, { name: string; description: string; 
     description:
       "`idempotency_key_reused`: the Idempotency-Key was used with a different body; `rotation_in_progress`: another rotation of the webhook secret came first.",
   },
-  413: { name: "PayloadTooLarge", description: "`payload_too_large`: the body is over the limit." },
+  413: {
+    name: "PayloadTooLarge",
+    description:
+      `\`payload_too_large\`: a JSON body over ${mebibytes(LIMITS.requestBytes)}, or a file over ${mebibytes(ASSETS.maxBytes)} ` +
+      "through PUT /v1/assets/{key} (larger files: POST /v1/asset-uploads).",
+  },
   415: { name: "UnsupportedMediaType", description: "`unsupported_media_type`: wrong Content-Type." },
   429: {
     name: "TooManyRequests",

@@ -1,10 +1,17 @@
 import { z } from "zod";
-import { ASSET_CONTENT_TYPES, AssetKeySchema } from "../../core/assets.js";
+import {
+  ASSET_CONTENT_TYPES,
+  ASSETS,
+  AssetKeySchema,
+  AssetUploadRequestSchema,
+  mebibytes,
+} from "../../core/assets.js";
 import { BATCHES, BatchSubmissionSchema } from "../../core/batches.js";
 import { LIMITS, RenderSubmissionSchema } from "../../core/render-request.js";
 import { CreateTemplateSchema, TemplateIdSchema } from "../../core/templates.js";
 import { TenantSettingsSchema } from "../../core/tenant-settings.js";
 import {
+  AssetUploadSchema,
   BatchOutputsPageSchema,
   BatchViewSchema,
   CreatedTemplateVersionSchema,
@@ -250,10 +257,30 @@ const OPERATION_TABLE = [
     },
     body: {
       binary: [...new Set(Object.values(ASSET_CONTENT_TYPES)), "application/octet-stream"],
-      description: "The file, at most 4 MiB.",
+      description: `The file, at most ${ASSETS.maxBytes} bytes (${mebibytes(ASSETS.maxBytes)}); larger files go through POST /v1/asset-uploads.`,
     },
     responses: { 201: { description: "Stored.", body: named("StoredAsset", StoredAssetSchema) } },
     errors: [400, 404, 413, 415],
+  },
+  {
+    method: "POST",
+    path: "/v1/asset-uploads",
+    operationId: "createAssetUpload",
+    tag: "Assets",
+    summary: "Get a URL to upload a large asset straight to S3",
+    description:
+      `For files over ${mebibytes(ASSETS.maxBytes)}, up to ${mebibytes(ASSETS.maxUploadBytes)}: answers a presigned URL that ` +
+      "stores one file under the tenant's key. PUT the file to `url` with exactly the `headers` given (type, size " +
+      `and Cache-Control are signed) before \`expiresAt\` (${ASSETS.uploadUrlTtlSeconds} s). The asset is then used like one ` +
+      "uploaded with PUT /v1/assets/{key}. Key and type rules are the same.",
+    body: {
+      json: named("AssetUploadRequest", AssetUploadRequestSchema, "input"),
+      description: "The asset's key, type and exact size.",
+    },
+    responses: {
+      201: { description: "The upload URL.", body: named("AssetUpload", AssetUploadSchema) },
+    },
+    errors: [404],
   },
   {
     method: "GET",

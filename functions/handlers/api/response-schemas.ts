@@ -98,6 +98,16 @@ export const StoredAssetSchema = z.object({
   sha256: z.string().regex(/^[0-9a-f]{64}$/),
 });
 
+export const AssetUploadSchema = z.object({
+  key: AssetKeySchema,
+  url: z.string().describe("Presigned S3 URL; it stores only this key, type and size."),
+  method: z.literal("PUT"),
+  headers: z
+    .record(z.string(), z.string())
+    .describe("Send exactly these with the PUT (`content-type`, `content-length`, `cache-control`)."),
+  expiresAt: z.iso.datetime().describe("The URL is refused after this instant."),
+});
+
 export const WebhookSecretSchema = z.object({
   secret: z.string().describe("`whsec_…`: verify webhook signatures with it."),
   scheme: z.literal("standard-webhooks-v1"),

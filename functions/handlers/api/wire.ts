@@ -47,6 +47,7 @@ export function wireApi(
   const adapt = adapterWrapper(runtime);
   const { dynamodb, s3, sqs } = clients;
   const table = config.jobsTable;
+  const assets = new S3AssetStore(s3, config.assetsBucket);
   return makeHandler({
     jobs: adapt(new DynamoDbJobStore(dynamodb, table, config.jobRetentionDays), "dynamodb.jobs"),
     apiKeys: adapt(new DynamoDbApiKeyStore(dynamodb, table), "dynamodb.apiKeys"),
@@ -69,7 +70,8 @@ export function wireApi(
       versions: adapt(new DynamoDbTemplateStore(dynamodb, table), "dynamodb.templates"),
       sources: adapt(new S3TextStore(s3, config.templatesBucket, "text/html; charset=utf-8"), "s3.templates"),
     },
-    assets: adapt(new S3AssetStore(s3, config.assetsBucket), "s3.assets"),
+    assets: adapt(assets, "s3.assets"),
+    assetUploads: adapt(assets, "s3.assetUploads"),
     ...(config.batchQueueUrl
       ? {
           batches: {

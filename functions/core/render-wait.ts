@@ -21,14 +21,11 @@ export const RENDER_WAIT = {
   maxDelayMs: 1_000,
 } as const;
 
-/** A wait as asked for and as honoured (capped at RENDER_WAIT.maxSeconds). */
-export interface WaitPreference {
-  readonly requestedSeconds: number;
-  readonly seconds: number;
-}
-
-/** `wait` as sent (a Prefer value or a query parameter): whole seconds ≥ 0; 400 naming `field` otherwise. */
-export function parseWaitSeconds(value: string, field: string): WaitPreference {
+/**
+ * `wait` as sent (a Prefer value or a query parameter): whole seconds ≥ 0, answered as honoured (cut
+ * to RENDER_WAIT.maxSeconds); a 400 naming `field` otherwise.
+ */
+export function parseWaitSeconds(value: string, field: string): number {
   const trimmed = value.trim();
   if (!/^\d{1,9}$/.test(trimmed)) {
     throw new ValidationError([
@@ -38,8 +35,7 @@ export function parseWaitSeconds(value: string, field: string): WaitPreference {
       },
     ]);
   }
-  const requestedSeconds = Number(trimmed);
-  return { requestedSeconds, seconds: Math.min(requestedSeconds, RENDER_WAIT.maxSeconds) };
+  return Math.min(Number(trimmed), RENDER_WAIT.maxSeconds);
 }
 
 /** The pauses between reads of a wait of `waitMs`: growing, then a second each, summing to `waitMs`. */

@@ -106,6 +106,7 @@ const IdempotencyKeySchema = z
 const TEMPLATE_ID = { description: "The template's id.", schema: TemplateIdSchema };
 const BATCH_ID = { description: "The batch id.", schema: z.string() };
 const LOCATION = "Path of the created resource.";
+const JOB_LOCATION = "Path of the job, to poll.";
 
 const WAIT_CAP = RENDER_WAIT.maxSeconds;
 const PREFER = {
@@ -208,7 +209,7 @@ const OPERATION_TABLE = [
       202: {
         description: "`Accept` named an output type and the job has not ended (yet): poll Location.",
         body: named("SubmittedJob", SubmittedJobSchema),
-        headers: { Location: LOCATION, "Preference-Applied": PREFERENCE_APPLIED },
+        headers: { Location: JOB_LOCATION, "Preference-Applied": PREFERENCE_APPLIED },
       },
       303: {
         description: "`Accept` named the output's type and the job succeeded: the output is at Location.",

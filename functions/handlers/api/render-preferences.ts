@@ -1,6 +1,6 @@
 import type { APIGatewayProxyEvent } from "aws-lambda";
 import { CONTENT_TYPES } from "../../core/render-request.js";
-import { parseWaitSeconds, type WaitPreference } from "../../core/render-wait.js";
+import { parseWaitSeconds } from "../../core/render-wait.js";
 import { header } from "./request.js";
 
 /**
@@ -8,8 +8,8 @@ import { header } from "./request.js";
  * `?wait=N` on GET) and whether it wants the output itself (`Accept: image/png`) or the job as JSON.
  */
 
-/** `wait` of the `Prefer` header (RFC 7240), else undefined; other preferences are ignored. */
-export function preferredWait(prefer: string | undefined): WaitPreference | undefined {
+/** Seconds of `wait` in the `Prefer` header (RFC 7240), capped; else undefined. Other preferences are ignored. */
+export function preferredWait(prefer: string | undefined): number | undefined {
   for (const preference of (prefer ?? "").split(",")) {
     const [token = ""] = preference.split(";");
     const equals = token.indexOf("=");
@@ -21,16 +21,16 @@ export function preferredWait(prefer: string | undefined): WaitPreference | unde
   return undefined;
 }
 
-/** The wait a request asks for: the `wait` query parameter when `query` allows one, else `Prefer`. */
-export function requestedWait(event: APIGatewayProxyEvent, query: boolean): WaitPreference | undefined {
+/** Seconds a request may wait (capped): the `wait` query parameter when `query` allows one, else `Prefer`. */
+export function requestedWait(event: APIGatewayProxyEvent, query: boolean): number | undefined {
   const fromQuery = query ? event.queryStringParameters?.wait : undefined;
   if (fromQuery !== undefined && fromQuery !== null) return parseWaitSeconds(fromQuery, "wait");
   return preferredWait(header(event, "prefer"));
 }
 
 /** Headers of an answer that honoured a wait: the wait as applied (capped). */
-export function waitApplied(wait: WaitPreference | undefined): Record<string, string> {
-  return wait ? { "preference-applied": `wait=${wait.seconds}` } : {};
+export function waitApplied(waitSeconds: number | undefined): Record<string, string> {
+  return waitSeconds === undefined ? {} : { "preference-applied": `wait=${waitSeconds}` };
 }
 
 export type Representation =

@@ -3,7 +3,7 @@ import { KilnError, NotFoundError, ValidationError } from "../../core/errors.js"
 import { isTerminal, type Job } from "../../core/job.js";
 import { toJobView } from "../../core/job-view.js";
 import { CONTENT_TYPES } from "../../core/render-request.js";
-import { systemTimer, type WaitPreference, waitForTerminal } from "../../core/render-wait.js";
+import { systemTimer, waitForTerminal } from "../../core/render-wait.js";
 import { checkIdempotencyKey, submitRender } from "../../core/submit-render.js";
 import { checkRenderTemplate } from "../../core/templates.js";
 import { callbackUrlProblem, previousSecretExpiry, type WebhookSecrets } from "../../core/webhooks.js";
@@ -82,8 +82,9 @@ export const renderHandlers: Pick<
     if (!job) throw new NotFoundError(`No render job ${id}.`);
     const representation = chooseRepresentation(header(event, "accept"), job.output?.contentType);
     const headers = waitApplied(wait);
-    if (representation.kind === "not_acceptable") {
-      return notAcceptable(representation.accept, job.output?.contentType, headers);
+    // Only a known output type can be the wrong one: before success any output type is taken as asked for.
+    if (representation.kind === "not_acceptable" && job.output) {
+      return notAcceptable(representation.accept, job.output.contentType, headers);
     }
     if (isTerminal(job.status)) return answerTerminal(deps, job, representation, headers);
     if (representation.kind === "output") {
@@ -116,13 +117,13 @@ const jobPath = (id: string) => `/v1/renders/${id}`;
 async function awaitJob(
   deps: RouteDeps,
   job: Job,
-  wait: WaitPreference | undefined,
+  waitSeconds: number | undefined,
 ): Promise<Job | undefined> {
-  if (!wait) return job;
+  if (!waitSeconds) return job;
   // Each read is one consistent GetItem of the job item (the request is kept apart): a projection
   // would not lower its cost, as DynamoDB charges a read by the item's size.
   const read = () => deps.jobs.get(job.tenant, job.id);
-  return waitForTerminal(job, read, wait.seconds * 1000, deps.timer ?? systemTimer);
+  return waitForTerminal(job, read, waitSeconds * 1000, deps.timer ?? systemTimer);
 }
 
 /**
@@ -147,16 +148,15 @@ async function answerTerminal(
 
 function notAcceptable(
   accept: string,
-  outputType: string | undefined,
+  outputType: string,
   headers: Record<string, string> = {},
 ): APIGatewayProxyResult {
-  const alternatives = outputType ? `${outputType} or application/json` : "application/json";
   return json(
     406,
     {
       error: {
         code: "not_acceptable",
-        message: `Accept is ${accept.slice(0, 200)}, but ${outputType ? `this job's output is ${outputType}` : "this job has no output"}; accept ${alternatives}.`,
+        message: `Accept is ${accept.slice(0, 200)}, but this job's output is ${outputType}; accept ${outputType} or application/json.`,
       },
     },
     headers,

@@ -1,14 +1,17 @@
 import { readFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
+import { RENDER_WAIT } from "../../functions/core/render-wait.js";
 import {
   AWS_PRICES,
   type CostAssumptions,
   type CostEstimate,
+  compareWaitWithPolling,
   DEFAULT_ASSUMPTIONS,
   estimateCost,
   idleMonthlyCost,
   monthlyCost,
   requestItemSize,
+  type WaitComparison,
   workerBilledMs,
 } from "../cost/cost-model.js";
 import type { BenchReport } from "./bench.js";
@@ -39,6 +42,8 @@ Options:
   --status-reads N      GET /v1/renders/{id} per render (default 1)
   --deliveries N        downloads of each output through CloudFront (default 1)
   --cache-hit F         share of downloads CloudFront serves from cache, 0–1 (default 0)
+  --render-seconds S    for waited vs polled: seconds from submission to the job's end (default 2)
+  --poll-interval S     for waited vs polled: seconds between polls (default 1)
   --json                print the estimate as JSON`,
 
   async run(argv) {
@@ -53,6 +58,8 @@ Options:
         "status-reads": { type: "string", default: String(DEFAULT_ASSUMPTIONS.statusReads) },
         deliveries: { type: "string", default: String(DEFAULT_ASSUMPTIONS.deliveries) },
         "cache-hit": { type: "string", default: String(DEFAULT_ASSUMPTIONS.cacheHitRatio) },
+        "render-seconds": { type: "string", default: "2" },
+        "poll-interval": { type: "string", default: "1" },
         json: { type: "boolean", default: false },
       },
     });
@@ -86,6 +93,13 @@ Options:
     const estimate = estimateCost(assumptions);
     const monthly = monthlyCost(estimate, daily);
     const idle = idleMonthlyCost();
+    const pollInterval = num("poll-interval", values["poll-interval"]);
+    if (pollInterval === 0) throw new UsageError("--poll-interval must be above 0");
+    const waitComparison = compareWaitWithPolling(
+      assumptions,
+      num("render-seconds", values["render-seconds"], RENDER_WAIT.maxSeconds),
+      pollInterval,
+    );
 
     if (values.json) {
       const result = {
@@ -96,11 +110,13 @@ Options:
         daily,
         monthly,
         idle,
+        waitComparison,
       };
       process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
       return EXIT.ok;
     }
-    process.stdout.write(`${describe(assumptions, estimate, measured, daily, monthly, idle)}\n`);
+    process.stdout.write(`${describe(assumptions, estimate, measured, daily, monthly, idle)}\n\n`);
+    process.stdout.write(`${describeWait(waitComparison)}\n`);
     return EXIT.ok;
   },
 };
@@ -182,4 +198,19 @@ function describe(
     "Not included: free tiers, CloudWatch alarms and metrics, KMS, data transfer inside AWS (free in-region).",
   );
   return lines.join("\n");
+}
+
+function describeWait(c: WaitComparison): string {
+  const table = (lines: WaitComparison["waited"]) =>
+    lines.map(
+      (l) =>
+        `    ${l.service.padEnd(16)}${l.item.padEnd(56)}${fmt(l.perRender).padStart(12)}  ${l.unit.padEnd(9)}${usd(l.per1000).padStart(11)}`,
+    );
+  return [
+    `Waited vs polled, for a render that ends ${c.renderSeconds} s after its submission (beyond the submission itself):`,
+    `  Prefer: wait — the api function is held until the job ends: ${usd(c.waitedPer1000)} per 1,000`,
+    ...table(c.waited),
+    `  polling every ${c.pollIntervalSeconds} s — GET /v1/renders/{id} until it has ended: ${usd(c.polledPer1000)} per 1,000`,
+    ...table(c.polled),
+  ].join("\n");
 }

@@ -18,7 +18,8 @@ export const render: Command = {
   summary: "render one job and write the output file",
   usage: `kiln render <job.json> [--out PATH] [--api URL] [--api-key KEY] [--timeout SECONDS]
 
-Submits job.json (the body of POST /v1/renders), waits for it and writes the output file.
+Submits job.json (the body of POST /v1/renders), waits for it and writes the output file: the
+API holds the request until the job ends (Prefer: wait, up to its cap), then it is polled.
 First uploads what sits next to job.json: templates/<id>.html (+ <id>.schema.json) as a new
 version of template <id> unless unchanged, and every file under assets/ under its relative path
 (--no-upload skips this).
@@ -62,12 +63,11 @@ async function renderThrough(
     );
     warnOnOtherVersion(job, templates);
   }
-  // The API validates it and names each bad field.
-  const submitted = await client.submitRender(job as RenderSubmissionInput);
-  process.stderr.write(`job ${submitted.id} queued\n`);
-  const done = await client.waitFor(submitted.id, {
+  // The API validates it and names each bad field; it holds the request until the job ends (up to
+  // its cap), and the client polls for the rest of the timeout.
+  const done = await client.render(job as RenderSubmissionInput, {
     timeoutMs,
-    onStatus: (j) => j.status !== "queued" && process.stderr.write(`job ${j.id} ${j.status}\n`),
+    onStatus: (j) => process.stderr.write(`job ${j.id} ${j.status}\n`),
   });
   if (done.status !== "succeeded" || !done.output) {
     process.stderr.write(

@@ -1,4 +1,5 @@
 import { LIMITS } from "../../functions/core/render-request.js";
+import { RENDER_WAIT, waitSchedule } from "../../functions/core/render-wait.js";
 import { apiFunction } from "../../functions/handlers/api/function.js";
 import { renderWorkerFunction } from "../../functions/handlers/render-worker/function.js";
 import { signAssetsFunction } from "../../functions/handlers/sign-assets/function.js";
@@ -193,6 +194,16 @@ export function workerBilledMs(options: {
 export const writeUnits = (bytes: number) => Math.max(1, Math.ceil(bytes / KB));
 export const readUnits = (bytes: number) => Math.max(1, Math.ceil(bytes / (4 * KB)));
 
+const costLine = (
+  service: CostLine["service"],
+  item: string,
+  perRender: number,
+  unit: string,
+  unitPrice: number,
+): CostLine => ({ service, item, perRender, unit, unitPrice, per1000: perRender * unitPrice * 1000 });
+
+const gbSeconds = (memoryMb: number, ms: number) => (memoryMb / 1024) * (ms / 1000);
+
 /** The cost of one render, line by line, at `prices`. */
 export function estimateCost(assumptions: CostAssumptions, prices: AwsPrices = AWS_PRICES): CostEstimate {
   const a = assumptions;
@@ -209,15 +220,8 @@ export function estimateCost(assumptions: CostAssumptions, prices: AwsPrices = A
   const requestItemBytes = inline ? requestItemSize(a) : 0;
   const storedBytes =
     a.jobItemBytes + (inline ? requestItemBytes : 0) + (inline ? 2 : 1) * prices.dynamodb.storageBytesPerItem;
-  const gbSeconds = (memoryMb: number, ms: number) => (memoryMb / 1024) * (ms / 1000);
   const monthsKept = a.retentionDays / DAYS_PER_MONTH;
-  const line = (
-    service: CostLine["service"],
-    item: string,
-    perRender: number,
-    unit: string,
-    unitPrice: number,
-  ): CostLine => ({ service, item, perRender, unit, unitPrice, per1000: perRender * unitPrice * 1000 });
+  const line = costLine;
 
   const lines: CostLine[] = [
     line(
@@ -385,6 +389,117 @@ export function estimateCost(assumptions: CostAssumptions, prices: AwsPrices = A
     per1000,
     per1000WithoutDelivery: per1000 - delivery.reduce((sum, l) => sum + l.per1000, 0),
     byService,
+  };
+}
+
+/** How a client learns that its render has ended: what that costs one way and the other. */
+export interface WaitComparison {
+  /** From the submission to the job's end. */
+  readonly renderSeconds: number;
+  readonly pollIntervalSeconds: number;
+  /** The submission waits (`Prefer: wait`): the api function is held meanwhile and reads the job. */
+  readonly waited: readonly CostLine[];
+  /** The submission answers at once, then `GET /v1/renders/{id}` every `pollIntervalSeconds`. */
+  readonly polled: readonly CostLine[];
+  /** USD per 1,000 renders, beyond the submission both ways make. */
+  readonly waitedPer1000: number;
+  readonly polledPer1000: number;
+}
+
+/**
+ * Job reads a waiting request makes until it sees a job that ended `renderMs` after the submission
+ * (the first read follows the first pause: the record in hand is the queued job).
+ */
+export function waitedJobReads(renderMs: number): number {
+  let elapsed = 0;
+  let reads = 0;
+  for (const delay of waitSchedule(renderMs + RENDER_WAIT.maxDelayMs)) {
+    elapsed += delay;
+    reads++;
+    if (elapsed >= renderMs) break;
+  }
+  return reads;
+}
+
+/**
+ * A waited render against a polled one, counting only what differs from a plain submission: held
+ * api duration and the job reads of the wait, against one API Gateway request, api invocation, API
+ * key read and job read per poll. Both end with the output URL signed once.
+ */
+export function compareWaitWithPolling(
+  assumptions: CostAssumptions,
+  renderSeconds: number,
+  pollIntervalSeconds: number,
+  prices: AwsPrices = AWS_PRICES,
+): WaitComparison {
+  if (!(renderSeconds >= 0 && renderSeconds <= RENDER_WAIT.maxSeconds))
+    throw new RangeError(`renderSeconds must be from 0 to ${RENDER_WAIT.maxSeconds} (the longest wait).`);
+  if (!(pollIntervalSeconds > 0)) throw new RangeError("pollIntervalSeconds must be above 0.");
+  const a = assumptions;
+  const jobRead = readUnits(a.jobItemBytes);
+  const signing = [
+    costLine("Lambda", "signer invocation (the output URL)", 1, "request", prices.lambda.perRequest),
+    costLine(
+      "Lambda",
+      `signer duration (${a.signerMemoryMb} MB × ${a.signerMsPerInvocation} ms)`,
+      gbSeconds(a.signerMemoryMb, a.signerMsPerInvocation),
+      "GB-s",
+      prices.lambda.gbSecond,
+    ),
+  ];
+  const reads = waitedJobReads(renderSeconds * 1000);
+  const waited = [
+    costLine(
+      "Lambda",
+      `api held during the wait (${a.apiMemoryMb} MB × ${renderSeconds} s)`,
+      gbSeconds(a.apiMemoryMb, renderSeconds * 1000),
+      "GB-s",
+      prices.lambda.gbSecond,
+    ),
+    costLine(
+      "DynamoDB",
+      `job reads during the wait (${reads} consistent × ${jobRead} RRU)`,
+      reads * jobRead,
+      "RRU",
+      prices.dynamodb.perReadRequestUnit,
+    ),
+    ...signing,
+  ];
+  // The poll that sees the job ended is the last.
+  const polls = Math.max(1, Math.ceil(renderSeconds / pollIntervalSeconds));
+  const polled = [
+    costLine(
+      "API Gateway",
+      `REST API requests (${polls} polls)`,
+      polls,
+      "request",
+      prices.apiGateway.perRequest,
+    ),
+    costLine("Lambda", `api invocations (${polls} polls)`, polls, "request", prices.lambda.perRequest),
+    costLine(
+      "Lambda",
+      `api duration (${polls} × ${a.apiMemoryMb} MB × ${a.apiMsPerRequest} ms)`,
+      polls * gbSeconds(a.apiMemoryMb, a.apiMsPerRequest),
+      "GB-s",
+      prices.lambda.gbSecond,
+    ),
+    costLine(
+      "DynamoDB",
+      `API key and job reads (${polls} × (${a.apiKeyReadsPerRequest} + ${jobRead}) RRU)`,
+      polls * (a.apiKeyReadsPerRequest + jobRead),
+      "RRU",
+      prices.dynamodb.perReadRequestUnit,
+    ),
+    ...signing,
+  ];
+  const total = (lines: readonly CostLine[]) => lines.reduce((sum, l) => sum + l.per1000, 0);
+  return {
+    renderSeconds,
+    pollIntervalSeconds,
+    waited,
+    polled,
+    waitedPer1000: total(waited),
+    polledPer1000: total(polled),
   };
 }
 

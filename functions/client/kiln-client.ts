@@ -90,6 +90,11 @@ export interface SubmitOptions {
   /** Attempts in all (overrides `retry.attempts` for this call). */
   readonly attempts?: number;
   readonly signal?: AbortSignal;
+  /**
+   * Seconds the API may hold the submission until the job ends (`Prefer: wait`); the API cuts a
+   * longer wait to its cap. The answer then carries the finished `job`.
+   */
+  readonly wait?: number;
 }
 
 export interface WaitOptions {
@@ -103,6 +108,9 @@ export interface WaitOptions {
   /** Sees the job at every change of status. */
   readonly onStatus?: (job: JobView) => void;
 }
+
+/** What `render` takes: the submission's options and how long to wait for the job in all. */
+export interface RenderOptions extends SubmitOptions, WaitOptions {}
 
 export interface RequestOptions {
   /** Sent as JSON. */
@@ -156,24 +164,64 @@ export class KilnClient {
   async submitRender(
     job: RenderSubmissionInput,
     options: SubmitOptions = {},
-  ): Promise<SubmittedJob & { location: string; replayed: boolean; idempotencyKey: string }> {
+  ): Promise<
+    SubmittedJob & {
+      location: string;
+      replayed: boolean;
+      idempotencyKey: string;
+      /** The job once it has ended, when the answer carries it (a `wait` it ended within). */
+      job?: JobView;
+    }
+  > {
     const idempotencyKey = options.idempotencyKey ?? crypto.randomUUID();
-    const res = await this.request<SubmittedJob>("POST", "/v1/renders", {
+    const res = await this.request<SubmittedJob | JobView>("POST", "/v1/renders", {
       json: job,
-      headers: { "idempotency-key": idempotencyKey },
+      headers: {
+        "idempotency-key": idempotencyKey,
+        ...(options.wait === undefined ? {} : { prefer: `wait=${options.wait}` }),
+      },
       signal: options.signal,
       attempts: options.attempts,
     });
+    const { id, status } = res.body;
+    const ended = res.status === 200 && (status === "succeeded" || status === "failed");
     return {
-      ...res.body,
-      location: res.headers.get("location") ?? `/v1/renders/${res.body.id}`,
+      id,
+      status,
+      location: res.headers.get("location") ?? `/v1/renders/${id}`,
       replayed: res.headers.get("idempotent-replayed") === "true",
       idempotencyKey,
+      ...(ended ? { job: res.body as JobView } : {}),
     };
   }
 
-  async getRender(id: string, options: { signal?: AbortSignal } = {}): Promise<JobView> {
-    return (await this.request<JobView>("GET", `/v1/renders/${encodeURIComponent(id)}`, options)).body;
+  /** The job; with `wait`, the API answers as soon as it has ended, or after that many seconds (a long poll). */
+  async getRender(id: string, options: { signal?: AbortSignal; wait?: number } = {}): Promise<JobView> {
+    const query = options.wait === undefined ? "" : `?wait=${options.wait}`;
+    return (
+      await this.request<JobView>("GET", `/v1/renders/${encodeURIComponent(id)}${query}`, {
+        signal: options.signal,
+      })
+    ).body;
+  }
+
+  /**
+   * Submits a render and answers it once it has ended: the API holds the submission as long as
+   * `timeoutMs` allows (up to its own cap); a job still running then is polled with `waitFor` for the
+   * rest of `timeoutMs`.
+   */
+  async render(job: RenderSubmissionInput, options: RenderOptions = {}): Promise<JobView> {
+    const started = Date.now();
+    const timeoutMs = options.timeoutMs ?? 120_000;
+    const submitted = await this.submitRender(job, { ...options, wait: Math.ceil(timeoutMs / 1000) });
+    if (submitted.job) {
+      options.onStatus?.(submitted.job);
+      return submitted.job;
+    }
+    return this.waitFor(submitted.id, {
+      ...options,
+      timeoutMs: Math.max(0, timeoutMs - (Date.now() - started)),
+    });
   }
 
   /** Polls with growing pauses until the job has succeeded or failed. */

@@ -20,6 +20,7 @@ import {
 } from "../../functions/core/constants.js";
 import { METRICS, POWERTOOLS_ENV, SERVICES } from "../../functions/core/observability.js";
 import { LIMITS, OUTPUT_FORMATS, RenderSubmissionSchema } from "../../functions/core/render-request.js";
+import { RENDER_WAIT } from "../../functions/core/render-wait.js";
 import { CreateTemplateSchema, TEMPLATES } from "../../functions/core/templates.js";
 import {
   GATEWAY_PAYLOAD_TOO_LARGE,
@@ -559,6 +560,32 @@ describe("render API", () => {
     // A parameter that may hold `/` is API Gateway's greedy `{name+}`; only the document is public.
     expect(methods.map(routeOf)).toContain("PUT /v1/assets/{key+}");
     expect(methods.filter((m) => !m.properties.ApiKeyRequired).map(routeOf)).toEqual(["GET /openapi.json"]);
+  });
+
+  it("lets a request wait for its render within API Gateway's 29 s, passing wait, Prefer and Accept through", () => {
+    // API Gateway (REST) gives a Lambda integration 29 s unless raised by quota request.
+    const gatewayIntegrationSeconds = 29;
+    const methods = resources(json, "AWS::ApiGateway::Method");
+    for (const m of methods) {
+      const timeoutMs = m.properties.Integration.TimeoutInMillis ?? gatewayIntegrationSeconds * 1000;
+      expect(timeoutMs).toBeGreaterThanOrEqual(RENDER_WAIT.maxSeconds * 1000 + 3000);
+    }
+    const timeout = fn("Api/ApiFunction").Timeout;
+    expect(timeout).toBeGreaterThanOrEqual(RENDER_WAIT.maxSeconds + 3);
+    expect(timeout).toBeLessThanOrEqual(gatewayIntegrationSeconds);
+    const getRender = methods.find(
+      (m) =>
+        m.properties.HttpMethod === "GET" &&
+        m.properties.ResourceId.Ref ===
+          logicalIdOf(json, "Api/Api/Default/v1/renders/{id}", "AWS::ApiGateway::Resource"),
+    ) as Cfn;
+    // Optional, so the validator lets requests without it through; the function checks its value.
+    expect(getRender.properties.RequestParameters).toEqual({
+      "method.request.path.id": true,
+      "method.request.querystring.wait": false,
+    });
+    // A proxy integration hands the function every header (Prefer, Accept) without declaring them.
+    expect(getRender.properties.Integration.Type).toBe("AWS_PROXY");
   });
 
   it("validates JSON bodies with models generated from the api function's zod schemas", () => {

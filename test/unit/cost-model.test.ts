@@ -2,15 +2,18 @@ import { describe, expect, it } from "vitest";
 import {
   AWS_PRICES,
   type CostAssumptions,
+  compareWaitWithPolling,
   DEFAULT_ASSUMPTIONS,
   estimateCost,
   idleMonthlyCost,
   monthlyCost,
   readUnits,
   requestItemSize,
+  waitedJobReads,
   workerBilledMs,
   writeUnits,
 } from "../../bin/cost/cost-model.js";
+import { RENDER_WAIT, waitSchedule } from "../../functions/core/render-wait.js";
 
 /** Round figures, so each line can be checked by hand. */
 const simple: CostAssumptions = {
@@ -188,5 +191,65 @@ describe("monthly figures", () => {
   it("prices the idle long polls of both event source mappings", () => {
     // 2 mappings × 5 pollers × 4,320 receives a day × 30 days.
     expect(idleMonthlyCost()).toBeCloseTo(1_296_000 * 0.4e-6);
+  });
+});
+
+describe("compareWaitWithPolling", () => {
+  const per1000 = (units: number, price: number) => units * price * 1000;
+  const gbs = (mb: number, ms: number) => (mb / 1024) * (ms / 1000);
+
+  it("counts the reads a waiting request makes from the wait's schedule", () => {
+    const schedule = waitSchedule(60_000);
+    // A job that ends at a read is seen by that read: the reads are the pauses up to then.
+    let at = 0;
+    schedule.slice(0, 12).forEach((delay, i) => {
+      at += delay;
+      expect(waitedJobReads(at), `${at} ms`).toBe(i + 1);
+      expect(waitedJobReads(at + 1), `${at + 1} ms`).toBe(i + 2);
+    });
+    expect(waitedJobReads(0)).toBe(1);
+  });
+
+  it("prices a wait as held api duration plus its job reads, and a poll as a request, an invocation and two reads", () => {
+    const renderSeconds = 4;
+    const c = compareWaitWithPolling(simple, renderSeconds, 1);
+    const reads = waitedJobReads(renderSeconds * 1000);
+    const signer =
+      per1000(1, AWS_PRICES.lambda.perRequest) +
+      per1000(gbs(simple.signerMemoryMb, simple.signerMsPerInvocation), AWS_PRICES.lambda.gbSecond);
+    expect(c.waitedPer1000).toBeCloseTo(
+      per1000(gbs(simple.apiMemoryMb, renderSeconds * 1000), AWS_PRICES.lambda.gbSecond) +
+        per1000(reads * readUnits(simple.jobItemBytes), AWS_PRICES.dynamodb.perReadRequestUnit) +
+        signer,
+      12,
+    );
+    const polls = renderSeconds;
+    expect(c.polledPer1000).toBeCloseTo(
+      per1000(polls, AWS_PRICES.apiGateway.perRequest) +
+        per1000(polls, AWS_PRICES.lambda.perRequest) +
+        per1000(polls * gbs(simple.apiMemoryMb, simple.apiMsPerRequest), AWS_PRICES.lambda.gbSecond) +
+        per1000(polls * (simple.apiKeyReadsPerRequest + 1), AWS_PRICES.dynamodb.perReadRequestUnit) +
+        signer,
+      12,
+    );
+  });
+
+  it("makes waiting the cheaper way only against eager polling, as held GB-s outweigh a request per second", () => {
+    const held = per1000(gbs(simple.apiMemoryMb, 1000), AWS_PRICES.lambda.gbSecond);
+    const poll =
+      compareWaitWithPolling(simple, 1, 1).polledPer1000 - compareWaitWithPolling(simple, 0, 1).polledPer1000;
+    // One second held at 512 MB costs more than one poll; ten polls a second cost more than that second.
+    expect(held).toBeGreaterThan(poll);
+    expect(compareWaitWithPolling(simple, 5, 1).waitedPer1000).toBeGreaterThan(
+      compareWaitWithPolling(simple, 5, 1).polledPer1000,
+    );
+    expect(compareWaitWithPolling(simple, 5, 0.1).waitedPer1000).toBeLessThan(
+      compareWaitWithPolling(simple, 5, 0.1).polledPer1000,
+    );
+  });
+
+  it("refuses a render longer than the longest wait and a poll interval of 0", () => {
+    expect(() => compareWaitWithPolling(simple, RENDER_WAIT.maxSeconds + 1, 1)).toThrow(RangeError);
+    expect(() => compareWaitWithPolling(simple, 1, 0)).toThrow(RangeError);
   });
 });

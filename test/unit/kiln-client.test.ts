@@ -260,3 +260,71 @@ describe("KilnClient.waitFor", () => {
     expect(seen).toHaveLength(1);
   });
 });
+
+describe("KilnClient waits within the request", () => {
+  const view = (status: string) => ({
+    id: JOB_ID,
+    status,
+    createdAt: "2026-01-01T00:00:00.000Z",
+    updatedAt: "2026-01-01T00:00:01.000Z",
+    attempts: 1,
+  });
+
+  it("sends Prefer: wait with a submission and hands back the finished job from a 200", async () => {
+    const { url, seen } = await api(
+      json(200, view("succeeded"), { location: `/v1/renders/${JOB_ID}`, "preference-applied": "wait=10" }),
+    );
+    const submitted = await client(url).submitRender(JOB, { wait: 10 });
+    expect(seen[0]?.headers.prefer).toBe("wait=10");
+    expect(submitted).toMatchObject({ id: JOB_ID, status: "succeeded", replayed: false });
+    expect(submitted.job).toEqual(view("succeeded"));
+  });
+
+  it("leaves job out of a 202 (not done within the wait) and of a replay of an unfinished job", async () => {
+    const { url, seen } = await api(
+      json(202, { id: JOB_ID, status: "rendering" }),
+      json(200, view("queued"), { "idempotent-replayed": "true" }),
+    );
+    const waited = await client(url).submitRender(JOB, { wait: 1 });
+    expect(waited).toMatchObject({ id: JOB_ID, status: "rendering" });
+    expect(waited).not.toHaveProperty("job");
+    const replayed = await client(url).submitRender(JOB);
+    expect(replayed).toMatchObject({ status: "queued", replayed: true });
+    expect(replayed).not.toHaveProperty("job");
+    expect(seen[1]?.headers).not.toHaveProperty("prefer");
+  });
+
+  it("long-polls a job with getRender's wait", async () => {
+    const { url, seen } = await api(json(200, view("failed")));
+    expect((await client(url).getRender(JOB_ID, { wait: 20 })).status).toBe("failed");
+    expect(seen[0]?.url).toBe(`/v1/renders/${JOB_ID}?wait=20`);
+  });
+
+  it("render: one request when the job ends within the wait, asking for as long as its timeout", async () => {
+    const { url, seen } = await api(json(200, view("succeeded")));
+    const statuses: string[] = [];
+    const done = await client(url).render(JOB, {
+      timeoutMs: 60_500,
+      onStatus: (j) => statuses.push(j.status),
+    });
+    expect(done.status).toBe("succeeded");
+    expect(seen).toHaveLength(1);
+    expect(seen[0]?.headers.prefer).toBe("wait=61");
+    expect(statuses).toEqual(["succeeded"]);
+  });
+
+  it("render: falls back to polling when the job outlasts the API's wait", async () => {
+    const { url, seen } = await api(
+      json(202, { id: JOB_ID, status: "rendering" }),
+      json(200, view("rendering")),
+      json(200, view("succeeded")),
+    );
+    const done = await client(url).render(JOB, { intervalMs: 1 });
+    expect(done.status).toBe("succeeded");
+    expect(seen.map((s) => `${s.method} ${s.url}`)).toEqual([
+      "POST /v1/renders",
+      `GET /v1/renders/${JOB_ID}`,
+      `GET /v1/renders/${JOB_ID}`,
+    ]);
+  });
+});

@@ -9,6 +9,7 @@ import {
   WEBHOOK_SECRET_CONTEXT_KEY,
 } from "../../core/constants.js";
 import { SERVICES } from "../../core/observability.js";
+import { RENDER_WAIT } from "../../core/render-wait.js";
 import { TEMPLATES } from "../../core/templates.js";
 import { defineFunction, setting } from "../function-definition.js";
 import { INDEX_PARTITIONS, PARTITIONS as P } from "../permissions.js";
@@ -19,7 +20,8 @@ export const apiFunction = defineFunction({
   description: "Kiln: render API (renders, templates, assets, batches, settings)",
   entry: "functions/handlers/api/index.ts",
   memorySize: 512,
-  timeoutSeconds: 10,
+  // A request may wait for its render (Prefer: wait) up to the cap, and still submit and sign around it.
+  timeoutSeconds: RENDER_WAIT.maxSeconds + RENDER_WAIT.marginSeconds,
   permissions: {
     jobsTable: {
       service: "dynamodb",

@@ -24,6 +24,7 @@ import type {
 } from "../../core/ports.js";
 import { describeRateLimit } from "../../core/rate-limit.js";
 import { parseOrThrow } from "../../core/render-request.js";
+import type { WaitTimer } from "../../core/render-wait.js";
 import type { TemplateDeps } from "../../core/templates.js";
 import { type CallbackUrlPolicy, DEFAULT_CALLBACK_POLICY } from "../../core/webhooks.js";
 import { type BatchApiDeps, batchHandlers } from "./batch-routes.js";
@@ -66,6 +67,8 @@ export interface ApiDeps {
    * usage plan already throttles each API key.
    */
   readonly rateLimiter?: RateLimiter;
+  /** Paces the reads of a job a request waits for (`Prefer: wait`). @default systemTimer */
+  readonly timer?: WaitTimer;
 }
 
 /** What operation handlers get: the api function's dependencies with their defaults filled in. */

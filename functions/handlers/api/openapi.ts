@@ -33,6 +33,11 @@ const ERRORS: Readonly<Record<ErrorStatus, { name: string; description: string; 
   400: { name: "BadRequest", description: "`invalid_request`: `fields` names each field that is wrong." },
   401: { name: "Unauthorized", description: "`unauthorized`: missing or invalid API key." },
   404: { name: "NotFound", description: "`not_found`: no such resource for this tenant." },
+  406: {
+    name: "NotAcceptable",
+    description:
+      "`not_acceptable`: `Accept` names only output types the job does not make; the message names both.",
+  },
   409: {
     name: "Conflict",
     description:
@@ -45,6 +50,11 @@ const ERRORS: Readonly<Record<ErrorStatus, { name: string; description: string; 
       "through PUT /v1/assets/{key} (larger files: POST /v1/asset-uploads).",
   },
   415: { name: "UnsupportedMediaType", description: "`unsupported_media_type`: wrong Content-Type." },
+  422: {
+    name: "RenderFailed",
+    description:
+      "`Accept` asked for the output of a job that failed: `code` and `message` are the job's failure (its failure codes are in docs/operations.md); the job is at Location.",
+  },
   429: {
     name: "TooManyRequests",
     description:

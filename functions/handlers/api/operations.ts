@@ -8,6 +8,7 @@ import {
 } from "../../core/assets.js";
 import { BATCHES, BatchSubmissionSchema } from "../../core/batches.js";
 import { LIMITS, RenderSubmissionSchema } from "../../core/render-request.js";
+import { maxJobReads, RENDER_WAIT } from "../../core/render-wait.js";
 import { CreateTemplateSchema, TemplateIdSchema } from "../../core/templates.js";
 import { TenantSettingsSchema } from "../../core/tenant-settings.js";
 import {
@@ -52,7 +53,7 @@ export interface ApiResponse {
   readonly headers?: Readonly<Record<string, string>>;
 }
 
-export type ErrorStatus = 400 | 401 | 404 | 409 | 413 | 415 | 429 | 500 | 503;
+export type ErrorStatus = 400 | 401 | 404 | 406 | 409 | 413 | 415 | 422 | 429 | 500 | 503;
 
 export interface ParameterDoc {
   readonly description: string;
@@ -112,6 +113,27 @@ const IdempotencyKeySchema = z
 const TEMPLATE_ID = { description: "The template's id.", schema: TemplateIdSchema };
 const BATCH_ID = { description: "The batch id.", schema: z.string() };
 const LOCATION = "Path of the created resource.";
+const JOB_LOCATION = "Path of the job, to poll.";
+
+const WAIT_CAP = RENDER_WAIT.maxSeconds;
+const PREFER = {
+  description:
+    `\`wait=N\` (RFC 7240): answer as soon as the job has succeeded or failed, or after N seconds, whichever comes first. ` +
+    `N is whole seconds; more than ${WAIT_CAP} is cut to ${WAIT_CAP} (API Gateway gives a request 29 s). ` +
+    `Meanwhile the job is read at growing intervals, up to once a second: at most ${maxJobReads(WAIT_CAP * 1000)} reads for ${WAIT_CAP} s. ` +
+    "Other preferences are ignored; a `wait` that is not a whole number ≥ 0 is a 400 naming `Prefer`.",
+  schema: z.string().max(1024),
+};
+const PREFERENCE_APPLIED = `\`wait=N\` when the request's wait was honoured, N as applied (at most ${WAIT_CAP}).`;
+const ACCEPT = {
+  description:
+    "`image/png`, `image/jpeg`, `image/webp` or `application/pdf` (the job's output type) asks for the output " +
+    "itself: once the job has succeeded, a 303 to the output's signed URL (`curl -L` follows it); a failed job " +
+    "answers 422 with its failure; an unfinished one 202 with Location. An output type the job does not make " +
+    "is a 406 naming both. `application/json`, `*/*`, none or any other type: the JSON answers.",
+  schema: z.string().max(1024),
+};
+const SEE_OUTPUT = "The output's signed URL (short-lived CloudFront URL, minted for this answer).";
 
 // Literal types kept: handlers' request types (path parameters, parsed body) are derived from them.
 const OPERATION_TABLE = [
@@ -123,14 +145,19 @@ const OPERATION_TABLE = [
     summary: "Submit a render job",
     description:
       "Validates the request (a stored template must exist and its data schema must be satisfied), " +
-      `stores the job and queues it. Bodies over ${LIMITS.inlineRequestBytes / 1024} KiB are kept in S3 by reference.`,
+      `stores the job and queues it. Bodies over ${LIMITS.inlineRequestBytes / 1024} KiB are kept in S3 by reference. ` +
+      `With \`Prefer: wait=N\` (N ≤ ${WAIT_CAP} s) one request renders: the answer comes when the job ends, as a 200 ` +
+      "with the job (as GET /v1/renders/{id} shows it), or after N s as the 202. With `Accept` naming the output's " +
+      "type it is the output itself (303 to its signed URL).",
     headerParams: {
       "Idempotency-Key": {
         description:
           "Makes the POST safe to retry: the same key with the same body answers the same job (200) for 24 hours; " +
-          "with a different body, 409. Keys are per tenant.",
+          "with a different body, 409. Keys are per tenant. A repeat honours its own `Prefer: wait`.",
         schema: IdempotencyKeySchema,
       },
+      Prefer: PREFER,
+      Accept: ACCEPT,
     },
     body: {
       json: named("RenderRequest", RenderSubmissionSchema, "input"),
@@ -139,17 +166,28 @@ const OPERATION_TABLE = [
     },
     responses: {
       202: {
-        description: "Queued.",
+        description: "Queued; with `Prefer: wait`, not finished within the wait.",
         body: named("SubmittedJob", SubmittedJobSchema),
-        headers: { Location: LOCATION },
+        headers: { Location: LOCATION, "Preference-Applied": PREFERENCE_APPLIED },
       },
       200: {
-        description: "The job an earlier request with this Idempotency-Key created.",
-        body: named("SubmittedJob", SubmittedJobSchema),
-        headers: { Location: LOCATION, "Idempotent-Replayed": "`true`." },
+        description:
+          "With `Prefer: wait`: the job, which ended within the wait (succeeded or failed). A repeat with this " +
+          "Idempotency-Key: the job the first request created, as it is now.",
+        body: named("Job", JobViewSchema),
+        headers: {
+          Location: LOCATION,
+          "Idempotent-Replayed": "`true` when an earlier request with this Idempotency-Key created the job.",
+          "Preference-Applied": PREFERENCE_APPLIED,
+        },
+      },
+      303: {
+        description: "`Accept` named the output's type and the job succeeded: the output is at Location.",
+        body: named("Job", JobViewSchema),
+        headers: { Location: SEE_OUTPUT, "Preference-Applied": PREFERENCE_APPLIED },
       },
     },
-    errors: [409, 503],
+    errors: [406, 409, 422, 503],
   },
   {
     method: "GET",
@@ -158,10 +196,35 @@ const OPERATION_TABLE = [
     tag: "Renders",
     summary: "Get a render job",
     description:
-      "The job's status; once it has succeeded, a short-lived CloudFront signed URL of its output minted for this answer.",
+      "The job's status; once it has succeeded, a short-lived CloudFront signed URL of its output minted for this answer. " +
+      `With \`?wait=N\` or \`Prefer: wait=N\` (N ≤ ${WAIT_CAP} s) a long poll: the answer comes as soon as the job has ` +
+      "ended, else after N s with the job as it is then. With `Accept` naming the output's type, a 303 to the output.",
     pathParams: { id: { description: "The job id.", schema: z.string() } },
-    responses: { 200: { description: "The job.", body: named("Job", JobViewSchema) } },
-    errors: [404],
+    queryParams: {
+      wait: {
+        description: `Seconds to wait for the job to end (whole, ≥ 0; more than ${WAIT_CAP} is cut to ${WAIT_CAP}); before \`Prefer\`.`,
+        schema: z.int().min(0),
+      },
+    },
+    headerParams: { Prefer: PREFER, Accept: ACCEPT },
+    responses: {
+      200: {
+        description: "The job (with a wait: ended, or as it is when the wait is over).",
+        body: named("Job", JobViewSchema),
+        headers: { "Preference-Applied": PREFERENCE_APPLIED },
+      },
+      202: {
+        description: "`Accept` named an output type and the job has not ended (yet): poll Location.",
+        body: named("SubmittedJob", SubmittedJobSchema),
+        headers: { Location: JOB_LOCATION, "Preference-Applied": PREFERENCE_APPLIED },
+      },
+      303: {
+        description: "`Accept` named the output's type and the job succeeded: the output is at Location.",
+        body: named("Job", JobViewSchema),
+        headers: { Location: SEE_OUTPUT, "Preference-Applied": PREFERENCE_APPLIED },
+      },
+    },
+    errors: [400, 404, 406, 422],
   },
   {
     method: "POST",

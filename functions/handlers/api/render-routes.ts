@@ -1,9 +1,20 @@
+import type { APIGatewayProxyResult } from "aws-lambda";
 import { KilnError, NotFoundError, ValidationError } from "../../core/errors.js";
+import { isTerminal, type Job } from "../../core/job.js";
 import { toJobView } from "../../core/job-view.js";
+import { CONTENT_TYPES } from "../../core/render-request.js";
+import { systemTimer, waitForTerminal } from "../../core/render-wait.js";
 import { checkIdempotencyKey, submitRender } from "../../core/submit-render.js";
 import { checkRenderTemplate } from "../../core/templates.js";
 import { callbackUrlProblem, previousSecretExpiry, type WebhookSecrets } from "../../core/webhooks.js";
+import type { RouteDeps } from "./handler.js";
 import { json } from "./http-response.js";
+import {
+  chooseRepresentation,
+  type Representation,
+  requestedWait,
+  waitApplied,
+} from "./render-preferences.js";
 import { header, type OperationHandlers } from "./request.js";
 
 const JOB_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -18,6 +29,11 @@ export const renderHandlers: Pick<
     if (problem) throw new ValidationError([{ field: "callbackUrl", message: problem }]);
     // A stored template must exist, and data must satisfy its schema: 400 before anything is queued.
     await checkRenderTemplate(deps.templates, tenant, submission.template, submission.data);
+    const wait = requestedWait(event, false);
+    const outputType = CONTENT_TYPES[submission.output.format];
+    const representation = chooseRepresentation(header(event, "accept"), outputType);
+    // Refused before anything is queued: this job could never answer what Accept asks for.
+    if (representation.kind === "not_acceptable") return notAcceptable(representation.accept, outputType);
     const rawKey = header(event, "idempotency-key");
     const key = rawKey === undefined ? undefined : checkIdempotencyKey(rawKey);
     let submitted: Awaited<ReturnType<typeof submitRender>>;
@@ -40,22 +56,41 @@ export const renderHandlers: Pick<
         { "retry-after": "1" },
       );
     }
-    const { job, replayed } = submitted;
-    const headers: Record<string, string> = { location: `/v1/renders/${job.id}` };
+    const { job: submittedJob, replayed } = submitted;
+    const headers: Record<string, string> = { location: jobPath(submittedJob.id) };
     if (replayed) {
       headers["idempotent-replayed"] = "true";
-      logger.info("job replayed for its idempotency key", { tenant, jobId: job.id });
-      return json(200, { id: job.id, status: job.status }, headers);
+      logger.info("job replayed for its idempotency key", { tenant, jobId: submittedJob.id });
+    } else {
+      logger.info("job queued", {
+        tenant,
+        jobId: submittedJob.id,
+        large: submittedJob.payloadKey !== undefined,
+      });
     }
-    logger.info("job queued", { tenant, jobId: job.id, large: job.payloadKey !== undefined });
-    return json(202, { id: job.id, status: job.status }, headers);
+    const job = (await awaitJob(deps, submittedJob, wait)) ?? submittedJob;
+    const answerHeaders = { ...headers, ...waitApplied(wait) };
+    if (isTerminal(job.status)) return answerTerminal(deps, job, representation, answerHeaders);
+    if (replayed && representation.kind === "json") return json(200, toJobView(job), answerHeaders);
+    return json(202, { id: job.id, status: job.status }, answerHeaders);
   },
 
-  async getRender({ tenant, params: { id } }, deps) {
-    const job = JOB_ID.test(id) ? await deps.jobs.get(tenant, id) : undefined;
+  async getRender({ tenant, event, params: { id } }, deps) {
+    const wait = requestedWait(event, true);
+    const found = JOB_ID.test(id) ? await deps.jobs.get(tenant, id) : undefined;
+    const job = found && (await awaitJob(deps, found, wait));
     if (!job) throw new NotFoundError(`No render job ${id}.`);
-    const [url] = job.output ? await deps.signer.sign(tenant, [job.output.key]) : [];
-    return json(200, toJobView(job, url));
+    const representation = chooseRepresentation(header(event, "accept"), job.output?.contentType);
+    const headers = waitApplied(wait);
+    // Only a known output type can be the wrong one: before success any output type is taken as asked for.
+    if (representation.kind === "not_acceptable" && job.output) {
+      return notAcceptable(representation.accept, job.output.contentType, headers);
+    }
+    if (isTerminal(job.status)) return answerTerminal(deps, job, representation, headers);
+    if (representation.kind === "output") {
+      return json(202, { id: job.id, status: job.status }, { ...headers, location: jobPath(job.id) });
+    }
+    return json(200, toJobView(job), headers);
   },
 
   /** How a tenant gets the secret its webhook receivers verify signatures with. */
@@ -75,6 +110,58 @@ export const renderHandlers: Pick<
     return json(200, view);
   },
 };
+
+const jobPath = (id: string) => `/v1/renders/${id}`;
+
+/** The job once it is terminal or the wait is over (undefined if it vanished meanwhile); at once without a wait. */
+async function awaitJob(
+  deps: RouteDeps,
+  job: Job,
+  waitSeconds: number | undefined,
+): Promise<Job | undefined> {
+  if (!waitSeconds) return job;
+  // Each read is one consistent GetItem of the job item (the request is kept apart): a projection
+  // would not lower its cost, as DynamoDB charges a read by the item's size.
+  const read = () => deps.jobs.get(job.tenant, job.id);
+  return waitForTerminal(job, read, waitSeconds * 1000, deps.timer ?? systemTimer);
+}
+
+/**
+ * A finished job as asked for: its view as JSON; or, for an output type, a 303 to the output's
+ * signed URL, and a 422 with the job's failure when it failed (never a 2xx a client would save as
+ * the output).
+ */
+async function answerTerminal(
+  deps: RouteDeps,
+  job: Job,
+  representation: Representation,
+  headers: Record<string, string>,
+): Promise<APIGatewayProxyResult> {
+  const [url] = job.output ? await deps.signer.sign(job.tenant, [job.output.key]) : [];
+  if (representation.kind === "output") {
+    if (url) return json(303, toJobView(job, url), { ...headers, location: url.url });
+    const failure = job.error ?? { code: "render_failed", message: `Render job ${job.id} did not succeed.` };
+    return json(422, { error: failure }, { ...headers, location: jobPath(job.id) });
+  }
+  return json(200, toJobView(job, url), headers);
+}
+
+function notAcceptable(
+  accept: string,
+  outputType: string,
+  headers: Record<string, string> = {},
+): APIGatewayProxyResult {
+  return json(
+    406,
+    {
+      error: {
+        code: "not_acceptable",
+        message: `Accept is ${accept.slice(0, 200)}, but this job's output is ${outputType}; accept ${outputType} or application/json.`,
+      },
+    },
+    headers,
+  );
+}
 
 function secretView(secrets: WebhookSecrets, now: Date) {
   const previousSecretExpiresAt = previousSecretExpiry(secrets, now);

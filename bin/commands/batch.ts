@@ -2,8 +2,8 @@ import { createHash } from "node:crypto";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import type { BatchSubmissionInput, KilnClient } from "../../functions/client/kiln-client.js";
-import { BATCHES, type BatchView, outputFileName, parseJsonLines } from "../../functions/core/batches.js";
+import type { BatchSubmissionInput, BatchView, KilnClient } from "../../functions/client/kiln-client.js";
+import { BATCHES, outputFileName, parseJsonLines } from "../../functions/core/batches.js";
 import { mapConcurrently } from "../../functions/core/concurrency.js";
 import { type Command, EXIT, timeoutMsOf, UsageError } from "./cli-support.js";
 import { CONNECTION_OPTIONS, withKiln } from "./connect.js";
@@ -88,7 +88,8 @@ before anything is sent), 3 Kiln could not be reached.`,
         await client.putAsset(key, bytes, "application/x-ndjson");
         body.recordsKey = key;
       }
-      const submitted = await client.submitBatch(body as BatchSubmissionInput);
+      // The API validates it and names each bad field.
+      const submitted = await client.submitBatch(body as unknown as BatchSubmissionInput);
       process.stderr.write(`batch ${submitted.id}: ${submitted.total} records queued\n`);
       const done = await follow(client, submitted.id, timeoutMs, values.zip === true);
       if (values.out) await download(client, done, resolve(values.out));
@@ -226,7 +227,7 @@ async function download(client: KilnClient, view: BatchView, dir: string): Promi
     });
     start = page.next;
   }
-  if (view.zip?.state === "ready")
+  if (view.zip?.state === "ready" && view.zip.url)
     await writeFile(join(dir, "outputs.zip"), await fetchBytes(view.zip.url, "the zip"));
   process.stderr.write(`${written} outputs and manifest.json written to ${dir}\n`);
 }

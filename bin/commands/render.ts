@@ -2,10 +2,10 @@ import { createHash } from "node:crypto";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { uploadJobDirectory } from "../../functions/client/job-directory.js";
 import type { KilnClient, RenderSubmissionInput } from "../../functions/client/kiln-client.js";
 import { type Command, EXIT, timeoutMsOf, UsageError } from "./cli-support.js";
 import { CONNECTION_OPTIONS, withKiln } from "./connect.js";
+import { uploadJobDirectory } from "./job-directory.js";
 
 const EXTENSIONS: Record<string, string> = {
   "image/png": "png",

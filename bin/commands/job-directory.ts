@@ -1,6 +1,6 @@
 import { readdir, readFile } from "node:fs/promises";
 import { join, relative, sep } from "node:path";
-import { ASSET_CONTENT_TYPES, contentTypeForAsset } from "../core/assets.js";
+import { ASSET_CONTENT_TYPES, contentTypeForAsset } from "../../functions/core/assets.js";
 
 /**
  * A job directory, as the examples lay it out next to their job.json:

@@ -15,6 +15,12 @@ import { build } from "esbuild";
 export const CLIENT_DIR = fileURLToPath(new URL("../../functions/client/", import.meta.url));
 export const CLIENT_DIST = join(CLIENT_DIR, "dist");
 
+/** TypeScript's compiler, run with node: it writes the declarations. */
+export const TSC = join(
+  dirname(createRequire(import.meta.url).resolve("typescript/package.json")),
+  "bin/tsc",
+);
+
 const FORMATS = [
   { format: "esm", js: "mjs", dts: "d.mts" },
   { format: "cjs", js: "cjs", dts: "d.cts" },
@@ -33,9 +39,8 @@ export async function buildClient(): Promise<void> {
       logLevel: "warning",
     });
   }
-  const tsc = join(dirname(createRequire(import.meta.url).resolve("typescript/package.json")), "bin/tsc");
   const typesDir = join(CLIENT_DIST, "types");
-  await promisify(execFile)(process.execPath, [tsc, "-p", join(CLIENT_DIR, "tsconfig.json")]);
+  await promisify(execFile)(process.execPath, [TSC, "-p", join(CLIENT_DIR, "tsconfig.json")]);
   for (const file of await readdir(typesDir)) {
     if (!file.endsWith(".d.ts")) continue;
     const text = await readFile(join(typesDir, file), "utf8");

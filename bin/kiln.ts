@@ -2,7 +2,7 @@ import { KilnApiError } from "../functions/client/kiln-client.js";
 import { assets } from "./commands/assets.js";
 import { batch } from "./commands/batch.js";
 import { bench } from "./commands/bench.js";
-import { type Command, EXIT, UsageError } from "./commands/cli-support.js";
+import { type Command, EXIT, InputError, UsageError } from "./commands/cli-support.js";
 import { cost } from "./commands/cost.js";
 import { redrive } from "./commands/redrive.js";
 import { render } from "./commands/render.js";
@@ -53,6 +53,10 @@ main(process.argv.slice(2)).then(
   (err: unknown) => {
     if (err instanceof UsageError || (err as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")) {
       process.stderr.write(`kiln: ${(err as Error).message}\n\n${overview()}\n`);
+      process.exit(EXIT.usage);
+    }
+    if (err instanceof InputError) {
+      process.stderr.write(`kiln: ${err.message}\n`);
       process.exit(EXIT.usage);
     }
     if (err instanceof KilnApiError && err.status >= 400 && err.status < 500) {

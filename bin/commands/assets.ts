@@ -1,9 +1,8 @@
-import { readFile } from "node:fs/promises";
 import { basename } from "node:path";
 import { parseArgs } from "node:util";
 import type { KilnClient } from "../../functions/client/kiln-client.js";
 import { ASSETS, contentTypeForAsset, mebibytes } from "../../functions/core/assets.js";
-import { type Command, EXIT, UsageError } from "./cli-support.js";
+import { type Command, EXIT, readInputFile, UsageError } from "./cli-support.js";
 import { CONNECTION_OPTIONS, withKiln } from "./connect.js";
 
 export const assets: Command = {
@@ -29,14 +28,7 @@ Without --api (or $KILN_API_URL), an embedded local stack is used (data in $KILN
     const assetKey = key ?? basename(file);
     const contentType = values.type ?? contentTypeForAsset(assetKey) ?? contentTypeForAsset(file);
     if (!contentType) throw new UsageError(`cannot tell the content type of ${file}: pass --type`);
-    let body: Buffer;
-    try {
-      body = await readFile(file);
-    } catch (err) {
-      throw new UsageError(
-        `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
-      );
-    }
+    const body = await readInputFile(file, null);
     const stored = await withKiln(values, (client) => uploadAsset(client, assetKey, body, contentType));
     process.stdout.write(
       `${stored.key}\n${stored.bytes} bytes, ${stored.contentType}, sha256 ${stored.sha256}\n`,

@@ -1,12 +1,12 @@
 import { createHash } from "node:crypto";
-import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { mkdir, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import type { BatchSubmissionInput, KilnClient } from "../../functions/client/kiln-client.js";
-import { BATCHES, type BatchView, outputFileName, parseJsonLines } from "../../functions/core/batches.js";
+import type { BatchSubmissionInput, BatchView, KilnClient } from "../../functions/client/kiln-client.js";
+import { BATCHES, outputFileName, parseJsonLines } from "../../functions/core/batches.js";
 import { mapConcurrently } from "../../functions/core/concurrency.js";
 import { uploadAsset } from "./assets.js";
-import { type Command, EXIT, timeoutMsOf, UsageError } from "./cli-support.js";
+import { type Command, EXIT, InputError, readInputFile, timeoutMsOf, UsageError } from "./cli-support.js";
 import { CONNECTION_OPTIONS, withKiln } from "./connect.js";
 
 /** Bodies above this go up as a JSONL asset (recordsKey) instead of inline records. */
@@ -89,7 +89,8 @@ before anything is sent), 3 Kiln could not be reached.`,
         await uploadAsset(client, key, bytes, "application/x-ndjson");
         body.recordsKey = key;
       }
-      const submitted = await client.submitBatch(body as BatchSubmissionInput);
+      // The API validates it and names each bad field.
+      const submitted = await client.submitBatch(body as unknown as BatchSubmissionInput);
       process.stderr.write(`batch ${submitted.id}: ${submitted.total} records queued\n`);
       const done = await follow(client, submitted.id, timeoutMs, values.zip === true);
       if (values.out) await download(client, done, resolve(values.out));
@@ -103,13 +104,7 @@ before anything is sent), 3 Kiln could not be reached.`,
 
 async function readTemplate(arg: string): Promise<Record<string, unknown>> {
   if (arg.endsWith(".html")) {
-    try {
-      return { html: await readFile(arg, "utf8") };
-    } catch (err) {
-      throw new UsageError(
-        `cannot read ${arg}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
-      );
-    }
+    return { html: await readInputFile(arg) };
   }
   const match = /^(.+)@(\d+)$/.exec(arg);
   if (!match)
@@ -119,27 +114,20 @@ async function readTemplate(arg: string): Promise<Record<string, unknown>> {
 
 /** The records, each checked to be a JSON object; the first bad line is named before anything is sent. */
 async function readRecords(path: string): Promise<{ values: Record<string, unknown>[]; text: string }> {
-  let text: string;
-  try {
-    text = await readFile(path, "utf8");
-  } catch (err) {
-    throw new UsageError(
-      `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
-    );
-  }
+  const text = await readInputFile(path);
   const parsed = parseJsonLines(text);
   const [bad] = parsed.issues;
-  if (bad) throw new UsageError(`${path}:${bad.line}: ${bad.message}`);
+  if (bad) throw new InputError(`${path}:${bad.line}: ${bad.message}`);
   const values: Record<string, unknown>[] = [];
   parsed.records.forEach((r, i) => {
     if (typeof r !== "object" || r === null || Array.isArray(r)) {
-      throw new UsageError(`${path}:${parsed.lines[i]}: must be a JSON object`);
+      throw new InputError(`${path}:${parsed.lines[i]}: must be a JSON object`);
     }
     values.push(r as Record<string, unknown>);
   });
-  if (values.length === 0) throw new UsageError(`${path} holds no records`);
+  if (values.length === 0) throw new InputError(`${path} holds no records`);
   if (values.length > BATCHES.maxRecords) {
-    throw new UsageError(`${path} holds ${values.length} records; a batch has at most ${BATCHES.maxRecords}`);
+    throw new InputError(`${path} holds ${values.length} records; a batch has at most ${BATCHES.maxRecords}`);
   }
   return { values, text };
 }
@@ -227,7 +215,7 @@ async function download(client: KilnClient, view: BatchView, dir: string): Promi
     });
     start = page.next;
   }
-  if (view.zip?.state === "ready")
+  if (view.zip?.state === "ready" && view.zip.url)
     await writeFile(join(dir, "outputs.zip"), await fetchBytes(view.zip.url, "the zip"));
   process.stderr.write(`${written} outputs and manifest.json written to ${dir}\n`);
 }

@@ -1,11 +1,11 @@
 import { createHash } from "node:crypto";
-import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { mkdir, writeFile } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { uploadJobDirectory } from "../../functions/client/job-directory.js";
 import type { KilnClient, RenderSubmissionInput } from "../../functions/client/kiln-client.js";
-import { type Command, EXIT, timeoutMsOf, UsageError } from "./cli-support.js";
+import { type Command, EXIT, readJsonFile, timeoutMsOf, UsageError } from "./cli-support.js";
 import { CONNECTION_OPTIONS, withKiln } from "./connect.js";
+import { uploadJobDirectory } from "./job-directory.js";
 
 const EXTENSIONS: Record<string, string> = {
   "image/png": "png",
@@ -42,7 +42,7 @@ default .kiln). The API key comes from --api-key or $KILN_API_KEY (needed with -
       throw new UsageError("expected exactly one job file: kiln render <job.json>");
     const timeoutMs = timeoutMsOf(values.timeout);
 
-    const job = await readJob(jobPath);
+    const job = await readJsonFile(jobPath);
     const upload = values["no-upload"] ? undefined : dirname(resolve(jobPath));
     const started = performance.now();
     return withKiln(values, (client) => renderThrough(client, upload, job, values.out, timeoutMs, started));
@@ -88,22 +88,6 @@ async function renderThrough(
     `${path}\nsha256 ${sha256}\n${bytes.byteLength} bytes, ${done.output.contentType}, ${seconds} s\n`,
   );
   return EXIT.ok;
-}
-
-async function readJob(path: string): Promise<unknown> {
-  let text: string;
-  try {
-    text = await readFile(path, "utf8");
-  } catch (err) {
-    throw new UsageError(
-      `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
-    );
-  }
-  try {
-    return JSON.parse(text);
-  } catch (err) {
-    throw new UsageError(`${path} is not valid JSON: ${(err as Error).message}`);
-  }
 }
 
 /** The job renders an exact version; say so when the file next to it is stored as another one. */

@@ -42,8 +42,7 @@ Exit codes of status: 0 succeeded, 1 failed, 4 still queued or rendering (ask ag
           process.stderr.write(`kiln: no render job ${id} for this API key\n`);
           return EXIT.usage;
         }
-        if (err instanceof KilnApiError) throw err;
-        throw new Error(`Kiln could not be reached: ${describeCause(err)}`);
+        throw err;
       }
       process.stdout.write(values.json ? `${JSON.stringify(job, null, 2)}\n` : describeJob(job));
       if (job.status === "succeeded") return EXIT.ok;
@@ -96,9 +95,4 @@ function describeJob(job: JobView): string {
   if (job.error) text += row("error", `${job.error.code}: ${job.error.message}`);
   if (job.webhook) text += row("webhook", `${job.webhook.state} (${job.webhook.url})`);
   return text;
-}
-
-function describeCause(err: unknown): string {
-  const cause = (err as { cause?: { code?: string; message?: string } })?.cause;
-  return cause?.code ?? cause?.message ?? (err as Error)?.message ?? String(err);
 }

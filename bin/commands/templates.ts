@@ -1,6 +1,5 @@
-import { readFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
-import { type Command, EXIT, UsageError } from "./cli-support.js";
+import { type Command, EXIT, readInputFile, readJsonFile, UsageError } from "./cli-support.js";
 import { CONNECTION_OPTIONS, withKiln } from "./connect.js";
 
 export const templates: Command = {
@@ -46,20 +45,11 @@ Without --api (or $KILN_API_URL), an embedded local stack is used (data in $KILN
         "expected: kiln templates push <id> <file.html> [--schema schema.json] | kiln templates list [<id>]",
       );
     }
-    const read = async (path: string) =>
-      readFile(path, "utf8").catch((err: NodeJS.ErrnoException) => {
-        throw new UsageError(`cannot read ${path}: ${err.code ?? err.message}`);
-      });
-    const html = await read(file);
-    let schema: Record<string, unknown> | undefined;
-    if (values.schema) {
-      try {
-        schema = JSON.parse(await read(values.schema)) as Record<string, unknown>;
-      } catch (err) {
-        if (err instanceof UsageError) throw err;
-        throw new UsageError(`${values.schema} is not valid JSON: ${(err as Error).message}`);
-      }
-    }
+    const html = await readInputFile(file);
+    // The API checks that it is a JSON Schema and names what is wrong.
+    const schema = values.schema
+      ? ((await readJsonFile(values.schema)) as Record<string, unknown>)
+      : undefined;
     const stored = await withKiln(values, (client) =>
       client.createTemplate({
         id,

@@ -1,19 +1,21 @@
-import type { z } from "zod";
-import type { BatchOutputsPage, BatchSubmissionSchema, BatchView } from "../core/batches.js";
-import type { FieldIssue } from "../core/errors.js";
-import type { JobView } from "../core/job-view.js";
-import type { RenderSubmissionSchema } from "../core/render-request.js";
-import type { CreateTemplateSchema, templateVersionView } from "../core/templates.js";
+import type * as Api from "./api-types.js";
 
-/** The body of POST /v1/renders, as the API's own schema accepts it (before defaults). */
-export type RenderSubmissionInput = z.input<typeof RenderSubmissionSchema>;
+/** The body of POST /v1/renders, as the API accepts it (fields with defaults may be left out). */
+export type RenderSubmissionInput = Api.RenderRequest;
 /** The body of POST /v1/templates. */
-export type CreateTemplateInput = z.input<typeof CreateTemplateSchema>;
+export type CreateTemplateInput = Api.CreateTemplate;
 /** The body of POST /v1/batches. */
-export type BatchSubmissionInput = z.input<typeof BatchSubmissionSchema>;
+export type BatchSubmissionInput = Api.BatchRequest;
 /** A template version as the API describes it. */
-export type TemplateVersionInfo = Omit<ReturnType<typeof templateVersionView>, "html" | "schema">;
-export type { JobView };
+export type TemplateVersionInfo = Api.TemplateVersions["versions"][number];
+/** A render job as GET /v1/renders/{id} answers it. */
+export type JobView = Api.Job;
+/** A batch as GET /v1/batches/{id} answers it. */
+export type BatchView = Api.Batch;
+/** One page of GET /v1/batches/{id}/outputs. */
+export type BatchOutputsPage = Api.BatchOutputsPage;
+/** One offending field of an `invalid_request` answer. */
+export type FieldIssue = NonNullable<Api.Error["error"]["fields"]>[number];
 
 export interface RetryOptions {
   /** Attempts in all, the first included. @default 5 */
@@ -64,6 +66,23 @@ export class KilnApiError extends Error {
     readonly retryAfterMs?: number,
   ) {
     super(`${status} ${code}: ${detail}`);
+  }
+}
+
+/**
+ * No answer from the API (or the output's URL): the connection failed on every attempt, e.g. refused,
+ * a name that does not resolve, a TLS failure. The message names the URL and the cause's code.
+ */
+export class KilnConnectionError extends Error {
+  override readonly name = "KilnConnectionError";
+  constructor(
+    /** The URL asked, without its query: a signed URL's query is a credential. */
+    readonly url: string,
+    /** The network error's code (`ECONNREFUSED`, `ENOTFOUND`, …), when it has one. */
+    readonly causeCode: string | undefined,
+    options: { cause: unknown },
+  ) {
+    super(`cannot reach ${url} (${causeCode ?? causeMessage(options.cause)})`, options);
   }
 }
 
@@ -246,7 +265,10 @@ export class KilnClient {
   /** Downloads a succeeded job's output through its signed URL. */
   async download(job: JobView, options: { signal?: AbortSignal } = {}): Promise<Uint8Array> {
     if (!job.output) throw new Error(`Job ${job.id} has no output (status ${job.status}).`);
-    const res = await this.fetch(job.output.url, { signal: options.signal ?? null });
+    const { url } = job.output;
+    const res = await this.fetch(url, { signal: options.signal ?? null }).catch((err: unknown) => {
+      throw options.signal?.aborted ? err : connectionError(url, err);
+    });
     if (!res.ok) throw new Error(`Downloading the output of job ${job.id} failed with HTTP ${res.status}.`);
     return new Uint8Array(await res.arrayBuffer());
   }
@@ -456,7 +478,8 @@ export class KilnClient {
           signal: options.signal ?? null,
         });
       } catch (err) {
-        if (options.signal?.aborted || attempt >= attempts) throw err;
+        if (options.signal?.aborted) throw err;
+        if (attempt >= attempts) throw connectionError(url.href, err);
         const delayMs = this.backoffMs(attempt);
         this.options.onRetry?.({ method, path, attempt, delayMs });
         await sleep(delayMs, options.signal);
@@ -518,6 +541,28 @@ async function apiError(res: Response): Promise<KilnApiError> {
     parsed,
     parseRetryAfter(res.headers.get("retry-after")),
   );
+}
+
+function connectionError(url: string, err: unknown): KilnConnectionError {
+  const { origin, pathname } = new URL(url);
+  return new KilnConnectionError(`${origin}${pathname}`, networkErrorCode(err), { cause: err });
+}
+
+/** fetch rejects with "fetch failed"; the reason is its cause (an AggregateError when several addresses were tried). */
+function networkErrorCode(err: unknown): string | undefined {
+  for (let e = err; e && typeof e === "object"; e = (e as { cause?: unknown }).cause) {
+    const { code, errors } = e as { code?: unknown; errors?: unknown };
+    if (typeof code === "string") return code;
+    const [first] = Array.isArray(errors) ? errors : [];
+    if (typeof (first as { code?: unknown } | undefined)?.code === "string")
+      return (first as { code: string }).code;
+  }
+  return undefined;
+}
+
+function causeMessage(err: unknown): string {
+  const cause = (err as { cause?: unknown })?.cause ?? err;
+  return cause instanceof Error ? cause.message : String(cause);
 }
 
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {

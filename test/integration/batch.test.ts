@@ -139,6 +139,7 @@ describe("kiln batch", () => {
     });
     expect(code).toBe(2);
     expect(stderr).toContain("bad.jsonl:3: is not valid JSON");
+    expect(stderr).not.toContain("Usage:");
   });
 
   it("exits 3 when Kiln cannot be reached", async () => {

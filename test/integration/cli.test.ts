@@ -1,8 +1,10 @@
 import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { once } from "node:events";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { type AddressInfo, createServer } from "node:net";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { promisify } from "node:util";
 import { PNG } from "pngjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -83,6 +85,36 @@ describe("kiln assets put", () => {
       const sha256 = createHash("sha256").update(body).digest("hex");
       expect(put.stdout).toBe(`${key}\n${body.byteLength} bytes, ${type}, sha256 ${sha256}\n`);
     }
+  });
+});
+
+/** A 127.0.0.1 URL where nothing listens: a port that was free a moment ago. */
+async function closedApiUrl(): Promise<string> {
+  const server = createServer().listen(0, "127.0.0.1");
+  await once(server, "listening");
+  const { port } = server.address() as AddressInfo;
+  server.close();
+  await once(server, "close");
+  return `http://127.0.0.1:${port}`;
+}
+
+describe("kiln input and connection errors", () => {
+  it("names the file, line and column of a JSON syntax error, without the usage text", async () => {
+    const job = join(dir, "syntax.json");
+    await writeFile(job, '{\n  "output": {"format": "png"},\n  "data": {"total": }\n}\n');
+    const { code, stderr } = await kiln("render", job);
+    expect(code).toBe(2);
+    expect(stderr).toBe(`kiln: ${job}:3:21: not valid JSON: Unexpected token '}'\n`);
+  });
+
+  it("says which URL it cannot reach and why, and exits 3", async () => {
+    const job = join(dir, "unreachable", "job.json");
+    await mkdir(dirname(job));
+    await writeFile(job, JSON.stringify({ template: { html: "<p>x</p>" }, output: { format: "png" } }));
+    const api = await closedApiUrl();
+    const { code, stderr } = await kiln("render", job, "--api", api, "--api-key", "k");
+    expect(code).toBe(3);
+    expect(stderr).toBe(`kiln: cannot reach ${api}/v1/renders (ECONNREFUSED)\n`);
   });
 });
 
@@ -193,8 +225,9 @@ describe("kiln status", () => {
     expect(local.code).toBe(0);
     expect(local.stdout).toContain(`job ${id}  succeeded`);
 
-    const closed = await status([id, "--api", "http://127.0.0.1:9", "--api-key", TENANT_A.apiKey]);
+    const api = await closedApiUrl();
+    const closed = await status([id, "--api", api, "--api-key", TENANT_A.apiKey]);
     expect(closed.code).toBe(3);
-    expect(closed.stderr).toContain("could not be reached");
+    expect(closed.stderr).toBe(`kiln: cannot reach ${api}/v1/renders/${id} (ECONNREFUSED)\n`);
   });
 });

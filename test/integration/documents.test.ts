@@ -2,7 +2,7 @@ import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { PNG } from "pngjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { uploadJobDirectory } from "../../functions/client/job-directory.js";
+import { uploadJobDirectory } from "../../bin/commands/job-directory.js";
 import {
   KilnApiError,
   type KilnClient,

@@ -1,9 +1,13 @@
 import { DynamoDBClient, paginateScan } from "@aws-sdk/client-dynamodb";
 import { PNG } from "pngjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { KilnApiError, KilnClient, type RenderSubmissionInput } from "../../functions/client/kiln-client.js";
+import {
+  type JobView,
+  KilnApiError,
+  KilnClient,
+  type RenderSubmissionInput,
+} from "../../functions/client/kiln-client.js";
 import { hashApiKey } from "../../functions/core/api-keys.js";
-import type { JobView } from "../../functions/core/job-view.js";
 import { localClientConfig } from "../../functions/local/aws-clients.js";
 import { startTestStack, TENANT_A, TENANT_B, type TestStack } from "./helpers/local-stack.js";
 

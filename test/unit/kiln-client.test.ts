@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import {
   KilnApiError,
   KilnClient,
+  KilnConnectionError,
   KilnWaitTimeoutError,
   parseRetryAfter,
   type RenderSubmissionInput,
@@ -194,14 +195,52 @@ describe("KilnClient retries", () => {
   });
 });
 
-describe("KilnClient requests", () => {
-  it("is exported by the package as kiln/client", async () => {
-    const pkg = await import("kiln/client");
-    expect(pkg.KilnClient).toBe(KilnClient);
-    expect(pkg.KilnApiError).toBe(KilnApiError);
-    expect(typeof pkg.verifyWebhook).toBe("function");
+/** A 127.0.0.1 URL where nothing listens: a port that was just free. */
+async function closedUrl(): Promise<string> {
+  const { url } = await api(json(200, {}));
+  server?.close();
+  await once(server as Server, "close");
+  return url;
+}
+
+describe("KilnClient when the API cannot be reached", () => {
+  it("throws after its retries an error naming the URL and the network error's code", async () => {
+    const url = await closedUrl();
+    const retries: RetryEvent[] = [];
+    const failure = await client(url, fast, retries)
+      .getRender(JOB_ID)
+      .catch((err: unknown) => err);
+    expect(failure).toBeInstanceOf(KilnConnectionError);
+    expect((failure as KilnConnectionError).message).toBe(
+      `cannot reach ${url}/v1/renders/${JOB_ID} (ECONNREFUSED)`,
+    );
+    expect((failure as KilnConnectionError).causeCode).toBe("ECONNREFUSED");
+    expect(retries.map((r) => r.status)).toEqual([undefined, undefined, undefined]);
   });
 
+  it("names a download's URL without its query, which carries the signature", async () => {
+    const url = await closedUrl();
+    const job = {
+      id: JOB_ID,
+      status: "succeeded",
+      createdAt: "2026-01-01T00:00:00.000Z",
+      updatedAt: "2026-01-01T00:00:00.000Z",
+      attempts: 1,
+      output: {
+        url: `${url}/outputs/a.png?Expires=1&Signature=secret&Key-Pair-Id=K`,
+        contentType: "image/png",
+        bytes: 1,
+        sha256: "0".repeat(64),
+        expiresAt: "2026-01-01T00:05:00.000Z",
+      },
+    } as const;
+    await expect(client(url).download(job)).rejects.toThrow(
+      new KilnConnectionError(`${url}/outputs/a.png`, "ECONNREFUSED", { cause: undefined }),
+    );
+  });
+});
+
+describe("KilnClient requests", () => {
   it("keeps the base URL's path (an API Gateway stage) and sends no key to public routes", async () => {
     const { url, seen } = await api(json(200, { openapi: "3.1.0" }));
     const doc = await new KilnClient({ baseUrl: `${url}/live`, apiKey: "key-1" }).getOpenApi();

@@ -1,6 +1,7 @@
 import { readdir, readFile } from "node:fs/promises";
 import { join, relative, sep } from "node:path";
-import { ASSET_CONTENT_TYPES, contentTypeForAsset } from "../core/assets.js";
+import { ASSET_CONTENT_TYPES, contentTypeForAsset } from "../../functions/core/assets.js";
+import { readJsonFile } from "./cli-support.js";
 
 /**
  * A job directory, as the examples lay it out next to their job.json:
@@ -77,9 +78,7 @@ export async function uploadJobDirectory(
   const templates: UploadedTemplate[] = [];
   for (const t of found.templates) {
     const html = await readFile(t.htmlPath, "utf8");
-    const schema = t.schemaPath
-      ? (JSON.parse(await readFile(t.schemaPath, "utf8")) as Record<string, unknown>)
-      : undefined;
+    const schema = t.schemaPath ? ((await readJsonFile(t.schemaPath)) as Record<string, unknown>) : undefined;
     const result = await target.createTemplate({ id: t.id, html, ...(schema ? { schema } : {}) });
     templates.push({ id: result.id, version: result.version, created: result.created });
     log(`template ${result.id} version ${result.version} ${result.created ? "created" : "unchanged"}`);

@@ -45,23 +45,27 @@ export type PaperName = keyof typeof PAPER_SIZES;
 
 const UNITS_PER_INCH = { in: 1, cm: 2.54, mm: 25.4, px: 96 } as const;
 
+const MAX_LENGTH_INCHES = 100;
+const LENGTH_EXAMPLES = 'a length such as "16mm", "1in", "2.5cm", "40px" or "0"';
+/** A number with a unit, or a bare 0 (a length with no size needs none, as in CSS). */
+const LENGTH = /^\s*(?:(\d+(?:\.\d+)?)\s*(px|in|cm|mm)|0)\s*$/;
+
 /** A CSS length in px, in, cm or mm (a bare number is px), converted to inches. */
 const LengthSchema = z
-  .union([z.number(), z.string()])
-  .transform((value, ctx) => {
-    const match =
-      typeof value === "number"
-        ? [String(value), String(value), "px"]
-        : /^\s*(\d+(?:\.\d+)?)\s*(px|in|cm|mm)\s*$/.exec(value);
-    const unit = match?.[2] as keyof typeof UNITS_PER_INCH | undefined;
-    const amount = Number(match?.[1]);
-    if (!unit || !Number.isFinite(amount) || amount < 0) {
-      ctx.addIssue({ code: "custom", message: 'must be a length such as "16mm", "1in", "2.5cm" or "40px"' });
-      return z.NEVER;
-    }
-    return amount / UNITS_PER_INCH[unit];
+  .union([
+    z
+      .number()
+      .min(0, `must be ${LENGTH_EXAMPLES}`)
+      .max(MAX_LENGTH_INCHES * UNITS_PER_INCH.px),
+    z.string().regex(LENGTH, `must be ${LENGTH_EXAMPLES}`),
+  ])
+  .transform((value) => {
+    if (typeof value === "number") return value / UNITS_PER_INCH.px;
+    const [, amount, unit] = LENGTH.exec(value) as RegExpExecArray;
+    return unit ? Number(amount) / UNITS_PER_INCH[unit as keyof typeof UNITS_PER_INCH] : 0;
   })
-  .refine((inches) => inches <= 100, "must be at most 100 inches");
+  .refine((inches) => inches <= MAX_LENGTH_INCHES, `must be at most ${MAX_LENGTH_INCHES} inches`)
+  .describe(`A CSS length: ${LENGTH_EXAMPLES}; a bare number is px. At most ${MAX_LENGTH_INCHES} inches.`);
 
 const PageSizeSchema = z.union([
   z

@@ -105,6 +105,7 @@ export function templateSyntaxError(html: string): string | undefined {
     engine.parse(html);
     return undefined;
   } catch (err) {
-    return (err as Error).message;
+    // liquidjs ends its message with ", line:2, col:1".
+    return (err as Error).message.replace(/,? line:(\d+), col:(\d+)$/, " (line $1, column $2)");
   }
 }

@@ -102,8 +102,14 @@ const IdempotencyKeySchema = z
   .max(255)
   .regex(/^[\x20-\x7e]+$/);
 
+/** Job and batch ids: lowercase UUIDs. */
+export const ResourceIdSchema = z
+  .string()
+  .regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+export const isResourceId = (id: string) => ResourceIdSchema.safeParse(id).success;
+
 const TEMPLATE_ID = { description: "The template's id.", schema: TemplateIdSchema };
-const BATCH_ID = { description: "The batch id.", schema: z.string() };
+const BATCH_ID = { description: "The batch id.", schema: ResourceIdSchema };
 const LOCATION = "Path of the created resource.";
 
 // Literal types kept: handlers' request types (path parameters, parsed body) are derived from them.
@@ -152,7 +158,7 @@ const OPERATION_TABLE = [
     summary: "Get a render job",
     description:
       "The job's status; once it has succeeded, a short-lived CloudFront signed URL of its output minted for this answer.",
-    pathParams: { id: { description: "The job id.", schema: z.string() } },
+    pathParams: { id: { description: "The job id.", schema: ResourceIdSchema } },
     responses: { 200: { description: "The job.", body: named("Job", JobViewSchema) } },
     errors: [404],
   },

@@ -1,12 +1,11 @@
-import { KilnError, NotFoundError, ValidationError } from "../../core/errors.js";
+import { KilnError, noSuch, ValidationError } from "../../core/errors.js";
 import { toJobView } from "../../core/job-view.js";
 import { checkIdempotencyKey, submitRender } from "../../core/submit-render.js";
 import { checkRenderTemplate } from "../../core/templates.js";
 import { callbackUrlProblem, previousSecretExpiry, type WebhookSecrets } from "../../core/webhooks.js";
 import { json } from "./http-response.js";
+import { isResourceId } from "./operations.js";
 import { header, type OperationHandlers } from "./request.js";
-
-const JOB_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /** Render jobs, and the secret their webhooks are signed with. */
 export const renderHandlers: Pick<
@@ -52,8 +51,9 @@ export const renderHandlers: Pick<
   },
 
   async getRender({ tenant, params: { id } }, deps) {
-    const job = JOB_ID.test(id) ? await deps.jobs.get(tenant, id) : undefined;
-    if (!job) throw new NotFoundError(`No render job ${id}.`);
+    const wellFormed = isResourceId(id);
+    const job = wellFormed ? await deps.jobs.get(tenant, id) : undefined;
+    if (!job) throw noSuch("render job", id, wellFormed);
     const [url] = job.output ? await deps.signer.sign(tenant, [job.output.key]) : [];
     return json(200, toJobView(job, url));
   },

@@ -9,6 +9,7 @@ import {
   ResourceErrorsSchema,
   WaitForSchema,
 } from "./output-options.js";
+import { implies, present, withJsonSchemaRules } from "./schema-rules.js";
 import { TemplateRefSchema } from "./templates.js";
 
 export {
@@ -121,7 +122,10 @@ export const RenderRequestSchema = z.strictObject({
       LIMITS.renderTimeoutMs,
       `must be at most ${LIMITS.renderTimeoutMs} ms, the worker's render budget: a job may lower it, not raise it`,
     )
-    .optional(),
+    .optional()
+    .describe(
+      `This job's render budget in ms, ${LIMITS.minRenderTimeoutMs}–${LIMITS.renderTimeoutMs}; default and maximum: the worker's.`,
+    ),
   /**
    * Run the template's own scripts. Off by default: a template is a document, and without scripts it
    * cannot compute where to send requests. A stored template version may allow it too.
@@ -166,14 +170,27 @@ export function requireJavaScriptForExpression(
   }
 }
 
+/** `requireJavaScriptForExpression` for JSON Schema readers. */
+export const EXPRESSION_NEEDS_JAVASCRIPT = implies(
+  { required: ["waitFor"], properties: { waitFor: present("expression") } },
+  present("javascript", true),
+);
+
+/** Where a signed webhook is POSTed when a job ends. */
+export const CallbackUrlSchema = withJsonSchemaRules(
+  z.url({ protocol: /^https?$/ }).max(LIMITS.callbackUrlChars),
+  { pattern: "^[Hh][Tt][Tt][Pp][Ss]?://" },
+);
+
 /** The body of POST /v1/renders: the render request and where to report its end. */
-export const RenderSubmissionSchema = RenderRequestSchema.extend({
-  callbackUrl: z
-    .url({ protocol: /^https?$/ })
-    .max(LIMITS.callbackUrlChars)
-    .optional()
-    .describe("A signed webhook is POSTed here when the job ends (https, public host)."),
-}).superRefine(requireJavaScriptForExpression);
+export const RenderSubmissionSchema = withJsonSchemaRules(
+  RenderRequestSchema.extend({
+    callbackUrl: CallbackUrlSchema.optional().describe(
+      "A signed webhook is POSTed here when the job ends (https, public host).",
+    ),
+  }).superRefine(requireJavaScriptForExpression),
+  EXPRESSION_NEEDS_JAVASCRIPT,
+);
 
 export type RenderRequest = z.output<typeof RenderRequestSchema>;
 export type RenderSubmission = z.output<typeof RenderSubmissionSchema>;

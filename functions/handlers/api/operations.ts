@@ -26,8 +26,8 @@ import {
  * no handler code, so the CDK app can import it.
  *
  * Adding a route is one entry here and its handler, bound by operation id in handler.ts (the compiler
- * refuses an operation without one); authentication, 401/429/500 and, for JSON bodies, 400/413/415
- * are implied.
+ * refuses an operation without one); authentication, 401/405/429/500 and, for JSON bodies,
+ * 400/413/415 are implied.
  */
 
 /** A schema that becomes `#/components/schemas/<name>`. */
@@ -45,7 +45,7 @@ export interface ApiResponse {
   readonly headers?: Readonly<Record<string, string>>;
 }
 
-export type ErrorStatus = 400 | 401 | 404 | 409 | 413 | 415 | 429 | 500 | 503;
+export type ErrorStatus = 400 | 401 | 404 | 405 | 409 | 413 | 415 | 429 | 500 | 503;
 
 export interface ParameterDoc {
   readonly description: string;
@@ -86,7 +86,7 @@ export interface ApiOperation {
     | { readonly binary: readonly string[]; readonly description: string };
   /** Success answers by status. */
   readonly responses: Readonly<Record<number, ApiResponse>>;
-  /** Errors particular to this operation; 401, 429 and 500 (and 400/413/415 for JSON bodies) are implied. */
+  /** Errors particular to this operation; 401, 405, 429 and 500 (and 400/413/415 for JSON bodies) are implied. */
   readonly errors?: readonly ErrorStatus[];
 }
 

@@ -42,7 +42,8 @@ const ERRORS: Readonly<
   413: { name: "PayloadTooLarge", description: "`payload_too_large`: the body is over the limit." },
   405: {
     name: "MethodNotAllowed",
-    description: "`method_not_allowed`: the path has no operation with this method; `Allow` lists those it has.",
+    description:
+      "`method_not_allowed`: the path has no operation with this method; `Allow` lists those it has.",
     allow: true,
   },
   415: { name: "UnsupportedMediaType", description: "`unsupported_media_type`: wrong Content-Type." },

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { implies, present, withJsonSchemaRules } from "./schema-rules.js";
+import { requireLiquidSyntax } from "./template-engine.js";
 
 /**
  * What a render produces and how the page is readied for capture: the `output` object of a render
@@ -83,11 +84,17 @@ const PageSizeSchema = z.union([
   z.strictObject({ width: LengthSchema, height: LengthSchema }),
 ]);
 
+const TOO_MANY_HEADER_FOOTER_BYTES = `must be at most ${OUTPUT_LIMITS.headerFooterBytes} bytes`;
+
+/** Liquid like the template, so parsed at submission too: a syntax error is a 400 naming the line. */
 const HeaderFooterSchema = z
   .string()
+  .max(OUTPUT_LIMITS.headerFooterBytes, { message: TOO_MANY_HEADER_FOOTER_BYTES, abort: true })
   .refine((s) => Buffer.byteLength(s, "utf8") <= OUTPUT_LIMITS.headerFooterBytes, {
-    message: `must be at most ${OUTPUT_LIMITS.headerFooterBytes} bytes`,
-  });
+    message: TOO_MANY_HEADER_FOOTER_BYTES,
+    abort: true,
+  })
+  .superRefine(requireLiquidSyntax);
 
 /** `1-3, 5, 8-` as Chromium's print dialog accepts them. */
 const PAGE_RANGES = /^\s*\d+\s*(?:-\s*\d*\s*)?(?:,\s*\d+\s*(?:-\s*\d*\s*)?)*$/;

@@ -1,4 +1,5 @@
 import { type FilterImplOptions, Liquid } from "liquidjs";
+import type { z } from "zod";
 import type { AssetUrls } from "./assets.js";
 import { PermanentRenderError } from "./errors.js";
 
@@ -97,6 +98,12 @@ export async function renderTemplate(
       `template could not be rendered: ${(err as Error).message}`,
     );
   }
+}
+
+/** A zod refinement: `html` must parse as Liquid; the issue quotes the parser, with line and column. */
+export function requireLiquidSyntax(html: string, ctx: z.RefinementCtx): void {
+  const syntax = templateSyntaxError(html);
+  if (syntax) ctx.addIssue({ code: "custom", message: `is not a valid Liquid template: ${syntax}` });
 }
 
 /** Undefined when `html` parses as a Liquid template, else the parser's message (with line and column). */

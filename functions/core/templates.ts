@@ -3,7 +3,7 @@ import { z } from "zod";
 import { NotFoundError, PermanentRenderError, ValidationError } from "./errors.js";
 import type { DataSchema } from "./json-schema.js";
 import { present, withJsonSchemaRules } from "./schema-rules.js";
-import { templateSyntaxError } from "./template-engine.js";
+import { requireLiquidSyntax } from "./template-engine.js";
 
 /**
  * Versioned templates. A version is immutable: its HTML is stored once under a content-addressed key
@@ -37,10 +37,7 @@ const HtmlSchema = z
     message: TOO_MANY_HTML_BYTES,
     abort: true,
   })
-  .superRefine((html, ctx) => {
-    const syntax = templateSyntaxError(html);
-    if (syntax) ctx.addIssue({ code: "custom", message: `is not a valid Liquid template: ${syntax}` });
-  });
+  .superRefine(requireLiquidSyntax);
 
 /** The body of POST /v1/templates. */
 export const CreateTemplateSchema = z.strictObject({

@@ -224,6 +224,12 @@ const SEMANTIC_RENDERS: Case[] = [
   ),
   whole(
     "POST /v1/renders",
+    "a PDF footer that is not valid Liquid",
+    patch(PDF, "output.pdf.footerTemplate", "<span>{{ page </span>"),
+    "the footer must parse as Liquid",
+  ),
+  whole(
+    "POST /v1/renders",
     "a version the template does not have",
     patch(RENDER, "template", { id: "invoice", version: 2 }),
     "the stored template must exist at that version",

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { PermanentRenderError } from "./errors.js";
 import type { UrlSigner } from "./ports.js";
-import { withJsonSchemaRules } from "./schema-rules.js";
+import { jsonSchemaRules } from "./schema-rules.js";
 
 /**
  * Tenant assets: brand images, signatures, web fonts and style sheets that templates reference by
@@ -59,23 +59,16 @@ export function acceptedAssetType(contentType: string | undefined): string | und
  * no escaping in a URL path, an HTML attribute or a CSS `url()`, so signed URLs can be put into a
  * template as they are.
  */
-export const AssetKeySchema = withJsonSchemaRules(
-  z
-    .string()
-    .min(1)
-    .max(512)
-    .regex(
-      /^[A-Za-z0-9._-]+(?:\/[A-Za-z0-9._-]+)*$/,
-      "may contain only letters, digits, '.', '_', '-' and '/'",
-    )
-    .refine((k) => !k.split("/").some((s) => s === "." || s === ".."), {
-      message: "must not contain '.' or '..' segments",
-    })
-    .describe(
-      "Key in the tenant's assets, e.g. `brand/logo-v2.png`: letters, digits, '.', '_', '-' and '/'.",
-    ),
-  { not: { pattern: "(?:^|/)\\.\\.?(?:/|$)" } },
-);
+export const AssetKeySchema = z
+  .string()
+  .min(1)
+  .max(512)
+  .regex(/^[A-Za-z0-9._-]+(?:\/[A-Za-z0-9._-]+)*$/, "may contain only letters, digits, '.', '_', '-' and '/'")
+  .refine((k) => !k.split("/").some((s) => s === "." || s === ".."), {
+    message: "must not contain '.' or '..' segments",
+  })
+  .describe("Key in the tenant's assets, e.g. `brand/logo-v2.png`: letters, digits, '.', '_', '-' and '/'.")
+  .register(jsonSchemaRules, { not: { pattern: "(?:^|/)\\.\\.?(?:/|$)" } });
 
 /** How a template names an asset: `{{ 'logo' | asset_url }}`. */
 export const AssetNameSchema = z
@@ -85,12 +78,12 @@ export const AssetNameSchema = z
     "must start with a letter and contain only letters, digits, _ or -",
   );
 
-export const AssetRefsSchema = withJsonSchemaRules(
-  z.record(AssetNameSchema, AssetKeySchema).refine((refs) => Object.keys(refs).length <= ASSETS.maxPerJob, {
+export const AssetRefsSchema = z
+  .record(AssetNameSchema, AssetKeySchema)
+  .refine((refs) => Object.keys(refs).length <= ASSETS.maxPerJob, {
     message: `at most ${ASSETS.maxPerJob} assets per job`,
-  }),
-  { maxProperties: ASSETS.maxPerJob },
-);
+  })
+  .register(jsonSchemaRules, { maxProperties: ASSETS.maxPerJob });
 export type AssetRefs = z.output<typeof AssetRefsSchema>;
 
 /** The object key of a tenant's asset in the assets bucket (and the path behind the CDN). */

@@ -17,7 +17,7 @@ import {
   RenderRequestSchema,
   requireJavaScriptForExpression,
 } from "./render-request.js";
-import { present, withJsonSchemaRules } from "./schema-rules.js";
+import { jsonSchemaRules, present } from "./schema-rules.js";
 import { queuedJob } from "./submit-render.js";
 import { storedTemplateSchema, type TemplateDeps } from "./templates.js";
 
@@ -61,47 +61,49 @@ const EXTENSIONS: Readonly<Record<string, string>> = {
 const RecordSchema = z.record(z.string(), z.unknown());
 
 /** The body of POST /v1/batches: a render request without `data`, plus the records. */
-export const BatchSubmissionSchema = withJsonSchemaRules(
-  RenderRequestSchema.omit({ data: true })
-    .extend({
-      /** One data object per document, rendered in this order (the index is the position). */
-      records: withJsonSchemaRules(z.array(z.unknown()).min(1).max(BATCHES.maxInlineRecords), {
-        // Each record is checked to be an object after parsing, to name bad ones by index, capped.
-        items: { type: "object" },
-      })
-        .optional()
-        .describe(
-          `One data object per document, rendered in this order (at most ${BATCHES.maxInlineRecords}); or give recordsKey.`,
-        ),
-      /** Instead of `records`: a JSONL file (one object per line) in the tenant's assets. */
-      recordsKey: AssetKeySchema.optional().describe(
-        `Instead of records: the key of a JSONL asset, one data object per line (at most ${BATCHES.maxRecords}).`,
+export const BatchSubmissionSchema = RenderRequestSchema.omit({ data: true })
+  .extend({
+    /** One data object per document, rendered in this order (the index is the position). */
+    records: z
+      .array(z.unknown())
+      .min(1)
+      .max(BATCHES.maxInlineRecords)
+      // Each record is checked to be an object after parsing, to name bad ones by index, capped.
+      .register(jsonSchemaRules, { items: { type: "object" } })
+      .optional()
+      .describe(
+        `One data object per document, rendered in this order (at most ${BATCHES.maxInlineRecords}); or give recordsKey.`,
       ),
-      /** Where each render's signed completion event is POSTed, as with POST /v1/renders. */
-      callbackUrl: CallbackUrlSchema.optional().describe(
-        "Each render's signed completion event is POSTed here, as with POST /v1/renders.",
-      ),
-      /** Also produce one zip of all outputs (and the manifest) once the batch is complete. */
-      zip: z
-        .boolean()
-        .optional()
-        .describe("Also produce one zip of all outputs and the manifest once the batch is complete."),
-    })
-    .superRefine((b, ctx) => {
-      requireJavaScriptForExpression(b, ctx);
-      if ((b.records === undefined) === (b.recordsKey === undefined)) {
-        ctx.addIssue({
-          code: "custom",
-          path: b.records === undefined ? ["records"] : ["recordsKey"],
-          message:
-            b.records === undefined
-              ? `required: up to ${BATCHES.maxInlineRecords} data objects, or name a JSONL asset with recordsKey`
-              : "give records or recordsKey, not both",
-        });
-      }
-    }),
-  { allOf: [EXPRESSION_NEEDS_JAVASCRIPT, { oneOf: [present("records"), present("recordsKey")] }] },
-);
+    /** Instead of `records`: a JSONL file (one object per line) in the tenant's assets. */
+    recordsKey: AssetKeySchema.optional().describe(
+      `Instead of records: the key of a JSONL asset, one data object per line (at most ${BATCHES.maxRecords}).`,
+    ),
+    /** Where each render's signed completion event is POSTed, as with POST /v1/renders. */
+    callbackUrl: CallbackUrlSchema.optional().describe(
+      "Each render's signed completion event is POSTed here, as with POST /v1/renders.",
+    ),
+    /** Also produce one zip of all outputs (and the manifest) once the batch is complete. */
+    zip: z
+      .boolean()
+      .optional()
+      .describe("Also produce one zip of all outputs and the manifest once the batch is complete."),
+  })
+  .superRefine((b, ctx) => {
+    requireJavaScriptForExpression(b, ctx);
+    if ((b.records === undefined) === (b.recordsKey === undefined)) {
+      ctx.addIssue({
+        code: "custom",
+        path: b.records === undefined ? ["records"] : ["recordsKey"],
+        message:
+          b.records === undefined
+            ? `required: up to ${BATCHES.maxInlineRecords} data objects, or name a JSONL asset with recordsKey`
+            : "give records or recordsKey, not both",
+      });
+    }
+  })
+  .register(jsonSchemaRules, {
+    allOf: [EXPRESSION_NEEDS_JAVASCRIPT, { oneOf: [present("records"), present("recordsKey")] }],
+  });
 export type BatchSubmission = z.output<typeof BatchSubmissionSchema>;
 
 /** What every job of a batch shares: the render request less its data. */

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { implies, present, withJsonSchemaRules } from "./schema-rules.js";
+import { implies, jsonSchemaRules, present } from "./schema-rules.js";
 import { requireLiquidSyntax } from "./template-engine.js";
 
 /**
@@ -155,93 +155,86 @@ const ClipSchema = z.strictObject({
 
 const IMAGE_ONLY = ["fullPage", "clip", "selector", "transparent"] as const;
 
-export const OutputOptionsSchema = withJsonSchemaRules(
-  z
-    .strictObject({
-      format: z.enum(OUTPUT_FORMATS).describe("The output's file format."),
-      /** The viewport in CSS pixels. */
-      width: z
-        .int()
-        .min(1)
-        .max(OUTPUT_LIMITS.maxDimension)
-        .default(1200)
-        .describe("Viewport width in CSS pixels."),
-      height: z
-        .int()
-        .min(1)
-        .max(OUTPUT_LIMITS.maxDimension)
-        .default(800)
-        .describe("Viewport height in CSS pixels."),
-      /** Device pixels per CSS pixel. */
-      scale: z
-        .number()
-        .min(1)
-        .max(OUTPUT_LIMITS.maxScale)
-        .optional()
-        .describe("Device pixels per CSS pixel (default 1)."),
-      /** Instead of scale: dots per inch, where 96 is a scale of 1. */
-      dpi: z
-        .number()
-        .min(OUTPUT_LIMITS.minDpi)
-        .max(OUTPUT_LIMITS.maxDpi)
-        .optional()
-        .describe("Instead of scale: dots per inch, where 96 is a scale of 1."),
-      quality: z.int().min(1).max(100).optional().describe("jpeg and webp only."),
-      /** Capture the whole page, not just the viewport. */
-      fullPage: z
-        .boolean()
-        .optional()
-        .describe("Capture the whole page, not just the viewport (images only)."),
-      /** Capture this rectangle of the page (CSS pixels). */
-      clip: ClipSchema.optional().describe(
-        "Capture this rectangle of the page, in CSS pixels (images only).",
-      ),
-      /** Capture the first element matching this CSS selector. */
-      selector: z
-        .string()
-        .min(1)
-        .max(1024)
-        .optional()
-        .describe("Capture the first element matching this CSS selector (images only)."),
-      /** Leave the background transparent where the page paints none (png and webp). */
-      transparent: z
-        .boolean()
-        .optional()
-        .describe("Leave the background transparent where the page paints none (png and webp)."),
-      pdf: PdfOptionsSchema.optional().describe("PDF options (format pdf only)."),
-    })
-    .superRefine((o, ctx) => {
-      const issue = (path: string, message: string) =>
-        ctx.addIssue({ code: "custom", path: [path], message });
-      if (o.quality !== undefined && o.format !== "jpeg" && o.format !== "webp") {
-        issue("quality", "quality applies only to jpeg and webp");
-      }
-      if (o.scale !== undefined && o.dpi !== undefined) issue("dpi", "give scale or dpi, not both");
-      if (o.format === "pdf") {
-        for (const field of IMAGE_ONLY)
-          if (o[field] !== undefined) issue(field, `${field} does not apply to pdf`);
-      } else if (o.pdf !== undefined) {
-        issue("pdf", "pdf options apply only to format pdf");
-      }
-      const capture = [
-        o.fullPage ? "fullPage" : undefined,
-        o.clip ? "clip" : undefined,
-        o.selector ? "selector" : undefined,
-      ].filter(Boolean);
-      if (capture.length > 1) issue(capture[1] as string, `give at most one of fullPage, clip and selector`);
-      if (o.transparent && o.format === "jpeg")
-        issue("transparent", "jpeg has no transparency: use png or webp");
-      const scale = o.scale ?? (o.dpi ?? OUTPUT_LIMITS.minDpi) / OUTPUT_LIMITS.minDpi;
-      const area = o.clip ? o.clip.width * o.clip.height : o.width * o.height;
-      if (o.format !== "pdf" && area * scale * scale > OUTPUT_LIMITS.maxPixels) {
-        issue(
-          o.clip ? "clip" : "width",
-          `${o.clip ? "clip.width × clip.height" : "width × height"} × scale² must not exceed ${OUTPUT_LIMITS.maxPixels} pixels`,
-        );
-      }
-    }),
-  // The rules above but the pixel budget, which is arithmetic.
-  {
+export const OutputOptionsSchema = z
+  .strictObject({
+    format: z.enum(OUTPUT_FORMATS).describe("The output's file format."),
+    /** The viewport in CSS pixels. */
+    width: z
+      .int()
+      .min(1)
+      .max(OUTPUT_LIMITS.maxDimension)
+      .default(1200)
+      .describe("Viewport width in CSS pixels."),
+    height: z
+      .int()
+      .min(1)
+      .max(OUTPUT_LIMITS.maxDimension)
+      .default(800)
+      .describe("Viewport height in CSS pixels."),
+    /** Device pixels per CSS pixel. */
+    scale: z
+      .number()
+      .min(1)
+      .max(OUTPUT_LIMITS.maxScale)
+      .optional()
+      .describe("Device pixels per CSS pixel (default 1)."),
+    /** Instead of scale: dots per inch, where 96 is a scale of 1. */
+    dpi: z
+      .number()
+      .min(OUTPUT_LIMITS.minDpi)
+      .max(OUTPUT_LIMITS.maxDpi)
+      .optional()
+      .describe("Instead of scale: dots per inch, where 96 is a scale of 1."),
+    quality: z.int().min(1).max(100).optional().describe("jpeg and webp only."),
+    /** Capture the whole page, not just the viewport. */
+    fullPage: z.boolean().optional().describe("Capture the whole page, not just the viewport (images only)."),
+    /** Capture this rectangle of the page (CSS pixels). */
+    clip: ClipSchema.optional().describe("Capture this rectangle of the page, in CSS pixels (images only)."),
+    /** Capture the first element matching this CSS selector. */
+    selector: z
+      .string()
+      .min(1)
+      .max(1024)
+      .optional()
+      .describe("Capture the first element matching this CSS selector (images only)."),
+    /** Leave the background transparent where the page paints none (png and webp). */
+    transparent: z
+      .boolean()
+      .optional()
+      .describe("Leave the background transparent where the page paints none (png and webp)."),
+    pdf: PdfOptionsSchema.optional().describe("PDF options (format pdf only)."),
+  })
+  .superRefine((o, ctx) => {
+    const issue = (path: string, message: string) => ctx.addIssue({ code: "custom", path: [path], message });
+    if (o.quality !== undefined && o.format !== "jpeg" && o.format !== "webp") {
+      issue("quality", "quality applies only to jpeg and webp");
+    }
+    if (o.scale !== undefined && o.dpi !== undefined) issue("dpi", "give scale or dpi, not both");
+    if (o.format === "pdf") {
+      for (const field of IMAGE_ONLY)
+        if (o[field] !== undefined) issue(field, `${field} does not apply to pdf`);
+    } else if (o.pdf !== undefined) {
+      issue("pdf", "pdf options apply only to format pdf");
+    }
+    const capture = [
+      o.fullPage ? "fullPage" : undefined,
+      o.clip ? "clip" : undefined,
+      o.selector ? "selector" : undefined,
+    ].filter(Boolean);
+    if (capture.length > 1) issue(capture[1] as string, `give at most one of fullPage, clip and selector`);
+    if (o.transparent && o.format === "jpeg")
+      issue("transparent", "jpeg has no transparency: use png or webp");
+    const scale = o.scale ?? (o.dpi ?? OUTPUT_LIMITS.minDpi) / OUTPUT_LIMITS.minDpi;
+    const area = o.clip ? o.clip.width * o.clip.height : o.width * o.height;
+    if (o.format !== "pdf" && area * scale * scale > OUTPUT_LIMITS.maxPixels) {
+      issue(
+        o.clip ? "clip" : "width",
+        `${o.clip ? "clip.width × clip.height" : "width × height"} × scale² must not exceed ${OUTPUT_LIMITS.maxPixels} pixels`,
+      );
+    }
+  })
+  // The rules above but the pixel budget, which is arithmetic, for JSON Schema readers.
+  .register(jsonSchemaRules, {
     allOf: [
       implies(present("quality"), { properties: { format: { enum: ["jpeg", "webp"] } } }),
       { not: { required: ["scale", "dpi"] } },
@@ -258,43 +251,41 @@ export const OutputOptionsSchema = withJsonSchemaRules(
       },
       { not: { allOf: [present("format", "jpeg"), present("transparent", true)] } },
     ],
-  },
-).transform(({ dpi, scale, ...o }) => ({
-  ...o,
-  scale: scale ?? (dpi ?? OUTPUT_LIMITS.minDpi) / OUTPUT_LIMITS.minDpi,
-}));
+  })
+  .transform(({ dpi, scale, ...o }) => ({
+    ...o,
+    scale: scale ?? (dpi ?? OUTPUT_LIMITS.minDpi) / OUTPUT_LIMITS.minDpi,
+  }));
 export type OutputOptions = z.output<typeof OutputOptionsSchema>;
 
 /** How long and for what the page is waited on after it has loaded, before capture. */
-export const WaitForSchema = withJsonSchemaRules(
-  z
-    .strictObject({
-      /** Wait until an element matches this CSS selector. */
-      selector: z
-        .string()
-        .min(1)
-        .max(1024)
-        .optional()
-        .describe("Wait until an element matches this CSS selector."),
-      /** Wait until this JavaScript expression is truthy in the page. */
-      expression: z
-        .string()
-        .min(1)
-        .max(4096)
-        .optional()
-        .describe("Wait until this JavaScript expression is truthy in the page."),
-      timeoutMs: z
-        .int()
-        .min(1)
-        .max(OUTPUT_LIMITS.maxWaitMs)
-        .default(OUTPUT_LIMITS.defaultWaitMs)
-        .describe("How long to wait before the job fails with wait_timeout."),
-    })
-    .refine((w) => (w.selector === undefined) !== (w.expression === undefined), {
-      message: "give exactly one of selector and expression",
-    }),
-  { oneOf: [present("selector"), present("expression")] },
-);
+export const WaitForSchema = z
+  .strictObject({
+    /** Wait until an element matches this CSS selector. */
+    selector: z
+      .string()
+      .min(1)
+      .max(1024)
+      .optional()
+      .describe("Wait until an element matches this CSS selector."),
+    /** Wait until this JavaScript expression is truthy in the page. */
+    expression: z
+      .string()
+      .min(1)
+      .max(4096)
+      .optional()
+      .describe("Wait until this JavaScript expression is truthy in the page."),
+    timeoutMs: z
+      .int()
+      .min(1)
+      .max(OUTPUT_LIMITS.maxWaitMs)
+      .default(OUTPUT_LIMITS.defaultWaitMs)
+      .describe("How long to wait before the job fails with wait_timeout."),
+  })
+  .refine((w) => (w.selector === undefined) !== (w.expression === undefined), {
+    message: "give exactly one of selector and expression",
+  })
+  .register(jsonSchemaRules, { oneOf: [present("selector"), present("expression")] });
 export type WaitFor = z.output<typeof WaitForSchema>;
 
 /** The instant `Date` reports in the page, frozen, e.g. `2026-01-01T00:00:00Z`. */

@@ -9,7 +9,7 @@ import {
   ResourceErrorsSchema,
   WaitForSchema,
 } from "./output-options.js";
-import { implies, present, withJsonSchemaRules } from "./schema-rules.js";
+import { implies, jsonSchemaRules, present } from "./schema-rules.js";
 import { TemplateRefSchema } from "./templates.js";
 
 export {
@@ -177,20 +177,19 @@ export const EXPRESSION_NEEDS_JAVASCRIPT = implies(
 );
 
 /** Where a signed webhook is POSTed when a job ends. */
-export const CallbackUrlSchema = withJsonSchemaRules(
-  z.url({ protocol: /^https?$/ }).max(LIMITS.callbackUrlChars),
-  { pattern: "^[Hh][Tt][Tt][Pp][Ss]?://" },
-);
+export const CallbackUrlSchema = z
+  .url({ protocol: /^https?$/ })
+  .max(LIMITS.callbackUrlChars)
+  .register(jsonSchemaRules, { pattern: "^[Hh][Tt][Tt][Pp][Ss]?://" });
 
 /** The body of POST /v1/renders: the render request and where to report its end. */
-export const RenderSubmissionSchema = withJsonSchemaRules(
-  RenderRequestSchema.extend({
-    callbackUrl: CallbackUrlSchema.optional().describe(
-      "A signed webhook is POSTed here when the job ends (https, public host).",
-    ),
-  }).superRefine(requireJavaScriptForExpression),
-  EXPRESSION_NEEDS_JAVASCRIPT,
-);
+export const RenderSubmissionSchema = RenderRequestSchema.extend({
+  callbackUrl: CallbackUrlSchema.optional().describe(
+    "A signed webhook is POSTed here when the job ends (https, public host).",
+  ),
+})
+  .superRefine(requireJavaScriptForExpression)
+  .register(jsonSchemaRules, EXPRESSION_NEEDS_JAVASCRIPT);
 
 export type RenderRequest = z.output<typeof RenderRequestSchema>;
 export type RenderSubmission = z.output<typeof RenderSubmissionSchema>;

@@ -8,12 +8,6 @@ import { z } from "zod";
  */
 export const jsonSchemaRules = z.registry<Record<string, unknown>, z.core.$ZodType>();
 
-/** `schema`, with `rules` merged into its JSON Schema in the OpenAPI document. */
-export function withJsonSchemaRules<S extends z.ZodType>(schema: S, rules: Record<string, unknown>): S {
-  jsonSchemaRules.add(schema, rules);
-  return schema;
-}
-
 /** JSON Schema: `field` is present (and, when given, has value `value`). */
 export function present(field: string, value?: unknown): Record<string, unknown> {
   return value === undefined

@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { z } from "zod";
 import { NotFoundError, PermanentRenderError, ValidationError } from "./errors.js";
 import type { DataSchema } from "./json-schema.js";
-import { present, withJsonSchemaRules } from "./schema-rules.js";
+import { jsonSchemaRules, present } from "./schema-rules.js";
 import { requireLiquidSyntax } from "./template-engine.js";
 
 /**
@@ -69,54 +69,54 @@ const notAVersion = (input: unknown) =>
  * `template` in a render request: inline `{html}` or a stored `{id, version}`. The version is required
  * and numeric: a render never follows "latest", so a new upload cannot change a job's output.
  */
-export const TemplateRefSchema = withJsonSchemaRules(
-  z
-    .strictObject({
-      html: HtmlSchema.optional().describe(
-        "Inline Liquid template, at most 1 MiB; `{{ }}` output is HTML-escaped.",
-      ),
-      id: TemplateIdSchema.optional().describe("A stored template's id, with version."),
-      version: z
-        .int({ error: (issue) => notAVersion(issue.input) })
-        .min(1, { error: (issue) => notAVersion(issue.input) })
-        .optional()
-        .describe("The stored template's exact version number (1, 2, …); never latest."),
-    })
-    .superRefine((t, ctx) => {
-      if ((t.html === undefined) === (t.id === undefined)) {
-        ctx.addIssue({
-          code: "custom",
-          path: t.html === undefined ? ["html"] : [],
-          message:
-            t.html === undefined
-              ? "required (string), or name a stored template with id and version"
-              : "give html or id, not both",
-        });
-      }
-      if (t.html !== undefined && t.version !== undefined) {
-        ctx.addIssue({
-          code: "custom",
-          path: ["version"],
-          message: "version goes with id, not with inline html",
-        });
-      }
-      if (t.id !== undefined && t.version === undefined) {
-        ctx.addIssue({
-          code: "custom",
-          path: ["version"],
-          message: "required: name the exact version to render (1, 2, …)",
-        });
-      }
-    }),
-  {
+export const TemplateRefSchema = z
+  .strictObject({
+    html: HtmlSchema.optional().describe(
+      "Inline Liquid template, at most 1 MiB; `{{ }}` output is HTML-escaped.",
+    ),
+    id: TemplateIdSchema.optional().describe("A stored template's id, with version."),
+    version: z
+      .int({ error: (issue) => notAVersion(issue.input) })
+      .min(1, { error: (issue) => notAVersion(issue.input) })
+      .optional()
+      .describe("The stored template's exact version number (1, 2, …); never latest."),
+  })
+  .superRefine((t, ctx) => {
+    if ((t.html === undefined) === (t.id === undefined)) {
+      ctx.addIssue({
+        code: "custom",
+        path: t.html === undefined ? ["html"] : [],
+        message:
+          t.html === undefined
+            ? "required (string), or name a stored template with id and version"
+            : "give html or id, not both",
+      });
+    }
+    if (t.html !== undefined && t.version !== undefined) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["version"],
+        message: "version goes with id, not with inline html",
+      });
+    }
+    if (t.id !== undefined && t.version === undefined) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["version"],
+        message: "required: name the exact version to render (1, 2, …)",
+      });
+    }
+  })
+  // The same rules for JSON Schema readers: inline html alone, or id with version.
+  .register(jsonSchemaRules, {
     oneOf: [
       { required: ["html"], not: { anyOf: [present("id"), present("version")] } },
       { required: ["id", "version"], not: present("html") },
     ],
-  },
-).transform((t): InlineTemplate | StoredTemplate =>
-  t.html !== undefined ? { html: t.html } : { id: t.id as string, version: t.version as number },
-);
+  })
+  .transform((t): InlineTemplate | StoredTemplate =>
+    t.html !== undefined ? { html: t.html } : { id: t.id as string, version: t.version as number },
+  );
 export interface InlineTemplate {
   readonly html: string;
 }

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { bareHost, isLocalhostName, parseIp } from "./egress-policy.js";
-import { withJsonSchemaRules } from "./schema-rules.js";
+import { jsonSchemaRules } from "./schema-rules.js";
 
 /**
  * Per-tenant settings, read by the worker when a job renders. `egress.allowHosts` names the hosts a
@@ -49,17 +49,15 @@ function isIpv4Spelling(entry: string): boolean {
 const ALLOW_HOST = "^\\s*(?:\\*\\.)?(?:[A-Za-z0-9-]+\\.)+(?![0-9]+\\.?\\s*$)(?!0[xX])[A-Za-z0-9-]+\\.?\\s*$";
 
 // `overwrite`, not `transform`: normalising keeps the type, so the settings as answered have a schema.
-const AllowHostSchema = withJsonSchemaRules(
-  z
-    .string()
-    .max(260)
-    .overwrite((h) => bareHost(h.trim()))
-    .superRefine((host, ctx) => {
-      const problem = allowHostProblem(host);
-      if (problem) ctx.addIssue({ code: "custom", message: `${JSON.stringify(host)} ${problem}` });
-    }),
-  { pattern: ALLOW_HOST },
-);
+const AllowHostSchema = z
+  .string()
+  .max(260)
+  .overwrite((h) => bareHost(h.trim()))
+  .superRefine((host, ctx) => {
+    const problem = allowHostProblem(host);
+    if (problem) ctx.addIssue({ code: "custom", message: `${JSON.stringify(host)} ${problem}` });
+  })
+  .register(jsonSchemaRules, { pattern: ALLOW_HOST });
 
 /** The body of PUT /v1/settings: the whole settings, replacing what was stored. */
 export const TenantSettingsSchema = z.strictObject({

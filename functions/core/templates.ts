@@ -179,10 +179,10 @@ const sameSchema = (a: DataSchema | undefined, b: DataSchema | undefined) =>
   JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
 
 /**
- * Stores a new version of a template, numbered one past the latest. The HTML parsed with its schema
- * (CreateTemplateSchema); the data schema must compile (else 400 naming `schema`). Uploading exactly the latest version's HTML and
- * schema again creates nothing and returns that version (`created: false`), so re-running an upload is
- * harmless.
+ * Stores a new version of a template, numbered one past the latest. The HTML was parsed with the
+ * body (CreateTemplateSchema); the data schema must compile (else 400 naming `schema`). Uploading
+ * exactly the latest version's HTML and schema again creates nothing and returns that version
+ * (`created: false`), so re-running an upload is harmless.
  */
 export async function createTemplateVersion(
   deps: TemplateDeps,

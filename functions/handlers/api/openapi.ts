@@ -34,18 +34,18 @@ const ERRORS: Readonly<
   400: { name: "BadRequest", description: "`invalid_request`: `fields` names each field that is wrong." },
   401: { name: "Unauthorized", description: "`unauthorized`: missing or invalid API key." },
   404: { name: "NotFound", description: "`not_found`: no such resource for this tenant." },
-  409: {
-    name: "Conflict",
-    description:
-      "`idempotency_key_reused`: the Idempotency-Key was used with a different body; `rotation_in_progress`: another rotation of the webhook secret came first.",
-  },
-  413: { name: "PayloadTooLarge", description: "`payload_too_large`: the body is over the limit." },
   405: {
     name: "MethodNotAllowed",
     description:
       "`method_not_allowed`: the path has no operation with this method; `Allow` lists those it has.",
     allow: true,
   },
+  409: {
+    name: "Conflict",
+    description:
+      "`idempotency_key_reused`: the Idempotency-Key was used with a different body; `rotation_in_progress`: another rotation of the webhook secret came first.",
+  },
+  413: { name: "PayloadTooLarge", description: "`payload_too_large`: the body is over the limit." },
   415: { name: "UnsupportedMediaType", description: "`unsupported_media_type`: wrong Content-Type." },
   429: {
     name: "TooManyRequests",

@@ -48,7 +48,7 @@ export type PaperName = keyof typeof PAPER_SIZES;
 const UNITS_PER_INCH = { in: 1, cm: 2.54, mm: 25.4, px: 96 } as const;
 
 const MAX_LENGTH_INCHES = 100;
-const LENGTH_EXAMPLES = 'a length such as "16mm", "1in", "2.5cm", "40px" or "0"';
+const LENGTH_EXAMPLES = 'such as "16mm", "1in", "2.5cm", "40px" or "0"';
 /** A number with a unit, or a bare 0 (a length with no size needs none, as in CSS). */
 const LENGTH = /^\s*(?:(\d+(?:\.\d+)?)\s*(px|in|cm|mm)|0)\s*$/;
 
@@ -57,9 +57,9 @@ const LengthSchema = z
   .union([
     z
       .number()
-      .min(0, `must be ${LENGTH_EXAMPLES}`)
+      .min(0, `must be a length ${LENGTH_EXAMPLES}`)
       .max(MAX_LENGTH_INCHES * UNITS_PER_INCH.px),
-    z.string().regex(LENGTH, `must be ${LENGTH_EXAMPLES}`),
+    z.string().regex(LENGTH, `must be a length ${LENGTH_EXAMPLES}`),
   ])
   .transform((value) => {
     if (typeof value === "number") return value / UNITS_PER_INCH.px;
@@ -67,7 +67,7 @@ const LengthSchema = z
     return unit ? Number(amount) / UNITS_PER_INCH[unit as keyof typeof UNITS_PER_INCH] : 0;
   })
   .refine((inches) => inches <= MAX_LENGTH_INCHES, `must be at most ${MAX_LENGTH_INCHES} inches`)
-  .describe(`A CSS length: ${LENGTH_EXAMPLES}; a bare number is px. At most ${MAX_LENGTH_INCHES} inches.`);
+  .describe(`A CSS length, ${LENGTH_EXAMPLES}; a bare number is px. At most ${MAX_LENGTH_INCHES} inches.`);
 
 /** A paper name in any case, spelled out for JSON Schema, whose patterns have no flags. */
 const PAPER_NAME = new RegExp(

@@ -22,7 +22,8 @@ export function renderApiTypes(doc: JsonSchema = openApiDocument()): string {
   for (const [name, schema] of Object.entries(obj(obj(doc.components).schemas))) {
     const s = obj(schema);
     out.push(...docComment(s.description, ""));
-    const isInterface = s.type === "object" && s.properties !== undefined && !s.anyOf;
+    const isInterface =
+      s.type === "object" && s.properties !== undefined && shapeBranches(s.anyOf).length === 0;
     out.push(
       isInterface ? `export interface ${name} ${typeOf(s, "")}` : `export type ${name} = ${typeOf(s, "")};`,
       "",
@@ -36,9 +37,10 @@ function typeOf(s: Obj, indent: string): string {
   if (typeof s.$ref === "string") return s.$ref.split("/").at(-1) ?? "unknown";
   if (s.const !== undefined) return JSON.stringify(s.const);
   if (Array.isArray(s.enum)) return s.enum.map((v) => JSON.stringify(v)).join(" | ");
-  if (Array.isArray(s.anyOf)) return union(s.anyOf.map((b) => typeOf(obj(b), indent)));
-  if (Array.isArray(s.oneOf)) return union(s.oneOf.map((b) => typeOf(obj(b), indent)));
-  if (Array.isArray(s.allOf)) return s.allOf.map((b) => parenthesized(typeOf(obj(b), indent))).join(" & ");
+  const anyOf = [...shapeBranches(s.anyOf), ...shapeBranches(s.oneOf)];
+  if (anyOf.length > 0) return union(anyOf.map((b) => typeOf(b, indent)));
+  const allOf = shapeBranches(s.allOf);
+  if (allOf.length > 0) return allOf.map((b) => parenthesized(typeOf(b, indent))).join(" & ");
   const types = Array.isArray(s.type) ? (s.type as string[]) : typeof s.type === "string" ? [s.type] : [];
   if (types.length === 0) return "unknown";
   return union(
@@ -50,6 +52,19 @@ function typeOf(s: Obj, indent: string): string {
       return t;
     }),
   );
+}
+
+/**
+ * The branches of a combinator that describe a shape. Branches without a type of their own
+ * (`required`, `not`, `properties` of the shape beside them) only add rules no TypeScript type holds.
+ */
+function shapeBranches(branches: unknown): Obj[] {
+  return Array.isArray(branches) ? branches.map(obj).filter(describesShape) : [];
+}
+
+function describesShape(s: Obj): boolean {
+  if (["$ref", "type", "const", "enum"].some((key) => s[key] !== undefined)) return true;
+  return [s.anyOf, s.oneOf, s.allOf].some((branches) => shapeBranches(branches).length > 0);
 }
 
 function objectType(s: Obj, indent: string): string {

@@ -2,6 +2,7 @@
 // operation table (functions/handlers/api/operations.ts) and the zod schemas, not this file.
 
 export interface Error {
+  /** Every error answer has this one field. */
   error: {
     /** Stable, machine-readable: `invalid_request`, `not_found`, … */
     code: string;
@@ -11,6 +12,7 @@ export interface Error {
     fields?: readonly {
       /** Dotted path of the field, e.g. `output.width`; empty for the whole body. */
       field: string;
+      /** What is wrong with it, e.g. `expected a string, got number`. */
       message: string;
     }[];
   };
@@ -19,8 +21,11 @@ export interface Error {
 export interface Job {
   /** The job id Kiln assigned. */
   id: string;
+  /** Where the job is: queued, rendering, succeeded or failed (the last two are final). */
   status: "queued" | "rendering" | "succeeded" | "failed";
+  /** When it was created (ISO 8601, UTC). */
   createdAt: string;
+  /** When its status last changed (ISO 8601, UTC). */
   updatedAt: string;
   /** Render attempts started so far. */
   attempts: number;
@@ -30,30 +35,42 @@ export interface Job {
   output?: {
     /** CloudFront signed URL of the output, minted for this answer. */
     url: string;
+    /** Media type, e.g. `image/png` or `application/pdf`. */
     contentType: string;
+    /** Size in bytes. */
     bytes: number;
+    /** SHA-256 of the bytes, in hex. */
     sha256: string;
     /** When `url` stops working; ask again for a fresh one. */
     expiresAt: string;
   };
   /** Present once the job has failed: a stable code and a sentence. */
   error?: {
+    /** Stable failure code, e.g. `template_error`; docs/operations.md lists them. */
     code: string;
+    /** What went wrong, in a sentence. */
     message: string;
   };
   /** Only for jobs submitted with a callbackUrl: the delivery of the completion event. */
   webhook?: {
+    /** The callbackUrl the event is POSTed to. */
     url: string;
+    /** waiting for the job to end, pending (about to be sent), retrying after a failed attempt, delivered, or failed for good. */
     state: "waiting" | "pending" | "retrying" | "delivered" | "failed";
+    /** Every delivery attempt so far, oldest first. */
     attempts: readonly {
+      /** 1 for the first delivery attempt, then 2, … */
       attempt: number;
+      /** When the attempt was made. */
       at: string;
       /** The receiver's HTTP status, when it answered. */
       status?: number;
       /** Why the attempt failed, when it did. */
       error?: string;
+      /** How long the receiver took, in ms. */
       durationMs: number;
     }[];
+    /** When it is retried next, while retrying. */
     nextAttemptAt?: string;
   };
 }
@@ -61,6 +78,7 @@ export interface Job {
 export interface SubmittedJob {
   /** The job id Kiln assigned. */
   id: string;
+  /** Where the job is: queued, rendering, succeeded or failed (the last two are final). */
   status: "queued" | "rendering" | "succeeded" | "failed";
 }
 
@@ -72,7 +90,7 @@ export interface RenderRequest {
     /** A stored template's id, with version. */
     id?: string;
     /** The stored template's exact version number (1, 2, …); never latest. */
-    version?: unknown;
+    version?: number;
   };
   /** Values for the template, as JSON (at most 2 MiB). */
   data?: Record<string, unknown>;
@@ -96,9 +114,13 @@ export interface RenderRequest {
     fullPage?: boolean;
     /** Capture this rectangle of the page, in CSS pixels (images only). */
     clip?: {
+      /** Left edge, in CSS pixels from the page's left. */
       x: number;
+      /** Top edge, in CSS pixels from the page's top. */
       y: number;
+      /** Width in CSS pixels. */
       width: number;
+      /** Height in CSS pixels. */
       height: number;
     };
     /** Capture the first element matching this CSS selector (images only). */
@@ -109,15 +131,22 @@ export interface RenderRequest {
     pdf?: {
       /** Paper: letter, legal, tabloid, ledger, a0, a1, a2, a3, a4, a5, a6 (any case) or {width, height}; default: the CSS @page size, else A4. */
       pageSize?: string | {
+        /** A CSS length, such as "16mm", "1in", "2.5cm", "40px" or "0"; a bare number is px. At most 100 inches. */
         width: number | string;
+        /** A CSS length, such as "16mm", "1in", "2.5cm", "40px" or "0"; a bare number is px. At most 100 inches. */
         height: number | string;
       };
       /** Rotate the paper. */
       landscape?: boolean;
+      /** Page margins, each a CSS length (default 0); the template's CSS `@page { margin }` wins where it sets one. */
       margin?: {
+        /** A CSS length, such as "16mm", "1in", "2.5cm", "40px" or "0"; a bare number is px. At most 100 inches. */
         top?: number | string;
+        /** A CSS length, such as "16mm", "1in", "2.5cm", "40px" or "0"; a bare number is px. At most 100 inches. */
         right?: number | string;
+        /** A CSS length, such as "16mm", "1in", "2.5cm", "40px" or "0"; a bare number is px. At most 100 inches. */
         bottom?: number | string;
+        /** A CSS length, such as "16mm", "1in", "2.5cm", "40px" or "0"; a bare number is px. At most 100 inches. */
         left?: number | string;
       };
       /** HTML drawn in the top margin of every page, hydrated with the job's data; inline styles only. Classes `pageNumber`, `totalPages` and `title` get those values; `date` gets the job's clock when it has one (as `1/2/26, 12:05 AM`, UTC), else the time of printing. */
@@ -145,6 +174,7 @@ export interface RenderRequest {
   clock?: string;
   /** "fail" (default): a font or image that failed to load fails the job; "ignore": render anyway. */
   resourceErrors?: "fail" | "ignore";
+  /** This job's render budget in ms, 1000–30000; default and maximum: the worker's. */
   timeoutMs?: number;
   /** Run the template's own JavaScript (default false, unless the stored template version allows it). Egress rules hold either way. */
   javascript?: boolean;
@@ -155,8 +185,11 @@ export interface RenderRequest {
 }
 
 export interface CreatedTemplateVersion {
+  /** The template's id. */
   id: string;
+  /** The version number: 1, 2, … */
   version: number;
+  /** When it was created (ISO 8601, UTC). */
   createdAt: string;
   /** SHA-256 of the HTML. */
   sha256: string;
@@ -184,8 +217,11 @@ export interface CreateTemplate {
 export interface TemplateList {
   /** The latest version of each template, ordered by id. */
   templates: readonly {
+    /** The template's id. */
     id: string;
+    /** The version number: 1, 2, … */
     version: number;
+    /** When it was created (ISO 8601, UTC). */
     createdAt: string;
     /** SHA-256 of the HTML. */
     sha256: string;
@@ -199,12 +235,17 @@ export interface TemplateList {
 }
 
 export interface TemplateVersions {
+  /** The template's id. */
   id: string;
+  /** The highest version number. */
   latestVersion: number;
   /** Oldest first. */
   versions: readonly {
+    /** The template's id. */
     id: string;
+    /** The version number: 1, 2, … */
     version: number;
+    /** When it was created (ISO 8601, UTC). */
     createdAt: string;
     /** SHA-256 of the HTML. */
     sha256: string;
@@ -218,8 +259,11 @@ export interface TemplateVersions {
 }
 
 export interface TemplateVersionSource {
+  /** The template's id. */
   id: string;
+  /** The version number: 1, 2, … */
   version: number;
+  /** When it was created (ISO 8601, UTC). */
   createdAt: string;
   /** SHA-256 of the HTML. */
   sha256: string;
@@ -229,15 +273,20 @@ export interface TemplateVersionSource {
   hasSchema: boolean;
   /** Whether renders of this version run the template's own JavaScript. */
   javascript: boolean;
+  /** The version's Liquid HTML. */
   html: string;
+  /** The JSON Schema the data of every render of this version must satisfy, when it has one. */
   schema?: Record<string, unknown>;
 }
 
 export interface StoredAsset {
   /** Key in the tenant's assets, e.g. `brand/logo-v2.png`: letters, digits, '.', '_', '-' and '/'. */
   key: string;
+  /** Size of the file in bytes. */
   bytes: number;
+  /** Media type, e.g. `image/png` or `application/pdf`. */
   contentType: string;
+  /** SHA-256 of the bytes, in hex. */
   sha256: string;
 }
 
@@ -246,6 +295,7 @@ export interface AssetUpload {
   key: string;
   /** Presigned S3 URL; it stores only this key, type and size. */
   url: string;
+  /** The HTTP method the URL is signed for. */
   method: "PUT";
   /** Send exactly these with the PUT (`content-type`, `content-length`, `cache-control`). */
   headers: Record<string, string>;
@@ -265,19 +315,24 @@ export interface AssetUploadRequest {
 export interface WebhookSecret {
   /** `whsec_…`: verify webhook signatures with it. */
   secret: string;
+  /** How deliveries are signed: Standard Webhooks v1. */
   scheme: "standard-webhooks-v1";
   /** Present after a rotation while the replaced secret still signs deliveries (a second `v1,…` signature in `webhook-signature`); absent once only `secret` signs. */
   previousSecretExpiresAt?: string;
 }
 
 export interface TenantSettings {
+  /** What templates may reach over the network. */
   egress: {
-    allowHosts: unknown;
+    /** Hosts templates may load from over https besides Kiln's own assets, at most 100: `cdn.example.com` or `*.example.com`; no schemes, paths, ports or IP addresses. */
+    allowHosts: readonly string[];
   };
 }
 
 export interface TenantSettingsInput {
+  /** What templates may reach over the network. */
   egress?: {
+    /** Hosts templates may load from over https besides Kiln's own assets, at most 100: `cdn.example.com` or `*.example.com`; no schemes, paths, ports or IP addresses. */
     allowHosts: readonly string[];
   };
 }
@@ -285,6 +340,7 @@ export interface TenantSettingsInput {
 export interface SubmittedBatch {
   /** The batch id Kiln assigned. */
   id: string;
+  /** queued, running, or once every job has ended: succeeded, partially_failed or failed. */
   status: "queued" | "running" | "succeeded" | "partially_failed" | "failed";
   /** Records in the batch: one render job each. */
   total: number;
@@ -298,7 +354,7 @@ export interface BatchRequest {
     /** A stored template's id, with version. */
     id?: string;
     /** The stored template's exact version number (1, 2, …); never latest. */
-    version?: unknown;
+    version?: number;
   };
   /** Asset name → key in the tenant's assets; templates use `{{ 'name' | asset_url }}` (at most 50). */
   assets?: Record<string, string>;
@@ -320,9 +376,13 @@ export interface BatchRequest {
     fullPage?: boolean;
     /** Capture this rectangle of the page, in CSS pixels (images only). */
     clip?: {
+      /** Left edge, in CSS pixels from the page's left. */
       x: number;
+      /** Top edge, in CSS pixels from the page's top. */
       y: number;
+      /** Width in CSS pixels. */
       width: number;
+      /** Height in CSS pixels. */
       height: number;
     };
     /** Capture the first element matching this CSS selector (images only). */
@@ -333,15 +393,22 @@ export interface BatchRequest {
     pdf?: {
       /** Paper: letter, legal, tabloid, ledger, a0, a1, a2, a3, a4, a5, a6 (any case) or {width, height}; default: the CSS @page size, else A4. */
       pageSize?: string | {
+        /** A CSS length, such as "16mm", "1in", "2.5cm", "40px" or "0"; a bare number is px. At most 100 inches. */
         width: number | string;
+        /** A CSS length, such as "16mm", "1in", "2.5cm", "40px" or "0"; a bare number is px. At most 100 inches. */
         height: number | string;
       };
       /** Rotate the paper. */
       landscape?: boolean;
+      /** Page margins, each a CSS length (default 0); the template's CSS `@page { margin }` wins where it sets one. */
       margin?: {
+        /** A CSS length, such as "16mm", "1in", "2.5cm", "40px" or "0"; a bare number is px. At most 100 inches. */
         top?: number | string;
+        /** A CSS length, such as "16mm", "1in", "2.5cm", "40px" or "0"; a bare number is px. At most 100 inches. */
         right?: number | string;
+        /** A CSS length, such as "16mm", "1in", "2.5cm", "40px" or "0"; a bare number is px. At most 100 inches. */
         bottom?: number | string;
+        /** A CSS length, such as "16mm", "1in", "2.5cm", "40px" or "0"; a bare number is px. At most 100 inches. */
         left?: number | string;
       };
       /** HTML drawn in the top margin of every page, hydrated with the job's data; inline styles only. Classes `pageNumber`, `totalPages` and `title` get those values; `date` gets the job's clock when it has one (as `1/2/26, 12:05 AM`, UTC), else the time of printing. */
@@ -369,63 +436,93 @@ export interface BatchRequest {
   clock?: string;
   /** "fail" (default): a font or image that failed to load fails the job; "ignore": render anyway. */
   resourceErrors?: "fail" | "ignore";
+  /** This job's render budget in ms, 1000–30000; default and maximum: the worker's. */
   timeoutMs?: number;
   /** Run the template's own JavaScript (default false, unless the stored template version allows it). Egress rules hold either way. */
   javascript?: boolean;
   /** "fail" (default): a request the egress rules block fails the job (`egress_blocked`); "ignore": render without the blocked resource. Navigating away always fails. */
   blockedRequests?: "fail" | "ignore";
-  records?: readonly unknown[];
-  /** Key in the tenant's assets, e.g. `brand/logo-v2.png`: letters, digits, '.', '_', '-' and '/'. */
+  /** One data object per document, rendered in this order (at most 10000); or give recordsKey. */
+  records?: readonly Record<string, unknown>[];
+  /** Instead of records: the key of a JSONL asset, one data object per line (at most 50000). */
   recordsKey?: string;
+  /** Each render's signed completion event is POSTed here, as with POST /v1/renders. */
   callbackUrl?: string;
+  /** Also produce one zip of all outputs and the manifest once the batch is complete. */
   zip?: boolean;
 }
 
 export interface Batch {
   /** The batch id Kiln assigned. */
   id: string;
+  /** queued, running, or once every job has ended: succeeded, partially_failed or failed. */
   status: "queued" | "running" | "succeeded" | "partially_failed" | "failed";
   /** Records in the batch: one render job each. */
   total: number;
+  /** When it was created (ISO 8601, UTC). */
   createdAt: string;
   /** Jobs of the batch by status. */
   counts: {
     /** Includes records whose job has not been created yet. */
     queued: number;
+    /** Jobs rendering now. */
     rendering: number;
+    /** Jobs that succeeded. */
     succeeded: number;
+    /** Jobs that failed. */
     failed: number;
   };
   /** Once complete: signed URL of the manifest (JSON: per record index its job id, status, output key, sha256, bytes and content type, or its error). */
   manifest?: {
+    /** Signed URL of the manifest. */
     url: string;
+    /** When `url` stops working; ask again for a fresh one. */
     expiresAt: string;
+    /** Records in the manifest. */
     entries: number;
   };
   /** Only for batches submitted with `zip: true`: one zip of every output and the manifest. */
   zip?: {
+    /** pending while it is made, then ready or failed. */
     state: "pending" | "ready" | "failed";
+    /** Signed URL of the zip, once ready. */
     url?: string;
+    /** When `url` stops working; ask again for a fresh one. */
     expiresAt?: string;
+    /** Size in bytes. */
     bytes?: number;
+    /** Why no zip could be made, when it failed. */
     message?: string;
   };
 }
 
 export interface BatchOutputsPage {
+  /** The page's records, by index. */
   items: readonly {
+    /** The record's position in the batch, from 0. */
     index: number;
+    /** The job id Kiln assigned. */
     jobId: string;
+    /** Where the job is: queued, rendering, succeeded or failed (the last two are final). */
     status: "queued" | "rendering" | "succeeded" | "failed";
+    /** Present once the record's job has succeeded. */
     output?: {
+      /** CloudFront signed URL of the output, minted for this answer. */
       url: string;
-      expiresAt: string;
+      /** Media type, e.g. `image/png` or `application/pdf`. */
       contentType: string;
+      /** Size in bytes. */
       bytes: number;
+      /** SHA-256 of the bytes, in hex. */
       sha256: string;
+      /** When `url` stops working; ask again for a fresh one. */
+      expiresAt: string;
     };
+    /** Present once the record's job has failed. */
     error?: {
+      /** Stable failure code, e.g. `template_error`; docs/operations.md lists them. */
       code: string;
+      /** What went wrong, in a sentence. */
       message: string;
     };
   }[];

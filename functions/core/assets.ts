@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { PermanentRenderError, ValidationError } from "./errors.js";
 import type { UrlSigner } from "./ports.js";
+import { jsonSchemaRules } from "./schema-rules.js";
 
 /**
  * Tenant assets: brand images, signatures, web fonts and style sheets that templates reference by
@@ -81,7 +82,8 @@ export const AssetKeySchema = z
   .refine((k) => !k.split("/").some((s) => s === "." || s === ".."), {
     message: "must not contain '.' or '..' segments",
   })
-  .describe("Key in the tenant's assets, e.g. `brand/logo-v2.png`: letters, digits, '.', '_', '-' and '/'.");
+  .describe("Key in the tenant's assets, e.g. `brand/logo-v2.png`: letters, digits, '.', '_', '-' and '/'.")
+  .register(jsonSchemaRules, { not: { pattern: "(?:^|/)\\.\\.?(?:/|$)" } });
 
 /** How a template names an asset: `{{ 'logo' | asset_url }}`. */
 export const AssetNameSchema = z
@@ -95,7 +97,8 @@ export const AssetRefsSchema = z
   .record(AssetNameSchema, AssetKeySchema)
   .refine((refs) => Object.keys(refs).length <= ASSETS.maxPerJob, {
     message: `at most ${ASSETS.maxPerJob} assets per job`,
-  });
+  })
+  .register(jsonSchemaRules, { maxProperties: ASSETS.maxPerJob });
 export type AssetRefs = z.output<typeof AssetRefsSchema>;
 
 /** The object key of a tenant's asset in the assets bucket (and the path behind the CDN). */

@@ -10,12 +10,14 @@ import { validateData } from "./json-schema.js";
 import type { BatchMessage } from "./messages.js";
 import type { Clock, IdempotencyStore, JobStore, Logger, PayloadStore, RenderMessage } from "./ports.js";
 import {
+  CallbackUrlSchema,
   CONTENT_TYPES,
-  LIMITS,
+  EXPRESSION_NEEDS_JAVASCRIPT,
   parseOrThrow,
   RenderRequestSchema,
   requireJavaScriptForExpression,
 } from "./render-request.js";
+import { jsonSchemaRules, present } from "./schema-rules.js";
 import { queuedJob } from "./submit-render.js";
 import { storedTemplateSchema, type TemplateDeps } from "./templates.js";
 
@@ -62,16 +64,29 @@ const RecordSchema = z.record(z.string(), z.unknown());
 export const BatchSubmissionSchema = RenderRequestSchema.omit({ data: true })
   .extend({
     /** One data object per document, rendered in this order (the index is the position). */
-    records: z.array(z.unknown()).min(1).max(BATCHES.maxInlineRecords).optional(),
+    records: z
+      .array(z.unknown())
+      .min(1)
+      .max(BATCHES.maxInlineRecords)
+      // Each record is checked to be an object after parsing, to name bad ones by index, capped.
+      .register(jsonSchemaRules, { items: { type: "object" } })
+      .optional()
+      .describe(
+        `One data object per document, rendered in this order (at most ${BATCHES.maxInlineRecords}); or give recordsKey.`,
+      ),
     /** Instead of `records`: a JSONL file (one object per line) in the tenant's assets. */
-    recordsKey: AssetKeySchema.optional(),
+    recordsKey: AssetKeySchema.optional().describe(
+      `Instead of records: the key of a JSONL asset, one data object per line (at most ${BATCHES.maxRecords}).`,
+    ),
     /** Where each render's signed completion event is POSTed, as with POST /v1/renders. */
-    callbackUrl: z
-      .url({ protocol: /^https?$/ })
-      .max(LIMITS.callbackUrlChars)
-      .optional(),
+    callbackUrl: CallbackUrlSchema.optional().describe(
+      "Each render's signed completion event is POSTed here, as with POST /v1/renders.",
+    ),
     /** Also produce one zip of all outputs (and the manifest) once the batch is complete. */
-    zip: z.boolean().optional(),
+    zip: z
+      .boolean()
+      .optional()
+      .describe("Also produce one zip of all outputs and the manifest once the batch is complete."),
   })
   .superRefine((b, ctx) => {
     requireJavaScriptForExpression(b, ctx);
@@ -85,6 +100,9 @@ export const BatchSubmissionSchema = RenderRequestSchema.omit({ data: true })
             : "give records or recordsKey, not both",
       });
     }
+  })
+  .register(jsonSchemaRules, {
+    allOf: [EXPRESSION_NEEDS_JAVASCRIPT, { oneOf: [present("records"), present("recordsKey")] }],
   });
 export type BatchSubmission = z.output<typeof BatchSubmissionSchema>;
 

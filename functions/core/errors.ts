@@ -59,6 +59,16 @@ export class NotFoundError extends KilnError {
   }
 }
 
+/**
+ * A 404 for a resource asked for by id. The id is echoed only when it is well-formed, so that a long
+ * or hostile path never comes back in the answer.
+ */
+export function noSuch(what: string, id: string, wellFormed: boolean): NotFoundError {
+  return new NotFoundError(
+    wellFormed ? `No ${what} ${id}.` : `No ${what} with that id: it is not a well-formed ${what} id.`,
+  );
+}
+
 export class MethodNotAllowedError extends KilnError {
   constructor(message: string) {
     super("method_not_allowed", "method_not_allowed", message);

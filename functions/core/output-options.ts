@@ -1,4 +1,6 @@
 import { z } from "zod";
+import { implies, jsonSchemaRules, present } from "./schema-rules.js";
+import { requireLiquidSyntax } from "./template-engine.js";
 
 /**
  * What a render produces and how the page is readied for capture: the `output` object of a render
@@ -45,40 +47,54 @@ export type PaperName = keyof typeof PAPER_SIZES;
 
 const UNITS_PER_INCH = { in: 1, cm: 2.54, mm: 25.4, px: 96 } as const;
 
+const MAX_LENGTH_INCHES = 100;
+const LENGTH_EXAMPLES = 'such as "16mm", "1in", "2.5cm", "40px" or "0"';
+/** A number with a unit, or a bare 0 (a length with no size needs none, as in CSS). */
+const LENGTH = /^\s*(?:(\d+(?:\.\d+)?)\s*(px|in|cm|mm)|0)\s*$/;
+
 /** A CSS length in px, in, cm or mm (a bare number is px), converted to inches. */
 const LengthSchema = z
-  .union([z.number(), z.string()])
-  .transform((value, ctx) => {
-    const match =
-      typeof value === "number"
-        ? [String(value), String(value), "px"]
-        : /^\s*(\d+(?:\.\d+)?)\s*(px|in|cm|mm)\s*$/.exec(value);
-    const unit = match?.[2] as keyof typeof UNITS_PER_INCH | undefined;
-    const amount = Number(match?.[1]);
-    if (!unit || !Number.isFinite(amount) || amount < 0) {
-      ctx.addIssue({ code: "custom", message: 'must be a length such as "16mm", "1in", "2.5cm" or "40px"' });
-      return z.NEVER;
-    }
-    return amount / UNITS_PER_INCH[unit];
+  .union([
+    z
+      .number()
+      .min(0, `must be a length ${LENGTH_EXAMPLES}`)
+      .max(MAX_LENGTH_INCHES * UNITS_PER_INCH.px),
+    z.string().regex(LENGTH, `must be a length ${LENGTH_EXAMPLES}`),
+  ])
+  .transform((value) => {
+    if (typeof value === "number") return value / UNITS_PER_INCH.px;
+    const [, amount, unit] = LENGTH.exec(value) as RegExpExecArray;
+    return unit ? Number(amount) / UNITS_PER_INCH[unit as keyof typeof UNITS_PER_INCH] : 0;
   })
-  .refine((inches) => inches <= 100, "must be at most 100 inches");
+  .refine((inches) => inches <= MAX_LENGTH_INCHES, `must be at most ${MAX_LENGTH_INCHES} inches`)
+  .describe(`A CSS length, ${LENGTH_EXAMPLES}; a bare number is px. At most ${MAX_LENGTH_INCHES} inches.`);
+
+/** A paper name in any case, spelled out for JSON Schema, whose patterns have no flags. */
+const PAPER_NAME = new RegExp(
+  `^(?:${Object.keys(PAPER_SIZES)
+    .map((name) => name.replace(/[a-z]/g, (c) => `[${c}${c.toUpperCase()}]`))
+    .join("|")})$`,
+);
 
 const PageSizeSchema = z.union([
   z
     .string()
-    .transform((s) => s.toLowerCase())
-    .refine((s): s is PaperName => Object.hasOwn(PAPER_SIZES, s), {
-      message: `must be one of ${Object.keys(PAPER_SIZES).join(", ")} (any case) or {width, height}`,
-    })
-    .transform((s) => PAPER_SIZES[s as PaperName]),
+    .regex(PAPER_NAME, `must be one of ${Object.keys(PAPER_SIZES).join(", ")} (any case) or {width, height}`)
+    .transform((s) => PAPER_SIZES[s.toLowerCase() as PaperName]),
   z.strictObject({ width: LengthSchema, height: LengthSchema }),
 ]);
 
+const TOO_MANY_HEADER_FOOTER_BYTES = `must be at most ${OUTPUT_LIMITS.headerFooterBytes} bytes`;
+
+/** Liquid like the template, so parsed at submission too: a syntax error is a 400 naming the line. */
 const HeaderFooterSchema = z
   .string()
+  .max(OUTPUT_LIMITS.headerFooterBytes, { message: TOO_MANY_HEADER_FOOTER_BYTES, abort: true })
   .refine((s) => Buffer.byteLength(s, "utf8") <= OUTPUT_LIMITS.headerFooterBytes, {
-    message: `must be at most ${OUTPUT_LIMITS.headerFooterBytes} bytes`,
-  });
+    message: TOO_MANY_HEADER_FOOTER_BYTES,
+    abort: true,
+  })
+  .superRefine(requireLiquidSyntax);
 
 /** `1-3, 5, 8-` as Chromium's print dialog accepts them. */
 const PAGE_RANGES = /^\s*\d+\s*(?:-\s*\d*\s*)?(?:,\s*\d+\s*(?:-\s*\d*\s*)?)*$/;
@@ -97,7 +113,10 @@ export const PdfOptionsSchema = z.strictObject({
       bottom: LengthSchema.optional(),
       left: LengthSchema.optional(),
     })
-    .optional(),
+    .optional()
+    .describe(
+      "Page margins, each a CSS length (default 0); the template's CSS `@page { margin }` wins where it sets one.",
+    ),
   /**
    * HTML drawn in the top and bottom margins of every page, hydrated with the job's data like the
    * template. Elements with class `pageNumber`, `totalPages`, `title` get those values; those with
@@ -128,10 +147,10 @@ export const PdfOptionsSchema = z.strictObject({
 export type PdfOptions = z.output<typeof PdfOptionsSchema>;
 
 const ClipSchema = z.strictObject({
-  x: z.number().min(0).max(100_000),
-  y: z.number().min(0).max(100_000),
-  width: z.number().min(1).max(OUTPUT_LIMITS.maxDimension),
-  height: z.number().min(1).max(OUTPUT_LIMITS.maxDimension),
+  x: z.number().min(0).max(100_000).describe("Left edge, in CSS pixels from the page's left."),
+  y: z.number().min(0).max(100_000).describe("Top edge, in CSS pixels from the page's top."),
+  width: z.number().min(1).max(OUTPUT_LIMITS.maxDimension).describe("Width in CSS pixels."),
+  height: z.number().min(1).max(OUTPUT_LIMITS.maxDimension).describe("Height in CSS pixels."),
 });
 
 const IMAGE_ONLY = ["fullPage", "clip", "selector", "transparent"] as const;
@@ -214,6 +233,25 @@ export const OutputOptionsSchema = z
       );
     }
   })
+  // The rules above but the pixel budget, which is arithmetic, for JSON Schema readers.
+  .register(jsonSchemaRules, {
+    allOf: [
+      implies(present("quality"), { properties: { format: { enum: ["jpeg", "webp"] } } }),
+      { not: { required: ["scale", "dpi"] } },
+      implies(present("format", "pdf"), { not: { anyOf: IMAGE_ONLY.map((field) => present(field)) } }),
+      implies(present("pdf"), present("format", "pdf")),
+      {
+        not: {
+          anyOf: [
+            { allOf: [present("fullPage", true), present("clip")] },
+            { allOf: [present("fullPage", true), present("selector")] },
+            { allOf: [present("clip"), present("selector")] },
+          ],
+        },
+      },
+      { not: { allOf: [present("format", "jpeg"), present("transparent", true)] } },
+    ],
+  })
   .transform(({ dpi, scale, ...o }) => ({
     ...o,
     scale: scale ?? (dpi ?? OUTPUT_LIMITS.minDpi) / OUTPUT_LIMITS.minDpi,
@@ -246,7 +284,8 @@ export const WaitForSchema = z
   })
   .refine((w) => (w.selector === undefined) !== (w.expression === undefined), {
     message: "give exactly one of selector and expression",
-  });
+  })
+  .register(jsonSchemaRules, { oneOf: [present("selector"), present("expression")] });
 export type WaitFor = z.output<typeof WaitForSchema>;
 
 /** The instant `Date` reports in the page, frozen, e.g. `2026-01-01T00:00:00Z`. */

@@ -9,6 +9,7 @@ import {
   ResourceErrorsSchema,
   WaitForSchema,
 } from "./output-options.js";
+import { implies, jsonSchemaRules, present } from "./schema-rules.js";
 import { TemplateRefSchema } from "./templates.js";
 
 export {
@@ -122,7 +123,10 @@ export const RenderRequestSchema = z.strictObject({
       LIMITS.renderTimeoutMs,
       `must be at most ${LIMITS.renderTimeoutMs} ms, the worker's render budget: a job may lower it, not raise it`,
     )
-    .optional(),
+    .optional()
+    .describe(
+      `This job's render budget in ms, ${LIMITS.minRenderTimeoutMs}–${LIMITS.renderTimeoutMs}; default and maximum: the worker's.`,
+    ),
   /**
    * Run the template's own scripts. Off by default: a template is a document, and without scripts it
    * cannot compute where to send requests. A stored template version may allow it too.
@@ -167,14 +171,26 @@ export function requireJavaScriptForExpression(
   }
 }
 
+/** `requireJavaScriptForExpression` for JSON Schema readers. */
+export const EXPRESSION_NEEDS_JAVASCRIPT = implies(
+  { required: ["waitFor"], properties: { waitFor: present("expression") } },
+  present("javascript", true),
+);
+
+/** Where a signed webhook is POSTed when a job ends. */
+export const CallbackUrlSchema = z
+  .url({ protocol: /^https?$/ })
+  .max(LIMITS.callbackUrlChars)
+  .register(jsonSchemaRules, { pattern: "^[Hh][Tt][Tt][Pp][Ss]?://" });
+
 /** The body of POST /v1/renders: the render request and where to report its end. */
 export const RenderSubmissionSchema = RenderRequestSchema.extend({
-  callbackUrl: z
-    .url({ protocol: /^https?$/ })
-    .max(LIMITS.callbackUrlChars)
-    .optional()
-    .describe("A signed webhook is POSTed here when the job ends (https, public host)."),
-}).superRefine(requireJavaScriptForExpression);
+  callbackUrl: CallbackUrlSchema.optional().describe(
+    "A signed webhook is POSTed here when the job ends (https, public host).",
+  ),
+})
+  .superRefine(requireJavaScriptForExpression)
+  .register(jsonSchemaRules, EXPRESSION_NEEDS_JAVASCRIPT);
 
 export type RenderRequest = z.output<typeof RenderRequestSchema>;
 export type RenderSubmission = z.output<typeof RenderSubmissionSchema>;
@@ -186,16 +202,60 @@ export function toFieldIssues(error: z.ZodError): FieldIssue[] {
     if (issue.code === "unrecognized_keys") {
       return issue.keys.map((k) => ({ field: base ? `${base}.${k}` : k, message: "unknown field" }));
     }
-    if (issue.code === "invalid_type" && issue.input === undefined) {
-      return [{ field: base, message: `required (${issue.expected})` }];
+    const expected = expectedTypes(issue);
+    if (expected && !hasCustomMessage(issue)) {
+      const wanted = expected.map((t) => withArticle(TYPE_NAMES[t] ?? t)).join(" or ");
+      return [
+        {
+          field: base,
+          message:
+            issue.input === undefined
+              ? `required (${expected.join(" or ")})`
+              : `expected ${wanted}, got ${jsonTypeOf(issue.input)}`,
+        },
+      ];
     }
     return [{ field: base, message: issue.message }];
   });
 }
 
-/** Parses with `schema` or throws a ValidationError naming each bad field. */
+/**
+ * The types an issue expected when the value had none of them: one for `invalid_type`, each
+ * alternative's for a union no alternative of which took the value's type.
+ */
+function expectedTypes(issue: z.core.$ZodIssue): string[] | undefined {
+  if (issue.code === "invalid_type") return [issue.expected];
+  if (issue.code !== "invalid_union") return undefined;
+  const alternatives = issue.errors.map((issues) =>
+    issues.length === 1 && issues[0]?.code === "invalid_type" && issues[0].path.length === 0
+      ? issues[0].expected
+      : undefined,
+  );
+  return alternatives.every((t) => t !== undefined) && alternatives.length > 0
+    ? [...new Set(alternatives)]
+    : undefined;
+}
+
+/** zod's names of expected types in the words of JSON. */
+const TYPE_NAMES: Readonly<Record<string, string>> = { int: "integer", record: "object", map: "object" };
+
+const withArticle = (noun: string) => `${/^[aeiou]/.test(noun) ? "an" : "a"} ${noun}`;
+
+/** The JSON type of a value as a client would name it. */
+function jsonTypeOf(value: unknown): string {
+  if (value === null) return "null";
+  return Array.isArray(value) ? "array" : typeof value;
+}
+
+/** A schema may word its own type error (`z.int({ error })`); zod's default starts "Invalid input". */
+const hasCustomMessage = (issue: z.core.$ZodIssue) => !issue.message.startsWith("Invalid input");
+
+/**
+ * Parses with `schema` or throws a ValidationError naming each bad field. Issues carry the input
+ * (`reportInput`) so that a wrong type can be told from a missing one; the input itself is never echoed.
+ */
 export function parseOrThrow<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
-  const result = schema.safeParse(input);
+  const result = schema.safeParse(input, { reportInput: true });
   if (!result.success) throw new ValidationError(toFieldIssues(result.error));
   return result.data;
 }

@@ -1,4 +1,5 @@
 import { type FilterImplOptions, Liquid } from "liquidjs";
+import type { z } from "zod";
 import type { AssetUrls } from "./assets.js";
 import { PermanentRenderError } from "./errors.js";
 
@@ -99,12 +100,19 @@ export async function renderTemplate(
   }
 }
 
+/** A zod refinement: `html` must parse as Liquid; the issue quotes the parser, with line and column. */
+export function requireLiquidSyntax(html: string, ctx: z.RefinementCtx): void {
+  const syntax = templateSyntaxError(html);
+  if (syntax) ctx.addIssue({ code: "custom", message: `is not a valid Liquid template: ${syntax}` });
+}
+
 /** Undefined when `html` parses as a Liquid template, else the parser's message (with line and column). */
 export function templateSyntaxError(html: string): string | undefined {
   try {
     engine.parse(html);
     return undefined;
   } catch (err) {
-    return (err as Error).message;
+    // liquidjs ends its message with ", line:2, col:1".
+    return (err as Error).message.replace(/,? line:(\d+), col:(\d+)$/, " (line $1, column $2)");
   }
 }

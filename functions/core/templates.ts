@@ -2,7 +2,8 @@ import { createHash } from "node:crypto";
 import { z } from "zod";
 import { NotFoundError, PermanentRenderError, ValidationError } from "./errors.js";
 import type { DataSchema } from "./json-schema.js";
-import { templateSyntaxError } from "./template-engine.js";
+import { jsonSchemaRules, present } from "./schema-rules.js";
+import { requireLiquidSyntax } from "./template-engine.js";
 
 /**
  * Versioned templates. A version is immutable: its HTML is stored once under a content-addressed key
@@ -24,13 +25,19 @@ export const TemplateIdSchema = z
     "must be 1–100 letters, digits, '.', '_' or '-', starting with a letter or digit",
   );
 
+const TOO_MANY_HTML_BYTES = `must be at most ${TEMPLATES.htmlBytes} bytes`;
+
+/** Liquid HTML, parsed when it is submitted: a syntax error is a 400 naming the line, not a failed job. */
 const HtmlSchema = z
   .string()
   .min(1)
-  .refine(
-    (h) => Buffer.byteLength(h, "utf8") <= TEMPLATES.htmlBytes,
-    `must be at most ${TEMPLATES.htmlBytes} bytes`,
-  );
+  // Bytes are at least characters: the JSON Schema bound, for clients that validate before sending.
+  .max(TEMPLATES.htmlBytes, { message: TOO_MANY_HTML_BYTES, abort: true })
+  .refine((h) => Buffer.byteLength(h, "utf8") <= TEMPLATES.htmlBytes, {
+    message: TOO_MANY_HTML_BYTES,
+    abort: true,
+  })
+  .superRefine(requireLiquidSyntax);
 
 /** The body of POST /v1/templates. */
 export const CreateTemplateSchema = z.strictObject({
@@ -55,6 +62,9 @@ export const CreateTemplateSchema = z.strictObject({
 });
 export type CreateTemplate = z.output<typeof CreateTemplateSchema>;
 
+const notAVersion = (input: unknown) =>
+  `must be a version number (1, 2, …), not ${String(JSON.stringify(input)).slice(0, 40)}: Kiln never renders "latest", so a new upload cannot change what a job produces`;
+
 /**
  * `template` in a render request: inline `{html}` or a stored `{id, version}`. The version is required
  * and numeric: a render never follows "latest", so a new upload cannot change a job's output.
@@ -66,7 +76,8 @@ export const TemplateRefSchema = z
     ),
     id: TemplateIdSchema.optional().describe("A stored template's id, with version."),
     version: z
-      .unknown()
+      .int({ error: (issue) => notAVersion(issue.input) })
+      .min(1, { error: (issue) => notAVersion(issue.input) })
       .optional()
       .describe("The stored template's exact version number (1, 2, …); never latest."),
   })
@@ -88,16 +99,20 @@ export const TemplateRefSchema = z
         message: "version goes with id, not with inline html",
       });
     }
-    if (t.id !== undefined && !(Number.isInteger(t.version) && (t.version as number) >= 1)) {
+    if (t.id !== undefined && t.version === undefined) {
       ctx.addIssue({
         code: "custom",
         path: ["version"],
-        message:
-          t.version === undefined
-            ? "required: name the exact version to render (1, 2, …)"
-            : `must be a version number (1, 2, …), not ${JSON.stringify(t.version)}: Kiln never renders "latest", so a new upload cannot change what a job produces`,
+        message: "required: name the exact version to render (1, 2, …)",
       });
     }
+  })
+  // The same rules for JSON Schema readers: inline html alone, or id with version.
+  .register(jsonSchemaRules, {
+    oneOf: [
+      { required: ["html"], not: { anyOf: [present("id"), present("version")] } },
+      { required: ["id", "version"], not: present("html") },
+    ],
   })
   .transform((t): InlineTemplate | StoredTemplate =>
     t.html !== undefined ? { html: t.html } : { id: t.id as string, version: t.version as number },
@@ -164,10 +179,10 @@ const sameSchema = (a: DataSchema | undefined, b: DataSchema | undefined) =>
   JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
 
 /**
- * Stores a new version of a template, numbered one past the latest. The HTML must parse and the schema
- * must compile (else 400 naming `html` or `schema`). Uploading exactly the latest version's HTML and
- * schema again creates nothing and returns that version (`created: false`), so re-running an upload is
- * harmless.
+ * Stores a new version of a template, numbered one past the latest. The HTML was parsed with the
+ * body (CreateTemplateSchema); the data schema must compile (else 400 naming `schema`). Uploading
+ * exactly the latest version's HTML and schema again creates nothing and returns that version
+ * (`created: false`), so re-running an upload is harmless.
  */
 export async function createTemplateVersion(
   deps: TemplateDeps,
@@ -175,9 +190,6 @@ export async function createTemplateVersion(
   input: CreateTemplate,
   now: Date,
 ): Promise<{ version: TemplateVersion; created: boolean }> {
-  const syntax = templateSyntaxError(input.html);
-  if (syntax)
-    throw new ValidationError([{ field: "html", message: `is not a valid Liquid template: ${syntax}` }]);
   if (input.schema) {
     const { compileDataSchema } = await dataSchemas();
     const compiled = compileDataSchema(input.schema);

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { bareHost, isLocalhostName, parseIp } from "./egress-policy.js";
+import { jsonSchemaRules } from "./schema-rules.js";
 
 /**
  * Per-tenant settings, read by the worker when a job renders. `egress.allowHosts` names the hosts a
@@ -40,14 +41,23 @@ function isIpv4Spelling(entry: string): boolean {
   return /^(0x[0-9a-f]*|\d+)$/i.test(last);
 }
 
+/**
+ * An allowlist host for JSON Schema readers: labels of letters, digits and '-', an optional `*.` first
+ * label, a last label that is not a number (an IPv4 spelling). Length, localhost and label rules stay
+ * the function's.
+ */
+const ALLOW_HOST = "^\\s*(?:\\*\\.)?(?:[A-Za-z0-9-]+\\.)+(?![0-9]+\\.?\\s*$)(?!0[xX])[A-Za-z0-9-]+\\.?\\s*$";
+
+// `overwrite`, not `transform`: normalising keeps the type, so the settings as answered have a schema.
 const AllowHostSchema = z
   .string()
   .max(260)
-  .transform((h) => bareHost(h.trim()))
+  .overwrite((h) => bareHost(h.trim()))
   .superRefine((host, ctx) => {
     const problem = allowHostProblem(host);
     if (problem) ctx.addIssue({ code: "custom", message: `${JSON.stringify(host)} ${problem}` });
-  });
+  })
+  .register(jsonSchemaRules, { pattern: ALLOW_HOST });
 
 /** The body of PUT /v1/settings: the whole settings, replacing what was stored. */
 export const TenantSettingsSchema = z.strictObject({
@@ -57,9 +67,13 @@ export const TenantSettingsSchema = z.strictObject({
       allowHosts: z
         .array(AllowHostSchema)
         .max(TENANT_SETTINGS_LIMITS.maxAllowHosts)
-        .transform((hosts) => [...new Set(hosts)]),
+        .overwrite((hosts) => [...new Set(hosts)])
+        .describe(
+          `Hosts templates may load from over https besides Kiln's own assets, at most ${TENANT_SETTINGS_LIMITS.maxAllowHosts}: \`cdn.example.com\` or \`*.example.com\`; no schemes, paths, ports or IP addresses.`,
+        ),
     })
-    .default({ allowHosts: [] }),
+    .default({ allowHosts: [] })
+    .describe("What templates may reach over the network."),
 });
 export type TenantSettings = z.output<typeof TenantSettingsSchema>;
 

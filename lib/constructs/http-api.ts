@@ -408,8 +408,10 @@ function validateThrottle(name: string, throttle: ApiThrottle): void {
 /**
  * An API Gateway model (JSON Schema draft 4) from a zod request schema: the shape checks happen at the
  * gateway, before a Lambda invocation. What JSON Schema cannot express is left to the api function:
- * refinements and cross-field rules (html and data sizes in bytes, the pixel budget, one of
- * selector/expression, inline html xor a stored id with a numeric version) and transforms. Dropped
+ * refinements and cross-field rules (html and data sizes in bytes, Liquid syntax, the pixel budget, one
+ * of selector/expression, inline html xor a stored id with its version) and transforms. (The OpenAPI
+ * document states most cross-field rules in JSON Schema too; those stay out of the models, so the
+ * function's 400 names the field.) Dropped
  * on the way: `format` (API Gateway does not promise to check formats; the function does) and
  * `default` (API Gateway never fills defaults in); draft-04 has no `propertyNames`, so asset-name
  * patterns are checked by the function only.

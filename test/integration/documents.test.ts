@@ -239,7 +239,22 @@ describe("clear errors", () => {
       }),
     );
     expect(err.status).toBe(400);
-    expect(err.fields).toEqual([{ field: "html", message: expect.stringMatching(/not closed, line:2/) }]);
+    expect(err.fields).toEqual([
+      { field: "html", message: expect.stringMatching(/not closed \(line 2, column 4\)$/) },
+    ]);
+  });
+
+  it("refuses an inline template with a Liquid syntax error at submission, naming template.html and the line", async () => {
+    const err = await refusal(
+      t.clientA.submitRender({
+        template: { html: "<h1>{{ title }}</h1>\n<p>{{ total </p>" },
+        output: { format: "png" },
+      }),
+    );
+    expect(err.status).toBe(400);
+    expect(err.fields).toEqual([
+      { field: "template.html", message: expect.stringMatching(/not closed \(line 2, column 4\)$/) },
+    ]);
   });
 
   it("refuses data that violates the template version's schema, naming each field", async () => {

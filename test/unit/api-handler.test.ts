@@ -167,6 +167,25 @@ describe("api handler", () => {
     // The same answer API Gateway gives for a path it has no resource for.
     expect(body(unknown)).toEqual({ error: NO_SUCH_ROUTE });
     expect((await handler(event("GET", "/v1/renders/../../etc", { key: KEY_A }))).statusCode).toBe(404);
+    // A long or malformed id is never echoed, on any route or method; a well-formed one is.
+    const long = "x".repeat(5000);
+    for (const [method, path] of [
+      ["GET", `/v1/renders/${long}`],
+      ["GET", `/v1/batches/${long}`],
+      ["GET", `/v1/batches/${long}/outputs`],
+      ["GET", `/v1/templates/${long}`],
+      ["GET", `/v1/templates/${long}/versions/1`],
+      ["DELETE", `/v1/renders/${long}`],
+    ] as const) {
+      const res = await handler(event(method, path, { key: KEY_A }));
+      expect(res.statusCode, `${method} ${path.slice(0, 20)}`).toBeGreaterThanOrEqual(404);
+      expect(res.body.length, `${method} ${path.slice(0, 20)}`).toBeLessThan(300);
+      expect(res.body).not.toContain("xxxxxxxx");
+    }
+    const wellFormed = "00000000-0000-4000-8000-000000000099";
+    expect(body(await handler(event("GET", `/v1/renders/${wellFormed}`, { key: KEY_A }))).error.message).toBe(
+      `No render job ${wellFormed}.`,
+    );
     const wrongMethod = await handler(event("DELETE", "/v1/renders", { key: KEY_A }));
     expect(wrongMethod.statusCode).toBe(405);
     expect(wrongMethod.headers?.allow).toBe("POST");

@@ -146,7 +146,9 @@ describe("template engine", () => {
       "2026-01-01 23:30",
     );
     expect(templateSyntaxError("ok {{ a }}")).toBeUndefined();
-    expect(templateSyntaxError("a\nb {{ x | nofilter }}")).toMatch(/undefined filter: nofilter, line:2/);
+    expect(templateSyntaxError("a\nb {{ x | nofilter }}")).toMatch(
+      /undefined filter: nofilter \(line 2, column 3\)$/,
+    );
   });
 });
 

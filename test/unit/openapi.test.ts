@@ -93,6 +93,47 @@ describe("OpenAPI document", () => {
     expect(new Set(routes).size).toBe(routes.length);
   });
 
+  it("describes every field of every schema, and types every one", () => {
+    const undescribed: string[] = [];
+    const untyped: string[] = [];
+    // Fields are reached through properties, items and map values, and the typed alternatives of a
+    // union; the untyped fragments under allOf/oneOf/not state rules, not fields.
+    const walk = (schema: Record<string, unknown>, path: string) => {
+      const properties = (schema.properties ?? {}) as Record<string, Record<string, unknown>>;
+      for (const [name, field] of Object.entries(properties)) {
+        if (typeof field.description !== "string") undescribed.push(`${path}.${name}`);
+        walk(field, `${path}.${name}`);
+      }
+      const typeless = (s: Record<string, unknown>) =>
+        !("type" in s || "anyOf" in s || "const" in s || "enum" in s);
+      for (const key of ["items", "additionalProperties"]) {
+        const inner = schema[key] as Record<string, unknown> | undefined;
+        if (inner && typeof inner === "object") walk(inner, `${path}[${key}]`);
+      }
+      for (const alternative of (schema.anyOf ?? []) as Record<string, unknown>[]) {
+        if (!typeless(alternative)) walk(alternative, path);
+      }
+      if (
+        Object.keys(properties).length === 0 &&
+        typeless(schema) &&
+        path.includes(".") &&
+        !path.endsWith("]")
+      )
+        untyped.push(path);
+    };
+    const schemas = openApiDocument().components as { schemas: Record<string, Record<string, unknown>> };
+    for (const [name, schema] of Object.entries(schemas.schemas)) walk(schema, name);
+    expect(undescribed).toEqual([]);
+    expect(untyped).toEqual([]);
+  });
+
+  it("documents 405 on every operation", () => {
+    const doc = openApiDocument() as { paths: Record<string, Record<string, { responses: object }>> };
+    for (const [path, operations] of Object.entries(doc.paths))
+      for (const [method, op] of Object.entries(operations))
+        expect(Object.keys(op.responses), `${method} ${path}`).toContain("405");
+  });
+
   it("accepts every example job under its RenderRequest schema, and refuses a broken one", async () => {
     const validate = componentValidator("RenderRequest");
     const files: string[] = [];

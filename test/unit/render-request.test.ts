@@ -42,6 +42,34 @@ describe("render request schema", () => {
     expect(fieldsOf([])).toEqual([""]);
   });
 
+  it("says which type a wrongly typed field expects and what came, and 'required' only when it is missing", () => {
+    const messages = (input: unknown) => {
+      try {
+        parseOrThrow(RenderRequestSchema, input);
+      } catch (err) {
+        return (err as ValidationError).message;
+      }
+      throw new Error("expected a ValidationError");
+    };
+    expect(messages({ ...valid, template: { html: 42 } })).toBe(
+      "template.html: expected a string, got number",
+    );
+    expect(messages({ ...valid, output: { ...valid.output, width: "800" } })).toBe(
+      "output.width: expected a number, got string",
+    );
+    expect(messages({ ...valid, data: "hi" })).toBe("data: expected an object, got string");
+    expect(messages({ ...valid, data: null })).toBe("data: expected an object, got null");
+    expect(messages({ template: valid.template, data: valid.data })).toBe("output: required (object)");
+    expect(
+      messages({
+        ...valid,
+        output: { format: "pdf", pdf: { pageSize: 5, margin: { top: "0", left: "5" } } },
+      }),
+    ).toBe(
+      'output.pdf.pageSize: expected a string or an object, got number; output.pdf.margin.left: must be a length such as "16mm", "1in", "2.5cm", "40px" or "0"',
+    );
+  });
+
   it("accepts quality only for lossy formats", () => {
     expect(fieldsOf({ ...valid, output: { ...valid.output, quality: 80 } })).toEqual(["output.quality"]);
     expect(

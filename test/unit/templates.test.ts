@@ -73,9 +73,18 @@ describe("template versions", () => {
   it("refuses a template that does not parse, naming html with the line, and a schema that does not compile", async () => {
     const d = deps();
     const html = await fieldsOf(
-      createTemplateVersion(d, "acme", { id: "bad", html: "<p>\n{% if x %}never closed</p>" }, now),
+      (async () =>
+        parseOrThrow(CreateTemplateSchema, { id: "bad", html: "<p>\n{% if x %}never closed</p>" }))(),
     );
-    expect(html).toEqual([{ field: "html", message: expect.stringMatching(/not closed.*line:2/) }]);
+    expect(html).toEqual([
+      { field: "html", message: expect.stringMatching(/not closed \(line 2, column 1\)$/) },
+    ]);
+    const inline = await fieldsOf(
+      (async () => parseOrThrow(TemplateRefSchema, { html: "<p>{{ total </p>" }))(),
+    );
+    expect(inline).toEqual([
+      { field: "html", message: expect.stringMatching(/not closed \(line 1, column 4\)$/) },
+    ]);
     const schema = await fieldsOf(
       createTemplateVersion(d, "acme", { id: "bad", html: "<p></p>", schema: { type: "bogus" } }, now),
     );

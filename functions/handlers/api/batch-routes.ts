@@ -8,11 +8,12 @@ import {
   submitBatch,
   summarizeBatch,
 } from "../../core/batches.js";
-import { KilnError, NotFoundError, ValidationError } from "../../core/errors.js";
+import { KilnError, NotFoundError, noSuch, ValidationError } from "../../core/errors.js";
 import { checkIdempotencyKey } from "../../core/submit-render.js";
 import { callbackUrlProblem } from "../../core/webhooks.js";
 import type { RouteDeps } from "./handler.js";
 import { json } from "./http-response.js";
+import { isResourceId } from "./operations.js";
 import { header, type OperationHandlers } from "./request.js";
 
 /** What the api function needs for batches; without it the batch routes answer 404. */
@@ -23,7 +24,6 @@ export interface BatchApiDeps {
   readonly records?: RecordsSource;
 }
 
-const BATCH_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 /** A polling client may ask for a completion check this often; the fan-out also checks on its own. */
 const CHECK_INTERVAL_MS = 2000;
 
@@ -33,8 +33,9 @@ function batchesOf(deps: RouteDeps): BatchApiDeps {
 }
 
 async function findBatch(deps: RouteDeps, tenant: string, id: string): Promise<Batch> {
-  const batch = BATCH_ID.test(id) ? await batchesOf(deps).store.get(tenant, id) : undefined;
-  if (!batch) throw new NotFoundError(`No batch ${id}.`);
+  const wellFormed = isResourceId(id);
+  const batch = wellFormed ? await batchesOf(deps).store.get(tenant, id) : undefined;
+  if (!batch) throw noSuch("batch", id, wellFormed);
   return batch;
 }
 

@@ -11,6 +11,7 @@ import {
 } from "../../core/assets.js";
 import {
   NotFoundError,
+  noSuch,
   PayloadTooLargeError,
   UnsupportedMediaTypeError,
   ValidationError,
@@ -67,10 +68,9 @@ export const documentHandlers: Pick<
 
   async getTemplate({ tenant, params }, deps) {
     const id = decodePathParam(params.id);
-    const versions = TemplateIdSchema.safeParse(id).success
-      ? await templatesOf(deps).versions.list(tenant, id)
-      : [];
-    if (versions.length === 0) throw new NotFoundError(`No template ${id}.`);
+    const wellFormed = TemplateIdSchema.safeParse(id).success;
+    const versions = wellFormed ? await templatesOf(deps).versions.list(tenant, id) : [];
+    if (versions.length === 0) throw noSuch("template", id, wellFormed);
     return json(200, {
       id,
       latestVersion: versions.at(-1)?.version,
@@ -81,8 +81,9 @@ export const documentHandlers: Pick<
   async getTemplateVersion({ tenant, params }, deps) {
     const id = decodePathParam(params.id);
     const raw = decodePathParam(params.version);
-    if (!TemplateIdSchema.safeParse(id).success || !/^[1-9]\d{0,9}$/.test(raw)) {
-      throw new NotFoundError(`No template ${id} version ${raw}: versions are numbers (1, 2, …).`);
+    if (!TemplateIdSchema.safeParse(id).success) throw noSuch("template", id, false);
+    if (!/^[1-9]\d{0,9}$/.test(raw)) {
+      throw new NotFoundError(`No such version of template ${id}: versions are numbers (1, 2, …).`);
     }
     const templates = templatesOf(deps);
     const version = await getTemplateVersion(templates, tenant, id, Number(raw));

@@ -123,7 +123,8 @@ export function makeHandler(deps: ApiDeps) {
       }
       if (!operation) {
         const { response } = errorResponse(
-          new MethodNotAllowedError(`${event.httpMethod} is not allowed on ${event.path}.`),
+          // The path template, not the path: a long or hostile id is never echoed.
+          new MethodNotAllowedError(`${event.httpMethod} is not allowed on ${operations[0]?.path}.`),
           requestId,
         );
         const allow = operations.map((op) => op.method).join(", ");

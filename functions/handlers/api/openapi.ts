@@ -2,6 +2,7 @@ import type { APIGatewayProxyEvent } from "aws-lambda";
 import { z } from "zod";
 import { ASSETS, mebibytes } from "../../core/assets.js";
 import { LIMITS } from "../../core/render-request.js";
+import { jsonSchemaRules } from "../../core/schema-rules.js";
 import { json } from "./http-response.js";
 import { API_OPERATIONS, type ApiOperation, type ErrorStatus, type NamedSchema } from "./operations.js";
 import type { OperationHandlers } from "./request.js";
@@ -29,10 +30,18 @@ function stageBasePath(event: APIGatewayProxyEvent): string {
     : "/";
 }
 
-const ERRORS: Readonly<Record<ErrorStatus, { name: string; description: string; retryAfter?: true }>> = {
+const ERRORS: Readonly<
+  Record<ErrorStatus, { name: string; description: string; retryAfter?: true; allow?: true }>
+> = {
   400: { name: "BadRequest", description: "`invalid_request`: `fields` names each field that is wrong." },
   401: { name: "Unauthorized", description: "`unauthorized`: missing or invalid API key." },
   404: { name: "NotFound", description: "`not_found`: no such resource for this tenant." },
+  405: {
+    name: "MethodNotAllowed",
+    description:
+      "`method_not_allowed`: the path has no operation with this method; `Allow` lists those it has.",
+    allow: true,
+  },
   406: {
     name: "NotAcceptable",
     description:
@@ -74,22 +83,43 @@ const ERRORS: Readonly<Record<ErrorStatus, { name: string; description: string; 
 
 /** Error statuses an operation can answer, in ascending order. */
 function errorStatuses(op: ApiOperation): ErrorStatus[] {
-  const implied: ErrorStatus[] = op.public ? [500] : [401, 429, 500];
+  // Every path answers 405 to a method it has no operation for.
+  const implied: ErrorStatus[] = op.public ? [405, 500] : [401, 405, 429, 500];
   if (op.body && "json" in op.body) implied.push(400, 413, 415);
   return [...new Set([...implied, ...(op.errors ?? [])])].sort((a, b) => a - b);
 }
 
 export type JsonSchema = Record<string, unknown>;
 
-/** JSON Schema 2020-12 (OpenAPI 3.1's dialect) of a zod schema; refinements and transforms have none. */
+/**
+ * JSON Schema 2020-12 (OpenAPI 3.1's dialect) of a zod schema. Refinements have none of their own: the
+ * rules they check are added from the schemas' jsonSchemaRules where JSON Schema can state them.
+ */
 function jsonSchemaOf(schema: z.ZodType, io: "input" | "output"): JsonSchema {
   const { $schema: _dialect, ...json } = z.toJSONSchema(schema, {
     target: "draft-2020-12",
     io,
     reused: "inline",
     unrepresentable: "any",
+    override: ({ zodSchema, jsonSchema }) => {
+      refuseFlaggedPatterns(zodSchema);
+      if (io === "input") Object.assign(jsonSchema, jsonSchemaRules.get(zodSchema));
+    },
   }) as JsonSchema;
   return json;
+}
+
+/**
+ * JSON Schema patterns have no flags: a case-insensitive zod regex would be published as a
+ * case-sensitive pattern, refusing what the API accepts. Spell such patterns out (`[aA]`) instead.
+ */
+function refuseFlaggedPatterns(schema: z.core.$ZodType): void {
+  const patterns = (schema._zod.bag.patterns ?? []) as Iterable<unknown>;
+  for (const pattern of patterns) {
+    if (pattern instanceof RegExp && pattern.flags.replace(/[gu]/g, "") !== "") {
+      throw new Error(`The pattern ${pattern} has flags JSON Schema cannot state.`);
+    }
+  }
 }
 
 export interface OpenApiOptions {
@@ -202,6 +232,13 @@ function buildDocument(): JsonSchema {
                   description: "Seconds to wait before retrying, when given.",
                   schema: { type: "string" },
                 },
+              },
+            }
+          : {}),
+        ...(e.allow
+          ? {
+              headers: {
+                Allow: { description: "The methods the path has.", schema: { type: "string" } },
               },
             }
           : {}),

@@ -34,8 +34,8 @@ import {
  * no handler code, so the CDK app can import it.
  *
  * Adding a route is one entry here and its handler, bound by operation id in handler.ts (the compiler
- * refuses an operation without one); authentication, 401/429/500 and, for JSON bodies, 400/413/415
- * are implied.
+ * refuses an operation without one); authentication, 401/405/429/500 and, for JSON bodies,
+ * 400/413/415 are implied.
  */
 
 /** A schema that becomes `#/components/schemas/<name>`. */
@@ -53,7 +53,7 @@ export interface ApiResponse {
   readonly headers?: Readonly<Record<string, string>>;
 }
 
-export type ErrorStatus = 400 | 401 | 404 | 406 | 409 | 413 | 415 | 422 | 429 | 500 | 503;
+export type ErrorStatus = 400 | 401 | 404 | 405 | 406 | 409 | 413 | 415 | 422 | 429 | 500 | 503;
 
 export interface ParameterDoc {
   readonly description: string;
@@ -94,7 +94,7 @@ export interface ApiOperation {
     | { readonly binary: readonly string[]; readonly description: string };
   /** Success answers by status. */
   readonly responses: Readonly<Record<number, ApiResponse>>;
-  /** Errors particular to this operation; 401, 429 and 500 (and 400/413/415 for JSON bodies) are implied. */
+  /** Errors particular to this operation; 401, 405, 429 and 500 (and 400/413/415 for JSON bodies) are implied. */
   readonly errors?: readonly ErrorStatus[];
 }
 
@@ -110,8 +110,14 @@ const IdempotencyKeySchema = z
   .max(255)
   .regex(/^[\x20-\x7e]+$/);
 
+/** Job and batch ids: lowercase UUIDs. */
+export const ResourceIdSchema = z
+  .string()
+  .regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+export const isResourceId = (id: string) => ResourceIdSchema.safeParse(id).success;
+
 const TEMPLATE_ID = { description: "The template's id.", schema: TemplateIdSchema };
-const BATCH_ID = { description: "The batch id.", schema: z.string() };
+const BATCH_ID = { description: "The batch id.", schema: ResourceIdSchema };
 const LOCATION = "Path of the created resource.";
 const JOB_LOCATION = "Path of the job, to poll.";
 
@@ -199,7 +205,7 @@ const OPERATION_TABLE = [
       "The job's status; once it has succeeded, a short-lived CloudFront signed URL of its output minted for this answer. " +
       `With \`?wait=N\` or \`Prefer: wait=N\` (N ≤ ${WAIT_CAP} s) a long poll: the answer comes as soon as the job has ` +
       "ended, else after N s with the job as it is then. With `Accept` naming the output's type, a 303 to the output.",
-    pathParams: { id: { description: "The job id.", schema: z.string() } },
+    pathParams: { id: { description: "The job id.", schema: ResourceIdSchema } },
     queryParams: {
       wait: {
         description: `Seconds to wait for the job to end (whole, ≥ 0; more than ${WAIT_CAP} is cut to ${WAIT_CAP}); before \`Prefer\`.`,

@@ -1,5 +1,5 @@
 import type { APIGatewayProxyResult } from "aws-lambda";
-import { KilnError, NotFoundError, ValidationError } from "../../core/errors.js";
+import { KilnError, noSuch, ValidationError } from "../../core/errors.js";
 import { isTerminal, type Job } from "../../core/job.js";
 import { toJobView } from "../../core/job-view.js";
 import { CONTENT_TYPES } from "../../core/render-request.js";
@@ -15,9 +15,8 @@ import {
   requestedWait,
   waitApplied,
 } from "./render-preferences.js";
+import { isResourceId } from "./operations.js";
 import { header, type OperationHandlers } from "./request.js";
-
-const JOB_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /** Render jobs, and the secret their webhooks are signed with. */
 export const renderHandlers: Pick<
@@ -77,9 +76,10 @@ export const renderHandlers: Pick<
 
   async getRender({ tenant, event, params: { id } }, deps) {
     const wait = requestedWait(event, true);
-    const found = JOB_ID.test(id) ? await deps.jobs.get(tenant, id) : undefined;
+    const wellFormed = isResourceId(id);
+    const found = wellFormed ? await deps.jobs.get(tenant, id) : undefined;
     const job = found && (await awaitJob(deps, found, wait));
-    if (!job) throw new NotFoundError(`No render job ${id}.`);
+    if (!job) throw noSuch("render job", id, wellFormed);
     const representation = chooseRepresentation(header(event, "accept"), job.output?.contentType);
     const headers = waitApplied(wait);
     // Only a known output type can be the wrong one: before success any output type is taken as asked for.

@@ -9,49 +9,66 @@ import { TemplateIdSchema, type templateVersionView } from "../../core/templates
  * its answers from the core types, which the compile-time checks below hold these schemas to.
  */
 
-const JobStatusSchema = z.enum(["queued", "rendering", "succeeded", "failed"]);
+const JobStatusSchema = z
+  .enum(["queued", "rendering", "succeeded", "failed"])
+  .describe("Where the job is: queued, rendering, succeeded or failed (the last two are final).");
 const JobIdSchema = z.uuid().describe("The job id Kiln assigned.");
+const CreatedAtSchema = z.iso.datetime().describe("When it was created (ISO 8601, UTC).");
+const Sha256Schema = z
+  .string()
+  .regex(/^[0-9a-f]{64}$/)
+  .describe("SHA-256 of the bytes, in hex.");
+const BytesSchema = z.int().min(0).describe("Size in bytes.");
+const ContentTypeSchema = z.string().describe("Media type, e.g. `image/png` or `application/pdf`.");
+
+/** A succeeded job's output, with a signed URL minted for the answer. */
+const SignedOutputSchema = z.object({
+  url: z.url().describe("CloudFront signed URL of the output, minted for this answer."),
+  contentType: ContentTypeSchema,
+  bytes: BytesSchema,
+  sha256: Sha256Schema,
+  expiresAt: z.iso.datetime().describe("When `url` stops working; ask again for a fresh one."),
+});
+const JobFailureSchema = z.object({
+  code: z.string().describe("Stable failure code, e.g. `template_error`; docs/operations.md lists them."),
+  message: z.string().describe("What went wrong, in a sentence."),
+});
 
 export const JobViewSchema = z.object({
   id: JobIdSchema,
   status: JobStatusSchema,
-  createdAt: z.iso.datetime(),
-  updatedAt: z.iso.datetime(),
+  createdAt: CreatedAtSchema,
+  updatedAt: z.iso.datetime().describe("When its status last changed (ISO 8601, UTC)."),
   attempts: z.int().min(0).describe("Render attempts started so far."),
   correlationId: z
     .string()
     .optional()
     .describe("The submitting request's correlation id, for finding its log lines."),
-  output: z
-    .object({
-      url: z.url().describe("CloudFront signed URL of the output, minted for this answer."),
-      contentType: z.string(),
-      bytes: z.int().min(0),
-      sha256: z.string().regex(/^[0-9a-f]{64}$/),
-      expiresAt: z.iso.datetime().describe("When `url` stops working; ask again for a fresh one."),
-    })
-    .optional()
-    .describe("Present once the job has succeeded."),
-  error: z
-    .object({ code: z.string(), message: z.string() })
-    .optional()
-    .describe("Present once the job has failed: a stable code and a sentence."),
+  output: SignedOutputSchema.optional().describe("Present once the job has succeeded."),
+  error: JobFailureSchema.optional().describe(
+    "Present once the job has failed: a stable code and a sentence.",
+  ),
   webhook: z
     .object({
-      url: z.string(),
-      state: z.enum(["waiting", "pending", "retrying", "delivered", "failed"]),
+      url: z.string().describe("The callbackUrl the event is POSTed to."),
+      state: z
+        .enum(["waiting", "pending", "retrying", "delivered", "failed"])
+        .describe(
+          "waiting for the job to end, pending (about to be sent), retrying after a failed attempt, delivered, or failed for good.",
+        ),
       attempts: z
         .array(
           z.object({
-            attempt: z.int().min(1),
-            at: z.iso.datetime(),
+            attempt: z.int().min(1).describe("1 for the first delivery attempt, then 2, …"),
+            at: z.iso.datetime().describe("When the attempt was made."),
             status: z.int().optional().describe("The receiver's HTTP status, when it answered."),
             error: z.string().optional().describe("Why the attempt failed, when it did."),
-            durationMs: z.number().min(0),
+            durationMs: z.number().min(0).describe("How long the receiver took, in ms."),
           }),
         )
-        .readonly(),
-      nextAttemptAt: z.iso.datetime().optional(),
+        .readonly()
+        .describe("Every delivery attempt so far, oldest first."),
+      nextAttemptAt: z.iso.datetime().optional().describe("When it is retried next, while retrying."),
     })
     .optional()
     .describe("Only for jobs submitted with a callbackUrl: the delivery of the completion event."),
@@ -60,9 +77,9 @@ export const JobViewSchema = z.object({
 export const SubmittedJobSchema = z.object({ id: JobIdSchema, status: JobStatusSchema });
 
 const TemplateVersionSchema = z.object({
-  id: TemplateIdSchema,
-  version: z.int().min(1),
-  createdAt: z.iso.datetime(),
+  id: TemplateIdSchema.describe("The template's id."),
+  version: z.int().min(1).describe("The version number: 1, 2, …"),
+  createdAt: CreatedAtSchema,
   sha256: z
     .string()
     .regex(/^[0-9a-f]{64}$/)
@@ -79,12 +96,15 @@ export const CreatedTemplateVersionSchema = TemplateVersionSchema.extend({
     .describe("false when the upload equals the latest version, which is answered instead."),
 });
 export const TemplateVersionSourceSchema = TemplateVersionSchema.extend({
-  html: z.string(),
-  schema: z.record(z.string(), z.unknown()).optional(),
+  html: z.string().describe("The version's Liquid HTML."),
+  schema: z
+    .record(z.string(), z.unknown())
+    .optional()
+    .describe("The JSON Schema the data of every render of this version must satisfy, when it has one."),
 });
 export const TemplateVersionsSchema = z.object({
-  id: TemplateIdSchema,
-  latestVersion: z.int().min(1),
+  id: TemplateIdSchema.describe("The template's id."),
+  latestVersion: z.int().min(1).describe("The highest version number."),
   versions: z.array(TemplateVersionSchema).describe("Oldest first."),
 });
 export const TemplateListSchema = z.object({
@@ -93,15 +113,15 @@ export const TemplateListSchema = z.object({
 
 export const StoredAssetSchema = z.object({
   key: AssetKeySchema,
-  bytes: z.int().min(1),
-  contentType: z.string(),
-  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  bytes: z.int().min(1).describe("Size of the file in bytes."),
+  contentType: ContentTypeSchema,
+  sha256: Sha256Schema,
 });
 
 export const AssetUploadSchema = z.object({
   key: AssetKeySchema,
   url: z.string().describe("Presigned S3 URL; it stores only this key, type and size."),
-  method: z.literal("PUT"),
+  method: z.literal("PUT").describe("The HTTP method the URL is signed for."),
   headers: z
     .record(z.string(), z.string())
     .describe("Send exactly these with the PUT (`content-type`, `content-length`, `cache-control`)."),
@@ -110,7 +130,7 @@ export const AssetUploadSchema = z.object({
 
 export const WebhookSecretSchema = z.object({
   secret: z.string().describe("`whsec_…`: verify webhook signatures with it."),
-  scheme: z.literal("standard-webhooks-v1"),
+  scheme: z.literal("standard-webhooks-v1").describe("How deliveries are signed: Standard Webhooks v1."),
   previousSecretExpiresAt: z.iso
     .datetime()
     .optional()
@@ -120,21 +140,23 @@ export const WebhookSecretSchema = z.object({
 });
 
 export const ErrorBodySchema = z.object({
-  error: z.object({
-    code: z.string().describe("Stable, machine-readable: `invalid_request`, `not_found`, …"),
-    message: z.string().describe("A sentence that says what is wrong and what to do."),
-    fields: z
-      .array(
-        z.object({
-          field: z
-            .string()
-            .describe("Dotted path of the field, e.g. `output.width`; empty for the whole body."),
-          message: z.string(),
-        }),
-      )
-      .optional()
-      .describe("With `invalid_request`: each offending field."),
-  }),
+  error: z
+    .object({
+      code: z.string().describe("Stable, machine-readable: `invalid_request`, `not_found`, …"),
+      message: z.string().describe("A sentence that says what is wrong and what to do."),
+      fields: z
+        .array(
+          z.object({
+            field: z
+              .string()
+              .describe("Dotted path of the field, e.g. `output.width`; empty for the whole body."),
+            message: z.string().describe("What is wrong with it, e.g. `expected a string, got number`."),
+          }),
+        )
+        .optional()
+        .describe("With `invalid_request`: each offending field."),
+    })
+    .describe("Every error answer has this one field."),
 });
 
 // Compile-time checks: each response schema describes what the handler actually sends.
@@ -167,7 +189,9 @@ const responsesMatchCoreTypes: [
 ] = [true, true, true];
 void responsesMatchCoreTypes;
 
-const BatchStatusSchema = z.enum(["queued", "running", "succeeded", "partially_failed", "failed"]);
+const BatchStatusSchema = z
+  .enum(["queued", "running", "succeeded", "partially_failed", "failed"])
+  .describe("queued, running, or once every job has ended: succeeded, partially_failed or failed.");
 export const SubmittedBatchSchema = z.object({
   id: z.uuid().describe("The batch id Kiln assigned."),
   status: BatchStatusSchema,
@@ -176,48 +200,48 @@ export const SubmittedBatchSchema = z.object({
 const BatchCountsSchema = z
   .object({
     queued: z.int().min(0).describe("Includes records whose job has not been created yet."),
-    rendering: z.int().min(0),
-    succeeded: z.int().min(0),
-    failed: z.int().min(0),
+    rendering: z.int().min(0).describe("Jobs rendering now."),
+    succeeded: z.int().min(0).describe("Jobs that succeeded."),
+    failed: z.int().min(0).describe("Jobs that failed."),
   })
   .describe("Jobs of the batch by status.");
 export const BatchViewSchema = SubmittedBatchSchema.extend({
-  createdAt: z.iso.datetime(),
+  createdAt: CreatedAtSchema,
   counts: BatchCountsSchema,
   manifest: z
-    .object({ url: z.url(), expiresAt: z.iso.datetime(), entries: z.int().min(1) })
+    .object({
+      url: z.url().describe("Signed URL of the manifest."),
+      expiresAt: z.iso.datetime().describe("When `url` stops working; ask again for a fresh one."),
+      entries: z.int().min(1).describe("Records in the manifest."),
+    })
     .optional()
     .describe(
       "Once complete: signed URL of the manifest (JSON: per record index its job id, status, output key, sha256, bytes and content type, or its error).",
     ),
   zip: z
     .object({
-      state: z.enum(["pending", "ready", "failed"]),
-      url: z.url().optional(),
-      expiresAt: z.iso.datetime().optional(),
-      bytes: z.int().min(0).optional(),
-      message: z.string().optional(),
+      state: z
+        .enum(["pending", "ready", "failed"])
+        .describe("pending while it is made, then ready or failed."),
+      url: z.url().optional().describe("Signed URL of the zip, once ready."),
+      expiresAt: z.iso.datetime().optional().describe("When `url` stops working; ask again for a fresh one."),
+      bytes: BytesSchema.optional(),
+      message: z.string().optional().describe("Why no zip could be made, when it failed."),
     })
     .optional()
     .describe("Only for batches submitted with `zip: true`: one zip of every output and the manifest."),
 });
 export const BatchOutputsPageSchema = z.object({
-  items: z.array(
-    z.object({
-      index: z.int().min(0),
-      jobId: z.uuid(),
-      status: JobStatusSchema,
-      output: z
-        .object({
-          url: z.url(),
-          expiresAt: z.iso.datetime(),
-          contentType: z.string(),
-          bytes: z.int().min(0),
-          sha256: z.string().regex(/^[0-9a-f]{64}$/),
-        })
-        .optional(),
-      error: z.object({ code: z.string(), message: z.string() }).optional(),
-    }),
-  ),
+  items: z
+    .array(
+      z.object({
+        index: z.int().min(0).describe("The record's position in the batch, from 0."),
+        jobId: JobIdSchema,
+        status: JobStatusSchema,
+        output: SignedOutputSchema.optional().describe("Present once the record's job has succeeded."),
+        error: JobFailureSchema.optional().describe("Present once the record's job has failed."),
+      }),
+    )
+    .describe("The page's records, by index."),
   next: z.int().min(1).optional().describe("`start` of the next page; absent on the last."),
 });

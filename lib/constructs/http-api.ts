@@ -7,7 +7,6 @@ import * as logs from "aws-cdk-lib/aws-logs";
 import type * as s3 from "aws-cdk-lib/aws-s3";
 import type * as sqs from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
-import { z } from "zod";
 import { DEFAULT_TIER, parseTiers, type Tiers } from "../../functions/core/tenants.js";
 import { apiFunction as apiFunctionDefinition } from "../../functions/handlers/api/function.js";
 import {
@@ -278,6 +277,11 @@ export class RenderApi extends Construct {
         reason: "Tenants authenticate with API keys, not Cognito users; see AwsSolutions-APIG4.",
       },
       {
+        id: "AwsSolutions-APIG2",
+        reason:
+          "The gateway validates path parameters; JSON bodies are validated by the api function, whose 400 names each bad field and the type it expected (a gateway model's refusal cannot name the field).",
+      },
+      {
         id: "AwsSolutions-APIG3",
         reason:
           "Per-key usage-plan throttling and a stage throttle bound abuse; a regional WAF web ACL can be associated by the operator, at extra cost, if request inspection is required.",
@@ -294,23 +298,14 @@ export class RenderApi extends Construct {
 
   /**
    * One method per operation of the table, all proxied to the api function. API Gateway refuses a
-   * request before the function runs when a path parameter is missing or, where the table says so, the
-   * JSON body does not fit a model generated from the zod schema the function validates with.
+   * request before the function runs when a path parameter is missing. Bodies are checked by the
+   * function alone: its 400 names each bad field and the type it expected, which a gateway model's
+   * refusal cannot (its template may not quote the validator's message), and the local stack answers
+   * the same.
    */
   private addOperations(integration: apigateway.Integration): void {
-    const validator = this.api.addRequestValidator("BodyAndParameters", {
-      validateRequestBody: true,
-      validateRequestParameters: true,
-    });
+    const validator = this.api.addRequestValidator("Parameters", { validateRequestParameters: true });
     for (const op of API_OPERATIONS) {
-      const checkedBody = op.body && "json" in op.body && op.body.gatewayValidates ? op.body.json : undefined;
-      const model =
-        checkedBody &&
-        this.api.addModel(checkedBody.name, {
-          contentType: "application/json",
-          description: `Shape of ${op.method} ${op.path}; the api function checks the rest (sizes in bytes, cross-field rules, syntax).`,
-          schema: apiGatewayModel(checkedBody.schema, checkedBody.name),
-        });
       // Path parameters required, query parameters optional.
       const requestParameters = Object.fromEntries([
         ...Object.keys(op.pathParams ?? {}).map((name) => [`method.request.path.${name}`, true] as const),
@@ -321,9 +316,7 @@ export class RenderApi extends Construct {
       const hasParameters = Object.keys(requestParameters).length > 0;
       this.api.root.resourceForPath(gatewayPath(op)).addMethod(op.method, integration, {
         apiKeyRequired: !op.public,
-        ...(model || hasParameters ? { requestValidator: validator } : {}),
-        ...(hasParameters ? { requestParameters } : {}),
-        ...(model ? { requestModels: { "application/json": model } } : {}),
+        ...(hasParameters ? { requestValidator: validator, requestParameters } : {}),
       });
     }
   }
@@ -403,43 +396,4 @@ function validateThrottle(name: string, throttle: ApiThrottle): void {
   if (!Number.isInteger(throttle.burstLimit) || throttle.burstLimit < 1) {
     throw new Error(`api.${name}.burstLimit must be a positive whole number; got ${throttle.burstLimit}.`);
   }
-}
-
-/**
- * An API Gateway model (JSON Schema draft 4) from a zod request schema: the shape checks happen at the
- * gateway, before a Lambda invocation. What JSON Schema cannot express is left to the api function:
- * refinements and cross-field rules (html and data sizes in bytes, Liquid syntax, the pixel budget, one
- * of selector/expression, inline html xor a stored id with its version) and transforms. (The OpenAPI
- * document states most cross-field rules in JSON Schema too; those stay out of the models, so the
- * function's 400 names the field.) Dropped
- * on the way: `format` (API Gateway does not promise to check formats; the function does) and
- * `default` (API Gateway never fills defaults in); draft-04 has no `propertyNames`, so asset-name
- * patterns are checked by the function only.
- */
-export function apiGatewayModel(schema: z.ZodType, title: string): apigateway.JsonSchema {
-  const strip = (node: unknown): unknown => {
-    if (Array.isArray(node)) return node.map(strip);
-    if (!node || typeof node !== "object") return node;
-    return Object.fromEntries(
-      Object.entries(node)
-        .filter(([key]) => key !== "format" && key !== "default")
-        .map(([key, value]) =>
-          // Property names are the API's field names, never keywords.
-          key === "properties"
-            ? [key, Object.fromEntries(Object.entries(value as object).map(([k, v]) => [k, strip(v)]))]
-            : [key, strip(value)],
-        ),
-    );
-  };
-  const { $schema: _dialect, ...json } = z.toJSONSchema(schema, {
-    target: "draft-04",
-    io: "input",
-    reused: "inline",
-    unrepresentable: "any",
-  }) as Record<string, unknown>;
-  return {
-    schema: apigateway.JsonSchemaVersion.DRAFT4,
-    title,
-    ...(strip(json) as object),
-  } as apigateway.JsonSchema;
 }

@@ -86,11 +86,9 @@ export interface ApiOperation {
   readonly headerParams?: Readonly<Record<string, ParameterDoc & { readonly required?: boolean }>>;
   /**
    * A JSON body is parsed with its schema before the handler runs; a binary body is left to the handler.
-   * `gatewayValidates`: API Gateway checks the body against a model generated from the schema before
-   * the function is invoked. Left off where the function's 400 says more than the gateway's would.
    */
   readonly body?:
-    | { readonly json: NamedSchema; readonly description: string; readonly gatewayValidates?: true }
+    | { readonly json: NamedSchema; readonly description: string }
     | { readonly binary: readonly string[]; readonly description: string };
   /** Success answers by status. */
   readonly responses: Readonly<Record<number, ApiResponse>>;
@@ -168,7 +166,6 @@ const OPERATION_TABLE = [
     body: {
       json: named("RenderRequest", RenderSubmissionSchema, "input"),
       description: "What to render.",
-      gatewayValidates: true,
     },
     responses: {
       202: {
@@ -244,7 +241,6 @@ const OPERATION_TABLE = [
     body: {
       json: named("CreateTemplate", CreateTemplateSchema, "input"),
       description: "The template's id, HTML and optional data schema.",
-      gatewayValidates: true,
     },
     responses: {
       201: {

@@ -9,13 +9,13 @@ import { checkRenderTemplate } from "../../core/templates.js";
 import { callbackUrlProblem, previousSecretExpiry, type WebhookSecrets } from "../../core/webhooks.js";
 import type { RouteDeps } from "./handler.js";
 import { json } from "./http-response.js";
+import { isResourceId } from "./operations.js";
 import {
   chooseRepresentation,
   type Representation,
   requestedWait,
   waitApplied,
 } from "./render-preferences.js";
-import { isResourceId } from "./operations.js";
 import { header, type OperationHandlers } from "./request.js";
 
 /** Render jobs, and the secret their webhooks are signed with. */

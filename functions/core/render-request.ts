@@ -6,10 +6,12 @@ import {
   OUTPUT_LIMITS,
   type OutputFormat,
   OutputOptionsSchema,
+  EmulateMediaSchema,
   ResourceErrorsSchema,
   WaitForSchema,
 } from "./output-options.js";
 import { TemplateRefSchema } from "./templates.js";
+import { UrlSourceSchema } from "./url-source.js";
 
 export {
   OUTPUT_FORMATS,
@@ -95,8 +97,14 @@ export const CONTENT_TYPES: Readonly<Record<OutputFormat, string>> = {
 };
 
 export const RenderRequestSchema = z.strictObject({
-  /** Inline `{html}`, or a stored template's exact `{id, version}`. */
-  template: TemplateRefSchema.describe("Inline `{html}`, or a stored template's exact `{id, version}`."),
+  /** Inline `{html}`, or a stored template's exact `{id, version}`; or instead a `source`. */
+  template: TemplateRefSchema.optional().describe(
+    "Inline `{html}`, or a stored template's exact `{id, version}`. Give a template or a source, not both.",
+  ),
+  /** A live page to render instead of a template (url-source.ts). */
+  source: UrlSourceSchema.optional().describe(
+    "Instead of a template: a live page `{url, headers?, cookies?}` to render. It cannot be byte-deterministic: the job records the final URL and sha256 of the document it rendered.",
+  ),
   data: DataSchema.default({}).describe("Values for the template, as JSON (at most 2 MiB)."),
   /** Asset name → key in the tenant's assets; templates use `{{ 'name' | asset_url }}`. */
   assets: AssetRefsSchema.optional().describe(
@@ -106,6 +114,10 @@ export const RenderRequestSchema = z.strictObject({
   /** Wait for a selector or an expression after load, before capture. */
   waitFor: WaitForSchema.optional().describe(
     "Wait for a selector or an expression after load, before capture: give exactly one of them.",
+  ),
+  /** The CSS media type the page is rendered for; default: "print" for PDFs, "screen" for images. */
+  emulateMedia: EmulateMediaSchema.optional().describe(
+    'The CSS media type to render for: "screen" or "print" (default: Chromium\'s, print for PDFs and screen for images).',
   ),
   /** Freeze the page's `Date` at this instant. */
   clock: ClockSchema.optional().describe("Freeze the page's `Date` at this ISO-8601 instant."),
@@ -166,6 +178,38 @@ export function requireJavaScriptForExpression(
   }
 }
 
+/**
+ * A job renders a template or a live page, never both; data and assets belong to templates. A
+ * refinement of its own, like `requireJavaScriptForExpression`.
+ */
+export function requireOneSource(
+  request: {
+    readonly template?: unknown;
+    readonly source?: unknown;
+    readonly data?: Readonly<Record<string, unknown>> | undefined;
+    readonly assets?: unknown;
+  },
+  ctx: z.RefinementCtx,
+): void {
+  if ((request.template === undefined) === (request.source === undefined)) {
+    ctx.addIssue({
+      code: "custom",
+      path: request.template === undefined ? ["template"] : ["source"],
+      message:
+        request.template === undefined
+          ? "required (object): a template {html} or {id, version}, or a live page as source {url}"
+          : "give a template or a source, not both",
+    });
+  }
+  if (request.source === undefined) return;
+  if (request.data !== undefined && Object.keys(request.data).length > 0) {
+    ctx.addIssue({ code: "custom", path: ["data"], message: "applies to templates only, not to a source" });
+  }
+  if (request.assets !== undefined) {
+    ctx.addIssue({ code: "custom", path: ["assets"], message: "applies to templates only, not to a source" });
+  }
+}
+
 /** The body of POST /v1/renders: the render request and where to report its end. */
 export const RenderSubmissionSchema = RenderRequestSchema.extend({
   callbackUrl: z
@@ -173,7 +217,10 @@ export const RenderSubmissionSchema = RenderRequestSchema.extend({
     .max(LIMITS.callbackUrlChars)
     .optional()
     .describe("A signed webhook is POSTed here when the job ends (https, public host)."),
-}).superRefine(requireJavaScriptForExpression);
+}).superRefine((request, ctx) => {
+  requireJavaScriptForExpression(request, ctx);
+  requireOneSource(request, ctx);
+});
 
 export type RenderRequest = z.output<typeof RenderRequestSchema>;
 export type RenderSubmission = z.output<typeof RenderSubmissionSchema>;

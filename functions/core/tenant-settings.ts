@@ -3,7 +3,8 @@ import { bareHost, isLocalhostName, parseIp } from "./egress-policy.js";
 
 /**
  * Per-tenant settings, read by the worker when a job renders. `egress.allowHosts` names the hosts a
- * tenant's templates may load from (over https), besides Kiln's own signed asset origin.
+ * tenant's templates may load from (over https), besides Kiln's own signed asset origin;
+ * `urlJobs.javascriptHosts` the hosts whose pages may run their scripts in a URL job.
  */
 const TENANT_SETTINGS_LIMITS = { maxAllowHosts: 100 } as const;
 
@@ -60,6 +61,18 @@ export const TenantSettingsSchema = z.strictObject({
         .transform((hosts) => [...new Set(hosts)]),
     })
     .default({ allowHosts: [] }),
+  urlJobs: z
+    .strictObject({
+      /**
+       * Hosts whose pages may run their JavaScript in a URL job that asks for it (`"javascript": true`):
+       * exact names or `*.example.com`. Requests still go only to allowed hosts.
+       */
+      javascriptHosts: z
+        .array(AllowHostSchema)
+        .max(TENANT_SETTINGS_LIMITS.maxAllowHosts)
+        .transform((hosts) => [...new Set(hosts)]),
+    })
+    .optional(),
 });
 export type TenantSettings = z.output<typeof TenantSettingsSchema>;
 

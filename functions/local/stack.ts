@@ -312,11 +312,13 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       dynamodb: throttled?.dynamodb ?? dynamo.endpoint,
       s3: throttled?.s3 ?? sqsS3.endpoint,
     };
-    // Webhook secrets are encrypted with a KMS key, as on AWS: here a stand-in with the data dir's key.
-    // Only the api function and the dispatcher get a client for it; the worker has none, as its role
-    // has no grant on AWS.
+    // Webhook secrets and URL jobs' headers and cookies are encrypted with KMS keys, as on AWS: here a
+    // stand-in with the data dir's keys. The worker's grants decrypt only page secrets, as on AWS.
     const kmsStandIn = await startKmsStandIn(
-      new Map([[LOCAL_NAMES.webhookSecretsKey, await loadOrCreateKmsKey(dataDir, "webhook-secrets")]]),
+      new Map([
+        [LOCAL_NAMES.webhookSecretsKey, await loadOrCreateKmsKey(dataDir, "webhook-secrets")],
+        [LOCAL_NAMES.pageSecretsKey, await loadOrCreateKmsKey(dataDir, "page-secrets")],
+      ]),
     );
     stops.push(kmsStandIn.stop);
     // One client per service for every function: they share this process (unless calls are recorded).
@@ -346,7 +348,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         ? recorded(new KMSClient(localClientConfig(kmsStandIn.endpoint)), fn, "kms")
         : sharedKms,
     });
-    const workerClients = clientsOf(SERVICES.renderWorker);
+    const workerClients = secretClientsOf(SERVICES.renderWorker);
 
     const workerConfig = configs.renderWorker.config;
     const browsers = renderWorkerBrowsers(workerConfig, options.egress);

@@ -5,6 +5,7 @@ import {
   BATCH_JOBS_INDEX,
   ENV,
   MAX_SECRET_OVERLAP_SECONDS,
+  PAGE_SECRETS_CONTEXT_KEY,
   PAYLOADS,
   WEBHOOK_SECRET_CONTEXT_KEY,
 } from "../../core/constants.js";
@@ -76,6 +77,12 @@ export const apiFunction = defineFunction({
       actions: ["kms:Encrypt", "kms:Decrypt"],
       encryptionContextKeys: [WEBHOOK_SECRET_CONTEXT_KEY],
     },
+    // A URL job's headers and cookies are encrypted for the worker before the request is stored.
+    pageSecretsKey: {
+      service: "kms",
+      actions: ["kms:Encrypt"],
+      encryptionContextKeys: [PAGE_SECRETS_CONTEXT_KEY],
+    },
     // Uploads, asset checks, and a batch's records from a JSONL asset.
     assetsBucket: {
       service: "s3",
@@ -95,6 +102,7 @@ export const apiFunction = defineFunction({
     callbackHosts: shared.callbackHosts,
     jobRetentionDays: shared.jobRetentionDays,
     webhookSecretsKey: shared.webhookSecretsKey,
+    pageSecretsKey: shared.pageSecretsKey,
     webhookSecretOverlapSeconds: setting(
       ENV.webhookSecretOverlapSeconds,
       z.coerce

@@ -18,6 +18,7 @@ import type {
   PayloadStore,
   RateLimiter,
   RenderQueue,
+  SecretCipher,
   TenantSettingsStore,
   UrlSigner,
   WebhookSecretStore,
@@ -59,6 +60,8 @@ export interface ApiDeps {
   readonly batches?: BatchApiDeps;
   /** Per-tenant settings, for GET and PUT /v1/settings. */
   readonly settings?: TenantSettingsStore;
+  /** Encrypts URL jobs' headers and cookies for the worker; without it such jobs are refused. */
+  readonly pageSecrets?: SecretCipher;
   /**
    * Per-tenant request limit, checked right after authentication. On Lambda none: API Gateway's
    * usage plan already throttles each API key.

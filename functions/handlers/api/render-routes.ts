@@ -17,7 +17,9 @@ export const renderHandlers: Pick<
     const problem = submission.callbackUrl && callbackUrlProblem(submission.callbackUrl, deps.callbackPolicy);
     if (problem) throw new ValidationError([{ field: "callbackUrl", message: problem }]);
     // A stored template must exist, and data must satisfy its schema: 400 before anything is queued.
-    await checkRenderTemplate(deps.templates, tenant, submission.template, submission.data);
+    if (submission.template) {
+      await checkRenderTemplate(deps.templates, tenant, submission.template, submission.data);
+    }
     const rawKey = header(event, "idempotency-key");
     const key = rawKey === undefined ? undefined : checkIdempotencyKey(rawKey);
     let submitted: Awaited<ReturnType<typeof submitRender>>;

@@ -18,6 +18,7 @@ import { S3RecordsSource } from "../../adapters/aws/s3-batch-artifacts.js";
 import { S3TextStore } from "../../adapters/aws/s3-text-store.js";
 import { SqsBatchQueue, SqsRenderQueue } from "../../adapters/aws/sqs-render-queue.js";
 import type { RateLimiter } from "../../core/ports.js";
+import { PAGE_SECRETS_CONTEXT_KEY } from "../../core/constants.js";
 import { callbackPolicyFrom } from "../../core/webhooks.js";
 import type { ConfigOf } from "../function-definition.js";
 import { adapterWrapper, type ClientsOf, type FunctionRuntime } from "../wiring.js";
@@ -64,6 +65,10 @@ export function wireApi(
     ),
     webhookSecretOverlapSeconds: config.webhookSecretOverlapSeconds,
     settings: adapt(new DynamoDbTenantSettingsStore(dynamodb, table), "dynamodb.settings"),
+    pageSecrets: adapt(
+      new KmsSecretCipher(clients.kms, config.pageSecretsKey, { contextKey: PAGE_SECRETS_CONTEXT_KEY }),
+      "kms.pageSecrets",
+    ),
     callbackPolicy: callbackPolicyFrom(config.callbackSchemes, config.callbackHosts),
     templates: {
       versions: adapt(new DynamoDbTemplateStore(dynamodb, table), "dynamodb.templates"),

@@ -99,7 +99,11 @@ export async function prepareDocument(
         }
       : request.output;
   const settings = await deps.settings?.get(tenant);
-  const page = pageOptions(request, request.javascript === true || templateJavaScript, settings?.egress.allowHosts);
+  const page = pageOptions(
+    request,
+    request.javascript === true || templateJavaScript,
+    settings?.egress.allowHosts,
+  );
   return { html, output, page };
 }
 
@@ -121,7 +125,8 @@ export async function prepareLivePage(
   const source = request.source;
   if (!source) throw new PermanentRenderError("source_missing", "The job names no source.");
   const settings = await deps.settings?.get(tenant);
-  if (request.javascript === true) assertJavaScriptAllowed(source.url, settings?.urlJobs?.javascriptHosts ?? []);
+  if (request.javascript === true)
+    assertJavaScriptAllowed(source.url, settings?.urlJobs?.javascriptHosts ?? []);
   const live = await openLivePage(deps.pageSecrets, tenant, source);
   return {
     live,

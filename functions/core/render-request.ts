@@ -3,10 +3,10 @@ import { ASSETS, AssetRefsSchema } from "./assets.js";
 import { type FieldIssue, ValidationError } from "./errors.js";
 import {
   ClockSchema,
+  EmulateMediaSchema,
   OUTPUT_LIMITS,
   type OutputFormat,
   OutputOptionsSchema,
-  EmulateMediaSchema,
   ResourceErrorsSchema,
   WaitForSchema,
 } from "./output-options.js";

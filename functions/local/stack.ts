@@ -114,6 +114,11 @@ export interface LocalStackOptions extends LocalTuning {
    */
   readonly egress?: Pick<EgressGuardOptions, "resolve" | "connect">;
   /**
+   * Host names URL jobs reach on this machine (KILN_LOCAL_HOSTS, local-hosts.ts), once a tenant
+   * allowlists them. @default none
+   */
+  readonly localHosts?: EgressGuardOptions["localHosts"];
+  /**
    * Test-only: how the webhook dispatcher resolves callback hosts, so that tests can give names to
    * receivers on 127.0.0.1.
    */
@@ -351,7 +356,10 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const workerClients = secretClientsOf(SERVICES.renderWorker);
 
     const workerConfig = configs.renderWorker.config;
-    const browsers = renderWorkerBrowsers(workerConfig, options.egress);
+    const browsers = renderWorkerBrowsers(workerConfig, {
+      ...options.egress,
+      ...(options.localHosts ? { localHosts: options.localHosts } : {}),
+    });
     stops.push(() => browsers.close());
     const chromium: Renderer = new ChromiumRenderer({ pool: browsers });
     const crashBrowser = () => {

@@ -54,7 +54,8 @@ export const pinnedConnect: Connector = (upstream) =>
     const req = send(upstream.url, {
       method: upstream.method,
       // Host stays the URL's own when the connection goes to another port.
-      headers: upstream.port === undefined ? upstream.headers : { host: upstream.url.host, ...upstream.headers },
+      headers:
+        upstream.port === undefined ? upstream.headers : { host: upstream.url.host, ...upstream.headers },
       ...(upstream.port === undefined ? {} : { port: upstream.port }),
       lookup: pinned,
       // A fresh connection per request: a pooled socket to this host name may have another address.

@@ -331,7 +331,10 @@ export class EchoRenderer implements Renderer {
   /** Echoes the URL and the secrets it was given, so tests can see they arrived decrypted. */
   async capture(live: LivePage, output: OutputOptions): Promise<LiveCapture> {
     const bytes = await this.render(JSON.stringify(live), output);
-    return { bytes, document: { url: live.url, sha256: createHash("sha256").update(live.url).digest("hex") } };
+    return {
+      bytes,
+      document: { url: live.url, sha256: createHash("sha256").update(live.url).digest("hex") },
+    };
   }
 }
 

@@ -29,6 +29,16 @@ export const JobViewSchema = z.object({
       bytes: z.int().min(0),
       sha256: z.string().regex(/^[0-9a-f]{64}$/),
       expiresAt: z.iso.datetime().describe("When `url` stops working; ask again for a fresh one."),
+      document: z
+        .object({
+          url: z.string().describe("The page's final URL, after redirects."),
+          sha256: z
+            .string()
+            .regex(/^[0-9a-f]{64}$/)
+            .describe("Of the page's main document as it was served."),
+        })
+        .optional()
+        .describe("URL jobs only: the main document rendered. A live page is not byte-deterministic."),
     })
     .optional()
     .describe("Present once the job has succeeded."),

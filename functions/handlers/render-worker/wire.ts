@@ -46,7 +46,7 @@ export interface RenderWorkerRuntime extends FunctionRuntime {
 /** The worker's browser pool: outlives invocations, so the composition root keeps it. */
 export function renderWorkerBrowsers(
   config: RenderWorkerConfig,
-  egress: Partial<Pick<EgressGuardOptions, "resolve" | "connect">> = {},
+  egress: Partial<Pick<EgressGuardOptions, "resolve" | "connect" | "localHosts">> = {},
 ): BrowserPool {
   return new BrowserPool({
     maxRendersPerBrowser: config.rendersPerBrowser,

@@ -598,7 +598,8 @@ describe("render API", () => {
     expect(Object.keys(modelNamed("CreateTemplate").properties.Schema.properties).sort()).toEqual(
       Object.keys(CreateTemplateSchema.shape).sort(),
     );
-    expect(render.required).toEqual(["template", "output"]);
+    // A template or a source: which one is the function's check, naming the field.
+    expect(render.required).toEqual(["output"]);
     expect(render.properties.output.properties.format.enum).toEqual([...OUTPUT_FORMATS]);
     expect(render.properties.output.properties.width).toMatchObject({
       type: "integer",
@@ -690,6 +691,9 @@ describe("render API", () => {
       [ENV.callbackSchemes]: "https",
       [ENV.jobRetentionDays]: "30",
       [ENV.webhookSecretsKeyArn]: { "Fn::GetAtt": [secretsKeyId(), "Arn"] },
+      [ENV.pageSecretsKeyArn]: {
+        "Fn::GetAtt": [logicalIdOf(json, "RenderWorker/PageSecretsKey", "AWS::KMS::Key"), "Arn"],
+      },
       [ENV.webhookSecretOverlapSeconds]: "86400",
       ...everyFunctionsVariables(SERVICES.api),
     });

@@ -121,6 +121,13 @@ describe("every AWS call a function makes on the local stack", () => {
     for (const id of [png.id, pdf.id]) {
       expect((await c.waitFor(id, { timeoutMs: 60_000 })).status).toBe("succeeded");
     }
+    // A URL job with a cookie: sealed by the api, opened by the worker, then refused by the egress
+    // rules (the tenant allowlists no host), which come after the decryption.
+    const page = await c.submitRender({
+      source: { url: "https://shop.example.com/", cookies: { session: "perm" } },
+      output: { format: "png" },
+    });
+    expect((await c.waitFor(page.id, { timeoutMs: 60_000 })).error?.code).toBe("egress_blocked");
 
     // A batch of a JSONL asset's records, zipped, read back page by page.
     const batch = await c.submitBatch({
@@ -190,6 +197,7 @@ describe("every AWS call a function makes on the local stack", () => {
       "dynamodb:BatchGetItem",
       "dynamodb:GetItem",
       "dynamodb:UpdateItem",
+      "kms:Decrypt",
       "lambda:InvokeFunction",
       "s3:GetObject",
       "s3:PutObject",
@@ -208,5 +216,10 @@ describe("every AWS call a function makes on the local stack", () => {
     // Webhook secrets: created (encrypted) by the api, read (decrypted) by the dispatcher.
     expect(exercised(SERVICES.api)).toContain("kms:Encrypt");
     expect(exercised(SERVICES.webhookDispatcher)).toContain("kms:Decrypt");
+    // A URL job's cookie: encrypted by the api and decrypted by the worker under the page-secrets context.
+    const pageSecretCalls = calls.filter((call) => call.encryptionContextKeys?.includes("pageSecretsTenant"));
+    expect(new Set(pageSecretCalls.map((call) => `${call.function} ${call.command}`))).toEqual(
+      new Set([`${SERVICES.api} EncryptCommand`, `${SERVICES.renderWorker} DecryptCommand`]),
+    );
   }, 300_000);
 });

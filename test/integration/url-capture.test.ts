@@ -59,7 +59,7 @@ beforeAll(async () => {
     const page = (body: string) =>
       res.writeHead(200, { "content-type": "text/html; charset=utf-8" }).end(`<!doctype html>
 <html><head><link rel="stylesheet" href="/style.css"></head><body>${body}</body></html>`);
-    switch (req.url) {
+    switch (req.url?.startsWith("/seen?") ? "/logo.png" : req.url) {
       case "/style.css":
         res.writeHead(200, { "content-type": "text/css" }).end(`
 @font-face { font-family: Script; src: url("/script.woff2") format("woff2"); }
@@ -92,6 +92,15 @@ body { margin: 0; background: #fdf6e3; font: 48px Script; }
         return;
       case "/loads-metadata":
         page(`<img src="http://169.254.169.254/latest/meta-data/" alt="x">`);
+        return;
+      case "/storage":
+        // Reports what an earlier render may have left behind, then leaves something itself.
+        page(`<script>
+const seen = (localStorage.getItem("left") ?? "none") + "|" + (document.cookie || "none");
+localStorage.setItem("left", "storage"); document.cookie = "left=cookie";
+const img = new Image(); img.src = "/seen?" + encodeURIComponent(seen); document.body.append(img);
+img.onload = () => { document.body.dataset.done = "1"; };
+</script>`);
         return;
       case "/missing":
         res.writeHead(404, { "content-type": "text/html" }).end("gone");
@@ -179,12 +188,22 @@ describe("URL jobs (source: { url })", () => {
       output: { format: "pdf" },
       emulateMedia: "screen",
     });
-    for (const job of [print, screen]) expect(job.status).toBe("succeeded");
+    // The same for a template.
+    const template = await render({
+      template: {
+        html: `<style>.p{display:none}@media print{.s{display:none}.p{display:block}}</style><p class="s">screen</p><p class="p">print</p>`,
+      },
+      output: { format: "pdf" },
+      emulateMedia: "screen",
+    });
+    for (const job of [print, screen, template]) expect(job.status).toBe("succeeded");
     const text = async (job: typeof print) => (await readPdf(await t.clientA.download(job))).text.join("\n");
     expect(await text(print)).toContain("print");
     expect(await text(print)).not.toContain("screen");
     expect(await text(screen)).toContain("screen");
     expect(await text(screen)).not.toContain("print");
+    expect(await text(template)).toContain("screen");
+    expect(await text(template)).not.toContain("print");
   });
 
   it.each([
@@ -238,6 +257,17 @@ describe("URL jobs (source: { url })", () => {
     });
     expect(put.status).toBe(200);
     expect((await render(asked)).status).toBe("succeeded");
+
+    // Nothing a page's scripts store outlives its render: the second render finds what the first did.
+    const storage = {
+      ...asked,
+      source: { url: "http://site.test/storage" },
+      waitFor: { expression: "document.body.dataset.done === '1'" },
+    };
+    for (let n = 0; n < 2; n++) expect((await render(storage)).error).toBeUndefined();
+    expect(
+      siteRequests.filter((r) => r.url.startsWith("/seen")).map((r) => decodeURIComponent(r.url)),
+    ).toEqual(["/seen?none|none", "/seen?none|none"]);
   });
 
   it("answers 400 naming the field for a bad source", async () => {

@@ -2,7 +2,7 @@ import { once } from "node:events";
 import { readFile } from "node:fs/promises";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { powertoolsLogger } from "../../functions/adapters/powertools-logger.js";
 import type { RenderSubmissionInput } from "../../functions/client/kiln-client.js";
 import { parseLocalHosts } from "../../functions/local/local-hosts.js";
@@ -109,6 +109,8 @@ img.onload = () => { document.body.dataset.done = "1"; };
         res.writeHead(404).end();
     }
   });
+  // DEBUG, so that every line any function can write is written, and must not hold the secrets.
+  vi.stubEnv("POWERTOOLS_LOG_LEVEL", "DEBUG");
   t = await startTestStack({
     logger: powertoolsLogger({ serviceName: "kiln-local", write: (line) => logLines.push(line) }),
     localHosts: parseLocalHosts(

@@ -86,8 +86,8 @@ export const WEBHOOK_SECRET_CONTEXT_KEY = "tenant";
 
 /**
  * The encryption context key the headers and cookies of URL jobs are encrypted under
- * (`{ pageSecretsTenant: "<tenant>" }`), with the webhook secrets' key: the worker may decrypt under
- * this context only, so it can never read a webhook secret.
+ * (`{ pageSecretsTenant: "<tenant>" }`), with a key of their own that only the render worker may
+ * decrypt with; the grants of both roles that use it require exactly this context key.
  */
 export const PAGE_SECRETS_CONTEXT_KEY = "pageSecretsTenant";
 

@@ -7,8 +7,8 @@ const CACHE_ENTRIES = 256;
 
 /**
  * Secrets encrypted directly with a KMS key (they are far below Encrypt's 4 KB limit), under the
- * encryption context `{ <contextKey>: tenant }` (`{ tenant }` for webhook secrets): a ciphertext copied to another tenant's item does not decrypt, and
- * CloudTrail names the tenant of every Decrypt. Only roles the key grants may call either.
+ * encryption context `{ <contextKey>: tenant }` (`{ tenant }` for webhook secrets): a ciphertext
+ * copied to another tenant's item does not decrypt, and CloudTrail names the tenant of every Decrypt. Only roles the key grants may call either.
  */
 export class KmsSecretCipher implements SecretCipher {
   private readonly decrypted = new Map<string, string>();

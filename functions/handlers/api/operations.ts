@@ -116,7 +116,9 @@ const OPERATION_TABLE = [
     summary: "Submit a render job",
     description:
       "Validates the request (a stored template must exist and its data schema must be satisfied), " +
-      `stores the job and queues it. Bodies over ${LIMITS.inlineRequestBytes / 1024} KiB are kept in S3 by reference.`,
+      `stores the job and queues it. Bodies over ${LIMITS.inlineRequestBytes / 1024} KiB are kept in S3 by reference. ` +
+      "Instead of a template a job may name a live page (`source`): its headers and cookies are encrypted before anything is stored, " +
+      "are sent only to the page's own origin, and are never returned.",
     headerParams: {
       "Idempotency-Key": {
         description:

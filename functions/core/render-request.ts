@@ -11,7 +11,7 @@ import {
   WaitForSchema,
 } from "./output-options.js";
 import { TemplateRefSchema } from "./templates.js";
-import { UrlSourceSchema } from "./url-source.js";
+import { URL_SOURCE_LIMITS, UrlSourceSchema } from "./url-source.js";
 
 export {
   OUTPUT_FORMATS,
@@ -42,6 +42,9 @@ export const LIMITS = {
   assetsPerRender: ASSETS.maxPerJob,
   assetBytes: ASSETS.maxBytes,
   callbackUrlChars: 2048,
+  sourceUrlChars: URL_SOURCE_LIMITS.urlChars,
+  /** A URL job's headers and cookies together, as JSON: what one KMS Encrypt takes. */
+  pageSecretBytes: URL_SOURCE_LIMITS.secretBytes,
   maxDimension: OUTPUT_LIMITS.maxDimension,
   maxPixels: OUTPUT_LIMITS.maxPixels,
   maxScale: OUTPUT_LIMITS.maxScale,

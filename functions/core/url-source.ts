@@ -1,7 +1,8 @@
 import { z } from "zod";
 import { bareHost, hostMatches, isLocalhostName, parseIp } from "./egress-policy.js";
-import { PermanentRenderError } from "./errors.js";
+import { type FieldIssue, PermanentRenderError } from "./errors.js";
 import type { SecretCipher } from "./ports.js";
+import type { TenantSettings } from "./tenant-settings.js";
 
 /**
  * A job that renders a live page (`source: { url }`) instead of a template. The page is fetched through
@@ -180,12 +181,39 @@ export async function openLivePage(
 /** Code of the job failure when a URL job asks for JavaScript its tenant does not allow on that host. */
 export const JAVASCRIPT_NOT_ALLOWED = "javascript_not_allowed";
 
+const hostOf = (pageUrl: string) => bareHost(new URL(pageUrl).hostname);
+const named = (host: string, patterns: readonly string[] | undefined) =>
+  (patterns ?? []).some((pattern) => hostMatches(host, pattern));
+const javascriptRefusal = (host: string) =>
+  `runs only on hosts the tenant's urlJobs.javascriptHosts names (PUT /v1/settings), and ${host} is not one`;
+
+/**
+ * At submission, against the tenant's settings as they are now: the page's host must be allowlisted,
+ * and JavaScript asked for only where the settings allow it. The worker checks again when the job
+ * renders (settings may change meanwhile).
+ */
+export function pageSettingsIssues(
+  request: { readonly source?: UrlSource | undefined; readonly javascript?: boolean | undefined },
+  settings: TenantSettings | undefined,
+): FieldIssue[] {
+  if (!request.source) return [];
+  const host = hostOf(request.source.url);
+  const issues: FieldIssue[] = [];
+  if (!named(host, settings?.egress.allowHosts)) {
+    issues.push({
+      field: "source.url",
+      message: `host ${host} is not in the tenant's egress.allowHosts (PUT /v1/settings)`,
+    });
+  }
+  if (request.javascript === true && !named(host, settings?.urlJobs?.javascriptHosts)) {
+    issues.push({ field: "javascript", message: javascriptRefusal(host) });
+  }
+  return issues;
+}
+
 /** Fails a URL job that asks for JavaScript on a host the tenant's `urlJobs.javascriptHosts` does not name. */
 export function assertJavaScriptAllowed(pageUrl: string, javascriptHosts: readonly string[]): void {
-  const host = bareHost(new URL(pageUrl).hostname);
-  if (javascriptHosts.some((pattern) => hostMatches(host, pattern))) return;
-  throw new PermanentRenderError(
-    JAVASCRIPT_NOT_ALLOWED,
-    `The job asks for JavaScript on ${host}, which the tenant's urlJobs.javascriptHosts does not name (PUT /v1/settings).`,
-  );
+  const host = hostOf(pageUrl);
+  if (named(host, javascriptHosts)) return;
+  throw new PermanentRenderError(JAVASCRIPT_NOT_ALLOWED, `JavaScript ${javascriptRefusal(host)}.`);
 }

@@ -16,6 +16,7 @@ import type { SecretCipher } from "../../functions/core/ports.js";
 import { renderJob } from "../../functions/core/render-job.js";
 import { RenderSubmissionSchema, toFieldIssues } from "../../functions/core/render-request.js";
 import { submitRender } from "../../functions/core/submit-render.js";
+import { pageSettingsIssues } from "../../functions/core/url-source.js";
 import { parseLocalHosts } from "../../functions/local/local-hosts.js";
 
 /** Keeps plaintexts by an opaque handle, and gives them back only to the tenant they were sealed for. */
@@ -173,6 +174,31 @@ describe("a URL job's secrets", () => {
       code: "javascript_not_allowed",
     });
     expect(p.renderer.calls).toEqual([]);
+  });
+});
+
+describe("a URL job against its tenant's settings at submission", () => {
+  const source = { url: "https://shop.example.com/cart" };
+  const settings = (allowHosts: string[], javascriptHosts?: string[]) => ({
+    egress: { allowHosts },
+    ...(javascriptHosts ? { urlJobs: { javascriptHosts } } : {}),
+  });
+
+  it("names source.url for a host not allowlisted, and javascript for a host whose scripts may not run", () => {
+    expect(pageSettingsIssues({ source }, settings(["*.example.com"]))).toEqual([]);
+    expect(pageSettingsIssues({ source }, undefined)).toEqual([
+      {
+        field: "source.url",
+        message: expect.stringContaining("shop.example.com is not in the tenant's egress.allowHosts"),
+      },
+    ]);
+    expect(pageSettingsIssues({ source, javascript: true }, settings(["shop.example.com"]))).toEqual([
+      { field: "javascript", message: expect.stringContaining("urlJobs.javascriptHosts") },
+    ]);
+    expect(
+      pageSettingsIssues({ source, javascript: true }, settings(["shop.example.com"], ["shop.example.com"])),
+    ).toEqual([]);
+    expect(pageSettingsIssues({ javascript: true }, undefined)).toEqual([]);
   });
 });
 

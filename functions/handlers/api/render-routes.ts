@@ -2,6 +2,7 @@ import { KilnError, NotFoundError, ValidationError } from "../../core/errors.js"
 import { toJobView } from "../../core/job-view.js";
 import { checkIdempotencyKey, submitRender } from "../../core/submit-render.js";
 import { checkRenderTemplate } from "../../core/templates.js";
+import { pageSettingsIssues } from "../../core/url-source.js";
 import { callbackUrlProblem, previousSecretExpiry, type WebhookSecrets } from "../../core/webhooks.js";
 import { json } from "./http-response.js";
 import { header, type OperationHandlers } from "./request.js";
@@ -20,6 +21,11 @@ export const renderHandlers: Pick<
     if (submission.template) {
       await checkRenderTemplate(deps.templates, tenant, submission.template, submission.data);
     }
+    // A live page: on an allowlisted host, with JavaScript only where allowed, before anything is stored.
+    const pageIssues = submission.source
+      ? pageSettingsIssues(submission, await deps.settings?.get(tenant))
+      : [];
+    if (pageIssues.length > 0) throw new ValidationError(pageIssues);
     const rawKey = header(event, "idempotency-key");
     const key = rawKey === undefined ? undefined : checkIdempotencyKey(rawKey);
     let submitted: Awaited<ReturnType<typeof submitRender>>;

@@ -274,6 +274,7 @@ export class KilnStack extends Stack {
       templatesBucket: this.buckets.templates,
       assetsBucket: this.buckets.assets,
       webhookSecrets: this.webhooks,
+      pageSecretsKey: this.worker.pageSecretsKey,
       callbackSchemes: props.callbacks?.schemes,
       callbackHosts: props.callbacks?.hosts,
       jobRetentionDays: props.retention?.jobsDays,

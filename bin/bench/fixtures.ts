@@ -22,7 +22,8 @@ export async function loadBenchJobs(dir: string): Promise<Record<BenchFormat, Be
     const body: unknown = JSON.parse(await readFile(path, "utf8"));
     const request = RenderRequestSchema.parse(body);
     if (request.output.format !== format) throw new Error(`${path} does not render ${format}.`);
-    if (!("html" in request.template)) throw new Error(`${path} must carry its template inline.`);
+    if (!request.template || !("html" in request.template))
+      throw new Error(`${path} must carry its template inline.`);
     return { format, body, request, html: await hydrate(request.template.html, request.data) };
   };
   return { png: await load("png"), pdf: await load("pdf") };

@@ -43,6 +43,13 @@ export interface Job {
     sha256: string;
     /** When `url` stops working; ask again for a fresh one. */
     expiresAt: string;
+    /** URL jobs only: the main document rendered. A live page is not byte-deterministic. */
+    document?: {
+      /** The page's final URL, after redirects. */
+      url: string;
+      /** Of the page's main document as it was served. */
+      sha256: string;
+    };
   };
   /** Present once the job has failed: a stable code and a sentence. */
   error?: {
@@ -83,14 +90,23 @@ export interface SubmittedJob {
 }
 
 export interface RenderRequest {
-  /** Inline `{html}`, or a stored template's exact `{id, version}`. */
-  template: {
+  /** Inline `{html}`, or a stored template's exact `{id, version}`. Give a template or a source, not both. */
+  template?: {
     /** Inline Liquid template, at most 1 MiB; `{{ }}` output is HTML-escaped. */
     html?: string;
     /** A stored template's id, with version. */
     id?: string;
     /** The stored template's exact version number (1, 2, …); never latest. */
     version?: number;
+  };
+  /** Instead of a template: a live page `{url, headers?, cookies?}` to render. It cannot be byte-deterministic: the job records the final URL and sha256 of the document it rendered. */
+  source?: {
+    /** The page to render: an https URL on a host in the tenant's egress.allowHosts (plain http only for a local stack's KILN_LOCAL_HOSTS names). */
+    url: string;
+    /** Extra request headers, sent only to the URL's own origin; kept secret (never stored in plain text, logged or returned). */
+    headers?: Record<string, string>;
+    /** Cookies (name → value), sent only to the URL's own origin; kept secret like headers. The page's scripts do not see them. */
+    cookies?: Record<string, string>;
   };
   /** Values for the template, as JSON (at most 2 MiB). */
   data?: Record<string, unknown>;
@@ -170,6 +186,8 @@ export interface RenderRequest {
     /** How long to wait before the job fails with wait_timeout. */
     timeoutMs?: number;
   };
+  /** The CSS media type to render for: "screen" or "print" (default: Chromium's, print for PDFs and screen for images). */
+  emulateMedia?: "screen" | "print";
   /** Freeze the page's `Date` at this ISO-8601 instant. */
   clock?: string;
   /** "fail" (default): a font or image that failed to load fails the job; "ignore": render anyway. */
@@ -322,18 +340,28 @@ export interface WebhookSecret {
 }
 
 export interface TenantSettings {
-  /** What templates may reach over the network. */
+  /** What templates and live pages may reach over the network. */
   egress: {
     /** Hosts templates may load from over https besides Kiln's own assets, at most 100: `cdn.example.com` or `*.example.com`; no schemes, paths, ports or IP addresses. */
     allowHosts: readonly string[];
   };
+  /** What URL jobs (`source.url`) may do beyond loading allowed hosts. */
+  urlJobs?: {
+    /** Hosts whose pages may run their JavaScript in a URL job that asks for it (`"javascript": true`): exact names or `*.example.com`. Requests still go only to allowed hosts. */
+    javascriptHosts: readonly string[];
+  };
 }
 
 export interface TenantSettingsInput {
-  /** What templates may reach over the network. */
+  /** What templates and live pages may reach over the network. */
   egress?: {
     /** Hosts templates may load from over https besides Kiln's own assets, at most 100: `cdn.example.com` or `*.example.com`; no schemes, paths, ports or IP addresses. */
     allowHosts: readonly string[];
+  };
+  /** What URL jobs (`source.url`) may do beyond loading allowed hosts. */
+  urlJobs?: {
+    /** Hosts whose pages may run their JavaScript in a URL job that asks for it (`"javascript": true`): exact names or `*.example.com`. Requests still go only to allowed hosts. */
+    javascriptHosts: readonly string[];
   };
 }
 
@@ -432,6 +460,8 @@ export interface BatchRequest {
     /** How long to wait before the job fails with wait_timeout. */
     timeoutMs?: number;
   };
+  /** The CSS media type to render for: "screen" or "print" (default: Chromium's, print for PDFs and screen for images). */
+  emulateMedia?: "screen" | "print";
   /** Freeze the page's `Date` at this ISO-8601 instant. */
   clock?: string;
   /** "fail" (default): a font or image that failed to load fails the job; "ignore": render anyway. */
@@ -517,6 +547,13 @@ export interface BatchOutputsPage {
       sha256: string;
       /** When `url` stops working; ask again for a fresh one. */
       expiresAt: string;
+      /** URL jobs only: the main document rendered. A live page is not byte-deterministic. */
+      document?: {
+        /** The page's final URL, after redirects. */
+        url: string;
+        /** Of the page's main document as it was served. */
+        sha256: string;
+      };
     };
     /** Present once the record's job has failed. */
     error?: {

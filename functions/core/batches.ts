@@ -19,7 +19,7 @@ import {
 } from "./render-request.js";
 import { jsonSchemaRules, present } from "./schema-rules.js";
 import { queuedJob } from "./submit-render.js";
-import { storedTemplateSchema, type TemplateDeps } from "./templates.js";
+import { storedTemplateSchema, type TemplateDeps, TemplateRefSchema } from "./templates.js";
 
 /**
  * Batches (variable-data printing): one template and one set of output options, rendered once per data
@@ -61,8 +61,10 @@ const EXTENSIONS: Readonly<Record<string, string>> = {
 const RecordSchema = z.record(z.string(), z.unknown());
 
 /** The body of POST /v1/batches: a render request without `data`, plus the records. */
-export const BatchSubmissionSchema = RenderRequestSchema.omit({ data: true })
+export const BatchSubmissionSchema = RenderRequestSchema.omit({ data: true, source: true })
   .extend({
+    /** Every document of a batch is the same template with other data: a URL job has no data. */
+    template: TemplateRefSchema.describe("Inline `{html}`, or a stored template's exact `{id, version}`."),
     /** One data object per document, rendered in this order (the index is the position). */
     records: z
       .array(z.unknown())

@@ -84,6 +84,13 @@ export const WEBHOOK_QUEUE = {
  */
 export const WEBHOOK_SECRET_CONTEXT_KEY = "tenant";
 
+/**
+ * The encryption context key the headers and cookies of URL jobs are encrypted under
+ * (`{ pageSecretsTenant: "<tenant>" }`), with a key of their own that only the render worker may
+ * decrypt with; the grants of both roles that use it require exactly this context key.
+ */
+export const PAGE_SECRETS_CONTEXT_KEY = "pageSecretsTenant";
+
 /** Most a rotated-out webhook secret may keep signing: a week is time enough to give every receiver the new one. */
 export const MAX_SECRET_OVERLAP_SECONDS = 7 * 24 * 3600;
 
@@ -163,6 +170,8 @@ export const ENV = {
   jobRetentionDays: "KILN_JOB_RETENTION_DAYS",
   /** The KMS key that encrypts webhook signing secrets (the api function and the dispatcher only). */
   webhookSecretsKeyArn: "KILN_WEBHOOK_SECRETS_KEY_ARN",
+  /** The KMS key that encrypts the headers and cookies of URL jobs (the api encrypts, the worker decrypts). */
+  pageSecretsKeyArn: "KILN_PAGE_SECRETS_KEY_ARN",
   /** Seconds a rotated-out webhook secret still signs deliveries. */
   webhookSecretOverlapSeconds: "KILN_WEBHOOK_SECRET_OVERLAP_SECONDS",
 } as const;

@@ -20,6 +20,12 @@ export interface EgressPolicy {
   readonly allowHosts: readonly string[];
   /** Largest `data:` URL, in decoded bytes. */
   readonly dataUrlMaxBytes: number;
+  /**
+   * Host names a local stack maps to servers on this machine (KILN_LOCAL_HOSTS; never on AWS). Still
+   * only reached when on `allowHosts`, then over http too; where they connect is the guard's mapping.
+   * @default []
+   */
+  readonly localHosts?: readonly string[];
 }
 
 /** Code of the job failure when a render made a request these rules refuse. */
@@ -86,6 +92,7 @@ export function decideEgress(rawUrl: string, policy: EgressPolicy): EgressDecisi
   if (!policy.allowHosts.some((pattern) => hostMatches(host, pattern))) {
     return blocked(`host ${host} is not in the tenant's egress.allowHosts`);
   }
+  if (policy.localHosts?.includes(host)) return { verdict: "network", url, trusted: true };
   if (scheme !== "https") return blocked(`allowlisted host ${host} is reached over https only`);
   return { verdict: "network", url, trusted: false };
 }

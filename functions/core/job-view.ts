@@ -1,5 +1,6 @@
 import type { Job, JobFailure, WebhookAttempt, WebhookState } from "./job.js";
 import type { SignedUrl } from "./ports.js";
+import type { RenderedDocument } from "./url-source.js";
 
 /** The job as the API shows it to its tenant: no request echo, no internal keys. */
 export interface JobView {
@@ -16,6 +17,8 @@ export interface JobView {
     readonly bytes: number;
     readonly sha256: string;
     readonly expiresAt: string;
+    /** A URL job's main document as rendered. */
+    readonly document?: RenderedDocument;
   };
   readonly error?: JobFailure;
   /** Only for jobs submitted with a callbackUrl; `waiting` until the job ends. */
@@ -43,6 +46,7 @@ export function toJobView(job: Job, outputUrl?: SignedUrl): JobView {
             bytes: job.output.bytes,
             sha256: job.output.sha256,
             expiresAt: outputUrl.expiresAt,
+            ...(job.output.document ? { document: job.output.document } : {}),
           },
         }
       : {}),

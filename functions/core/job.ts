@@ -1,5 +1,6 @@
 import type { UnfinishedCutoffs } from "./ports.js";
 import type { RenderRequest } from "./render-request.js";
+import type { RenderedDocument } from "./url-source.js";
 
 export type JobStatus = "queued" | "rendering" | "succeeded" | "failed";
 
@@ -8,6 +9,8 @@ export interface JobOutput {
   readonly contentType: string;
   readonly bytes: number;
   readonly sha256: string;
+  /** A URL job's main document as rendered: its final URL and the sha256 of its bytes. */
+  readonly document?: RenderedDocument;
 }
 
 export interface JobFailure {

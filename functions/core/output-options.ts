@@ -291,6 +291,9 @@ export type WaitFor = z.output<typeof WaitForSchema>;
 /** The instant `Date` reports in the page, frozen, e.g. `2026-01-01T00:00:00Z`. */
 export const ClockSchema = z.iso.datetime({ offset: true }).transform((s) => new Date(s).toISOString());
 
+/** The CSS media type a page is rendered for. */
+export const EmulateMediaSchema = z.enum(["screen", "print"]);
+
 /** Whether a font or image that failed to load fails the job (default) or renders as the browser shows it. */
 export const ResourceErrorsSchema = z.enum(["fail", "ignore"]);
 
@@ -309,6 +312,8 @@ export interface PageOptions {
   readonly blockedRequests?: "fail" | "ignore";
   /** The tenant's egress allowlist (exact hosts or `*.example.com`), reached over https. @default [] */
   readonly allowHosts?: readonly string[];
+  /** @default - Chromium's: print for PDFs, screen for images */
+  readonly emulateMedia?: "screen" | "print";
 }
 
 /** Paper and margins of a PDF in inches, as Chromium's Page.printToPDF takes them. */

@@ -4,6 +4,7 @@ import type { OutputOptions, PageOptions } from "./output-options.js";
 import type { RateLimit } from "./rate-limit.js";
 import type { RenderRequest } from "./render-request.js";
 import type { TenantSettings } from "./tenant-settings.js";
+import type { LivePage, RenderedDocument } from "./url-source.js";
 import type { WebhookSecrets } from "./webhooks.js";
 
 export type StartAttemptResult =
@@ -248,10 +249,18 @@ export interface ObjectStore {
   put(object: StoredObject): Promise<void>;
 }
 
-/** Turns hydrated HTML into document bytes. */
+/** A live page's capture: the bytes, and the main document they were rendered from. */
+export interface LiveCapture {
+  readonly bytes: Uint8Array;
+  readonly document: RenderedDocument;
+}
+
+/** Turns hydrated HTML, or a live page, into document bytes. */
 export interface Renderer {
   /** `page`: readiness and clock; absent means defaults (fail on broken resources, real time). */
   render(html: string, output: OutputOptions, page?: PageOptions): Promise<Uint8Array>;
+  /** A URL job: navigates to the page under the same egress rules and captures it. */
+  capture(live: LivePage, output: OutputOptions, page?: PageOptions): Promise<LiveCapture>;
 }
 
 export interface SignedUrl {

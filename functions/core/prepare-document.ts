@@ -1,16 +1,18 @@
 import { type AssetUrls, type SignAssetsDeps, signJobAssets } from "./assets.js";
 import { PermanentRenderError } from "./errors.js";
 import type { OutputOptions, PageOptions } from "./output-options.js";
-import type { TenantSettingsStore } from "./ports.js";
+import type { SecretCipher, TenantSettingsStore } from "./ports.js";
 import { stampPrintDate } from "./print-date.js";
 import type { RenderRequest } from "./render-request.js";
 import { renderTemplate as hydrate } from "./template-engine.js";
 import { TEMPLATE_MISSING, type TemplateLoader } from "./templates.js";
+import { assertJavaScriptAllowed, type LivePage, openLivePage } from "./url-source.js";
 
 /** The parts of a render request that decide what the page is: the request schema's own types. */
 export type DocumentRequest = Pick<
   RenderRequest,
   | "template"
+  | "source"
   | "data"
   | "assets"
   | "output"
@@ -20,6 +22,7 @@ export type DocumentRequest = Pick<
   | "timeoutMs"
   | "javascript"
   | "blockedRequests"
+  | "emulateMedia"
 >;
 
 export interface DocumentDeps {
@@ -29,6 +32,8 @@ export interface DocumentDeps {
   readonly assets?: SignAssetsDeps;
   /** The tenant's settings (its egress allowlist); without them a template reaches only Kiln's assets. */
   readonly settings?: TenantSettingsStore;
+  /** Decrypts the headers and cookies of URL jobs; a URL job that has some fails without it. */
+  readonly pageSecrets?: SecretCipher;
 }
 
 export interface PreparedDocument {
@@ -50,6 +55,7 @@ export async function prepareDocument(
   request: DocumentRequest,
 ): Promise<PreparedDocument> {
   const template = request.template;
+  if (!template) throw new PermanentRenderError(TEMPLATE_MISSING, "The job names no template.");
   let source: string;
   let templateJavaScript = false;
   if ("html" in template) {
@@ -92,15 +98,57 @@ export async function prepareDocument(
           },
         }
       : request.output;
-  const page: PageOptions = {
+  const settings = await deps.settings?.get(tenant);
+  const page = pageOptions(
+    request,
+    request.javascript === true || templateJavaScript,
+    settings?.egress.allowHosts,
+  );
+  return { html, output, page };
+}
+
+export interface PreparedLivePage {
+  readonly live: LivePage;
+  readonly output: OutputOptions;
+  readonly page: PageOptions;
+}
+
+/**
+ * A URL job's steps before the render: its headers and cookies decrypted, and JavaScript only where
+ * the tenant's settings allow it on the page's host (read now, like the allowlist).
+ */
+export async function prepareLivePage(
+  deps: DocumentDeps,
+  tenant: string,
+  request: DocumentRequest,
+): Promise<PreparedLivePage> {
+  const source = request.source;
+  if (!source) throw new PermanentRenderError("source_missing", "The job names no source.");
+  const settings = await deps.settings?.get(tenant);
+  if (request.javascript === true)
+    assertJavaScriptAllowed(source.url, settings?.urlJobs?.javascriptHosts ?? []);
+  const live = await openLivePage(deps.pageSecrets, tenant, source);
+  return {
+    live,
+    output: request.output,
+    page: pageOptions(request, request.javascript === true, settings?.egress.allowHosts),
+  };
+}
+
+function pageOptions(
+  request: DocumentRequest,
+  javascript: boolean,
+  allowHosts: readonly string[] | undefined,
+): PageOptions {
+  return {
     ...(request.waitFor ? { waitFor: request.waitFor } : {}),
     ...(request.clock ? { clock: request.clock } : {}),
     resourceErrors: request.resourceErrors ?? "fail",
     ...(request.timeoutMs !== undefined ? { timeoutMs: request.timeoutMs } : {}),
-    javascript: request.javascript === true || templateJavaScript,
+    javascript,
     blockedRequests: request.blockedRequests ?? "fail",
+    ...(request.emulateMedia ? { emulateMedia: request.emulateMedia } : {}),
     // Read when the job renders, so a changed allowlist applies to jobs already queued.
-    allowHosts: (await deps.settings?.get(tenant))?.egress.allowHosts ?? [],
+    allowHosts: allowHosts ?? [],
   };
-  return { html, output, page };
 }

@@ -13,10 +13,11 @@ import type {
   WebhookQueue,
   WriteResult,
 } from "./ports.js";
-import { type DocumentDeps, prepareDocument } from "./prepare-document.js";
+import { type DocumentDeps, prepareDocument, prepareLivePage } from "./prepare-document.js";
 import { CONTENT_TYPES, type OutputFormat, type RenderRequest } from "./render-request.js";
 import { type RetryPolicy, retryDelaySeconds, type StoreRetry, withStoreRetry } from "./retry-policy.js";
 import type { TenantSettings } from "./tenant-settings.js";
+import type { RenderedDocument } from "./url-source.js";
 
 /** Failure codes the worker itself records (the renderer and hydration add their own). */
 export const FAILURE_CODES = {
@@ -139,9 +140,7 @@ export async function renderJob(
   const lease = keepLease(deps, job, owner, job.lease?.expiresAtMs ?? 0);
   try {
     const { request, documentDeps } = await loadRequest(deps, job);
-    // Template version, assets signed now, hydration: the HTML and options Chromium gets.
-    const document = await prepareDocument(documentDeps, job.tenant, request);
-    const body = await deps.renderer.render(document.html, document.output, document.page);
+    const { body, document } = await renderRequest(deps.renderer, documentDeps, job.tenant, request);
     const sha256 = createHash("sha256").update(body).digest("hex");
     const contentType = CONTENT_TYPES[request.output.format];
     const key = outputKey(job.tenant, sha256, request.output.format);
@@ -152,7 +151,7 @@ export async function renderJob(
       return retry(new Error(`job ${job.id}: the lease was lost while rendering`), backoff());
     }
     await store(() => deps.outputs.put({ key, body, contentType, cacheControl: OUTPUTS.cacheControl }));
-    const output = { key, contentType, bytes: body.byteLength, sha256 };
+    const output = { key, contentType, bytes: body.byteLength, sha256, ...(document ? { document } : {}) };
     const written = await store(() =>
       jobs.markSucceeded(job.tenant, job.id, owner, output, clock.now(), job.callbackUrl !== undefined),
     );
@@ -206,6 +205,25 @@ export async function renderJob(
   } finally {
     lease.stop();
   }
+}
+
+/**
+ * A template: its version, assets signed now, hydration, then the HTML rendered. A live page: its
+ * secrets decrypted, then captured, with the document it was rendered from.
+ */
+async function renderRequest(
+  renderer: Renderer,
+  deps: DocumentDeps,
+  tenant: string,
+  request: RenderRequest,
+): Promise<{ body: Uint8Array; document?: RenderedDocument }> {
+  if (request.source) {
+    const page = await prepareLivePage(deps, tenant, request);
+    const captured = await renderer.capture(page.live, page.output, page.page);
+    return { body: captured.bytes, document: captured.document };
+  }
+  const document = await prepareDocument(deps, tenant, request);
+  return { body: await renderer.render(document.html, document.output, document.page) };
 }
 
 function retry(error: Error, retryAfterSeconds: number): RenderJobResult {

@@ -3,6 +3,7 @@ import { ASSETS, AssetRefsSchema } from "./assets.js";
 import { type FieldIssue, ValidationError } from "./errors.js";
 import {
   ClockSchema,
+  EmulateMediaSchema,
   OUTPUT_LIMITS,
   type OutputFormat,
   OutputOptionsSchema,
@@ -11,6 +12,7 @@ import {
 } from "./output-options.js";
 import { implies, jsonSchemaRules, present } from "./schema-rules.js";
 import { TemplateRefSchema } from "./templates.js";
+import { URL_SOURCE_LIMITS, UrlSourceSchema } from "./url-source.js";
 
 export {
   OUTPUT_FORMATS,
@@ -42,6 +44,9 @@ export const LIMITS = {
   assetBytes: ASSETS.maxBytes,
   assetUploadBytes: ASSETS.maxUploadBytes,
   callbackUrlChars: 2048,
+  sourceUrlChars: URL_SOURCE_LIMITS.urlChars,
+  /** A URL job's headers and cookies together, as JSON: what one KMS Encrypt takes. */
+  pageSecretBytes: URL_SOURCE_LIMITS.secretBytes,
   maxDimension: OUTPUT_LIMITS.maxDimension,
   maxPixels: OUTPUT_LIMITS.maxPixels,
   maxScale: OUTPUT_LIMITS.maxScale,
@@ -97,8 +102,14 @@ export const CONTENT_TYPES: Readonly<Record<OutputFormat, string>> = {
 };
 
 export const RenderRequestSchema = z.strictObject({
-  /** Inline `{html}`, or a stored template's exact `{id, version}`. */
-  template: TemplateRefSchema.describe("Inline `{html}`, or a stored template's exact `{id, version}`."),
+  /** Inline `{html}`, or a stored template's exact `{id, version}`; or instead a `source`. */
+  template: TemplateRefSchema.optional().describe(
+    "Inline `{html}`, or a stored template's exact `{id, version}`. Give a template or a source, not both.",
+  ),
+  /** A live page to render instead of a template (url-source.ts). */
+  source: UrlSourceSchema.optional().describe(
+    "Instead of a template: a live page `{url, headers?, cookies?}` to render. It cannot be byte-deterministic: the job records the final URL and sha256 of the document it rendered.",
+  ),
   data: DataSchema.default({}).describe("Values for the template, as JSON (at most 2 MiB)."),
   /** Asset name → key in the tenant's assets; templates use `{{ 'name' | asset_url }}`. */
   assets: AssetRefsSchema.optional().describe(
@@ -108,6 +119,10 @@ export const RenderRequestSchema = z.strictObject({
   /** Wait for a selector or an expression after load, before capture. */
   waitFor: WaitForSchema.optional().describe(
     "Wait for a selector or an expression after load, before capture: give exactly one of them.",
+  ),
+  /** The CSS media type the page is rendered for; default: "print" for PDFs, "screen" for images. */
+  emulateMedia: EmulateMediaSchema.optional().describe(
+    'The CSS media type to render for: "screen" or "print" (default: Chromium\'s, print for PDFs and screen for images).',
   ),
   /** Freeze the page's `Date` at this instant. */
   clock: ClockSchema.optional().describe("Freeze the page's `Date` at this ISO-8601 instant."),
@@ -183,14 +198,61 @@ export const CallbackUrlSchema = z
   .max(LIMITS.callbackUrlChars)
   .register(jsonSchemaRules, { pattern: "^[Hh][Tt][Tt][Pp][Ss]?://" });
 
+/**
+ * A job renders a template or a live page, never both; data and assets belong to templates. A
+ * refinement of its own, like `requireJavaScriptForExpression`.
+ */
+export function requireOneSource(
+  request: {
+    readonly template?: unknown;
+    readonly source?: unknown;
+    readonly data?: Readonly<Record<string, unknown>> | undefined;
+    readonly assets?: unknown;
+  },
+  ctx: z.RefinementCtx,
+): void {
+  if ((request.template === undefined) === (request.source === undefined)) {
+    ctx.addIssue({
+      code: "custom",
+      path: request.template === undefined ? ["template"] : ["source"],
+      message:
+        request.template === undefined
+          ? "required (object): a template {html} or {id, version}, or a live page as source {url}"
+          : "give a template or a source, not both",
+    });
+  }
+  if (request.source === undefined) return;
+  if (request.data !== undefined && Object.keys(request.data).length > 0) {
+    ctx.addIssue({ code: "custom", path: ["data"], message: "applies to templates only, not to a source" });
+  }
+  if (request.assets !== undefined) {
+    ctx.addIssue({ code: "custom", path: ["assets"], message: "applies to templates only, not to a source" });
+  }
+}
+
+/** `requireOneSource` for JSON Schema readers: a source takes no data (beyond `{}`) and no assets. */
+const ONE_SOURCE = {
+  oneOf: [
+    { required: ["template"], not: present("source") },
+    {
+      required: ["source"],
+      not: { anyOf: [present("template"), present("assets")] },
+      properties: { data: { maxProperties: 0 } },
+    },
+  ],
+};
+
 /** The body of POST /v1/renders: the render request and where to report its end. */
 export const RenderSubmissionSchema = RenderRequestSchema.extend({
   callbackUrl: CallbackUrlSchema.optional().describe(
     "A signed webhook is POSTed here when the job ends (https, public host).",
   ),
 })
-  .superRefine(requireJavaScriptForExpression)
-  .register(jsonSchemaRules, EXPRESSION_NEEDS_JAVASCRIPT);
+  .superRefine((request, ctx) => {
+    requireJavaScriptForExpression(request, ctx);
+    requireOneSource(request, ctx);
+  })
+  .register(jsonSchemaRules, { allOf: [EXPRESSION_NEEDS_JAVASCRIPT, ONE_SOURCE] });
 
 export type RenderRequest = z.output<typeof RenderRequestSchema>;
 export type RenderSubmission = z.output<typeof RenderSubmissionSchema>;

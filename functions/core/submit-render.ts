@@ -3,8 +3,9 @@ import { PAYLOADS } from "./constants.js";
 import { ValidationError } from "./errors.js";
 import { claimIdempotencyKey } from "./idempotency.js";
 import type { Job, JobBatchRef } from "./job.js";
-import type { Clock, IdempotencyStore, JobStore, PayloadStore, RenderQueue } from "./ports.js";
+import type { Clock, IdempotencyStore, JobStore, PayloadStore, RenderQueue, SecretCipher } from "./ports.js";
 import { LIMITS, type RenderRequest, type RenderSubmission } from "./render-request.js";
+import { sealPageSecrets } from "./url-source.js";
 
 export interface SubmitRenderDeps {
   readonly jobs: JobStore;
@@ -13,6 +14,8 @@ export interface SubmitRenderDeps {
   readonly idempotency: IdempotencyStore;
   readonly clock: Clock;
   readonly newId: () => string;
+  /** Encrypts a URL job's headers and cookies before anything is stored. */
+  readonly pageSecrets?: SecretCipher;
 }
 
 export interface SubmitRenderResult {
@@ -113,7 +116,11 @@ export async function submitRender(
     }
   }
 
-  const { callbackUrl, ...request } = submission;
+  const { callbackUrl, ...submitted } = submission;
+  // Sealed after the fingerprint, which is of what the client sent (a ciphertext differs every time).
+  const request: RenderRequest = submitted.source
+    ? { ...submitted, source: await sealPageSecrets(deps.pageSecrets, tenant, submitted.source) }
+    : submitted;
   const at = now.toISOString();
   const { job, requestJson } = queuedJob({ tenant, id, at, request, callbackUrl, correlationId });
   // The request first, then the message, then the record: the worker that gets the message a moment

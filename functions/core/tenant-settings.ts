@@ -4,7 +4,8 @@ import { jsonSchemaRules } from "./schema-rules.js";
 
 /**
  * Per-tenant settings, read by the worker when a job renders. `egress.allowHosts` names the hosts a
- * tenant's templates may load from (over https), besides Kiln's own signed asset origin.
+ * tenant's templates may load from (over https), besides Kiln's own signed asset origin;
+ * `urlJobs.javascriptHosts` the hosts whose pages may run their scripts in a URL job.
  */
 const TENANT_SETTINGS_LIMITS = { maxAllowHosts: 100 } as const;
 
@@ -73,7 +74,19 @@ export const TenantSettingsSchema = z.strictObject({
         ),
     })
     .default({ allowHosts: [] })
-    .describe("What templates may reach over the network."),
+    .describe("What templates and live pages may reach over the network."),
+  urlJobs: z
+    .strictObject({
+      javascriptHosts: z
+        .array(AllowHostSchema)
+        .max(TENANT_SETTINGS_LIMITS.maxAllowHosts)
+        .overwrite((hosts) => [...new Set(hosts)])
+        .describe(
+          'Hosts whose pages may run their JavaScript in a URL job that asks for it (`"javascript": true`): exact names or `*.example.com`. Requests still go only to allowed hosts.',
+        ),
+    })
+    .optional()
+    .describe("What URL jobs (`source.url`) may do beyond loading allowed hosts."),
 });
 export type TenantSettings = z.output<typeof TenantSettingsSchema>;
 

@@ -54,6 +54,11 @@ export const SHARED_SETTINGS = {
     name,
     "the ARN of the KMS key that encrypts webhook signing secrets",
   ),
+  pageSecretsKey: resource(
+    ENV.pageSecretsKeyArn,
+    name,
+    "the ARN of the KMS key that encrypts the headers and cookies of URL jobs",
+  ),
   callbackSchemes: setting(
     ENV.callbackSchemes,
     z.string().min(1).default(DEFAULT_CALLBACK_POLICY.schemes.join(",")),

@@ -1,5 +1,6 @@
-import type { Renderer } from "../core/ports.js";
+import type { LiveCapture, Renderer } from "../core/ports.js";
 import type { OutputOptions, PageOptions } from "../core/render-request.js";
+import type { LivePage } from "../core/url-source.js";
 
 /**
  * Faults for tests of the local stack: workers killed mid-render, Chromium crashes, store calls that
@@ -315,8 +316,21 @@ export class FaultInjectingRenderer implements Renderer {
   ) {}
 
   async render(html: string, output: OutputOptions, page?: PageOptions): Promise<Uint8Array> {
+    const body = await this.#withFaults(html, () => this.inner.render(html, output, page));
+    this.faults.afterRender?.(html, body);
+    return body;
+  }
+
+  /** A URL job meets the same faults, keyed by its URL where a template's are keyed by its HTML. */
+  async capture(live: LivePage, output: OutputOptions, page?: PageOptions): Promise<LiveCapture> {
+    const captured = await this.#withFaults(live.url, () => this.inner.capture(live, output, page));
+    this.faults.afterRender?.(live.url, captured.bytes);
+    return captured;
+  }
+
+  async #withFaults<T>(content: string, run: () => Promise<T>): Promise<T> {
     const { injector } = this.context;
-    let fault = await this.faults.beforeRender?.(html);
+    let fault = await this.faults.beforeRender?.(content);
     if (fault === "kill" && injector) {
       injector.counts.kills += 1;
       injector.counts.killsByStep.render = (injector.counts.killsByStep.render ?? 0) + 1;
@@ -325,7 +339,7 @@ export class FaultInjectingRenderer implements Renderer {
     else if (fault === undefined && injector?.chance(injector.spec.crash)) fault = "crash-browser";
     if (fault instanceof Error) throw fault;
     if (fault === undefined && injector?.chance(injector.spec.hold)) await new Promise<never>(() => {});
-    const rendering = this.inner.render(html, output, page);
+    const rendering = run();
     // A moment into the render, so that it dies with a page open and work in flight.
     const moment = 5 + Math.floor((injector?.random() ?? 0.5) * 30);
     if (fault === "kill") {
@@ -337,8 +351,6 @@ export class FaultInjectingRenderer implements Renderer {
       if (injector) injector.counts.crashes += 1;
       setTimeout(() => this.context.crashBrowser(), moment);
     }
-    const body = await rendering;
-    this.faults.afterRender?.(html, body);
-    return body;
+    return rendering;
   }
 }

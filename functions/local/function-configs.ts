@@ -109,17 +109,25 @@ export function localFunctionConfigs(
   };
   const jobsTable = LOCAL_NAMES.jobsTable;
   const webhookSecretsKey = LOCAL_NAMES.webhookSecretsKey;
+  const pageSecretsKey = LOCAL_NAMES.pageSecretsKey;
   // Each caller invokes the signer through its own alias, as on AWS: the alias decides what it may sign.
   const signerAs = (caller: SigningCaller) => `${LOCAL_NAMES.signerFunction}:${caller}`;
   return {
     api: configure(
       apiFunction,
-      { jobsTable, signerFunctionName: signerAs("api"), webhookSecretsKey, ...buckets, ...resources },
+      {
+        jobsTable,
+        signerFunctionName: signerAs("api"),
+        webhookSecretsKey,
+        pageSecretsKey,
+        ...buckets,
+        ...resources,
+      },
       callbackValues,
     ),
     renderWorker: configure(
       renderWorkerFunction,
-      { jobsTable, signerFunctionName: signerAs("render-worker"), ...buckets, ...resources },
+      { jobsTable, signerFunctionName: signerAs("render-worker"), pageSecretsKey, ...buckets, ...resources },
       {
         maxReceiveCount: tuning.maxReceiveCount,
         visibilityHoldSeconds: tuning.holdSeconds,

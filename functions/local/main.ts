@@ -7,6 +7,7 @@ import { parseTiers } from "../core/tenants.js";
 import { callbackPolicyFrom } from "../core/webhooks.js";
 import { readConfig, setting } from "../handlers/function-definition.js";
 import { parseFaults } from "./fault-injection.js";
+import { LOCAL_HOSTS_SYNTAX, parseLocalHosts } from "./local-hosts.js";
 import { readableLogLine } from "./readable-log.js";
 import { startLocalStack } from "./stack.js";
 
@@ -48,6 +49,20 @@ const env = readConfig({
           }
         }),
       "requests per second per tenant and a burst, e.g. 20/s,burst=40, or off",
+    ),
+    KILN_LOCAL_HOSTS: setting(
+      "KILN_LOCAL_HOSTS",
+      z
+        .string()
+        .optional()
+        .superRefine((value, ctx) => {
+          try {
+            parseLocalHosts(value ?? "");
+          } catch (err) {
+            ctx.addIssue({ code: "custom", message: (err as Error).message });
+          }
+        }),
+      `host names URL jobs reach on this machine, ${LOCAL_HOSTS_SYNTAX}`,
     ),
     KILN_TIERS: setting(
       "KILN_TIERS",
@@ -97,6 +112,7 @@ const stack = await startLocalStack({
   ...(faults ? { faults: { random: faults } } : {}),
   ...(rateLimit ? { rateLimit } : {}),
   ...(tiers ? { tiers } : {}),
+  ...(env.KILN_LOCAL_HOSTS ? { localHosts: parseLocalHosts(env.KILN_LOCAL_HOSTS) } : {}),
 });
 
 process.stdout.write(`${banner()}\n`);

@@ -46,6 +46,8 @@ export const LOCAL_NAMES = {
   signingKeySecret: "kiln-signing-key",
   /** The KMS key that encrypts webhook secrets (its material is made in the data dir). */
   webhookSecretsKey: "alias/kiln-webhook-secrets",
+  /** The KMS key that encrypts the headers and cookies of URL jobs. */
+  pageSecretsKey: "alias/kiln-page-secrets",
 } as const;
 
 /** Where a running local stack tells other processes (`kiln redrive`) how to reach it, in its data dir. */

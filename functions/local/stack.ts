@@ -114,6 +114,11 @@ export interface LocalStackOptions extends LocalTuning {
    */
   readonly egress?: Pick<EgressGuardOptions, "resolve" | "connect">;
   /**
+   * Host names URL jobs reach on this machine (KILN_LOCAL_HOSTS, local-hosts.ts), once a tenant
+   * allowlists them. @default none
+   */
+  readonly localHosts?: EgressGuardOptions["localHosts"];
+  /**
    * Test-only: how the webhook dispatcher resolves callback hosts, so that tests can give names to
    * receivers on 127.0.0.1.
    */
@@ -312,11 +317,13 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       dynamodb: throttled?.dynamodb ?? dynamo.endpoint,
       s3: throttled?.s3 ?? sqsS3.endpoint,
     };
-    // Webhook secrets are encrypted with a KMS key, as on AWS: here a stand-in with the data dir's key.
-    // Only the api function and the dispatcher get a client for it; the worker has none, as its role
-    // has no grant on AWS.
+    // Webhook secrets and URL jobs' headers and cookies are encrypted with KMS keys, as on AWS: here a
+    // stand-in with the data dir's keys. The worker's grants decrypt only page secrets, as on AWS.
     const kmsStandIn = await startKmsStandIn(
-      new Map([[LOCAL_NAMES.webhookSecretsKey, await loadOrCreateKmsKey(dataDir, "webhook-secrets")]]),
+      new Map([
+        [LOCAL_NAMES.webhookSecretsKey, await loadOrCreateKmsKey(dataDir, "webhook-secrets")],
+        [LOCAL_NAMES.pageSecretsKey, await loadOrCreateKmsKey(dataDir, "page-secrets")],
+      ]),
     );
     stops.push(kmsStandIn.stop);
     // One client per service for every function: they share this process (unless calls are recorded).
@@ -346,10 +353,13 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         ? recorded(new KMSClient(localClientConfig(kmsStandIn.endpoint)), fn, "kms")
         : sharedKms,
     });
-    const workerClients = clientsOf(SERVICES.renderWorker);
+    const workerClients = secretClientsOf(SERVICES.renderWorker);
 
     const workerConfig = configs.renderWorker.config;
-    const browsers = renderWorkerBrowsers(workerConfig, options.egress);
+    const browsers = renderWorkerBrowsers(workerConfig, {
+      ...options.egress,
+      ...(options.localHosts ? { localHosts: options.localHosts } : {}),
+    });
     stops.push(() => browsers.close());
     const chromium: Renderer = new ChromiumRenderer({ pool: browsers });
     const crashBrowser = () => {

@@ -51,6 +51,8 @@ export interface RenderApiProps {
   readonly assetsBucket: s3.IBucket;
   /** The key of tenants' webhook secrets, which the api function creates, returns and rotates. */
   readonly webhookSecrets: Pick<WebhookDelivery, "secretsKey" | "admitSecretUser">;
+  /** The key the api function encrypts URL jobs' headers and cookies with, for the worker. */
+  readonly pageSecretsKey: kms.IKey;
   /**
    * URL schemes a callbackUrl may use; keep equal to the webhook dispatcher's.
    * @default ["https"]
@@ -171,6 +173,7 @@ export class RenderApi extends Construct {
         callbackHosts: props.callbackHosts?.length ? props.callbackHosts.join(",") : undefined,
         jobRetentionDays: props.jobRetentionDays,
         webhookSecretsKey: props.webhookSecrets.secretsKey.keyArn,
+        pageSecretsKey: props.pageSecretsKey.keyArn,
       }),
       functionName: props.functionName,
       logRetention: props.logRetention,
@@ -187,6 +190,7 @@ export class RenderApi extends Construct {
       templatesBucket: { bucket: props.templatesBucket },
       assetsBucket: { bucket: props.assetsBucket },
       webhookSecretsKey: { key: props.webhookSecrets.secretsKey },
+      pageSecretsKey: { key: props.pageSecretsKey },
     });
     props.webhookSecrets.admitSecretUser(apiFunction.role);
     this.role = apiFunction.role;

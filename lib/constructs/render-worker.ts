@@ -1,6 +1,7 @@
-import { Duration, type RemovalPolicy, Token } from "aws-cdk-lib";
+import { Duration, RemovalPolicy, Token } from "aws-cdk-lib";
 import type * as dynamodb from "aws-cdk-lib/aws-dynamodb";
-import type * as iam from "aws-cdk-lib/aws-iam";
+import * as iam from "aws-cdk-lib/aws-iam";
+import * as kms from "aws-cdk-lib/aws-kms";
 import type * as lambda from "aws-cdk-lib/aws-lambda";
 import type * as logs from "aws-cdk-lib/aws-logs";
 import type * as s3 from "aws-cdk-lib/aws-s3";
@@ -99,6 +100,11 @@ export class RenderWorker extends Construct {
   public readonly timeout: Duration;
   public readonly memorySize: number;
   public readonly maxConcurrency: number;
+  /**
+   * Encrypts URL jobs' request headers and cookies: the api function encrypts, only this worker
+   * decrypts (its key policy denies decryption to every other principal).
+   */
+  public readonly pageSecretsKey: kms.Key;
 
   constructor(scope: Construct, id: string, props: RenderWorkerProps) {
     super(scope, id);
@@ -115,6 +121,11 @@ export class RenderWorker extends Construct {
       );
     }
 
+    this.pageSecretsKey = new kms.Key(this, "PageSecretsKey", {
+      description: "Kiln: encrypts the headers and cookies of URL jobs (decrypted by the render worker only)",
+      enableKeyRotation: true,
+      removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
+    });
     const worker = new ServiceFunction(this, "Worker", {
       ...definedFunctionProps(renderWorkerFunction, {
         jobsTable: props.jobsTable.tableName,
@@ -128,6 +139,7 @@ export class RenderWorker extends Construct {
         maxReceiveCount: props.queue.maxReceiveCount,
         rendersPerBrowser: props.rendersPerBrowser,
         assetUrlTtlSeconds: props.assetUrlTtl?.toSeconds(),
+        pageSecretsKey: this.pageSecretsKey.keyArn,
       }),
       functionName: props.functionName,
       memorySize: this.memorySize,
@@ -144,6 +156,18 @@ export class RenderWorker extends Construct {
     this.function = worker.function;
     this.role = worker.role;
 
+    this.pageSecretsKey.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: "OnlyTheRenderWorkerDecrypts",
+        effect: iam.Effect.DENY,
+        principals: [new iam.AnyPrincipal()],
+        // ReEncrypt would hand the plain secret to a key of the caller's choosing.
+        actions: ["kms:Decrypt", "kms:ReEncrypt*"],
+        resources: ["*"],
+        conditions: { StringNotEquals: { "aws:PrincipalArn": this.role.roleArn } },
+      }),
+    );
+
     grantDeclared(this.role, renderWorkerFunction, {
       jobsTable: { table: props.jobsTable },
       outputsBucket: { bucket: props.outputsBucket },
@@ -152,6 +176,7 @@ export class RenderWorker extends Construct {
       assetsBucket: { bucket: props.assetsBucket },
       webhookQueueUrl: { queue: props.webhooks.queue },
       signerFunctionName: { invoke: props.signer.asCaller("render-worker", props.assetUrlTtl) },
+      pageSecretsKey: { key: this.pageSecretsKey },
     });
     this.eventSource = addQueueEventSource(
       this.function,

@@ -64,6 +64,7 @@ function deployment(stack: KilnStack) {
     batchQueueUrl: arn(stack.batches.queue.queueArn),
     signingKeySecretArn: arn(stack.signingKey.secret.secretArn),
     webhookSecretsKey: arn(stack.webhooks.secretsKey.keyArn),
+    pageSecretsKey: arn(stack.worker.pageSecretsKey.keyArn),
   };
   // Each caller invokes the signer through its own alias, and may invoke that one only.
   const signerAlias: Partial<Record<FunctionName, string>> = {

@@ -665,6 +665,9 @@ describe("render API", () => {
       [ENV.callbackSchemes]: "https",
       [ENV.jobRetentionDays]: "30",
       [ENV.webhookSecretsKeyArn]: { "Fn::GetAtt": [secretsKeyId(), "Arn"] },
+      [ENV.pageSecretsKeyArn]: {
+        "Fn::GetAtt": [logicalIdOf(json, "RenderWorker/PageSecretsKey", "AWS::KMS::Key"), "Arn"],
+      },
       [ENV.webhookSecretOverlapSeconds]: "86400",
       ...everyFunctionsVariables(SERVICES.api),
     });

@@ -383,10 +383,17 @@ describe("vpc=create with kmsKeyArn and key=value tags", () => {
   });
 
   it("uses the existing key for every store and grant, and creates none", () => {
-    // The only key is the webhooks construct's own, for webhook secrets.
-    expect(resources(cjson, "AWS::KMS::Key").map((k) => k.id)).toEqual([
-      logicalIdOf(cjson, "Webhooks/SecretsKey", "AWS::KMS::Key"),
-    ]);
+    // The only keys are those of secrets used directly: webhook secrets, and URL jobs' headers and cookies.
+    expect(
+      resources(cjson, "AWS::KMS::Key")
+        .map((k) => k.id)
+        .sort(),
+    ).toEqual(
+      [
+        logicalIdOf(cjson, "Webhooks/SecretsKey", "AWS::KMS::Key"),
+        logicalIdOf(cjson, "RenderWorker/PageSecretsKey", "AWS::KMS::Key"),
+      ].sort(),
+    );
     expect(onlyResource(cjson, "AWS::DynamoDB::Table").properties.SSESpecification.KMSMasterKeyId).toBe(
       KEY_ARN,
     );

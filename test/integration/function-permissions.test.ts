@@ -1,7 +1,8 @@
 /**
  * The declared permissions against what the code does: a representative run of the local stack (a PNG
- * with an asset and a webhook, a large PDF request, a batch from a JSONL asset with a zip, template and
- * asset uploads (an upload URL's presigning included), settings, status reads, the reconciler acting on a lost and a stuck job) records every
+ * with an asset and a webhook, a large PDF request, a URL job with a cookie, a batch from a JSONL asset
+ * with a zip, template and asset uploads (an upload URL's presigning included), settings, status
+ * reads, the reconciler acting on a lost and a stuck job) records every
  * AWS SDK command each function sends, and each must be allowed by that function's definition: its
  * action on that resource, and the DynamoDB partition keys or S3 object key it addressed.
  */
@@ -34,13 +35,19 @@ beforeAll(async () => {
     req.resume();
     req.on("end", () => {
       deliveries.push(req.url ?? "");
-      res.writeHead(204).end();
+      // A URL job's page is a GET; webhooks are POSTs.
+      if (req.method === "GET") res.writeHead(200, { "content-type": "text/html" }).end("<p>shop</p>");
+      else res.writeHead(204).end();
     });
   });
   await new Promise<void>((resolve) => receiver.listen(0, "127.0.0.1", resolve));
   receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
   t = await startTestStack({
     onAwsCall: (call) => calls.push(call),
+    // URL jobs render the receiver's (empty) page.
+    localHosts: new Map([
+      ["shop.test", { address: "127.0.0.1", port: (receiver.address() as AddressInfo).port }],
+    ]),
     clock: { now: () => new Date(Date.now() + clockOffsetMs) },
     // One lane: a held job keeps the next one queued, for the reconciler to find.
     workerConcurrency: 1,
@@ -123,6 +130,13 @@ describe("every AWS call a function makes on the local stack", () => {
     for (const id of [png.id, pdf.id]) {
       expect((await c.waitFor(id, { timeoutMs: 60_000 })).status).toBe("succeeded");
     }
+    // A URL job with a cookie (sealed by the api, opened by the worker) of a page on this machine.
+    await c.putSettings({ egress: { allowHosts: ["shop.test"] } });
+    const page = await c.submitRender({
+      source: { url: "http://shop.test/", cookies: { session: "perm" } },
+      output: { format: "png", width: 20, height: 20 },
+    });
+    expect((await c.waitFor(page.id, { timeoutMs: 60_000 })).status).toBe("succeeded");
 
     // A batch of a JSONL asset's records, zipped, read back page by page.
     const batch = await c.submitBatch({
@@ -192,6 +206,7 @@ describe("every AWS call a function makes on the local stack", () => {
       "dynamodb:BatchGetItem",
       "dynamodb:GetItem",
       "dynamodb:UpdateItem",
+      "kms:Decrypt",
       "lambda:InvokeFunction",
       "s3:GetObject",
       "s3:PutObject",
@@ -210,5 +225,10 @@ describe("every AWS call a function makes on the local stack", () => {
     // Webhook secrets: created (encrypted) by the api, read (decrypted) by the dispatcher.
     expect(exercised(SERVICES.api)).toContain("kms:Encrypt");
     expect(exercised(SERVICES.webhookDispatcher)).toContain("kms:Decrypt");
+    // A URL job's cookie: encrypted by the api and decrypted by the worker under the page-secrets context.
+    const pageSecretCalls = calls.filter((call) => call.encryptionContextKeys?.includes("pageSecretsTenant"));
+    expect(new Set(pageSecretCalls.map((call) => `${call.function} ${call.command}`))).toEqual(
+      new Set([`${SERVICES.api} EncryptCommand`, `${SERVICES.renderWorker} DecryptCommand`]),
+    );
   }, 300_000);
 });

@@ -431,6 +431,7 @@ describe("renderJob", () => {
             pages.push(page);
             return new TextEncoder().encode(html);
           },
+          capture: () => Promise.reject(new Error("this job renders a template")),
         },
       },
       message,

@@ -1,6 +1,11 @@
 import { describe, expect, it } from "vitest";
 import { ValidationError } from "../../functions/core/errors.js";
-import { LIMITS, parseOrThrow, RenderRequestSchema } from "../../functions/core/render-request.js";
+import {
+  LIMITS,
+  parseOrThrow,
+  RenderRequestSchema,
+  RenderSubmissionSchema,
+} from "../../functions/core/render-request.js";
 
 const valid = {
   template: { html: "<p>{{ x }}</p>" },
@@ -8,9 +13,10 @@ const valid = {
   output: { format: "png", width: 300, height: 200 },
 };
 
+/** As POST /v1/renders checks a body: the request with its refinements (a template or a source). */
 function fieldsOf(input: unknown): string[] {
   try {
-    parseOrThrow(RenderRequestSchema, input);
+    parseOrThrow(RenderSubmissionSchema, input);
   } catch (err) {
     expect(err).toBeInstanceOf(ValidationError);
     return (err as ValidationError).issues.map((i) => i.field);

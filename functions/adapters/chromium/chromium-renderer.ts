@@ -2,8 +2,9 @@ import type { Browser, Page, PaperFormat } from "puppeteer-core";
 import { EGRESS_BLOCKED } from "../../core/egress-policy.js";
 import { isPermanent, KilnError, PermanentRenderError } from "../../core/errors.js";
 import { OUTPUT_LIMITS, PAPER_SIZES, type PaperName } from "../../core/output-options.js";
-import type { Renderer } from "../../core/ports.js";
+import type { LiveCapture, Renderer } from "../../core/ports.js";
 import type { OutputOptions, PageOptions } from "../../core/render-request.js";
+import type { LivePage, RenderedDocument } from "../../core/url-source.js";
 import { BrowserPool } from "./browser-pool.js";
 import { withDeadline } from "./deadline.js";
 import type { BlockedRequest } from "./egress-guard.js";
@@ -21,7 +22,14 @@ import {
   waitForReady,
   watchResources,
 } from "./page-readiness.js";
-import { captureSession, DETERMINISM_CSS, DETERMINISM_MARKER, setScriptsEnabled } from "./page-setup.js";
+import {
+  captureSession,
+  clearPageStorage,
+  DETERMINISM_CSS,
+  DETERMINISM_MARKER,
+  setMediaType,
+  setScriptsEnabled,
+} from "./page-setup.js";
 import { normalizePdf } from "./pdf-determinism.js";
 import { markOnce, STARTUP_MARKS } from "./startup-marks.js";
 
@@ -72,6 +80,12 @@ export class RenderTimeoutError extends KilnError {
 /** Code of the PermanentRenderError raised when Chromium rejects the template itself. */
 export const RENDER_ERROR_CODE = "render_error";
 
+/** Code of the failure when a URL job's page answers an HTTP error (permanent for a 4xx). */
+export const PAGE_ERROR_CODE = "page_error";
+
+/** What a render loads into its page: a template's HTML, or a live page. */
+type PageContent = { readonly html: string } | { readonly live: LivePage };
+
 /** How long an unresponsive page gets to answer a trivial evaluation after a timeout. */
 const PROBE_DEADLINE_MS = 1_000;
 /** How long the abandoned work of a timed-out render gets to unwind once its page is gone. */
@@ -116,6 +130,21 @@ export class ChromiumRenderer implements Renderer {
   }
 
   async render(html: string, output: OutputOptions, pageOptions: PageOptions = {}): Promise<Uint8Array> {
+    return (await this.#run({ html }, output, pageOptions)).bytes;
+  }
+
+  async capture(live: LivePage, output: OutputOptions, pageOptions: PageOptions = {}): Promise<LiveCapture> {
+    const { bytes, document } = await this.#run({ live }, output, pageOptions);
+    // The page loaded, so its document arrived through the guard.
+    if (!document) throw new Error(`The main document of ${displayUrl(live.url)} was not seen.`);
+    return { bytes, document };
+  }
+
+  async #run(
+    content: PageContent,
+    output: OutputOptions,
+    pageOptions: PageOptions,
+  ): Promise<{ bytes: Uint8Array; document?: RenderedDocument }> {
     const started = Date.now();
     // A job may lower the worker's budget, never raise it.
     const budgetMs = Math.min(this.#timeoutMs, pageOptions.timeoutMs ?? this.#timeoutMs);
@@ -129,7 +158,7 @@ export class ChromiumRenderer implements Renderer {
         // Launch or page creation ate the whole budget; the caller has already been told.
         if (timedOut) throw new RenderTimeoutError(budgetMs);
         try {
-          return await this.#renderOn(p, html, output, pageOptions, remaining);
+          return await this.#renderOn(p, content, output, pageOptions, remaining);
         } catch (error) {
           // Classified here, while the pool has not yet closed the page: a page closed now was
           // closed by the template or a crash.
@@ -169,33 +198,46 @@ export class ChromiumRenderer implements Renderer {
    */
   async #renderOn(
     page: Page,
-    html: string,
+    content: PageContent,
     output: OutputOptions,
     options: PageOptions,
     remaining: () => number,
-  ): Promise<Uint8Array> {
-    await setScriptsEnabled(page, options.javascript === true);
+  ): Promise<{ bytes: Uint8Array; document?: RenderedDocument }> {
+    await Promise.all([
+      setScriptsEnabled(page, options.javascript === true),
+      setMediaType(page, options.emulateMedia),
+    ]);
     const ignoreBlocked = options.blockedRequests === "ignore";
-    const egress = this.#pool.egress.begin(page, { allowHosts: options.allowHosts ?? [], ignoreBlocked });
+    const live = "live" in content ? content.live : undefined;
+    const egress = this.#pool.egress.begin(page, {
+      allowHosts: options.allowHosts ?? [],
+      ignoreBlocked,
+      ...(live ? { live } : {}),
+    });
+    const mustFail = () => egress.blocked.some((b) => b.navigation || !ignoreBlocked);
     try {
-      const capture = this.#capture(page, html, output, options, remaining, egress.blocked);
+      const capture = this.#capture(page, content, output, options, remaining, egress.blocked);
       // A capture overtaken by a blocked request fails with its page, which the pool then closes.
       capture.catch(() => undefined);
       const bytes = await Promise.race([
         capture,
         egress.failed.then(() => Promise.reject(egressBlockedError(egress.blocked))),
-      ]);
-      if (egress.blocked.some((b) => b.navigation || !ignoreBlocked))
-        throw egressBlockedError(egress.blocked);
-      return bytes;
+      ]).catch((error: unknown) => {
+        // A blocked navigation also makes the navigation itself fail: the egress rules say why.
+        throw mustFail() ? egressBlockedError(egress.blocked) : error;
+      });
+      if (mustFail()) throw egressBlockedError(egress.blocked);
+      return { bytes, ...(live ? { document: egress.document() } : {}) };
     } finally {
       egress.end();
+      // A page that cannot be cleared is closed: the pool then opens a fresh one.
+      if (live) await clearPageStorage(page, egress.origins).catch(() => page.close().catch(() => undefined));
     }
   }
 
   async #capture(
     page: Page,
-    html: string,
+    content: PageContent,
     output: OutputOptions,
     options: PageOptions,
     remaining: () => number,
@@ -207,9 +249,13 @@ export class ChromiumRenderer implements Renderer {
     const resources = watchResources(page);
     let transparent = false;
     try {
-      // Into the blank document's realm before the content: setContent keeps the realm.
-      if (options.clock) await page.evaluate(clockScript(options.clock));
-      await page.setContent(html, { waitUntil: "load", timeout: remaining() });
+      if ("html" in content) {
+        // Into the blank document's realm before the content: setContent keeps the realm.
+        if (options.clock) await page.evaluate(clockScript(options.clock));
+        await page.setContent(content.html, { waitUntil: "load", timeout: remaining() });
+      } else {
+        await loadLivePage(page, content.live.url, options.clock, remaining());
+      }
       await waitForReady(page, options, remaining());
       const settled = (await page.evaluate(
         settleScript(DETERMINISM_CSS, DETERMINISM_MARKER),
@@ -273,6 +319,26 @@ export class ChromiumRenderer implements Renderer {
   }
 }
 
+/**
+ * Navigates to a live page and waits for its load. A clock is installed in every new document of
+ * the navigation, before the page's own scripts. A page that answers an HTTP error fails the job:
+ * for good on a 4xx, for a retry otherwise.
+ */
+async function loadLivePage(page: Page, url: string, clock: string | undefined, timeoutMs: number) {
+  const script = clock ? await page.evaluateOnNewDocument(clockScript(clock)) : undefined;
+  try {
+    const response = await page.goto(url, { waitUntil: "load", timeout: timeoutMs });
+    const status = response?.status() ?? 200;
+    if (status >= 400) {
+      const message = `The page ${displayUrl(response?.url() ?? url)} answered HTTP ${status}.`;
+      if (status < 500) throw new PermanentRenderError(PAGE_ERROR_CODE, message);
+      throw new KilnError("transient", PAGE_ERROR_CODE, message);
+    }
+  } finally {
+    if (script) await page.removeScriptToEvaluateOnNewDocument(script.identifier).catch(() => undefined);
+  }
+}
+
 /** The job's failure for the requests the egress rules blocked, naming their URLs (without queries). */
 function egressBlockedError(blocked: readonly BlockedRequest[]): PermanentRenderError {
   const shown = [...new Map(blocked.map((b) => [b.url, b])).values()];
@@ -282,11 +348,11 @@ function egressBlockedError(blocked: readonly BlockedRequest[]): PermanentRender
     .join("; ");
   const more = shown.length > 5 ? ` and ${shown.length - 5} more` : "";
   const hint = blocked.some((b) => b.navigation)
-    ? "A template may not navigate its page away or open windows."
+    ? "A template may not navigate its page, a URL job's page only to allowed hosts, and neither may open windows."
     : 'Allow https hosts with egress.allowHosts (PUT /v1/settings), or send "blockedRequests": "ignore" to render without them.';
   return new PermanentRenderError(
     EGRESS_BLOCKED,
-    `Kiln blocked requests of the template: ${list}${more}. ${hint}`,
+    `Kiln blocked requests of the page: ${list}${more}. ${hint}`,
   );
 }
 

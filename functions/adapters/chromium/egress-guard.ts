@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { CDPSession, HTTPRequest, Page, Protocol } from "puppeteer-core";
@@ -9,6 +10,7 @@ import {
   type EgressPolicy,
   parseIp,
 } from "../../core/egress-policy.js";
+import type { LivePage, RenderedDocument } from "../../core/url-source.js";
 import { type Connector, pinnedConnect, type Resolver, resolveAll } from "../http/pinned-connect.js";
 import { displayUrl } from "./page-readiness.js";
 import { captureSession } from "./page-setup.js";
@@ -41,6 +43,19 @@ export interface EgressGuardOptions {
   readonly resolve?: Resolver;
   /** @default node:http / node:https pinned to the checked address */
   readonly connect?: Connector;
+  /**
+   * Host names served on this machine, for a local stack only (KILN_LOCAL_HOSTS): each is reached at
+   * its mapped address and port, never resolved, and still only when the tenant allowlists it. No
+   * other name reaches a loopback address.
+   * @default none
+   */
+  readonly localHosts?: ReadonlyMap<string, LocalHostTarget>;
+}
+
+/** Where a local host name is served: an IP address and a port. */
+export interface LocalHostTarget {
+  readonly address: string;
+  readonly port: number;
 }
 
 export interface BlockedRequest {
@@ -56,6 +71,10 @@ export interface RenderEgress {
   readonly blocked: readonly BlockedRequest[];
   /** Settles with the first blocked request the render must fail for. */
   readonly failed: Promise<BlockedRequest>;
+  /** A live page's main document as last served (after redirects), once it has arrived. */
+  document(): RenderedDocument | undefined;
+  /** Origins the render fetched from: where a live page may have left storage behind. */
+  readonly origins: ReadonlySet<string>;
   /** Stops the render's fetches still under way. */
   end(): void;
 }
@@ -66,6 +85,10 @@ interface ActiveRender {
   readonly controller: AbortController;
   readonly failOn: (blocked: BlockedRequest) => boolean;
   readonly fail: (blocked: BlockedRequest) => void;
+  /** A live page: its origin, and the headers (cookies included) only requests to it get. */
+  readonly live?: { readonly origin: string; readonly headers: Readonly<Record<string, string>> };
+  document?: RenderedDocument;
+  readonly origins: Set<string>;
 }
 
 const MAX_RESPONSE_BYTES = 20 * 1024 * 1024;
@@ -82,6 +105,7 @@ export class EgressGuard {
   readonly #maxResponseBytes: number;
   readonly #resolve: Resolver;
   readonly #connect: Connector;
+  readonly #localHosts: ReadonlyMap<string, LocalHostTarget>;
   readonly #renders = new WeakMap<Page, ActiveRender>();
 
   constructor(options: EgressGuardOptions = {}) {
@@ -90,6 +114,7 @@ export class EgressGuard {
     this.#maxResponseBytes = options.maxResponseBytes ?? MAX_RESPONSE_BYTES;
     this.#resolve = options.resolve ?? resolveAll;
     this.#connect = options.connect ?? pinnedConnect;
+    this.#localHosts = options.localHosts ?? new Map();
   }
 
   /** Once per page, when it is opened: every request of the page is decided from now on. */
@@ -129,9 +154,14 @@ export class EgressGuard {
 
   /**
    * Starts a render on `page` with the tenant's allowlist. A blocked request fails the render (see
-   * `failed`) unless `ignoreBlocked`; leaving the page always does.
+   * `failed`) unless `ignoreBlocked`; leaving the page always does. With `live`, the render navigates
+   * to that page: main-frame navigations (the page and its redirects) are decided like any request,
+   * and its headers and cookies go with requests to its own origin only.
    */
-  begin(page: Page, options: { allowHosts: readonly string[]; ignoreBlocked: boolean }): RenderEgress {
+  begin(
+    page: Page,
+    options: { allowHosts: readonly string[]; ignoreBlocked: boolean; live?: LivePage },
+  ): RenderEgress {
     let fail: (blocked: BlockedRequest) => void = () => undefined;
     const failed = new Promise<BlockedRequest>((resolve) => {
       fail = resolve;
@@ -142,11 +172,15 @@ export class EgressGuard {
       controller: new AbortController(),
       failOn: (b) => b.navigation || !options.ignoreBlocked,
       fail,
+      ...(options.live ? { live: liveRequestHeaders(options.live) } : {}),
+      origins: new Set(),
     };
     this.#renders.set(page, render);
     return {
       blocked: render.blocked,
       failed,
+      document: () => render.document,
+      origins: render.origins,
       end: () => {
         render.controller.abort();
         if (this.#renders.get(page) === render) this.#renders.delete(page);
@@ -155,7 +189,12 @@ export class EgressGuard {
   }
 
   #policy(allowHosts: readonly string[]): EgressPolicy {
-    return { allowedOrigins: this.#allowedOrigins, allowHosts, dataUrlMaxBytes: this.#dataUrlMaxBytes };
+    return {
+      allowedOrigins: this.#allowedOrigins,
+      allowHosts,
+      dataUrlMaxBytes: this.#dataUrlMaxBytes,
+      localHosts: [...this.#localHosts.keys()],
+    };
   }
 
   #record(page: Page, blocked: BlockedRequest): void {
@@ -182,8 +221,9 @@ export class EgressGuard {
     const url = request.url();
     const render = this.#renders.get(page);
     const navigation = request.isNavigationRequest() && request.frame() === page.mainFrame();
-    // Between renders the pool only ever navigates the page to about:blank.
-    if (!render || navigation) {
+    // Between renders the pool only ever navigates the page to about:blank; only a live page's
+    // render navigates it elsewhere.
+    if (!render || (navigation && !render.live)) {
       if (url === "about:blank" && !render) return settle(request.continue());
       const reason = render
         ? "the page may not navigate away from the rendered content"
@@ -194,24 +234,36 @@ export class EgressGuard {
     const decision = decideEgress(url, render.policy);
     if (decision.verdict === "local") return settle(request.continue());
     if (decision.verdict === "blocked") {
-      this.#record(page, this.#blocked(url, decision, false));
+      this.#record(page, this.#blocked(url, decision, navigation));
       return settle(request.abort("blockedbyclient"));
     }
     try {
       const address = await this.#checkedAddress(decision.url, decision.trusted);
       if ("reason" in address) {
-        this.#record(page, { url: displayUrl(url), reason: address.reason, navigation: false });
+        this.#record(page, { url: displayUrl(url), reason: address.reason, navigation });
         return settle(request.abort("blockedbyclient"));
       }
+      const ownOrigin = render.live?.origin === decision.url.origin;
       const response = await this.#connect({
         url: decision.url,
         address: address.ip,
+        ...(address.port === undefined ? {} : { port: address.port }),
         method: request.method(),
-        headers: forwardedHeaders(request.headers()),
+        headers: {
+          ...forwardedHeaders(request.headers()),
+          ...(ownOrigin ? render.live?.headers : {}),
+        },
         ...(request.hasPostData() ? { body: Buffer.from(request.postData() ?? "", "utf8") } : {}),
         signal: render.controller.signal,
         maxBytes: this.#maxResponseBytes,
       });
+      render.origins.add(decision.url.origin);
+      if (navigation && (response.status < 300 || response.status >= 400)) {
+        render.document = {
+          url: decision.url.href,
+          sha256: createHash("sha256").update(response.body).digest("hex"),
+        };
+      }
       await request.respond({
         status: response.status,
         headers: { ...response.headers, "access-control-allow-origin": "*" },
@@ -224,8 +276,13 @@ export class EgressGuard {
   }
 
   /** The address to connect to, or why none may be: every resolved address must be public. */
-  async #checkedAddress(url: URL, trusted: boolean): Promise<{ ip: string } | { reason: string }> {
+  async #checkedAddress(
+    url: URL,
+    trusted: boolean,
+  ): Promise<{ ip: string; port?: number } | { reason: string }> {
     const host = bareHost(url.hostname);
+    const local = this.#localHosts.get(host);
+    if (local) return { ip: local.address, port: local.port };
     if (parseIp(host)) return { ip: host };
     const addresses = await this.#resolve(host);
     const first = addresses[0];
@@ -243,6 +300,21 @@ export class EgressGuard {
 /** Responding to a request of a page that has just been closed fails; nothing is left to answer. */
 async function settle(call: Promise<void>): Promise<void> {
   await call.catch(() => undefined);
+}
+
+/** A live page's origin, and its headers with the cookies as one Cookie header. */
+function liveRequestHeaders(live: LivePage): NonNullable<ActiveRender["live"]> {
+  const cookie = Object.entries(live.cookies)
+    .map(([name, value]) => `${name}=${value}`)
+    .join("; ");
+  return {
+    origin: new URL(live.url).origin,
+    // Lower case, as Chromium's own headers come: a job's header replaces Chromium's of the same name.
+    headers: {
+      ...Object.fromEntries(Object.entries(live.headers).map(([name, value]) => [name.toLowerCase(), value])),
+      ...(cookie ? { cookie } : {}),
+    },
+  };
 }
 
 function forwardedHeaders(headers: Record<string, string>): Record<string, string> {

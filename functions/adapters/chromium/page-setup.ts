@@ -54,10 +54,7 @@ export async function preparePage(page: Page, guard?: EgressGuard): Promise<void
     void dialog.dismiss().catch(() => undefined);
   });
   await Promise.all([
-    page.emulateMediaFeatures([
-      { name: "prefers-reduced-motion", value: "reduce" },
-      { name: "prefers-color-scheme", value: "light" },
-    ]),
+    setMediaType(page, undefined),
     // Lambda runs in UTC; a developer machine should render dates the same way.
     page.emulateTimezone("UTC"),
     captureSession(page),
@@ -99,6 +96,43 @@ export async function setScriptsEnabled(page: Page, enabled: boolean): Promise<v
   scriptSettings.delete(page);
   await page.setJavaScriptEnabled(enabled);
   scriptSettings.set(page, enabled);
+}
+
+/** What every render is emulated with, whatever its media type. */
+const MEDIA_FEATURES = [
+  { name: "prefers-reduced-motion", value: "reduce" },
+  { name: "prefers-color-scheme", value: "light" },
+];
+
+const mediaTypes = new WeakMap<Page, string>();
+
+/**
+ * The CSS media type of the next render ("" or undefined: Chromium's own, print for PDFs). Sent with
+ * the media features in one call on the capture session: each call replaces both. Like scripts, the
+ * setting belongs to the page and is sent only when a render needs another one.
+ */
+export async function setMediaType(page: Page, type: "screen" | "print" | undefined): Promise<void> {
+  const media = type ?? "";
+  if (mediaTypes.get(page) === media) return;
+  mediaTypes.delete(page);
+  const session = await captureSession(page);
+  await session.send("Emulation.setEmulatedMedia", { media, features: MEDIA_FEATURES });
+  mediaTypes.set(page, media);
+}
+
+/**
+ * After a live page's render: what the page may have stored (cookies set by its scripts, local
+ * storage, caches, service workers) is cleared for every origin it fetched from, so the next render,
+ * perhaps of another tenant, finds none of it.
+ */
+export async function clearPageStorage(page: Page, origins: Iterable<string>): Promise<void> {
+  const session = await captureSession(page);
+  await Promise.all([
+    session.send("Network.clearBrowserCookies"),
+    ...[...origins].map((origin) =>
+      session.send("Storage.clearDataForOrigin", { origin, storageTypes: "all" }),
+    ),
+  ]);
 }
 
 const RESET_DEADLINE_MS = 5_000;

@@ -18,6 +18,8 @@ export interface UpstreamRequest {
   readonly url: URL;
   /** The checked address to connect to; the URL's host still names the server (Host, SNI). */
   readonly address: string;
+  /** The port to connect to when it is not the URL's (a local stack's mapped host name). */
+  readonly port?: number;
   readonly method: string;
   readonly headers: Readonly<Record<string, string>>;
   readonly body?: Buffer;
@@ -51,7 +53,10 @@ export const pinnedConnect: Connector = (upstream) =>
     const send = upstream.url.protocol === "https:" ? httpsRequest : httpRequest;
     const req = send(upstream.url, {
       method: upstream.method,
-      headers: upstream.headers,
+      // Host stays the URL's own when the connection goes to another port.
+      headers:
+        upstream.port === undefined ? upstream.headers : { host: upstream.url.host, ...upstream.headers },
+      ...(upstream.port === undefined ? {} : { port: upstream.port }),
       lookup: pinned,
       // A fresh connection per request: a pooled socket to this host name may have another address.
       agent: false,

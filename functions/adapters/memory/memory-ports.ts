@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { hashApiKey } from "../../core/api-keys.js";
 import {
   canTransition,
@@ -19,6 +20,7 @@ import type {
   IdempotencyRecord,
   IdempotencyStore,
   JobStore,
+  LiveCapture,
   Logger,
   MessageVisibility,
   Metrics,
@@ -40,6 +42,7 @@ import type {
   WriteResult,
 } from "../../core/ports.js";
 import type { OutputOptions, RenderRequest } from "../../core/render-request.js";
+import type { LivePage } from "../../core/url-source.js";
 import { generateWebhookSecret, rotateWebhookSecrets, type WebhookSecrets } from "../../core/webhooks.js";
 
 /**
@@ -324,6 +327,14 @@ export class EchoRenderer implements Renderer {
     const failure = this.failures.shift();
     if (failure) throw failure;
     return new TextEncoder().encode(html);
+  }
+  /** Echoes the URL and the secrets it was given, so tests can see they arrived decrypted. */
+  async capture(live: LivePage, output: OutputOptions): Promise<LiveCapture> {
+    const bytes = await this.render(JSON.stringify(live), output);
+    return {
+      bytes,
+      document: { url: live.url, sha256: createHash("sha256").update(live.url).digest("hex") },
+    };
   }
 }
 

@@ -5,6 +5,7 @@ import {
   BATCH_JOBS_INDEX,
   ENV,
   MAX_SECRET_OVERLAP_SECONDS,
+  PAGE_SECRETS_CONTEXT_KEY,
   PAYLOADS,
   WEBHOOK_SECRET_CONTEXT_KEY,
 } from "../../core/constants.js";
@@ -78,6 +79,12 @@ export const apiFunction = defineFunction({
       actions: ["kms:Encrypt", "kms:Decrypt"],
       encryptionContextKeys: [WEBHOOK_SECRET_CONTEXT_KEY],
     },
+    // A URL job's headers and cookies are encrypted for the worker before the request is stored.
+    pageSecretsKey: {
+      service: "kms",
+      actions: ["kms:Encrypt"],
+      encryptionContextKeys: [PAGE_SECRETS_CONTEXT_KEY],
+    },
     // Uploads, asset checks, and a batch's records from a JSONL asset. Upload URLs (POST
     // /v1/asset-uploads) are presigned with this role's credentials: they can do what its PutObject can.
     assetsBucket: {
@@ -98,6 +105,7 @@ export const apiFunction = defineFunction({
     callbackHosts: shared.callbackHosts,
     jobRetentionDays: shared.jobRetentionDays,
     webhookSecretsKey: shared.webhookSecretsKey,
+    pageSecretsKey: shared.pageSecretsKey,
     webhookSecretOverlapSeconds: setting(
       ENV.webhookSecretOverlapSeconds,
       z.coerce

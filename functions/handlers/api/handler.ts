@@ -18,6 +18,7 @@ import type {
   PayloadStore,
   RateLimiter,
   RenderQueue,
+  SecretCipher,
   TenantSettingsStore,
   UrlSigner,
   WebhookSecretStore,
@@ -62,6 +63,8 @@ export interface ApiDeps {
   readonly batches?: BatchApiDeps;
   /** Per-tenant settings, for GET and PUT /v1/settings. */
   readonly settings?: TenantSettingsStore;
+  /** Encrypts URL jobs' headers and cookies for the worker; needed by any URL job that has some. */
+  readonly pageSecrets?: SecretCipher;
   /**
    * Per-tenant request limit, checked right after authentication. On Lambda none: API Gateway's
    * usage plan already throttles each API key.

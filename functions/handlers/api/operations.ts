@@ -152,7 +152,9 @@ const OPERATION_TABLE = [
       `stores the job and queues it. Bodies over ${LIMITS.inlineRequestBytes / 1024} KiB are kept in S3 by reference. ` +
       `With \`Prefer: wait=N\` (N ≤ ${WAIT_CAP} s) one request renders: the answer comes when the job ends, as a 200 ` +
       "with the job (as GET /v1/renders/{id} shows it), or after N s as the 202. With `Accept` naming the output's " +
-      "type it is the output itself (303 to its signed URL).",
+      "type it is the output itself (303 to its signed URL). " +
+      "Instead of a template a job may name a live page (`source`): its headers and cookies are encrypted before anything is stored, " +
+      "are sent only to the page's own origin, and are never returned.",
     headerParams: {
       "Idempotency-Key": {
         description:

@@ -6,6 +6,7 @@ import { CONTENT_TYPES } from "../../core/render-request.js";
 import { systemTimer, waitForTerminal } from "../../core/render-wait.js";
 import { checkIdempotencyKey, submitRender } from "../../core/submit-render.js";
 import { checkRenderTemplate } from "../../core/templates.js";
+import { pageSettingsIssues } from "../../core/url-source.js";
 import { callbackUrlProblem, previousSecretExpiry, type WebhookSecrets } from "../../core/webhooks.js";
 import type { RouteDeps } from "./handler.js";
 import { json } from "./http-response.js";
@@ -27,7 +28,14 @@ export const renderHandlers: Pick<
     const problem = submission.callbackUrl && callbackUrlProblem(submission.callbackUrl, deps.callbackPolicy);
     if (problem) throw new ValidationError([{ field: "callbackUrl", message: problem }]);
     // A stored template must exist, and data must satisfy its schema: 400 before anything is queued.
-    await checkRenderTemplate(deps.templates, tenant, submission.template, submission.data);
+    if (submission.template) {
+      await checkRenderTemplate(deps.templates, tenant, submission.template, submission.data);
+    }
+    // A live page: on an allowlisted host, with JavaScript only where allowed, before anything is stored.
+    const pageIssues = submission.source
+      ? pageSettingsIssues(submission, await deps.settings?.get(tenant))
+      : [];
+    if (pageIssues.length > 0) throw new ValidationError(pageIssues);
     const wait = requestedWait(event, false);
     const outputType = CONTENT_TYPES[submission.output.format];
     const representation = chooseRepresentation(header(event, "accept"), outputType);

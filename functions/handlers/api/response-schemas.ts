@@ -28,6 +28,13 @@ const SignedOutputSchema = z.object({
   bytes: BytesSchema,
   sha256: Sha256Schema,
   expiresAt: z.iso.datetime().describe("When `url` stops working; ask again for a fresh one."),
+  document: z
+    .object({
+      url: z.string().describe("The page's final URL, after redirects."),
+      sha256: Sha256Schema.describe("Of the page's main document as it was served."),
+    })
+    .optional()
+    .describe("URL jobs only: the main document rendered. A live page is not byte-deterministic."),
 });
 const JobFailureSchema = z.object({
   code: z.string().describe("Stable failure code, e.g. `template_error`; docs/operations.md lists them."),

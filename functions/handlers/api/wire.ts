@@ -17,6 +17,7 @@ import { S3AssetStore } from "../../adapters/aws/s3-asset-store.js";
 import { S3RecordsSource } from "../../adapters/aws/s3-batch-artifacts.js";
 import { S3TextStore } from "../../adapters/aws/s3-text-store.js";
 import { SqsBatchQueue, SqsRenderQueue } from "../../adapters/aws/sqs-render-queue.js";
+import { PAGE_SECRETS_CONTEXT_KEY } from "../../core/constants.js";
 import type { RateLimiter } from "../../core/ports.js";
 import { callbackPolicyFrom } from "../../core/webhooks.js";
 import type { ConfigOf } from "../function-definition.js";
@@ -65,6 +66,10 @@ export function wireApi(
     ),
     webhookSecretOverlapSeconds: config.webhookSecretOverlapSeconds,
     settings: adapt(new DynamoDbTenantSettingsStore(dynamodb, table), "dynamodb.settings"),
+    pageSecrets: adapt(
+      new KmsSecretCipher(clients.kms, config.pageSecretsKey, { contextKey: PAGE_SECRETS_CONTEXT_KEY }),
+      "kms.pageSecrets",
+    ),
     callbackPolicy: callbackPolicyFrom(config.callbackSchemes, config.callbackHosts),
     templates: {
       versions: adapt(new DynamoDbTemplateStore(dynamodb, table), "dynamodb.templates"),

@@ -1,7 +1,14 @@
 /** The render worker, described once: see function-definition.ts. Its adapters are wired in wire.ts. */
 import { z } from "zod";
 import { ASSETS } from "../../core/assets.js";
-import { ENV, OUTPUTS, PAYLOADS, RENDER_QUEUE, RENDERS_PER_BROWSER } from "../../core/constants.js";
+import {
+  ENV,
+  OUTPUTS,
+  PAGE_SECRETS_CONTEXT_KEY,
+  PAYLOADS,
+  RENDER_QUEUE,
+  RENDERS_PER_BROWSER,
+} from "../../core/constants.js";
 import { RenderMessageSchema } from "../../core/messages.js";
 import { SERVICES } from "../../core/observability.js";
 import { TEMPLATES } from "../../core/templates.js";
@@ -57,6 +64,12 @@ export const renderWorkerFunction = defineFunction({
     // The heartbeat and retry backoff change the visibility of the records it was handed.
     [EVENT_SOURCE_QUEUE]: { service: "sqs", actions: ["sqs:ChangeMessageVisibility", "sqs:GetQueueUrl"] },
     signerFunctionName: { service: "lambda", actions: ["lambda:InvokeFunction"] },
+    // A URL job's headers and cookies, encrypted by the api for this function only.
+    pageSecretsKey: {
+      service: "kms",
+      actions: ["kms:Decrypt"],
+      encryptionContextKeys: [PAGE_SECRETS_CONTEXT_KEY],
+    },
   },
   settings: {
     jobsTable: shared.jobsTable,
@@ -68,6 +81,7 @@ export const renderWorkerFunction = defineFunction({
     signerFunctionName: shared.signerFunctionName,
     // The one origin templates reach without the tenant's allowlist: where signed assets are served.
     cdnBaseUrl: shared.cdnBaseUrl,
+    pageSecretsKey: shared.pageSecretsKey,
     maxReceiveCount: setting(
       ENV.maxReceiveCount,
       wholeNumber(2).default(RENDER_QUEUE.maxReceiveCount),

@@ -1,12 +1,14 @@
 /** The render worker's adapters and handler, from its configuration (function.ts). */
 import { availableParallelism } from "node:os";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { KMSClient } from "@aws-sdk/client-kms";
 import { LambdaClient } from "@aws-sdk/client-lambda";
 import { S3Client } from "@aws-sdk/client-s3";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { DynamoDbJobStore } from "../../adapters/aws/dynamodb-job-store.js";
 import { DynamoDbTemplateStore } from "../../adapters/aws/dynamodb-template-store.js";
 import { DynamoDbTenantSettingsStore } from "../../adapters/aws/dynamodb-tenant-settings-store.js";
+import { KmsSecretCipher } from "../../adapters/aws/kms-secret-cipher.js";
 import { LambdaUrlSigner } from "../../adapters/aws/lambda-url-signer.js";
 import { S3AssetStore } from "../../adapters/aws/s3-asset-store.js";
 import { S3ObjectStore } from "../../adapters/aws/s3-object-store.js";
@@ -15,6 +17,7 @@ import { SqsMessageVisibility, SqsWebhookQueue } from "../../adapters/aws/sqs-re
 import { BrowserPool } from "../../adapters/chromium/browser-pool.js";
 import { ChromiumRenderer } from "../../adapters/chromium/chromium-renderer.js";
 import type { EgressGuardOptions } from "../../adapters/chromium/egress-guard.js";
+import { PAGE_SECRETS_CONTEXT_KEY } from "../../core/constants.js";
 import type { Metrics, Renderer } from "../../core/ports.js";
 import { TemplateLoader } from "../../core/templates.js";
 import type { ConfigOf } from "../function-definition.js";
@@ -27,6 +30,7 @@ export const renderWorkerClients = {
   s3: S3Client,
   sqs: SQSClient,
   lambda: LambdaClient,
+  kms: KMSClient,
 } as const;
 
 export type RenderWorkerConfig = ConfigOf<typeof renderWorkerFunction>;
@@ -42,7 +46,7 @@ export interface RenderWorkerRuntime extends FunctionRuntime {
 /** The worker's browser pool: outlives invocations, so the composition root keeps it. */
 export function renderWorkerBrowsers(
   config: RenderWorkerConfig,
-  egress: Partial<Pick<EgressGuardOptions, "resolve" | "connect">> = {},
+  egress: Partial<Pick<EgressGuardOptions, "resolve" | "connect" | "localHosts">> = {},
 ): BrowserPool {
   return new BrowserPool({
     maxRendersPerBrowser: config.rendersPerBrowser,
@@ -73,6 +77,14 @@ export function wireRenderWorker(
     },
     renderer: runtime.renderer ?? new ChromiumRenderer({ pool: runtime.browsers }),
     settings: adapt(new DynamoDbTenantSettingsStore(dynamodb, config.jobsTable), "dynamodb.settings"),
+    // A URL job's headers and cookies: decrypted for its render only, never kept in memory after it.
+    pageSecrets: adapt(
+      new KmsSecretCipher(clients.kms, config.pageSecretsKey, {
+        contextKey: PAGE_SECRETS_CONTEXT_KEY,
+        cacheEntries: 0,
+      }),
+      "kms.pageSecrets",
+    ),
     outputs: adapt(new S3ObjectStore(s3, config.outputsBucket), "s3.outputs"),
     payloads: adapt(new S3TextStore(s3, config.payloadsBucket, "application/json"), "s3.payloads"),
     webhooks: adapt(new SqsWebhookQueue(sqs, config.webhookQueueUrl), "sqs.webhooks"),

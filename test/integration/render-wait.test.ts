@@ -131,14 +131,15 @@ describe("one request renders (local stack, real Chromium)", () => {
       "POST",
       "/v1/renders",
       { prefer: "wait=20", accept: "image/png" },
-      job("broken", "{% if %}"),
+      // Valid at submit, failing at render: the element to capture is not on the page.
+      { ...job("broken"), output: { format: "png", width: 240, height: 120, selector: "#absent" } },
     );
     expect(res.status).toBe(422);
     expect(res.headers.get("content-type")).toContain("application/json");
     const { error } = (await res.json()) as { error: { code: string; message: string } };
-    expect(error.code).toBe("template_error");
+    expect(error.code).toBe("selector_not_found");
     const view = await call("GET", res.headers.get("location") ?? "", {});
-    expect(await view.json()).toMatchObject({ status: "failed", error: { code: "template_error" } });
+    expect(await view.json()).toMatchObject({ status: "failed", error: { code: "selector_not_found" } });
   });
 
   it("refuses an Accept of another image type with 406 naming both, and a bad wait with 400 naming it", async () => {

@@ -191,7 +191,7 @@ export async function runHarness(options: HarnessOptions): Promise<HarnessReport
     const body = (i: number): RenderSubmissionInput => ({
       template: {
         html: isInvalid(i)
-          ? `<p data-job="${i}">{% if %}</p>`
+          ? `<p data-job="${i}">{{ 'logo' | asset_url }}</p>`
           : `<!doctype html><body style="margin:0;font:24px sans-serif"><p data-job="${i}">Job {{ n }}</p></body>`,
       },
       data: { n: i },

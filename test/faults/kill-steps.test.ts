@@ -53,7 +53,7 @@ const CASES: Record<WorkerStep, Case> = {
   "mark-succeeded": { step: "mark-succeeded", submission: () => page("mark-succeeded"), status: "succeeded" },
   "mark-failed": {
     step: "mark-failed",
-    submission: () => ({ ...page("mark-failed"), template: { html: "<p>{% if %}</p>" } }),
+    submission: () => ({ ...page("mark-failed"), template: { html: "<p>{{ 'logo' | asset_url }}</p>" } }),
     status: "failed",
     code: "template_error",
   },

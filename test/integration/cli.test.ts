@@ -48,7 +48,10 @@ describe("kiln render", () => {
 
   it("exits 1 with the job's error when the render fails, and 2 naming each bad field", async () => {
     const broken = join(dir, "broken.json");
-    await writeFile(broken, JSON.stringify({ template: { html: "{% if %}" }, output: { format: "png" } }));
+    await writeFile(
+      broken,
+      JSON.stringify({ template: { html: "{{ 'logo' | asset_url }}" }, output: { format: "png" } }),
+    );
     const failed = await kiln("render", broken, "--out", join(dir, "never.png"));
     expect(failed.code).toBe(1);
     expect(failed.stderr).toContain("template_error");
@@ -201,7 +204,7 @@ describe("kiln status", () => {
   });
 
   it("exits 1 with the failure's code, 4 while the job is in flight, 2 for an unknown id", async () => {
-    const { id: failedId } = await ts.clientA.submitRender(job("{% if %}"));
+    const { id: failedId } = await ts.clientA.submitRender(job("{{ 'logo' | asset_url }}"));
     expect((await ts.clientA.waitFor(failedId)).status).toBe("failed");
     const failed = await status([failedId, ...api()]);
     expect(failed.code).toBe(1);

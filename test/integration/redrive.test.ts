@@ -70,7 +70,7 @@ describe("kiln redrive", () => {
   it("moves dead-lettered messages back into the running local stack, which finishes their jobs", async () => {
     const stuck = await deadLetteredJob(t.stack, 1);
     const failed = await t.clientA.submitRender({
-      template: { html: "{% if %}" },
+      template: { html: "{{ 'logo' | asset_url }}" },
       output: { format: "png" },
     });
     expect((await t.clientA.waitFor(failed.id)).status).toBe("failed");

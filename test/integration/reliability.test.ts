@@ -179,7 +179,7 @@ describe("reliability on the local stack (real Chromium, real stand-ins)", () =>
     gates.hooked.open();
     const broken = await t.clientA.submitRender({
       ...job("hooked-broken", { callbackUrl: receiverUrl }),
-      template: { html: "{% if %}" },
+      template: { html: "{{ 'logo' | asset_url }}" },
     });
     const delivered = await eventually(async () => {
       const view = await t.clientA.getRender(ok.id);

@@ -2,6 +2,7 @@ import { createHash, randomUUID } from "node:crypto";
 import { OUTPUTS } from "./constants.js";
 import { isPermanent, KilnError, PermanentRenderError } from "./errors.js";
 import { isTerminal, type Job, type JobFailure, leaseIsLive } from "./job.js";
+import { type FinishingDeps, finishRendered } from "./pdf-finishing.js";
 import type {
   Clock,
   JobStore,
@@ -42,7 +43,7 @@ export interface LeaseSettings {
   readonly renewEveryMs: number;
 }
 
-export interface RenderJobDeps extends DocumentDeps {
+export interface RenderJobDeps extends DocumentDeps, FinishingDeps {
   readonly jobs: JobStore;
   readonly renderer: Renderer;
   readonly outputs: ObjectStore;
@@ -141,7 +142,9 @@ export async function renderJob(
     const { request, documentDeps } = await loadRequest(deps, job);
     // Template version, assets signed now, hydration: the HTML and options Chromium gets.
     const document = await prepareDocument(documentDeps, job.tenant, request);
-    const body = await deps.renderer.render(document.html, document.output, document.page);
+    const rendered = await deps.renderer.render(document.html, document.output, document.page);
+    // Metadata, stamps, attachments, PDF/A and encryption, after Chromium.
+    const body = await finishRendered(deps, job.tenant, request, rendered);
     const sha256 = createHash("sha256").update(body).digest("hex");
     const contentType = CONTENT_TYPES[request.output.format];
     const key = outputKey(job.tenant, sha256, request.output.format);

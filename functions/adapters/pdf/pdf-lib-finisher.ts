@@ -1,0 +1,276 @@
+import { randomBytes } from "node:crypto";
+import { readFile } from "node:fs/promises";
+import * as path from "node:path";
+import fontkit from "@cantoo/fontkit";
+import {
+  AFRelationship,
+  degrees,
+  PDFArray,
+  PDFDict,
+  PDFDocument,
+  type PDFFont,
+  PDFHexString,
+  type PDFImage,
+  PDFName,
+  PDFNumber,
+  type PDFPage,
+  rgb,
+} from "@cantoo/pdf-lib";
+import { PermanentRenderError } from "../../core/errors.js";
+import {
+  FINISHING_FAILURE_CODES,
+  type FinishingPlan,
+  inPageRanges,
+  type PdfFinisher,
+  type PlannedStamp,
+  STAMP_FONTS,
+  type StampFont,
+} from "../../core/pdf-finishing.js";
+
+export interface PdfLibFinisherOptions {
+  /** The font pack's directory (its .ttf files), read when a text stamp first needs a face. */
+  readonly fontDir: () => string;
+}
+
+const CONFORMANCE = { "PDF/A-2b": "2B", "PDF/A-3b": "3B" } as const;
+/** Annotation flag Print (ISO 32000-1, 12.5.3): PDF/A wants every annotation printable. */
+const ANNOTATION_PRINT = 4;
+
+/**
+ * Finishes a PDF with @cantoo/pdf-lib (a maintained fork of pdf-lib with AES-256 encryption and
+ * PDF/A support): metadata into the Info dictionary and XMP, stamps, embedded files, PDF/A
+ * identification with an sRGB output intent, and encryption last. pdf-lib's own name suffixes come
+ * from a seeded generator, so without encryption the same plan on the same PDF gives the same bytes.
+ */
+export class PdfLibFinisher implements PdfFinisher {
+  private readonly fonts = new Map<StampFont, Promise<Uint8Array>>();
+
+  constructor(private readonly options: PdfLibFinisherOptions) {}
+
+  async finish(pdf: Uint8Array, plan: FinishingPlan): Promise<Uint8Array> {
+    try {
+      return await this.apply(pdf, plan);
+    } catch (error) {
+      if (error instanceof PermanentRenderError) throw error;
+      throw new PermanentRenderError(
+        FINISHING_FAILURE_CODES.failed,
+        `The PDF could not be finished: ${error instanceof Error ? error.message : String(error)}`,
+      );
+    }
+  }
+
+  private async apply(pdf: Uint8Array, plan: FinishingPlan): Promise<Uint8Array> {
+    const doc = await PDFDocument.load(pdf, { updateMetadata: false });
+    doc.registerFontkit(fontkit);
+    const id = PDFHexString.of(Buffer.from(plan.documentId).toString("hex").toUpperCase());
+    doc.context.trailerInfo.ID = doc.context.obj([id, id]);
+
+    setInfo(doc, plan);
+    await this.drawStamps(doc, plan.stamps);
+    for (const a of plan.attachments) {
+      await doc.attach(a.bytes, a.name, {
+        mimeType: a.mimeType,
+        ...(a.description !== undefined ? { description: a.description } : {}),
+        creationDate: plan.date,
+        modificationDate: plan.date,
+        afRelationship: AFRelationship[a.relationship],
+      });
+    }
+    if (plan.standard) {
+      markAnnotationsPrintable(doc);
+      // Writes the XMP (pdfaid, dc, xmp, pdf schemas) from the Info dictionary and adds the output intent.
+      doc.convertToPDFA({ conformance: CONFORMANCE[plan.standard] });
+    } else {
+      setXmp(doc, plan);
+    }
+    if (plan.protection) {
+      const { userPassword, ownerPassword, permissions } = plan.protection;
+      doc.encrypt({
+        algorithm: "AES-256",
+        userPassword: userPassword ?? "",
+        // Without an owner password anyone with the user password could lift the permissions.
+        ownerPassword: ownerPassword ?? randomBytes(32).toString("base64url"),
+        permissions: {
+          printing: permissions.print ? "highResolution" : false,
+          copying: permissions.copy,
+          modifying: permissions.modify,
+          annotating: permissions.annotate,
+          fillingForms: permissions.annotate,
+          contentAccessibility: true,
+          documentAssembly: permissions.modify,
+        },
+      });
+    }
+    return doc.save();
+  }
+
+  private async drawStamps(doc: PDFDocument, stamps: readonly PlannedStamp[]): Promise<void> {
+    const pages = doc.getPages();
+    if (stamps.length === 0) return;
+    // The page's own content in q … Q, so a transformation it leaves in force does not move the stamps.
+    const push = doc.context.getPushGraphicsStateContentStream();
+    const pop = doc.context.getPopGraphicsStateContentStream();
+    for (const page of pages) page.node.wrapContentStreams(push, pop);
+    for (const stamp of stamps) {
+      const mark = stamp.image
+        ? { kind: "image" as const, image: await embedImage(doc, stamp.image) }
+        : {
+            kind: "text" as const,
+            font: await doc.embedFont(await this.fontBytes(stamp.font), { subset: true }),
+          };
+      pages.forEach((page, index) => {
+        if (!inPageRanges(index + 1, stamp.pages)) return;
+        // A content stream of its own, so an "under" stamp can be moved before the page's content.
+        page.resetPosition();
+        drawStamp(page, stamp, mark);
+        if (stamp.layer === "under") moveLastContentStreamFirst(page);
+      });
+    }
+  }
+
+  private fontBytes(font: StampFont): Promise<Uint8Array> {
+    let bytes = this.fonts.get(font);
+    if (!bytes) {
+      bytes = readFile(path.join(this.options.fontDir(), STAMP_FONTS[font])).then((b) => new Uint8Array(b));
+      this.fonts.set(font, bytes);
+    }
+    return bytes;
+  }
+}
+
+function setInfo(doc: PDFDocument, plan: FinishingPlan): void {
+  const m = plan.metadata;
+  if (m.title !== undefined) doc.setTitle(m.title, { showInWindowTitleBar: true });
+  if (m.author !== undefined) doc.setAuthor(m.author);
+  if (m.subject !== undefined) doc.setSubject(m.subject);
+  if (m.keywords !== undefined) doc.setKeywords([...m.keywords]);
+  if (m.creator !== undefined) doc.setCreator(m.creator);
+  doc.setProducer(m.producer);
+  if (m.language !== undefined) doc.setLanguage(m.language);
+  doc.setCreationDate(plan.date);
+  doc.setModificationDate(plan.date);
+}
+
+const xml = (s: string) =>
+  s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
+
+/** The Info dictionary's fields as XMP (dc, xmp, pdf schemas), in the catalog's /Metadata stream. */
+function setXmp(doc: PDFDocument, plan: FinishingPlan): void {
+  const title = plan.metadata.title ?? doc.getTitle();
+  const m = plan.metadata;
+  const date = plan.date.toISOString().replace(/\.\d{3}Z$/, "Z");
+  const alt = (tag: string, value: string) =>
+    `<${tag}><rdf:Alt><rdf:li xml:lang="x-default">${xml(value)}</rdf:li></rdf:Alt></${tag}>`;
+  const fields = [
+    title !== undefined ? alt("dc:title", title) : "",
+    m.author !== undefined
+      ? `<dc:creator><rdf:Seq><rdf:li>${xml(m.author)}</rdf:li></rdf:Seq></dc:creator>`
+      : "",
+    m.subject !== undefined ? alt("dc:description", m.subject) : "",
+    m.language !== undefined
+      ? `<dc:language><rdf:Bag><rdf:li>${xml(m.language)}</rdf:li></rdf:Bag></dc:language>`
+      : "",
+    `<dc:format>application/pdf</dc:format>`,
+    m.keywords !== undefined ? `<pdf:Keywords>${xml(m.keywords.join(" "))}</pdf:Keywords>` : "",
+    `<pdf:Producer>${xml(m.producer)}</pdf:Producer>`,
+    m.creator !== undefined ? `<xmp:CreatorTool>${xml(m.creator)}</xmp:CreatorTool>` : "",
+    `<xmp:CreateDate>${date}</xmp:CreateDate>`,
+    `<xmp:ModifyDate>${date}</xmp:ModifyDate>`,
+    `<xmp:MetadataDate>${date}</xmp:MetadataDate>`,
+  ].filter(Boolean);
+  const packet = [
+    '<?xpacket begin="\uFEFF" id="W5M0MpCehiHzreSzNTczkc9d"?>',
+    '<x:xmpmeta xmlns:x="adobe:ns:meta/">',
+    '<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">',
+    '<rdf:Description rdf:about="" xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:pdf="http://ns.adobe.com/pdf/1.3/" xmlns:xmp="http://ns.adobe.com/xap/1.0/">',
+    ...fields,
+    "</rdf:Description>",
+    "</rdf:RDF>",
+    "</x:xmpmeta>",
+    '<?xpacket end="w"?>',
+  ].join("\n");
+  const stream = doc.context.stream(new TextEncoder().encode(packet), { Type: "Metadata", Subtype: "XML" });
+  doc.catalog.set(PDFName.of("Metadata"), doc.context.register(stream));
+}
+
+async function embedImage(doc: PDFDocument, image: NonNullable<PlannedStamp["image"]>): Promise<PDFImage> {
+  return image.type === "png" ? doc.embedPng(image.bytes) : doc.embedJpg(image.bytes);
+}
+
+type Mark = { kind: "image"; image: PDFImage } | { kind: "text"; font: PDFFont };
+
+function drawStamp(page: PDFPage, stamp: PlannedStamp, mark: Mark): void {
+  const { width: pageWidth, height: pageHeight } = page.getSize();
+  let width: number;
+  let height: number;
+  if (mark.kind === "image") {
+    const scale = stamp.width !== undefined ? stamp.width / mark.image.width : 1;
+    width = mark.image.width * scale;
+    height = mark.image.height * scale;
+  } else {
+    width = mark.font.widthOfTextAtSize(stamp.text ?? "", stamp.fontSize);
+    height = mark.font.heightAtSize(stamp.fontSize, { descender: false });
+  }
+  // The box's centre, then the unrotated origin that puts the rotated box's centre there.
+  const [h = "center", v = "center"] = anchor(stamp.position);
+  const cx =
+    h === "left"
+      ? stamp.margin + width / 2
+      : h === "right"
+        ? pageWidth - stamp.margin - width / 2
+        : pageWidth / 2;
+  const cy =
+    v === "bottom"
+      ? stamp.margin + height / 2
+      : v === "top"
+        ? pageHeight - stamp.margin - height / 2
+        : pageHeight / 2;
+  const radians = (stamp.rotation * Math.PI) / 180;
+  const x = cx - ((width / 2) * Math.cos(radians) - (height / 2) * Math.sin(radians));
+  const y = cy - ((width / 2) * Math.sin(radians) + (height / 2) * Math.cos(radians));
+  const rotate = degrees(stamp.rotation);
+  if (mark.kind === "image") {
+    page.drawImage(mark.image, { x, y, width, height, rotate, opacity: stamp.opacity });
+  } else {
+    const hex = Number.parseInt(stamp.color.slice(1), 16);
+    page.drawText(stamp.text ?? "", {
+      x,
+      y,
+      font: mark.font,
+      size: stamp.fontSize,
+      rotate,
+      opacity: stamp.opacity,
+      color: rgb(((hex >> 16) & 255) / 255, ((hex >> 8) & 255) / 255, (hex & 255) / 255),
+    });
+  }
+}
+
+/** `"top-left"` → horizontal "left", vertical "top"; `"top"` → centred horizontally. */
+function anchor(position: PlannedStamp["position"]): [string, string] {
+  const parts = position.split("-");
+  const vertical = parts.find((p) => p === "top" || p === "bottom") ?? "center";
+  const horizontal = parts.find((p) => p === "left" || p === "right") ?? "center";
+  return [horizontal, vertical];
+}
+
+function moveLastContentStreamFirst(page: PDFPage): void {
+  const contents = page.node.Contents();
+  if (!(contents instanceof PDFArray) || contents.size() < 2) return;
+  const last = contents.get(contents.size() - 1);
+  contents.remove(contents.size() - 1);
+  contents.insert(0, last);
+}
+
+function markAnnotationsPrintable(doc: PDFDocument): void {
+  for (const page of doc.getPages()) {
+    const annots = page.node.Annots();
+    if (!annots) continue;
+    for (let i = 0; i < annots.size(); i++) {
+      const annot = annots.lookup(i);
+      if (!(annot instanceof PDFDict)) continue;
+      const flags = annot.lookup(PDFName.of("F"));
+      const value = flags instanceof PDFNumber ? flags.asNumber() : 0;
+      annot.set(PDFName.of("F"), PDFNumber.of(value | ANNOTATION_PRINT));
+    }
+  }
+}

@@ -1,0 +1,438 @@
+import { createHash } from "node:crypto";
+import { z } from "zod";
+import { ASSET_MISSING, AssetKeySchema, assetObjectKey } from "./assets.js";
+import { PermanentRenderError } from "./errors.js";
+
+/**
+ * PDF finishing: what Kiln does to Chromium's PDF after the render — document metadata, stamps,
+ * attached files, password protection and PDF/A. Core holds the request schema, the checks that need
+ * more than one field, and the plan the worker hands to a `PdfFinisher` (adapters/pdf/). The plan is a
+ * pure function of the request, so the same request gives the same finished bytes (except encryption,
+ * whose salts and IVs must be random).
+ */
+export const PDF_FINISHING_LIMITS = {
+  stampsPerJob: 10,
+  attachmentsPerJob: 10,
+  /** Inline `content` of one attachment, decoded; larger files go in as assets (up to `assetBytes`). */
+  inlineAttachmentBytes: 512 * 1024,
+  stampTextChars: 200,
+  metadataChars: 1000,
+  keywords: 50,
+  passwordChars: 128,
+} as const;
+
+export const FINISHING_FAILURE_CODES = {
+  /** The PDF library could not apply an option (a damaged image, an unreadable stored file). */
+  failed: "pdf_finishing_failed",
+  /** A stored asset named as a stamp image is not a PNG or JPEG. */
+  assetNotImage: "asset_not_image",
+} as const;
+
+/** Faces of Kiln's font pack that stamps may use (the pack's files, see layers/chromium/font-pack.ts). */
+export const STAMP_FONTS = {
+  "Noto Sans": "NotoSans_400Regular.ttf",
+  "Noto Sans Bold": "NotoSans_700Bold.ttf",
+  "Noto Sans Italic": "NotoSans_400Regular_Italic.ttf",
+  "Noto Serif": "NotoSerif_400Regular.ttf",
+  "Noto Serif Bold": "NotoSerif_700Bold.ttf",
+} as const;
+export type StampFont = keyof typeof STAMP_FONTS;
+
+export const PDF_STANDARDS = ["PDF/A-2b", "PDF/A-3b"] as const;
+export type PdfStandard = (typeof PDF_STANDARDS)[number];
+
+const text = (max: number = PDF_FINISHING_LIMITS.metadataChars) => z.string().min(1).max(max);
+
+export const PdfMetadataSchema = z.strictObject({
+  title: text().optional().describe("Document title (Info /Title and XMP dc:title)."),
+  author: text().optional().describe("Author (Info /Author and XMP dc:creator)."),
+  subject: text().optional().describe("Subject (Info /Subject and XMP dc:description)."),
+  keywords: z
+    .array(text(200))
+    .max(PDF_FINISHING_LIMITS.keywords)
+    .optional()
+    .describe(`Keywords (Info /Keywords and XMP pdf:Keywords), at most ${PDF_FINISHING_LIMITS.keywords}.`),
+  creator: text().optional().describe("The application that made the source (Info /Creator)."),
+  producer: text().optional().describe('The application that made the PDF (Info /Producer; default "Kiln").'),
+  language: z
+    .string()
+    .regex(/^[A-Za-z]{2,8}(?:-[A-Za-z0-9]{1,8})*$/, 'must be a language tag such as "en" or "de-CH"')
+    .optional()
+    .describe('Document language, a BCP 47 tag such as "en-GB" (catalog /Lang).'),
+});
+export type PdfMetadata = z.output<typeof PdfMetadataSchema>;
+
+/** `1-3, 5, 8-` as in `pageRanges`; pages are counted in the finished document. */
+const PAGE_RANGES = /^\s*\d+\s*(?:-\s*\d*\s*)?(?:,\s*\d+\s*(?:-\s*\d*\s*)?)*$/;
+
+export const STAMP_POSITIONS = [
+  "center",
+  "top-left",
+  "top",
+  "top-right",
+  "left",
+  "right",
+  "bottom-left",
+  "bottom",
+  "bottom-right",
+] as const;
+
+export const StampSchema = z
+  .strictObject({
+    text: text(PDF_FINISHING_LIMITS.stampTextChars).optional().describe("Text to stamp."),
+    image: AssetKeySchema.optional().describe("Or: a PNG or JPEG in the tenant's assets to stamp."),
+    pages: z
+      .string()
+      .max(200)
+      .regex(PAGE_RANGES, 'must look like "1-3, 5, 8-"')
+      .optional()
+      .describe('Pages to stamp, e.g. "1-3, 5, 8-" (default every page).'),
+    layer: z.enum(["over", "under"]).default("over").describe("Over the content, or under it."),
+    position: z.enum(STAMP_POSITIONS).default("center").describe("Where on the page."),
+    opacity: z.number().min(0).max(1).default(0.25).describe("0 (invisible) to 1 (opaque)."),
+    rotation: z.number().min(-360).max(360).default(0).describe("Degrees counter-clockwise."),
+    font: z
+      .enum(Object.keys(STAMP_FONTS) as [StampFont, ...StampFont[]])
+      .default("Noto Sans Bold")
+      .describe("A face of Kiln's font pack, embedded (subset) in the PDF."),
+    fontSize: z.number().min(4).max(400).default(72).describe("In points."),
+    color: z
+      .string()
+      .regex(/^#[0-9A-Fa-f]{6}$/, 'must be a colour such as "#C00000"')
+      .default("#C00000")
+      .describe("Text colour, #RRGGBB."),
+    width: z.number().min(1).max(10_000).optional().describe("Image width in points (default its own)."),
+    margin: z.number().min(0).max(1000).default(36).describe("Distance from the page edge in points."),
+  })
+  .refine((s) => (s.text === undefined) !== (s.image === undefined), {
+    message: "give exactly one of text and image",
+  });
+export type Stamp = z.output<typeof StampSchema>;
+
+/** PDF/A-3's associated-file relationships (ISO 19005-3, /AFRelationship). */
+export const ATTACHMENT_RELATIONSHIPS = [
+  "Data",
+  "Source",
+  "Alternative",
+  "Supplement",
+  "Unspecified",
+] as const;
+
+export const AttachmentSchema = z
+  .strictObject({
+    name: z
+      .string()
+      .min(1)
+      .max(255)
+      .regex(/^[^/\\\0]+$/, "must be a file name without / or \\")
+      .describe("File name shown to readers, e.g. `factur-x.xml`."),
+    asset: AssetKeySchema.optional().describe("A file in the tenant's assets."),
+    content: z.string().optional().describe("Or: the file's content inline (see `encoding`)."),
+    encoding: z.enum(["utf8", "base64"]).default("utf8").describe("How `content` is written."),
+    mimeType: z
+      .string()
+      .regex(/^[A-Za-z0-9][\w.+-]*\/[A-Za-z0-9][\w.+-]*$/, 'must be a MIME type such as "text/csv"')
+      .describe("The file's MIME type, e.g. `text/xml`."),
+    description: text(500).optional().describe("What the file is."),
+    relationship: z
+      .enum(ATTACHMENT_RELATIONSHIPS)
+      .default("Unspecified")
+      .describe("PDF/A-3 relationship to the document (/AFRelationship)."),
+  })
+  .superRefine((a, ctx) => {
+    if ((a.asset === undefined) === (a.content === undefined)) {
+      ctx.addIssue({ code: "custom", message: "give exactly one of asset and content" });
+      return;
+    }
+    if (a.content === undefined) return;
+    if (a.encoding === "base64" && !/^[A-Za-z0-9+/]*={0,2}$/.test(a.content)) {
+      ctx.addIssue({ code: "custom", path: ["content"], message: "is not base64" });
+      return;
+    }
+    const bytes = Buffer.byteLength(a.content, a.encoding);
+    if (bytes > PDF_FINISHING_LIMITS.inlineAttachmentBytes) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["content"],
+        message: `is ${bytes} bytes; at most ${PDF_FINISHING_LIMITS.inlineAttachmentBytes} bytes inline: upload larger files as assets`,
+      });
+    }
+  });
+export type Attachment = z.output<typeof AttachmentSchema>;
+
+const PasswordSchema = z.string().min(1).max(PDF_FINISHING_LIMITS.passwordChars);
+
+export const ProtectionSchema = z
+  .strictObject({
+    userPassword: PasswordSchema.optional().describe("Needed to open the PDF."),
+    ownerPassword: PasswordSchema.optional().describe(
+      "Lifts the permissions; default: a random one nobody is told, so the permissions hold.",
+    ),
+    permissions: z
+      .strictObject({
+        print: z.boolean().default(true),
+        copy: z.boolean().default(false),
+        modify: z.boolean().default(false),
+        annotate: z.boolean().default(false),
+      })
+      .default({ print: true, copy: false, modify: false, annotate: false })
+      .describe("What a reader who opened it with the user password may do."),
+  })
+  .refine((p) => p.userPassword !== undefined || p.ownerPassword !== undefined, {
+    message: "give a userPassword, an ownerPassword or both",
+  })
+  .describe(
+    "AES-256 encryption. Passwords are never logged or returned, and are redacted when the job ends.",
+  );
+export type Protection = z.output<typeof ProtectionSchema>;
+
+/** The finishing fields of `output.pdf`. */
+export const PDF_FINISHING_FIELDS = {
+  metadata: PdfMetadataSchema.optional().describe("Document metadata, in the Info dictionary and in XMP."),
+  stamps: z
+    .array(StampSchema)
+    .max(PDF_FINISHING_LIMITS.stampsPerJob)
+    .optional()
+    .describe(`Text or image stamps, drawn in order (at most ${PDF_FINISHING_LIMITS.stampsPerJob}).`),
+  attachments: z
+    .array(AttachmentSchema)
+    .max(PDF_FINISHING_LIMITS.attachmentsPerJob)
+    .optional()
+    .describe(`Files embedded in the PDF (at most ${PDF_FINISHING_LIMITS.attachmentsPerJob}).`),
+  protection: ProtectionSchema.optional(),
+  standard: z
+    .enum(PDF_STANDARDS)
+    .optional()
+    .describe("Archival PDF/A: XMP identification, an sRGB output intent; no encryption."),
+};
+
+type FinishingFields = {
+  readonly metadata?: PdfMetadata | undefined;
+  readonly stamps?: readonly Stamp[] | undefined;
+  readonly attachments?: readonly Attachment[] | undefined;
+  readonly protection?: Protection | undefined;
+  readonly standard?: PdfStandard | undefined;
+};
+
+/** Combinations that cannot be honoured together: each issue names both fields. */
+export function refinePdfFinishing(pdf: FinishingFields, ctx: z.RefinementCtx): void {
+  const both = (a: string, b: string, message: string) => {
+    ctx.addIssue({ code: "custom", path: [a], message: `${message} (with ${b})` });
+    ctx.addIssue({ code: "custom", path: [b], message: `${message} (with ${a})` });
+  };
+  if (pdf.standard !== undefined && pdf.protection !== undefined) {
+    both("standard", "protection", `${pdf.standard} forbids encryption: drop standard or protection`);
+  }
+  if (pdf.standard === "PDF/A-2b" && (pdf.attachments?.length ?? 0) > 0) {
+    both(
+      "standard",
+      "attachments",
+      'PDF/A-2b may embed only PDF/A files: use "PDF/A-3b" to attach other files',
+    );
+  }
+}
+
+/** Whether `output.pdf` asks for any finishing at all. */
+export function wantsFinishing(pdf: FinishingFields | undefined): pdf is FinishingFields {
+  return (
+    pdf !== undefined &&
+    (pdf.metadata !== undefined ||
+      (pdf.stamps?.length ?? 0) > 0 ||
+      (pdf.attachments?.length ?? 0) > 0 ||
+      pdf.protection !== undefined ||
+      pdf.standard !== undefined)
+  );
+}
+
+/** What the finisher does, with everything it needs resolved: assets read, ids and dates fixed. */
+export interface FinishingPlan {
+  readonly metadata: PdfMetadata & { readonly producer: string };
+  /** CreationDate and ModDate: the job's clock, else a fixed instant, so equal input gives equal bytes. */
+  readonly date: Date;
+  /** The trailer /ID, from the input: the same job gives the same id. */
+  readonly documentId: Uint8Array;
+  readonly stamps: readonly PlannedStamp[];
+  readonly attachments: readonly PlannedAttachment[];
+  readonly protection?: Protection;
+  readonly standard?: PdfStandard;
+}
+
+export type PlannedStamp = Omit<Stamp, "image" | "pages"> & {
+  /** 1-based inclusive ranges; `to` undefined runs to the last page. */
+  readonly pages?: readonly { readonly from: number; readonly to?: number }[];
+  readonly image?: { readonly bytes: Uint8Array; readonly type: "png" | "jpeg" };
+};
+
+export interface PlannedAttachment {
+  readonly name: string;
+  readonly bytes: Uint8Array;
+  readonly mimeType: string;
+  readonly description?: string;
+  readonly relationship: (typeof ATTACHMENT_RELATIONSHIPS)[number];
+}
+
+/** Applies a plan to a PDF. */
+export interface PdfFinisher {
+  finish(pdf: Uint8Array, plan: FinishingPlan): Promise<Uint8Array>;
+}
+
+/** Reads the bytes of a tenant's asset; undefined when there is none. */
+export interface AssetReader {
+  read(objectKey: string): Promise<Uint8Array | undefined>;
+}
+
+export interface FinishingDeps {
+  /** Finishes PDFs; a job that asks for finishing fails without it. */
+  readonly finisher?: PdfFinisher;
+  /** Reads the assets that stamps and attachments name. */
+  readonly assetReader?: AssetReader;
+}
+
+/** The rendered document as the job asked for it: finished when its `output.pdf` asks for finishing. */
+export async function finishRendered(
+  deps: FinishingDeps,
+  tenant: string,
+  request: {
+    readonly output: { readonly format: string; readonly pdf?: FinishingFields | undefined };
+    readonly clock?: string | undefined;
+  },
+  rendered: Uint8Array,
+): Promise<Uint8Array> {
+  const pdf = request.output.format === "pdf" ? request.output.pdf : undefined;
+  if (!wantsFinishing(pdf)) return rendered;
+  if (!deps.finisher) {
+    throw new PermanentRenderError(
+      FINISHING_FAILURE_CODES.failed,
+      "PDF finishing is not configured for this worker.",
+    );
+  }
+  const plan = await planFinishing(deps.assetReader, tenant, pdf, rendered, request.clock);
+  return deps.finisher.finish(rendered, plan);
+}
+
+/** Stands in for CreationDate/ModDate without a clock: the instant Chromium's own dates are fixed to. */
+export const FIXED_PDF_DATE = new Date("2000-01-01T00:00:00Z");
+
+/** `"1-3, 5, 8-"` → ranges. */
+export function parsePageRanges(ranges: string): { from: number; to?: number }[] {
+  return ranges.split(",").map((part) => {
+    const [from = "", to] = part.split("-").map((s) => s.trim());
+    if (to === undefined) return { from: Number(from), to: Number(from) };
+    return to === "" ? { from: Number(from) } : { from: Number(from), to: Number(to) };
+  });
+}
+
+/** Whether 1-based `page` is in `ranges` (no ranges: every page). */
+export function inPageRanges(page: number, ranges: PlannedStamp["pages"]): boolean {
+  return ranges === undefined || ranges.some((r) => page >= r.from && (r.to === undefined || page <= r.to));
+}
+
+/**
+ * Resolves `output.pdf`'s finishing into a plan: reads the assets it names (a missing one fails the job
+ * naming it), decodes inline attachments and derives the document id from the PDF and the options.
+ */
+export async function planFinishing(
+  assets: AssetReader | undefined,
+  tenant: string,
+  pdf: FinishingFields,
+  rendered: Uint8Array,
+  clock: string | undefined,
+): Promise<FinishingPlan> {
+  const read = async (key: string, field: string): Promise<Uint8Array> => {
+    const bytes = assets ? await assets.read(assetObjectKey(tenant, key)) : undefined;
+    if (bytes === undefined) {
+      throw new PermanentRenderError(
+        ASSET_MISSING,
+        `Asset ${key} named by output.pdf.${field} does not exist: upload it with PUT /v1/assets/{key} before rendering.`,
+      );
+    }
+    return bytes;
+  };
+  const stamps = await Promise.all(
+    (pdf.stamps ?? []).map(async ({ image, pages, ...stamp }, i): Promise<PlannedStamp> => {
+      const planned = { ...stamp, ...(pages !== undefined ? { pages: parsePageRanges(pages) } : {}) };
+      if (image === undefined) return planned;
+      const bytes = await read(image, `stamps.${i}.image`);
+      const type = imageType(bytes);
+      if (!type) {
+        throw new PermanentRenderError(
+          FINISHING_FAILURE_CODES.assetNotImage,
+          `Asset ${image} named by output.pdf.stamps.${i}.image is not a PNG or JPEG.`,
+        );
+      }
+      return { ...planned, image: { bytes, type } };
+    }),
+  );
+  const attachments = await Promise.all(
+    (pdf.attachments ?? []).map(
+      async (a, i): Promise<PlannedAttachment> => ({
+        name: a.name,
+        bytes:
+          a.asset !== undefined
+            ? await read(a.asset, `attachments.${i}.asset`)
+            : new Uint8Array(Buffer.from(a.content ?? "", a.encoding)),
+        mimeType: a.mimeType,
+        ...(a.description !== undefined ? { description: a.description } : {}),
+        relationship: a.relationship,
+      }),
+    ),
+  );
+  const { protection, ...deterministic } = pdf;
+  const documentId = createHash("sha256")
+    .update(rendered)
+    .update(JSON.stringify(deterministic))
+    .update(attachments.map((a) => createHash("sha256").update(a.bytes).digest("hex")).join())
+    .digest()
+    .subarray(0, 16);
+  return {
+    metadata: { producer: "Kiln", ...pdf.metadata },
+    date: clock ? new Date(clock) : FIXED_PDF_DATE,
+    documentId: new Uint8Array(documentId),
+    stamps,
+    attachments,
+    ...(protection ? { protection } : {}),
+    ...(pdf.standard ? { standard: pdf.standard } : {}),
+  };
+}
+
+function imageType(bytes: Uint8Array): "png" | "jpeg" | undefined {
+  if (bytes[0] === 0x89 && bytes[1] === 0x50 && bytes[2] === 0x4e && bytes[3] === 0x47) return "png";
+  if (bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff) return "jpeg";
+  return undefined;
+}
+
+/** The request with every password replaced: what stays stored once the job has ended. */
+export const REDACTED_PASSWORD = "[redacted]";
+
+export function redactPasswords<R extends { readonly output: { readonly pdf?: object | undefined } }>(
+  request: R,
+): R {
+  const pdf = request.output.pdf as FinishingFields | undefined;
+  const protection = pdf?.protection;
+  if (!protection) return request;
+  return {
+    ...request,
+    output: {
+      ...request.output,
+      pdf: {
+        ...pdf,
+        protection: {
+          ...protection,
+          ...(protection.userPassword !== undefined ? { userPassword: REDACTED_PASSWORD } : {}),
+          ...(protection.ownerPassword !== undefined ? { ownerPassword: REDACTED_PASSWORD } : {}),
+        },
+      },
+    },
+  };
+}
+
+/** Whether a stored request still holds a password in plain text. */
+export function holdsPasswords(request: { readonly output: { readonly pdf?: object | undefined } }): boolean {
+  const protection = (request.output.pdf as FinishingFields | undefined)?.protection;
+  return (
+    protection !== undefined &&
+    [protection.userPassword, protection.ownerPassword].some(
+      (p) => p !== undefined && p !== REDACTED_PASSWORD,
+    )
+  );
+}

@@ -2,7 +2,7 @@ import { createHash, randomUUID } from "node:crypto";
 import { OUTPUTS } from "./constants.js";
 import { isPermanent, KilnError, PermanentRenderError } from "./errors.js";
 import { isTerminal, type Job, type JobFailure, leaseIsLive } from "./job.js";
-import { type FinishingDeps, finishRendered } from "./pdf-finishing.js";
+import { type FinishingDeps, finishRendered, holdsPasswords, redactPasswords } from "./pdf-finishing.js";
 import type {
   Clock,
   JobStore,
@@ -126,6 +126,13 @@ export async function renderJob(
   }
   if (start.kind === "terminal") {
     await ensureWebhookQueued(deps, start.job);
+    // An attempt that ended the job but could not redact its passwords left the message for this.
+    if (!(await forgetPasswords(deps, start.job))) {
+      return retry(
+        new Error(`job ${message.jobId} ended but its passwords could not be redacted`),
+        backoff(),
+      );
+    }
     return { outcome: "done", status: "skipped" };
   }
   if (start.kind === "leased") {
@@ -138,8 +145,10 @@ export async function renderJob(
 
   const job = start.job;
   const lease = keepLease(deps, job, owner, job.lease?.expiresAtMs ?? 0);
+  let loaded: RenderRequest | undefined;
   try {
     const { request, documentDeps } = await loadRequest(deps, job);
+    loaded = request;
     // Template version, assets signed now, hydration: the HTML and options Chromium gets.
     const document = await prepareDocument(documentDeps, job.tenant, request);
     const rendered = await deps.renderer.render(document.html, document.output, document.page);
@@ -168,6 +177,9 @@ export async function renderJob(
     if (!(await notify(deps, written.job))) {
       return retry(new Error(`job ${job.id} succeeded but its webhook could not be queued`), backoff());
     }
+    if (!(await forgetPasswords(deps, job, request))) {
+      return retry(new Error(`job ${job.id} succeeded but its passwords could not be redacted`), backoff());
+    }
     return { outcome: "done", status: "succeeded", format: request.output.format, bytes: body.byteLength };
   } catch (err) {
     const error = err instanceof Error ? err : new Error(String(err));
@@ -184,6 +196,9 @@ export async function renderJob(
       }
       if (!(await notify(deps, written.job))) {
         return retry(new Error(`job ${job.id} failed but its webhook could not be queued`), backoff());
+      }
+      if (!(await forgetPasswords(deps, job, loaded))) {
+        return retry(new Error(`job ${job.id} failed but its passwords could not be redacted`), backoff());
       }
       return { outcome: "done", status: "failed", code: error.code };
     }
@@ -203,7 +218,10 @@ export async function renderJob(
     const written = await store(() =>
       jobs.markFailed(job.tenant, job.id, failure, clock.now(), { owner }, job.callbackUrl !== undefined),
     ).catch(() => undefined);
-    if (written && failedByUs(written, failure)) await notify(deps, written.job);
+    if (written && failedByUs(written, failure)) {
+      await notify(deps, written.job);
+      await forgetPasswords(deps, job, loaded);
+    }
     // The next delivery, if any, finds the job failed and dead-letters the message.
     return retry(error, backoff());
   } finally {
@@ -358,16 +376,12 @@ async function loadRequest(
   const readTogether = deps.settings && !key ? deps.jobs.getRequestAndSettings?.bind(deps.jobs) : undefined;
   let documentDeps: DocumentDeps = deps;
   let request: RenderRequest | undefined;
-  if (key) {
-    request = await store(() => deps.payloads.get(key)).then((text) =>
-      text === undefined ? undefined : (JSON.parse(text) as RenderRequest),
-    );
-  } else if (readTogether) {
+  if (readTogether) {
     const read = await store(() => readTogether(job.tenant, job.id));
     request = read.request;
     documentDeps = { ...deps, settings: settingsAsRead(read.settings) };
   } else {
-    request = await store(() => deps.jobs.getRequest(job.tenant, job.id));
+    request = await readStoredRequest(deps, job);
   }
   if (request === undefined) {
     throw new PermanentRenderError(
@@ -378,6 +392,45 @@ async function loadRequest(
     );
   }
   return { request, documentDeps };
+}
+
+/** The job's request from where it is kept: the payload store for large ones, else the job store. */
+function readStoredRequest(deps: RenderJobDeps, job: Job): Promise<RenderRequest | undefined> {
+  const key = job.payloadKey;
+  return withStoreRetry(
+    () =>
+      key
+        ? deps.payloads
+            .get(key)
+            .then((text) => (text === undefined ? undefined : (JSON.parse(text) as RenderRequest)))
+        : deps.jobs.getRequest(job.tenant, job.id),
+    deps.storeRetry,
+    deps.random,
+  );
+}
+
+/**
+ * Once the job has ended its PDF passwords are of no more use: the stored request keeps them redacted.
+ * False when that could not be written (the message is then left for a delivery that tries again).
+ */
+async function forgetPasswords(deps: RenderJobDeps, job: Job, known?: RenderRequest): Promise<boolean> {
+  try {
+    const request = known ?? (await readStoredRequest(deps, job));
+    if (!request || !holdsPasswords(request)) return true;
+    const redacted = redactPasswords(request);
+    const key = job.payloadKey;
+    await withStoreRetry(
+      () =>
+        key
+          ? deps.payloads.put(key, JSON.stringify(redacted))
+          : deps.jobs.redactRequest(job.tenant, job.id, redacted),
+      deps.storeRetry,
+      deps.random,
+    );
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** The tenant's settings as read with the request, so that preparing the document does not read them again. */

@@ -136,16 +136,25 @@ describe("PdfLibFinisher", () => {
 
   it("encrypts with AES-256 (V 5, R 6): the user password opens it, with the permissions asked for", async () => {
     const bytes = await finish({
-      metadata: { title: "Locked" },
+      metadata: { title: "Locked", language: "en-GB" },
+      attachments: [{ name: "data.csv", content: "a", mimeType: "text/csv" }],
       protection: { userPassword: "specimen", permissions: { print: true, copy: false } },
     });
     await expect(withPdf(bytes, async () => undefined)).rejects.toMatchObject({ name: "PasswordException" });
-    const { pages, permissions } = await withPdf(
+    const { pages, permissions, info, attachments } = await withPdf(
       bytes,
-      async (doc) => ({ pages: doc.numPages, permissions: (await doc.getPermissions()) ?? [] }),
+      async (doc) => ({
+        pages: doc.numPages,
+        permissions: (await doc.getPermissions()) ?? [],
+        info: (await doc.getMetadata()).info,
+        attachments: [...((await doc.getAttachments())?.keys() ?? [])],
+      }),
       "specimen",
     );
     expect(pages).toBe(3);
+    // Strings outside streams (Info, /Lang, file names) are encrypted too, so they read back whole.
+    expect(info).toMatchObject({ Title: "Locked", Language: "en-GB" });
+    expect(attachments).toEqual(["data.csv"]);
     // PDF.js lists the granted flags: print (4) and accessibility extraction (512), not copy (16).
     expect(permissions).toContain(4);
     expect(permissions).not.toContain(16);

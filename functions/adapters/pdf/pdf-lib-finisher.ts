@@ -13,7 +13,11 @@ import {
   type PDFImage,
   PDFName,
   PDFNumber,
+  type PDFObject,
   type PDFPage,
+  PDFRef,
+  PDFStream,
+  PDFString,
   rgb,
 } from "@cantoo/pdf-lib";
 import { PermanentRenderError } from "../../core/errors.js";
@@ -100,6 +104,11 @@ export class PdfLibFinisher implements PdfFinisher {
           documentAssembly: permissions.modify,
         },
       });
+      // Attachments and fonts are written into the document on flush: their strings need encrypting too.
+      await doc.flush();
+      encryptStrings(doc);
+      // Every object plain in the file, its strings encrypted above (none inside object streams).
+      return doc.save({ useObjectStreams: false });
     }
     return doc.save();
   }
@@ -259,6 +268,40 @@ function moveLastContentStreamFirst(page: PDFPage): void {
   const last = contents.get(contents.size() - 1);
   contents.remove(contents.size() - 1);
   contents.insert(0, last);
+}
+
+/**
+ * pdf-lib's writer encrypts stream contents only; strings outside streams (link URIs, /Lang, the Info
+ * dictionary) must be encrypted too (ISO 32000-1, 7.6.2), or readers decrypt them into garbage. The
+ * encryption dictionary itself stays plain.
+ */
+function encryptStrings(doc: PDFDocument): void {
+  const security = doc.context.security;
+  if (!security) return;
+  const encryptDictionary = doc.context.trailerInfo.Encrypt;
+  for (const [ref, object] of doc.context.enumerateIndirectObjects()) {
+    if (encryptDictionary instanceof PDFRef && ref.objectNumber === encryptDictionary.objectNumber) continue;
+    const encrypt = security.getEncryptFn(ref.objectNumber, ref.generationNumber);
+    encryptStringsIn(object instanceof PDFStream ? object.dict : object, encrypt);
+  }
+}
+
+function encryptStringsIn(object: PDFObject, encrypt: (bytes: Uint8Array) => Uint8Array): void {
+  const encrypted = (value: PDFObject): PDFObject | undefined =>
+    value instanceof PDFString || value instanceof PDFHexString
+      ? PDFHexString.fromBytes(encrypt(value.asBytes()))
+      : (encryptStringsIn(value, encrypt), undefined);
+  if (object instanceof PDFDict) {
+    for (const [key, value] of object.entries()) {
+      const replaced = encrypted(value);
+      if (replaced) object.set(key, replaced);
+    }
+  } else if (object instanceof PDFArray) {
+    for (let i = 0; i < object.size(); i++) {
+      const replaced = encrypted(object.get(i));
+      if (replaced) object.set(i, replaced);
+    }
+  }
 }
 
 function markAnnotationsPrintable(doc: PDFDocument): void {

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { PDF_FINISHING_FIELDS, refinePdfFinishing } from "./pdf-finishing.js";
+import { PDF_FINISHING_FIELDS, pdfPartsFields, refinePdfFinishing } from "./pdf-finishing.js";
 
 /**
  * What a render produces and how the page is readied for capture: the `output` object of a render
@@ -84,52 +84,55 @@ const HeaderFooterSchema = z
 /** `1-3, 5, 8-` as Chromium's print dialog accepts them. */
 const PAGE_RANGES = /^\s*\d+\s*(?:-\s*\d*\s*)?(?:,\s*\d+\s*(?:-\s*\d*\s*)?)*$/;
 
-export const PdfOptionsSchema = z
-  .strictObject({
-    /** Paper size; when absent, the template's CSS `@page { size }` applies, else A4. */
-    pageSize: PageSizeSchema.optional().describe(
-      `Paper: ${Object.keys(PAPER_SIZES).join(", ")} (any case) or {width, height}; default: the CSS @page size, else A4.`,
+/** Paper, margins, header and footer: of the job's document, and of each template part. */
+const PdfPageOptionsSchema = z.strictObject({
+  /** Paper size; when absent, the template's CSS `@page { size }` applies, else A4. */
+  pageSize: PageSizeSchema.optional().describe(
+    `Paper: ${Object.keys(PAPER_SIZES).join(", ")} (any case) or {width, height}; default: the CSS @page size, else A4.`,
+  ),
+  landscape: z.boolean().default(false).describe("Rotate the paper."),
+  /** Page margins; the template's CSS `@page { margin }` wins where it sets one. */
+  margin: z
+    .strictObject({
+      top: LengthSchema.optional(),
+      right: LengthSchema.optional(),
+      bottom: LengthSchema.optional(),
+      left: LengthSchema.optional(),
+    })
+    .optional(),
+  /**
+   * HTML drawn in the top and bottom margins of every page, hydrated with the job's data like the
+   * template. Elements with class `pageNumber`, `totalPages`, `title` get those values; those with
+   * class `date` get the job's `clock` when it has one (as `1/2/26, 12:05 AM`, UTC), else the time of
+   * printing. Styles must be inline (the page's CSS does not apply) and images must be data: URLs.
+   */
+  headerTemplate: HeaderFooterSchema.optional().describe(
+    "HTML drawn in the top margin of every page, hydrated with the job's data; inline styles only. Classes `pageNumber`, `totalPages` and `title` get those values; `date` gets the job's clock when it has one (as `1/2/26, 12:05 AM`, UTC), else the time of printing.",
+  ),
+  footerTemplate: HeaderFooterSchema.optional().describe(
+    "HTML drawn in the bottom margin of every page, like headerTemplate: `pageNumber`, `totalPages`, `title` and `date` classes get those values, `date` from the job's clock when it has one.",
+  ),
+  pageRanges: z
+    .string()
+    .max(200)
+    .regex(PAGE_RANGES, 'must look like "1-3, 5, 8-"')
+    .optional()
+    .describe('Pages to keep, e.g. "1-3, 5, 8-".'),
+  printBackground: z.boolean().default(true).describe("Print background colours and images."),
+  /** Whether CSS `@page { size }` beats `pageSize`. Defaults to true without a pageSize, false with one. */
+  preferCssPageSize: z
+    .boolean()
+    .optional()
+    .describe(
+      "Whether CSS `@page { size }` beats pageSize; default true without a pageSize, false with one.",
     ),
-    landscape: z.boolean().default(false).describe("Rotate the paper."),
-    /** Page margins; the template's CSS `@page { margin }` wins where it sets one. */
-    margin: z
-      .strictObject({
-        top: LengthSchema.optional(),
-        right: LengthSchema.optional(),
-        bottom: LengthSchema.optional(),
-        left: LengthSchema.optional(),
-      })
-      .optional(),
-    /**
-     * HTML drawn in the top and bottom margins of every page, hydrated with the job's data like the
-     * template. Elements with class `pageNumber`, `totalPages`, `title` get those values; those with
-     * class `date` get the job's `clock` when it has one (as `1/2/26, 12:05 AM`, UTC), else the time of
-     * printing. Styles must be inline (the page's CSS does not apply) and images must be data: URLs.
-     */
-    headerTemplate: HeaderFooterSchema.optional().describe(
-      "HTML drawn in the top margin of every page, hydrated with the job's data; inline styles only. Classes `pageNumber`, `totalPages` and `title` get those values; `date` gets the job's clock when it has one (as `1/2/26, 12:05 AM`, UTC), else the time of printing.",
-    ),
-    footerTemplate: HeaderFooterSchema.optional().describe(
-      "HTML drawn in the bottom margin of every page, like headerTemplate: `pageNumber`, `totalPages`, `title` and `date` classes get those values, `date` from the job's clock when it has one.",
-    ),
-    pageRanges: z
-      .string()
-      .max(200)
-      .regex(PAGE_RANGES, 'must look like "1-3, 5, 8-"')
-      .optional()
-      .describe('Pages to keep, e.g. "1-3, 5, 8-".'),
-    printBackground: z.boolean().default(true).describe("Print background colours and images."),
-    /** Whether CSS `@page { size }` beats `pageSize`. Defaults to true without a pageSize, false with one. */
-    preferCssPageSize: z
-      .boolean()
-      .optional()
-      .describe(
-        "Whether CSS `@page { size }` beats pageSize; default true without a pageSize, false with one.",
-      ),
-    /** Finishing after the render: metadata, stamps, attachments, protection, PDF/A (pdf-finishing.ts). */
-    ...PDF_FINISHING_FIELDS,
-  })
-  .superRefine(refinePdfFinishing);
+});
+
+/** The page options and the finishing after the render: parts, metadata, stamps, … (pdf-finishing.ts). */
+export const PdfOptionsSchema = PdfPageOptionsSchema.extend({
+  ...pdfPartsFields(PdfPageOptionsSchema),
+  ...PDF_FINISHING_FIELDS,
+}).superRefine(refinePdfFinishing);
 export type PdfOptions = z.output<typeof PdfOptionsSchema>;
 
 const ClipSchema = z.strictObject({

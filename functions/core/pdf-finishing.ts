@@ -1,7 +1,8 @@
 import { createHash } from "node:crypto";
 import { z } from "zod";
-import { ASSET_MISSING, AssetKeySchema, assetObjectKey } from "./assets.js";
+import { ASSET_MISSING, AssetKeySchema, AssetRefsSchema, assetObjectKey } from "./assets.js";
 import { PermanentRenderError } from "./errors.js";
+import { TemplateRefSchema } from "./templates.js";
 
 /**
  * PDF finishing: what Kiln does to Chromium's PDF after the render — document metadata, stamps,
@@ -19,6 +20,8 @@ export const PDF_FINISHING_LIMITS = {
   metadataChars: 1000,
   keywords: 50,
   passwordChars: 128,
+  /** Parts after the job's own document. */
+  partsPerJob: 20,
 } as const;
 
 export const FINISHING_FAILURE_CODES = {
@@ -26,6 +29,8 @@ export const FINISHING_FAILURE_CODES = {
   failed: "pdf_finishing_failed",
   /** A stored asset named as a stamp image is not a PNG or JPEG. */
   assetNotImage: "asset_not_image",
+  /** A stored asset named as a part is not a PDF (or one that cannot be read without a password). */
+  assetNotPdf: "asset_not_pdf",
 } as const;
 
 /** Faces of Kiln's font pack that stamps may use (the pack's files, see layers/chromium/font-pack.ts). */
@@ -186,6 +191,48 @@ export const ProtectionSchema = z
   );
 export type Protection = z.output<typeof ProtectionSchema>;
 
+/**
+ * The parts of `output.pdf.parts`: each a template with its data, assets and page options (the page
+ * fields of `output.pdf`, given by output-options.ts), or a stored PDF; appended in order after the
+ * job's own document, each with an outline entry.
+ */
+export function pdfPartsFields<P extends z.ZodType>(pageOptions: P) {
+  const PartSchema = z
+    .strictObject({
+      bookmark: text(200).describe("The part's entry in the PDF outline."),
+      template: TemplateRefSchema.optional().describe(
+        "A template rendered for this part (inline or stored).",
+      ),
+      data: z.record(z.string(), z.unknown()).optional().describe("Values for the part's template."),
+      assets: AssetRefsSchema.optional().describe("Asset name → key, for the part's template."),
+      pdf: pageOptions.optional().describe("The part's own paper, orientation and margins."),
+      asset: AssetKeySchema.optional().describe("Or: a stored PDF in the tenant's assets."),
+    })
+    .superRefine((part, ctx) => {
+      if ((part.template === undefined) === (part.asset === undefined)) {
+        ctx.addIssue({ code: "custom", message: "give exactly one of template and asset" });
+      }
+      if (part.asset !== undefined) {
+        for (const field of ["data", "assets", "pdf"] as const) {
+          if (part[field] !== undefined)
+            ctx.addIssue({ code: "custom", path: [field], message: "applies to a template part only" });
+        }
+      }
+    });
+  return {
+    parts: z
+      .array(PartSchema)
+      .max(PDF_FINISHING_LIMITS.partsPerJob)
+      .optional()
+      .describe(
+        `Parts appended after the job's document, each a template or a stored PDF with an outline entry (at most ${PDF_FINISHING_LIMITS.partsPerJob}).`,
+      ),
+    bookmark: text(200)
+      .optional()
+      .describe("The job's own document's entry in the outline when there are parts (default: its title)."),
+  };
+}
+
 /** The finishing fields of `output.pdf`. */
 export const PDF_FINISHING_FIELDS = {
   metadata: PdfMetadataSchema.optional().describe("Document metadata, in the Info dictionary and in XMP."),
@@ -207,6 +254,8 @@ export const PDF_FINISHING_FIELDS = {
 };
 
 type FinishingFields = {
+  readonly parts?: readonly { readonly bookmark: string; readonly asset?: string | undefined }[] | undefined;
+  readonly bookmark?: string | undefined;
   readonly metadata?: PdfMetadata | undefined;
   readonly stamps?: readonly Stamp[] | undefined;
   readonly attachments?: readonly Attachment[] | undefined;
@@ -236,7 +285,8 @@ export function refinePdfFinishing(pdf: FinishingFields, ctx: z.RefinementCtx): 
 export function wantsFinishing(pdf: FinishingFields | undefined): pdf is FinishingFields {
   return (
     pdf !== undefined &&
-    (pdf.metadata !== undefined ||
+    ((pdf.parts?.length ?? 0) > 0 ||
+      pdf.metadata !== undefined ||
       (pdf.stamps?.length ?? 0) > 0 ||
       (pdf.attachments?.length ?? 0) > 0 ||
       pdf.protection !== undefined ||
@@ -246,6 +296,10 @@ export function wantsFinishing(pdf: FinishingFields | undefined): pdf is Finishi
 
 /** What the finisher does, with everything it needs resolved: assets read, ids and dates fixed. */
 export interface FinishingPlan {
+  /** Appended after the rendered document, each with an outline entry; empty: no outline. */
+  readonly parts: readonly PlannedPart[];
+  /** The rendered document's own outline entry, when there are parts. */
+  readonly bookmark: string;
   readonly metadata: PdfMetadata & { readonly producer: string };
   /** CreationDate and ModDate: the job's clock, else a fixed instant, so equal input gives equal bytes. */
   readonly date: Date;
@@ -262,6 +316,11 @@ export type PlannedStamp = Omit<Stamp, "image" | "pages"> & {
   readonly pages?: readonly { readonly from: number; readonly to?: number }[];
   readonly image?: { readonly bytes: Uint8Array; readonly type: "png" | "jpeg" };
 };
+
+export interface PlannedPart {
+  readonly bookmark: string;
+  readonly pdf: Uint8Array;
+}
 
 export interface PlannedAttachment {
   readonly name: string;
@@ -297,6 +356,8 @@ export async function finishRendered(
     readonly clock?: string | undefined;
   },
   rendered: Uint8Array,
+  /** The template parts, rendered, by their index in `output.pdf.parts`. */
+  renderedParts: ReadonlyMap<number, Uint8Array> = new Map(),
 ): Promise<Uint8Array> {
   const pdf = request.output.format === "pdf" ? request.output.pdf : undefined;
   if (!wantsFinishing(pdf)) return rendered;
@@ -306,7 +367,7 @@ export async function finishRendered(
       "PDF finishing is not configured for this worker.",
     );
   }
-  const plan = await planFinishing(deps.assetReader, tenant, pdf, rendered, request.clock);
+  const plan = await planFinishing(deps.assetReader, tenant, pdf, rendered, request.clock, renderedParts);
   return deps.finisher.finish(rendered, plan);
 }
 
@@ -337,6 +398,7 @@ export async function planFinishing(
   pdf: FinishingFields,
   rendered: Uint8Array,
   clock: string | undefined,
+  renderedParts: ReadonlyMap<number, Uint8Array> = new Map(),
 ): Promise<FinishingPlan> {
   const read = async (key: string, field: string): Promise<Uint8Array> => {
     const bytes = assets ? await assets.read(assetObjectKey(tenant, key)) : undefined;
@@ -348,6 +410,20 @@ export async function planFinishing(
     }
     return bytes;
   };
+  const parts = await Promise.all(
+    (pdf.parts ?? []).map(async (part, i): Promise<PlannedPart> => {
+      const bytes =
+        part.asset !== undefined ? await read(part.asset, `parts.${i}.asset`) : renderedParts.get(i);
+      if (bytes === undefined) throw new Error(`Part ${i} of the job was not rendered.`);
+      if (Buffer.from(bytes.subarray(0, 5)).toString("latin1") !== "%PDF-") {
+        throw new PermanentRenderError(
+          FINISHING_FAILURE_CODES.assetNotPdf,
+          `Asset ${part.asset} named by output.pdf.parts.${i}.asset is not a PDF.`,
+        );
+      }
+      return { bookmark: part.bookmark, pdf: bytes };
+    }),
+  );
   const stamps = await Promise.all(
     (pdf.stamps ?? []).map(async ({ image, pages, ...stamp }, i): Promise<PlannedStamp> => {
       const planned = { ...stamp, ...(pages !== undefined ? { pages: parsePageRanges(pages) } : {}) };
@@ -381,10 +457,16 @@ export async function planFinishing(
   const documentId = createHash("sha256")
     .update(rendered)
     .update(JSON.stringify(deterministic))
-    .update(attachments.map((a) => createHash("sha256").update(a.bytes).digest("hex")).join())
+    .update(
+      [...parts.map((p) => p.pdf), ...attachments.map((a) => a.bytes)]
+        .map((bytes) => createHash("sha256").update(bytes).digest("hex"))
+        .join(),
+    )
     .digest()
     .subarray(0, 16);
   return {
+    parts,
+    bookmark: pdf.bookmark ?? pdf.metadata?.title ?? "Document",
     metadata: { producer: "Kiln", ...pdf.metadata },
     date: clock ? new Date(clock) : FIXED_PDF_DATE,
     documentId: new Uint8Array(documentId),

@@ -152,8 +152,9 @@ export async function renderJob(
     // Template version, assets signed now, hydration: the HTML and options Chromium gets.
     const document = await prepareDocument(documentDeps, job.tenant, request);
     const rendered = await deps.renderer.render(document.html, document.output, document.page);
-    // Metadata, stamps, attachments, PDF/A and encryption, after Chromium.
-    const body = await finishRendered(deps, job.tenant, request, rendered);
+    const parts = await renderParts(documentDeps, deps.renderer, job.tenant, request);
+    // Parts, metadata, stamps, attachments, PDF/A and encryption, after Chromium.
+    const body = await finishRendered(deps, job.tenant, request, rendered, parts);
     const sha256 = createHash("sha256").update(body).digest("hex");
     const contentType = CONTENT_TYPES[request.output.format];
     const key = outputKey(job.tenant, sha256, request.output.format);
@@ -392,6 +393,32 @@ async function loadRequest(
     );
   }
   return { request, documentDeps };
+}
+
+/**
+ * The template parts of `output.pdf.parts`, by index, each prepared and rendered like the job's own
+ * document (same data rules, clock and readiness) with its own page options.
+ */
+async function renderParts(
+  documentDeps: DocumentDeps,
+  renderer: Renderer,
+  tenant: string,
+  request: RenderRequest,
+): Promise<Map<number, Uint8Array>> {
+  const rendered = new Map<number, Uint8Array>();
+  const parts = request.output.format === "pdf" ? (request.output.pdf?.parts ?? []) : [];
+  for (const [index, part] of parts.entries()) {
+    if (!part.template) continue;
+    const document = await prepareDocument(documentDeps, tenant, {
+      ...request,
+      template: part.template,
+      data: part.data ?? {},
+      assets: part.assets,
+      output: { ...request.output, pdf: part.pdf },
+    });
+    rendered.set(index, await renderer.render(document.html, document.output, document.page));
+  }
+  return rendered;
 }
 
 /** The job's request from where it is kept: the payload store for large ones, else the job store. */

@@ -69,7 +69,9 @@ export class PdfLibFinisher implements PdfFinisher {
     const id = PDFHexString.of(Buffer.from(plan.documentId).toString("hex").toUpperCase());
     doc.context.trailerInfo.ID = doc.context.obj([id, id]);
 
+    await appendParts(doc, plan);
     setInfo(doc, plan);
+    // After the parts: stamp page ranges count the pages of the finished document.
     await this.drawStamps(doc, plan.stamps);
     for (const a of plan.attachments) {
       await doc.attach(a.bytes, a.name, {
@@ -145,6 +147,47 @@ export class PdfLibFinisher implements PdfFinisher {
     }
     return bytes;
   }
+}
+
+/** Appends the parts' pages in order and gives the document an outline entry per part. */
+async function appendParts(doc: PDFDocument, plan: FinishingPlan): Promise<void> {
+  if (plan.parts.length === 0) return;
+  const entries: { title: string; page: PDFPage }[] = [{ title: plan.bookmark, page: doc.getPage(0) }];
+  for (const [index, part] of plan.parts.entries()) {
+    let source: PDFDocument;
+    try {
+      source = await PDFDocument.load(part.pdf, { updateMetadata: false });
+    } catch (error) {
+      throw new PermanentRenderError(
+        FINISHING_FAILURE_CODES.assetNotPdf,
+        `output.pdf.parts.${index} could not be read as a PDF (${error instanceof Error ? error.message : String(error)}): it must be unencrypted.`,
+      );
+    }
+    const pages = await doc.copyPages(source, source.getPageIndices());
+    for (const page of pages) doc.addPage(page);
+    if (pages[0]) entries.push({ title: part.bookmark, page: pages[0] });
+  }
+  const context = doc.context;
+  const outlineRef = context.nextRef();
+  const refs = entries.map(() => context.nextRef());
+  entries.forEach((entry, i) => {
+    const item = context.obj({
+      Title: PDFHexString.fromText(entry.title),
+      Parent: outlineRef,
+      Dest: [entry.page.ref, "XYZ", null, null, null],
+    });
+    const prev = refs[i - 1];
+    const next = refs[i + 1];
+    if (prev) item.set(PDFName.of("Prev"), prev);
+    if (next) item.set(PDFName.of("Next"), next);
+    context.assign(refs[i] as PDFRef, item);
+  });
+  context.assign(
+    outlineRef,
+    context.obj({ Type: "Outlines", First: refs[0], Last: refs[refs.length - 1], Count: refs.length }),
+  );
+  doc.catalog.set(PDFName.of("Outlines"), outlineRef);
+  doc.catalog.set(PDFName.of("PageMode"), PDFName.of("UseOutlines"));
 }
 
 function setInfo(doc: PDFDocument, plan: FinishingPlan): void {
@@ -287,10 +330,14 @@ function encryptStrings(doc: PDFDocument): void {
 }
 
 function encryptStringsIn(object: PDFObject, encrypt: (bytes: Uint8Array) => Uint8Array): void {
-  const encrypted = (value: PDFObject): PDFObject | undefined =>
-    value instanceof PDFString || value instanceof PDFHexString
-      ? PDFHexString.fromBytes(encrypt(value.asBytes()))
-      : (encryptStringsIn(value, encrypt), undefined);
+  /** The encrypted string, or undefined after encrypting the strings inside a container in place. */
+  const encrypted = (value: PDFObject): PDFObject | undefined => {
+    if (value instanceof PDFString || value instanceof PDFHexString) {
+      return PDFHexString.fromBytes(encrypt(value.asBytes()));
+    }
+    encryptStringsIn(value, encrypt);
+    return undefined;
+  };
   if (object instanceof PDFDict) {
     for (const [key, value] of object.entries()) {
       const replaced = encrypted(value);

@@ -22,14 +22,18 @@ beforeAll(async () => {
   source = await doc.save();
 });
 
-async function finish(pdf: Record<string, unknown>, clock?: string): Promise<Uint8Array> {
+async function finish(
+  pdf: Record<string, unknown>,
+  clock?: string,
+  parts: ReadonlyMap<number, Uint8Array> = new Map(),
+): Promise<Uint8Array> {
   const request = parseOrThrow(RenderSubmissionSchema, {
     template: { html: "<p>x</p>" },
     output: { format: "pdf", pdf },
     ...(clock ? { clock } : {}),
   });
   const options = request.output.pdf ?? {};
-  return finisher.finish(source, await planFinishing(undefined, "t", options, source, request.clock));
+  return finisher.finish(source, await planFinishing(undefined, "t", options, source, request.clock, parts));
 }
 
 /** Opens the PDF with PDF.js for the length of `read`. */
@@ -167,6 +171,42 @@ describe("PdfLibFinisher", () => {
     expect(
       Buffer.from(bytes).equals(Buffer.from(await finish({ protection: { userPassword: "specimen" } }))),
     ).toBe(false);
+  });
+
+  it("appends parts with their own page size and gives each an outline entry", async () => {
+    const landscape = await PDFDocument.create();
+    landscape.addPage([842, 595]);
+    landscape.addPage([842, 595]);
+    const bytes = await finish(
+      {
+        bookmark: "Body",
+        parts: [{ bookmark: "Annex", template: { html: "<p>annex</p>" } }],
+        stamps: [{ text: "LAST", pages: "5-" }],
+      },
+      undefined,
+      new Map([[0, await landscape.save()]]),
+    );
+    const { pages, sizes, text } = await readPdf(bytes);
+    expect(pages).toBe(5);
+    expect(sizes.slice(3)).toEqual([
+      { width: 842, height: 595 },
+      { width: 842, height: 595 },
+    ]);
+    // Stamp ranges count the pages of the merged document.
+    expect(text.map((t) => t.includes("LAST"))).toEqual([false, false, false, false, true]);
+    const outline = await withPdf(bytes, async (doc) => {
+      const items = (await doc.getOutline()) ?? [];
+      return Promise.all(
+        items.map(async (item) => ({
+          title: item.title,
+          page: await doc.getPageIndex((item.dest as [{ num: number; gen: number }])[0]),
+        })),
+      );
+    });
+    expect(outline).toEqual([
+      { title: "Body", page: 0 },
+      { title: "Annex", page: 3 },
+    ]);
   });
 
   it("marks PDF/A-3b in XMP and adds an sRGB output intent and the attachment's /AF entry", async () => {

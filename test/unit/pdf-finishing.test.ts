@@ -113,6 +113,29 @@ describe("output.pdf finishing: validation", () => {
     expect(issue?.message).toContain(String(PDF_FINISHING_LIMITS.inlineAttachmentBytes));
   });
 
+  it("takes parts of a template or a stored PDF, with page options only for templates", () => {
+    const request = parseOrThrow(
+      RenderSubmissionSchema,
+      submission({
+        bookmark: "Cover",
+        parts: [
+          { bookmark: "Schedule", template: { id: "policy", version: 1 }, pdf: { landscape: true } },
+          { bookmark: "Terms", asset: "policy/terms.pdf" },
+        ],
+      }),
+    );
+    expect(request.output.pdf?.parts?.[0]?.pdf).toMatchObject({ landscape: true, printBackground: true });
+    expect(fieldsOf(submission({ parts: [{ bookmark: "x" }] }))).toEqual([
+      { field: "output.pdf.parts.0", message: "give exactly one of template and asset" },
+    ]);
+    expect(fieldsOf(submission({ parts: [{ bookmark: "x", asset: "t.pdf", pdf: {} }] }))).toEqual([
+      { field: "output.pdf.parts.0.pdf", message: "applies to a template part only" },
+    ]);
+    expect(fieldsOf(submission({ parts: [{ bookmark: "x", asset: "t.pdf", stamps: [] }] }))).toEqual([
+      { field: "output.pdf.parts.0.stamps", message: "unknown field" },
+    ]);
+  });
+
   it("holds the counts to the limits table", () => {
     const stamps = Array.from({ length: PDF_FINISHING_LIMITS.stampsPerJob + 1 }, () => ({ text: "s" }));
     expect(fieldsOf(submission({ stamps }))[0]?.field).toBe("output.pdf.stamps");
@@ -164,6 +187,35 @@ describe("planFinishing", () => {
     expect(plan.stamps[0]?.image).toEqual({ bytes: PNG, type: "png" });
     expect(plan.stamps[0]?.pages).toEqual([{ from: 2, to: 3 }, { from: 5 }]);
     expect(plan.attachments.map((a) => Buffer.from(a.bytes).toString())).toEqual(["a", "hi"]);
+  });
+
+  it("orders parts as listed, stored PDFs read from the assets, and refuses an asset that is not a PDF", async () => {
+    const terms = new TextEncoder().encode("%PDF-1.7 terms");
+    const schedule = new TextEncoder().encode("%PDF-1.7 schedule");
+    const plan = await planFinishing(
+      assets({ "assets/t/terms.pdf": terms }),
+      "t",
+      { parts: [{ bookmark: "Schedule" }, { bookmark: "Terms", asset: "terms.pdf" }] },
+      pdf,
+      undefined,
+      new Map([[0, schedule]]),
+    );
+    expect(plan.parts).toEqual([
+      { bookmark: "Schedule", pdf: schedule },
+      { bookmark: "Terms", pdf: terms },
+    ]);
+    expect(plan.bookmark).toBe("Document");
+    const notPdf = planFinishing(
+      assets({ "assets/t/terms.pdf": PNG }),
+      "t",
+      { parts: [{ bookmark: "Terms", asset: "terms.pdf" }] },
+      pdf,
+      undefined,
+    );
+    await expect(notPdf).rejects.toMatchObject({
+      code: "asset_not_pdf",
+      message: expect.stringContaining("output.pdf.parts.0.asset"),
+    });
   });
 
   it("fails the job naming a missing asset or one that is not an image", async () => {

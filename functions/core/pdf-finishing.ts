@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { z } from "zod";
 import { ASSET_MISSING, AssetKeySchema, AssetRefsSchema, assetObjectKey } from "./assets.js";
 import { PermanentRenderError } from "./errors.js";
+import { PDF_METADATA_CHARS, type PdfMetadata, PdfMetadataSchema } from "./pdf-metadata.js";
 import { TemplateRefSchema } from "./templates.js";
 
 /**
@@ -17,8 +18,6 @@ export const PDF_FINISHING_LIMITS = {
   /** Inline `content` of one attachment, decoded; larger files go in as assets (up to `assetBytes`). */
   inlineAttachmentBytes: 512 * 1024,
   stampTextChars: 200,
-  metadataChars: 1000,
-  keywords: 50,
   passwordChars: 128,
   /** Parts after the job's own document. */
   partsPerJob: 20,
@@ -46,26 +45,7 @@ export type StampFont = keyof typeof STAMP_FONTS;
 export const PDF_STANDARDS = ["PDF/A-2b", "PDF/A-3b"] as const;
 export type PdfStandard = (typeof PDF_STANDARDS)[number];
 
-const text = (max: number = PDF_FINISHING_LIMITS.metadataChars) => z.string().min(1).max(max);
-
-export const PdfMetadataSchema = z.strictObject({
-  title: text().optional().describe("Document title (Info /Title and XMP dc:title)."),
-  author: text().optional().describe("Author (Info /Author and XMP dc:creator)."),
-  subject: text().optional().describe("Subject (Info /Subject and XMP dc:description)."),
-  keywords: z
-    .array(text(200))
-    .max(PDF_FINISHING_LIMITS.keywords)
-    .optional()
-    .describe(`Keywords (Info /Keywords and XMP pdf:Keywords), at most ${PDF_FINISHING_LIMITS.keywords}.`),
-  creator: text().optional().describe("The application that made the source (Info /Creator)."),
-  producer: text().optional().describe('The application that made the PDF (Info /Producer; default "Kiln").'),
-  language: z
-    .string()
-    .regex(/^[A-Za-z]{2,8}(?:-[A-Za-z0-9]{1,8})*$/, 'must be a language tag such as "en" or "de-CH"')
-    .optional()
-    .describe('Document language, a BCP 47 tag such as "en-GB" (catalog /Lang).'),
-});
-export type PdfMetadata = z.output<typeof PdfMetadataSchema>;
+const text = (max: number = PDF_METADATA_CHARS) => z.string().min(1).max(max);
 
 /** `1-3, 5, 8-` as in `pageRanges`; pages are counted in the finished document. */
 const PAGE_RANGES = /^\s*\d+\s*(?:-\s*\d*\s*)?(?:,\s*\d+\s*(?:-\s*\d*\s*)?)*$/;

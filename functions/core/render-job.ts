@@ -154,7 +154,14 @@ export async function renderJob(
     const rendered = await deps.renderer.render(document.html, document.output, document.page);
     const parts = await renderParts(documentDeps, deps.renderer, job.tenant, request);
     // Parts, metadata, stamps, attachments, PDF/A and encryption, after Chromium.
-    const body = await finishRendered(deps, job.tenant, request, rendered, parts);
+    // The prepared output: the job's PDF options with the template version's metadata under them.
+    const body = await finishRendered(
+      deps,
+      job.tenant,
+      { ...request, output: document.output },
+      rendered,
+      parts,
+    );
     const sha256 = createHash("sha256").update(body).digest("hex");
     const contentType = CONTENT_TYPES[request.output.format];
     const key = outputKey(job.tenant, sha256, request.output.format);

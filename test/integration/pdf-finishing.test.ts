@@ -93,6 +93,30 @@ describe("PDF finishing on the local stack", () => {
     expect(stored?.output.pdf?.metadata?.title).toBe("Specimen policy");
   });
 
+  it("takes a stored template version's metadata under the job's own", async () => {
+    const version = await t.clientA.createTemplate({
+      id: "finishing-letter",
+      html: "<p>Letter</p>",
+      pdfMetadata: { author: "Kiln Mutual", subject: "Letters", language: "en-GB" },
+    });
+    const { bytes } = await rendered({
+      template: { id: "finishing-letter", version: version.version },
+      output: { format: "pdf", pdf: { metadata: { title: "Letter 7", subject: "Reminder" } } },
+    });
+    const task = getDocument({ data: new Uint8Array(bytes), verbosity: 0 });
+    try {
+      const { info } = await (await task.promise).getMetadata();
+      expect(info).toMatchObject({
+        Title: "Letter 7",
+        Author: "Kiln Mutual",
+        Subject: "Reminder",
+        Language: "en-GB",
+      });
+    } finally {
+      await task.destroy();
+    }
+  });
+
   it("gives the same bytes for the same unencrypted job", async () => {
     const job: RenderSubmissionInput = {
       template: { html: THREE_PAGES },

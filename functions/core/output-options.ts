@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { PAGE_RANGES } from "./page-ranges.js";
 import { PDF_FINISHING_FIELDS, pdfPartsFields, refinePdfFinishing } from "./pdf-finishing.js";
 
 /**
@@ -80,9 +81,6 @@ const HeaderFooterSchema = z
   .refine((s) => Buffer.byteLength(s, "utf8") <= OUTPUT_LIMITS.headerFooterBytes, {
     message: `must be at most ${OUTPUT_LIMITS.headerFooterBytes} bytes`,
   });
-
-/** `1-3, 5, 8-` as Chromium's print dialog accepts them. */
-const PAGE_RANGES = /^\s*\d+\s*(?:-\s*\d*\s*)?(?:,\s*\d+\s*(?:-\s*\d*\s*)?)*$/;
 
 /** Paper, margins, header and footer: of the job's document, and of each template part. */
 const PdfPageOptionsSchema = z.strictObject({

@@ -2,7 +2,8 @@ import { createHash } from "node:crypto";
 import { z } from "zod";
 import { ASSET_MISSING, AssetKeySchema, AssetRefsSchema, assetObjectKey } from "./assets.js";
 import { PermanentRenderError } from "./errors.js";
-import { PDF_METADATA_CHARS, type PdfMetadata, PdfMetadataSchema } from "./pdf-metadata.js";
+import { PAGE_RANGES, type PageRange, parsePageRanges } from "./page-ranges.js";
+import { type PdfMetadata, PdfMetadataSchema, boundedText as text } from "./pdf-metadata.js";
 import { TemplateRefSchema } from "./templates.js";
 
 /**
@@ -44,11 +45,6 @@ export type StampFont = keyof typeof STAMP_FONTS;
 
 export const PDF_STANDARDS = ["PDF/A-2b", "PDF/A-3b"] as const;
 export type PdfStandard = (typeof PDF_STANDARDS)[number];
-
-const text = (max: number = PDF_METADATA_CHARS) => z.string().min(1).max(max);
-
-/** `1-3, 5, 8-` as in `pageRanges`; pages are counted in the finished document. */
-const PAGE_RANGES = /^\s*\d+\s*(?:-\s*\d*\s*)?(?:,\s*\d+\s*(?:-\s*\d*\s*)?)*$/;
 
 export const STAMP_POSITIONS = [
   "center",
@@ -292,8 +288,7 @@ export interface FinishingPlan {
 }
 
 export type PlannedStamp = Omit<Stamp, "image" | "pages"> & {
-  /** 1-based inclusive ranges; `to` undefined runs to the last page. */
-  readonly pages?: readonly { readonly from: number; readonly to?: number }[];
+  readonly pages?: readonly PageRange[];
   readonly image?: { readonly bytes: Uint8Array; readonly type: "png" | "jpeg" };
 };
 
@@ -353,20 +348,6 @@ export async function finishRendered(
 
 /** Stands in for CreationDate/ModDate without a clock: the instant Chromium's own dates are fixed to. */
 export const FIXED_PDF_DATE = new Date("2000-01-01T00:00:00Z");
-
-/** `"1-3, 5, 8-"` → ranges. */
-export function parsePageRanges(ranges: string): { from: number; to?: number }[] {
-  return ranges.split(",").map((part) => {
-    const [from = "", to] = part.split("-").map((s) => s.trim());
-    if (to === undefined) return { from: Number(from), to: Number(from) };
-    return to === "" ? { from: Number(from) } : { from: Number(from), to: Number(to) };
-  });
-}
-
-/** Whether 1-based `page` is in `ranges` (no ranges: every page). */
-export function inPageRanges(page: number, ranges: PlannedStamp["pages"]): boolean {
-  return ranges === undefined || ranges.some((r) => page >= r.from && (r.to === undefined || page <= r.to));
-}
 
 /**
  * Resolves `output.pdf`'s finishing into a plan: reads the assets it names (a missing one fails the job

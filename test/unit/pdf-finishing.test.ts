@@ -9,15 +9,14 @@ import {
 } from "../../functions/adapters/memory/memory-ports.js";
 import { ValidationError } from "../../functions/core/errors.js";
 import type { Job } from "../../functions/core/job.js";
+import { inPageRanges, parsePageRanges } from "../../functions/core/page-ranges.js";
 import {
   type AssetReader,
   FIXED_PDF_DATE,
   type FinishingPlan,
   holdsPasswords,
-  inPageRanges,
   PDF_FINISHING_LIMITS,
   type PdfFinisher,
-  parsePageRanges,
   planFinishing,
   REDACTED_PASSWORD,
   redactPasswords,

@@ -21,10 +21,10 @@ import {
   rgb,
 } from "@cantoo/pdf-lib";
 import { PermanentRenderError } from "../../core/errors.js";
+import { inPageRanges } from "../../core/page-ranges.js";
 import {
   FINISHING_FAILURE_CODES,
   type FinishingPlan,
-  inPageRanges,
   type PdfFinisher,
   type PlannedStamp,
   STAMP_FONTS,

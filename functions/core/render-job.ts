@@ -153,8 +153,8 @@ export async function renderJob(
     const document = await prepareDocument(documentDeps, job.tenant, request);
     const rendered = await deps.renderer.render(document.html, document.output, document.page);
     const parts = await renderParts(documentDeps, deps.renderer, job.tenant, request);
-    // Parts, metadata, stamps, attachments, PDF/A and encryption, after Chromium.
-    // The prepared output: the job's PDF options with the template version's metadata under them.
+    // Parts, metadata, stamps, attachments, PDF/A and encryption, after Chromium; from the prepared
+    // output, whose PDF metadata has the template version's under the job's.
     const body = await finishRendered(
       deps,
       job.tenant,

@@ -4,14 +4,20 @@
  * once the job has ended and never in the API's answers; equal bytes for an equal unencrypted job; a
  * combination that cannot conform refused naming both fields.
  */
+
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { PDFDocument, PDFName } from "@cantoo/pdf-lib";
 import { getDocument, OPS } from "pdfjs-dist/legacy/build/pdf.mjs";
 import { PNG } from "pngjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DynamoDbJobStore } from "../../functions/adapters/aws/dynamodb-job-store.js";
+import { uploadJobDirectory } from "../../functions/client/job-directory.js";
 import { KilnApiError, type RenderSubmissionInput } from "../../functions/client/kiln-client.js";
 import { REDACTED_PASSWORD } from "../../functions/core/pdf-finishing.js";
 import { localClientConfig } from "../../functions/local/aws-clients.js";
+import { REPO_ROOT } from "../../lib/handler-entries.js";
 import { startTestStack, TENANT_A, type TestStack } from "./helpers/local-stack.js";
 import { readPdf } from "./helpers/pdf-text.js";
 
@@ -154,5 +160,49 @@ describe("PDF finishing on the local stack", () => {
       "output.pdf.protection",
       "output.pdf.standard",
     ]);
+  });
+
+  it("renders examples/policy: cover, schedule and stored terms merged, stamped, with the CSV, locked", async () => {
+    const dir = join(REPO_ROOT, "examples", "policy");
+    await uploadJobDirectory(t.clientA, dir);
+    const { bytes } = await rendered(JSON.parse(await readFile(join(dir, "job.json"), "utf8")));
+    const task = getDocument({ data: new Uint8Array(bytes), password: "specimen", verbosity: 0 });
+    try {
+      const doc = await task.promise;
+      expect(doc.numPages).toBe(6);
+      const sizes: number[][] = [];
+      for (let n = 1; n <= 6; n++) {
+        const page = await doc.getPage(n);
+        sizes.push(page.view.slice(2).map(Math.round));
+        const text = (await page.getTextContent()).items.map((i) => ("str" in i ? i.str : "")).join("");
+        expect(text).toContain("SPECIMEN");
+      }
+      // The landscape cover, the three-page schedule and the two-page terms, all A4.
+      expect(sizes).toEqual([[842, 596], ...Array.from({ length: 5 }, () => [596, 842])]);
+      const outline = (await doc.getOutline()) ?? [];
+      expect(outline.map((item) => item.title)).toEqual(["Cover", "Policy schedule", "Terms and conditions"]);
+      expect([...((await doc.getAttachments())?.keys() ?? [])]).toEqual(["premiums.csv"]);
+      expect((await doc.getMetadata()).info).toMatchObject({ Title: "Home Insurance policy HM-2026-004217" });
+    } finally {
+      await task.destroy();
+    }
+  });
+
+  it("renders examples/e-invoice as PDF/A-3b with its Factur-X XML", async () => {
+    const job = JSON.parse(await readFile(join(REPO_ROOT, "examples", "e-invoice", "job.json"), "utf8"));
+    const { bytes } = await rendered(job);
+    const task = getDocument({ data: new Uint8Array(bytes), verbosity: 0 });
+    try {
+      const { metadata } = await (await task.promise).getMetadata();
+      expect(metadata?.get("pdfaid:part")).toBe("3");
+      expect(metadata?.get("pdfaid:conformance")).toBe("B");
+    } finally {
+      await task.destroy();
+    }
+    const doc = await PDFDocument.load(bytes);
+    expect(doc.catalog.has(PDFName.of("OutputIntents"))).toBe(true);
+    const [xml] = doc.getAttachments();
+    expect(xml).toMatchObject({ name: "factur-x.xml", mimeType: "text/xml", afRelationship: "Alternative" });
+    expect(Buffer.from(xml?.data ?? []).toString()).toContain("<ram:ID>KLN-2026-0042</ram:ID>");
   });
 });

@@ -8,6 +8,7 @@ import { getDocument, type PDFDocumentProxy } from "pdfjs-dist/legacy/build/pdf.
 import { beforeAll, describe, expect, it } from "vitest";
 import { fontPackDir } from "../../functions/adapters/chromium/fonts.js";
 import { PdfLibFinisher } from "../../functions/adapters/pdf/pdf-lib-finisher.js";
+import { OUTPUT_LIMITS } from "../../functions/core/output-options.js";
 import { planFinishing } from "../../functions/core/pdf-finishing.js";
 import { parseOrThrow, RenderSubmissionSchema } from "../../functions/core/render-request.js";
 import { readPdf } from "./helpers/pdf-text.js";
@@ -207,6 +208,20 @@ describe("PdfLibFinisher", () => {
       { title: "Body", page: 0 },
       { title: "Annex", page: 3 },
     ]);
+  });
+
+  it("fails with output_too_large when the parts would take the PDF past the page limit", async () => {
+    const long = await PDFDocument.create();
+    for (let n = 0; n < OUTPUT_LIMITS.maxPdfPages - 2; n++) long.addPage([100, 100]);
+    const parts = { parts: [{ bookmark: "Long", template: { html: "<p>x</p>" } }] };
+    await expect(finish(parts, undefined, new Map([[0, await long.save()]]))).rejects.toMatchObject({
+      code: "output_too_large",
+      message: expect.stringContaining("output.pdf.parts.0"),
+    });
+    long.removePage(0);
+    expect(await readPdf(await finish(parts, undefined, new Map([[0, await long.save()]])))).toMatchObject({
+      pages: OUTPUT_LIMITS.maxPdfPages,
+    });
   });
 
   it("marks PDF/A-3b in XMP and adds an sRGB output intent and the attachment's /AF entry", async () => {

@@ -21,6 +21,7 @@ import {
   rgb,
 } from "@cantoo/pdf-lib";
 import { PermanentRenderError } from "../../core/errors.js";
+import { OUTPUT_LIMITS } from "../../core/output-options.js";
 import { inPageRanges } from "../../core/page-ranges.js";
 import {
   FINISHING_FAILURE_CODES,
@@ -30,6 +31,7 @@ import {
   STAMP_FONTS,
   type StampFont,
 } from "../../core/pdf-finishing.js";
+import { READINESS_CODES } from "../chromium/page-readiness.js";
 
 export interface PdfLibFinisherOptions {
   /** The font pack's directory (its .ttf files), read when a text stamp first needs a face. */
@@ -161,6 +163,12 @@ async function appendParts(doc: PDFDocument, plan: FinishingPlan): Promise<void>
       throw new PermanentRenderError(
         FINISHING_FAILURE_CODES.assetNotPdf,
         `output.pdf.parts.${index} could not be read as a PDF (${error instanceof Error ? error.message : String(error)}): it must be unencrypted.`,
+      );
+    }
+    if (doc.getPageCount() + source.getPageCount() > OUTPUT_LIMITS.maxPdfPages) {
+      throw new PermanentRenderError(
+        READINESS_CODES.outputTooLarge,
+        `With output.pdf.parts.${index} the PDF would have more than ${OUTPUT_LIMITS.maxPdfPages} pages.`,
       );
     }
     const pages = await doc.copyPages(source, source.getPageIndices());

@@ -22,6 +22,7 @@ const job = {
     height: 1123,
     pdf: {
       standard: "PDF/A-3b",
+      facturX: { attachment: "factur-x.xml", profile: "MINIMUM" },
       metadata: {
         title: "Invoice KLN-2026-0042",
         author: "Kiln Supply Co.",

@@ -209,6 +209,30 @@ export function pdfPartsFields<P extends z.ZodType>(pageOptions: P) {
   };
 }
 
+/** Factur-X / ZUGFeRD profiles, as the invoice XML's guideline names them. */
+export const FACTUR_X_PROFILES = [
+  "MINIMUM",
+  "BASIC WL",
+  "BASIC",
+  "EN 16931",
+  "EXTENDED",
+  "XRECHNUNG",
+] as const;
+
+export const FacturXSchema = z
+  .strictObject({
+    attachment: z
+      .string()
+      .min(1)
+      .max(255)
+      .default("factur-x.xml")
+      .describe("The name of the attachment that holds the invoice XML."),
+    profile: z.enum(FACTUR_X_PROFILES).describe("The Factur-X profile of the XML."),
+  })
+  .describe(
+    "Marks the PDF/A-3b as a Factur-X / ZUGFeRD hybrid invoice: the `fx:` XMP properties and their extension schema.",
+  );
+
 /** The finishing fields of `output.pdf`. */
 export const PDF_FINISHING_FIELDS = {
   metadata: PdfMetadataSchema.optional().describe("Document metadata, in the Info dictionary and in XMP."),
@@ -223,6 +247,7 @@ export const PDF_FINISHING_FIELDS = {
     .optional()
     .describe(`Files embedded in the PDF (at most ${PDF_FINISHING_LIMITS.attachmentsPerJob}).`),
   protection: ProtectionSchema.optional(),
+  facturX: FacturXSchema.optional(),
   standard: z
     .enum(PDF_STANDARDS)
     .optional()
@@ -236,6 +261,7 @@ type FinishingFields = {
   readonly stamps?: readonly Stamp[] | undefined;
   readonly attachments?: readonly Attachment[] | undefined;
   readonly protection?: Protection | undefined;
+  readonly facturX?: z.output<typeof FacturXSchema> | undefined;
   readonly standard?: PdfStandard | undefined;
 };
 
@@ -254,6 +280,19 @@ export function refinePdfFinishing(pdf: FinishingFields, ctx: z.RefinementCtx): 
       "attachments",
       'PDF/A-2b may embed only PDF/A files: use "PDF/A-3b" to attach other files',
     );
+  }
+  const facturX = pdf.facturX;
+  if (facturX !== undefined) {
+    if (pdf.standard !== "PDF/A-3b") {
+      both("facturX", "standard", 'a Factur-X invoice is a PDF/A-3 file: set standard to "PDF/A-3b"');
+    }
+    if (!pdf.attachments?.some((a) => a.name === facturX.attachment)) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["facturX", "attachment"],
+        message: `names no attachment: add one named "${facturX.attachment}" with the invoice XML to attachments`,
+      });
+    }
   }
 }
 
@@ -285,6 +324,7 @@ export interface FinishingPlan {
   readonly attachments: readonly PlannedAttachment[];
   readonly protection?: Protection;
   readonly standard?: PdfStandard;
+  readonly facturX?: z.output<typeof FacturXSchema>;
 }
 
 export type PlannedStamp = Omit<Stamp, "image" | "pages"> & {
@@ -435,6 +475,7 @@ export async function planFinishing(
     attachments,
     ...(protection ? { protection } : {}),
     ...(pdf.standard ? { standard: pdf.standard } : {}),
+    ...(pdf.facturX ? { facturX: pdf.facturX } : {}),
   };
 }
 

@@ -8,7 +8,7 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { PDFDocument, PDFName } from "@cantoo/pdf-lib";
+import { PDFDocument, PDFName, PDFRawStream } from "@cantoo/pdf-lib";
 import { getDocument, OPS } from "pdfjs-dist/legacy/build/pdf.mjs";
 import { PNG } from "pngjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -204,5 +204,12 @@ describe("PDF finishing on the local stack", () => {
     const [xml] = doc.getAttachments();
     expect(xml).toMatchObject({ name: "factur-x.xml", mimeType: "text/xml", afRelationship: "Alternative" });
     expect(Buffer.from(xml?.data ?? []).toString()).toContain("<ram:ID>KLN-2026-0042</ram:ID>");
+    // The Factur-X XMP properties and their PDF/A extension schema.
+    const metadataStream = doc.catalog.lookup(PDFName.of("Metadata"));
+    expect(metadataStream).toBeInstanceOf(PDFRawStream);
+    const xmp = new TextDecoder().decode((metadataStream as PDFRawStream).getContents());
+    expect(xmp).toContain("<fx:ConformanceLevel>MINIMUM</fx:ConformanceLevel>");
+    expect(xmp).toContain("<fx:DocumentFileName>factur-x.xml</fx:DocumentFileName>");
+    expect(xmp).toContain("pdfaExtension:schemas");
   });
 });

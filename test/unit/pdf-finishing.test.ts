@@ -91,6 +91,31 @@ describe("output.pdf finishing: validation", () => {
     expect(fieldsOf(submission({ standard: "PDF/A-3b", attachments }))).toEqual([]);
   });
 
+  it("marks a Factur-X invoice only as PDF/A-3b with the attachment it names", () => {
+    const xml = { name: "factur-x.xml", content: "<x/>", mimeType: "text/xml", relationship: "Alternative" };
+    const facturX = { profile: "EN 16931" };
+    expect(fieldsOf(submission({ standard: "PDF/A-3b", attachments: [xml], facturX }))).toEqual([]);
+    expect(
+      fieldsOf(submission({ attachments: [xml], facturX }))
+        .map((i) => i.field)
+        .sort(),
+    ).toEqual(["output.pdf.facturX", "output.pdf.standard"]);
+    expect(
+      fieldsOf(
+        submission({
+          standard: "PDF/A-3b",
+          attachments: [xml],
+          facturX: { ...facturX, attachment: "x.xml" },
+        }),
+      ),
+    ).toEqual([
+      {
+        field: "output.pdf.facturX.attachment",
+        message: 'names no attachment: add one named "x.xml" with the invoice XML to attachments',
+      },
+    ]);
+  });
+
   it("names the field of a bad stamp, attachment or metadata value", () => {
     expect(fieldsOf(submission({ stamps: [{ text: "a", image: "b.png" }] }))).toEqual([
       { field: "output.pdf.stamps.0", message: "give exactly one of text and image" },

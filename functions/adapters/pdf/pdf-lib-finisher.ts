@@ -4,7 +4,9 @@ import * as path from "node:path";
 import fontkit from "@cantoo/fontkit";
 import {
   AFRelationship,
+  buildFacturXDescription,
   degrees,
+  FACTUR_X_EXTENSION_SCHEMA,
   PDFArray,
   PDFDict,
   PDFDocument,
@@ -87,7 +89,22 @@ export class PdfLibFinisher implements PdfFinisher {
     if (plan.standard) {
       markAnnotationsPrintable(doc);
       // Writes the XMP (pdfaid, dc, xmp, pdf schemas) from the Info dictionary and adds the output intent.
-      doc.convertToPDFA({ conformance: CONFORMANCE[plan.standard] });
+      doc.convertToPDFA({
+        conformance: CONFORMANCE[plan.standard],
+        ...(plan.facturX
+          ? {
+              extensions: [
+                buildFacturXDescription({
+                  fileName: plan.facturX.attachment,
+                  version: "1.0",
+                  documentType: "INVOICE",
+                  conformanceLevel: plan.facturX.profile,
+                }),
+                FACTUR_X_EXTENSION_SCHEMA,
+              ],
+            }
+          : {}),
+      });
     } else {
       setXmp(doc, plan);
     }

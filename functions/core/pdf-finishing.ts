@@ -1,10 +1,10 @@
 import { createHash } from "node:crypto";
 import { z } from "zod";
 import { ASSET_MISSING, AssetKeySchema, AssetRefsSchema, assetObjectKey } from "./assets.js";
-import { PermanentRenderError } from "./errors.js";
+import { PermanentRenderError, ValidationError } from "./errors.js";
 import { PAGE_RANGES, type PageRange, parsePageRanges } from "./page-ranges.js";
 import { type PdfMetadata, PdfMetadataSchema, boundedText as text } from "./pdf-metadata.js";
-import { TemplateRefSchema } from "./templates.js";
+import { checkRenderTemplate, type TemplateDeps, type TemplateRef, TemplateRefSchema } from "./templates.js";
 
 /**
  * PDF finishing: what Kiln does to Chromium's PDF after the render — document metadata, stamps,
@@ -292,6 +292,37 @@ export function refinePdfFinishing(pdf: FinishingFields, ctx: z.RefinementCtx): 
         path: ["facturX", "attachment"],
         message: `names no attachment: add one named "${facturX.attachment}" with the invoice XML to attachments`,
       });
+    }
+  }
+}
+
+/**
+ * At submission, like the job's own template: each part's stored template must exist and its data
+ * satisfy the version's schema, else 400 naming the part's fields (`output.pdf.parts.1.data.total`).
+ */
+export async function checkPartTemplates(
+  deps: Pick<TemplateDeps, "versions"> | undefined,
+  tenant: string,
+  pdf:
+    | {
+        readonly parts?:
+          | readonly {
+              readonly template?: TemplateRef | undefined;
+              readonly data?: Record<string, unknown> | undefined;
+            }[]
+          | undefined;
+      }
+    | undefined,
+): Promise<void> {
+  for (const [index, part] of (pdf?.parts ?? []).entries()) {
+    if (!part.template) continue;
+    try {
+      await checkRenderTemplate(deps, tenant, part.template, part.data ?? {});
+    } catch (error) {
+      if (!(error instanceof ValidationError)) throw error;
+      throw new ValidationError(
+        error.issues.map((issue) => ({ ...issue, field: `output.pdf.parts.${index}.${issue.field}` })),
+      );
     }
   }
 }

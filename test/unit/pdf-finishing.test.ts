@@ -7,11 +7,13 @@ import {
   MemoryPayloadStore,
   MemoryWebhookQueue,
 } from "../../functions/adapters/memory/memory-ports.js";
+import { MemoryTemplateStore } from "../../functions/adapters/memory/template-asset-fakes.js";
 import { ValidationError } from "../../functions/core/errors.js";
 import type { Job } from "../../functions/core/job.js";
 import { inPageRanges, parsePageRanges } from "../../functions/core/page-ranges.js";
 import {
   type AssetReader,
+  checkPartTemplates,
   FIXED_PDF_DATE,
   type FinishingPlan,
   holdsPasswords,
@@ -169,6 +171,38 @@ describe("output.pdf finishing: validation", () => {
       mimeType: "text/plain",
     }));
     expect(fieldsOf(submission({ attachments }))[0]?.field).toBe("output.pdf.attachments");
+  });
+});
+
+describe("checkPartTemplates", () => {
+  it("names a part's missing template or bad data by the part's fields", async () => {
+    const versions = new MemoryTemplateStore();
+    await versions.create("t", {
+      id: "schedule",
+      version: 1,
+      createdAt: "2026-01-01T00:00:00.000Z",
+      sha256: "0".repeat(64),
+      bytes: 1,
+      schema: { type: "object", required: ["total"], properties: { total: { type: "number" } } },
+    });
+    const issues = async (parts: unknown[]) =>
+      checkPartTemplates({ versions }, "t", { parts } as never).then(
+        () => [],
+        (error: unknown) =>
+          error instanceof ValidationError ? error.issues.map((i) => i.field) : [String(error)],
+      );
+    expect(await issues([{ bookmark: "a", template: { id: "nope", version: 1 } }])).toEqual([
+      "output.pdf.parts.0.template.id",
+    ]);
+    expect(
+      await issues([
+        { bookmark: "a", asset: "t.pdf" },
+        { bookmark: "b", template: { id: "schedule", version: 1 }, data: { total: "x" } },
+      ]),
+    ).toEqual(["output.pdf.parts.1.data.total"]);
+    expect(
+      await issues([{ bookmark: "b", template: { id: "schedule", version: 1 }, data: { total: 1 } }]),
+    ).toEqual([]);
   });
 });
 

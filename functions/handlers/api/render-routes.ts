@@ -1,5 +1,6 @@
 import { KilnError, NotFoundError, ValidationError } from "../../core/errors.js";
 import { toJobView } from "../../core/job-view.js";
+import { checkPartTemplates } from "../../core/pdf-finishing.js";
 import { checkIdempotencyKey, submitRender } from "../../core/submit-render.js";
 import { checkRenderTemplate } from "../../core/templates.js";
 import { callbackUrlProblem, previousSecretExpiry, type WebhookSecrets } from "../../core/webhooks.js";
@@ -18,6 +19,7 @@ export const renderHandlers: Pick<
     if (problem) throw new ValidationError([{ field: "callbackUrl", message: problem }]);
     // A stored template must exist, and data must satisfy its schema: 400 before anything is queued.
     await checkRenderTemplate(deps.templates, tenant, submission.template, submission.data);
+    await checkPartTemplates(deps.templates, tenant, submission.output.pdf);
     const rawKey = header(event, "idempotency-key");
     const key = rawKey === undefined ? undefined : checkIdempotencyKey(rawKey);
     let submitted: Awaited<ReturnType<typeof submitRender>>;

@@ -1,27 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import * as path from "node:path";
-import fontkit from "@cantoo/fontkit";
-import {
-  AFRelationship,
-  buildFacturXDescription,
-  degrees,
-  FACTUR_X_EXTENSION_SCHEMA,
-  PDFArray,
-  PDFDict,
-  PDFDocument,
-  type PDFFont,
-  PDFHexString,
-  type PDFImage,
-  PDFName,
-  PDFNumber,
-  type PDFObject,
-  type PDFPage,
-  PDFRef,
-  PDFStream,
-  PDFString,
-  rgb,
-} from "@cantoo/pdf-lib";
+import type { PDFDocument, PDFFont, PDFImage, PDFObject, PDFPage, PDFRef } from "@cantoo/pdf-lib";
 import { PermanentRenderError } from "../../core/errors.js";
 import { OUTPUT_LIMITS } from "../../core/output-options.js";
 import { inPageRanges } from "../../core/page-ranges.js";
@@ -41,6 +21,20 @@ export interface PdfLibFinisherOptions {
 }
 
 const CONFORMANCE = { "PDF/A-2b": "2B", "PDF/A-3b": "3B" } as const;
+
+type PdfLib = typeof import("@cantoo/pdf-lib");
+let library: Promise<{ lib: PdfLib; fontkit: typeof import("@cantoo/fontkit").default }> | undefined;
+/**
+ * Loaded on the first PDF that needs finishing: evaluating the library took 100–140 ms here, which a
+ * worker's cold start should not pay for renders that never use it.
+ */
+function pdfLib() {
+  library ??= Promise.all([import("@cantoo/pdf-lib"), import("@cantoo/fontkit")]).then(([lib, fk]) => ({
+    lib,
+    fontkit: fk.default,
+  }));
+  return library;
+}
 /** Annotation flag Print (ISO 32000-1, 12.5.3): PDF/A wants every annotation printable. */
 const ANNOTATION_PRINT = 4;
 
@@ -68,15 +62,17 @@ export class PdfLibFinisher implements PdfFinisher {
   }
 
   private async apply(pdf: Uint8Array, plan: FinishingPlan): Promise<Uint8Array> {
-    const doc = await PDFDocument.load(pdf, { updateMetadata: false });
+    const { lib, fontkit } = await pdfLib();
+    const { AFRelationship, buildFacturXDescription, FACTUR_X_EXTENSION_SCHEMA, PDFHexString } = lib;
+    const doc = await lib.PDFDocument.load(pdf, { updateMetadata: false });
     doc.registerFontkit(fontkit);
     const id = PDFHexString.of(Buffer.from(plan.documentId).toString("hex").toUpperCase());
     doc.context.trailerInfo.ID = doc.context.obj([id, id]);
 
-    await appendParts(doc, plan);
+    await appendParts(lib, doc, plan);
     setInfo(doc, plan);
     // After the parts: stamp page ranges count the pages of the finished document.
-    await this.drawStamps(doc, plan.stamps);
+    await this.drawStamps(lib, doc, plan.stamps);
     for (const a of plan.attachments) {
       await doc.attach(a.bytes, a.name, {
         mimeType: a.mimeType,
@@ -87,7 +83,7 @@ export class PdfLibFinisher implements PdfFinisher {
       });
     }
     if (plan.standard) {
-      markAnnotationsPrintable(doc);
+      markAnnotationsPrintable(lib, doc);
       // Writes the XMP (pdfaid, dc, xmp, pdf schemas) from the Info dictionary and adds the output intent.
       doc.convertToPDFA({
         conformance: CONFORMANCE[plan.standard],
@@ -106,7 +102,7 @@ export class PdfLibFinisher implements PdfFinisher {
           : {}),
       });
     } else {
-      setXmp(doc, plan);
+      setXmp(lib, doc, plan);
     }
     if (plan.protection) {
       const { userPassword, ownerPassword, permissions } = plan.protection;
@@ -127,14 +123,14 @@ export class PdfLibFinisher implements PdfFinisher {
       });
       // Attachments and fonts are written into the document on flush: their strings need encrypting too.
       await doc.flush();
-      encryptStrings(doc);
+      encryptStrings(lib, doc);
       // Every object plain in the file, its strings encrypted above (none inside object streams).
       return doc.save({ useObjectStreams: false });
     }
     return doc.save();
   }
 
-  private async drawStamps(doc: PDFDocument, stamps: readonly PlannedStamp[]): Promise<void> {
+  private async drawStamps(lib: PdfLib, doc: PDFDocument, stamps: readonly PlannedStamp[]): Promise<void> {
     const pages = doc.getPages();
     if (stamps.length === 0) return;
     // The page's own content in q … Q, so a transformation it leaves in force does not move the stamps.
@@ -152,8 +148,8 @@ export class PdfLibFinisher implements PdfFinisher {
         if (!inPageRanges(index + 1, stamp.pages)) return;
         // A content stream of its own, so an "under" stamp can be moved before the page's content.
         page.resetPosition();
-        drawStamp(page, stamp, mark);
-        if (stamp.layer === "under") moveLastContentStreamFirst(page);
+        drawStamp(lib, page, stamp, mark);
+        if (stamp.layer === "under") moveLastContentStreamFirst(lib, page);
       });
     }
   }
@@ -169,13 +165,14 @@ export class PdfLibFinisher implements PdfFinisher {
 }
 
 /** Appends the parts' pages in order and gives the document an outline entry per part. */
-async function appendParts(doc: PDFDocument, plan: FinishingPlan): Promise<void> {
+async function appendParts(lib: PdfLib, doc: PDFDocument, plan: FinishingPlan): Promise<void> {
+  const { PDFHexString, PDFName } = lib;
   if (plan.parts.length === 0) return;
   const entries: { title: string; page: PDFPage }[] = [{ title: plan.bookmark, page: doc.getPage(0) }];
   for (const [index, part] of plan.parts.entries()) {
     let source: PDFDocument;
     try {
-      source = await PDFDocument.load(part.pdf, { updateMetadata: false });
+      source = await lib.PDFDocument.load(part.pdf, { updateMetadata: false });
     } catch (error) {
       throw new PermanentRenderError(
         FINISHING_FAILURE_CODES.assetNotPdf,
@@ -232,7 +229,7 @@ const xml = (s: string) =>
   s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
 
 /** The Info dictionary's fields as XMP (dc, xmp, pdf schemas), in the catalog's /Metadata stream. */
-function setXmp(doc: PDFDocument, plan: FinishingPlan): void {
+function setXmp(lib: PdfLib, doc: PDFDocument, plan: FinishingPlan): void {
   const title = plan.metadata.title ?? doc.getTitle();
   const m = plan.metadata;
   const date = plan.date.toISOString().replace(/\.\d{3}Z$/, "Z");
@@ -267,7 +264,7 @@ function setXmp(doc: PDFDocument, plan: FinishingPlan): void {
     '<?xpacket end="w"?>',
   ].join("\n");
   const stream = doc.context.stream(new TextEncoder().encode(packet), { Type: "Metadata", Subtype: "XML" });
-  doc.catalog.set(PDFName.of("Metadata"), doc.context.register(stream));
+  doc.catalog.set(lib.PDFName.of("Metadata"), doc.context.register(stream));
 }
 
 async function embedImage(doc: PDFDocument, image: NonNullable<PlannedStamp["image"]>): Promise<PDFImage> {
@@ -276,7 +273,8 @@ async function embedImage(doc: PDFDocument, image: NonNullable<PlannedStamp["ima
 
 type Mark = { kind: "image"; image: PDFImage } | { kind: "text"; font: PDFFont };
 
-function drawStamp(page: PDFPage, stamp: PlannedStamp, mark: Mark): void {
+function drawStamp(lib: PdfLib, page: PDFPage, stamp: PlannedStamp, mark: Mark): void {
+  const { degrees, rgb } = lib;
   const { width: pageWidth, height: pageHeight } = page.getSize();
   let width: number;
   let height: number;
@@ -330,9 +328,9 @@ function anchor(position: PlannedStamp["position"]): [string, string] {
   return [horizontal, vertical];
 }
 
-function moveLastContentStreamFirst(page: PDFPage): void {
+function moveLastContentStreamFirst(lib: PdfLib, page: PDFPage): void {
   const contents = page.node.Contents();
-  if (!(contents instanceof PDFArray) || contents.size() < 2) return;
+  if (!(contents instanceof lib.PDFArray) || contents.size() < 2) return;
   const last = contents.get(contents.size() - 1);
   contents.remove(contents.size() - 1);
   contents.insert(0, last);
@@ -343,24 +341,26 @@ function moveLastContentStreamFirst(page: PDFPage): void {
  * dictionary) must be encrypted too (ISO 32000-1, 7.6.2), or readers decrypt them into garbage. The
  * encryption dictionary itself stays plain.
  */
-function encryptStrings(doc: PDFDocument): void {
+function encryptStrings(lib: PdfLib, doc: PDFDocument): void {
   const security = doc.context.security;
   if (!security) return;
   const encryptDictionary = doc.context.trailerInfo.Encrypt;
   for (const [ref, object] of doc.context.enumerateIndirectObjects()) {
-    if (encryptDictionary instanceof PDFRef && ref.objectNumber === encryptDictionary.objectNumber) continue;
+    if (encryptDictionary instanceof lib.PDFRef && ref.objectNumber === encryptDictionary.objectNumber)
+      continue;
     const encrypt = security.getEncryptFn(ref.objectNumber, ref.generationNumber);
-    encryptStringsIn(object instanceof PDFStream ? object.dict : object, encrypt);
+    encryptStringsIn(lib, object instanceof lib.PDFStream ? object.dict : object, encrypt);
   }
 }
 
-function encryptStringsIn(object: PDFObject, encrypt: (bytes: Uint8Array) => Uint8Array): void {
+function encryptStringsIn(lib: PdfLib, object: PDFObject, encrypt: (bytes: Uint8Array) => Uint8Array): void {
+  const { PDFArray, PDFDict, PDFHexString, PDFString } = lib;
   /** The encrypted string, or undefined after encrypting the strings inside a container in place. */
   const encrypted = (value: PDFObject): PDFObject | undefined => {
     if (value instanceof PDFString || value instanceof PDFHexString) {
       return PDFHexString.fromBytes(encrypt(value.asBytes()));
     }
-    encryptStringsIn(value, encrypt);
+    encryptStringsIn(lib, value, encrypt);
     return undefined;
   };
   if (object instanceof PDFDict) {
@@ -376,7 +376,8 @@ function encryptStringsIn(object: PDFObject, encrypt: (bytes: Uint8Array) => Uin
   }
 }
 
-function markAnnotationsPrintable(doc: PDFDocument): void {
+function markAnnotationsPrintable(lib: PdfLib, doc: PDFDocument): void {
+  const { PDFDict, PDFName, PDFNumber } = lib;
   for (const page of doc.getPages()) {
     const annots = page.node.Annots();
     if (!annots) continue;

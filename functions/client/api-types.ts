@@ -175,6 +175,149 @@ export interface RenderRequest {
       printBackground?: boolean;
       /** Whether CSS `@page { size }` beats pageSize; default true without a pageSize, false with one. */
       preferCssPageSize?: boolean;
+      /** Parts appended after the job's document, each a template or a stored PDF with an outline entry (at most 20). */
+      parts?: readonly {
+        /** The part's entry in the PDF outline. */
+        bookmark: string;
+        /** A template rendered for this part (inline or stored). */
+        template?: {
+          /** Inline Liquid template, at most 1 MiB; `{{ }}` output is HTML-escaped. */
+          html?: string;
+          /** A stored template's id, with version. */
+          id?: string;
+          /** The stored template's exact version number (1, 2, …); never latest. */
+          version?: number;
+        };
+        /** Values for the part's template. */
+        data?: Record<string, unknown>;
+        /** Asset name → key, for the part's template. */
+        assets?: Record<string, string>;
+        /** The part's own paper, orientation and margins. */
+        pdf?: {
+          /** Paper: letter, legal, tabloid, ledger, a0, a1, a2, a3, a4, a5, a6 (any case) or {width, height}; default: the CSS @page size, else A4. */
+          pageSize?: string | {
+            /** A CSS length, such as "16mm", "1in", "2.5cm", "40px" or "0"; a bare number is px. At most 100 inches. */
+            width: number | string;
+            /** A CSS length, such as "16mm", "1in", "2.5cm", "40px" or "0"; a bare number is px. At most 100 inches. */
+            height: number | string;
+          };
+          /** Rotate the paper. */
+          landscape?: boolean;
+          /** Page margins, each a CSS length (default 0); the template's CSS `@page { margin }` wins where it sets one. */
+          margin?: {
+            /** A CSS length, such as "16mm", "1in", "2.5cm", "40px" or "0"; a bare number is px. At most 100 inches. */
+            top?: number | string;
+            /** A CSS length, such as "16mm", "1in", "2.5cm", "40px" or "0"; a bare number is px. At most 100 inches. */
+            right?: number | string;
+            /** A CSS length, such as "16mm", "1in", "2.5cm", "40px" or "0"; a bare number is px. At most 100 inches. */
+            bottom?: number | string;
+            /** A CSS length, such as "16mm", "1in", "2.5cm", "40px" or "0"; a bare number is px. At most 100 inches. */
+            left?: number | string;
+          };
+          /** HTML drawn in the top margin of every page, hydrated with the job's data; inline styles only. Classes `pageNumber`, `totalPages` and `title` get those values; `date` gets the job's clock when it has one (as `1/2/26, 12:05 AM`, UTC), else the time of printing. */
+          headerTemplate?: string;
+          /** HTML drawn in the bottom margin of every page, like headerTemplate: `pageNumber`, `totalPages`, `title` and `date` classes get those values, `date` from the job's clock when it has one. */
+          footerTemplate?: string;
+          /** Pages to keep, e.g. "1-3, 5, 8-". */
+          pageRanges?: string;
+          /** Print background colours and images. */
+          printBackground?: boolean;
+          /** Whether CSS `@page { size }` beats pageSize; default true without a pageSize, false with one. */
+          preferCssPageSize?: boolean;
+        };
+        /** Or: a stored PDF in the tenant's assets. */
+        asset?: string;
+      }[];
+      /** The job's own document's entry in the outline when there are parts (default: its title). */
+      bookmark?: string;
+      /** Document metadata, in the Info dictionary and in XMP. */
+      metadata?: {
+        /** Document title (Info /Title and XMP dc:title). */
+        title?: string;
+        /** Author (Info /Author and XMP dc:creator). */
+        author?: string;
+        /** Subject (Info /Subject and XMP dc:description). */
+        subject?: string;
+        /** Keywords (Info /Keywords and XMP pdf:Keywords), at most 50. */
+        keywords?: readonly string[];
+        /** The application that made the source (Info /Creator). */
+        creator?: string;
+        /** The application that made the PDF (Info /Producer; default "Kiln"). */
+        producer?: string;
+        /** Document language, a BCP 47 tag such as "en-GB" (catalog /Lang). */
+        language?: string;
+      };
+      /** Text or image stamps, drawn in order (at most 10). */
+      stamps?: readonly {
+        /** Text to stamp. */
+        text?: string;
+        /** Or: a PNG or JPEG in the tenant's assets to stamp. */
+        image?: string;
+        /** Pages to stamp, e.g. "1-3, 5, 8-" (default every page). */
+        pages?: string;
+        /** Over the content, or under it. */
+        layer?: "over" | "under";
+        /** Where on the page. */
+        position?: "center" | "top-left" | "top" | "top-right" | "left" | "right" | "bottom-left" | "bottom" | "bottom-right";
+        /** 0 (invisible) to 1 (opaque). */
+        opacity?: number;
+        /** Degrees counter-clockwise. */
+        rotation?: number;
+        /** A face of Kiln's font pack, embedded (subset) in the PDF. */
+        font?: "Noto Sans" | "Noto Sans Bold" | "Noto Sans Italic" | "Noto Serif" | "Noto Serif Bold";
+        /** In points. */
+        fontSize?: number;
+        /** Text colour, #RRGGBB. */
+        color?: string;
+        /** Image width in points (default its own). */
+        width?: number;
+        /** Distance from the page edge in points. */
+        margin?: number;
+      }[];
+      /** Files embedded in the PDF (at most 10). */
+      attachments?: readonly {
+        /** File name shown to readers, e.g. `factur-x.xml`. */
+        name: string;
+        /** A file in the tenant's assets. */
+        asset?: string;
+        /** Or: the file's content inline (see `encoding`). */
+        content?: string;
+        /** How `content` is written. */
+        encoding?: "utf8" | "base64";
+        /** The file's MIME type, e.g. `text/xml`. */
+        mimeType: string;
+        /** What the file is. */
+        description?: string;
+        /** PDF/A-3 relationship to the document (/AFRelationship). */
+        relationship?: "Data" | "Source" | "Alternative" | "Supplement" | "Unspecified";
+      }[];
+      /** AES-256 encryption. Passwords are never logged or returned, and are redacted when the job ends. */
+      protection?: {
+        /** Needed to open the PDF. */
+        userPassword?: string;
+        /** Lifts the permissions; default: a random one nobody is told, so the permissions hold. */
+        ownerPassword?: string;
+        /** What a reader who opened it with the user password may do. */
+        permissions?: {
+          /** Readers may print (default true). */
+          print?: boolean;
+          /** Readers may copy text and images (default false). */
+          copy?: boolean;
+          /** Readers may change the document (default false). */
+          modify?: boolean;
+          /** Readers may add comments and fill forms (default false). */
+          annotate?: boolean;
+        };
+      };
+      /** Marks the PDF/A-3b as a Factur-X / ZUGFeRD hybrid invoice: the `fx:` XMP properties and their extension schema. */
+      facturX?: {
+        /** The name of the attachment that holds the invoice XML. */
+        attachment?: string;
+        /** The Factur-X profile of the XML. */
+        profile: "MINIMUM" | "BASIC WL" | "BASIC" | "EN 16931" | "EXTENDED" | "XRECHNUNG";
+      };
+      /** Archival PDF/A: XMP identification, an sRGB output intent; no encryption. */
+      standard?: "PDF/A-2b" | "PDF/A-3b";
     };
   };
   /** Wait for a selector or an expression after load, before capture: give exactly one of them. */
@@ -217,6 +360,23 @@ export interface CreatedTemplateVersion {
   hasSchema: boolean;
   /** Whether renders of this version run the template's own JavaScript. */
   javascript: boolean;
+  /** PDF metadata of the PDFs rendered from this version. */
+  pdfMetadata?: {
+    /** Document title (Info /Title and XMP dc:title). */
+    title?: string;
+    /** Author (Info /Author and XMP dc:creator). */
+    author?: string;
+    /** Subject (Info /Subject and XMP dc:description). */
+    subject?: string;
+    /** Keywords (Info /Keywords and XMP pdf:Keywords), at most 50. */
+    keywords?: readonly string[];
+    /** The application that made the source (Info /Creator). */
+    creator?: string;
+    /** The application that made the PDF (Info /Producer; default "Kiln"). */
+    producer?: string;
+    /** Document language, a BCP 47 tag such as "en-GB" (catalog /Lang). */
+    language?: string;
+  };
   /** false when the upload equals the latest version, which is answered instead. */
   created: boolean;
 }
@@ -230,6 +390,23 @@ export interface CreateTemplate {
   schema?: Record<string, unknown>;
   /** Renders of this version run the template's own JavaScript (default false). */
   javascript?: boolean;
+  /** PDF metadata of every PDF rendered from this version; a job's `output.pdf.metadata` overrides it field by field. */
+  pdfMetadata?: {
+    /** Document title (Info /Title and XMP dc:title). */
+    title?: string;
+    /** Author (Info /Author and XMP dc:creator). */
+    author?: string;
+    /** Subject (Info /Subject and XMP dc:description). */
+    subject?: string;
+    /** Keywords (Info /Keywords and XMP pdf:Keywords), at most 50. */
+    keywords?: readonly string[];
+    /** The application that made the source (Info /Creator). */
+    creator?: string;
+    /** The application that made the PDF (Info /Producer; default "Kiln"). */
+    producer?: string;
+    /** Document language, a BCP 47 tag such as "en-GB" (catalog /Lang). */
+    language?: string;
+  };
 }
 
 export interface TemplateList {
@@ -249,6 +426,23 @@ export interface TemplateList {
     hasSchema: boolean;
     /** Whether renders of this version run the template's own JavaScript. */
     javascript: boolean;
+    /** PDF metadata of the PDFs rendered from this version. */
+    pdfMetadata?: {
+      /** Document title (Info /Title and XMP dc:title). */
+      title?: string;
+      /** Author (Info /Author and XMP dc:creator). */
+      author?: string;
+      /** Subject (Info /Subject and XMP dc:description). */
+      subject?: string;
+      /** Keywords (Info /Keywords and XMP pdf:Keywords), at most 50. */
+      keywords?: readonly string[];
+      /** The application that made the source (Info /Creator). */
+      creator?: string;
+      /** The application that made the PDF (Info /Producer; default "Kiln"). */
+      producer?: string;
+      /** Document language, a BCP 47 tag such as "en-GB" (catalog /Lang). */
+      language?: string;
+    };
   }[];
 }
 
@@ -273,6 +467,23 @@ export interface TemplateVersions {
     hasSchema: boolean;
     /** Whether renders of this version run the template's own JavaScript. */
     javascript: boolean;
+    /** PDF metadata of the PDFs rendered from this version. */
+    pdfMetadata?: {
+      /** Document title (Info /Title and XMP dc:title). */
+      title?: string;
+      /** Author (Info /Author and XMP dc:creator). */
+      author?: string;
+      /** Subject (Info /Subject and XMP dc:description). */
+      subject?: string;
+      /** Keywords (Info /Keywords and XMP pdf:Keywords), at most 50. */
+      keywords?: readonly string[];
+      /** The application that made the source (Info /Creator). */
+      creator?: string;
+      /** The application that made the PDF (Info /Producer; default "Kiln"). */
+      producer?: string;
+      /** Document language, a BCP 47 tag such as "en-GB" (catalog /Lang). */
+      language?: string;
+    };
   }[];
 }
 
@@ -291,6 +502,23 @@ export interface TemplateVersionSource {
   hasSchema: boolean;
   /** Whether renders of this version run the template's own JavaScript. */
   javascript: boolean;
+  /** PDF metadata of the PDFs rendered from this version. */
+  pdfMetadata?: {
+    /** Document title (Info /Title and XMP dc:title). */
+    title?: string;
+    /** Author (Info /Author and XMP dc:creator). */
+    author?: string;
+    /** Subject (Info /Subject and XMP dc:description). */
+    subject?: string;
+    /** Keywords (Info /Keywords and XMP pdf:Keywords), at most 50. */
+    keywords?: readonly string[];
+    /** The application that made the source (Info /Creator). */
+    creator?: string;
+    /** The application that made the PDF (Info /Producer; default "Kiln"). */
+    producer?: string;
+    /** Document language, a BCP 47 tag such as "en-GB" (catalog /Lang). */
+    language?: string;
+  };
   /** The version's Liquid HTML. */
   html: string;
   /** The JSON Schema the data of every render of this version must satisfy, when it has one. */
@@ -449,6 +677,149 @@ export interface BatchRequest {
       printBackground?: boolean;
       /** Whether CSS `@page { size }` beats pageSize; default true without a pageSize, false with one. */
       preferCssPageSize?: boolean;
+      /** Parts appended after the job's document, each a template or a stored PDF with an outline entry (at most 20). */
+      parts?: readonly {
+        /** The part's entry in the PDF outline. */
+        bookmark: string;
+        /** A template rendered for this part (inline or stored). */
+        template?: {
+          /** Inline Liquid template, at most 1 MiB; `{{ }}` output is HTML-escaped. */
+          html?: string;
+          /** A stored template's id, with version. */
+          id?: string;
+          /** The stored template's exact version number (1, 2, …); never latest. */
+          version?: number;
+        };
+        /** Values for the part's template. */
+        data?: Record<string, unknown>;
+        /** Asset name → key, for the part's template. */
+        assets?: Record<string, string>;
+        /** The part's own paper, orientation and margins. */
+        pdf?: {
+          /** Paper: letter, legal, tabloid, ledger, a0, a1, a2, a3, a4, a5, a6 (any case) or {width, height}; default: the CSS @page size, else A4. */
+          pageSize?: string | {
+            /** A CSS length, such as "16mm", "1in", "2.5cm", "40px" or "0"; a bare number is px. At most 100 inches. */
+            width: number | string;
+            /** A CSS length, such as "16mm", "1in", "2.5cm", "40px" or "0"; a bare number is px. At most 100 inches. */
+            height: number | string;
+          };
+          /** Rotate the paper. */
+          landscape?: boolean;
+          /** Page margins, each a CSS length (default 0); the template's CSS `@page { margin }` wins where it sets one. */
+          margin?: {
+            /** A CSS length, such as "16mm", "1in", "2.5cm", "40px" or "0"; a bare number is px. At most 100 inches. */
+            top?: number | string;
+            /** A CSS length, such as "16mm", "1in", "2.5cm", "40px" or "0"; a bare number is px. At most 100 inches. */
+            right?: number | string;
+            /** A CSS length, such as "16mm", "1in", "2.5cm", "40px" or "0"; a bare number is px. At most 100 inches. */
+            bottom?: number | string;
+            /** A CSS length, such as "16mm", "1in", "2.5cm", "40px" or "0"; a bare number is px. At most 100 inches. */
+            left?: number | string;
+          };
+          /** HTML drawn in the top margin of every page, hydrated with the job's data; inline styles only. Classes `pageNumber`, `totalPages` and `title` get those values; `date` gets the job's clock when it has one (as `1/2/26, 12:05 AM`, UTC), else the time of printing. */
+          headerTemplate?: string;
+          /** HTML drawn in the bottom margin of every page, like headerTemplate: `pageNumber`, `totalPages`, `title` and `date` classes get those values, `date` from the job's clock when it has one. */
+          footerTemplate?: string;
+          /** Pages to keep, e.g. "1-3, 5, 8-". */
+          pageRanges?: string;
+          /** Print background colours and images. */
+          printBackground?: boolean;
+          /** Whether CSS `@page { size }` beats pageSize; default true without a pageSize, false with one. */
+          preferCssPageSize?: boolean;
+        };
+        /** Or: a stored PDF in the tenant's assets. */
+        asset?: string;
+      }[];
+      /** The job's own document's entry in the outline when there are parts (default: its title). */
+      bookmark?: string;
+      /** Document metadata, in the Info dictionary and in XMP. */
+      metadata?: {
+        /** Document title (Info /Title and XMP dc:title). */
+        title?: string;
+        /** Author (Info /Author and XMP dc:creator). */
+        author?: string;
+        /** Subject (Info /Subject and XMP dc:description). */
+        subject?: string;
+        /** Keywords (Info /Keywords and XMP pdf:Keywords), at most 50. */
+        keywords?: readonly string[];
+        /** The application that made the source (Info /Creator). */
+        creator?: string;
+        /** The application that made the PDF (Info /Producer; default "Kiln"). */
+        producer?: string;
+        /** Document language, a BCP 47 tag such as "en-GB" (catalog /Lang). */
+        language?: string;
+      };
+      /** Text or image stamps, drawn in order (at most 10). */
+      stamps?: readonly {
+        /** Text to stamp. */
+        text?: string;
+        /** Or: a PNG or JPEG in the tenant's assets to stamp. */
+        image?: string;
+        /** Pages to stamp, e.g. "1-3, 5, 8-" (default every page). */
+        pages?: string;
+        /** Over the content, or under it. */
+        layer?: "over" | "under";
+        /** Where on the page. */
+        position?: "center" | "top-left" | "top" | "top-right" | "left" | "right" | "bottom-left" | "bottom" | "bottom-right";
+        /** 0 (invisible) to 1 (opaque). */
+        opacity?: number;
+        /** Degrees counter-clockwise. */
+        rotation?: number;
+        /** A face of Kiln's font pack, embedded (subset) in the PDF. */
+        font?: "Noto Sans" | "Noto Sans Bold" | "Noto Sans Italic" | "Noto Serif" | "Noto Serif Bold";
+        /** In points. */
+        fontSize?: number;
+        /** Text colour, #RRGGBB. */
+        color?: string;
+        /** Image width in points (default its own). */
+        width?: number;
+        /** Distance from the page edge in points. */
+        margin?: number;
+      }[];
+      /** Files embedded in the PDF (at most 10). */
+      attachments?: readonly {
+        /** File name shown to readers, e.g. `factur-x.xml`. */
+        name: string;
+        /** A file in the tenant's assets. */
+        asset?: string;
+        /** Or: the file's content inline (see `encoding`). */
+        content?: string;
+        /** How `content` is written. */
+        encoding?: "utf8" | "base64";
+        /** The file's MIME type, e.g. `text/xml`. */
+        mimeType: string;
+        /** What the file is. */
+        description?: string;
+        /** PDF/A-3 relationship to the document (/AFRelationship). */
+        relationship?: "Data" | "Source" | "Alternative" | "Supplement" | "Unspecified";
+      }[];
+      /** AES-256 encryption. Passwords are never logged or returned, and are redacted when the job ends. */
+      protection?: {
+        /** Needed to open the PDF. */
+        userPassword?: string;
+        /** Lifts the permissions; default: a random one nobody is told, so the permissions hold. */
+        ownerPassword?: string;
+        /** What a reader who opened it with the user password may do. */
+        permissions?: {
+          /** Readers may print (default true). */
+          print?: boolean;
+          /** Readers may copy text and images (default false). */
+          copy?: boolean;
+          /** Readers may change the document (default false). */
+          modify?: boolean;
+          /** Readers may add comments and fill forms (default false). */
+          annotate?: boolean;
+        };
+      };
+      /** Marks the PDF/A-3b as a Factur-X / ZUGFeRD hybrid invoice: the `fx:` XMP properties and their extension schema. */
+      facturX?: {
+        /** The name of the attachment that holds the invoice XML. */
+        attachment?: string;
+        /** The Factur-X profile of the XML. */
+        profile: "MINIMUM" | "BASIC WL" | "BASIC" | "EN 16931" | "EXTENDED" | "XRECHNUNG";
+      };
+      /** Archival PDF/A: XMP identification, an sRGB output intent; no encryption. */
+      standard?: "PDF/A-2b" | "PDF/A-3b";
     };
   };
   /** Wait for a selector or an expression after load, before capture: give exactly one of them. */

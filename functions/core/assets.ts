@@ -48,6 +48,9 @@ export const ASSET_CONTENT_TYPES: Readonly<Record<string, string>> = {
   css: "text/css",
   /** Batch records (`recordsKey` of POST /v1/batches), one JSON object per line. */
   jsonl: "application/x-ndjson",
+  /** Stored PDFs and data files that PDF finishing merges or attaches (output.pdf). */
+  pdf: "application/pdf",
+  csv: "text/csv",
 };
 
 const ALLOWED_TYPES = new Set(Object.values(ASSET_CONTENT_TYPES));

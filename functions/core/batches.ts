@@ -92,6 +92,14 @@ export const BatchSubmissionSchema = RenderRequestSchema.omit({ data: true, sour
   })
   .superRefine((b, ctx) => {
     requireJavaScriptForExpression(b, ctx);
+    if (b.output.pdf?.protection !== undefined) {
+      // The batch's request is kept until the batch expires: a password in it would outlive the jobs.
+      ctx.addIssue({
+        code: "custom",
+        path: ["output", "pdf", "protection"],
+        message: "is not available for batches: submit protected PDFs with POST /v1/renders",
+      });
+    }
     if ((b.records === undefined) === (b.recordsKey === undefined)) {
       ctx.addIssue({
         code: "custom",

@@ -1,4 +1,6 @@
 import { z } from "zod";
+import { PAGE_RANGES } from "./page-ranges.js";
+import { PDF_FINISHING_FIELDS, pdfPartsFields, refinePdfFinishing } from "./pdf-finishing.js";
 import { implies, jsonSchemaRules, present } from "./schema-rules.js";
 import { requireLiquidSyntax } from "./template-engine.js";
 
@@ -96,10 +98,8 @@ const HeaderFooterSchema = z
   })
   .superRefine(requireLiquidSyntax);
 
-/** `1-3, 5, 8-` as Chromium's print dialog accepts them. */
-const PAGE_RANGES = /^\s*\d+\s*(?:-\s*\d*\s*)?(?:,\s*\d+\s*(?:-\s*\d*\s*)?)*$/;
-
-export const PdfOptionsSchema = z.strictObject({
+/** Paper, margins, header and footer: of the job's document, and of each template part. */
+const PdfPageOptionsSchema = z.strictObject({
   /** Paper size; when absent, the template's CSS `@page { size }` applies, else A4. */
   pageSize: PageSizeSchema.optional().describe(
     `Paper: ${Object.keys(PAPER_SIZES).join(", ")} (any case) or {width, height}; default: the CSS @page size, else A4.`,
@@ -144,6 +144,12 @@ export const PdfOptionsSchema = z.strictObject({
       "Whether CSS `@page { size }` beats pageSize; default true without a pageSize, false with one.",
     ),
 });
+
+/** The page options and the finishing after the render: parts, metadata, stamps, … (pdf-finishing.ts). */
+export const PdfOptionsSchema = PdfPageOptionsSchema.extend({
+  ...pdfPartsFields(PdfPageOptionsSchema),
+  ...PDF_FINISHING_FIELDS,
+}).superRefine(refinePdfFinishing);
 export type PdfOptions = z.output<typeof PdfOptionsSchema>;
 
 const ClipSchema = z.strictObject({

@@ -57,6 +57,11 @@ export interface JobStore {
    * repeat (a retried submission) keeps the first.
    */
   storeRequest(tenant: string, id: string, request: RenderRequest, createdAt: string): Promise<void>;
+  /**
+   * Overwrites the request stored with an ended job by `request` (the same request with its secrets
+   * redacted); nothing when the job has no request here (it is in the payload store).
+   */
+  redactRequest(tenant: string, id: string, request: RenderRequest): Promise<void>;
   /** The job record, without its request. */
   get(tenant: string, id: string): Promise<Job | undefined>;
   /** The request stored with the job; undefined when there is none (it is in the payload store). */

@@ -1,6 +1,7 @@
 import { type AssetUrls, type SignAssetsDeps, signJobAssets } from "./assets.js";
 import { PermanentRenderError } from "./errors.js";
 import type { OutputOptions, PageOptions } from "./output-options.js";
+import type { PdfMetadata } from "./pdf-metadata.js";
 import type { SecretCipher, TenantSettingsStore } from "./ports.js";
 import { stampPrintDate } from "./print-date.js";
 import type { RenderRequest } from "./render-request.js";
@@ -58,12 +59,14 @@ export async function prepareDocument(
   if (!template) throw new PermanentRenderError(TEMPLATE_MISSING, "The job names no template.");
   let source: string;
   let templateJavaScript = false;
+  let templateMetadata: PdfMetadata | undefined;
   if ("html" in template) {
     source = template.html;
   } else if (deps.templates) {
     const loaded = await deps.templates.load(tenant, template.id, template.version);
     source = loaded.html;
     templateJavaScript = loaded.javascript;
+    templateMetadata = loaded.pdfMetadata;
   } else {
     throw new PermanentRenderError(TEMPLATE_MISSING, "Stored templates are not configured for this worker.");
   }
@@ -82,7 +85,15 @@ export async function prepareDocument(
     const hydrated = await hydrate(template, request.data, urls, request.clock);
     return request.clock ? stampPrintDate(hydrated, request.clock) : hydrated;
   };
-  const pdf = request.output.pdf;
+  // The template version's PDF metadata, under the job's own field by field (the schema's defaults
+  // stand in for a job without PDF options).
+  const pdf =
+    templateMetadata && request.output.format === "pdf"
+      ? {
+          ...(request.output.pdf ?? { landscape: false, printBackground: true }),
+          metadata: { ...templateMetadata, ...request.output.pdf?.metadata },
+        }
+      : request.output.pdf;
   const output: OutputOptions =
     pdf && (pdf.headerTemplate !== undefined || pdf.footerTemplate !== undefined)
       ? {
@@ -97,7 +108,9 @@ export async function prepareDocument(
               : {}),
           },
         }
-      : request.output;
+      : pdf === request.output.pdf
+        ? request.output
+        : { ...request.output, pdf };
   const settings = await deps.settings?.get(tenant);
   const page = pageOptions(
     request,

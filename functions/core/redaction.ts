@@ -18,6 +18,8 @@ const SECRET_FIELDS = new Set([
   "webhooksecret",
   "clientsecret",
   "password",
+  "userpassword",
+  "ownerpassword",
   "privatekey",
   "privatekeypem",
   "token",

@@ -2,6 +2,8 @@ import { createHash, randomUUID } from "node:crypto";
 import { OUTPUTS } from "./constants.js";
 import { isPermanent, KilnError, PermanentRenderError } from "./errors.js";
 import { isTerminal, type Job, type JobFailure, leaseIsLive } from "./job.js";
+import type { OutputOptions } from "./output-options.js";
+import { type FinishingDeps, finishRendered, holdsPasswords, redactPasswords } from "./pdf-finishing.js";
 import type {
   Clock,
   JobStore,
@@ -43,7 +45,7 @@ export interface LeaseSettings {
   readonly renewEveryMs: number;
 }
 
-export interface RenderJobDeps extends DocumentDeps {
+export interface RenderJobDeps extends DocumentDeps, FinishingDeps {
   readonly jobs: JobStore;
   readonly renderer: Renderer;
   readonly outputs: ObjectStore;
@@ -126,6 +128,13 @@ export async function renderJob(
   }
   if (start.kind === "terminal") {
     await ensureWebhookQueued(deps, start.job);
+    // An attempt that ended the job but could not redact its passwords left the message for this.
+    if (!(await forgetPasswords(deps, start.job))) {
+      return retry(
+        new Error(`job ${message.jobId} ended but its passwords could not be redacted`),
+        backoff(),
+      );
+    }
     return { outcome: "done", status: "skipped" };
   }
   if (start.kind === "leased") {
@@ -138,9 +147,20 @@ export async function renderJob(
 
   const job = start.job;
   const lease = keepLease(deps, job, owner, job.lease?.expiresAtMs ?? 0);
+  let loaded: RenderRequest | undefined;
   try {
     const { request, documentDeps } = await loadRequest(deps, job);
-    const { body, document } = await renderRequest(deps.renderer, documentDeps, job.tenant, request);
+    loaded = request;
+    // A template (its version, assets signed now, hydration) or a live page: what Chromium renders.
+    const {
+      rendered,
+      output: prepared,
+      document,
+    } = await renderRequest(deps.renderer, documentDeps, job.tenant, request);
+    const parts = await renderParts(documentDeps, deps.renderer, job.tenant, request);
+    // Parts, metadata, stamps, attachments, PDF/A and encryption, after Chromium; from the prepared
+    // output, whose PDF metadata has the template version's under the job's.
+    const body = await finishRendered(deps, job.tenant, { ...request, output: prepared }, rendered, parts);
     const sha256 = createHash("sha256").update(body).digest("hex");
     const contentType = CONTENT_TYPES[request.output.format];
     const key = outputKey(job.tenant, sha256, request.output.format);
@@ -164,6 +184,9 @@ export async function renderJob(
     if (!(await notify(deps, written.job))) {
       return retry(new Error(`job ${job.id} succeeded but its webhook could not be queued`), backoff());
     }
+    if (!(await forgetPasswords(deps, job, request))) {
+      return retry(new Error(`job ${job.id} succeeded but its passwords could not be redacted`), backoff());
+    }
     return { outcome: "done", status: "succeeded", format: request.output.format, bytes: body.byteLength };
   } catch (err) {
     const error = err instanceof Error ? err : new Error(String(err));
@@ -180,6 +203,9 @@ export async function renderJob(
       }
       if (!(await notify(deps, written.job))) {
         return retry(new Error(`job ${job.id} failed but its webhook could not be queued`), backoff());
+      }
+      if (!(await forgetPasswords(deps, job, loaded))) {
+        return retry(new Error(`job ${job.id} failed but its passwords could not be redacted`), backoff());
       }
       return { outcome: "done", status: "failed", code: error.code };
     }
@@ -199,7 +225,10 @@ export async function renderJob(
     const written = await store(() =>
       jobs.markFailed(job.tenant, job.id, failure, clock.now(), { owner }, job.callbackUrl !== undefined),
     ).catch(() => undefined);
-    if (written && failedByUs(written, failure)) await notify(deps, written.job);
+    if (written && failedByUs(written, failure)) {
+      await notify(deps, written.job);
+      await forgetPasswords(deps, job, loaded);
+    }
     // The next delivery, if any, finds the job failed and dead-letters the message.
     return retry(error, backoff());
   } finally {
@@ -216,14 +245,17 @@ async function renderRequest(
   deps: DocumentDeps,
   tenant: string,
   request: RenderRequest,
-): Promise<{ body: Uint8Array; document?: RenderedDocument }> {
+): Promise<{ rendered: Uint8Array; output: OutputOptions; document?: RenderedDocument }> {
   if (request.source) {
     const page = await prepareLivePage(deps, tenant, request);
     const captured = await renderer.capture(page.live, page.output, page.page);
-    return { body: captured.bytes, document: captured.document };
+    return { rendered: captured.bytes, output: page.output, document: captured.document };
   }
-  const document = await prepareDocument(deps, tenant, request);
-  return { body: await renderer.render(document.html, document.output, document.page) };
+  const prepared = await prepareDocument(deps, tenant, request);
+  return {
+    rendered: await renderer.render(prepared.html, prepared.output, prepared.page),
+    output: prepared.output,
+  };
 }
 
 function retry(error: Error, retryAfterSeconds: number): RenderJobResult {
@@ -373,16 +405,12 @@ async function loadRequest(
   const readTogether = deps.settings && !key ? deps.jobs.getRequestAndSettings?.bind(deps.jobs) : undefined;
   let documentDeps: DocumentDeps = deps;
   let request: RenderRequest | undefined;
-  if (key) {
-    request = await store(() => deps.payloads.get(key)).then((text) =>
-      text === undefined ? undefined : (JSON.parse(text) as RenderRequest),
-    );
-  } else if (readTogether) {
+  if (readTogether) {
     const read = await store(() => readTogether(job.tenant, job.id));
     request = read.request;
     documentDeps = { ...deps, settings: settingsAsRead(read.settings) };
   } else {
-    request = await store(() => deps.jobs.getRequest(job.tenant, job.id));
+    request = await readStoredRequest(deps, job);
   }
   if (request === undefined) {
     throw new PermanentRenderError(
@@ -393,6 +421,71 @@ async function loadRequest(
     );
   }
   return { request, documentDeps };
+}
+
+/**
+ * The template parts of `output.pdf.parts`, by index, each prepared and rendered like the job's own
+ * document (same data rules, clock and readiness) with its own page options.
+ */
+async function renderParts(
+  documentDeps: DocumentDeps,
+  renderer: Renderer,
+  tenant: string,
+  request: RenderRequest,
+): Promise<Map<number, Uint8Array>> {
+  const rendered = new Map<number, Uint8Array>();
+  const parts = request.output.format === "pdf" ? (request.output.pdf?.parts ?? []) : [];
+  for (const [index, part] of parts.entries()) {
+    if (!part.template) continue;
+    const document = await prepareDocument(documentDeps, tenant, {
+      ...request,
+      template: part.template,
+      data: part.data ?? {},
+      assets: part.assets,
+      output: { ...request.output, pdf: part.pdf },
+    });
+    rendered.set(index, await renderer.render(document.html, document.output, document.page));
+  }
+  return rendered;
+}
+
+/** The job's request from where it is kept: the payload store for large ones, else the job store. */
+function readStoredRequest(deps: RenderJobDeps, job: Job): Promise<RenderRequest | undefined> {
+  const key = job.payloadKey;
+  return withStoreRetry(
+    () =>
+      key
+        ? deps.payloads
+            .get(key)
+            .then((text) => (text === undefined ? undefined : (JSON.parse(text) as RenderRequest)))
+        : deps.jobs.getRequest(job.tenant, job.id),
+    deps.storeRetry,
+    deps.random,
+  );
+}
+
+/**
+ * Once the job has ended its PDF passwords are of no more use: the stored request keeps them redacted.
+ * False when that could not be written (the message is then left for a delivery that tries again).
+ */
+async function forgetPasswords(deps: RenderJobDeps, job: Job, known?: RenderRequest): Promise<boolean> {
+  try {
+    const request = known ?? (await readStoredRequest(deps, job));
+    if (!request || !holdsPasswords(request)) return true;
+    const redacted = redactPasswords(request);
+    const key = job.payloadKey;
+    await withStoreRetry(
+      () =>
+        key
+          ? deps.payloads.put(key, JSON.stringify(redacted))
+          : deps.jobs.redactRequest(job.tenant, job.id, redacted),
+      deps.storeRetry,
+      deps.random,
+    );
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** The tenant's settings as read with the request, so that preparing the document does not read them again. */

@@ -10,6 +10,7 @@ import {
   ResourceErrorsSchema,
   WaitForSchema,
 } from "./output-options.js";
+import { PDF_FINISHING_LIMITS } from "./pdf-finishing.js";
 import { implies, jsonSchemaRules, present } from "./schema-rules.js";
 import { TemplateRefSchema } from "./templates.js";
 import { URL_SOURCE_LIMITS, UrlSourceSchema } from "./url-source.js";
@@ -55,6 +56,11 @@ export const LIMITS = {
   waitTimeoutMs: OUTPUT_LIMITS.maxWaitMs,
   renderTimeoutMs: OUTPUT_LIMITS.renderTimeoutMs,
   minRenderTimeoutMs: OUTPUT_LIMITS.minRenderTimeoutMs,
+  partsPerJob: PDF_FINISHING_LIMITS.partsPerJob,
+  stampsPerJob: PDF_FINISHING_LIMITS.stampsPerJob,
+  attachmentsPerJob: PDF_FINISHING_LIMITS.attachmentsPerJob,
+  /** One inline `output.pdf.attachments[].content`, decoded; larger files go in as assets. */
+  attachmentBytes: PDF_FINISHING_LIMITS.inlineAttachmentBytes,
 } as const;
 
 /**

@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { z } from "zod";
 import { NotFoundError, PermanentRenderError, ValidationError } from "./errors.js";
 import type { DataSchema } from "./json-schema.js";
+import { type PdfMetadata, PdfMetadataSchema } from "./pdf-metadata.js";
 import { jsonSchemaRules, present } from "./schema-rules.js";
 import { requireLiquidSyntax } from "./template-engine.js";
 
@@ -59,6 +60,9 @@ export const CreateTemplateSchema = z.strictObject({
     .boolean()
     .optional()
     .describe("Renders of this version run the template's own JavaScript (default false)."),
+  pdfMetadata: PdfMetadataSchema.optional().describe(
+    "PDF metadata of every PDF rendered from this version; a job's `output.pdf.metadata` overrides it field by field.",
+  ),
 });
 export type CreateTemplate = z.output<typeof CreateTemplateSchema>;
 
@@ -136,6 +140,8 @@ export interface TemplateVersion {
   readonly schema?: DataSchema;
   /** Renders of this version run the template's own scripts. */
   readonly javascript?: boolean;
+  /** Metadata of the PDFs rendered from this version, under the job's own. */
+  readonly pdfMetadata?: PdfMetadata;
 }
 
 /** Version records, one conditional put each. */
@@ -205,7 +211,8 @@ export async function createTemplateVersion(
       latest &&
       latest.sha256 === hash &&
       sameSchema(latest.schema, input.schema) &&
-      (latest.javascript ?? false) === (input.javascript ?? false)
+      (latest.javascript ?? false) === (input.javascript ?? false) &&
+      JSON.stringify(latest.pdfMetadata ?? null) === JSON.stringify(input.pdfMetadata ?? null)
     ) {
       return { version: latest, created: false };
     }
@@ -217,6 +224,7 @@ export async function createTemplateVersion(
       bytes: Buffer.byteLength(input.html, "utf8"),
       ...(input.schema ? { schema: input.schema } : {}),
       ...(input.javascript ? { javascript: true } : {}),
+      ...(input.pdfMetadata ? { pdfMetadata: input.pdfMetadata } : {}),
     };
     if ((await deps.versions.create(tenant, candidate)) === "created")
       return { version: candidate, created: true };
@@ -266,7 +274,11 @@ export class TemplateLoader {
       throw new PermanentRenderError(TEMPLATE_MISSING, `Template ${id} version ${version} does not exist.`);
     }
     if (this.#cache.size >= this.maxEntries) this.#cache.delete(this.#cache.keys().next().value as string);
-    const loaded = { html, javascript: record.javascript === true };
+    const loaded = {
+      html,
+      javascript: record.javascript === true,
+      ...(record.pdfMetadata ? { pdfMetadata: record.pdfMetadata } : {}),
+    };
     this.#cache.set(cacheKey, loaded);
     return loaded;
   }
@@ -275,6 +287,7 @@ export class TemplateLoader {
 export interface LoadedTemplate {
   readonly html: string;
   readonly javascript: boolean;
+  readonly pdfMetadata?: PdfMetadata;
 }
 
 /** How the API shows a version: never the tenant prefix or the storage key. */
@@ -287,6 +300,7 @@ export function templateVersionView(v: TemplateVersion, html?: string) {
     bytes: v.bytes,
     hasSchema: v.schema !== undefined,
     javascript: v.javascript === true,
+    ...(v.pdfMetadata ? { pdfMetadata: v.pdfMetadata } : {}),
     ...(html !== undefined ? { html } : {}),
     ...(html !== undefined && v.schema ? { schema: v.schema } : {}),
   };

@@ -114,7 +114,7 @@ describe("every AWS call a function makes on the local stack", () => {
     await c.getWebhookSecret();
 
     // A PNG of the stored template with an asset and a webhook; a PDF whose request is too large for
-    // the table (kept in the payloads bucket).
+    // the table (kept in the payloads bucket) and a small one.
     const png = await c.submitRender({
       template: { id: "perm-card", version: template.version },
       data: { n: 1 },
@@ -122,12 +122,22 @@ describe("every AWS call a function makes on the local stack", () => {
       output: { format: "png", width: 60, height: 40 },
       callbackUrl: `${receiverUrl}/png`,
     });
+    // Finished with an attachment read from the assets and a password, redacted in both stores once
+    // the jobs end.
+    const finishing = {
+      attachments: [{ name: "records.jsonl", asset: "perm/records.jsonl", mimeType: "application/x-ndjson" }],
+      protection: { userPassword: "perm" },
+    };
     const pdf = await c.submitRender({
       template: { html: "<p>{{ filler | size }}</p>" },
       data: { filler: "x".repeat(200_000) },
-      output: { format: "pdf" },
+      output: { format: "pdf", pdf: finishing },
     });
-    for (const id of [png.id, pdf.id]) {
+    const smallPdf = await c.submitRender({
+      template: { html: "<p>small</p>" },
+      output: { format: "pdf", pdf: finishing },
+    });
+    for (const id of [png.id, pdf.id, smallPdf.id]) {
       expect((await c.waitFor(id, { timeoutMs: 60_000 })).status).toBe("succeeded");
     }
     // A URL job with a cookie (sealed by the api, opened by the worker) of a page on this machine.

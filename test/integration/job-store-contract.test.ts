@@ -131,6 +131,19 @@ describe.each(implementations)("job store contract: %s", (_name, make) => {
     expect(JSON.stringify(await jobs.getRequest("acme", record.id))).toBe(JSON.stringify(request));
   });
 
+  it("replaces a stored request with its redacted form, and stores none where there was none", async () => {
+    const { jobs } = make();
+    const { request, ...record } = newJob();
+    if (!request) throw new Error("newJob carries a request");
+    expect(await jobs.create({ ...record, request })).toBe("created");
+    const redacted = { ...request, data: { password: "[redacted]" } };
+    await jobs.redactRequest("acme", record.id, redacted);
+    expect(JSON.stringify(await jobs.getRequest("acme", record.id))).toBe(JSON.stringify(redacted));
+    expect(await jobs.get("acme", record.id)).toEqual(record);
+    await jobs.redactRequest("acme", "no-such-job", redacted);
+    expect(await jobs.getRequest("acme", "no-such-job")).toBeUndefined();
+  });
+
   it("stores no request for a job whose request is in the payload store", async () => {
     const { jobs } = make();
     const { request: _, ...job } = newJob({ payloadKey: "requests/acme/large.json" });

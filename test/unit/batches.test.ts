@@ -70,6 +70,21 @@ describe("batch validation", () => {
     expect(data).toContainEqual({ field: "data", message: "unknown field" });
   });
 
+  it("refuses PDF passwords, which the batch's stored request would keep, and takes other finishing", async () => {
+    const pdf = (finishing: Record<string, unknown>) => ({
+      template: TEMPLATE,
+      output: { format: "pdf", pdf: finishing },
+      records: [{}],
+    });
+    expect(await issuesOf(() => parseBatchSubmission(pdf({ protection: { userPassword: "p" } })))).toEqual([
+      {
+        field: "output.pdf.protection",
+        message: "is not available for batches: submit protected PDFs with POST /v1/renders",
+      },
+    ]);
+    expect(parseBatchSubmission(pdf({ stamps: [{ text: "COPY" }] })).output.pdf?.stamps).toHaveLength(1);
+  });
+
   it("names each record that breaks the stored template's schema by index, and caps the list", async () => {
     const versions = new MemoryTemplateStore();
     await versions.create("t1", {

@@ -117,3 +117,53 @@ describe("prepareDocument (worker steps 1–3)", () => {
     });
   });
 });
+
+describe("a template version's PDF metadata", () => {
+  it("lies under the job's own, field by field, and is a new version when it changes", async () => {
+    const s = setup();
+    const metadata = { author: "Kiln Mutual", title: "Policy", language: "en-GB" };
+    await createTemplateVersion(
+      s.templates,
+      "acme",
+      { id: "p", html: "<p>x</p>", pdfMetadata: metadata },
+      NOW,
+    );
+    const same = await createTemplateVersion(
+      s.templates,
+      "acme",
+      { id: "p", html: "<p>x</p>", pdfMetadata: metadata },
+      NOW,
+    );
+    expect(same).toMatchObject({ created: false, version: { version: 1 } });
+    const changed = await createTemplateVersion(
+      s.templates,
+      "acme",
+      { id: "p", html: "<p>x</p>", pdfMetadata: { ...metadata, author: "Other" } },
+      NOW,
+    );
+    expect(changed).toMatchObject({ created: true, version: { version: 2 } });
+
+    const withJob = await prepareDocument(s.deps, "acme", {
+      template: { id: "p", version: 1 },
+      data: {},
+      output: pdf({ pdf: { metadata: { title: "HM-42" } } }),
+    });
+    expect(withJob.output.pdf?.metadata).toEqual({
+      author: "Kiln Mutual",
+      title: "HM-42",
+      language: "en-GB",
+    });
+    const alone = await prepareDocument(s.deps, "acme", {
+      template: { id: "p", version: 1 },
+      data: {},
+      output: pdf(),
+    });
+    expect(alone.output.pdf).toMatchObject({ metadata, landscape: false, printBackground: true });
+    const png = await prepareDocument(s.deps, "acme", {
+      template: { id: "p", version: 1 },
+      data: {},
+      output: parseOrThrow(OutputOptionsSchema, { format: "png" }),
+    });
+    expect(png.output.pdf).toBeUndefined();
+  });
+});

@@ -179,6 +179,22 @@ export class DynamoDbJobStore implements JobStore {
     await putIfAbsent(this.db, this.tableName, { ...jobRequestItemKey(tenant, id), ...item });
   }
 
+  async redactRequest(tenant: string, id: string, request: RenderRequest): Promise<void> {
+    try {
+      await this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: jobRequestItemKey(tenant, id),
+          UpdateExpression: "SET requestBr = :request",
+          ConditionExpression: "attribute_exists(requestBr)",
+          ExpressionAttributeValues: { ":request": encodeRequest(request) },
+        }),
+      );
+    } catch (err) {
+      if (!(err instanceof ConditionalCheckFailedException)) throw err;
+    }
+  }
+
   async get(tenant: string, id: string): Promise<Job | undefined> {
     const { Item } = await this.db.send(
       new GetCommand({ TableName: this.tableName, Key: jobItemKey(tenant, id), ConsistentRead: true }),

@@ -1,5 +1,6 @@
 import { ConditionalCheckFailedException, type DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { type DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from "@aws-sdk/lib-dynamodb";
+import type { PdfMetadata } from "../../core/pdf-metadata.js";
 import type { TemplateVersion, TemplateVersionStore } from "../../core/templates.js";
 import {
   jobsTableClient,
@@ -25,6 +26,8 @@ interface TemplateVersionItem {
   schemaJson?: string;
   /** Present (true) only for versions that run their own scripts. */
   javascript?: boolean;
+  /** JSON text, like the schema. */
+  pdfMetadataJson?: string;
 }
 
 /**
@@ -70,6 +73,7 @@ export class DynamoDbTemplateStore implements TemplateVersionStore {
       bytes: version.bytes,
       ...(version.schema ? { schemaJson: JSON.stringify(version.schema) } : {}),
       ...(version.javascript ? { javascript: true } : {}),
+      ...(version.pdfMetadata ? { pdfMetadataJson: JSON.stringify(version.pdfMetadata) } : {}),
     };
     const stored = await putIfAbsent(this.db, this.tableName, {
       ...templateVersionItemKey(tenant, version.id, version.version),
@@ -147,5 +151,6 @@ function fromItem(item: TemplateVersionItem): TemplateVersion {
     bytes: Number(item.bytes),
     ...(item.schemaJson ? { schema: JSON.parse(item.schemaJson) as Record<string, unknown> } : {}),
     ...(item.javascript === true ? { javascript: true } : {}),
+    ...(item.pdfMetadataJson ? { pdfMetadata: JSON.parse(item.pdfMetadataJson) as PdfMetadata } : {}),
   };
 }

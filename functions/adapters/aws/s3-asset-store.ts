@@ -1,4 +1,4 @@
-import { HeadObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
 import {
   ASSETS,
@@ -7,6 +7,7 @@ import {
   type AssetUploadScope,
   type AssetUploadSigner,
 } from "../../core/assets.js";
+import type { AssetReader } from "../../core/pdf-finishing.js";
 
 /**
  * Headers an upload URL signs, so that S3 refuses a PUT without exactly these values. The presigner
@@ -15,7 +16,7 @@ import {
 const SIGNED_UPLOAD_HEADERS = new Set(["content-type", "content-length", "cache-control"]);
 
 /** The assets bucket: tenants' files under `assets/<tenant>/…`, read by the CDN through OAC. */
-export class S3AssetStore implements AssetStore, AssetUploadSigner {
+export class S3AssetStore implements AssetStore, AssetUploadSigner, AssetReader {
   constructor(
     private readonly client: S3Client,
     private readonly bucket: string,
@@ -26,11 +27,18 @@ export class S3AssetStore implements AssetStore, AssetUploadSigner {
       const head = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: objectKey }));
       return { bytes: head.ContentLength ?? 0, contentType: head.ContentType ?? "application/octet-stream" };
     } catch (err) {
-      const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
-      // Without s3:ListBucket (roles get none) S3 answers a missing key with 403, not 404.
-      const status = e.$metadata?.httpStatusCode;
-      if (e.name === "NotFound" || e.name === "NoSuchKey" || status === 404 || status === 403)
-        return undefined;
+      if (isMissing(err)) return undefined;
+      throw err;
+    }
+  }
+
+  /** The asset's bytes: what PDF finishing stamps or embeds. */
+  async read(objectKey: string): Promise<Uint8Array | undefined> {
+    try {
+      const { Body } = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: objectKey }));
+      return Body ? await Body.transformToByteArray() : undefined;
+    } catch (err) {
+      if (isMissing(err)) return undefined;
       throw err;
     }
   }
@@ -83,4 +91,11 @@ export class S3AssetStore implements AssetStore, AssetUploadSigner {
       signableHeaders: SIGNED_UPLOAD_HEADERS,
     });
   }
+}
+
+function isMissing(err: unknown): boolean {
+  const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
+  // Without s3:ListBucket (roles get none) S3 answers a missing key with 403, not 404.
+  const status = e.$metadata?.httpStatusCode;
+  return e.name === "NotFound" || e.name === "NoSuchKey" || status === 404 || status === 403;
 }

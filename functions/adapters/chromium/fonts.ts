@@ -1,5 +1,9 @@
 import { existsSync } from "node:fs";
-import { ensureLocalFontPack, LAMBDA_FONT_CONFIG } from "../../../layers/chromium/font-pack.js";
+import {
+  ensureLocalFontPack,
+  LAMBDA_FONT_CONFIG,
+  LAMBDA_FONT_DIR,
+} from "../../../layers/chromium/font-pack.js";
 
 /** Names a fontconfig file to use instead: `kiln bench --cold` points it at a layer-like copy of the pack. */
 export const FONT_CONFIG_OVERRIDE_ENV = "KILN_FONT_CONFIG_FILE";
@@ -17,4 +21,9 @@ export function fontConfigFile(): string | undefined {
     return existsSync(LAMBDA_FONT_CONFIG) ? LAMBDA_FONT_CONFIG : undefined;
   }
   return ensureLocalFontPack().configFile;
+}
+
+/** The font pack's files: the layer's /opt/fonts on Lambda, else the pack built on this machine. */
+export function fontPackDir(): string {
+  return process.env.AWS_LAMBDA_FUNCTION_NAME !== undefined ? LAMBDA_FONT_DIR : ensureLocalFontPack().dir;
 }

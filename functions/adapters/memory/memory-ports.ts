@@ -70,6 +70,11 @@ export class MemoryJobStore implements JobStore {
     if (!this.requests.has(k)) this.requests.set(k, request);
   }
 
+  async redactRequest(tenant: string, id: string, request: RenderRequest): Promise<void> {
+    const k = `${tenant}/${id}`;
+    if (this.requests.has(k)) this.requests.set(k, request);
+  }
+
   async get(tenant: string, id: string): Promise<Job | undefined> {
     return this.jobs.get(`${tenant}/${id}`);
   }

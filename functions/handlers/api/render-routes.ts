@@ -2,6 +2,7 @@ import type { APIGatewayProxyResult } from "aws-lambda";
 import { KilnError, noSuch, ValidationError } from "../../core/errors.js";
 import { isTerminal, type Job } from "../../core/job.js";
 import { toJobView } from "../../core/job-view.js";
+import { checkPartTemplates } from "../../core/pdf-finishing.js";
 import { CONTENT_TYPES } from "../../core/render-request.js";
 import { systemTimer, waitForTerminal } from "../../core/render-wait.js";
 import { checkIdempotencyKey, submitRender } from "../../core/submit-render.js";
@@ -41,6 +42,7 @@ export const renderHandlers: Pick<
     const representation = chooseRepresentation(header(event, "accept"), outputType);
     // Refused before anything is queued: this job could never answer what Accept asks for.
     if (representation.kind === "not_acceptable") return notAcceptable(representation.accept, outputType);
+    await checkPartTemplates(deps.templates, tenant, submission.output.pdf);
     const rawKey = header(event, "idempotency-key");
     const key = rawKey === undefined ? undefined : checkIdempotencyKey(rawKey);
     let submitted: Awaited<ReturnType<typeof submitRender>>;

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { AssetKeySchema } from "../../core/assets.js";
 import type { JobView } from "../../core/job-view.js";
+import { PdfMetadataSchema } from "../../core/pdf-metadata.js";
 import { TemplateIdSchema, type templateVersionView } from "../../core/templates.js";
 
 /**
@@ -96,6 +97,7 @@ const TemplateVersionSchema = z.object({
     .boolean()
     .describe("Whether the data of every render of this version is checked by a JSON Schema."),
   javascript: z.boolean().describe("Whether renders of this version run the template's own JavaScript."),
+  pdfMetadata: PdfMetadataSchema.optional().describe("PDF metadata of the PDFs rendered from this version."),
 });
 export const CreatedTemplateVersionSchema = TemplateVersionSchema.extend({
   created: z

@@ -47,15 +47,17 @@ export const renderWorkerFunction = defineFunction({
       service: "s3",
       grants: [{ actions: ["s3:PutObject"], objectKeys: [`${OUTPUTS.keyPrefix}*`] }],
     },
+    // PutObject: a large request is rewritten with its PDF passwords redacted once the job has ended.
     payloadsBucket: {
       service: "s3",
-      grants: [{ actions: ["s3:GetObject"], objectKeys: [`${PAYLOADS.keyPrefix}*`] }],
+      grants: [{ actions: ["s3:GetObject", "s3:PutObject"], objectKeys: [`${PAYLOADS.keyPrefix}*`] }],
     },
     templatesBucket: {
       service: "s3",
       grants: [{ actions: ["s3:GetObject"], objectKeys: [`${TEMPLATES.sourceKeyPrefix}*`] }],
     },
-    // HeadObject: whether a job's assets exist, before the signer mints their URLs.
+    // HeadObject: whether a job's assets exist, before the signer mints their URLs; GetObject: the
+    // images, PDFs and files that PDF finishing stamps or embeds.
     assetsBucket: {
       service: "s3",
       grants: [{ actions: ["s3:GetObject"], objectKeys: [`${ASSETS.keyPrefix}*`] }],

@@ -17,6 +17,8 @@ import { SqsMessageVisibility, SqsWebhookQueue } from "../../adapters/aws/sqs-re
 import { BrowserPool } from "../../adapters/chromium/browser-pool.js";
 import { ChromiumRenderer } from "../../adapters/chromium/chromium-renderer.js";
 import type { EgressGuardOptions } from "../../adapters/chromium/egress-guard.js";
+import { fontPackDir } from "../../adapters/chromium/fonts.js";
+import { PdfLibFinisher } from "../../adapters/pdf/pdf-lib-finisher.js";
 import { PAGE_SECRETS_CONTEXT_KEY } from "../../core/constants.js";
 import type { Metrics, Renderer } from "../../core/ports.js";
 import { TemplateLoader } from "../../core/templates.js";
@@ -62,6 +64,7 @@ export function wireRenderWorker(
 ) {
   const adapt = adapterWrapper(runtime);
   const { dynamodb, s3, sqs } = clients;
+  const assetStore = adapt(new S3AssetStore(s3, config.assetsBucket), "s3.assets");
   return makeHandler({
     jobs: adapt(new DynamoDbJobStore(dynamodb, config.jobsTable), "dynamodb.jobs"),
     // Template versions are immutable: the loader keeps the ones it has read.
@@ -71,11 +74,13 @@ export function wireRenderWorker(
     }),
     // Asset URLs are minted by the signer when the job renders, never earlier.
     assets: {
-      assets: adapt(new S3AssetStore(s3, config.assetsBucket), "s3.assets"),
+      assets: assetStore,
       signer: adapt(new LambdaUrlSigner(clients.lambda, config.signerFunctionName), "lambda.signer"),
       ttlSeconds: config.assetUrlTtlSeconds,
     },
     renderer: runtime.renderer ?? new ChromiumRenderer({ pool: runtime.browsers }),
+    finisher: new PdfLibFinisher({ fontDir: fontPackDir }),
+    assetReader: assetStore,
     settings: adapt(new DynamoDbTenantSettingsStore(dynamodb, config.jobsTable), "dynamodb.settings"),
     // A URL job's headers and cookies: decrypted for its render only, never kept in memory after it.
     pageSecrets: adapt(

@@ -378,12 +378,12 @@ export function batchZipKey(tenant: string, id: string): string {
   return `${OUTPUTS.keyPrefix}${tenant}/batches/${id}/outputs.zip`;
 }
 
-export function batchMergedKey(tenant: string, id: string): string {
-  return `${OUTPUTS.keyPrefix}${tenant}/batches/${id}/merged.pdf`;
-}
-
-/** The merged PDF's name in the manifest and a download directory. */
+/** The merged PDF's name in the manifest, and of its object. */
 export const MERGED_PDF_FILE = "merged.pdf";
+
+export function batchMergedKey(tenant: string, id: string): string {
+  return `${OUTPUTS.keyPrefix}${tenant}/batches/${id}/${MERGED_PDF_FILE}`;
+}
 
 /**
  * The job id of record `index`: a name-based (version 5 style) UUID of tenant, batch and index, so
@@ -726,7 +726,8 @@ async function mergeOutputs(
   batch: Batch,
   manifest: BatchManifest,
 ): Promise<BatchArtifacts> {
-  if (!deps.merger) return { mergedError: "this deployment cannot merge PDFs" };
+  if (!deps.merger) return { mergedError: "this deployment cannot merge PDFs." };
+  if (!manifest.entries.some((e) => e.output !== undefined)) return { mergedError: "no record was rendered." };
   const documents = async function* () {
     for await (const { entry, body } of succeededOutputs(deps.artifacts, batch, manifest)) {
       yield { title: `Record ${entry.index}`, name: `record ${entry.index}`, pdf: body };

@@ -38,7 +38,12 @@ Without --api (or $KILN_API_URL), an embedded local stack is used (data in $KILN
 };
 
 /** Through the API when the file fits in its request, else by presigned URL. */
-export function uploadAsset(client: KilnClient, key: string, body: Uint8Array, contentType: string) {
+export function uploadAsset(
+  client: Pick<KilnClient, "putAsset" | "uploadLargeAsset">,
+  key: string,
+  body: Uint8Array,
+  contentType: string,
+) {
   return body.byteLength > ASSETS.maxBytes
     ? client.uploadLargeAsset(key, body, contentType)
     : client.putAsset(key, body, contentType);

@@ -25,6 +25,8 @@ Output options (as in the output object of POST /v1/renders):
 Other options:
   --out DIR           download every output (named by record index), manifest.json (and outputs.zip)
   --zip               also have Kiln build one zip of all outputs
+  --merged FILE       with --format pdf: have Kiln join every rendered record into one PDF, in record
+                      order with a bookmark each, and write it to FILE (with or without --out)
   --callback-url URL  each render's completion event is POSTed there
   --timeout SECONDS   give up waiting after this long (default 3600)
   --api URL --api-key KEY   a deployed Kiln (or $KILN_API_URL / $KILN_API_KEY); without them an
@@ -48,6 +50,7 @@ before anything is sent), 3 Kiln could not be reached.`,
         transparent: { type: "boolean" },
         out: { type: "string", short: "o" },
         zip: { type: "boolean", default: false },
+        merged: { type: "string" },
         "callback-url": { type: "string" },
         timeout: { type: "string", default: "3600" },
         ...CONNECTION_OPTIONS,
@@ -77,6 +80,7 @@ before anything is sent), 3 Kiln could not be reached.`,
         template,
         output,
         ...(values.zip ? { zip: true } : {}),
+        ...(values.merged !== undefined ? { mergePdf: true } : {}),
         ...(values["callback-url"] ? { callbackUrl: values["callback-url"] } : {}),
       };
       const inline = JSON.stringify(records.text).length < INLINE_BODY_BYTES;
@@ -92,12 +96,16 @@ before anything is sent), 3 Kiln could not be reached.`,
       // The API validates it and names each bad field.
       const submitted = await client.submitBatch(body as unknown as BatchSubmissionInput);
       process.stderr.write(`batch ${submitted.id}: ${submitted.total} records queued\n`);
-      const done = await follow(client, submitted.id, timeoutMs, values.zip === true);
+      const done = await follow(client, submitted.id, timeoutMs, {
+        zip: values.zip === true,
+        merged: values.merged !== undefined,
+      });
       if (values.out) await download(client, done, resolve(values.out));
       const { succeeded, failed } = done.counts;
       process.stdout.write(`batch ${done.id} ${done.status}: ${succeeded} succeeded, ${failed} failed\n`);
       if (failed > 0) await reportFailures(client, done);
-      return failed > 0 ? EXIT.jobFailed : EXIT.ok;
+      const mergedWritten = values.merged === undefined || (await writeMerged(done, resolve(values.merged)));
+      return failed > 0 || !mergedWritten ? EXIT.jobFailed : EXIT.ok;
     });
   },
 };
@@ -134,8 +142,13 @@ async function readRecords(path: string): Promise<{ values: Record<string, unkno
 
 const COMPLETE = new Set(["succeeded", "partially_failed", "failed"]);
 
-/** Polls until the batch is complete and its manifest (and zip, if asked for) exist, showing progress. */
-async function follow(client: KilnClient, id: string, timeoutMs: number, zip: boolean): Promise<BatchView> {
+/** Polls until the batch is complete and its manifest (and zip and merged PDF, if asked for) exist, showing progress. */
+async function follow(
+  client: KilnClient,
+  id: string,
+  timeoutMs: number,
+  asked: { zip: boolean; merged: boolean },
+): Promise<BatchView> {
   const tty = process.stdout.isTTY === true;
   const started = Date.now();
   let lastLine = 0;
@@ -143,7 +156,11 @@ async function follow(client: KilnClient, id: string, timeoutMs: number, zip: bo
   for (;;) {
     const view = await client.getBatch(id);
     const complete = COMPLETE.has(view.status);
-    const ready = complete && view.manifest !== undefined && (!zip || view.zip?.state !== "pending");
+    const ready =
+      complete &&
+      view.manifest !== undefined &&
+      (!asked.zip || view.zip?.state !== "pending") &&
+      (!asked.merged || view.mergedPdf?.state !== "pending");
     const { succeeded, failed } = view.counts;
     // The rate is of renders: it stops counting once the last one is done (the manifest may lag).
     if (succeeded + failed >= view.total) rendersDoneAt ??= Date.now();
@@ -218,6 +235,18 @@ async function download(client: KilnClient, view: BatchView, dir: string): Promi
   if (view.zip?.state === "ready" && view.zip.url)
     await writeFile(join(dir, "outputs.zip"), await fetchBytes(view.zip.url, "the zip"));
   process.stderr.write(`${written} outputs and manifest.json written to ${dir}\n`);
+}
+
+/** The merged PDF into `file`; false (and why, on stderr) when Kiln could not make one. */
+async function writeMerged(view: BatchView, file: string): Promise<boolean> {
+  const merged = view.mergedPdf;
+  if (merged?.state !== "ready" || !merged.url) {
+    process.stderr.write(`no merged PDF: ${merged?.message ?? "none was made"}\n`);
+    return false;
+  }
+  await writeFile(file, await fetchBytes(merged.url, "the merged PDF"));
+  process.stderr.write(`merged PDF written to ${file}\n`);
+  return true;
 }
 
 /** The first few failures, with their codes, so a script's log says why. */

@@ -1,6 +1,8 @@
 import { readdir, readFile } from "node:fs/promises";
 import { join, relative, sep } from "node:path";
+import type { KilnClient } from "../../functions/client/kiln-client.js";
 import { ASSET_CONTENT_TYPES, contentTypeForAsset } from "../../functions/core/assets.js";
+import { uploadAsset } from "./assets.js";
 import { readJsonFile } from "./cli-support.js";
 
 /**
@@ -17,15 +19,8 @@ export interface JobDirectory {
   readonly assets: ReadonlyArray<{ key: string; path: string; contentType: string }>;
 }
 
-/** The calls an upload needs; KilnClient provides them. */
-export interface UploadTarget {
-  createTemplate(body: {
-    id: string;
-    html: string;
-    schema?: Record<string, unknown>;
-  }): Promise<{ id: string; version: number; created: boolean }>;
-  putAsset(key: string, body: Uint8Array, contentType: string): Promise<unknown>;
-}
+/** The calls an upload needs. */
+export type UploadTarget = Pick<KilnClient, "createTemplate" | "putAsset" | "uploadLargeAsset">;
 
 export interface UploadedTemplate {
   readonly id: string;
@@ -71,7 +66,7 @@ export async function uploadJobDirectory(
   const found = await scanJobDirectory(dir);
   const assets: string[] = [];
   for (const asset of found.assets) {
-    await target.putAsset(asset.key, await readFile(asset.path), asset.contentType);
+    await uploadAsset(target, asset.key, await readFile(asset.path), asset.contentType);
     assets.push(asset.key);
     log(`asset ${asset.key} uploaded`);
   }

@@ -851,6 +851,8 @@ export interface BatchRequest {
   callbackUrl?: string;
   /** Also produce one zip of all outputs and the manifest once the batch is complete. */
   zip?: boolean;
+  /** Also produce one PDF of every succeeded record in record order, one bookmark per record ("Record 0", …), once the batch is complete. Only for output.format "pdf". */
+  mergePdf?: boolean;
 }
 
 export interface Batch {
@@ -893,6 +895,19 @@ export interface Batch {
     /** Size in bytes. */
     bytes?: number;
     /** Why no zip could be made, when it failed. */
+    message?: string;
+  };
+  /** Only for batches submitted with `mergePdf: true`: one PDF of every succeeded record in record order, a bookmark per record; the manifest's `mergedPdf` lists the records in it and those left out. */
+  mergedPdf?: {
+    /** pending while it is made, then ready or failed. */
+    state: "pending" | "ready" | "failed";
+    /** Signed URL of the merged PDF, once ready. */
+    url?: string;
+    /** When `url` stops working; ask again for a fresh one. */
+    expiresAt?: string;
+    /** Size in bytes. */
+    bytes?: number;
+    /** Why no merged PDF could be made, when it failed. */
     message?: string;
   };
 }

@@ -3,11 +3,12 @@ import { z } from "zod";
 import { AssetKeySchema, assetObjectKey } from "./assets.js";
 import { mapConcurrently } from "./concurrency.js";
 import { BATCH_QUEUE, OUTPUTS, PAYLOADS } from "./constants.js";
-import { type FieldIssue, ValidationError } from "./errors.js";
+import { type FieldIssue, PermanentRenderError, ValidationError } from "./errors.js";
 import { claimIdempotencyKey } from "./idempotency.js";
 import type { Job, JobFailure, JobOutput, JobStatus } from "./job.js";
 import { validateData } from "./json-schema.js";
 import type { BatchMessage } from "./messages.js";
+import type { PdfMerger } from "./pdf-finishing.js";
 import type { Clock, IdempotencyStore, JobStore, Logger, PayloadStore, RenderMessage } from "./ports.js";
 import {
   CallbackUrlSchema,
@@ -17,7 +18,7 @@ import {
   RenderRequestSchema,
   requireJavaScriptForExpression,
 } from "./render-request.js";
-import { jsonSchemaRules, present } from "./schema-rules.js";
+import { implies, jsonSchemaRules, present } from "./schema-rules.js";
 import { queuedJob } from "./submit-render.js";
 import { storedTemplateSchema, type TemplateDeps, TemplateRefSchema } from "./templates.js";
 
@@ -89,9 +90,23 @@ export const BatchSubmissionSchema = RenderRequestSchema.omit({ data: true, sour
       .boolean()
       .optional()
       .describe("Also produce one zip of all outputs and the manifest once the batch is complete."),
+    /** Also produce one PDF of every succeeded record, in record order (PDF batches only). */
+    mergePdf: z
+      .boolean()
+      .optional()
+      .describe(
+        'Also produce one PDF of every succeeded record in record order, one bookmark per record ("Record 0", …), once the batch is complete. Only for output.format "pdf".',
+      ),
   })
   .superRefine((b, ctx) => {
     requireJavaScriptForExpression(b, ctx);
+    if (b.mergePdf === true && b.output.format !== "pdf") {
+      ctx.addIssue({
+        code: "custom",
+        path: ["mergePdf"],
+        message: `applies only to output.format "pdf" (this batch renders ${b.output.format})`,
+      });
+    }
     if (b.output.pdf?.protection !== undefined) {
       // The batch's request is kept until the batch expires: a password in it would outlive the jobs.
       ctx.addIssue({
@@ -112,12 +127,22 @@ export const BatchSubmissionSchema = RenderRequestSchema.omit({ data: true, sour
     }
   })
   .register(jsonSchemaRules, {
-    allOf: [EXPRESSION_NEEDS_JAVASCRIPT, { oneOf: [present("records"), present("recordsKey")] }],
+    allOf: [
+      EXPRESSION_NEEDS_JAVASCRIPT,
+      { oneOf: [present("records"), present("recordsKey")] },
+      implies(present("mergePdf", true), {
+        required: ["output"],
+        properties: { output: present("format", "pdf") },
+      }),
+    ],
   });
 export type BatchSubmission = z.output<typeof BatchSubmissionSchema>;
 
 /** What every job of a batch shares: the render request less its data. */
-export type BatchRequest = Omit<BatchSubmission, "records" | "recordsKey" | "callbackUrl" | "zip">;
+export type BatchRequest = Omit<
+  BatchSubmission,
+  "records" | "recordsKey" | "callbackUrl" | "zip" | "mergePdf"
+>;
 
 export function parseBatchSubmission(body: unknown): BatchSubmission {
   return parseOrThrow(BatchSubmissionSchema, body);
@@ -253,7 +278,20 @@ export interface Batch {
    * at most 65,535 files and 4 GiB); they keep showing it.
    */
   readonly zipError?: string;
+  /** Submitted with `mergePdf: true`. */
+  readonly mergePdf: boolean;
+  /** Set once the merged PDF is written. */
+  readonly mergedKey?: string;
+  readonly mergedBytes?: number;
+  /** Why no merged PDF could be made (too many pages). */
+  readonly mergedError?: string;
 }
+
+/** The fields of a batch that its completion check writes. */
+export type BatchArtifacts = Pick<
+  Batch,
+  "manifestKey" | "zipKey" | "zipBytes" | "mergedKey" | "mergedBytes" | "mergedError"
+>;
 
 /** One job of a batch as the batch-jobs index shows it. */
 export interface BatchJobEntry {
@@ -281,11 +319,7 @@ export interface BatchStore {
   create(batch: Batch): Promise<"created" | "exists">;
   get(tenant: string, id: string): Promise<Batch | undefined>;
   /** Records the batch's artifacts; fields already set are overwritten with the same values. */
-  recordArtifacts(
-    tenant: string,
-    id: string,
-    artifacts: Pick<Batch, "manifestKey" | "zipKey" | "zipBytes">,
-  ): Promise<void>;
+  recordArtifacts(tenant: string, id: string, artifacts: BatchArtifacts): Promise<void>;
   /**
    * The jobs created so far for indexes `from`…`to` (inclusive, default all), ascending by index.
    * Reads the batch-jobs index: about 250 bytes per job, so 10,000 jobs are ~2.5 MB, three 1 MB
@@ -294,11 +328,13 @@ export interface BatchStore {
   listJobs(tenant: string, batchId: string, range?: { from: number; to: number }): Promise<BatchJobEntry[]>;
   /**
    * True at most once per `intervalMs` for each `what`: `check` keeps polling clients from flooding the
-   * fan-out queue with completion checks; `zip` lets one check build the zip while others skip it (a
-   * check that dies holding it is redelivered after the claim has lapsed).
+   * fan-out queue with completion checks; `zip` and `merge` let one check build the zip or the merged
+   * PDF while others skip it (a check that dies holding it is redelivered after the claim has lapsed).
    */
-  claim(tenant: string, id: string, what: "check" | "zip", now: Date, intervalMs: number): Promise<boolean>;
+  claim(tenant: string, id: string, what: BatchClaim, now: Date, intervalMs: number): Promise<boolean>;
 }
+
+export type BatchClaim = "check" | "zip" | "merge";
 
 /** One file of a zip archive. */
 export interface ArchiveEntry {
@@ -340,6 +376,13 @@ export function batchManifestKey(tenant: string, id: string): string {
 
 export function batchZipKey(tenant: string, id: string): string {
   return `${OUTPUTS.keyPrefix}${tenant}/batches/${id}/outputs.zip`;
+}
+
+/** The merged PDF's name in the manifest, and of its object. */
+export const MERGED_PDF_FILE = "merged.pdf";
+
+export function batchMergedKey(tenant: string, id: string): string {
+  return `${OUTPUTS.keyPrefix}${tenant}/batches/${id}/${MERGED_PDF_FILE}`;
 }
 
 /**
@@ -413,7 +456,7 @@ export async function submitBatch(
     }
   }
 
-  const { records: _r, recordsKey: _k, callbackUrl, zip, ...request } = submission;
+  const { records: _r, recordsKey: _k, callbackUrl, zip, mergePdf, ...request } = submission;
   const stored: StoredBatchRequest = { request, ...(callbackUrl ? { callbackUrl } : {}) };
   await deps.payloads.put(batchRequestKey(tenant, id), JSON.stringify(stored));
   const ranges = chunkRanges(records.length, BATCHES.chunkSize);
@@ -431,6 +474,7 @@ export async function submitBatch(
     total: records.length,
     chunkSize: BATCHES.chunkSize,
     zip: zip === true,
+    mergePdf: mergePdf === true,
   };
   if ((await deps.batches.create(batch)) === "exists") {
     return { batch: (await deps.batches.get(tenant, id)) ?? batch, replayed: false };
@@ -552,26 +596,42 @@ export interface BatchManifest {
   readonly counts: BatchCounts;
   /** One per record, by index. */
   readonly entries: readonly ManifestEntry[];
+  /** For a batch with `mergePdf`: the records in the merged PDF, in order, and those left out (failed). */
+  readonly mergedPdf?: {
+    readonly file: typeof MERGED_PDF_FILE;
+    readonly records: readonly number[];
+    readonly omitted: readonly number[];
+  };
 }
 
 /** The manifest of a complete batch: a pure function of the (terminal, never changing) jobs. */
 function buildManifest(batch: Batch, entries: readonly BatchJobEntry[]): BatchManifest {
   const { counts, status } = summarizeBatch(batch.total, entries);
+  const sorted = [...entries]
+    .sort((a, b) => a.index - b.index)
+    .map((e) => ({
+      index: e.index,
+      jobId: e.jobId,
+      status: e.status,
+      ...(e.output ? { output: e.output } : {}),
+      ...(e.error ? { error: e.error } : {}),
+    }));
   return {
     batchId: batch.id,
     createdAt: batch.createdAt,
     total: batch.total,
     status,
     counts,
-    entries: [...entries]
-      .sort((a, b) => a.index - b.index)
-      .map((e) => ({
-        index: e.index,
-        jobId: e.jobId,
-        status: e.status,
-        ...(e.output ? { output: e.output } : {}),
-        ...(e.error ? { error: e.error } : {}),
-      })),
+    entries: sorted,
+    ...(batch.mergePdf
+      ? {
+          mergedPdf: {
+            file: MERGED_PDF_FILE,
+            records: sorted.filter((e) => e.output !== undefined).map((e) => e.index),
+            omitted: sorted.filter((e) => e.output === undefined).map((e) => e.index),
+          },
+        }
+      : {}),
   };
 }
 
@@ -587,6 +647,8 @@ export interface CheckBatchDeps {
   readonly queue: BatchQueue;
   readonly clock: Clock;
   readonly logger: Logger;
+  /** Joins the outputs of a batch with `mergePdf`; without it such a batch records why there is none. */
+  readonly merger?: PdfMerger;
   /** Seconds until the next check of a running batch. @default BATCHES.checkEverySeconds */
   readonly checkEverySeconds?: number;
 }
@@ -604,7 +666,7 @@ export async function checkBatch(
   const batch = await deps.batches.get(tenant, batchId);
   const now = deps.clock.now();
   if (!batch) return "missing";
-  if (batch.manifestKey && (!batch.zip || batch.zipKey || batch.zipError)) return "finished";
+  if (batch.manifestKey && zipSettled(batch) && mergedSettled(batch)) return "finished";
   const entries = await deps.batches.listJobs(tenant, batchId);
   const { complete } = summarizeBatch(batch.total, entries);
   if (!complete) {
@@ -626,10 +688,13 @@ export async function checkBatch(
     await deps.artifacts.put(manifestKey, manifestJson, "application/json", OUTPUTS.cacheControl);
     await deps.batches.recordArtifacts(tenant, batchId, { manifestKey });
   }
-  if (batch.zip && !batch.zipKey && !batch.zipError) {
-    if (!(await deps.batches.claim(tenant, batchId, "zip", now, BATCH_QUEUE.functionTimeoutSeconds * 1000))) {
-      return "running";
-    }
+  const claimMs = BATCH_QUEUE.functionTimeoutSeconds * 1000;
+  if (!mergedSettled(batch)) {
+    if (!(await deps.batches.claim(tenant, batchId, "merge", now, claimMs))) return "running";
+    await deps.batches.recordArtifacts(tenant, batchId, await mergeOutputs(deps, batch, manifest));
+  }
+  if (!zipSettled(batch)) {
+    if (!(await deps.batches.claim(tenant, batchId, "zip", now, claimMs))) return "running";
     const zipKey = batchZipKey(tenant, batchId);
     const zipBytes = await deps.artifacts.putZip(
       zipKey,
@@ -643,6 +708,72 @@ export async function checkBatch(
   return "finished";
 }
 
+export function zipSettled(batch: Batch): boolean {
+  return !batch.zip || batch.zipKey !== undefined || batch.zipError !== undefined;
+}
+
+export function mergedSettled(batch: Batch): boolean {
+  return !batch.mergePdf || batch.mergedKey !== undefined || batch.mergedError !== undefined;
+}
+
+/**
+ * The merged PDF of a complete batch: its succeeded outputs in record order, one bookmark each. A merge
+ * the documents themselves refuse (over the page limit) is recorded as the reason; anything else is
+ * thrown, so the check is redelivered.
+ */
+async function mergeOutputs(
+  deps: CheckBatchDeps,
+  batch: Batch,
+  manifest: BatchManifest,
+): Promise<BatchArtifacts> {
+  if (!deps.merger) return { mergedError: "this deployment cannot merge PDFs." };
+  if (!manifest.entries.some((e) => e.output !== undefined)) return { mergedError: "no record was rendered." };
+  const documents = async function* () {
+    for await (const { entry, body } of succeededOutputs(deps.artifacts, batch, manifest)) {
+      yield { title: `Record ${entry.index}`, name: `record ${entry.index}`, pdf: body };
+    }
+  };
+  try {
+    const merged = await deps.merger.merge(documents());
+    const mergedKey = batchMergedKey(batch.tenant, batch.id);
+    await deps.artifacts.put(mergedKey, merged, CONTENT_TYPES.pdf, OUTPUTS.cacheControl);
+    return { mergedKey, mergedBytes: merged.byteLength };
+  } catch (err) {
+    if (!(err instanceof PermanentRenderError)) throw err;
+    deps.logger.warn("batch merged PDF not made", {
+      tenant: batch.tenant,
+      batchId: batch.id,
+      error: err.message,
+    });
+    return { mergedError: err.message };
+  }
+}
+
+/** Each succeeded output's bytes in record order; reads run a few ahead of the consumer. */
+async function* succeededOutputs(
+  artifacts: BatchArtifactStore,
+  batch: Batch,
+  manifest: BatchManifest,
+): AsyncGenerator<{ entry: ManifestEntry & { output: JobOutput }; body: Uint8Array }> {
+  const succeeded = manifest.entries.filter(
+    (e): e is ManifestEntry & { output: JobOutput } => e.output !== undefined,
+  );
+  const ahead = 8;
+  const reads = new Map<number, Promise<Uint8Array | undefined>>();
+  const start = (i: number) => {
+    const e = succeeded[i];
+    if (e && !reads.has(i)) reads.set(i, artifacts.read(e.output.key));
+  };
+  for (let i = 0; i < succeeded.length; i++) {
+    for (let j = i; j < Math.min(succeeded.length, i + ahead); j++) start(j);
+    const entry = succeeded[i] as ManifestEntry & { output: JobOutput };
+    const body = await reads.get(i);
+    reads.delete(i);
+    if (!body) throw new Error(`output ${entry.output.key} of batch ${batch.id} is missing`);
+    yield { entry, body };
+  }
+}
+
 /** The zip's files in order: each succeeded output under its index, then the manifest. */
 async function* zipEntries(
   artifacts: BatchArtifactStore,
@@ -650,21 +781,8 @@ async function* zipEntries(
   manifest: BatchManifest,
   manifestJson: Uint8Array,
 ): AsyncGenerator<ArchiveEntry> {
-  const succeeded = manifest.entries.filter((e) => e.output !== undefined);
-  // Reads run a few ahead of the writes; order is kept.
-  const ahead = 8;
-  const reads = new Map<number, Promise<Uint8Array | undefined>>();
-  const start = (i: number) => {
-    const e = succeeded[i];
-    if (e?.output && !reads.has(i)) reads.set(i, artifacts.read(e.output.key));
-  };
-  for (let i = 0; i < succeeded.length; i++) {
-    for (let j = i; j < Math.min(succeeded.length, i + ahead); j++) start(j);
-    const e = succeeded[i] as ManifestEntry & { output: JobOutput };
-    const body = await reads.get(i);
-    reads.delete(i);
-    if (!body) throw new Error(`output ${e.output.key} of batch ${batch.id} is missing`);
-    yield { name: outputFileName(e.index, batch.total, e.output.contentType), data: body };
+  for await (const { entry, body } of succeededOutputs(artifacts, batch, manifest)) {
+    yield { name: outputFileName(entry.index, batch.total, entry.output.contentType), data: body };
   }
   yield { name: "manifest.json", data: manifestJson };
 }
@@ -681,11 +799,15 @@ export interface BatchView {
   /** Once the batch is complete: a signed URL of the manifest object (see BatchManifest). */
   readonly manifest?: { readonly url: string; readonly expiresAt: string; readonly entries: number };
   /** Only for batches submitted with `zip: true`. */
-  readonly zip?:
-    | { readonly state: "pending" }
-    | { readonly state: "ready"; readonly url: string; readonly expiresAt: string; readonly bytes?: number }
-    | { readonly state: "failed"; readonly message: string };
+  readonly zip?: BatchArtifactState;
+  /** Only for batches submitted with `mergePdf: true`. */
+  readonly mergedPdf?: BatchArtifactState;
 }
+
+export type BatchArtifactState =
+  | { readonly state: "pending" }
+  | { readonly state: "ready"; readonly url: string; readonly expiresAt: string; readonly bytes?: number }
+  | { readonly state: "failed"; readonly message: string };
 
 export interface BatchOutputItem {
   readonly index: number;

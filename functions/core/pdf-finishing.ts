@@ -384,6 +384,21 @@ export interface PdfFinisher {
   finish(pdf: Uint8Array, plan: FinishingPlan): Promise<Uint8Array>;
 }
 
+/** One document of a merge: `name` says which in an error, `title` is its outline entry. */
+export interface MergeDocument {
+  readonly title: string;
+  readonly name: string;
+  readonly pdf: Uint8Array;
+}
+
+/**
+ * Joins PDFs into one, in order, with one outline entry per document at its first page. A document
+ * that cannot be read or a result over OUTPUT_LIMITS.maxPdfPages is a PermanentRenderError.
+ */
+export interface PdfMerger {
+  merge(documents: AsyncIterable<MergeDocument>): Promise<Uint8Array>;
+}
+
 /** Reads the bytes of a tenant's asset; undefined when there is none. */
 export interface AssetReader {
   read(objectKey: string): Promise<Uint8Array | undefined>;

@@ -40,6 +40,19 @@ const engine = new Liquid({
 });
 
 /**
+ * Kiln has no partials or layouts: refusing these tags when the template is parsed lets submission
+ * answer 400 with their line instead of queueing a job that can only fail at render.
+ */
+for (const tag of ["include", "render", "layout"]) {
+  engine.registerTag(tag, {
+    parse() {
+      throw new Error(`{% ${tag} %} is not available: Kiln templates have no partials or layouts`);
+    },
+    render() {},
+  });
+}
+
+/**
  * `{{ 'logo' | asset_url }}`: the signed CDN URL of the job's asset named `logo`. Raw (not escaped):
  * asset keys and signatures use only characters that are safe as they are in HTML text, attributes
  * and CSS `url("…")`, and escaping `&` would break the URL inside a <style> element.

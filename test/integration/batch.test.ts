@@ -8,6 +8,7 @@ import { GetObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { BatchManifest } from "../../functions/core/batches.js";
 import { localClientConfig } from "../../functions/local/aws-clients.js";
+import { runKiln } from "./helpers/kiln-cli.js";
 import { startTestStack, TENANT_A, type TestStack } from "./helpers/local-stack.js";
 
 const run = promisify(execFile);
@@ -27,19 +28,9 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-/** The `kiln` bin as a child process (stdout is a pipe, so progress comes as plain lines). */
-async function kiln(args: string[], env: Record<string, string> = {}) {
-  try {
-    const { stdout, stderr } = await run(process.execPath, ["bin/kiln.mjs", ...args], {
-      env: { ...process.env, KILN_DATA_DIR: join(dir, "unused-data"), ...env },
-      maxBuffer: 16 * 1024 * 1024,
-    });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+/** `kiln` with a data dir of its own, so it never starts on another test's. */
+const kiln = (args: string[], env: Record<string, string> = {}) =>
+  runKiln(args, { KILN_DATA_DIR: join(dir, "unused-data"), ...env });
 
 const sha256 = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex");
 

@@ -843,6 +843,7 @@ describe("job retention", () => {
       createdAt: job.createdAt,
       total: 1,
       chunkSize: 1,
+      mergePdf: false,
       zip: false,
     });
     const expected = Math.floor(Date.parse(job.createdAt) / 1000) + days * 86_400;

@@ -1,14 +1,21 @@
+import { createHash } from "node:crypto";
+import { once } from "node:events";
 import { mkdir, readFile } from "node:fs/promises";
+import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import chromium from "@sparticuz/chromium";
+import { getDocument } from "pdfjs-dist/legacy/build/pdf.mjs";
 import { PNG } from "pngjs";
 import puppeteer, { type Browser, type ElementHandle, type Page } from "puppeteer-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { chromiumExecutable } from "../../functions/adapters/chromium/executable.js";
 import { KilnClient } from "../../functions/client/kiln-client.js";
+import { parseLocalHosts } from "../../functions/local/local-hosts.js";
 import { REPO_ROOT } from "../../lib/handler-entries.js";
 import { startTestStack, TENANT_A, TENANT_B, type TestStack } from "./helpers/local-stack.js";
+import { readPdf } from "./helpers/pdf-text.js";
 
 const RECEIPT_SCHEMA = {
   type: "object",
@@ -23,12 +30,33 @@ const CERTIFICATE_ASSETS = join(CERTIFICATE, "assets", "certificate");
 /** Screenshots of the page, to look at. */
 const SHOTS = join(tmpdir(), "kiln-preview-test");
 
+/** The live page a URL job renders: `/moved` redirects to it; it shows the cookie it was sent. */
+const SHOP_PAGE = (session: string) =>
+  `<!doctype html><body style="margin:0;background:#0f766e;color:#fff;font:64px 'Open Sans'">` +
+  `<h1 style="margin:40px">Order 42</h1><p style="margin:40px">session ${session}</p></body>`;
+
 let ts: TestStack;
 let browser: Browser;
 let certificateExample: Record<string, unknown>;
+let shop: Server;
+/** The headers of each request the live page's server answered. */
+const shopRequests: IncomingHttpHeaders[] = [];
 
 beforeAll(async () => {
-  ts = await startTestStack();
+  shop = createServer((req, res) => {
+    shopRequests.push(req.headers);
+    if (req.url === "/moved") {
+      res.writeHead(302, { location: "/order/42" }).end();
+      return;
+    }
+    const session = /(?:^|; )session=([^;]*)/.exec(req.headers.cookie ?? "")?.[1] ?? "none";
+    res.writeHead(200, { "content-type": "text/html; charset=utf-8" }).end(SHOP_PAGE(session));
+  }).listen(0, "127.0.0.1");
+  await once(shop, "listening");
+  ts = await startTestStack({
+    localHosts: parseLocalHosts(`shop.test=127.0.0.1:${(shop.address() as AddressInfo).port}`),
+  });
+  await ts.clientA.putSettings({ egress: { allowHosts: ["shop.test"] } });
   // Version 2 carries the schema: the listing offers the latest version, the page every version.
   await ts.clientA.createTemplate({ id: "receipt", html: "<p>{{ name }}</p>" });
   await ts.clientA.createTemplate({ id: "receipt", html: RECEIPT_HTML, schema: RECEIPT_SCHEMA });
@@ -64,6 +92,8 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
   await ts?.stop();
+  shop?.closeAllConnections();
+  shop?.close();
 });
 
 const listTemplates = (apiKey: string) =>
@@ -260,7 +290,151 @@ describe("the preview page", () => {
       await renderedPdf(page);
     });
   });
+
+  it("renders a live page by URL with a header and a cookie, answered without polling, and shows the recorded document", async () => {
+    await withPage(async (page) => {
+      const renderCalls = watchRenderCalls(page);
+      const first = await renderedSha(page, "");
+      await page.select("#template", "url");
+      await page.waitForFunction(() => !document.querySelector<HTMLElement>("#live-page")?.hidden);
+      expect(await page.$eval("#data", (t) => (t as HTMLElement).hidden)).toBe(true);
+      expect(await errorIn(page, "#source-error", "source.url")).toBe("source.url: give the page's URL");
+
+      await fill(page, {
+        "#page-url": "http://shop.test/moved",
+        "#page-headers": "X-Preview: from the page",
+        "#page-cookies": "session=preview-secret",
+        "#width": "900",
+        "#height": "400",
+      });
+      await page.select("#media", "print");
+      const sha = await renderedSha(page, first, 900);
+      // The page's teal background under white text: not blank.
+      const shown = inkStats(await elementShot(page, "#image", "live-page.png"));
+      expect(shown.inked).toBeGreaterThan(0.03);
+      expect(shown.colours).toBeGreaterThan(20);
+      const png = await displayedImage(page);
+      expect([...png.data.subarray(0, 3)]).toEqual([0x0f, 0x76, 0x6e]);
+      const served = createHash("sha256").update(SHOP_PAGE("preview-secret")).digest("hex");
+      expect(await page.$eval("#document", (p) => p.textContent)).toBe(
+        `Page http://shop.test/order/42 · document sha256 ${served}`,
+      );
+      expect(sha).toMatch(/^[0-9a-f]{64}$/);
+      const sent = shopRequests.find((h) => h.cookie === "session=preview-secret");
+      expect(sent?.["x-preview"]).toBe("from the page");
+      await page.screenshot({ path: join(SHOTS, "live-page-view.png"), fullPage: true });
+
+      // Neither the cookie nor the header was kept in the browser.
+      const stored = await page.evaluate(() => JSON.stringify({ ...localStorage }));
+      expect(stored).not.toContain("preview-secret");
+      expect(stored).not.toContain("from the page");
+      // Every render was answered by the submission itself (Prefer: wait): no job was polled.
+      expect(renderCalls.submitted.length).toBeGreaterThanOrEqual(2);
+      expect(renderCalls.submitted.every((status) => status === 200)).toBe(true);
+      expect(renderCalls.polled).toBe(0);
+
+      // A host the tenant does not allowlist is named next to the URL.
+      await fill(page, { "#page-url": "http://elsewhere.test/" });
+      expect(await errorIn(page, "#source-error", "source.url")).toMatch(/^source\.url: /);
+      expect(await page.$("#download")).toBeNull();
+    });
+  });
+
+  it("finishes a PDF with metadata and a stamp from the form, and warns that a password is not saved", async () => {
+    await withPage(async (page) => {
+      await renderedSha(page, "");
+      expect(await page.$eval("#pdf-options", (f) => (f as HTMLElement).hidden)).toBe(true);
+      await page.select("#format", "pdf");
+      const plain = await renderedPdfSha(page, "");
+      await fill(page, {
+        "#pdf-title": "Quarterly report",
+        "#pdf-author": "Ada Lovelace",
+        "#pdf-keywords": "kiln, preview",
+        "#pdf-language": "en-GB",
+        "#stamp-text": "DRAFT",
+        "#stamp-opacity": "0.5",
+        "#stamp-rotation": "30",
+      });
+      await renderedPdfSha(page, plain);
+      const shown = await elementShot(page, "#pdf canvas", "stamped-pdf.png");
+      expect(inkStats(shown).colours).toBeGreaterThan(20);
+      await page.screenshot({ path: join(SHOTS, "stamped-pdf-view.png"), fullPage: true });
+      const bytes = await downloaded(page);
+      const info = await pdfInfo(bytes);
+      expect(info).toMatchObject({ Title: "Quarterly report", Author: "Ada Lovelace", Language: "en-GB" });
+      expect((await readPdf(bytes)).text[0]).toContain("DRAFT");
+
+      await fill(page, { "#pdf-password": "open sesame" });
+      expect(await page.$eval("#password-warning", (p) => (p as HTMLElement).hidden)).toBe(false);
+      await page.waitForFunction(() => document.querySelector("#meta")?.textContent?.includes("protected"), {
+        timeout: 60_000,
+      });
+      await expect(pdfInfo(await downloaded(page))).rejects.toThrow(/password/i);
+      expect(await page.evaluate(() => JSON.stringify({ ...localStorage }))).not.toContain("open sesame");
+      await page.screenshot({ path: join(SHOTS, "protected-pdf-view.png"), fullPage: true });
+    });
+  });
 });
+
+/** Statuses of the page's POST /v1/renders answers, and how many times it polled a job. */
+function watchRenderCalls(page: Page): { submitted: number[]; polled: number } {
+  const calls = { submitted: [] as number[], polled: 0 };
+  page.on("response", (res) => {
+    const path = new URL(res.url()).pathname;
+    if (res.request().method() === "POST" && path === "/v1/renders") calls.submitted.push(res.status());
+    if (res.request().method() === "GET" && path.startsWith("/v1/renders/")) calls.polled++;
+  });
+  return calls;
+}
+
+/**
+ * Sets several controls at once and then tells the page, so that it renders once with all of them
+ * (typing them one by one could render in between).
+ */
+async function fill(page: Page, values: Record<string, string>): Promise<void> {
+  await page.evaluate((entries) => {
+    for (const [selector, value] of entries) {
+      const control = document.querySelector<HTMLInputElement | HTMLTextAreaElement>(selector);
+      if (!control) throw new Error(`nothing matches ${selector}`);
+      control.value = value;
+    }
+    for (const [selector] of entries) {
+      document.querySelector(selector)?.dispatchEvent(new Event("input", { bubbles: true }));
+    }
+  }, Object.entries(values));
+}
+
+/** Waits until the page shows a drawn PDF other than `previous`; returns its sha256. */
+async function renderedPdfSha(page: Page, previous: string): Promise<string> {
+  const handle = await page.waitForFunction(
+    (prev) => {
+      const pages = document.querySelector<HTMLElement>("#pdf");
+      const sha = pages?.dataset.sha256;
+      return pages && !pages.hidden && sha && sha !== prev && pages.querySelector("canvas") ? sha : false;
+    },
+    { timeout: 60_000 },
+    previous,
+  );
+  return (await handle.jsonValue()) as string;
+}
+
+/** The bytes behind the page's download link (a signed URL on the edge). */
+async function downloaded(page: Page): Promise<Uint8Array> {
+  const href = await page.$eval("#download", (a) => (a as HTMLAnchorElement).href);
+  const res = await fetch(href);
+  expect(res.status).toBe(200);
+  return new Uint8Array(await res.arrayBuffer());
+}
+
+/** The PDF's Info dictionary, read with PDF.js; rejects for a PDF that needs a password. */
+async function pdfInfo(bytes: Uint8Array): Promise<Record<string, unknown>> {
+  const task = getDocument({ data: new Uint8Array(bytes), verbosity: 0 });
+  try {
+    return (await (await task.promise).getMetadata()).info as Record<string, unknown>;
+  } finally {
+    await task.destroy();
+  }
+}
 
 /** A fresh page of the preview; fails the test on any script error or CSP refusal. */
 async function withPage(use: (page: Page) => Promise<void>): Promise<void> {

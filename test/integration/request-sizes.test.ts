@@ -1,7 +1,11 @@
 import { randomBytes } from "node:crypto";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { HeadObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { PNG } from "pngjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { uploadJobDirectory } from "../../bin/commands/job-directory.js";
 import { KilnApiError } from "../../functions/client/kiln-client.js";
 import { ASSETS } from "../../functions/core/assets.js";
 import { LIMITS } from "../../functions/core/render-request.js";
@@ -125,6 +129,27 @@ describe("asset uploads", () => {
       if (png.data[i] === 0 && png.data[i + 1] === 200 && png.data[i + 2] === 0) green++;
     }
     expect(green).toBe(100 * 100);
+  });
+
+  it("uploads a job directory's file over 4 MiB by presigned URL, as kiln render does", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "kiln-job-dir-"));
+    const file = randomBytes(ASSETS.maxBytes + 1);
+    await mkdir(join(dir, "assets", "large"), { recursive: true });
+    await writeFile(join(dir, "assets", "large", "dir.png"), file);
+    try {
+      expect(await uploadJobDirectory(t.clientA, dir)).toEqual({ templates: [], assets: ["large/dir.png"] });
+    } finally {
+      await rm(dir, { recursive: true });
+    }
+    const s3 = new S3Client(localClientConfig(t.stack.endpoints.sqsS3));
+    const head = await s3.send(
+      new HeadObjectCommand({
+        Bucket: t.stack.names.assetsBucket,
+        Key: `assets/${TENANT_A.tenant}/large/dir.png`,
+      }),
+    );
+    s3.destroy();
+    expect([head.ContentLength, head.ContentType]).toEqual([file.byteLength, "image/png"]);
   });
 
   it("keeps every upload URL under the caller's own prefix", async () => {

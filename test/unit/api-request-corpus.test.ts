@@ -274,6 +274,12 @@ const BATCHES: Case[] = [
   batch("a stored template", "template", { id: "invoice", version: 1 }),
   batch("pdf output", "output", { format: "pdf", pdf: { pageSize: "a5", margin: { top: "0" } } }),
   batch("nested records", "records", [{ n: { a: [1, 2] } }, { n: 2 }]),
+  {
+    name: "batch: a merged PDF",
+    op: "POST /v1/batches",
+    body: patch(patch(BATCH, "output.format", "pdf"), "mergePdf", true),
+  },
+  batch("mergePdf false on images", "mergePdf", false),
 ];
 const INVALID_BATCHES: Case[] = [
   batch("no records", "records", []),
@@ -283,6 +289,7 @@ const INVALID_BATCHES: Case[] = [
   batch("neither records nor recordsKey", "records", undefined),
   batch("data beside records", "data", { n: 1 }),
   batch("zip a string", "zip", "yes"),
+  batch("a merged PDF of PNGs", "mergePdf", true),
   batch("html a number", "template.html", 42),
   batch(
     "10001 records",

@@ -15,19 +15,26 @@ import {
 import { MemoryTemplateStore } from "../../functions/adapters/memory/template-asset-fakes.js";
 import {
   BATCHES,
+  type Batch,
   batchJobId,
   batchManifestKey,
   batchZipKey,
   checkBatch,
   chunkRanges,
   fanOutChunk,
+  mergedSettled,
   parseBatchSubmission,
   parseJsonLines,
   resolveBatchRecords,
   submitBatch,
   summarizeBatch,
 } from "../../functions/core/batches.js";
-import { IdempotencyConflictError, ValidationError } from "../../functions/core/errors.js";
+import {
+  IdempotencyConflictError,
+  PermanentRenderError,
+  ValidationError,
+} from "../../functions/core/errors.js";
+import type { PdfMerger } from "../../functions/core/pdf-finishing.js";
 
 const silent = { info() {}, warn() {}, error() {}, debug() {}, child: () => silent };
 const TEMPLATE = { html: "<p>{{ n }}</p>" };
@@ -356,5 +363,86 @@ describe("batch status", () => {
     expect(zip.includes(Buffer.concat([Buffer.from("0.png"), png]))).toBe(true);
     expect(zip.includes(Buffer.from("1.png"))).toBe(false);
     expect(zip.includes(Buffer.from("manifest.json"))).toBe(true);
+  });
+});
+
+describe("batch merged PDF", () => {
+  /** A batch of three PDF records whose record 1 failed; records 0 and 2 have outputs. */
+  async function endedPdfBatch(p: ReturnType<typeof pipeline>) {
+    const records = [{ n: 0 }, { n: 1 }, { n: 2 }];
+    const submission = parseBatchSubmission({
+      template: TEMPLATE,
+      output: { format: "pdf" },
+      records,
+      mergePdf: true,
+    });
+    const { batch } = await submitBatch(p.submit, "t1", submission, records);
+    await fanOutChunk(p.fanOut, { tenant: "t1", batchId: batch.id, chunk: 0 });
+    const at = p.clock.now();
+    for (const index of [0, 2]) {
+      const key = `outputs/t1/${index}.pdf`;
+      p.artifacts.objects.set(key, { body: new Uint8Array([index]), contentType: "application/pdf" });
+      const id = batchJobId("t1", batch.id, index);
+      await p.jobs.startAttempt("t1", id, { owner: "w", expiresAtMs: at.getTime() + 1000 }, at);
+      const output = { key, contentType: "application/pdf", bytes: 1, sha256: `s${index}` };
+      await p.jobs.markSucceeded("t1", id, "w", output, at, false);
+    }
+    const failed = { code: "render_failed", message: "boom" };
+    const leaseExpired = { leaseExpiredAtMs: at.getTime() };
+    await p.jobs.markFailed("t1", batchJobId("t1", batch.id, 1), failed, at, leaseExpired, false);
+    return batch;
+  }
+
+  it("is refused for a batch that does not render PDFs, naming mergePdf", async () => {
+    expect(
+      await issuesOf(() =>
+        parseBatchSubmission({ template: TEMPLATE, output: OUTPUT, records: [{ n: 1 }], mergePdf: true }),
+      ),
+    ).toEqual([
+      { field: "mergePdf", message: 'applies only to output.format "pdf" (this batch renders png)' },
+    ]);
+  });
+
+  it("hands the merger the succeeded outputs in record order, and records the reason it refuses them", async () => {
+    const p = pipeline();
+    const batch = await endedPdfBatch(p);
+    const seen: Array<{ title: string; pdf: number[] }> = [];
+    const merger: PdfMerger = {
+      async merge(documents) {
+        for await (const d of documents) seen.push({ title: d.title, pdf: [...d.pdf] });
+        throw new PermanentRenderError(
+          "output_too_large",
+          "With record 2 the PDF would have more than 500 pages.",
+        );
+      },
+    };
+    expect(await checkBatch({ ...p.check, merger }, { tenant: "t1", batchId: batch.id })).toBe("finished");
+    expect(seen).toEqual([
+      { title: "Record 0", pdf: [0] },
+      { title: "Record 2", pdf: [2] },
+    ]);
+    const stored = await p.batches.get("t1", batch.id);
+    expect(stored?.mergedError).toBe("With record 2 the PDF would have more than 500 pages.");
+    expect(stored?.mergedKey).toBeUndefined();
+    expect(mergedSettled(stored as Batch)).toBe(true);
+    const manifest = JSON.parse(
+      Buffer.from((await p.artifacts.read(batchManifestKey("t1", batch.id))) ?? []).toString(),
+    );
+    expect(manifest.mergedPdf).toEqual({ file: "merged.pdf", records: [0, 2], omitted: [1] });
+  });
+
+  it("leaves a merge that failed for another reason to the check's redelivery", async () => {
+    const p = pipeline();
+    const batch = await endedPdfBatch(p);
+    const merger: PdfMerger = {
+      async merge() {
+        throw new Error("S3 read timed out");
+      },
+    };
+    await expect(checkBatch({ ...p.check, merger }, { tenant: "t1", batchId: batch.id })).rejects.toThrow(
+      "S3 read timed out",
+    );
+    const stored = await p.batches.get("t1", batch.id);
+    expect([stored?.mergedKey, stored?.mergedError]).toEqual([undefined, undefined]);
   });
 });

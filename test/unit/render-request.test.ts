@@ -76,6 +76,26 @@ describe("render request schema", () => {
     );
   });
 
+  it("refuses include, render and layout at submission (Kiln has no partials), naming template.html and the line", () => {
+    const refusal = (html: string) => {
+      try {
+        parseOrThrow(RenderSubmissionSchema, { ...valid, template: { html } });
+      } catch (err) {
+        return (err as ValidationError).message;
+      }
+      throw new Error("expected a ValidationError");
+    };
+    expect(refusal("<h1>x</h1>\n{% if a %}\n  {% include 'footer' %}{% endif %}")).toBe(
+      "template.html: is not a valid Liquid template: {% include %} is not available: Kiln templates have no partials or layouts (line 3, column 3)",
+    );
+    expect(refusal("{% render 'card', x: 1 %}")).toMatch(
+      /^template\.html: .*\{% render %\} is not available.*\(line 1, column 1\)$/,
+    );
+    expect(refusal("a\n{%- layout 'base' -%}")).toMatch(
+      /^template\.html: .*\{% layout %\} is not available.*\(line 2, column 1\)$/,
+    );
+  });
+
   it("accepts quality only for lossy formats", () => {
     expect(fieldsOf({ ...valid, output: { ...valid.output, quality: 80 } })).toEqual(["output.quality"]);
     expect(

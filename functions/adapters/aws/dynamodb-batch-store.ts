@@ -1,6 +1,6 @@
 import { ConditionalCheckFailedException, type DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
-import type { Batch, BatchJobEntry, BatchStore } from "../../core/batches.js";
+import type { Batch, BatchArtifacts, BatchClaim, BatchJobEntry, BatchStore } from "../../core/batches.js";
 import { BATCH_JOBS_INDEX } from "../../core/constants.js";
 import type { JobFailure, JobOutput, JobStatus } from "../../core/job.js";
 import {
@@ -19,11 +19,12 @@ const INDEX_PK = BATCH_JOBS_INDEX.partitionKey.name;
 const INDEX_SK = BATCH_JOBS_INDEX.sortKey.name;
 
 /** Epoch ms of the latest claim of each kind. */
-const CLAIMS = { check: "checkRequestedAt", zip: "zipStartedAt" } as const;
+const CLAIMS = { check: "checkRequestedAt", zip: "zipStartedAt", merge: "mergeStartedAt" } as const;
 
 interface BatchItem extends Batch {
   checkRequestedAt?: number;
   zipStartedAt?: number;
+  mergeStartedAt?: number;
   [TTL]: number;
 }
 
@@ -73,14 +74,14 @@ export class DynamoDbBatchStore implements BatchStore {
       ...(item.zipKey ? { zipKey: item.zipKey } : {}),
       ...(item.zipBytes !== undefined ? { zipBytes: Number(item.zipBytes) } : {}),
       ...(item.zipError ? { zipError: item.zipError } : {}),
+      mergePdf: item.mergePdf === true,
+      ...(item.mergedKey ? { mergedKey: item.mergedKey } : {}),
+      ...(item.mergedBytes !== undefined ? { mergedBytes: Number(item.mergedBytes) } : {}),
+      ...(item.mergedError ? { mergedError: item.mergedError } : {}),
     };
   }
 
-  async recordArtifacts(
-    tenant: string,
-    id: string,
-    artifacts: Pick<Batch, "manifestKey" | "zipKey" | "zipBytes">,
-  ): Promise<void> {
+  async recordArtifacts(tenant: string, id: string, artifacts: BatchArtifacts): Promise<void> {
     const entries = Object.entries(artifacts).filter(([, v]) => v !== undefined);
     if (entries.length === 0) return;
     await this.db.send(
@@ -130,13 +131,7 @@ export class DynamoDbBatchStore implements BatchStore {
     }));
   }
 
-  async claim(
-    tenant: string,
-    id: string,
-    what: "check" | "zip",
-    now: Date,
-    intervalMs: number,
-  ): Promise<boolean> {
+  async claim(tenant: string, id: string, what: BatchClaim, now: Date, intervalMs: number): Promise<boolean> {
     try {
       await this.db.send(
         new UpdateCommand({

@@ -2,6 +2,8 @@ import type {
   ArchiveEntry,
   Batch,
   BatchArtifactStore,
+  BatchArtifacts,
+  BatchClaim,
   BatchJobEntry,
   BatchMessage,
   BatchQueue,
@@ -29,11 +31,7 @@ export class MemoryBatchStore implements BatchStore {
     return this.batches.get(`${tenant}/${id}`);
   }
 
-  async recordArtifacts(
-    tenant: string,
-    id: string,
-    artifacts: Pick<Batch, "manifestKey" | "zipKey" | "zipBytes">,
-  ): Promise<void> {
+  async recordArtifacts(tenant: string, id: string, artifacts: BatchArtifacts): Promise<void> {
     const batch = this.batches.get(`${tenant}/${id}`);
     if (!batch) throw new Error(`batch ${id} does not exist`);
     const defined = Object.fromEntries(Object.entries(artifacts).filter(([, v]) => v !== undefined));
@@ -58,13 +56,7 @@ export class MemoryBatchStore implements BatchStore {
       .sort((a, b) => a.index - b.index);
   }
 
-  async claim(
-    tenant: string,
-    id: string,
-    what: "check" | "zip",
-    now: Date,
-    intervalMs: number,
-  ): Promise<boolean> {
+  async claim(tenant: string, id: string, what: BatchClaim, now: Date, intervalMs: number): Promise<boolean> {
     const k = `${tenant}/${id}/${what}`;
     const last = this.checks.get(k);
     if (!this.batches.has(`${tenant}/${id}`) || (last !== undefined && last > now.getTime() - intervalMs))

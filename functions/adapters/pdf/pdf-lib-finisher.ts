@@ -8,7 +8,9 @@ import { inPageRanges } from "../../core/page-ranges.js";
 import {
   FINISHING_FAILURE_CODES,
   type FinishingPlan,
+  type MergeDocument,
   type PdfFinisher,
+  type PdfMerger,
   type PlannedStamp,
   STAMP_FONTS,
   type StampFont,
@@ -166,29 +168,52 @@ export class PdfLibFinisher implements PdfFinisher {
 
 /** Appends the parts' pages in order and gives the document an outline entry per part. */
 async function appendParts(lib: PdfLib, doc: PDFDocument, plan: FinishingPlan): Promise<void> {
-  const { PDFHexString, PDFName } = lib;
   if (plan.parts.length === 0) return;
-  const entries: { title: string; page: PDFPage }[] = [{ title: plan.bookmark, page: doc.getPage(0) }];
-  for (const [index, part] of plan.parts.entries()) {
+  await appendDocuments(
+    lib,
+    doc,
+    plan.parts.map((part, index) => ({
+      title: part.bookmark,
+      name: `output.pdf.parts.${index}`,
+      pdf: part.pdf,
+    })),
+    [{ title: plan.bookmark, page: doc.getPage(0) }],
+  );
+}
+
+/**
+ * Appends each document's pages in order and writes the outline: `entries` first, then one entry per
+ * document at its first page. A document that cannot be read, or one that would take the result over
+ * OUTPUT_LIMITS.maxPdfPages, is a PermanentRenderError naming it.
+ */
+async function appendDocuments(
+  lib: PdfLib,
+  doc: PDFDocument,
+  documents: Iterable<MergeDocument> | AsyncIterable<MergeDocument>,
+  entries: { title: string; page: PDFPage }[] = [],
+): Promise<void> {
+  const { PDFHexString, PDFName } = lib;
+  for await (const document of documents) {
     let source: PDFDocument;
     try {
-      source = await lib.PDFDocument.load(part.pdf, { updateMetadata: false });
+      source = await lib.PDFDocument.load(document.pdf, { updateMetadata: false });
     } catch (error) {
       throw new PermanentRenderError(
         FINISHING_FAILURE_CODES.assetNotPdf,
-        `output.pdf.parts.${index} could not be read as a PDF (${error instanceof Error ? error.message : String(error)}): it must be unencrypted.`,
+        `${document.name} could not be read as a PDF (${error instanceof Error ? error.message : String(error)}): it must be unencrypted.`,
       );
     }
     if (doc.getPageCount() + source.getPageCount() > OUTPUT_LIMITS.maxPdfPages) {
       throw new PermanentRenderError(
         READINESS_CODES.outputTooLarge,
-        `With output.pdf.parts.${index} the PDF would have more than ${OUTPUT_LIMITS.maxPdfPages} pages.`,
+        `With ${document.name} the PDF would have more than ${OUTPUT_LIMITS.maxPdfPages} pages.`,
       );
     }
     const pages = await doc.copyPages(source, source.getPageIndices());
     for (const page of pages) doc.addPage(page);
-    if (pages[0]) entries.push({ title: part.bookmark, page: pages[0] });
+    if (pages[0]) entries.push({ title: document.title, page: pages[0] });
   }
+  if (entries.length === 0) return;
   const context = doc.context;
   const outlineRef = context.nextRef();
   const refs = entries.map(() => context.nextRef());
@@ -210,6 +235,17 @@ async function appendParts(lib: PdfLib, doc: PDFDocument, plan: FinishingPlan): 
   );
   doc.catalog.set(PDFName.of("Outlines"), outlineRef);
   doc.catalog.set(PDFName.of("PageMode"), PDFName.of("UseOutlines"));
+}
+
+/** Joins PDFs with @cantoo/pdf-lib, as parts are joined: one outline entry per document. */
+export class PdfLibMerger implements PdfMerger {
+  async merge(documents: AsyncIterable<MergeDocument>): Promise<Uint8Array> {
+    const { lib } = await pdfLib();
+    // No metadata of its own (no dates): the same documents give the same bytes.
+    const doc = await lib.PDFDocument.create({ updateMetadata: false });
+    await appendDocuments(lib, doc, documents);
+    return doc.save();
+  }
 }
 
 function setInfo(doc: PDFDocument, plan: FinishingPlan): void {

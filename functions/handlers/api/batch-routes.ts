@@ -3,10 +3,12 @@ import {
   type Batch,
   type BatchQueue,
   type BatchStore,
+  mergedSettled,
   type RecordsSource,
   resolveBatchRecords,
   submitBatch,
   summarizeBatch,
+  zipSettled,
 } from "../../core/batches.js";
 import { KilnError, NotFoundError, noSuch, ValidationError } from "../../core/errors.js";
 import { checkIdempotencyKey } from "../../core/submit-render.js";
@@ -96,18 +98,26 @@ export const batchHandlers: Pick<OperationHandlers, "submitBatch" | "getBatch" |
     const batch = await findBatch(deps, tenant, params.id);
     const entries = await batches.store.listJobs(tenant, batch.id);
     const { counts, status, complete } = summarizeBatch(batch.total, entries);
-    const zipSettled = !batch.zip || batch.zipKey !== undefined || batch.zipError !== undefined;
-    if (complete && (!batch.manifestKey || !zipSettled)) {
-      // The manifest and zip are written by the fan-out function; ask it now rather than at its next check.
+    if (complete && (!batch.manifestKey || !zipSettled(batch) || !mergedSettled(batch))) {
+      // The manifest, zip and merged PDF are written by the fan-out function; ask it now rather than at its next check.
       if (await batches.store.claim(tenant, batch.id, "check", deps.clock.now(), CHECK_INTERVAL_MS)) {
         await batches.queue.send([{ kind: "check", tenant, batchId: batch.id }]);
       }
     }
-    const keys = [batch.manifestKey, batch.zipKey].filter((k): k is string => k !== undefined);
+    const keys = [batch.manifestKey, batch.zipKey, batch.mergedKey].filter(
+      (k): k is string => k !== undefined,
+    );
     const signed = keys.length > 0 ? await deps.signer.sign(tenant, keys) : [];
     const urlOf = (key: string | undefined) => signed.find((s) => s.key === key);
     const manifest = urlOf(batch.manifestKey);
-    const zip = urlOf(batch.zipKey);
+    const state = (key: string | undefined, bytes: number | undefined, error: string | undefined) => {
+      const signedUrl = urlOf(key);
+      return signedUrl
+        ? { state: "ready", url: signedUrl.url, expiresAt: signedUrl.expiresAt, bytes }
+        : error
+          ? { state: "failed", message: error }
+          : { state: "pending" };
+    };
     return json(200, {
       id: batch.id,
       status,
@@ -119,11 +129,20 @@ export const batchHandlers: Pick<OperationHandlers, "submitBatch" | "getBatch" |
         : {}),
       ...(batch.zip
         ? {
-            zip: zip
-              ? { state: "ready", url: zip.url, expiresAt: zip.expiresAt, bytes: batch.zipBytes }
-              : batch.zipError
-                ? { state: "failed", message: `No zip could be made: ${batch.zipError}.` }
-                : { state: "pending" },
+            zip: state(
+              batch.zipKey,
+              batch.zipBytes,
+              batch.zipError && `No zip could be made: ${batch.zipError}.`,
+            ),
+          }
+        : {}),
+      ...(batch.mergePdf
+        ? {
+            mergedPdf: state(
+              batch.mergedKey,
+              batch.mergedBytes,
+              batch.mergedError && `No merged PDF could be made: ${batch.mergedError}`,
+            ),
           }
         : {}),
     });

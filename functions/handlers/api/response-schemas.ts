@@ -214,6 +214,20 @@ const BatchCountsSchema = z
     failed: z.int().min(0).describe("Jobs that failed."),
   })
   .describe("Jobs of the batch by status.");
+/** The state of a file a complete batch gets (its zip, its merged PDF). */
+function batchArtifactSchema(what: string) {
+  return z
+    .object({
+      state: z
+        .enum(["pending", "ready", "failed"])
+        .describe("pending while it is made, then ready or failed."),
+      url: z.url().optional().describe(`Signed URL of the ${what}, once ready.`),
+      expiresAt: z.iso.datetime().optional().describe("When `url` stops working; ask again for a fresh one."),
+      bytes: BytesSchema.optional(),
+      message: z.string().optional().describe(`Why no ${what} could be made, when it failed.`),
+    })
+    .optional();
+}
 export const BatchViewSchema = SubmittedBatchSchema.extend({
   createdAt: CreatedAtSchema,
   counts: BatchCountsSchema,
@@ -227,18 +241,12 @@ export const BatchViewSchema = SubmittedBatchSchema.extend({
     .describe(
       "Once complete: signed URL of the manifest (JSON: per record index its job id, status, output key, sha256, bytes and content type, or its error).",
     ),
-  zip: z
-    .object({
-      state: z
-        .enum(["pending", "ready", "failed"])
-        .describe("pending while it is made, then ready or failed."),
-      url: z.url().optional().describe("Signed URL of the zip, once ready."),
-      expiresAt: z.iso.datetime().optional().describe("When `url` stops working; ask again for a fresh one."),
-      bytes: BytesSchema.optional(),
-      message: z.string().optional().describe("Why no zip could be made, when it failed."),
-    })
-    .optional()
-    .describe("Only for batches submitted with `zip: true`: one zip of every output and the manifest."),
+  zip: batchArtifactSchema("zip").describe(
+    "Only for batches submitted with `zip: true`: one zip of every output and the manifest.",
+  ),
+  mergedPdf: batchArtifactSchema("merged PDF").describe(
+    "Only for batches submitted with `mergePdf: true`: one PDF of every succeeded record in record order, a bookmark per record; the manifest's `mergedPdf` lists the records in it and those left out.",
+  ),
 });
 export const BatchOutputsPageSchema = z.object({
   items: z

@@ -10,10 +10,10 @@ import { SHARED_SETTINGS as shared } from "../shared-settings.js";
 
 export const batchFanOutFunction = defineFunction({
   name: SERVICES.batchFanOut,
-  description: "Kiln: fans batches out into render jobs; writes batch manifests and zips",
+  description: "Kiln: fans batches out into render jobs; writes batch manifests, zips and merged PDFs",
   entry: "functions/handlers/batch-fanout/index.ts",
   message: BatchMessageSchema,
-  // It also writes a batch's zip.
+  // It also writes a batch's zip and merged PDF.
   memorySize: 1024,
   timeoutSeconds: BATCH_QUEUE.functionTimeoutSeconds,
   eventSource: { batchSize: 5, maxConcurrency: 2 },
@@ -40,7 +40,7 @@ export const batchFanOutFunction = defineFunction({
       service: "s3",
       grants: [{ actions: ["s3:GetObject", "s3:PutObject"], objectKeys: [`${PAYLOADS.keyPrefix}*`] }],
     },
-    // Outputs are read into a batch's zip; manifests and zips are written beside them.
+    // Outputs are read into a batch's zip and merged PDF; manifests, zips and merged PDFs are written beside them.
     outputsBucket: {
       service: "s3",
       grants: [

@@ -7,6 +7,7 @@ import { DynamoDbJobStore } from "../../adapters/aws/dynamodb-job-store.js";
 import { S3BatchArtifactStore } from "../../adapters/aws/s3-batch-artifacts.js";
 import { S3TextStore } from "../../adapters/aws/s3-text-store.js";
 import { SqsBatchQueue, SqsRenderQueue } from "../../adapters/aws/sqs-render-queue.js";
+import { PdfLibMerger } from "../../adapters/pdf/pdf-lib-finisher.js";
 import type { ConfigOf } from "../function-definition.js";
 import { adapterWrapper, type ClientsOf, type FunctionRuntime } from "../wiring.js";
 import type { batchFanOutFunction } from "./function.js";
@@ -31,6 +32,7 @@ export function wireBatchFanOut(
     queue: adapt(new SqsBatchQueue(sqs, config.batchQueueUrl), "sqs.batches"),
     payloads: adapt(new S3TextStore(s3, config.payloadsBucket, "application/json"), "s3.payloads"),
     artifacts: adapt(new S3BatchArtifactStore(s3, config.outputsBucket), "s3.batch-artifacts"),
+    merger: new PdfLibMerger(),
     checkEverySeconds: config.checkEverySeconds,
     clock: runtime.clock,
     logger: runtime.logger,

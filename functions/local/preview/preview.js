@@ -1,13 +1,35 @@
-// The Kiln preview page: every edit renders through the normal API (POST /v1/renders, then
-// GET /v1/renders/{id} until the job ends), so what it shows is what the API gives.
+// The Kiln preview page: every edit renders through the normal API (POST /v1/renders, which waits
+// for a quick render; GET /v1/renders/{id} until the job ends otherwise), so what it shows is what the
+// API gives.
 
 const DEBOUNCE_MS = 400;
 const POLL_MS = 150;
+/** How long POST /v1/renders may hold the request until the job ends (`Prefer: wait=N`). */
+const SUBMIT_WAIT_SECONDS = 20;
 /** Pages of a PDF drawn at most: enough to check a document, not a book. */
 const MAX_PDF_PAGES = 20;
 const apiKey = document.querySelector('meta[name="kiln-api-key"]')?.getAttribute("content") ?? "";
 const $ = (id) => document.getElementById(id);
-const ERROR_BOXES = ["template-error", "assets-error", "data-error", "output-error", "result-error"];
+const ERROR_BOXES = [
+  "template-error",
+  "source-error",
+  "assets-error",
+  "data-error",
+  "output-error",
+  "pdf-error",
+  "result-error",
+];
+/** Which box shows a 400's field, by the field's first segments; the first match wins. */
+const FIELD_BOXES = [
+  ["output.pdf", "pdf-error"],
+  ["output", "output-error"],
+  ["emulateMedia", "output-error"],
+  ["source", "source-error"],
+  ["javascript", "source-error"],
+  ["data", "data-error"],
+  ["template", "template-error"],
+  ["assets", "assets-error"],
+];
 const INLINE_DATA = $("data").value;
 /** `{{ 'logo' | asset_url }}` (or with double quotes): the asset names a template uses. */
 const ASSET_REFERENCE = /(['"])([A-Za-z][A-Za-z0-9_-]{0,63})\1\s*\|\s*asset_url\b/g;
@@ -20,7 +42,10 @@ let choice = 0;
 let inFlight;
 let debounce;
 let pdfjs;
-/** What is being edited: inline HTML, a stored version once its source has loaded, or unavailable. */
+/**
+ * What is being edited: inline HTML, a stored version once its source has loaded, a live page
+ * (`{ url: true }`), or unavailable.
+ */
 let template = { inline: true };
 
 function setStatus(text) {
@@ -46,12 +71,13 @@ function describeError(error) {
   return `${error?.code ?? "error"}: ${error?.message ?? "the request was refused"}`;
 }
 
-async function api(method, path, body, signal) {
+async function api(method, path, body, signal, extraHeaders = {}) {
   const raw = body instanceof Blob;
   const res = await fetch(path, {
     method,
     signal,
     headers: {
+      ...extraHeaders,
       "x-api-key": apiKey,
       ...(body === undefined
         ? {}
@@ -300,10 +326,78 @@ function renderRequest(data) {
     template: template.inline ? { html: $("html").value } : { id: template.id, version: template.version },
     data,
     assets: chosenAssets(),
-    output: {
-      format: $("format").value,
-      width: Number($("width").value),
-      height: Number($("height").value),
+    output: outputOptions(),
+  };
+}
+
+function outputOptions() {
+  const output = {
+    format: $("format").value,
+    width: Number($("width").value),
+    height: Number($("height").value),
+  };
+  const pdf = output.format === "pdf" ? pdfFinishing() : undefined;
+  return pdf ? { ...output, pdf } : output;
+}
+
+/** The PDF finishing controls as `output.pdf`; empty controls are left out, so the API's defaults apply. */
+function pdfFinishing() {
+  const text = (id) => $(id).value.trim();
+  const number = (id) => ($(id).value === "" ? undefined : Number($(id).value));
+  const metadata = {};
+  for (const field of ["title", "author", "subject", "language"]) {
+    if (text(`pdf-${field}`)) metadata[field] = text(`pdf-${field}`);
+  }
+  const keywords = text("pdf-keywords")
+    .split(",")
+    .map((k) => k.trim())
+    .filter(Boolean);
+  if (keywords.length > 0) metadata.keywords = keywords;
+  const pdf = {};
+  if (Object.keys(metadata).length > 0) pdf.metadata = metadata;
+  if (text("stamp-text")) {
+    const stamp = { text: text("stamp-text"), layer: $("stamp-layer").value };
+    for (const [field, id] of [
+      ["opacity", "stamp-opacity"],
+      ["rotation", "stamp-rotation"],
+    ]) {
+      if (number(id) !== undefined) stamp[field] = number(id);
+    }
+    pdf.stamps = [stamp];
+  }
+  // Sent with this render only: the password is in no store of the page.
+  if ($("pdf-password").value) pdf.protection = { userPassword: $("pdf-password").value };
+  if ($("pdf-standard").value) pdf.standard = $("pdf-standard").value;
+  return Object.keys(pdf).length > 0 ? pdf : undefined;
+}
+
+/**
+ * The live page's `source`: its URL and the headers and cookies typed one a line, or a sentence naming
+ * the line that is not one. They are read from the form for each render and kept nowhere else.
+ */
+function liveSource() {
+  const url = $("page-url").value.trim();
+  if (!url) return { error: "source.url: give the page's URL" };
+  const pairs = (id, field, separator, shape) => {
+    const entries = {};
+    const lines = $(id).value.split("\n");
+    for (const [i, line] of lines.entries()) {
+      if (line.trim() === "") continue;
+      const at = line.indexOf(separator);
+      if (at < 1) return { error: `source.${field}: line ${i + 1} is not ${shape}` };
+      entries[line.slice(0, at).trim()] = line.slice(at + 1).trim();
+    }
+    return { value: Object.keys(entries).length > 0 ? entries : undefined };
+  };
+  const headers = pairs("page-headers", "headers", ":", '"Name: value"');
+  if (headers.error) return headers;
+  const cookies = pairs("page-cookies", "cookies", "=", '"name=value"');
+  if (cookies.error) return cookies;
+  return {
+    value: {
+      url,
+      ...(headers.value ? { headers: headers.value } : {}),
+      ...(cookies.value ? { cookies: cookies.value } : {}),
     },
   };
 }
@@ -317,12 +411,12 @@ function showApiError(body) {
   for (const { field, message } of fields) {
     const name = String(field ?? "");
     // Fields of no control (the whole body, `clock`) are in the message above.
-    const box = ["data", "output", "template", "assets"].find((prefix) => name.startsWith(prefix));
+    const box = FIELD_BOXES.find(([prefix]) => name === prefix || name.startsWith(`${prefix}.`))?.[1];
     if (!box) continue;
     byBox.set(box, [...(byBox.get(box) ?? []), `${name}: ${message}`]);
   }
-  for (const [box, lines] of byBox) showError(`${box}-error`, lines.join("\n"));
-  if (byBox.has("data")) $("data").setAttribute("aria-invalid", "true");
+  for (const [box, lines] of byBox) showError(box, lines.join("\n"));
+  if (byBox.has("data-error")) $("data").setAttribute("aria-invalid", "true");
 }
 
 /** Nothing of an earlier render stays on screen once the current input has failed. */
@@ -337,6 +431,8 @@ function clearResult() {
   delete pages.dataset.sha256;
   $("download")?.remove();
   $("meta").textContent = "";
+  $("document").hidden = true;
+  $("document").textContent = "";
   document.querySelector(".canvas").classList.remove("stale");
 }
 
@@ -384,11 +480,18 @@ async function drawPdf(url, current) {
   }
 }
 
-async function showOutput(job, current) {
-  const { url, contentType, bytes, sha256 } = job.output;
+async function showOutput(job, current, { protectedPdf }) {
+  const { url, contentType, bytes, sha256, document: rendered } = job.output;
   const pdf = contentType === "application/pdf";
   let note = "";
-  if (pdf) {
+  if (pdf && protectedPdf) {
+    // pdf.js would ask for the password: the download link is the output.
+    $("pdf").hidden = true;
+    $("pdf").replaceChildren();
+    $("image").hidden = true;
+    $("image").removeAttribute("src");
+    note = " · protected with a password: not drawn here";
+  } else if (pdf) {
     const drawn = await drawPdf(url, current);
     if (!drawn) return;
     const pages = $("pdf");
@@ -420,6 +523,9 @@ async function showOutput(job, current) {
   download.href = url;
   download.textContent = `Download ${contentType.split("/")[1].toUpperCase()} (${Math.ceil(bytes / 1024)} KB)`;
   $("meta").textContent = `sha256 ${sha256.slice(0, 12)}…${note}`;
+  // A live page: what was rendered, so two outputs can be compared (README "Live pages").
+  $("document").hidden = !rendered;
+  $("document").textContent = rendered ? `Page ${rendered.url} · document sha256 ${rendered.sha256}` : "";
 }
 
 function wait(ms, signal) {
@@ -446,38 +552,55 @@ async function refresh() {
     clearResult();
     setStatus(status);
   };
-  const data = readData();
-  if (data.error) {
-    showError("data-error", data.error);
-    $("data").setAttribute("aria-invalid", "true");
-    return fail("waiting for valid JSON");
+  let request;
+  if (template.url) {
+    const source = liveSource();
+    if (source.error) {
+      showError("source-error", source.error);
+      return fail("waiting for the page");
+    }
+    request = { source: source.value, output: outputOptions() };
+  } else {
+    const data = readData();
+    if (data.error) {
+      showError("data-error", data.error);
+      $("data").setAttribute("aria-invalid", "true");
+      return fail("waiting for valid JSON");
+    }
+    request = renderRequest(data.value);
+    const unchosen = [...document.querySelectorAll("#asset-rows input[data-asset-name]")]
+      .map((input) => input.dataset.assetName)
+      .filter((name) => !(name in request.assets));
+    if (unchosen.length > 0) {
+      showError(
+        "assets-error",
+        unchosen
+          .map((name) => `assets.${name}: the template uses it; give a stored key or upload a file`)
+          .join("\n"),
+      );
+      return fail("waiting for assets");
+    }
   }
-  const request = renderRequest(data.value);
-  const unchosen = [...document.querySelectorAll("#asset-rows input[data-asset-name]")]
-    .map((input) => input.dataset.assetName)
-    .filter((name) => !(name in request.assets));
-  if (unchosen.length > 0) {
-    showError(
-      "assets-error",
-      unchosen
-        .map((name) => `assets.${name}: the template uses it; give a stored key or upload a file`)
-        .join("\n"),
-    );
-    return fail("waiting for assets");
-  }
+  if ($("media").value) request.emulateMedia = $("media").value;
   const canvas = document.querySelector(".canvas");
   canvas.classList.add("stale");
   setStatus("rendering…");
   const started = performance.now();
   try {
-    const submitted = await api("POST", "/v1/renders", request, signal);
+    // A quick render answers 200 with the ended job; a 202 (still queued or rendering) is polled.
+    const submitted = await api("POST", "/v1/renders", request, signal, {
+      prefer: `wait=${SUBMIT_WAIT_SECONDS}`,
+    });
     if (!current()) return;
     if (!submitted.ok) {
       showApiError(submitted.body);
       return fail(`refused (${submitted.status})`);
     }
-    store.set(templateKey(), { data: $("data").value, assets: request.assets });
-    if (!template.inline) store.set(`assets:${template.id}`, request.assets);
+    // A live page's headers and cookies are never stored: nothing of it is remembered.
+    if (!template.url) {
+      store.set(templateKey(), { data: $("data").value, assets: request.assets });
+      if (!template.inline) store.set(`assets:${template.id}`, request.assets);
+    }
     let job = submitted.body;
     while (job.status !== "succeeded" && job.status !== "failed") {
       await wait(POLL_MS, signal);
@@ -500,8 +623,8 @@ async function refresh() {
       return fail(`failed after ${seconds} s`);
     }
     // Only keys a render has found: a missing one is not offered again.
-    rememberAssetKeys(Object.values(request.assets));
-    await showOutput(job, current);
+    if (request.assets) rememberAssetKeys(Object.values(request.assets));
+    await showOutput(job, current, { protectedPdf: request.output.pdf?.protection !== undefined });
     if (!current()) return;
     canvas.classList.remove("stale");
     setStatus(`rendered in ${seconds} s (job ${job.id})`);
@@ -565,6 +688,16 @@ async function onTemplateChange() {
   clearErrors();
   clearResult();
   $("load-example").hidden = true;
+  const live = value === "url";
+  $("live-page").hidden = !live;
+  for (const id of ["data-label", "data"]) $(id).hidden = live;
+  if (live) {
+    template = { url: true };
+    $("inline-html").hidden = true;
+    $("stored-html").hidden = true;
+    $("assets").hidden = true;
+    return refresh();
+  }
   if (value === "") {
     template = { inline: true };
     $("inline-html").hidden = false;
@@ -614,12 +747,32 @@ function useSchemaExample() {
   refresh();
 }
 
+/** PDF finishing applies to PDFs only; the password's warning shows while one is typed. */
+function syncPdfOptions() {
+  $("pdf-options").hidden = $("format").value !== "pdf";
+  $("password-warning").hidden = $("pdf-password").value === "";
+}
+
 for (const id of ["data", "width", "height"]) $(id).addEventListener("input", schedule);
+for (const control of document.querySelectorAll(
+  "#live-page input, #live-page textarea, #pdf-options input",
+)) {
+  control.addEventListener("input", () => {
+    syncPdfOptions();
+    schedule();
+  });
+}
+for (const control of document.querySelectorAll("#media, #pdf-options select")) {
+  control.addEventListener("change", schedule);
+}
 $("html").addEventListener("input", () => {
   syncInlineAssets();
   schedule();
 });
-$("format").addEventListener("change", schedule);
+$("format").addEventListener("change", () => {
+  syncPdfOptions();
+  schedule();
+});
 $("template").addEventListener("change", onTemplateChange);
 $("load-example").addEventListener("click", useSchemaExample);
 listKnownAssetKeys();

@@ -159,7 +159,7 @@ describe("render worker", () => {
     });
   });
 
-  it("reads large requests, queues webhooks and extends the visibility of the messages it holds", () => {
+  it("reads large requests (and rewrites them without passwords), queues webhooks and extends the visibility of the messages it holds", () => {
     const statements = allowStatementsByRole(json).get(roleId("RenderWorker/Worker")) ?? [];
     const payloads = logicalIdOf(json, "Payloads/Bucket", "AWS::S3::Bucket");
     const payloadObjects = {
@@ -168,7 +168,8 @@ describe("render worker", () => {
     const onPayloads = statements.filter((st) =>
       asArray<Cfn>(st.Resource).some((r) => JSON.stringify(r) === JSON.stringify(payloadObjects)),
     );
-    expect(onPayloads.flatMap(actionsOf)).toEqual(["s3:GetObject"]);
+    // PutObject: a finished job's stored request is rewritten with its PDF passwords redacted.
+    expect(onPayloads.flatMap(actionsOf)).toEqual(["s3:GetObject", "s3:PutObject"]);
     const on = (queueId: string) =>
       statements
         .filter((st) => asArray<Cfn>(st.Resource).some((r) => JSON.stringify(r).includes(queueId)))

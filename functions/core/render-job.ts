@@ -13,8 +13,22 @@ import type {
   WebhookQueue,
   WriteResult,
 } from "./ports.js";
-import { type DocumentDeps, prepareDocument, prepareLivePage } from "./prepare-document.js";
+import {
+  type DocumentDeps,
+  type PreparedDocument,
+  prepareDocument,
+  prepareLivePage,
+} from "./prepare-document.js";
+import {
+  cacheEntryExpiry,
+  inputDigests,
+  type Provenance,
+  provenanceOf,
+  type RenderCache,
+  renderBypassReason,
+} from "./render-cache.js";
 import { CONTENT_TYPES, type OutputFormat, type RenderRequest } from "./render-request.js";
+import type { RendererIdentity } from "./renderer-identity.js";
 import { type RetryPolicy, retryDelaySeconds, type StoreRetry, withStoreRetry } from "./retry-policy.js";
 import type { TenantSettings } from "./tenant-settings.js";
 import type { RenderedDocument } from "./url-source.js";
@@ -57,6 +71,14 @@ export interface RenderJobDeps extends DocumentDeps {
   readonly random?: () => number;
   /** How the last delivery waits out a lease. @default setTimeout */
   readonly sleep?: (ms: number) => Promise<void>;
+  /** This worker's renderer, recorded in every output's provenance and part of every cache key. */
+  readonly rendererIdentity?: RendererIdentity;
+  /** Where outputs are offered to later jobs with the same inputs; without it none are. */
+  readonly renderCache?: {
+    readonly entries: RenderCache;
+    /** Outputs are kept at least this long after their PUT: an entry lasts no longer. */
+    readonly jobRetentionDays: number;
+  };
 }
 
 export interface Delivery {
@@ -140,8 +162,11 @@ export async function renderJob(
   const lease = keepLease(deps, job, owner, job.lease?.expiresAtMs ?? 0);
   try {
     const { request, documentDeps } = await loadRequest(deps, job);
-    const { body, document } = await renderRequest(deps.renderer, documentDeps, job.tenant, request);
+    const { body, document, used } = await renderRequest(deps.renderer, documentDeps, job.tenant, request);
     const sha256 = createHash("sha256").update(body).digest("hex");
+    const provenance =
+      deps.rendererIdentity &&
+      provenanceOf(inputDigests(request, used?.templateSha256, used?.assets ?? {}), deps.rendererIdentity);
     const contentType = CONTENT_TYPES[request.output.format];
     const key = outputKey(job.tenant, sha256, request.output.format);
 
@@ -150,8 +175,16 @@ export async function renderJob(
     if (!(await lease.ensureFresh())) {
       return retry(new Error(`job ${job.id}: the lease was lost while rendering`), backoff());
     }
+    const putAt = clock.now();
     await store(() => deps.outputs.put({ key, body, contentType, cacheControl: OUTPUTS.cacheControl }));
-    const output = { key, contentType, bytes: body.byteLength, sha256, ...(document ? { document } : {}) };
+    const output = {
+      key,
+      contentType,
+      bytes: body.byteLength,
+      sha256,
+      ...(document ? { document } : {}),
+      ...(provenance ? { provenance } : {}),
+    };
     const written = await store(() =>
       jobs.markSucceeded(job.tenant, job.id, owner, output, clock.now(), job.callbackUrl !== undefined),
     );
@@ -163,6 +196,9 @@ export async function renderJob(
     }
     if (!(await notify(deps, written.job))) {
       return retry(new Error(`job ${job.id} succeeded but its webhook could not be queued`), backoff());
+    }
+    if (written.applied && provenance && used) {
+      await offerToCache(deps, job, request, used, provenance, output, putAt);
     }
     return { outcome: "done", status: "succeeded", format: request.output.format, bytes: body.byteLength };
   } catch (err) {
@@ -208,22 +244,53 @@ export async function renderJob(
 }
 
 /**
- * A template: its version, assets signed now, hydration, then the HTML rendered. A live page: its
- * secrets decrypted, then captured, with the document it was rendered from.
+ * A template: its version, assets signed now, hydration, then the HTML rendered, with what it was made
+ * from. A live page: its secrets decrypted, then captured, with the document it was rendered from.
  */
 async function renderRequest(
   renderer: Renderer,
   deps: DocumentDeps,
   tenant: string,
   request: RenderRequest,
-): Promise<{ body: Uint8Array; document?: RenderedDocument }> {
+): Promise<{ body: Uint8Array; document?: RenderedDocument; used?: PreparedDocument["used"] }> {
   if (request.source) {
     const page = await prepareLivePage(deps, tenant, request);
     const captured = await renderer.capture(page.live, page.output, page.page);
     return { body: captured.bytes, document: captured.document };
   }
   const document = await prepareDocument(deps, tenant, request);
-  return { body: await renderer.render(document.html, document.output, document.page) };
+  return { body: await renderer.render(document.html, document.output, document.page), used: document.used };
+}
+
+/**
+ * Offers a new output to later jobs with the same inputs, under the key of what this render used,
+ * unless the render-cache rules keep it out (render-cache.ts). The entry is conditional (the first
+ * output of a key stays, and it is the same bytes) and lasts no longer than the output. Losing it
+ * costs one render later, never a wrong output, so a failed write does not fail the job.
+ */
+async function offerToCache(
+  deps: RenderJobDeps,
+  job: Job,
+  request: RenderRequest,
+  used: PreparedDocument["used"],
+  provenance: Provenance,
+  output: Job["output"] & object,
+  putAt: Date,
+): Promise<void> {
+  const cache = deps.renderCache;
+  if (!cache) return;
+  const now = deps.clock.now();
+  if (renderBypassReason({ request, html: used.source, ...used, now })) return;
+  const entry = {
+    key: provenance.cacheKey,
+    sourceJobId: job.id,
+    output,
+    createdAt: now.toISOString(),
+    expiresAt: cacheEntryExpiry(putAt, cache.jobRetentionDays),
+  };
+  await withStoreRetry(() => cache.entries.put(job.tenant, entry, now), deps.storeRetry, deps.random).catch(
+    () => undefined,
+  );
 }
 
 function retry(error: Error, retryAfterSeconds: number): RenderJobResult {

@@ -24,7 +24,12 @@ export class S3AssetStore implements AssetStore, AssetUploadSigner {
   async head(objectKey: string): Promise<AssetInfo | undefined> {
     try {
       const head = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: objectKey }));
-      return { bytes: head.ContentLength ?? 0, contentType: head.ContentType ?? "application/octet-stream" };
+      return {
+        bytes: head.ContentLength ?? 0,
+        contentType: head.ContentType ?? "application/octet-stream",
+        ...(head.ETag ? { etag: head.ETag } : {}),
+        ...(head.LastModified ? { lastModified: head.LastModified.toISOString() } : {}),
+      };
     } catch (err) {
       const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
       // Without s3:ListBucket (roles get none) S3 answers a missing key with 403, not 404.

@@ -185,6 +185,8 @@ export async function renderJob(
       ...(document ? { document } : {}),
       ...(provenance ? { provenance } : {}),
     };
+    // Before the job succeeds, so that a client who saw it succeed finds its output in the cache.
+    if (provenance && used) await offerToCache(deps, job, request, used, provenance, output, putAt);
     const written = await store(() =>
       jobs.markSucceeded(job.tenant, job.id, owner, output, clock.now(), job.callbackUrl !== undefined),
     );
@@ -196,9 +198,6 @@ export async function renderJob(
     }
     if (!(await notify(deps, written.job))) {
       return retry(new Error(`job ${job.id} succeeded but its webhook could not be queued`), backoff());
-    }
-    if (written.applied && provenance && used) {
-      await offerToCache(deps, job, request, used, provenance, output, putAt);
     }
     return { outcome: "done", status: "succeeded", format: request.output.format, bytes: body.byteLength };
   } catch (err) {

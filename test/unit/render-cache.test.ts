@@ -9,6 +9,7 @@ import {
   MemoryRenderCache,
   MemoryRenderQueue,
   MemoryWebhookQueue,
+  RecordingMetrics,
 } from "../../functions/adapters/memory/memory-ports.js";
 import { MemoryTenantSettingsStore } from "../../functions/adapters/memory/memory-tenant-settings-store.js";
 import { MemoryAssetStore } from "../../functions/adapters/memory/template-asset-fakes.js";
@@ -30,6 +31,8 @@ import {
 import { RENDERER, type RendererIdentity } from "../../functions/core/renderer-identity.js";
 import { type SubmitRenderDeps, submitRender } from "../../functions/core/submit-render.js";
 import type { TenantSettings } from "../../functions/core/tenant-settings.js";
+import { makeHandler } from "../../functions/handlers/api/handler.js";
+import { apiEvent, KEY_A, memoryApiDeps } from "./support/api.js";
 
 const request = (fields: Record<string, unknown> = {}): RenderRequest =>
   parseOrThrow(RenderRequestSchema, {
@@ -352,5 +355,48 @@ describe("a submission the cache holds an output for", () => {
     await p.renderQueued();
     p.clock.advance(30 * 86_400_000);
     expect((await submitRender(p.submitDeps, "t", plain)).job.status).toBe("queued");
+  });
+});
+
+describe("POST /v1/renders answered from the render cache", () => {
+  it("is 200 with the succeeded job, its output URL and provenance, and counts the hit", async () => {
+    const p = pipeline();
+    const metrics = new RecordingMetrics();
+    const handler = makeHandler(
+      memoryApiDeps({
+        jobs: p.jobs,
+        queue: p.queue,
+        clock: p.clock,
+        renderCache: p.submitDeps.renderCache,
+        metrics,
+      }),
+    );
+    const event = () =>
+      apiEvent({
+        httpMethod: "POST",
+        path: "/v1/renders",
+        headers: { "X-Api-Key": KEY_A, "Content-Type": "application/json" },
+        body: JSON.stringify({
+          template: { html: "<p>{{ name }}</p>" },
+          data: { name: "Ada" },
+          output: { format: "png", width: 10, height: 10 },
+        }),
+      });
+    const first = await handler(event());
+    expect(first.statusCode).toBe(202);
+    await p.renderQueued();
+    expect(metrics.cacheHits).toEqual([]);
+
+    const second = await handler(event());
+    expect(second.statusCode).toBe(200);
+    const view = JSON.parse(second.body);
+    expect(view).toMatchObject({
+      status: "succeeded",
+      cache: "hit",
+      cachedFrom: JSON.parse(first.body).id,
+      output: { url: expect.stringContaining("outputs/a/"), contentType: "image/png" },
+      provenance: { renderer: RENDERER, cacheKey: expect.stringMatching(/^[0-9a-f]{64}$/) },
+    });
+    expect(metrics.cacheHits).toEqual([{ format: "png" }]);
   });
 });

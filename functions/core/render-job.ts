@@ -21,6 +21,7 @@ import {
 } from "./prepare-document.js";
 import {
   cacheEntryExpiry,
+  canonicalJson,
   inputDigests,
   type Provenance,
   provenanceOf,
@@ -183,7 +184,9 @@ export async function renderJob(
       bytes: body.byteLength,
       sha256,
       ...(document ? { document } : {}),
-      ...(provenance ? { provenance } : {}),
+      // Only where it says more than the job's own (a batch record's, or inputs changed since
+      // submission): the job item stays under 1 KB, one write unit per state change.
+      ...(provenance && !sameProvenance(provenance, job.provenance) ? { provenance } : {}),
     };
     // Before the job succeeds, so that a client who saw it succeed finds its output in the cache.
     if (provenance && used) await offerToCache(deps, job, request, used, provenance, output, putAt);
@@ -283,7 +286,7 @@ async function offerToCache(
   const entry = {
     key: provenance.cacheKey,
     sourceJobId: job.id,
-    output,
+    output: { ...output, provenance },
     createdAt: now.toISOString(),
     expiresAt: cacheEntryExpiry(putAt, cache.jobRetentionDays),
   };
@@ -291,6 +294,9 @@ async function offerToCache(
     () => undefined,
   );
 }
+
+const sameProvenance = (a: Provenance, b: Provenance | undefined) =>
+  b !== undefined && canonicalJson(a) === canonicalJson(b);
 
 function retry(error: Error, retryAfterSeconds: number): RenderJobResult {
   return { outcome: "retry", error, retryAfterSeconds };

@@ -265,7 +265,10 @@ describe("a submission the cache holds an output for", () => {
     await p.renderQueued();
     const rendered = await p.jobs.get("t", first.job.id);
     expect(rendered?.status).toBe("succeeded");
-    expect(rendered?.output?.provenance).toEqual(first.job.provenance);
+    // The worker used what the api digested: the job's own provenance stands, not repeated on the output.
+    expect(first.job.provenance?.cacheKey).toMatch(/^[0-9a-f]{64}$/);
+    expect(rendered?.provenance).toEqual(first.job.provenance);
+    expect(rendered?.output?.provenance).toBeUndefined();
 
     const renders = p.renderer.calls.length;
     const puts = p.outputs.objects.size;
@@ -279,6 +282,7 @@ describe("a submission the cache holds an output for", () => {
     expect(p.queue.messages).toEqual([]);
     expect(p.renderer.calls.length).toBe(renders);
     expect(p.outputs.objects.size).toBe(puts);
+    expect(second.job.provenance).toEqual(first.job.provenance);
     // A hit lasts no longer than the output it shares.
     expect(second.job.retainUntil).toBe("2026-02-01T00:00:00.000Z");
     expect(await p.jobs.get("t", second.job.id)).toMatchObject({ status: "succeeded" });
@@ -312,6 +316,28 @@ describe("a submission the cache holds an output for", () => {
     const reuploaded = await submitRender(p.submitDeps, "t", submission());
     expect(reuploaded.job).toMatchObject({ status: "queued", cache: { state: "miss" } });
     expect(p.queue.messages).toHaveLength(4);
+  });
+
+  it("is filled under the key of what the worker rendered, when an asset changed after submission", async () => {
+    const p = pipeline();
+    const logo = assetObjectKey("t", "brand/logo.png");
+    await p.assets.put(logo, new Uint8Array([1]), "image/png");
+    const submitted = await submitRender(p.submitDeps, "t", submission());
+    p.assets.objects.set(logo, {
+      body: new Uint8Array([2]),
+      contentType: "image/png",
+      lastModified: "2026-01-01T06:00:00.000Z",
+    });
+    await p.renderQueued();
+    const rendered = await p.jobs.get("t", submitted.job.id);
+    const used = rendered?.output?.provenance;
+    expect(used?.inputs.assets.logo).not.toBe(submitted.job.provenance?.inputs.assets.logo);
+    expect([...p.entries.entries.keys()]).toEqual([`t/${used?.cacheKey}`]);
+    // The view shows what the worker used.
+    expect((await submitRender(p.submitDeps, "t", submission())).job).toMatchObject({
+      cache: { state: "hit", sourceJobId: submitted.job.id },
+      provenance: used,
+    });
   });
 
   it("queues a hit's webhook, and again on a retry with its Idempotency-Key until one is tried", async () => {

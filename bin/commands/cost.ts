@@ -13,6 +13,7 @@ import {
   estimateCacheHit,
   estimateCost,
   idleMonthlyCost,
+  isDelivery,
   monthlyCost,
   overTarget,
   requestItemSize,
@@ -250,10 +251,7 @@ function targetFigures(
   renderCacheHit: number,
 ): { readonly renderCacheHit: number; readonly figures: readonly TargetFigure[] } {
   const waited = estimateCost({ ...a, statusReads: 0 });
-  const singleLines = [
-    ...waited.lines.filter((l) => l.service !== "CloudFront" && !l.item.startsWith("GETs behind")),
-    ...wait.waited,
-  ];
+  const singleLines = [...waited.lines.filter((l) => !isDelivery(l)), ...wait.waited];
   const single = waited.per1000WithoutDelivery + wait.waitedPer1000;
   const hit = estimateCacheHit(a);
   const batch = estimateCost(batchRecordAssumptions(a));
@@ -269,7 +267,7 @@ function targetFigures(
       name: "batch record",
       per1000: batch.per1000WithoutDelivery,
       target: TARGETS.batchRecord,
-      lines: batch.lines.filter((l) => l.service !== "CloudFront" && !l.item.startsWith("GETs behind")),
+      lines: batch.lines.filter((l) => !isDelivery(l)),
     },
   ];
   if (renderCacheHit > 0) {

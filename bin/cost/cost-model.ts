@@ -448,8 +448,12 @@ export function estimateCost(assumptions: CostAssumptions, prices: AwsPrices = A
     ),
   ];
 
-  const delivery = lines.filter((l) => l.service === "CloudFront" || l.item.startsWith("GETs behind"));
-  return summarizeLines(lines, delivery);
+  return summarizeLines(lines, lines.filter(isDelivery));
+}
+
+/** A line of delivering the output to its downloader: CloudFront, and the S3 reads behind its misses. */
+export function isDelivery(line: CostLine): boolean {
+  return line.service === "CloudFront" || line.item.startsWith("GETs behind");
 }
 
 function summarizeLines(lines: readonly CostLine[], delivery: readonly CostLine[]): CostEstimate {

@@ -227,10 +227,12 @@ async function lookUpCache(
 /** A job as the cache serves it: already succeeded with the entry's output, kept no longer than it. */
 function servedFromCache(job: Job, entry: RenderCacheEntry | undefined): Job {
   if (!entry) return job;
+  // The job's provenance is the entry's: not repeated on the output, so the item stays one write unit.
+  const { provenance: _, ...output } = entry.output;
   return {
     ...job,
     status: "succeeded",
-    output: entry.output,
+    output,
     retainUntil: entry.expiresAt,
     ...(job.callbackUrl ? { webhook: { state: "pending", attempts: [] } } : {}),
   };

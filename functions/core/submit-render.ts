@@ -32,7 +32,7 @@ import { sealPageSecrets } from "./url-source.js";
 export interface SubmitCacheDeps {
   readonly entries: RenderCache;
   /** The renderer the workers run: part of every key. */
-  readonly renderer: RendererIdentity;
+  readonly rendererIdentity: RendererIdentity;
   /** The stored versions of a job's assets; without it a job naming assets always misses. */
   readonly assets?: AssetStore;
   /** The tenant's egress allowlist decides whether a template may load what Kiln cannot digest. */
@@ -214,7 +214,7 @@ async function lookUpCache(
   if (reason) return { cache: { state: "bypass", reason } };
   const assets =
     request.assets && cache.assets ? await headJobAssets(cache.assets, tenant, request.assets) : {};
-  const provenance = provenanceOf(inputDigests(request, template?.sha256, assets), cache.renderer);
+  const provenance = provenanceOf(inputDigests(request, template?.sha256, assets), cache.rendererIdentity);
   const entry = await cache.entries.get(tenant, provenance.cacheKey, now);
   if (!entry) return { cache: { state: "miss" }, provenance };
   return {

@@ -206,7 +206,7 @@ function pipeline() {
     idempotency: new MemoryIdempotencyStore(),
     clock,
     newId: () => `job-${++n}`,
-    renderCache: { entries, renderer: RENDERER, assets, settings, webhooks },
+    renderCache: { entries, rendererIdentity: RENDERER, assets, settings, webhooks },
   };
   const workerDeps: RenderJobDeps = {
     jobs,

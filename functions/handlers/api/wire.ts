@@ -85,7 +85,7 @@ export function wireApi(
     assetUploads: adapt(assetsBucket, "s3.assetUploads"),
     renderCache: {
       entries: adapt(new DynamoDbRenderCache(dynamodb, table), "dynamodb.renderCache"),
-      renderer: RENDERER,
+      rendererIdentity: RENDERER,
       assets,
       settings,
       webhooks: adapt(new SqsWebhookQueue(sqs, config.webhookQueueUrl), "sqs.webhooks"),

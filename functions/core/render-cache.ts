@@ -168,7 +168,7 @@ export function requestBypassReason(
 
 /** A Liquid `date` filter (`"now" | date`, or data that says "now"), or a header or footer `date` element. */
 const DATE_FILTER = /\|\s*date\b/;
-const DATE_CLASS = /\bclass\s*=\s*(["'])(?:(?!\1).)*\bdate\b/is;
+const DATE_CLASS = /\bclass\s*=\s*(?:(["'])(?:(?!\1).)*\bdate\b|date\b)/is;
 
 /**
  * Why an output rendered now may not be kept in the cache, judged by the worker from what it rendered

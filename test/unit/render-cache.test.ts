@@ -162,6 +162,19 @@ describe("which jobs the cache serves", () => {
       },
     });
     expect(renderBypassReason(rendered(dated, "<p></p>"))).toMatch(/date or time/);
+    const unquoted = request({
+      output: { format: "pdf", width: 794, height: 1123, pdf: { headerTemplate: "<b class=date></b>" } },
+    });
+    expect(renderBypassReason(rendered(unquoted, "<p></p>"))).toMatch(/date or time/);
+    const other = request({
+      output: {
+        format: "pdf",
+        width: 794,
+        height: 1123,
+        pdf: { headerTemplate: '<b class="pageNumber"></b>' },
+      },
+    });
+    expect(renderBypassReason(rendered(other, "<p></p>"))).toBeUndefined();
     const pinned = request({
       clock: "2026-01-01T00:00:00Z",
       output: {

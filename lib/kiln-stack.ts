@@ -260,6 +260,7 @@ export class KilnStack extends Stack {
       templatesBucket: this.buckets.templates,
       assetsBucket: this.buckets.assets,
       assetUrlTtl: props.signedUrlTtl,
+      jobRetentionDays: props.retention?.jobsDays,
       functionName: `${p}-render-worker`,
       ...lifecycle,
     });
@@ -274,6 +275,7 @@ export class KilnStack extends Stack {
       templatesBucket: this.buckets.templates,
       assetsBucket: this.buckets.assets,
       webhookSecrets: this.webhooks,
+      webhookQueue: this.webhooks.queue,
       pageSecretsKey: this.worker.pageSecretsKey,
       callbackSchemes: props.callbacks?.schemes,
       callbackHosts: props.callbacks?.hosts,

@@ -10,6 +10,8 @@ export interface BenchJob {
   readonly format: BenchFormat;
   /** The body of POST /v1/renders, as in the job file. */
   readonly body: unknown;
+  /** The body with `"cache": false`: each submission renders, none is served from the render cache. */
+  readonly uncached: unknown;
   readonly request: RenderRequest;
   /** The template hydrated with its data: what the worker hands to Chromium. */
   readonly html: string;
@@ -24,7 +26,8 @@ export async function loadBenchJobs(dir: string): Promise<Record<BenchFormat, Be
     if (request.output.format !== format) throw new Error(`${path} does not render ${format}.`);
     if (!request.template || !("html" in request.template))
       throw new Error(`${path} must carry its template inline.`);
-    return { format, body, request, html: await hydrate(request.template.html, request.data) };
+    const uncached = { ...(body as Record<string, unknown>), cache: false };
+    return { format, body, uncached, request, html: await hydrate(request.template.html, request.data) };
   };
   return { png: await load("png"), pdf: await load("pdf") };
 }

@@ -289,3 +289,30 @@ function summarizeRun(
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, Math.max(0, ms)));
+
+export interface CacheHitResult {
+  /** Submissions answered `succeeded` from the render cache, of `jobs`. */
+  readonly hits: number;
+  readonly jobs: number;
+  /** POST /v1/renders → its answer, one at a time: the whole cost of a hit to a client. */
+  readonly latencyMs: LatencySummary;
+}
+
+/**
+ * Cache hits: the job rendered once (a miss), then submitted `jobs` times more, one at a time, each
+ * answered succeeded by the POST itself with no render behind it.
+ */
+export async function cacheHits(stack: BenchStack, body: unknown, jobs: number): Promise<CacheHitResult> {
+  const job = body as RenderSubmissionInput;
+  const first = await stack.client.submitRender(job);
+  await stack.client.waitFor(first.id, { intervalMs: 10, timeoutMs: 300_000 });
+  const latencies: number[] = [];
+  let hits = 0;
+  for (let i = 0; i < jobs; i++) {
+    const t0 = performance.now();
+    const answer = await stack.client.submitRender(job);
+    latencies.push(performance.now() - t0);
+    if (answer.job?.cache === "hit") hits++;
+  }
+  return { hits, jobs, latencyMs: summarize(latencies) };
+}

@@ -79,6 +79,18 @@ function formatSection(f: FormatResult): string[] {
       `  browser pool (end): ${p.renders} renders on ${p.pagesOpened} pages, ${p.launches} launches, ${p.recycles} recycles, ${p.crashes} crashes`,
     );
   }
+  if (f.cacheHits) {
+    const { hits, jobs, latencyMs } = f.cacheHits;
+    lines.push(
+      row(
+        "Kiln cache hit: POST → succeeded, no render",
+        "",
+        ms(latencyMs.p50),
+        ms(latencyMs.p95),
+        `${hits} of ${jobs} hits`,
+      ),
+    );
+  }
   if (f.kilnOverRaw !== undefined) {
     const rounds = f.ratios
       ? ` (median of ${f.ratios.length} rounds: ${f.ratios.map((r) => r.toFixed(2)).join(", ")})`
@@ -147,7 +159,7 @@ export function formatReport(report: BenchReport): string {
   ];
   if (report.cold) out.push(...coldSection(report.cold), "");
   for (const f of report.formats) {
-    if (f.raw || f.naive || f.kiln) out.push(...formatSection(f), "");
+    if (f.raw || f.naive || f.kiln || f.cacheHits) out.push(...formatSection(f), "");
   }
   if (report.soak) out.push(...soakSection(report.soak), "");
   return out.join("\n").trimEnd();

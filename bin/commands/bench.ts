@@ -7,7 +7,7 @@ import type { RenderSubmissionInput } from "../../functions/client/kiln-client.j
 import type { ColdStartResult } from "../bench/cold-start.js";
 import type { CaptureApi, ThroughputResult } from "../bench/direct.js";
 import type { BenchFormat } from "../bench/fixtures.js";
-import type { BenchStack, PipelineResult } from "../bench/pipeline.js";
+import type { BenchStack, CacheHitResult, PipelineResult } from "../bench/pipeline.js";
 import type { RssSample } from "../bench/proc.js";
 import type { MemoryBreakdown } from "../bench/stack-process.js";
 import type { LatencySummary } from "../bench/stats.js";
@@ -16,7 +16,7 @@ import { type Command, EXIT, UsageError } from "./cli-support.js";
 const BENCH_FORMATS = ["png", "pdf"] as const;
 const round = (v: number, digits = 0) => Math.round(v * 10 ** digits) / 10 ** digits;
 
-const PARTS = ["raw", "naive", "kiln", "cold"] as const;
+const PARTS = ["raw", "naive", "kiln", "cold", "cache"] as const;
 type Part = (typeof PARTS)[number];
 
 interface Round {
@@ -35,6 +35,8 @@ export interface FormatResult {
   readonly kiln?: { readonly steady: PipelineResult; readonly saturated: PipelineResult };
   /** Kiln's ChromiumRenderer with its pool, no pipeline, one render at a time: the render's own latency. */
   readonly rendererAlone?: LatencySummary;
+  /** Submissions answered from the render cache. */
+  readonly cacheHits?: CacheHitResult;
   /** Kiln saturated throughput over the best raw ceiling. */
   readonly kilnOverRaw?: number;
   /** The ratio in every round, when there were several. */
@@ -105,10 +107,14 @@ Renders the invoice example (PNG 1200×800 and PDF A4) three ways in one run and
          RSS over time
   cold   the synthesized worker in a fresh Lambda-shaped sandbox (layer at /opt, empty /tmp) → its
          first render, phase by phase
+  cache  through the same stack: the job rendered once, then submitted again one at a time, each
+         answered succeeded by the POST from the render cache (its latency; goal p50 ≤ 25 ms)
 
 Options:
   --only LIST         parts to run (default: all)
   --cold              only the cold start (same as --only cold)
+  --cache-hits N      submissions of the cache part (default 100); \`--only cache --cache-hits 30\`
+                      measures just the cache path
   --formats LIST      png,pdf (default both)
   --concurrency N     render lanes (default: the number of cores, as the worker uses)
   --raw N             renders per raw ceiling run (default 300)
@@ -145,6 +151,7 @@ Options:
         poll: { type: "string", default: "10" },
         "saturated-poll": { type: "string", default: "100" },
         "cold-runs": { type: "string", default: "3" },
+        "cache-hits": { type: "string", default: "100" },
         rounds: { type: "string", default: "1" },
         "one-process": { type: "boolean", default: false },
         soak: { type: "boolean", default: false },
@@ -168,6 +175,7 @@ Options:
       pollMs: int("poll", values.poll),
       saturatedPollMs: int("saturated-poll", values["saturated-poll"]),
       coldRuns: int("cold-runs", values["cold-runs"]),
+      cacheHits: int("cache-hits", values["cache-hits"]),
       rounds: int("rounds", values.rounds),
       standInsApart: !values["one-process"],
     };
@@ -182,7 +190,7 @@ Options:
     const { loadBenchJobs } = await import("../bench/fixtures.js");
     const { measureColdStart } = await import("../bench/cold-start.js");
     const { naive, rawCeiling, rendererAlone } = await import("../bench/direct.js");
-    const { saturate, steadyRate } = await import("../bench/pipeline.js");
+    const { cacheHits, saturate, steadyRate } = await import("../bench/pipeline.js");
     const { machineLoad } = await import("../bench/proc.js");
     const { formatReport } = await import("../bench/report.js");
 
@@ -245,11 +253,11 @@ Options:
           }
           if (parts.includes("kiln")) {
             stack ??= await startStack(work, settings.concurrency, log, {
-              warmup: jobs.png.body,
+              warmup: jobs.png.uncached,
               separateStandIns: settings.standInsApart,
             });
             log(`${format}: Kiln saturated, ${settings.saturate} jobs${of}`);
-            result.saturated = await saturate(stack, job.body, {
+            result.saturated = await saturate(stack, job.uncached, {
               jobs: settings.saturate,
               window: 50,
               pollMs: settings.saturatedPollMs,
@@ -280,12 +288,22 @@ Options:
           log(
             `${format}: Kiln steady, ${settings.steady} jobs at ${settings.rate}/s, polling every ${settings.pollMs} ms`,
           );
-          const steady = await steadyRate(stack, job.body, {
+          const steady = await steadyRate(stack, job.uncached, {
             jobs: settings.steady,
             ratePerSecond: settings.rate,
             pollMs: settings.pollMs,
           });
           entry.kiln = { steady, saturated: chosen.saturated };
+        }
+        if (parts.includes("cache")) {
+          stack ??= await startStack(work, settings.concurrency, log, {
+            warmup: jobs.png.uncached,
+            separateStandIns: settings.standInsApart,
+          });
+          log(
+            `${format}: cache hits, 1 render then ${settings.cacheHits} identical submissions one at a time`,
+          );
+          entry.cacheHits = await cacheHits(stack, job.body, settings.cacheHits);
         }
         report.formats.push(entry);
       }
@@ -296,7 +314,7 @@ Options:
         stack = await startStack(work, settings.concurrency, log, { separateStandIns: true });
         (report as { soak?: SoakResult }).soak = await runSoak(
           stack,
-          jobs.png.body,
+          jobs.png.uncached,
           soak,
           settings.saturatedPollMs,
           log,

@@ -3,13 +3,19 @@ import { parseArgs } from "node:util";
 import { RENDER_WAIT } from "../../functions/core/render-wait.js";
 import {
   AWS_PRICES,
+  batchRecordAssumptions,
+  blendWithCacheHits,
   type CostAssumptions,
   type CostEstimate,
+  type CostLine,
   compareWaitWithPolling,
   DEFAULT_ASSUMPTIONS,
+  estimateCacheHit,
   estimateCost,
   idleMonthlyCost,
+  isDelivery,
   monthlyCost,
+  overTarget,
   requestItemSize,
   type WaitComparison,
   workerBilledMs,
@@ -23,6 +29,9 @@ import { type Command, EXIT, UsageError } from "./cli-support.js";
  * bench cannot measure it apart, because locally the same process also runs the AWS stand-ins.
  */
 const WORKER_NODE_CPU_MS = 10;
+
+/** What a single render through the API and a batch record should cost, without delivery (USD per 1,000). */
+const TARGETS = { single: 0.02, batchRecord: 0.015 } as const;
 
 export const cost: Command = {
   summary: "model the AWS cost per 1,000 renders and per month, from a bench run",
@@ -42,6 +51,8 @@ Options:
   --status-reads N      GET /v1/renders/{id} per render (default 1)
   --deliveries N        downloads of each output through CloudFront (default 1)
   --cache-hit F         share of downloads CloudFront serves from cache, 0–1 (default 0)
+  --render-cache-hit F  share of single submissions the render cache answers, 0–1 (default 0)
+  --assets N            stored assets per job, one HEAD each at submission (default 0)
   --render-seconds S    for waited vs polled: seconds from submission to the job's end (default 2)
   --poll-interval S     for waited vs polled: seconds between polls (default 1)
   --json                print the estimate as JSON`,
@@ -58,6 +69,8 @@ Options:
         "status-reads": { type: "string", default: String(DEFAULT_ASSUMPTIONS.statusReads) },
         deliveries: { type: "string", default: String(DEFAULT_ASSUMPTIONS.deliveries) },
         "cache-hit": { type: "string", default: String(DEFAULT_ASSUMPTIONS.cacheHitRatio) },
+        "render-cache-hit": { type: "string", default: "0" },
+        assets: { type: "string", default: String(DEFAULT_ASSUMPTIONS.assetsPerRender) },
         "render-seconds": { type: "string", default: "2" },
         "poll-interval": { type: "string", default: "1" },
         json: { type: "boolean", default: false },
@@ -87,6 +100,7 @@ Options:
       statusReads: num("status-reads", values["status-reads"]),
       deliveries: num("deliveries", values.deliveries),
       cacheHitRatio: num("cache-hit", values["cache-hit"], 1),
+      assetsPerRender: num("assets", values.assets),
       ...(measured?.requestBytes ? { requestBytes: measured.requestBytes } : {}),
       ...(measured?.outputBytes ? { outputBytes: measured.outputBytes } : {}),
     };
@@ -100,6 +114,8 @@ Options:
       num("render-seconds", values["render-seconds"], RENDER_WAIT.maxSeconds),
       pollInterval,
     );
+    const renderCacheHit = num("render-cache-hit", values["render-cache-hit"], 1);
+    const targets = targetFigures(assumptions, waitComparison, renderCacheHit);
 
     if (values.json) {
       const result = {
@@ -111,12 +127,14 @@ Options:
         monthly,
         idle,
         waitComparison,
+        targets,
       };
       process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
       return EXIT.ok;
     }
     process.stdout.write(`${describe(assumptions, estimate, measured, daily, monthly, idle)}\n\n`);
-    process.stdout.write(`${describeWait(waitComparison)}\n`);
+    process.stdout.write(`${describeWait(waitComparison)}\n\n`);
+    process.stdout.write(`${describeTargets(targets)}\n`);
     return EXIT.ok;
   },
 };
@@ -213,4 +231,73 @@ function describeWait(c: WaitComparison): string {
     `  polling every ${c.pollIntervalSeconds} s — GET /v1/renders/{id} until it has ended: ${usd(c.polledPer1000)} per 1,000`,
     ...table(c.polled),
   ].join("\n");
+}
+
+interface TargetFigure {
+  readonly name: string;
+  readonly per1000: number;
+  readonly target?: number;
+  readonly lines: readonly CostLine[];
+}
+
+/**
+ * The figures the targets are about, all without delivery: a single render submitted with
+ * `Prefer: wait` (the answer carries the output, so no status read), blended with render-cache hits
+ * at `renderCacheHit`; a batch record; and one cache hit.
+ */
+function targetFigures(
+  a: CostAssumptions,
+  wait: WaitComparison,
+  renderCacheHit: number,
+): { readonly renderCacheHit: number; readonly figures: readonly TargetFigure[] } {
+  const waited = estimateCost({ ...a, statusReads: 0 });
+  const singleLines = [...waited.lines.filter((l) => !isDelivery(l)), ...wait.waited];
+  const single = waited.per1000WithoutDelivery + wait.waitedPer1000;
+  const hit = estimateCacheHit(a);
+  const batch = estimateCost(batchRecordAssumptions(a));
+  const figures: TargetFigure[] = [
+    {
+      name: "single render through the API (Prefer: wait), rendered",
+      per1000: single,
+      target: TARGETS.single,
+      lines: singleLines,
+    },
+    { name: "single render served from the render cache", per1000: hit.per1000, lines: hit.lines },
+    {
+      name: "batch record",
+      per1000: batch.per1000WithoutDelivery,
+      target: TARGETS.batchRecord,
+      lines: batch.lines.filter((l) => !isDelivery(l)),
+    },
+  ];
+  if (renderCacheHit > 0) {
+    figures.splice(2, 0, {
+      name: `single render, ${(renderCacheHit * 100).toFixed(0)} % served from the render cache`,
+      per1000: blendWithCacheHits(single, hit.per1000, renderCacheHit),
+      target: TARGETS.single,
+      lines: [],
+    });
+  }
+  return { renderCacheHit, figures };
+}
+
+function describeTargets(t: ReturnType<typeof targetFigures>): string {
+  const out = ["Per 1,000, without delivering the outputs, against the targets:"];
+  for (const f of t.figures) {
+    const verdict =
+      f.target === undefined
+        ? ""
+        : f.per1000 <= f.target
+          ? ` (target ${usd(f.target)}: met)`
+          : ` (target ${usd(f.target)}: ${usd(f.per1000 - f.target)} over)`;
+    out.push(`  ${f.name.padEnd(64)}${usd(f.per1000).padStart(9)}${verdict}`);
+    if (f.target === undefined || f.per1000 <= f.target || f.lines.length === 0) continue;
+    out.push("    what is left, largest first (the total without it and every line above it):");
+    for (const { line, without } of overTarget(f.lines, f.per1000, f.target)) {
+      out.push(
+        `      ${`${line.service}: ${line.item}`.padEnd(96)}${usd(line.per1000).padStart(9)} → ${usd(without)}`,
+      );
+    }
+  }
+  return out.join("\n");
 }

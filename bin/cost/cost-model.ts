@@ -1,6 +1,7 @@
 import { LIMITS } from "../../functions/core/render-request.js";
 import { RENDER_WAIT, waitSchedule } from "../../functions/core/render-wait.js";
 import { apiFunction } from "../../functions/handlers/api/function.js";
+import { batchFanOutFunction } from "../../functions/handlers/batch-fanout/function.js";
 import { renderWorkerFunction } from "../../functions/handlers/render-worker/function.js";
 import { signAssetsFunction } from "../../functions/handlers/sign-assets/function.js";
 
@@ -63,6 +64,18 @@ export interface CostAssumptions {
   /** The api function: one invocation per API request. */
   readonly apiMemoryMb: number;
   readonly apiMsPerRequest: number;
+  /**
+   * POST /v1/renders per render: 1 for a single render; 0 for a batch record, whose job the fan-out
+   * function creates (the batch's one POST is shared by all its records).
+   */
+  readonly submissionsPerRender: number;
+  /** The fan-out function's time per batch record (creating its job and queueing it); 0 for single renders. */
+  readonly fanOutMemoryMb: number;
+  readonly fanOutMsPerRecord: number;
+  /** Stored assets the request names: each is one HEAD at submission, for the render-cache key. */
+  readonly assetsPerRender: number;
+  /** The render-cache entry the worker writes after a render: key, output, provenance, TTL. */
+  readonly renderCacheEntryBytes: number;
   /** The signer function: one invocation per status read of a succeeded job (it signs the URL). */
   readonly signerMemoryMb: number;
   readonly signerMsPerInvocation: number;
@@ -125,6 +138,11 @@ export const DEFAULT_ASSUMPTIONS: CostAssumptions = {
   batchSize: renderWorkerFunction.eventSource.batchSize,
   apiMemoryMb: apiFunction.memorySize,
   apiMsPerRequest: 40,
+  submissionsPerRender: 1,
+  fanOutMemoryMb: batchFanOutFunction.memorySize,
+  fanOutMsPerRecord: 0,
+  assetsPerRender: 0,
+  renderCacheEntryBytes: 980,
   signerMemoryMb: signAssetsFunction.memorySize,
   signerMsPerInvocation: 20,
   statusReads: 1,
@@ -147,6 +165,29 @@ export const DEFAULT_ASSUMPTIONS: CostAssumptions = {
   retentionDays: 30,
   logBytesPerRender: 1_500,
 };
+
+/**
+ * The fan-out function's time per batch record: a chunk of 250 records is 500 puts (request item and
+ * job item) and 25 SendMessageBatch calls, issued concurrently. An estimate, not a measurement: the
+ * bench does not run batches.
+ */
+export const FAN_OUT_MS_PER_RECORD = 4;
+
+/**
+ * One record of a batch: its job is created by the fan-out function, which queues messages ten to a
+ * request; no POST, no Idempotency-Key, no render-cache lookup, no status read (the batch's manifest
+ * carries every output). Its render is a single render's.
+ */
+export function batchRecordAssumptions(a: CostAssumptions): CostAssumptions {
+  return {
+    ...a,
+    submissionsPerRender: 0,
+    statusReads: 0,
+    idempotencyKeyShare: 0,
+    sqsSendsPerRender: 0.1,
+    fanOutMsPerRecord: FAN_OUT_MS_PER_RECORD,
+  };
+}
 
 export interface CostLine {
   readonly service: "Lambda" | "SQS" | "DynamoDB" | "S3" | "API Gateway" | "CloudFront" | "CloudWatch Logs";
@@ -215,7 +256,7 @@ export function estimateCost(assumptions: CostAssumptions, prices: AwsPrices = A
   if (a.cacheHitRatio > 1) throw new RangeError("cacheHitRatio must be between 0 and 1.");
   if (a.idempotencyKeyShare > 1) throw new RangeError("idempotencyKeyShare must be between 0 and 1.");
 
-  const apiRequests = 1 + a.statusReads;
+  const apiRequests = a.submissionsPerRender + a.statusReads;
   const inline = a.requestBytes <= a.inlineRequestBytes;
   const requestItemBytes = inline ? requestItemSize(a) : 0;
   const storedBytes =
@@ -248,6 +289,13 @@ export function estimateCost(assumptions: CostAssumptions, prices: AwsPrices = A
     line("Lambda", "api invocations (POST + status reads)", apiRequests, "request", prices.lambda.perRequest),
     line(
       "Lambda",
+      `fan-out duration (${a.fanOutMemoryMb} MB × ${a.fanOutMsPerRecord} ms per batch record)`,
+      gbSeconds(a.fanOutMemoryMb, a.fanOutMsPerRecord),
+      "GB-s",
+      prices.lambda.gbSecond,
+    ),
+    line(
+      "Lambda",
       `signer duration (${a.statusReads} × ${a.signerMemoryMb} MB × ${a.signerMsPerInvocation} ms)`,
       a.statusReads * gbSeconds(a.signerMemoryMb, a.signerMsPerInvocation),
       "GB-s",
@@ -267,7 +315,13 @@ export function estimateCost(assumptions: CostAssumptions, prices: AwsPrices = A
       "request",
       prices.apiGateway.perRequest,
     ),
-    line("SQS", "send (API)", a.sqsSendsPerRender, "request", prices.sqs.perRequest),
+    line(
+      "SQS",
+      "send (API, or the fan-out's batches of 10)",
+      a.sqsSendsPerRender,
+      "request",
+      prices.sqs.perRequest,
+    ),
     line(
       "SQS",
       `receive, delete, heartbeat (${a.sqsRequestsPerBatch} per batch)`,
@@ -311,6 +365,28 @@ export function estimateCost(assumptions: CostAssumptions, prices: AwsPrices = A
       apiRequests * a.apiKeyReadsPerRequest + a.statusReads * readUnits(a.jobItemBytes),
       "RRU",
       prices.dynamodb.perReadRequestUnit,
+    ),
+    line(
+      "DynamoDB",
+      // A submission reads the tenant's settings and the entry (eventually consistent: half a unit each).
+      `render-cache lookup at submission (settings + entry, ${a.submissionsPerRender} × 2 × 0.5 RRU)`,
+      a.submissionsPerRender,
+      "RRU",
+      prices.dynamodb.perReadRequestUnit,
+    ),
+    line(
+      "DynamoDB",
+      `render-cache entry write by the worker (${writeUnits(a.renderCacheEntryBytes)} WRU)`,
+      writeUnits(a.renderCacheEntryBytes),
+      "WRU",
+      prices.dynamodb.perWriteRequestUnit,
+    ),
+    line(
+      "S3",
+      `asset HEADs at submission, for the render-cache key (${a.assetsPerRender} per submission)`,
+      a.submissionsPerRender * a.assetsPerRender,
+      "request",
+      prices.s3.perGet,
     ),
     line(
       "DynamoDB",
@@ -372,6 +448,15 @@ export function estimateCost(assumptions: CostAssumptions, prices: AwsPrices = A
     ),
   ];
 
+  return summarizeLines(lines, lines.filter(isDelivery));
+}
+
+/** A line of delivering the output to its downloader: CloudFront, and the S3 reads behind its misses. */
+export function isDelivery(line: CostLine): boolean {
+  return line.service === "CloudFront" || line.item.startsWith("GETs behind");
+}
+
+function summarizeLines(lines: readonly CostLine[], delivery: readonly CostLine[]): CostEstimate {
   const byService = {
     Lambda: 0,
     SQS: 0,
@@ -383,13 +468,108 @@ export function estimateCost(assumptions: CostAssumptions, prices: AwsPrices = A
   } satisfies Record<CostLine["service"], number>;
   for (const l of lines) byService[l.service] += l.per1000;
   const per1000 = lines.reduce((sum, l) => sum + l.per1000, 0);
-  const delivery = lines.filter((l) => l.service === "CloudFront" || l.item.startsWith("GETs behind"));
   return {
     lines,
     per1000,
     per1000WithoutDelivery: per1000 - delivery.reduce((sum, l) => sum + l.per1000, 0),
     byService,
   };
+}
+
+/**
+ * One submission served from the render cache: the API request, the lookup, the job (request item
+ * and a job item created succeeded, so no index write), and the output URL signed for the answer. No
+ * queue message, worker or S3 PUT; the output it shares is already stored.
+ */
+export function estimateCacheHit(assumptions: CostAssumptions, prices: AwsPrices = AWS_PRICES): CostEstimate {
+  const a = assumptions;
+  const inline = a.requestBytes <= a.inlineRequestBytes;
+  const requestItemBytes = inline ? requestItemSize(a) : 0;
+  const storedBytes =
+    a.jobItemBytes + requestItemBytes + (inline ? 2 : 1) * prices.dynamodb.storageBytesPerItem;
+  const lines: CostLine[] = [
+    costLine("API Gateway", "REST API request (the POST)", 1, "request", prices.apiGateway.perRequest),
+    costLine("Lambda", "api invocation", 1, "request", prices.lambda.perRequest),
+    costLine(
+      "Lambda",
+      `api duration (${a.apiMemoryMb} MB × ${a.apiMsPerRequest} ms)`,
+      gbSeconds(a.apiMemoryMb, a.apiMsPerRequest),
+      "GB-s",
+      prices.lambda.gbSecond,
+    ),
+    costLine(
+      "Lambda",
+      "signer invocation (the output URL in the answer)",
+      1,
+      "request",
+      prices.lambda.perRequest,
+    ),
+    costLine(
+      "Lambda",
+      `signer duration (${a.signerMemoryMb} MB × ${a.signerMsPerInvocation} ms)`,
+      gbSeconds(a.signerMemoryMb, a.signerMsPerInvocation),
+      "GB-s",
+      prices.lambda.gbSecond,
+    ),
+    costLine(
+      "DynamoDB",
+      "reads: API key, settings + entry (eventually consistent)",
+      a.apiKeyReadsPerRequest + 1,
+      "RRU",
+      prices.dynamodb.perReadRequestUnit,
+    ),
+    costLine(
+      "DynamoDB",
+      `writes: Idempotency-Key claim, request item, succeeded job item`,
+      a.idempotencyKeyShare * writeUnits(a.idempotencyItemBytes) +
+        (inline ? writeUnits(requestItemBytes) : 0) +
+        writeUnits(a.jobItemBytes),
+      "WRU",
+      prices.dynamodb.perWriteRequestUnit,
+    ),
+    costLine(
+      "DynamoDB",
+      `job and request item storage for ${a.retentionDays} days`,
+      (storedBytes / GB) * (a.retentionDays / DAYS_PER_MONTH),
+      "GB-month",
+      prices.dynamodb.storageGbMonth,
+    ),
+    costLine("S3", "request payload PUT (large bodies only)", inline ? 0 : 1, "request", prices.s3.perPut),
+    costLine("S3", `asset HEADs (${a.assetsPerRender})`, a.assetsPerRender, "request", prices.s3.perGet),
+    costLine(
+      "CloudWatch Logs",
+      "log ingestion (the api's lines)",
+      a.logBytesPerRender / 3 / GB,
+      "GB",
+      prices.cloudWatchLogs.perGbIngested,
+    ),
+  ];
+  return summarizeLines(lines, []);
+}
+
+/** A mix of rendered submissions and cache hits: `hitRatio` of them hits. */
+export function blendWithCacheHits(rendered: number, hit: number, hitRatio: number): number {
+  if (!(hitRatio >= 0 && hitRatio <= 1)) throw new RangeError("hitRatio must be between 0 and 1.");
+  return (1 - hitRatio) * rendered + hitRatio * hit;
+}
+
+/**
+ * Where `per1000` goes over `target`: the lines, largest first, each with what the total would be
+ * without it and every larger one, until the rest is under the target.
+ */
+export function overTarget(
+  lines: readonly CostLine[],
+  per1000: number,
+  target: number,
+): Array<{ readonly line: CostLine; readonly without: number }> {
+  const out: Array<{ line: CostLine; without: number }> = [];
+  let left = per1000;
+  for (const line of [...lines].sort((x, y) => y.per1000 - x.per1000)) {
+    if (left <= target || line.per1000 <= 0) break;
+    left -= line.per1000;
+    out.push({ line, without: left });
+  }
+  return out;
 }
 
 /** How a client learns that its render has ended: what that costs one way and the other. */

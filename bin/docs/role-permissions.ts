@@ -23,6 +23,7 @@ const ITEM_KINDS: Record<keyof typeof PARTITIONS, string> = {
   job: "jobs",
   batch: "batches",
   idempotency: "idempotency keys",
+  renderCache: "render-cache entries",
   settings: "tenant settings",
   webhookSecret: "webhook secrets",
   templateVersions: "template versions",

@@ -58,6 +58,37 @@ export interface Job {
     /** What went wrong, in a sentence. */
     message: string;
   };
+  /** hit: served at submission with the output of an earlier job with identical inputs (no render); miss: looked up, not found, rendered; bypass: not looked up (see cacheBypassReason). */
+  cache?: "hit" | "miss" | "bypass";
+  /** A hit: the job whose output this job shares. */
+  cachedFrom?: string;
+  /** A bypass: why the job could not be served from the render cache. */
+  cacheBypassReason?: string;
+  /** What produced the output (once succeeded, as the worker rendered it; before, as known at submission): enough to trace and reproduce it. */
+  provenance?: {
+    /** Digests of the job's inputs. */
+    inputs: {
+      /** SHA-256 of the template's HTML (a stored version's `sha256`); absent for a URL job. */
+      template?: string;
+      /** SHA-256 of the data as canonical JSON (keys sorted). */
+      data: string;
+      /** Per asset name: SHA-256 of the stored object's version (key, ETag, Last-Modified, type, size); a re-upload is a new version. */
+      assets: Record<string, string>;
+      /** SHA-256 of the output options and the other request fields that shape the page, as canonical JSON. */
+      options: string;
+    };
+    /** What rendered, besides the inputs. */
+    renderer: {
+      /** Kiln's version. */
+      kiln: string;
+      /** The Chromium build, e.g. 153.0.8010.0. */
+      chromium: string;
+      /** The font pack's hash: its sources and pinned versions. */
+      fontPack: string;
+    };
+    /** SHA-256 of inputs and renderer: the job's render-cache key. */
+    cacheKey: string;
+  };
   /** Only for jobs submitted with a callbackUrl: the delivery of the completion event. */
   webhook?: {
     /** The callbackUrl the event is POSTed to. */
@@ -341,6 +372,8 @@ export interface RenderRequest {
   javascript?: boolean;
   /** "fail" (default): a request the egress rules block fails the job (`egress_blocked`); "ignore": render without the blocked resource. Navigating away always fails. */
   blockedRequests?: "fail" | "ignore";
+  /** false: render anew even if an earlier job had identical inputs, and do not offer this output to later jobs (default true). */
+  cache?: boolean;
   /** A signed webhook is POSTed here when the job ends (https, public host). */
   callbackUrl?: string;
 }
@@ -843,6 +876,8 @@ export interface BatchRequest {
   javascript?: boolean;
   /** "fail" (default): a request the egress rules block fails the job (`egress_blocked`); "ignore": render without the blocked resource. Navigating away always fails. */
   blockedRequests?: "fail" | "ignore";
+  /** false: render anew even if an earlier job had identical inputs, and do not offer this output to later jobs (default true). */
+  cache?: boolean;
   /** One data object per document, rendered in this order (at most 10000); or give recordsKey. */
   records?: readonly Record<string, unknown>[];
   /** Instead of records: the key of a JSONL asset, one data object per line (at most 50000). */

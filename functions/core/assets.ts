@@ -112,6 +112,10 @@ export function assetObjectKey(tenant: string, key: string): string {
 export interface AssetInfo {
   readonly bytes: number;
   readonly contentType: string;
+  /** The store's tag of the object's content (S3's ETag). */
+  readonly etag?: string;
+  /** ISO-8601 instant the object was last written: every upload under a key gets a new one. */
+  readonly lastModified?: string;
 }
 
 /** The assets bucket. */
@@ -219,19 +223,31 @@ export interface SignAssetsDeps {
 /** Signed URL per asset name. */
 export type AssetUrls = Readonly<Record<string, string>>;
 
+/** The stored version of each asset a job names, by name; a missing one is left out. */
+export async function headJobAssets(
+  store: AssetStore,
+  tenant: string,
+  refs: AssetRefs,
+): Promise<Record<string, AssetInfo>> {
+  const entries = Object.entries(refs);
+  const found = await Promise.all(entries.map(([, key]) => store.head(assetObjectKey(tenant, key))));
+  return Object.fromEntries(entries.flatMap(([name], i) => (found[i] ? [[name, found[i]]] : [])));
+}
+
 /**
  * At render time: checks that every asset the job names exists (a missing one fails the job before
- * Chromium starts, naming it), then has the signer mint short-lived CDN URLs for them.
+ * Chromium starts, naming it), then has the signer mint short-lived CDN URLs for them. Returns the
+ * assets' stored versions too: what the render used, for its provenance.
  */
 export async function signJobAssets(
   deps: SignAssetsDeps,
   tenant: string,
   refs: AssetRefs,
-): Promise<AssetUrls> {
+): Promise<{ urls: AssetUrls; versions: Record<string, AssetInfo> }> {
   const entries = Object.entries(refs);
-  if (entries.length === 0) return {};
-  const found = await Promise.all(entries.map(([, key]) => deps.assets.head(assetObjectKey(tenant, key))));
-  const missing = entries.filter((_, i) => found[i] === undefined);
+  if (entries.length === 0) return { urls: {}, versions: {} };
+  const versions = await headJobAssets(deps.assets, tenant, refs);
+  const missing = entries.filter(([name]) => versions[name] === undefined);
   if (missing.length > 0) {
     const list = missing.map(([name, key]) => `"${name}" (${key})`).join(", ");
     throw new PermanentRenderError(
@@ -248,5 +264,5 @@ export async function signJobAssets(
     if (!url) throw new Error(`The signer returned no URL for asset ${key}.`);
     urls[name] = url;
   }
-  return urls;
+  return { urls, versions };
 }

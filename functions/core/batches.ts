@@ -727,7 +727,8 @@ async function mergeOutputs(
   manifest: BatchManifest,
 ): Promise<BatchArtifacts> {
   if (!deps.merger) return { mergedError: "this deployment cannot merge PDFs." };
-  if (!manifest.entries.some((e) => e.output !== undefined)) return { mergedError: "no record was rendered." };
+  if (!manifest.entries.some((e) => e.output !== undefined))
+    return { mergedError: "no record was rendered." };
   const documents = async function* () {
     for await (const { entry, body } of succeededOutputs(deps.artifacts, batch, manifest)) {
       yield { title: `Record ${entry.index}`, name: `record ${entry.index}`, pdf: body };

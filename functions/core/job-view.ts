@@ -1,5 +1,6 @@
 import type { Job, JobFailure, WebhookAttempt, WebhookState } from "./job.js";
 import type { SignedUrl } from "./ports.js";
+import type { CacheState, Provenance } from "./render-cache.js";
 import type { RenderedDocument } from "./url-source.js";
 
 /** The job as the API shows it to its tenant: no request echo, no internal keys. */
@@ -21,6 +22,14 @@ export interface JobView {
     readonly document?: RenderedDocument;
   };
   readonly error?: JobFailure;
+  /** Whether the job was served from the render cache (`hit`), rendered after a lookup (`miss`), or not looked up. */
+  readonly cache?: CacheState;
+  /** A hit: the job whose output it shares. */
+  readonly cachedFrom?: string;
+  /** A bypass: why the job could not be served from the cache. */
+  readonly cacheBypassReason?: string;
+  /** What produced the output (once succeeded) or will produce it: input digests and renderer versions. */
+  readonly provenance?: Provenance;
   /** Only for jobs submitted with a callbackUrl; `waiting` until the job ends. */
   readonly webhook?: {
     readonly url: string;
@@ -31,6 +40,8 @@ export interface JobView {
 }
 
 export function toJobView(job: Job, outputUrl?: SignedUrl): JobView {
+  // What the worker used, once it rendered; before that what the api knew.
+  const provenance = job.output?.provenance ?? job.provenance;
   return {
     id: job.id,
     status: job.status,
@@ -51,6 +62,10 @@ export function toJobView(job: Job, outputUrl?: SignedUrl): JobView {
         }
       : {}),
     ...(job.error ? { error: job.error } : {}),
+    ...(job.cache ? { cache: job.cache.state } : {}),
+    ...(job.cache?.sourceJobId ? { cachedFrom: job.cache.sourceJobId } : {}),
+    ...(job.cache?.reason ? { cacheBypassReason: job.cache.reason } : {}),
+    ...(provenance ? { provenance } : {}),
     ...(job.callbackUrl
       ? {
           webhook: {

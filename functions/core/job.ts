@@ -1,4 +1,5 @@
 import type { UnfinishedCutoffs } from "./ports.js";
+import type { JobCache, Provenance } from "./render-cache.js";
 import type { RenderRequest } from "./render-request.js";
 import type { RenderedDocument } from "./url-source.js";
 
@@ -11,6 +12,8 @@ export interface JobOutput {
   readonly sha256: string;
   /** A URL job's main document as rendered: its final URL and the sha256 of its bytes. */
   readonly document?: RenderedDocument;
+  /** What the render that made these bytes used: input digests and renderer, as the worker saw them. */
+  readonly provenance?: Provenance;
 }
 
 export interface JobFailure {
@@ -91,6 +94,15 @@ export interface Job {
   readonly webhook?: JobWebhook;
   /** The batch this job renders one record of, and the record's position in it. */
   readonly batch?: JobBatchRef;
+  /** Whether the job was served from the render cache, and why not. */
+  readonly cache?: JobCache;
+  /** What produces the job's output as known at submission; the output's own provenance replaces it. */
+  readonly provenance?: Provenance;
+  /**
+   * ISO-8601 instant the job is kept until, when earlier than the job retention: a job served from the
+   * cache lasts no longer than the output it shares.
+   */
+  readonly retainUntil?: string;
 }
 
 export interface JobBatchRef {

@@ -36,6 +36,8 @@ export const METRICS = {
   outputBytes: "OutputBytes",
   /** Worker, per job that failed for good; dimensions [service] and [service, code]. Count. */
   renderFailures: "RenderFailures",
+  /** Api, per job served from the render cache; dimensions [service] and [service, format]. Count. */
+  renderCacheHits: "RenderCacheHits",
   /** Dispatcher, per delivery attempt; dimensions [service] and [service, outcome]. Count. */
   webhookDeliveries: "WebhookDeliveries",
   /** Reconciler, per run and action; dimensions [service] and [service, action]. Count. */

@@ -304,6 +304,8 @@ export interface Metrics {
   /** `queueWaitMs`: from the render message being sent to the start of its render. */
   renderSucceeded(fields: { format: string; durationMs: number; bytes: number; queueWaitMs?: number }): void;
   renderFailed(fields: { code: string }): void;
+  /** The api served a job from the render cache: no render. */
+  renderCacheHit(fields: { format: string }): void;
   /** One webhook delivery attempt: `delivered`, `scheduled` (a retry follows) or `gave-up`. */
   webhookAttempted(fields: { outcome: "delivered" | "scheduled" | "gave-up" }): void;
   /** One reconciler run's jobs it acted on, by action (published even when zero, as a heartbeat). */

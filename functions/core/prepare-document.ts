@@ -1,4 +1,4 @@
-import { type AssetUrls, type SignAssetsDeps, signJobAssets } from "./assets.js";
+import { type AssetInfo, type AssetUrls, type SignAssetsDeps, signJobAssets } from "./assets.js";
 import { PermanentRenderError } from "./errors.js";
 import type { OutputOptions, PageOptions } from "./output-options.js";
 import type { PdfMetadata } from "./pdf-metadata.js";
@@ -7,6 +7,7 @@ import { stampPrintDate } from "./print-date.js";
 import type { RenderRequest } from "./render-request.js";
 import { renderTemplate as hydrate } from "./template-engine.js";
 import { TEMPLATE_MISSING, type TemplateLoader } from "./templates.js";
+import type { TenantSettings } from "./tenant-settings.js";
 import { assertJavaScriptAllowed, type LivePage, openLivePage } from "./url-source.js";
 
 /** The parts of a render request that decide what the page is: the request schema's own types. */
@@ -42,6 +43,16 @@ export interface PreparedDocument {
   /** The output options with PDF header and footer hydrated like the template (and dated by the clock). */
   readonly output: OutputOptions;
   readonly page: PageOptions;
+  /** What it was made from, beyond the request: for its provenance and the render cache. */
+  readonly used: {
+    /** The template's HTML as loaded, and a stored version's content hash. */
+    readonly source: string;
+    readonly templateSha256?: string;
+    readonly templateJavaScript: boolean;
+    /** The stored version of each asset, by name. */
+    readonly assets: Readonly<Record<string, AssetInfo>>;
+    readonly settings: TenantSettings | undefined;
+  };
 }
 
 /**
@@ -60,6 +71,7 @@ export async function prepareDocument(
   let source: string;
   let templateJavaScript = false;
   let templateMetadata: PdfMetadata | undefined;
+  let templateSha256: string | undefined;
   if ("html" in template) {
     source = template.html;
   } else if (deps.templates) {
@@ -67,16 +79,18 @@ export async function prepareDocument(
     source = loaded.html;
     templateJavaScript = loaded.javascript;
     templateMetadata = loaded.pdfMetadata;
+    templateSha256 = loaded.sha256;
   } else {
     throw new PermanentRenderError(TEMPLATE_MISSING, "Stored templates are not configured for this worker.");
   }
 
   let urls: AssetUrls = {};
+  let assets: Readonly<Record<string, AssetInfo>> = {};
   if (request.assets && Object.keys(request.assets).length > 0) {
     if (!deps.assets) {
       throw new PermanentRenderError("asset_missing", "Assets are not configured for this worker.");
     }
-    urls = await signJobAssets(deps.assets, tenant, request.assets);
+    ({ urls, versions: assets } = await signJobAssets(deps.assets, tenant, request.assets));
   }
 
   const html = await hydrate(source, request.data, urls, request.clock);
@@ -117,7 +131,18 @@ export async function prepareDocument(
     request.javascript === true || templateJavaScript,
     settings?.egress.allowHosts,
   );
-  return { html, output, page };
+  return {
+    html,
+    output,
+    page,
+    used: {
+      source,
+      ...(templateSha256 ? { templateSha256 } : {}),
+      templateJavaScript,
+      assets,
+      settings,
+    },
+  };
 }
 
 export interface PreparedLivePage {

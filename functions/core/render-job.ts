@@ -15,8 +15,23 @@ import type {
   WebhookQueue,
   WriteResult,
 } from "./ports.js";
-import { type DocumentDeps, prepareDocument, prepareLivePage } from "./prepare-document.js";
+import {
+  type DocumentDeps,
+  type PreparedDocument,
+  prepareDocument,
+  prepareLivePage,
+} from "./prepare-document.js";
+import {
+  cacheEntryExpiry,
+  canonicalJson,
+  inputDigests,
+  type Provenance,
+  provenanceOf,
+  type RenderCache,
+  renderBypassReason,
+} from "./render-cache.js";
 import { CONTENT_TYPES, type OutputFormat, type RenderRequest } from "./render-request.js";
+import type { RendererIdentity } from "./renderer-identity.js";
 import { type RetryPolicy, retryDelaySeconds, type StoreRetry, withStoreRetry } from "./retry-policy.js";
 import type { TenantSettings } from "./tenant-settings.js";
 import type { RenderedDocument } from "./url-source.js";
@@ -59,6 +74,14 @@ export interface RenderJobDeps extends DocumentDeps, FinishingDeps {
   readonly random?: () => number;
   /** How the last delivery waits out a lease. @default setTimeout */
   readonly sleep?: (ms: number) => Promise<void>;
+  /** This worker's renderer, recorded in every output's provenance and part of every cache key. */
+  readonly rendererIdentity?: RendererIdentity;
+  /** Where outputs are offered to later jobs with the same inputs; without it none are. */
+  readonly renderCache?: {
+    readonly entries: RenderCache;
+    /** Outputs are kept at least this long after their PUT: an entry lasts no longer. */
+    readonly jobRetentionDays: number;
+  };
 }
 
 export interface Delivery {
@@ -156,12 +179,16 @@ export async function renderJob(
       rendered,
       output: prepared,
       document,
+      used,
     } = await renderRequest(deps.renderer, documentDeps, job.tenant, request);
     const parts = await renderParts(documentDeps, deps.renderer, job.tenant, request);
     // Parts, metadata, stamps, attachments, PDF/A and encryption, after Chromium; from the prepared
     // output, whose PDF metadata has the template version's under the job's.
     const body = await finishRendered(deps, job.tenant, { ...request, output: prepared }, rendered, parts);
     const sha256 = createHash("sha256").update(body).digest("hex");
+    const provenance =
+      deps.rendererIdentity &&
+      provenanceOf(inputDigests(request, used?.templateSha256, used?.assets ?? {}), deps.rendererIdentity);
     const contentType = CONTENT_TYPES[request.output.format];
     const key = outputKey(job.tenant, sha256, request.output.format);
 
@@ -170,8 +197,20 @@ export async function renderJob(
     if (!(await lease.ensureFresh())) {
       return retry(new Error(`job ${job.id}: the lease was lost while rendering`), backoff());
     }
+    const putAt = clock.now();
     await store(() => deps.outputs.put({ key, body, contentType, cacheControl: OUTPUTS.cacheControl }));
-    const output = { key, contentType, bytes: body.byteLength, sha256, ...(document ? { document } : {}) };
+    const output = {
+      key,
+      contentType,
+      bytes: body.byteLength,
+      sha256,
+      ...(document ? { document } : {}),
+      // Only where it says more than the job's own (a batch record's, or inputs changed since
+      // submission): the job item stays under 1 KB, one write unit per state change.
+      ...(provenance && !sameProvenance(provenance, job.provenance) ? { provenance } : {}),
+    };
+    // Before the job succeeds, so that a client who saw it succeed finds its output in the cache.
+    if (provenance && used) await offerToCache(deps, job, request, used, provenance, output, putAt);
     const written = await store(() =>
       jobs.markSucceeded(job.tenant, job.id, owner, output, clock.now(), job.callbackUrl !== undefined),
     );
@@ -237,15 +276,20 @@ export async function renderJob(
 }
 
 /**
- * A template: its version, assets signed now, hydration, then the HTML rendered. A live page: its
- * secrets decrypted, then captured, with the document it was rendered from.
+ * A template: its version, assets signed now, hydration, then the HTML rendered, with what it was made
+ * from. A live page: its secrets decrypted, then captured, with the document it was rendered from.
  */
 async function renderRequest(
   renderer: Renderer,
   deps: DocumentDeps,
   tenant: string,
   request: RenderRequest,
-): Promise<{ rendered: Uint8Array; output: OutputOptions; document?: RenderedDocument }> {
+): Promise<{
+  rendered: Uint8Array;
+  output: OutputOptions;
+  document?: RenderedDocument;
+  used?: PreparedDocument["used"];
+}> {
   if (request.source) {
     const page = await prepareLivePage(deps, tenant, request);
     const captured = await renderer.capture(page.live, page.output, page.page);
@@ -255,8 +299,43 @@ async function renderRequest(
   return {
     rendered: await renderer.render(prepared.html, prepared.output, prepared.page),
     output: prepared.output,
+    used: prepared.used,
   };
 }
+
+/**
+ * Offers a new output to later jobs with the same inputs, under the key of what this render used,
+ * unless the render-cache rules keep it out (render-cache.ts). The entry is conditional (the first
+ * output of a key stays, and it is the same bytes) and lasts no longer than the output. Losing it
+ * costs one render later, never a wrong output, so a failed write does not fail the job.
+ */
+async function offerToCache(
+  deps: RenderJobDeps,
+  job: Job,
+  request: RenderRequest,
+  used: PreparedDocument["used"],
+  provenance: Provenance,
+  output: Job["output"] & object,
+  putAt: Date,
+): Promise<void> {
+  const cache = deps.renderCache;
+  if (!cache) return;
+  const now = deps.clock.now();
+  if (renderBypassReason({ request, html: used.source, ...used, now })) return;
+  const entry = {
+    key: provenance.cacheKey,
+    sourceJobId: job.id,
+    output: { ...output, provenance },
+    createdAt: now.toISOString(),
+    expiresAt: cacheEntryExpiry(putAt, cache.jobRetentionDays),
+  };
+  await withStoreRetry(() => cache.entries.put(job.tenant, entry, now), deps.storeRetry, deps.random).catch(
+    () => undefined,
+  );
+}
+
+const sameProvenance = (a: Provenance, b: Provenance | undefined) =>
+  b !== undefined && canonicalJson(a) === canonicalJson(b);
 
 function retry(error: Error, retryAfterSeconds: number): RenderJobResult {
   return { outcome: "retry", error, retryAfterSeconds };

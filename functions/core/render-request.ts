@@ -169,6 +169,16 @@ export const RenderRequestSchema = z.strictObject({
     .describe(
       '"fail" (default): a request the egress rules block fails the job (`egress_blocked`); "ignore": render without the blocked resource. Navigating away always fails.',
     ),
+  /**
+   * false: render anew even when an earlier job of the tenant had exactly these inputs, and keep the
+   * output out of the render cache (render-cache.ts).
+   */
+  cache: z
+    .boolean()
+    .optional()
+    .describe(
+      "false: render anew even if an earlier job had identical inputs, and do not offer this output to later jobs (default true).",
+    ),
 });
 
 /**

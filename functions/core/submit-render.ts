@@ -1,11 +1,45 @@
 import { createHash } from "node:crypto";
+import { type AssetStore, headJobAssets } from "./assets.js";
 import { PAYLOADS } from "./constants.js";
 import { ValidationError } from "./errors.js";
 import { claimIdempotencyKey } from "./idempotency.js";
 import type { Job, JobBatchRef } from "./job.js";
-import type { Clock, IdempotencyStore, JobStore, PayloadStore, RenderQueue, SecretCipher } from "./ports.js";
+import type {
+  Clock,
+  IdempotencyStore,
+  JobStore,
+  PayloadStore,
+  RenderQueue,
+  SecretCipher,
+  TenantSettingsStore,
+  WebhookQueue,
+} from "./ports.js";
+import {
+  inputDigests,
+  type JobCache,
+  type Provenance,
+  provenanceOf,
+  type RenderCache,
+  type RenderCacheEntry,
+  requestBypassReason,
+} from "./render-cache.js";
 import { LIMITS, type RenderRequest, type RenderSubmission } from "./render-request.js";
+import type { RendererIdentity } from "./renderer-identity.js";
+import type { TemplateVersion } from "./templates.js";
 import { sealPageSecrets } from "./url-source.js";
+
+/** What the api needs to serve a job from the render cache (render-cache.ts). */
+export interface SubmitCacheDeps {
+  readonly entries: RenderCache;
+  /** The renderer the workers run: part of every key. */
+  readonly rendererIdentity: RendererIdentity;
+  /** The stored versions of a job's assets; without it a job naming assets always misses. */
+  readonly assets?: AssetStore;
+  /** The tenant's egress allowlist decides whether a template may load what Kiln cannot digest. */
+  readonly settings?: TenantSettingsStore;
+  /** A hit's webhook is queued here, as the worker queues a rendered job's. */
+  readonly webhooks: WebhookQueue;
+}
 
 export interface SubmitRenderDeps {
   readonly jobs: JobStore;
@@ -16,6 +50,8 @@ export interface SubmitRenderDeps {
   readonly newId: () => string;
   /** Encrypts a URL job's headers and cookies before anything is stored. */
   readonly pageSecrets?: SecretCipher;
+  /** The render cache; without it every job is queued. */
+  readonly renderCache?: SubmitCacheDeps;
 }
 
 export interface SubmitRenderResult {
@@ -93,6 +129,10 @@ export function queuedJob(fields: {
  * finds the record without a job and performs steps 2–4 again for the same id; the message that may
  * already have been sent is a harmless duplicate (the worker's lease makes it render once), and a
  * message whose job is never written is retried by the worker and then dead-lettered.
+ *
+ * A request the render cache holds an output for is created `succeeded` with that output instead of
+ * step 3; its webhook, if any, is queued after the record exists (a retry with the same
+ * Idempotency-Key queues it again while no delivery has been tried: receivers dedupe on webhook-id).
  */
 export async function submitRender(
   deps: SubmitRenderDeps,
@@ -101,6 +141,8 @@ export async function submitRender(
   idempotencyKey?: string,
   /** Kept on the job and carried in its render message. */
   correlationId?: string,
+  /** The stored template version the request names, as checked at submission. */
+  template?: TemplateVersion,
 ): Promise<SubmitRenderResult> {
   const { jobs, queue, payloads, idempotency, clock } = deps;
   const now = clock.now();
@@ -112,7 +154,11 @@ export async function submitRender(
     id = claim.id;
     if (!claim.claimed) {
       const existing = await jobs.get(tenant, id);
-      if (existing) return { job: existing, replayed: true };
+      if (existing) {
+        if (deps.renderCache && existing.cache?.state === "hit")
+          await queueHitWebhook(deps.renderCache, existing);
+        return { job: existing, replayed: true };
+      }
     }
   }
 
@@ -122,15 +168,83 @@ export async function submitRender(
     ? { ...submitted, source: await sealPageSecrets(deps.pageSecrets, tenant, submitted.source) }
     : submitted;
   const at = now.toISOString();
-  const { job, requestJson } = queuedJob({ tenant, id, at, request, callbackUrl, correlationId });
+  const queued = queuedJob({ tenant, id, at, request, callbackUrl, correlationId });
+  const { requestJson } = queued;
+  const lookup = deps.renderCache && (await lookUpCache(deps.renderCache, tenant, request, template, now));
+  const job: Job = lookup
+    ? servedFromCache(
+        {
+          ...queued.job,
+          cache: lookup.cache,
+          ...(lookup.provenance ? { provenance: lookup.provenance } : {}),
+        },
+        lookup.entry,
+      )
+    : queued.job;
   // The request first, then the message, then the record: the worker that gets the message a moment
   // before the record exists looks again shortly, so only one write should separate them.
   if (job.payloadKey) await payloads.put(job.payloadKey, requestJson);
   else await jobs.storeRequest(tenant, id, request, at);
-  await queue.enqueue({ tenant, jobId: id, ...(correlationId ? { correlationId } : {}) });
-  if ((await jobs.create(job)) === "exists") {
+  if (job.status === "queued") {
+    await queue.enqueue({ tenant, jobId: id, ...(correlationId ? { correlationId } : {}) });
+  }
+  const created = await jobs.create(job);
+  if (deps.renderCache && job.cache?.state === "hit") await queueHitWebhook(deps.renderCache, job);
+  if (created === "exists") {
     // A concurrent retry with the same key got there first: it is the same job.
     return { job: (await jobs.get(tenant, id)) ?? job, replayed: false };
   }
   return { job, replayed: false };
+}
+
+/**
+ * The cache's answer for a request: a bypass (with the reason), or a miss or hit with the provenance
+ * the api knows — the template version's content hash, the data, the assets' stored versions (one
+ * HEAD each), the options and the renderer. One GetItem looks the key up.
+ */
+async function lookUpCache(
+  cache: SubmitCacheDeps,
+  tenant: string,
+  request: RenderRequest,
+  template: TemplateVersion | undefined,
+  now: Date,
+): Promise<{ cache: JobCache; provenance?: Provenance; entry?: RenderCacheEntry }> {
+  const settings = request.cache === false || request.source ? undefined : await cache.settings?.get(tenant);
+  const reason = requestBypassReason(request, template?.javascript === true, settings);
+  if (reason) return { cache: { state: "bypass", reason } };
+  const assets =
+    request.assets && cache.assets ? await headJobAssets(cache.assets, tenant, request.assets) : {};
+  const provenance = provenanceOf(inputDigests(request, template?.sha256, assets), cache.rendererIdentity);
+  const entry = await cache.entries.get(tenant, provenance.cacheKey, now);
+  if (!entry) return { cache: { state: "miss" }, provenance };
+  return {
+    cache: { state: "hit", sourceJobId: entry.sourceJobId },
+    provenance: entry.output.provenance ?? provenance,
+    entry,
+  };
+}
+
+/** A job as the cache serves it: already succeeded with the entry's output, kept no longer than it. */
+function servedFromCache(job: Job, entry: RenderCacheEntry | undefined): Job {
+  if (!entry) return job;
+  // The job's provenance is the entry's: not repeated on the output, so the item stays one write unit.
+  const { provenance: _, ...output } = entry.output;
+  return {
+    ...job,
+    status: "succeeded",
+    output,
+    retainUntil: entry.expiresAt,
+    ...(job.callbackUrl ? { webhook: { state: "pending", attempts: [] } } : {}),
+  };
+}
+
+/** The first delivery of a hit's webhook, unless one has been tried (the dispatcher's path from here on). */
+async function queueHitWebhook(cache: SubmitCacheDeps, job: Job): Promise<void> {
+  if (!job.callbackUrl || (job.webhook && job.webhook.attempts.length > 0)) return;
+  await cache.webhooks.enqueue({
+    tenant: job.tenant,
+    jobId: job.id,
+    attempt: 1,
+    ...(job.correlationId ? { correlationId: job.correlationId } : {}),
+  });
 }

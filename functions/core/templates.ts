@@ -277,6 +277,7 @@ export class TemplateLoader {
     const loaded = {
       html,
       javascript: record.javascript === true,
+      sha256: record.sha256,
       ...(record.pdfMetadata ? { pdfMetadata: record.pdfMetadata } : {}),
     };
     this.#cache.set(cacheKey, loaded);
@@ -288,6 +289,8 @@ export interface LoadedTemplate {
   readonly html: string;
   readonly javascript: boolean;
   readonly pdfMetadata?: PdfMetadata;
+  /** The version's content hash. */
+  readonly sha256: string;
 }
 
 /** How the API shows a version: never the tenant prefix or the storage key. */
@@ -309,19 +312,21 @@ export function templateVersionView(v: TemplateVersion, html?: string) {
 /**
  * At submission: the template a render names must exist for this tenant, and when its version has a
  * schema the data must satisfy it — both answer 400 naming the fields, before anything is queued.
+ * Returns the stored version (undefined for an inline template).
  */
 export async function checkRenderTemplate(
   deps: Pick<TemplateDeps, "versions"> | undefined,
   tenant: string,
   template: TemplateRef,
   data: Record<string, unknown>,
-): Promise<void> {
-  const schema = await storedTemplateSchema(deps, tenant, template);
-  if (schema) {
+): Promise<TemplateVersion | undefined> {
+  const version = await storedTemplateVersion(deps, tenant, template);
+  if (version?.schema) {
     const { validateData } = await dataSchemas();
-    const issues = validateData(schema, data);
+    const issues = validateData(version.schema, data);
     if (issues.length > 0) throw new ValidationError(issues);
   }
+  return version;
 }
 
 /**
@@ -333,6 +338,15 @@ export async function storedTemplateSchema(
   tenant: string,
   template: TemplateRef,
 ): Promise<DataSchema | undefined> {
+  return (await storedTemplateVersion(deps, tenant, template))?.schema;
+}
+
+/** The stored version a request names (undefined for an inline template), or a 400 naming the field. */
+async function storedTemplateVersion(
+  deps: Pick<TemplateDeps, "versions"> | undefined,
+  tenant: string,
+  template: TemplateRef,
+): Promise<TemplateVersion | undefined> {
   if (!("id" in template)) return undefined;
   if (!deps) {
     throw new ValidationError([
@@ -340,7 +354,7 @@ export async function storedTemplateSchema(
     ]);
   }
   const found = await deps.versions.get(tenant, template.id, template.version);
-  if (found) return found.schema;
+  if (found) return found;
   const latest = await deps.versions.latest(tenant, template.id);
   throw new ValidationError([
     latest

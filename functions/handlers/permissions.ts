@@ -78,6 +78,8 @@ export const PARTITIONS = {
   job: "TENANT#*#JOB#*",
   batch: "TENANT#*#BATCH#*",
   idempotency: "TENANT#*#IDEMPOTENCY#*",
+  /** Render-cache entries: the api reads them, the worker writes them. */
+  renderCache: "TENANT#*#CACHE#*",
   settings: "TENANT#*#SETTINGS",
   /** The tenant's webhook signing secret. */
   webhookSecret: "TENANT#*#WEBHOOK",

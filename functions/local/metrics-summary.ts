@@ -11,6 +11,7 @@ export class MetricsSummary implements Metrics {
   private bytes = 0;
   private byFormat: Record<string, number> = {};
   private failures: Record<string, number> = {};
+  private cacheHits: Record<string, number> = {};
   private webhooks: Record<string, number> = {};
   private reconciled: Record<string, number> = {};
   private since = Date.now();
@@ -31,6 +32,11 @@ export class MetricsSummary implements Metrics {
 
   renderFailed(f: { code: string }): void {
     this.failures[f.code] = (this.failures[f.code] ?? 0) + 1;
+    this.schedule();
+  }
+
+  renderCacheHit(f: { format: string }): void {
+    this.cacheHits[f.format] = (this.cacheHits[f.format] ?? 0) + 1;
     this.schedule();
   }
 
@@ -57,6 +63,7 @@ export class MetricsSummary implements Metrics {
     this.bytes = 0;
     this.byFormat = {};
     this.failures = {};
+    this.cacheHits = {};
     this.webhooks = {};
     this.reconciled = {};
     this.since = now;
@@ -67,7 +74,9 @@ export class MetricsSummary implements Metrics {
     const failed = Object.values(this.failures).reduce((a, b) => a + b, 0);
     const delivered = Object.values(this.webhooks).reduce((a, b) => a + b, 0);
     const reconciled = Object.values(this.reconciled).reduce((a, b) => a + b, 0);
-    if (this.durations.length === 0 && failed === 0 && delivered === 0 && reconciled === 0) return undefined;
+    const hits = Object.values(this.cacheHits).reduce((a, b) => a + b, 0);
+    if (this.durations.length === 0 && failed === 0 && delivered === 0 && reconciled === 0 && hits === 0)
+      return undefined;
     return {
       periodSeconds: Math.round((now - this.since) / 1000),
       renders: { succeeded: this.durations.length, failed, byFormat: this.byFormat },
@@ -75,6 +84,7 @@ export class MetricsSummary implements Metrics {
       ...(this.waits.length > 0 ? { [METRICS.queueWait]: percentiles(this.waits) } : {}),
       ...(this.durations.length > 0 ? { [METRICS.outputBytes]: this.bytes } : {}),
       ...(failed > 0 ? { [METRICS.renderFailures]: this.failures } : {}),
+      ...(hits > 0 ? { [METRICS.renderCacheHits]: this.cacheHits } : {}),
       ...(delivered > 0 ? { [METRICS.webhookDeliveries]: this.webhooks } : {}),
       ...(reconciled > 0 ? { [METRICS.reconciledJobs]: this.reconciled } : {}),
     };

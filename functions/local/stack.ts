@@ -482,6 +482,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const api = wireApi(secretClientsOf(SERVICES.api), configs.api.config, {
       logger: loggerOf(SERVICES.api),
       clock,
+      metrics,
       adapt: withFaults,
       newId: randomUUID,
       ...(options.rateLimit

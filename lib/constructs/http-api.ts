@@ -51,6 +51,8 @@ export interface RenderApiProps {
   readonly assetsBucket: s3.IBucket;
   /** The key of tenants' webhook secrets, which the api function creates, returns and rotates. */
   readonly webhookSecrets: Pick<WebhookDelivery, "secretsKey" | "admitSecretUser">;
+  /** Where the webhook of a job served from the render cache is queued. */
+  readonly webhookQueue: sqs.IQueue;
   /** The key the api function encrypts URL jobs' headers and cookies with, for the worker. */
   readonly pageSecretsKey: kms.IKey;
   /**
@@ -165,6 +167,7 @@ export class RenderApi extends Construct {
       ...definedFunctionProps(apiFunctionDefinition, {
         jobsTable: props.jobsTable.tableName,
         renderQueueUrl: props.renderQueue.queueUrl,
+        webhookQueueUrl: props.webhookQueue.queueUrl,
         signerFunctionName: props.signer.invokeNameFor("api"),
         payloadsBucket: props.payloads.bucket.bucketName,
         templatesBucket: props.templatesBucket.bucketName,
@@ -185,6 +188,7 @@ export class RenderApi extends Construct {
     grantDeclared(apiFunction.role, apiFunctionDefinition, {
       jobsTable: { table: props.jobsTable },
       renderQueueUrl: { queue: props.renderQueue },
+      webhookQueueUrl: { queue: props.webhookQueue },
       signerFunctionName: { invoke: props.signer.asCaller("api") },
       payloadsBucket: { bucket: props.payloads.bucket },
       templatesBucket: { bucket: props.templatesBucket },

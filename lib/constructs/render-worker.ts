@@ -56,6 +56,11 @@ export interface RenderWorkerOptions {
    * @default - the worker's own default
    */
   readonly rendersPerBrowser?: number;
+  /**
+   * Days jobs are kept, and outputs at least: how long a render-cache entry the worker writes lasts.
+   * @default JOB_RETENTION_DAYS
+   */
+  readonly jobRetentionDays?: number;
 }
 
 export interface RenderWorkerProps extends RenderWorkerOptions {
@@ -140,6 +145,7 @@ export class RenderWorker extends Construct {
         rendersPerBrowser: props.rendersPerBrowser,
         assetUrlTtlSeconds: props.assetUrlTtl?.toSeconds(),
         pageSecretsKey: this.pageSecretsKey.keyArn,
+        jobRetentionDays: props.jobRetentionDays,
       }),
       functionName: props.functionName,
       memorySize: this.memorySize,

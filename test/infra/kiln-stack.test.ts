@@ -651,13 +651,15 @@ describe("render API", () => {
     expect(body.error.message).toContain("at most 10485760 bytes (10 MiB)");
   });
 
-  it("gives the api function the table, the queue, the payload, template and asset buckets and the signer, and nothing else", () => {
+  it("gives the api function the table, the render and webhook queues, the payload, template and asset buckets and the signer, and nothing else", () => {
     const vars = fn("Api/ApiFunction").Environment.Variables;
     const queue = renderQueue();
     const payloads = logicalIdOf(json, "Payloads/Bucket", "AWS::S3::Bucket");
     expect(vars).toEqual({
       [ENV.jobsTable]: { Ref: logicalIdOf(json, "Jobs/Table", "AWS::DynamoDB::Table") },
       [ENV.renderQueueUrl]: { Ref: queue.id },
+      // A render-cache hit's webhook is queued by the api itself.
+      [ENV.webhookQueueUrl]: { Ref: queueAt("Webhooks/Queue").id },
       [ENV.signerFunctionName]: { "Fn::Join": ["", [{ Ref: fnId("Signer/SignAssets") }, ":api"]] },
       [ENV.payloadsBucket]: { Ref: payloads },
       [ENV.templatesBucket]: { Ref: logicalIdOf(json, "Buckets/Templates", "AWS::S3::Bucket") },

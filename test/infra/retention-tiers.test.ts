@@ -38,6 +38,8 @@ describe("defaults: today's retention and one usage plan", () => {
   it("keeps jobs, requests and outputs 30 days, and template versions and assets for good", () => {
     expect(variables(json, "Api/ApiFunction")[ENV.jobRetentionDays]).toBe("30");
     expect(variables(json, "Batches/FanOut")[ENV.jobRetentionDays]).toBe("30");
+    // Render-cache entries last the job retention after their output's PUT: never past the output.
+    expect(variables(json, "RenderWorker/Worker")[ENV.jobRetentionDays]).toBe("30");
     expect(expirations(json, "Buckets/Outputs")).toEqual([{ prefix: "outputs/", days: 30 }]);
     expect(expirations(json, "Payloads/Bucket")).toEqual([{ prefix: "requests/", days: 30 }]);
     expect(expirations(json, "Buckets/Assets")).toEqual([]);
@@ -71,9 +73,10 @@ describe("retention and tiers from context", () => {
     }),
   });
 
-  it("gives the functions that create jobs the job retention, and keeps outputs at least as long", () => {
+  it("gives the functions that create jobs or cache entries the job retention, and keeps outputs at least as long", () => {
     expect(variables(json, "Api/ApiFunction")[ENV.jobRetentionDays]).toBe("90");
     expect(variables(json, "Batches/FanOut")[ENV.jobRetentionDays]).toBe("90");
+    expect(variables(json, "RenderWorker/Worker")[ENV.jobRetentionDays]).toBe("90");
     expect(expirations(json, "Buckets/Outputs")).toEqual([{ prefix: "outputs/", days: 90 }]);
     expect(expirations(json, "Payloads/Bucket")).toEqual([{ prefix: "requests/", days: 120 }]);
   });

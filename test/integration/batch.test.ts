@@ -7,6 +7,7 @@ import { promisify } from "node:util";
 import { GetObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { BatchManifest } from "../../functions/core/batches.js";
+import { RENDERER } from "../../functions/core/renderer-identity.js";
 import { localClientConfig } from "../../functions/local/aws-clients.js";
 import { runKiln } from "./helpers/kiln-cli.js";
 import { startTestStack, TENANT_A, type TestStack } from "./helpers/local-stack.js";
@@ -59,6 +60,11 @@ describe("kiln batch", () => {
     expect(manifest.entries.map((e) => e.index)).toEqual(Array.from({ length: RECORDS }, (_, i) => i));
     // Every record rendered its own data: as many distinct outputs as records.
     expect(new Set(manifest.entries.map((e) => e.output?.sha256)).size).toBe(RECORDS);
+    // Each output says what produced it: its own data, the batch's template, the renderer.
+    const provenances = manifest.entries.map((e) => e.output?.provenance);
+    expect(provenances.every((p) => p?.renderer.chromium === RENDERER.chromium)).toBe(true);
+    expect(new Set(provenances.map((p) => p?.inputs.data)).size).toBe(RECORDS);
+    expect(new Set(provenances.map((p) => p?.inputs.template)).size).toBe(1);
 
     const s3 = new S3Client(localClientConfig(ts.stack.endpoints.sqsS3));
     const files = new Set(await readdir(out));

@@ -7,6 +7,7 @@ import { BrowserPool } from "../../functions/adapters/chromium/browser-pool.js";
 import { ChromiumRenderer, RenderTimeoutError } from "../../functions/adapters/chromium/chromium-renderer.js";
 import { PermanentRenderError } from "../../functions/core/errors.js";
 import type { OutputOptions } from "../../functions/core/render-request.js";
+import { RENDERER } from "../../functions/core/renderer-identity.js";
 
 const out = (o: Partial<OutputOptions> & Pick<OutputOptions, "format">): OutputOptions => ({
   width: 300,
@@ -71,6 +72,11 @@ describe("ChromiumRenderer (real Chromium)", () => {
 
   afterAll(async () => {
     await pool.close();
+  });
+
+  it("launches the Chromium build that render-cache keys and provenance name (RENDERER.chromium)", async () => {
+    const version = await pool.withPage((page) => page.browser().version());
+    expect(version).toBe(`HeadlessChrome/${RENDERER.chromium}`);
   });
 
   it("renders a PNG at the requested size with the box where the HTML put it", async () => {

@@ -1,6 +1,7 @@
 /**
  * The declared permissions against what the code does: a representative run of the local stack (a PNG
- * with an asset and a webhook, a large PDF request, a URL job with a cookie, a batch from a JSONL asset
+ * with an asset and a webhook, a large PDF request and the same served from the render cache with a
+ * webhook, a URL job with a cookie, a batch from a JSONL asset
  * with a zip, template and asset uploads (an upload URL's presigning included), settings, status
  * reads, the reconciler acting on a lost and a stuck job) records every
  * AWS SDK command each function sends, and each must be allowed by that function's definition: its
@@ -140,6 +141,15 @@ describe("every AWS call a function makes on the local stack", () => {
     for (const id of [png.id, pdf.id, smallPdf.id]) {
       expect((await c.waitFor(id, { timeoutMs: 60_000 })).status).toBe("succeeded");
     }
+    // The PDF again, with a webhook: served from the render cache by the api, which queues the webhook.
+    const hit = await c.submitRender({
+      template: { html: "<p>{{ filler | size }}</p>" },
+      data: { filler: "x".repeat(200_000) },
+      output: { format: "pdf" },
+      callbackUrl: `${receiverUrl}/hit`,
+    });
+    expect(hit.status).toBe("succeeded");
+    expect((await c.getRender(hit.id)).cache).toBe("hit");
     // A URL job with a cookie (sealed by the api, opened by the worker) of a page on this machine.
     await c.putSettings({ egress: { allowHosts: ["shop.test"] } });
     const page = await c.submitRender({
@@ -163,6 +173,7 @@ describe("every AWS call a function makes on the local stack", () => {
     expect(done.total).toBe(3);
     await c.getBatchOutputs(batch.id);
     await eventually(async () => (deliveries.includes("/hook/png") ? true : undefined), "the webhook");
+    await eventually(async () => (deliveries.includes("/hook/hit") ? true : undefined), "the hit's webhook");
 
     // The reconciler: a job held at the worker (stuck) and one queued behind it (its message "lost").
     const held = await c.submitRender({
@@ -215,6 +226,7 @@ describe("every AWS call a function makes on the local stack", () => {
     expect(exercised(SERVICES.renderWorker)).toEqual([
       "dynamodb:BatchGetItem",
       "dynamodb:GetItem",
+      "dynamodb:PutItem",
       "dynamodb:UpdateItem",
       "kms:Decrypt",
       "lambda:InvokeFunction",
@@ -232,6 +244,11 @@ describe("every AWS call a function makes on the local stack", () => {
       "sqs:SendMessage",
     ]);
     expect(exercised(SERVICES.signAssets)).toEqual(["secretsmanager:GetSecretValue"]);
+    // The render cache: entries written by the worker, read by the api.
+    const cacheCalls = calls.filter((call) => call.partitionKeys?.some((key) => key.includes("#CACHE#")));
+    expect(new Set(cacheCalls.map((call) => `${call.function} ${call.command}`))).toEqual(
+      new Set([`${SERVICES.renderWorker} PutItemCommand`, `${SERVICES.api} GetItemCommand`]),
+    );
     // Webhook secrets: created (encrypted) by the api, read (decrypted) by the dispatcher.
     expect(exercised(SERVICES.api)).toContain("kms:Encrypt");
     expect(exercised(SERVICES.webhookDispatcher)).toContain("kms:Decrypt");

@@ -8,6 +8,7 @@ import { DEFAULT_ASSUMPTIONS, readUnits, requestItemSize, writeUnits } from "../
 import { DynamoDbBatchStore } from "../../functions/adapters/aws/dynamodb-batch-store.js";
 import { DynamoDbIdempotencyStore } from "../../functions/adapters/aws/dynamodb-idempotency-store.js";
 import { DynamoDbJobStore } from "../../functions/adapters/aws/dynamodb-job-store.js";
+import { DynamoDbRenderCache } from "../../functions/adapters/aws/dynamodb-render-cache.js";
 import { DynamoDbTenantSettingsStore } from "../../functions/adapters/aws/dynamodb-tenant-settings-store.js";
 import { DynamoDbWebhookSecretStore } from "../../functions/adapters/aws/dynamodb-webhook-secret-store.js";
 import {
@@ -26,7 +27,9 @@ import {
 } from "../../functions/adapters/memory/memory-ports.js";
 import type { Job } from "../../functions/core/job.js";
 import type { IdempotencyStore, JobStore, WebhookSecretStore } from "../../functions/core/ports.js";
+import { inputDigests, provenanceOf } from "../../functions/core/render-cache.js";
 import { type RenderRequest, RenderRequestSchema } from "../../functions/core/render-request.js";
+import { RENDERER } from "../../functions/core/renderer-identity.js";
 import { requestFingerprint } from "../../functions/core/submit-render.js";
 import { generateWebhookSecret, signingSecrets } from "../../functions/core/webhooks.js";
 import { localClientConfig } from "../../functions/local/aws-clients.js";
@@ -637,6 +640,7 @@ describe("job items in DynamoDB (dynalite)", () => {
     const jobs = new DynamoDbJobStore(metered, "contract");
     const id = randomUUID();
     const created = new Date().toISOString();
+    // As the api creates it: looked up in the render cache, with what it knows of the inputs.
     const job: Job = {
       tenant: "acme",
       id,
@@ -646,6 +650,8 @@ describe("job items in DynamoDB (dynalite)", () => {
       attempts: 0,
       request: invoice,
       correlationId: randomUUID(),
+      cache: { state: "miss" },
+      provenance: provenanceOf(inputDigests(invoice, undefined, {}), RENDERER),
     };
     units = [];
     await jobs.create(job);
@@ -679,13 +685,74 @@ describe("job items in DynamoDB (dynalite)", () => {
     const { Item: jobItem } = await db.send(
       new GetCommand({ TableName: "contract", Key: jobItemKey("acme", id) }),
     );
-    expect(jobItem).toMatchObject({ status: "succeeded", output });
+    expect(jobItem).toMatchObject({ status: "succeeded", output, provenance: job.provenance });
     expect(Object.keys(jobItem ?? {}).filter((k) => k.startsWith("request"))).toEqual([]);
     const { Item: requestItemStored } = await db.send(
       new GetCommand({ TableName: "contract", Key: jobRequestItemKey("acme", id) }),
     );
     expect(requestItemStored?.requestBr).toBeInstanceOf(Uint8Array);
     expect(requestItemStored?.expiresAtEpoch).toBe(retentionExpiry(created));
+  });
+
+  it("creates a job served from the render cache succeeded, kept no longer than its output", async () => {
+    const jobs = new DynamoDbJobStore(client, "contract");
+    const id = randomUUID();
+    const created = new Date().toISOString();
+    const retainUntil = new Date(Date.now() + 3 * 86_400_000).toISOString();
+    const sha256 = "f".repeat(64);
+    const output = { key: `outputs/acme/${sha256}.pdf`, contentType: "application/pdf", bytes: 10, sha256 };
+    const hit: Job = {
+      tenant: "acme",
+      id,
+      status: "succeeded",
+      createdAt: created,
+      updatedAt: created,
+      attempts: 0,
+      output,
+      callbackUrl: "https://hooks.example.com/k",
+      webhook: { state: "pending", attempts: [] },
+      cache: { state: "hit", sourceJobId: randomUUID() },
+      provenance: provenanceOf(inputDigests(invoice, undefined, {}), RENDERER),
+      retainUntil,
+    };
+    expect(await jobs.create(hit)).toBe("created");
+    const { retainUntil: _, ...stored } = hit;
+    expect(await jobs.get("acme", id)).toEqual(stored);
+    const raw = await DynamoDBDocumentClient.from(client).send(
+      new GetCommand({ TableName: "contract", Key: jobItemKey("acme", id) }),
+    );
+    expect(raw.Item?.expiresAtEpoch).toBe(Math.floor(Date.parse(retainUntil) / 1000));
+    // Terminal from the start: never in the open-jobs index.
+    expect(raw.Item?.openShard).toBeUndefined();
+  });
+
+  it("keeps render-cache entries per tenant and key: the first live one stays, an expired one is absent", async () => {
+    const cache = new DynamoDbRenderCache(client, "contract");
+    const key = randomBytes(32).toString("hex");
+    const now = new Date();
+    const output = { key: "outputs/acme/a.png", contentType: "image/png", bytes: 1, sha256: "a".repeat(64) };
+    const entry = {
+      key,
+      sourceJobId: randomUUID(),
+      output,
+      createdAt: now.toISOString(),
+      expiresAt: new Date(now.getTime() + 60_000).toISOString(),
+    };
+    expect(await cache.get("acme", key, now)).toBeUndefined();
+    await cache.put("acme", entry, now);
+    expect(await cache.get("acme", key, now)).toEqual(entry);
+    expect(await cache.get("globex", key, now)).toBeUndefined();
+    await cache.put("acme", { ...entry, sourceJobId: randomUUID() }, now);
+    expect((await cache.get("acme", key, now))?.sourceJobId).toBe(entry.sourceJobId);
+    const later = new Date(now.getTime() + 61_000);
+    expect(await cache.get("acme", key, later)).toBeUndefined();
+    const renewed = {
+      ...entry,
+      sourceJobId: randomUUID(),
+      expiresAt: new Date(later.getTime() + 60_000).toISOString(),
+    };
+    await cache.put("acme", renewed, later);
+    expect(await cache.get("acme", key, later)).toEqual(renewed);
   });
 
   it("claims an idempotency key as the typed client sends it in the units the cost model counts", async () => {

@@ -35,6 +35,7 @@ import {
   ValidationError,
 } from "../../functions/core/errors.js";
 import type { PdfMerger } from "../../functions/core/pdf-finishing.js";
+import { RENDERER } from "../../functions/core/renderer-identity.js";
 
 const silent = { info() {}, warn() {}, error() {}, debug() {}, child: () => silent };
 const TEMPLATE = { html: "<p>{{ n }}</p>" };
@@ -324,6 +325,12 @@ describe("batch status", () => {
 
     const at = p.clock.now();
     const png = new Uint8Array([1, 2, 3]);
+    // What the worker records of a render: the manifest carries it, so each output can be traced.
+    const provenance = {
+      inputs: { template: "a".repeat(64), data: "b".repeat(64), assets: {}, options: "c".repeat(64) },
+      renderer: RENDERER,
+      cacheKey: "d".repeat(64),
+    };
     p.artifacts.objects.set("outputs/t1/aa.png", { body: png, contentType: "image/png" });
     const first = batchJobId("t1", batch.id, 0);
     await p.jobs.startAttempt("t1", first, { owner: "w", expiresAtMs: at.getTime() + 1000 }, at);
@@ -331,7 +338,7 @@ describe("batch status", () => {
       "t1",
       first,
       "w",
-      { key: "outputs/t1/aa.png", contentType: "image/png", bytes: 3, sha256: "aa" },
+      { key: "outputs/t1/aa.png", contentType: "image/png", bytes: 3, sha256: "aa", provenance },
       at,
       false,
     );
@@ -349,6 +356,7 @@ describe("batch status", () => {
       Buffer.from((await p.artifacts.read(batchManifestKey("t1", batch.id))) ?? []).toString(),
     );
     expect(manifest).toMatchObject({ status: "partially_failed", counts: { succeeded: 1, failed: 1 } });
+    expect(manifest.entries[0].output.provenance).toEqual(provenance);
     expect(manifest.entries[1]).toEqual({
       index: 1,
       jobId: batchJobId("t1", batch.id, 1),

@@ -1,12 +1,16 @@
 import { describe, expect, it } from "vitest";
 import {
   AWS_PRICES,
+  batchRecordAssumptions,
+  blendWithCacheHits,
   type CostAssumptions,
   compareWaitWithPolling,
   DEFAULT_ASSUMPTIONS,
+  estimateCacheHit,
   estimateCost,
   idleMonthlyCost,
   monthlyCost,
+  overTarget,
   readUnits,
   requestItemSize,
   waitedJobReads,
@@ -251,5 +255,46 @@ describe("compareWaitWithPolling", () => {
   it("refuses a render longer than the longest wait and a poll interval of 0", () => {
     expect(() => compareWaitWithPolling(simple, RENDER_WAIT.maxSeconds + 1, 1)).toThrow(RangeError);
     expect(() => compareWaitWithPolling(simple, 1, 0)).toThrow(RangeError);
+  });
+});
+
+describe("render-cache hits and batch records", () => {
+  it("prices a hit without a queue message, a worker or an S3 PUT, and below a rendered submission", () => {
+    const hit = estimateCacheHit(simple);
+    const services = new Set(hit.lines.filter((l) => l.perRender > 0).map((l) => l.service));
+    expect(services.has("SQS")).toBe(false);
+    expect(hit.lines.some((l) => /worker|PUT/.test(l.item) && l.perRender > 0)).toBe(false);
+    // API Gateway, api, signer, 1 key read + the lookup, 3 writes: each line checkable by hand.
+    const line = (item: string) => hit.lines.find((l) => l.item.startsWith(item));
+    expect(line("REST API request")?.per1000).toBeCloseTo(0.0035, 6);
+    expect(line("reads:")?.perRender).toBe(2);
+    expect(line("writes:")?.perRender).toBe(1 + 3 + 1);
+    expect(hit.per1000).toBeLessThan(estimateCost(simple).per1000WithoutDelivery);
+    expect(blendWithCacheHits(0.04, 0.01, 0.5)).toBeCloseTo(0.025, 10);
+    expect(() => blendWithCacheHits(0.04, 0.01, 1.5)).toThrow(RangeError);
+  });
+
+  it("prices a batch record without a POST, an Idempotency-Key, a lookup or a status read", () => {
+    const record = estimateCost(batchRecordAssumptions(simple));
+    const perRender = (item: string) => record.lines.find((l) => l.item.startsWith(item))?.perRender;
+    expect(perRender("REST API requests")).toBe(0);
+    expect(perRender("api invocations")).toBe(0);
+    expect(perRender("idempotency key claims")).toBe(0);
+    expect(perRender("render-cache lookup")).toBe(0);
+    expect(perRender("send")).toBe(0.1);
+    expect(perRender("fan-out duration")).toBeGreaterThan(0);
+    expect(record.per1000).toBeLessThan(estimateCost(simple).per1000);
+  });
+
+  it("names what keeps a figure over its target, largest first, until the rest is under it", () => {
+    const lines = [
+      { service: "S3", item: "a", perRender: 1, unit: "request", unitPrice: 0, per1000: 0.005 },
+      { service: "Lambda", item: "b", perRender: 1, unit: "GB-s", unitPrice: 0, per1000: 0.02 },
+      { service: "SQS", item: "c", perRender: 1, unit: "request", unitPrice: 0, per1000: 0.001 },
+    ] as const;
+    const over = overTarget(lines, 0.026, 0.004);
+    expect(over.map((o) => o.line.item)).toEqual(["b", "a"]);
+    expect(over.map((o) => o.without)).toEqual([expect.closeTo(0.006, 10), expect.closeTo(0.001, 10)]);
+    expect(overTarget(lines, 0.026, 0.03)).toEqual([]);
   });
 });

@@ -91,13 +91,15 @@ describe("assets", () => {
         return signer.sign(tenant, keys);
       },
     };
-    const urls = await signJobAssets({ assets, signer: recording, ttlSeconds: 120 }, "acme", {
+    const { urls, versions } = await signJobAssets({ assets, signer: recording, ttlSeconds: 120 }, "acme", {
       logo: "brand/logo.png",
       font: "fonts/a.woff2",
       again: "brand/logo.png",
     });
     expect(Object.keys(urls)).toEqual(["logo", "font", "again"]);
     expect(urls.logo).toContain("assets/acme/brand/logo.png");
+    // What the render used, for its provenance: each asset's stored version.
+    expect(versions.logo).toMatchObject({ bytes: 1, contentType: "image/png", etag: expect.any(String) });
     expect(calls).toEqual([
       { tenant: "acme", keys: ["assets/acme/brand/logo.png", "assets/acme/fonts/a.woff2"], ttl: 120 },
     ]);

@@ -15,6 +15,7 @@ import {
   jobRequestItemKey,
   openJobsShards,
   PK,
+  renderCacheItemKey,
   templateIndexItemKey,
   templateVersionItemKey,
   tenantSettingsItemKey,
@@ -43,6 +44,7 @@ const ITEMS: Record<keyof typeof PARTITIONS, string[]> = {
   job: [jobItemKey("acme", "j-1"), jobRequestItemKey("acme", "j-1")].map((k) => k[PK] as string),
   batch: [batchItemKey("acme", "b-1")[PK] as string],
   idempotency: [idempotencyItemKey("acme", "retry-1")[PK] as string],
+  renderCache: [renderCacheItemKey("acme", "ab".repeat(32))[PK] as string],
   settings: [tenantSettingsItemKey("acme")[PK] as string],
   webhookSecret: [webhookSecretItemKey("acme")[PK] as string],
   templateVersions: [templateVersionItemKey("acme", "invoice", 3)[PK] as string],
@@ -82,7 +84,7 @@ describe("the jobs table's partition patterns", () => {
 
 describe("declared table access", () => {
   it("keeps webhook secrets and API keys from every function that does not use them", () => {
-    expect(reachable("renderWorker")).toEqual(["job", "settings", "templateVersions"]);
+    expect(reachable("renderWorker")).toEqual(["job", "renderCache", "settings", "templateVersions"]);
     expect(reachable("reconciler")).toEqual(["job"]);
     expect(reachable("batchFanOut")).toEqual(["batch", "job"]);
     expect(reachable("webhookDispatcher")).toEqual(["job", "webhookSecret"]);

@@ -70,6 +70,19 @@ describe("the EMF metrics adapter", () => {
     ]);
   });
 
+  it("counts render-cache hits by format, from the api", () => {
+    const { metrics, objects } = capture("api");
+    metrics.renderCacheHit({ format: "pdf" });
+    expect(objects[0]).toMatchObject({ service: "api", format: "pdf", RenderCacheHits: 1 });
+    expect(objects[0]._aws.CloudWatchMetrics[0].Dimensions).toEqual([["service"], ["service", "format"]]);
+    expect(objects[0]._aws.CloudWatchMetrics[0].Metrics).toEqual([
+      { Name: METRICS.renderCacheHits, Unit: "Count" },
+    ]);
+    const summary = new MetricsSummary(new RecordingLogger());
+    summary.renderCacheHit({ format: "pdf" });
+    expect(summary.summary()).toMatchObject({ [METRICS.renderCacheHits]: { pdf: 1 } });
+  });
+
   it("keeps concurrent renders' dimensions apart: one EMF object per event", () => {
     const { metrics, objects } = capture();
     metrics.renderSucceeded({ format: "png", durationMs: 1, bytes: 1 });

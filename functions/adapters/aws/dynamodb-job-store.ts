@@ -26,6 +26,7 @@ import type {
   UnfinishedCutoffs,
   WriteResult,
 } from "../../core/ports.js";
+import type { JobCache, Provenance } from "../../core/render-cache.js";
 import type { RenderRequest } from "../../core/render-request.js";
 import type { TenantSettings } from "../../core/tenant-settings.js";
 import { DynamoDbTenantSettingsStore, settingsFromItem } from "./dynamodb-tenant-settings-store.js";
@@ -95,6 +96,10 @@ interface JobItem {
   batchId?: string;
   batchPk?: string;
   batchIndex?: number;
+  /** Whether the job was served from the render cache (render-cache.ts). */
+  cache?: JobCache;
+  /** What produces the output, as known at submission. */
+  provenance?: Provenance;
   [TTL]: number;
 }
 
@@ -143,7 +148,11 @@ export class DynamoDbJobStore implements JobStore {
    * the same id; whichever request item was written first is kept.
    */
   async create(job: Job): Promise<"created" | "exists"> {
-    const expires = retentionExpiry(job.createdAt, this.retentionDays);
+    const retained = retentionExpiry(job.createdAt, this.retentionDays);
+    // A job served from the cache goes with its output: expiry is in whole seconds, so round down.
+    const expires = job.retainUntil
+      ? Math.min(retained, Math.floor(Date.parse(job.retainUntil) / 1000))
+      : retained;
     if (job.request) await this.storeRequest(job.tenant, job.id, job.request, job.createdAt);
     const item: JobItem = {
       tenant: job.tenant,
@@ -155,6 +164,10 @@ export class DynamoDbJobStore implements JobStore {
       ...(job.payloadKey ? { payloadKey: job.payloadKey } : {}),
       ...(job.callbackUrl ? { callbackUrl: job.callbackUrl } : {}),
       ...(job.correlationId ? { correlationId: job.correlationId } : {}),
+      ...(job.output ? { output: job.output } : {}),
+      ...(job.webhook ? { webhookState: job.webhook.state, webhookAttempts: [...job.webhook.attempts] } : {}),
+      ...(job.cache ? { cache: job.cache } : {}),
+      ...(job.provenance ? { provenance: job.provenance } : {}),
       // In the open-jobs index until it succeeds or fails (its sort key is updatedAt).
       ...(isTerminal(job.status)
         ? {}
@@ -555,5 +568,7 @@ function fromItem(item: JobItem): Job {
     ...(item.batchId !== undefined && item.batchIndex !== undefined
       ? { batch: { id: item.batchId, index: Number(item.batchIndex) } }
       : {}),
+    ...(item.cache ? { cache: item.cache } : {}),
+    ...(item.provenance ? { provenance: item.provenance } : {}),
   };
 }

@@ -55,6 +55,8 @@ export function powertoolsMetrics(options: PowertoolsMetricsOptions): Metrics {
       ]),
     renderFailed: ({ code }) =>
       publish({ [METRICS.codeDimension]: code }, [[METRICS.renderFailures, MetricUnit.Count, 1]]),
+    renderCacheHit: ({ format }) =>
+      publish({ [METRICS.formatDimension]: format }, [[METRICS.renderCacheHits, MetricUnit.Count, 1]]),
     webhookAttempted: ({ outcome }) =>
       publish({ [METRICS.outcomeDimension]: outcome }, [[METRICS.webhookDeliveries, MetricUnit.Count, 1]]),
     jobsReconciled: ({ action, count }) =>

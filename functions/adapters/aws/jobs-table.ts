@@ -76,6 +76,11 @@ export function idempotencyItemKey(tenant: string, key: string): ItemKey {
   return itemKey(`TENANT#${tenant}#IDEMPOTENCY#${digest}`, "IDEMPOTENCY");
 }
 
+/** A render-cache entry: the output of a tenant's inputs, by the digest of those inputs (render-cache.ts). */
+export function renderCacheItemKey(tenant: string, key: string): ItemKey {
+  return itemKey(`TENANT#${tenant}#CACHE#${key}`, "CACHE");
+}
+
 /** An API key's item, by the key's hash (core/api-keys.ts); the key itself is never stored. */
 export function apiKeyItemKey(keyHash: string): ItemKey {
   return itemKey(`${API_KEY_PARTITION_PREFIX}${keyHash}`, "APIKEY");

@@ -25,7 +25,12 @@ export class S3AssetStore implements AssetStore, AssetUploadSigner, AssetReader 
   async head(objectKey: string): Promise<AssetInfo | undefined> {
     try {
       const head = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: objectKey }));
-      return { bytes: head.ContentLength ?? 0, contentType: head.ContentType ?? "application/octet-stream" };
+      return {
+        bytes: head.ContentLength ?? 0,
+        contentType: head.ContentType ?? "application/octet-stream",
+        ...(head.ETag ? { etag: head.ETag } : {}),
+        ...(head.LastModified ? { lastModified: head.LastModified.toISOString() } : {}),
+      };
     } catch (err) {
       if (isMissing(err)) return undefined;
       throw err;

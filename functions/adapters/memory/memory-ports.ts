@@ -41,6 +41,7 @@ import type {
   WebhookSender,
   WriteResult,
 } from "../../core/ports.js";
+import type { RenderCache, RenderCacheEntry } from "../../core/render-cache.js";
 import type { OutputOptions, RenderRequest } from "../../core/render-request.js";
 import type { LivePage } from "../../core/url-source.js";
 import { generateWebhookSecret, rotateWebhookSecrets, type WebhookSecrets } from "../../core/webhooks.js";
@@ -214,6 +215,20 @@ export class MemoryJobStore implements JobStore {
   }
 }
 
+/** The render cache's entries, with the DynamoDB store's rules: expired entries are absent and replaceable. */
+export class MemoryRenderCache implements RenderCache {
+  readonly entries = new Map<string, RenderCacheEntry>();
+
+  async get(tenant: string, key: string, now: Date): Promise<RenderCacheEntry | undefined> {
+    const entry = this.entries.get(`${tenant}/${key}`);
+    return entry && Date.parse(entry.expiresAt) > now.getTime() ? entry : undefined;
+  }
+
+  async put(tenant: string, entry: RenderCacheEntry, now: Date): Promise<void> {
+    if (!(await this.get(tenant, entry.key, now))) this.entries.set(`${tenant}/${entry.key}`, entry);
+  }
+}
+
 export class MemoryIdempotencyStore implements IdempotencyStore {
   readonly records = new Map<string, IdempotencyRecord>();
 
@@ -371,6 +386,10 @@ export class RecordingMetrics implements Metrics {
   }
   renderFailed(f: { code: string }): void {
     this.failed.push(f);
+  }
+  readonly cacheHits: Array<{ format: string }> = [];
+  renderCacheHit(f: { format: string }): void {
+    this.cacheHits.push(f);
   }
   webhookAttempted(f: { outcome: string }): void {
     this.webhooks.push(f);

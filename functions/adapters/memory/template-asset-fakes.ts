@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import type { AssetInfo, AssetStore } from "../../core/assets.js";
 import type { TemplateSourceStore, TemplateVersion, TemplateVersionStore } from "../../core/templates.js";
 
@@ -53,14 +54,24 @@ export class MemoryTemplateSourceStore implements TemplateSourceStore {
 }
 
 export class MemoryAssetStore implements AssetStore {
-  readonly objects = new Map<string, { body: Uint8Array; contentType: string }>();
+  readonly objects = new Map<string, { body: Uint8Array; contentType: string; lastModified: string }>();
+
+  /** `now`: the Last-Modified a put records. */
+  constructor(private readonly now: () => Date = () => new Date()) {}
 
   async head(objectKey: string): Promise<AssetInfo | undefined> {
     const o = this.objects.get(objectKey);
-    return o ? { bytes: o.body.byteLength, contentType: o.contentType } : undefined;
+    return o
+      ? {
+          bytes: o.body.byteLength,
+          contentType: o.contentType,
+          etag: `"${createHash("md5").update(o.body).digest("hex")}"`,
+          lastModified: o.lastModified,
+        }
+      : undefined;
   }
 
   async put(objectKey: string, body: Uint8Array, contentType: string) {
-    this.objects.set(objectKey, { body, contentType });
+    this.objects.set(objectKey, { body, contentType, lastModified: this.now().toISOString() });
   }
 }

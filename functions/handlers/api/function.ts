@@ -37,6 +37,8 @@ export const apiFunction = defineFunction({
             P.settings,
             P.webhookSecret,
             P.templateVersions,
+            // One render-cache lookup per cacheable submission.
+            P.renderCache,
           ],
         },
         {
@@ -62,6 +64,8 @@ export const apiFunction = defineFunction({
       ],
     },
     renderQueueUrl: { service: "sqs", actions: ["sqs:SendMessage"] },
+    // The webhook of a job served from the render cache, queued like the worker's.
+    webhookQueueUrl: { service: "sqs", actions: ["sqs:SendMessage"] },
     batchQueueUrl: { service: "sqs", actions: ["sqs:SendMessage"] },
     // Output URLs for status reads.
     signerFunctionName: { service: "lambda", actions: ["lambda:InvokeFunction"] },
@@ -95,6 +99,7 @@ export const apiFunction = defineFunction({
   settings: {
     jobsTable: shared.jobsTable,
     renderQueueUrl: shared.renderQueueUrl,
+    webhookQueueUrl: shared.webhookQueueUrl,
     signerFunctionName: shared.signerFunctionName,
     payloadsBucket: shared.payloadsBucket,
     templatesBucket: shared.templatesBucket,

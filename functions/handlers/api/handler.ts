@@ -15,6 +15,7 @@ import type {
   IdempotencyStore,
   JobStore,
   Logger,
+  Metrics,
   PayloadStore,
   RateLimiter,
   RenderQueue,
@@ -26,6 +27,7 @@ import type {
 import { describeRateLimit } from "../../core/rate-limit.js";
 import { parseOrThrow } from "../../core/render-request.js";
 import type { WaitTimer } from "../../core/render-wait.js";
+import type { SubmitCacheDeps } from "../../core/submit-render.js";
 import type { TemplateDeps } from "../../core/templates.js";
 import { type CallbackUrlPolicy, DEFAULT_CALLBACK_POLICY } from "../../core/webhooks.js";
 import { type BatchApiDeps, batchHandlers } from "./batch-routes.js";
@@ -72,6 +74,10 @@ export interface ApiDeps {
   readonly rateLimiter?: RateLimiter;
   /** Paces the reads of a job a request waits for (`Prefer: wait`). @default systemTimer */
   readonly timer?: WaitTimer;
+  /** The render cache; without it every job is queued. */
+  readonly renderCache?: SubmitCacheDeps;
+  /** Counts cache hits. @default none */
+  readonly metrics?: Metrics;
 }
 
 /** What operation handlers get: the api function's dependencies with their defaults filled in. */

@@ -1,4 +1,5 @@
 /** Lambda entry of the api function: its definition's configuration and wiring, once per container. */
+import { powertoolsMetrics } from "../../adapters/aws/emf-metrics.js";
 import { powertoolsLogger, withLambdaContext } from "../../adapters/powertools-logger.js";
 import { systemClock } from "../../core/ports.js";
 import { readConfig } from "../function-definition.js";
@@ -14,6 +15,6 @@ export const handler = withLambdaContext(
   wireApi(
     lazyClients(apiClients, () => ({})),
     config,
-    { logger, clock: systemClock },
+    { logger, clock: systemClock, metrics: powertoolsMetrics({ serviceName: apiFunction.name }) },
   ),
 );

@@ -29,9 +29,9 @@ export const renderHandlers: Pick<
     const problem = submission.callbackUrl && callbackUrlProblem(submission.callbackUrl, deps.callbackPolicy);
     if (problem) throw new ValidationError([{ field: "callbackUrl", message: problem }]);
     // A stored template must exist, and data must satisfy its schema: 400 before anything is queued.
-    if (submission.template) {
-      await checkRenderTemplate(deps.templates, tenant, submission.template, submission.data);
-    }
+    const template = submission.template
+      ? await checkRenderTemplate(deps.templates, tenant, submission.template, submission.data)
+      : undefined;
     // A live page: on an allowlisted host, with JavaScript only where allowed, before anything is stored.
     const pageIssues = submission.source
       ? pageSettingsIssues(submission, await deps.settings?.get(tenant))
@@ -47,7 +47,7 @@ export const renderHandlers: Pick<
     const key = rawKey === undefined ? undefined : checkIdempotencyKey(rawKey);
     let submitted: Awaited<ReturnType<typeof submitRender>>;
     try {
-      submitted = await submitRender(deps, tenant, submission, key, correlationId);
+      submitted = await submitRender(deps, tenant, submission, key, correlationId, template);
     } catch (err) {
       if (err instanceof KilnError) throw err;
       // Nothing visible was created: the job record is written last. A retry (best with an
@@ -70,11 +70,19 @@ export const renderHandlers: Pick<
     if (replayed) {
       headers["idempotent-replayed"] = "true";
       logger.info("job replayed for its idempotency key", { tenant, jobId: submittedJob.id });
+    } else if (submittedJob.cache?.state === "hit") {
+      deps.metrics?.renderCacheHit({ format: submission.output.format });
+      logger.info("job served from the render cache", {
+        tenant,
+        jobId: submittedJob.id,
+        sourceJobId: submittedJob.cache.sourceJobId,
+      });
     } else {
       logger.info("job queued", {
         tenant,
         jobId: submittedJob.id,
         large: submittedJob.payloadKey !== undefined,
+        ...(submittedJob.cache ? { cache: submittedJob.cache.state } : {}),
       });
     }
     const job = (await awaitJob(deps, submittedJob, wait)) ?? submittedJob;

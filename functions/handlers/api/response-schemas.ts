@@ -42,6 +42,37 @@ const JobFailureSchema = z.object({
   message: z.string().describe("What went wrong, in a sentence."),
 });
 
+const ProvenanceSchema = z
+  .object({
+    inputs: z
+      .object({
+        template: Sha256Schema.optional().describe(
+          "SHA-256 of the template's HTML (a stored version's `sha256`); absent for a URL job.",
+        ),
+        data: Sha256Schema.describe("SHA-256 of the data as canonical JSON (keys sorted)."),
+        assets: z
+          .record(z.string(), z.string())
+          .describe(
+            "Per asset name: SHA-256 of the stored object's version (key, ETag, Last-Modified, type, size); a re-upload is a new version.",
+          ),
+        options: Sha256Schema.describe(
+          "SHA-256 of the output options and the other request fields that shape the page, as canonical JSON.",
+        ),
+      })
+      .describe("Digests of the job's inputs."),
+    renderer: z
+      .object({
+        kiln: z.string().describe("Kiln's version."),
+        chromium: z.string().describe("The Chromium build, e.g. 153.0.8010.0."),
+        fontPack: Sha256Schema.describe("The font pack's hash: its sources and pinned versions."),
+      })
+      .describe("What rendered, besides the inputs."),
+    cacheKey: Sha256Schema.describe("SHA-256 of inputs and renderer: the job's render-cache key."),
+  })
+  .describe(
+    "What produced the output (once succeeded, as the worker rendered it; before, as known at submission): enough to trace and reproduce it.",
+  );
+
 export const JobViewSchema = z.object({
   id: JobIdSchema,
   status: JobStatusSchema,
@@ -56,6 +87,18 @@ export const JobViewSchema = z.object({
   error: JobFailureSchema.optional().describe(
     "Present once the job has failed: a stable code and a sentence.",
   ),
+  cache: z
+    .enum(["hit", "miss", "bypass"])
+    .optional()
+    .describe(
+      "hit: served at submission with the output of an earlier job with identical inputs (no render); miss: looked up, not found, rendered; bypass: not looked up (see cacheBypassReason).",
+    ),
+  cachedFrom: JobIdSchema.optional().describe("A hit: the job whose output this job shares."),
+  cacheBypassReason: z
+    .string()
+    .optional()
+    .describe("A bypass: why the job could not be served from the render cache."),
+  provenance: ProvenanceSchema.optional(),
   webhook: z
     .object({
       url: z.string().describe("The callbackUrl the event is POSTed to."),

@@ -8,6 +8,7 @@ import { DynamoDbApiKeyStore } from "../../adapters/aws/dynamodb-api-key-store.j
 import { DynamoDbBatchStore } from "../../adapters/aws/dynamodb-batch-store.js";
 import { DynamoDbIdempotencyStore } from "../../adapters/aws/dynamodb-idempotency-store.js";
 import { DynamoDbJobStore } from "../../adapters/aws/dynamodb-job-store.js";
+import { DynamoDbRenderCache } from "../../adapters/aws/dynamodb-render-cache.js";
 import { DynamoDbTemplateStore } from "../../adapters/aws/dynamodb-template-store.js";
 import { DynamoDbTenantSettingsStore } from "../../adapters/aws/dynamodb-tenant-settings-store.js";
 import { DynamoDbWebhookSecretStore } from "../../adapters/aws/dynamodb-webhook-secret-store.js";
@@ -16,9 +17,10 @@ import { LambdaUrlSigner } from "../../adapters/aws/lambda-url-signer.js";
 import { S3AssetStore } from "../../adapters/aws/s3-asset-store.js";
 import { S3RecordsSource } from "../../adapters/aws/s3-batch-artifacts.js";
 import { S3TextStore } from "../../adapters/aws/s3-text-store.js";
-import { SqsBatchQueue, SqsRenderQueue } from "../../adapters/aws/sqs-render-queue.js";
+import { SqsBatchQueue, SqsRenderQueue, SqsWebhookQueue } from "../../adapters/aws/sqs-render-queue.js";
 import { PAGE_SECRETS_CONTEXT_KEY } from "../../core/constants.js";
-import type { RateLimiter } from "../../core/ports.js";
+import type { Metrics, RateLimiter } from "../../core/ports.js";
+import { RENDERER } from "../../core/renderer-identity.js";
 import { callbackPolicyFrom } from "../../core/webhooks.js";
 import type { ConfigOf } from "../function-definition.js";
 import { adapterWrapper, type ClientsOf, type FunctionRuntime } from "../wiring.js";
@@ -38,6 +40,8 @@ export interface ApiRuntime extends FunctionRuntime {
   readonly rateLimiter?: RateLimiter;
   /** @default randomUUID */
   readonly newId?: () => string;
+  /** Counts render-cache hits. @default none */
+  readonly metrics?: Metrics;
 }
 
 export function wireApi(
@@ -48,7 +52,9 @@ export function wireApi(
   const adapt = adapterWrapper(runtime);
   const { dynamodb, s3, sqs } = clients;
   const table = config.jobsTable;
-  const assets = new S3AssetStore(s3, config.assetsBucket);
+  const assetsBucket = new S3AssetStore(s3, config.assetsBucket);
+  const assets = adapt(assetsBucket, "s3.assets");
+  const settings = adapt(new DynamoDbTenantSettingsStore(dynamodb, table), "dynamodb.settings");
   return makeHandler({
     jobs: adapt(new DynamoDbJobStore(dynamodb, table, config.jobRetentionDays), "dynamodb.jobs"),
     apiKeys: adapt(new DynamoDbApiKeyStore(dynamodb, table), "dynamodb.apiKeys"),
@@ -65,7 +71,7 @@ export function wireApi(
       "dynamodb.secrets",
     ),
     webhookSecretOverlapSeconds: config.webhookSecretOverlapSeconds,
-    settings: adapt(new DynamoDbTenantSettingsStore(dynamodb, table), "dynamodb.settings"),
+    settings,
     pageSecrets: adapt(
       new KmsSecretCipher(clients.kms, config.pageSecretsKey, { contextKey: PAGE_SECRETS_CONTEXT_KEY }),
       "kms.pageSecrets",
@@ -75,8 +81,15 @@ export function wireApi(
       versions: adapt(new DynamoDbTemplateStore(dynamodb, table), "dynamodb.templates"),
       sources: adapt(new S3TextStore(s3, config.templatesBucket, "text/html; charset=utf-8"), "s3.templates"),
     },
-    assets: adapt(assets, "s3.assets"),
-    assetUploads: adapt(assets, "s3.assetUploads"),
+    assets,
+    assetUploads: adapt(assetsBucket, "s3.assetUploads"),
+    renderCache: {
+      entries: adapt(new DynamoDbRenderCache(dynamodb, table), "dynamodb.renderCache"),
+      rendererIdentity: RENDERER,
+      assets,
+      settings,
+      webhooks: adapt(new SqsWebhookQueue(sqs, config.webhookQueueUrl), "sqs.webhooks"),
+    },
     ...(config.batchQueueUrl
       ? {
           batches: {
@@ -91,6 +104,7 @@ export function wireApi(
       : {}),
     ...(runtime.rateLimiter ? { rateLimiter: runtime.rateLimiter } : {}),
     ...(runtime.newId ? { newId: runtime.newId } : {}),
+    ...(runtime.metrics ? { metrics: runtime.metrics } : {}),
     clock: runtime.clock,
     logger: runtime.logger,
   });

@@ -41,6 +41,8 @@ export const renderWorkerFunction = defineFunction({
         { actions: ["dynamodb:BatchGetItem"], partitionKeys: [P.job, P.settings] },
         { actions: ["dynamodb:UpdateItem"], partitionKeys: [P.job] },
         { actions: ["dynamodb:Query"], partitionKeys: [P.templateVersions] },
+        // A new output is offered to later jobs with the same inputs (one conditional put).
+        { actions: ["dynamodb:PutItem"], partitionKeys: [P.renderCache] },
       ],
     },
     outputsBucket: {
@@ -115,5 +117,7 @@ export const renderWorkerFunction = defineFunction({
       "the longest wait in seconds before a retry (1–43200)",
     ),
     assetUrlTtlSeconds: shared.assetUrlTtlSeconds,
+    // A render-cache entry lasts this long after its output's PUT: outputs are kept at least as long.
+    jobRetentionDays: shared.jobRetentionDays,
   },
 });

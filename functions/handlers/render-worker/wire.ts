@@ -6,6 +6,7 @@ import { LambdaClient } from "@aws-sdk/client-lambda";
 import { S3Client } from "@aws-sdk/client-s3";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { DynamoDbJobStore } from "../../adapters/aws/dynamodb-job-store.js";
+import { DynamoDbRenderCache } from "../../adapters/aws/dynamodb-render-cache.js";
 import { DynamoDbTemplateStore } from "../../adapters/aws/dynamodb-template-store.js";
 import { DynamoDbTenantSettingsStore } from "../../adapters/aws/dynamodb-tenant-settings-store.js";
 import { KmsSecretCipher } from "../../adapters/aws/kms-secret-cipher.js";
@@ -21,6 +22,7 @@ import { fontPackDir } from "../../adapters/chromium/fonts.js";
 import { PdfLibFinisher } from "../../adapters/pdf/pdf-lib-finisher.js";
 import { PAGE_SECRETS_CONTEXT_KEY } from "../../core/constants.js";
 import type { Metrics, Renderer } from "../../core/ports.js";
+import { RENDERER } from "../../core/renderer-identity.js";
 import { TemplateLoader } from "../../core/templates.js";
 import type { ConfigOf } from "../function-definition.js";
 import { adapterWrapper, type ClientsOf, type FunctionRuntime } from "../wiring.js";
@@ -81,6 +83,11 @@ export function wireRenderWorker(
     renderer: runtime.renderer ?? new ChromiumRenderer({ pool: runtime.browsers }),
     finisher: new PdfLibFinisher({ fontDir: fontPackDir }),
     assetReader: assetStore,
+    rendererIdentity: RENDERER,
+    renderCache: {
+      entries: adapt(new DynamoDbRenderCache(dynamodb, config.jobsTable), "dynamodb.renderCache"),
+      jobRetentionDays: config.jobRetentionDays,
+    },
     settings: adapt(new DynamoDbTenantSettingsStore(dynamodb, config.jobsTable), "dynamodb.settings"),
     // A URL job's headers and cookies: decrypted for its render only, never kept in memory after it.
     pageSecrets: adapt(

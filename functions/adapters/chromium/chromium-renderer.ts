@@ -27,6 +27,7 @@ import {
   clearPageStorage,
   DETERMINISM_CSS,
   DETERMINISM_MARKER,
+  noteDocument,
   setMediaType,
   setScriptsEnabled,
 } from "./page-setup.js";
@@ -209,6 +210,7 @@ export class ChromiumRenderer implements Renderer {
     ]);
     const ignoreBlocked = options.blockedRequests === "ignore";
     const live = "live" in content ? content.live : undefined;
+    noteDocument(page, !live && options.javascript !== true && options.clock === undefined);
     const egress = this.#pool.egress.begin(page, {
       allowHosts: options.allowHosts ?? [],
       ignoreBlocked,

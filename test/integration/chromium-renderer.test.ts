@@ -396,6 +396,22 @@ describe("BrowserPool page reuse", () => {
     }
   });
 
+  it("keeps a page for each render of a burst, so the next burst opens none", async () => {
+    const bursty = new BrowserPool({ sparePages: 0 });
+    try {
+      const burstRenderer = new ChromiumRenderer({ pool: bursty });
+      const burst = () =>
+        Promise.all(Array.from({ length: 6 }, () => burstRenderer.render(boxPage(), out({ format: "png" }))));
+      await burst();
+      await eventually(() => bursty.stats().idlePages === 6);
+      const opened = bursty.stats().pagesOpened;
+      await burst();
+      expect(bursty.stats().pagesOpened).toBe(opened);
+    } finally {
+      await bursty.close();
+    }
+  });
+
   it("launches and prepares a page ahead of the first render when warmed", async () => {
     const warm = new BrowserPool();
     try {

@@ -494,6 +494,14 @@ describe("BrowserPool page reuse after a document without script", () => {
     expect(pixel(png, 100, 80)).toEqual([200, 30, 40]);
   });
 
+  it("keeps a script-free document's Content-Security-Policy from the next render", async () => {
+    // A policy from a meta element stays with the page's document through the next render's write.
+    const policy = `<meta http-equiv="Content-Security-Policy" content="style-src 'none'"><p>A</p>`;
+    await renderer.render(policy, out({ format: "png" }));
+    const png = PNG.sync.read(Buffer.from(await renderOnSamePage(boxPage())));
+    expect(pixel(png, 100, 80)).toEqual([200, 30, 40]);
+  });
+
   it("gives the next render a fresh realm after a render with a clock, even with JavaScript off", async () => {
     await renderer.render(boxPage(), out({ format: "png" }), { clock: "2020-01-01T00:00:00.000Z" });
     const probe = `<body style="margin: 0"><script>

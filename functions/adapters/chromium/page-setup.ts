@@ -138,15 +138,16 @@ export async function clearPageStorage(page: Page, origins: Iterable<string>): P
 const RESET_DEADLINE_MS = 5_000;
 
 /**
- * Pages whose current document was written with scripts off, no clock and no navigation: nothing
- * ran in its JavaScript realm but Kiln's blank script, so the realm is as the last reset left it.
+ * Pages whose current document was written and settled with scripts off, no clock, no navigation
+ * and no meta element whose effect lasts: nothing ran in its JavaScript realm but Kiln's blank
+ * script, and nothing it declared outlives it.
  */
 const scriptFreeDocuments = new WeakSet<Page>();
 
 /**
- * Called before a render writes its content: whether the document it makes can run script (the
- * template's JavaScript, a clock installed in its realm, a live page's navigation). Decides how
- * `resetPage` readies the page afterwards.
+ * Whether the page's current document is such a one; decides how `resetPage` readies the page
+ * afterwards. A render says false before it writes its content, and true once the settle step has
+ * found the document so.
  */
 export function noteDocument(page: Page, scriptFree: boolean): void {
   if (scriptFree) scriptFreeDocuments.add(page);
@@ -162,10 +163,11 @@ export function noteDocument(page: Page, scriptFree: boolean): void {
  * script then clears `window.name`. Storage is out of reach: documents written into about:blank have
  * an opaque origin.
  *
- * A script-free document could only leave behind what HTML does by itself, without script: fetches
- * still under way (a slow image, a media element buffering) and a `<meta http-equiv="refresh">`
- * timer, both of which outlive the next render's `document.open()`. Page.stopLoading cancels both;
- * the next render's content then replaces the document. That costs Chromium a fraction of the
+ * Without script, a document can leave behind only what HTML does by itself. Its meta elements
+ * (a refresh, a Content-Security-Policy) stay with the page's document through the next render's
+ * `document.open()`, so a document with any of them is navigated away from too. What is left are
+ * fetches still under way (a slow image, a media element buffering): Page.stopLoading cancels them,
+ * and the next render's content replaces the document. That costs Chromium a fraction of the
  * navigation (≈ 19 ms of CPU per render for the invoice PDF).
  */
 export async function resetPage(page: Page): Promise<boolean> {

@@ -514,11 +514,19 @@ describe("BrowserPool page reuse after a document without script", () => {
   it("gives the same bytes on a page reused after script-free documents as on a fresh page", async () => {
     const fresh = new BrowserPool({ maxRendersPerPage: 1, sparePages: 0 });
     try {
-      const html = `${invoicePage()}<style>body { font-family: "Open Sans"; }</style>`;
-      const onFresh = await new ChromiumRenderer({ pool: fresh }).render(html, out({ format: "pdf" }));
+      const onFresh = new ChromiumRenderer({ pool: fresh });
+      const standards = `${invoicePage()}<style>body { font-family: "Open Sans"; }</style>`;
+      // No doctype: quirks mode, in which a table does not inherit the body's font size.
+      const quirks = `<body style="font-size: 40px"><table><tr><td>Quirks</td></tr></table></body>`;
+      const expected = {
+        standards: await onFresh.render(standards, out({ format: "pdf" })),
+        quirks: await onFresh.render(quirks, out({ format: "png" })),
+      };
       await renderer.render(boxPage("rgb(0, 0, 255)"), out({ format: "png", width: 640, height: 480 }));
-      const onReused = await renderOnSamePage(html, {}, "pdf");
-      expect(Buffer.compare(onFresh, onReused)).toBe(0);
+      // Each after a document of the other mode.
+      expect(Buffer.compare(await renderOnSamePage(quirks), expected.quirks)).toBe(0);
+      expect(Buffer.compare(await renderOnSamePage(standards, {}, "pdf"), expected.standards)).toBe(0);
+      expect(Buffer.compare(await renderOnSamePage(quirks), expected.quirks)).toBe(0);
     } finally {
       await fresh.close();
     }

@@ -207,7 +207,7 @@ describe("the preview page", () => {
       );
       await replaceText(page, "#width", "1123");
       await replaceText(page, "#height", "794");
-      const certificate = await renderedSha(page, "", 1123);
+      const certificate = await renderedSha(page, "", { width: 1123, height: 794 });
       const png = await displayedImage(page);
       expect([png.width, png.height]).toEqual([1123, 794]);
       // Keys uploaded or rendered with are offered to pick from in every asset row.
@@ -308,7 +308,7 @@ describe("the preview page", () => {
         "#height": "400",
       });
       await page.select("#media", "print");
-      const sha = await renderedSha(page, first, 900);
+      const sha = await renderedSha(page, first, { width: 900, height: 400 });
       // The page's teal background under white text: not blank.
       const shown = inkStats(await elementShot(page, "#image", "live-page.png"));
       expect(shown.inked).toBeGreaterThan(0.03);
@@ -490,17 +490,29 @@ async function upload(page: Page, name: string, file: string): Promise<void> {
 }
 
 /** Waits until the page shows a loaded output other than `previous` (of `width` pixels), and returns its sha256. */
-async function renderedSha(page: Page, previous: string, width?: number): Promise<string> {
+/**
+ * Waits until the page shows a new rendered image (of `size`, when given: a render started while a
+ * size was still being typed is not the one asked for) and returns its sha256.
+ */
+async function renderedSha(
+  page: Page,
+  previous: string,
+  size?: { width: number; height?: number },
+): Promise<string> {
   const handle = await page.waitForFunction(
-    (prev, w) => {
+    (prev, want) => {
       const img = document.querySelector<HTMLImageElement>("#image");
       const sha = img?.dataset.sha256;
-      const loaded = img?.complete && img.naturalWidth > 0 && (w === undefined || img.naturalWidth === w);
+      const sized =
+        want === undefined ||
+        (img?.naturalWidth === want.width &&
+          (want.height === undefined || img.naturalHeight === want.height));
+      const loaded = img?.complete && img.naturalWidth > 0 && sized;
       return img && !img.hidden && sha && sha !== prev && loaded ? sha : false;
     },
     { timeout: 60_000 },
     previous,
-    width,
+    size,
   );
   return (await handle.jsonValue()) as string;
 }

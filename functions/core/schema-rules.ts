@@ -3,8 +3,8 @@ import { z } from "zod";
 /**
  * Rules a request schema checks in code (refinements: one field or another, a field that needs
  * another), stated again in JSON Schema for the OpenAPI document, so that a client validating against
- * GET /openapi.json refuses what the API refuses. API Gateway's models leave them out: the api
- * function's own 400 names the field and says more.
+ * GET /openapi.json refuses what the API refuses. The api function checks them itself, and its 400
+ * names the field.
  */
 export const jsonSchemaRules = z.registry<Record<string, unknown>, z.core.$ZodType>();
 

@@ -242,7 +242,7 @@ export class RenderApi extends Construct {
       },
       defaultMethodOptions: { apiKeyRequired: true },
       // Asset uploads arrive base64-encoded for these types (the api function decodes them); JSON
-      // bodies stay text so that the request models below still validate them.
+      // bodies stay text.
       binaryMediaTypes: ["image/*", "font/*", "text/css", "application/octet-stream"],
     });
     this.url = this.api.url;

@@ -30,7 +30,7 @@ import {
  * Kiln's HTTP API as data: one entry per operation. The api function routes by it and validates
  * JSON bodies with its schemas (handlers are bound to operation ids in handler.ts, checked by the
  * compiler); `GET /openapi.json` and docs/api.md are generated from it; the CDK app builds API
- * Gateway's resources, methods, API key requirements and request models from it. This module holds
+ * Gateway's resources, methods, API key requirements and path parameters from it. This module holds
  * no handler code, so the CDK app can import it.
  *
  * Adding a route is one entry here and its handler, bound by operation id in handler.ts (the compiler

@@ -8,7 +8,7 @@
  * Chromium adapter and the runtime loop leave (functions/adapters/chromium/startup-marks.ts,
  * bin/artifacts/runtime/bootstrap.mjs).
  */
-import { mkdir, stat } from "node:fs/promises";
+import { mkdir, readdir, stat } from "node:fs/promises";
 import { join } from "node:path";
 import {
   DeleteMessageCommand,
@@ -40,8 +40,8 @@ export interface ColdStartRun {
 }
 
 export interface ColdStartResult {
-  /** The synthesized worker bundle (index.mjs). */
-  readonly bundleBytes: number;
+  /** The synthesized worker bundle's files (index.mjs and the chunks it loads), by name. */
+  readonly bundleBytes: Readonly<Record<string, number>>;
   readonly runs: ColdStartRun[];
   readonly median: Record<string, number>;
   /** A second invocation of the last environment: the same render, warm. */
@@ -57,7 +57,10 @@ export async function measureColdStart(options: {
   options.log("  synthesizing the CDK app (the worker bundle and the Chromium layer)");
   const stack = synthesizeKiln(join(options.workDir, "cdk.out"));
   const worker = stack.functionAt(WORKER);
-  const bundleBytes = (await stat(join(worker.codeDir, "index.mjs"))).size;
+  const bundleBytes: Record<string, number> = {};
+  for (const file of (await readdir(worker.codeDir)).filter((f) => f.endsWith(".mjs")).sort()) {
+    bundleBytes[file] = (await stat(join(worker.codeDir, file))).size;
+  }
   await mkdir(join(options.workDir, "keys"), { recursive: true });
   // The stand-ins, the template's tables, buckets and queues, and the worker's resolved environment;
   // no pollers: the bench hands the record over itself. The invoice needs no signer or CDN.

@@ -103,6 +103,9 @@ function formatSection(f: FormatResult): string[] {
 function coldSection(c: ColdStartResult): string[] {
   const lines = [
     `Cold start: the synthesized worker bundle in a Lambda-shaped sandbox, layer at /opt, empty /tmp → first render (median of ${c.runs.length})`,
+    `  bundle: ${Object.entries(c.bundleBytes)
+      .map(([file, bytes]) => `${file} ${(bytes / 1024).toFixed(0)} KB`)
+      .join(", ")}`,
   ];
   for (const [name, value] of Object.entries(c.median))
     lines.push(`  ${name.padEnd(44)}${ms(value).padStart(8)} ms`);

@@ -50,6 +50,12 @@ export interface FunctionDefinition<S extends Settings = Settings> {
   readonly description: string;
   /** The Lambda entry (exports `handler`), relative to the repository root. */
   readonly entry: string;
+  /**
+   * Modules bundled into files of their own beside the entry's, relative to the repository root, each
+   * named `<name>.chunk.mts` and imported by the code as `./<name>.chunk.mjs` when it first needs
+   * it: a cold start compiles only what it runs at once. Locally the import loads the source file.
+   */
+  readonly chunks?: readonly string[];
   readonly settings: S;
   /** What each SQS record's body carries, for functions fed by a queue. */
   readonly message?: z.ZodType;
@@ -63,6 +69,12 @@ export interface FunctionDefinition<S extends Settings = Settings> {
    */
   readonly permissions: Permissions<keyof S & string>;
 }
+
+/** Chunks more than one function's code loads (see `FunctionDefinition.chunks`). */
+export const SHARED_CHUNKS = {
+  /** @cantoo/pdf-lib and fontkit: PDF finishing and merging. */
+  pdfLibrary: "functions/adapters/pdf/pdf-library.chunk.mts",
+} as const;
 
 /** The parsed configuration of a definition, by setting name (`config.jobsTable`). */
 export type ConfigOf<D extends Pick<FunctionDefinition, "settings">> = {

@@ -15,6 +15,34 @@ import {
 import { LOCK_FILE, REPO_ROOT } from "../handler-entries.js";
 import type { KilnNetwork } from "./network.js";
 
+/** Bundled CommonJS dependencies still call require(); ESM output needs one. */
+const ESM_REQUIRE_BANNER =
+  "import { createRequire as __kilnCreateRequire } from 'node:module'; const require = __kilnCreateRequire(import.meta.url);";
+const CHUNK_SOURCE_SUFFIX = ".chunk.mts";
+/** What the bundler leaves as an import: a chunk, loaded from beside the importing file at run time. */
+const CHUNK_IMPORT = "./*.chunk.mjs";
+
+/** The esbuild options of a chunk: those NodejsFunction gives the entry below. */
+function chunkEsbuildArgs(props: ServiceFunctionProps, runtime: string): string[] {
+  return [
+    "--bundle",
+    "--platform=node",
+    `--target=${runtime.replace(/^nodejs(\d+)\.x$/, "node$1")}`,
+    "--format=esm",
+    "--main-fields=module,main",
+    "--minify",
+    "--sourcemap",
+    "--sources-content=false",
+    `--banner:js=${ESM_REQUIRE_BANNER}`,
+    ...[...(props.externalModules ?? []), CHUNK_IMPORT].map((m) => `--external:${m}`),
+    ...Object.entries(props.moduleAliases ?? {}).map(([from, to]) => `--alias:${from}=${to}`),
+  ];
+}
+
+function shellQuote(word: string): string {
+  return `'${word.replaceAll("'", "'\\''")}'`;
+}
+
 /** The one runtime every Kiln function uses; the Chromium layer is built for it. */
 export const KILN_RUNTIME = lambda.Runtime.NODEJS_22_X;
 /** @sparticuz/chromium ships an x64 binary only. */
@@ -49,6 +77,13 @@ export interface ServiceFunctionProps {
    * @default {} (none)
    */
   readonly moduleAliases?: Readonly<Record<string, string>>;
+  /**
+   * Source files (relative to the repository root, each named `<name>.chunk.mts`) bundled apart from
+   * the entry, into `<name>.chunk.mjs` beside its `index.mjs`, with the same options: the code loads
+   * each with `import("./<name>.chunk.mjs")` on first use, so a cold start does not compile it.
+   * @default [] (the bundle is one file)
+   */
+  readonly chunks?: readonly string[];
   /** @default undefined (unreserved) */
   readonly reservedConcurrentExecutions?: number;
   /** @default logs.RetentionDays.ONE_MONTH */
@@ -141,6 +176,16 @@ export class ServiceFunction extends Construct {
       );
     }
 
+    const chunks = (props.chunks ?? []).map((source) => {
+      const file = path.basename(source);
+      if (!file.endsWith(CHUNK_SOURCE_SUFFIX)) {
+        throw new Error(
+          `${this.node.path}: chunk ${source} must be a file named <name>${CHUNK_SOURCE_SUFFIX}.`,
+        );
+      }
+      return { source, file: file.replace(/\.mts$/, ".mjs") };
+    });
+
     const stack = Stack.of(this);
     stacksWithFunctions.add(stack);
     const placement = placements.get(stack) ?? {};
@@ -213,17 +258,32 @@ export class ServiceFunction extends Construct {
       tracing: lambda.Tracing.ACTIVE,
       depsLockFilePath: LOCK_FILE,
       bundling: {
+        ...(chunks.length > 0
+          ? {
+              commandHooks: {
+                beforeBundling: () => [],
+                beforeInstall: () => [],
+                afterBundling: (_inputDir: string, outputDir: string) =>
+                  chunks.map((chunk) =>
+                    [
+                      shellQuote(path.join(REPO_ROOT, "node_modules", ".bin", "esbuild")),
+                      shellQuote(path.join(REPO_ROOT, chunk.source)),
+                      ...chunkEsbuildArgs(props, KILN_RUNTIME.name).map(shellQuote),
+                      shellQuote(`--outfile=${path.join(outputDir, chunk.file)}`),
+                    ].join(" "),
+                  ),
+              },
+            }
+          : {}),
         forceDockerBundling: false,
         format: nodejs.OutputFormat.ESM,
-        // Bundled CommonJS dependencies still call require(); ESM output needs one.
-        banner:
-          "import { createRequire as __kilnCreateRequire } from 'node:module'; const require = __kilnCreateRequire(import.meta.url);",
+        banner: ESM_REQUIRE_BANNER,
         mainFields: ["module", "main"],
         minify: true,
         sourceMap: true,
         sourcesContent: false,
         bundleAwsSDK: true,
-        externalModules: props.externalModules ?? [],
+        externalModules: [...(props.externalModules ?? []), ...(chunks.length > 0 ? [CHUNK_IMPORT] : [])],
         esbuildArgs: {
           "--alias": Object.entries(props.moduleAliases ?? {}).map(([from, to]) => `${from}=${to}`),
         },
@@ -255,10 +315,11 @@ export function definedFunctionProps<D extends FunctionDefinition>(
   values: ValuesOf<D>,
 ): Pick<
   ServiceFunctionProps,
-  "entry" | "description" | "serviceName" | "memorySize" | "timeout" | "environment"
+  "entry" | "chunks" | "description" | "serviceName" | "memorySize" | "timeout" | "environment"
 > {
   return {
     entry: path.join(REPO_ROOT, definition.entry),
+    chunks: definition.chunks ?? [],
     description: definition.description,
     serviceName: definition.name,
     memorySize: definition.memorySize,

@@ -121,7 +121,10 @@ describe("a broken artifact fails the tier with a message naming what is broken"
     linkCopy(String(layer?.dir), broken, [missing]);
     const error = await initFailure({ ...worker, layers: [{ logicalId: "BrokenLayer", dir: broken }] });
     expect(error.message).toContain(`${worker.logicalId} failed to initialize`);
-    expect(error.message).toContain(`Cannot find module '/opt/${missing}' imported from /var/task/index.mjs`);
+    // The worker's main chunk imports the package; its entry loads that chunk.
+    expect(error.message).toContain(
+      `Cannot find module '/opt/${missing}' imported from /var/task/main.chunk.mjs`,
+    );
   });
 
   it("names the function and the reason when its init throws, with the stack in the TypeScript sources", async () => {

@@ -4,10 +4,11 @@
  * queue → worker (with the Chromium layer at /opt) → signer → outputs served by the edge.
  */
 import { createHash } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { GetItemCommand } from "@aws-sdk/client-dynamodb";
+import { PDFDocument } from "@cantoo/pdf-lib";
 import { PNG } from "pngjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SynthesizedStack } from "../../bin/artifacts/cloud-assembly.js";
@@ -96,14 +97,18 @@ describe("the synthesized artifacts", () => {
   });
 
   it("ship only the zstd decoder in the worker bundle, not the synth-only encoder or other synth code", () => {
-    const bundle = readFileSync(join(stack.functionAt(WORKER).codeDir, "index.mjs"), "utf8");
+    const dir = stack.functionAt(WORKER).codeDir;
+    const files = readdirSync(dir).filter((f) => f.endsWith(".mjs"));
+    const bundle = files.map((f) => readFileSync(join(dir, f), "utf8")).join("\n");
     // Booleans, not toContain: a failure would print the whole 4 MB bundle.
     expect(bundle.includes("zstdDecompress")).toBe(true);
     expect(bundle.includes("zstdCompressSync")).toBe(false);
     // Nor any other synth-time module: the pack builder, the CDK, the constructs (their worker shims
     // are runtime code).
-    const map = JSON.parse(readFileSync(join(stack.functionAt(WORKER).codeDir, "index.mjs.map"), "utf8"));
-    const synthOnly = (map.sources as string[]).filter(
+    const sources = files.flatMap(
+      (f) => JSON.parse(readFileSync(join(dir, `${f}.map`), "utf8")).sources as string[],
+    );
+    const synthOnly = sources.filter(
       (source) =>
         source.endsWith("chromium-pack-build.ts") ||
         source.includes("/aws-cdk-lib/") ||
@@ -140,6 +145,18 @@ describe("jobs through the sandboxed bundles: api → queue → worker → signe
     expect(bytes.subarray(0, 5).toString("latin1")).toBe("%PDF-");
     expect(bytes.subarray(-16).toString("latin1")).toContain("%%EOF");
     expect(bytes.byteLength).toBeGreaterThan(1000);
+  });
+
+  it("finishes a PDF with the PDF library, a bundle file of its own loaded on first use", async () => {
+    const { done, bytes } = await render({
+      template: { html: "<h1>Policy {{ n }}</h1>" },
+      data: { n: "KLN-2" },
+      output: { format: "pdf", pdf: { metadata: { title: "Policy KLN-2" }, stamps: [{ text: "SPECIMEN" }] } },
+    });
+    expect(done.output?.contentType).toBe("application/pdf");
+    const pdf = await PDFDocument.load(bytes);
+    expect(pdf.getTitle()).toBe("Policy KLN-2");
+    expect(pdf.getPageCount()).toBe(1);
   });
 
   it("renders a job with an uploaded asset, signed by the sandboxed signer and served by the edge", async () => {

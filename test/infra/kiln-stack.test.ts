@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Stack, Validations } from "aws-cdk-lib";
 import { Match } from "aws-cdk-lib/assertions";
@@ -182,20 +182,43 @@ describe("render worker", () => {
   });
 
   it("imports @sparticuz/chromium from the layer instead of bundling it", () => {
-    const bundle = readFileSync(
-      join(synth.assemblyDir, `asset.${assetHash(fn("RenderWorker/Worker"))}`, "index.mjs"),
-      "utf8",
-    );
-    expect(bundle).toMatch(/from\s*"@sparticuz\/chromium"/);
+    const bundle = bundleText("RenderWorker/Worker");
+    expect(bundle).toMatch(/from\s*"@sparticuz\/chromium"|import\("@sparticuz\/chromium"\)/);
     // The package's own code (its /tmp extraction helpers) is not in the bundle.
     expect(bundle).not.toContain("al2023.tar.br");
   });
 
+  it("splits the worker: an entry that starts Chromium's extraction, the rest in chunks beside it", () => {
+    const files = bundleFiles("RenderWorker/Worker");
+    expect(Object.keys(files).sort()).toEqual(["index.mjs", "main.chunk.mjs", "pdf-library.chunk.mjs"]);
+    const entry = files["index.mjs"] ?? "";
+    // Small, so that the extraction starts before the worker's 2 MB are compiled.
+    expect(entry.length).toBeLessThan(16 * 1024);
+    expect(entry).toContain("chromium.zst");
+    expect(entry).toContain('import("./main.chunk.mjs")');
+    expect(entry).not.toMatch(/from\s*"@sparticuz\/chromium"/);
+    // The PDF library (a parse error of its own) is loaded on first use only.
+    expect(files["main.chunk.mjs"]).not.toContain("Failed to parse PDF document");
+    expect(files["main.chunk.mjs"]).toContain('import("./pdf-library.chunk.mjs")');
+    expect(files["pdf-library.chunk.mjs"]).toContain("Failed to parse PDF document");
+  });
+
+  it("ships every chunk a function's code imports", () => {
+    const functions = functionsOf(json);
+    expect(functions.length).toBeGreaterThanOrEqual(6);
+    for (const [path, props] of functions) {
+      const files = bundleFiles(path, props);
+      for (const [file, text] of Object.entries(files)) {
+        for (const [, chunk] of text.matchAll(/["'(]\.\/([\w.-]+\.chunk\.mjs)["')]/g)) {
+          expect(Object.keys(files), `${path}: ${file} imports ./${chunk}`).toContain(chunk);
+        }
+      }
+    }
+    expect(Object.keys(bundleFiles("Batches/FanOut"))).toContain("pdf-library.chunk.mjs");
+  });
+
   it("bundles the worker with node:http as CommonJS and without code it never runs", () => {
-    const bundle = readFileSync(
-      join(synth.assemblyDir, `asset.${assetHash(fn("RenderWorker/Worker"))}`, "index.mjs"),
-      "utf8",
-    );
+    const bundle = bundleText("RenderWorker/Worker");
     // An ES import of node:http would load Node's undici for its WebSocket export.
     expect(bundle).not.toMatch(/from\s*"(node:)?http"|import\("(node:)?http"\)/);
     expect(bundle).toContain('getBuiltinModule("node:http")');
@@ -915,6 +938,25 @@ describe("cdk-nag (AwsSolutions)", () => {
     expect(found).toEqual(expect.arrayContaining(["AwsSolutions-S1", "AwsSolutions-S10"]));
   });
 });
+
+/** A function's bundle: its .mjs files (the entry and its chunks) by name. */
+function bundleFiles(path: string, properties: Cfn = fn(path)): Record<string, string> {
+  const dir = join(synth.assemblyDir, `asset.${assetHash(properties)}`);
+  return Object.fromEntries(
+    readdirSync(dir)
+      .filter((f) => f.endsWith(".mjs"))
+      .map((f) => [f, readFileSync(join(dir, f), "utf8")]),
+  );
+}
+
+const bundleText = (path: string) => Object.values(bundleFiles(path)).join("\n");
+
+/** Every Kiln function of the template (Kiln's ServiceFunctions), by construct path. */
+function functionsOf(template: Cfn): Array<[string, Cfn]> {
+  return Object.values(template.Resources as Record<string, Cfn>)
+    .filter((r) => r.Type === "AWS::Lambda::Function" && typeof r.Properties?.Code?.S3Key === "string")
+    .map((r) => [String(r.Metadata?.["aws:cdk:path"] ?? ""), r.Properties as Cfn]);
+}
 
 /** The asset directory name of a Lambda function or layer: its S3 key without `.zip`. */
 function assetHash(properties: Cfn): string {

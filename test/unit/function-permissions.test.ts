@@ -131,7 +131,7 @@ function sendableActions(entry: string): Set<string> {
     for (const m of source.matchAll(/import\s+(type\s+)?\{([^}]*)\}\s*from\s*"([^"]+)"/g)) {
       const [, typeOnly, list = "", from = ""] = m;
       if (from.startsWith(".")) {
-        if (!typeOnly) visit(join(dirname(file), from.replace(/\.js$/, ".ts")));
+        if (!typeOnly) visit(join(dirname(file), from.replace(/\.js$/, ".ts").replace(/\.mjs$/, ".mts")));
         continue;
       }
       const service = SERVICE_OF_MODULE[from];
@@ -147,8 +147,9 @@ function sendableActions(entry: string): Set<string> {
         actions.add(action);
       }
     }
-    for (const m of source.matchAll(/import\s+"(\.[^"]+)"/g))
-      visit(join(dirname(file), (m[1] ?? "").replace(/\.js$/, ".ts")));
+    // Side-effect imports, and modules loaded on first use (a function's chunks among them).
+    for (const m of source.matchAll(/import\s+"(\.[^"]+)"|import\("(\.[^"]+)"\)/g))
+      visit(join(dirname(file), (m[1] ?? m[2] ?? "").replace(/\.js$/, ".ts").replace(/\.mjs$/, ".mts")));
   };
   visit(join(ROOT, entry));
   return actions;

@@ -1,7 +1,6 @@
 import { existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import chromium from "@sparticuz/chromium";
 import {
   extractChromiumBinary,
   LAMBDA_CHROMIUM_PACK_DIR,
@@ -12,7 +11,13 @@ import { markOnce, STARTUP_MARKS } from "./startup-marks.js";
 /** Names a Chromium pack directory to use instead of the layer's: `kiln bench --cold` sets it. */
 export const CHROMIUM_PACK_OVERRIDE_ENV = "KILN_CHROMIUM_PACK_DIR";
 
-let extraction: Promise<string> | undefined;
+/**
+ * The extraction under way, per process rather than per module: the render worker's Lambda entry
+ * starts it from its own bundle file, and the worker's browser pool, in another file with its own copy
+ * of this module, joins it.
+ */
+const EXTRACTION = Symbol.for("kiln.chromiumExtraction");
+const shared = globalThis as { [EXTRACTION]?: Promise<string> };
 
 /**
  * Path of the Chromium binary. The first call extracts it (~200 MB) to the temp dir, which dominates
@@ -24,19 +29,21 @@ let extraction: Promise<string> | undefined;
  * frames decoded in parallel, ~5× faster than the package's brotli); elsewhere from the package itself.
  */
 export function chromiumExecutable(): Promise<string> {
+  let extraction = shared[EXTRACTION];
   if (!extraction) {
     markOnce(STARTUP_MARKS.extractStart);
     const pack = chromiumPackDir();
-    extraction = (pack ? fromPack(pack) : chromium.executablePath()).then(
+    extraction = (pack ? fromPack(pack) : fromPackage()).then(
       (path) => {
         markOnce(STARTUP_MARKS.extractEnd);
         return path;
       },
       (error: unknown) => {
-        extraction = undefined;
+        delete shared[EXTRACTION];
         throw error;
       },
     );
+    shared[EXTRACTION] = extraction;
   }
   return extraction;
 }
@@ -48,6 +55,16 @@ function chromiumPackDir(): string | undefined {
   return existsSync(join(LAMBDA_CHROMIUM_PACK_DIR, PACK_MANIFEST_FILE))
     ? LAMBDA_CHROMIUM_PACK_DIR
     : undefined;
+}
+
+/**
+ * The package's own extraction, outside Lambda. Imported here rather than at the top: on Lambda the
+ * worker's entry starts the extraction before anything else loads, and the package (~60 ms to import)
+ * is not needed for it there.
+ */
+async function fromPackage(): Promise<string> {
+  const { default: chromium } = await import("@sparticuz/chromium");
+  return chromium.executablePath();
 }
 
 async function fromPack(pack: string): Promise<string> {

@@ -12,11 +12,12 @@ export const STARTUP_MARKS = {
   firstRenderEnd: "kiln:first-render:end",
 } as const;
 
-const marked = new Set<string>();
-
-/** Marks `name` once per process: a warm worker must not grow a list of marks forever. */
+/**
+ * Marks `name` once per process: a warm worker must not grow a list of marks forever. Asks the
+ * performance timeline rather than keeping a set, because the worker's bundle files each have their
+ * own copy of this module.
+ */
 export function markOnce(name: string): void {
-  if (marked.has(name)) return;
-  marked.add(name);
+  if (performance.getEntriesByName(name, "mark").length > 0) return;
   performance.mark(name);
 }

@@ -31,10 +31,7 @@ let library: Promise<{ lib: PdfLib; fontkit: typeof import("@cantoo/fontkit").de
  * worker's cold start should not pay for renders that never use it.
  */
 function pdfLib() {
-  library ??= Promise.all([import("@cantoo/pdf-lib"), import("@cantoo/fontkit")]).then(([lib, fk]) => ({
-    lib,
-    fontkit: fk.default,
-  }));
+  library ??= import("./pdf-library.chunk.mjs").then(({ pdfLib: lib, fontkit }) => ({ lib, fontkit }));
   return library;
 }
 /** Annotation flag Print (ISO 32000-1, 12.5.3): PDF/A wants every annotation printable. */

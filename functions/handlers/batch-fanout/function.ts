@@ -4,7 +4,7 @@ import { BATCHES } from "../../core/batches.js";
 import { BATCH_JOBS_INDEX, BATCH_QUEUE, ENV, OUTPUTS, PAYLOADS } from "../../core/constants.js";
 import { BatchMessageSchema } from "../../core/messages.js";
 import { SERVICES } from "../../core/observability.js";
-import { defineFunction, setting } from "../function-definition.js";
+import { defineFunction, SHARED_CHUNKS, setting } from "../function-definition.js";
 import { INDEX_PARTITIONS, PARTITIONS as P } from "../permissions.js";
 import { SHARED_SETTINGS as shared } from "../shared-settings.js";
 
@@ -12,6 +12,7 @@ export const batchFanOutFunction = defineFunction({
   name: SERVICES.batchFanOut,
   description: "Kiln: fans batches out into render jobs; writes batch manifests, zips and merged PDFs",
   entry: "functions/handlers/batch-fanout/index.ts",
+  chunks: [SHARED_CHUNKS.pdfLibrary],
   message: BatchMessageSchema,
   // It also writes a batch's zip and merged PDF.
   memorySize: 1024,

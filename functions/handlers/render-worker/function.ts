@@ -12,7 +12,7 @@ import {
 import { RenderMessageSchema } from "../../core/messages.js";
 import { SERVICES } from "../../core/observability.js";
 import { TEMPLATES } from "../../core/templates.js";
-import { defineFunction, setting } from "../function-definition.js";
+import { defineFunction, SHARED_CHUNKS, setting } from "../function-definition.js";
 import { EVENT_SOURCE_QUEUE, PARTITIONS as P } from "../permissions.js";
 import { SHARED_SETTINGS as shared } from "../shared-settings.js";
 
@@ -25,6 +25,7 @@ export const renderWorkerFunction = defineFunction({
   name: SERVICES.renderWorker,
   description: "Kiln: renders queued jobs with headless Chromium",
   entry: "functions/handlers/render-worker/index.ts",
+  chunks: ["functions/handlers/render-worker/main.chunk.mts", SHARED_CHUNKS.pdfLibrary],
   message: RenderMessageSchema,
   // Chromium needs 2048 MB; a cold start launches it, so the timeout leaves room for that.
   memorySize: 2048,

@@ -1,35 +1,8 @@
 /**
- * Lambda entry of the render worker: its definition's configuration and wiring, once per container.
- * The browser pool lives at module scope so a warm container reuses its Chromium across invocations.
+ * Lambda entry of the render worker. Extracting Chromium is most of a cold start, so it begins before
+ * anything else loads; the worker itself is a bundle file of its own (the definition's `chunks`),
+ * compiled and initialised while the extraction runs.
  */
-// First, for its side effect: Chromium's extraction overlaps the loading of everything below.
 import "../../adapters/chromium/start-extraction.js";
-import { powertoolsMetrics } from "../../adapters/aws/emf-metrics.js";
-import { powertoolsLogger, withLambdaContext } from "../../adapters/powertools-logger.js";
-import { systemClock } from "../../core/ports.js";
-import { readConfig } from "../function-definition.js";
-import { lazyClients } from "../wiring.js";
-import { renderWorkerFunction } from "./function.js";
-import { renderWorkerBrowsers, renderWorkerClients, wireRenderWorker } from "./wire.js";
 
-const config = readConfig(renderWorkerFunction);
-const serviceName = renderWorkerFunction.name;
-const logger = powertoolsLogger({ serviceName });
-
-const browsers = renderWorkerBrowsers(config);
-// Launch during init, so the first invocation finds a browser and a page waiting.
-browsers.warm();
-
-export const handler = withLambdaContext(
-  logger,
-  wireRenderWorker(
-    lazyClients(renderWorkerClients, () => ({})),
-    config,
-    {
-      logger,
-      clock: systemClock,
-      metrics: powertoolsMetrics({ serviceName }),
-      browsers,
-    },
-  ),
-);
+export const { handler } = await import("./main.chunk.mjs");

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BrowserPool } from "../../functions/adapters/chromium/browser-pool.js";
 import { ChromiumRenderer, RenderTimeoutError } from "../../functions/adapters/chromium/chromium-renderer.js";
 import { PermanentRenderError } from "../../functions/core/errors.js";
-import type { OutputOptions } from "../../functions/core/render-request.js";
+import type { OutputOptions, PageOptions } from "../../functions/core/render-request.js";
 import { RENDERER } from "../../functions/core/renderer-identity.js";
 
 const out = (o: Partial<OutputOptions> & Pick<OutputOptions, "format">): OutputOptions => ({
@@ -402,6 +402,22 @@ describe("BrowserPool page reuse", () => {
     }
   });
 
+  it("keeps a page for each render of a burst, so the next burst opens none", async () => {
+    const bursty = new BrowserPool({ sparePages: 0 });
+    try {
+      const burstRenderer = new ChromiumRenderer({ pool: bursty });
+      const burst = () =>
+        Promise.all(Array.from({ length: 6 }, () => burstRenderer.render(boxPage(), out({ format: "png" }))));
+      await burst();
+      await eventually(() => bursty.stats().idlePages === 6);
+      const opened = bursty.stats().pagesOpened;
+      await burst();
+      expect(bursty.stats().pagesOpened).toBe(opened);
+    } finally {
+      await bursty.close();
+    }
+  });
+
   it("launches and prepares a page ahead of the first render when warmed", async () => {
     const warm = new BrowserPool();
     try {
@@ -412,6 +428,113 @@ describe("BrowserPool page reuse", () => {
       expect(warm.stats()).toMatchObject({ launches: 1, renders: 1 });
     } finally {
       await warm.close();
+    }
+  });
+});
+
+describe("BrowserPool page reuse after a document without script", () => {
+  // A page is reused without a navigation after a render with JavaScript off and no clock: these
+  // show that such a document leaves nothing behind for the next render on the same page.
+  let server: Server;
+  let slowImage: string;
+  let pool: BrowserPool;
+  let renderer: ChromiumRenderer;
+  const onePixelPng = PNG.sync.write(new PNG({ width: 1, height: 1 }));
+
+  beforeAll(async () => {
+    // Answers after 1.5 s: a render of it is still running when an earlier document's refresh is due.
+    server = createServer((_req, res) => {
+      setTimeout(() => res.writeHead(200, { "content-type": "image/png" }).end(onePixelPng), 1_500);
+    }).listen(0, "127.0.0.1");
+    await once(server, "listening");
+    const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    slowImage = `${origin}/slow.png`;
+    pool = new BrowserPool({ sparePages: 0, egress: { allowedOrigins: [origin] } });
+    renderer = new ChromiumRenderer({ pool, timeoutMs: 15_000 });
+  });
+
+  afterAll(async () => {
+    await pool.close();
+    server.closeAllConnections();
+    server.close();
+  });
+
+  /** Renders `html` on the page the last render used (reset in the background once it returned). */
+  async function renderOnSamePage(html: string, options: PageOptions = {}, format: "png" | "pdf" = "png") {
+    await eventually(() => pool.stats().idlePages === 1);
+    const opened = pool.stats().pagesOpened;
+    const bytes = await renderer.render(html, out({ format }), options);
+    expect(pool.stats().pagesOpened).toBe(opened);
+    return bytes;
+  }
+
+  it("lets a script-free document write nothing the next render's scripts can see", async () => {
+    // With JavaScript off none of these run: not the script, not the handlers, not the frame's.
+    const writer = `<body onload="window.name = 'tenant A'"><script>
+      window.leaked = "tenant A";
+      window.name = "tenant A";
+      try { localStorage.setItem("leaked", "tenant A"); } catch {}
+      try { document.cookie = "leaked=tenant A"; } catch {}
+      setInterval(() => { document.body.style.background = "rgb(255, 0, 0)"; }, 1);
+    </script><img src="data:image/png;base64,AAAA" onerror="window.leaked = 'tenant A'">
+    <iframe srcdoc="<script>parent.leaked = 'tenant A'; parent.name = 'tenant A'</script>"></iframe>
+    <iframe src="javascript:parent.leaked = 'tenant A'"></iframe></body>`;
+    const probe = `<body style="margin: 0"><script>
+      let seen = window.leaked || window.name;
+      // Both throw for the opaque origin of a written document; either would show a write.
+      try { seen = seen || document.cookie; } catch {}
+      try { seen = seen || localStorage.getItem("leaked"); } catch {}
+      document.body.style.background = seen ? "rgb(255, 0, 0)" : "rgb(0, 128, 0)";
+    </script></body>`;
+    await renderer.render(writer, out({ format: "png" }), { resourceErrors: "ignore" });
+    const png = PNG.sync.read(Buffer.from(await renderOnSamePage(probe, { javascript: true })));
+    // Red also had the interval survived into the probe's document.
+    expect(pixel(png, 150, 100)).toEqual([0, 128, 0]);
+  });
+
+  it("cancels a script-free document's refresh, which would otherwise fire during the next render", async () => {
+    const refresher = `<meta http-equiv="refresh" content="1; url=https://example.com/elsewhere">${boxPage()}`;
+    await renderer.render(refresher, out({ format: "png" }));
+    // Still rendering (its image takes 1.5 s) when the refresh would leave the page.
+    const png = PNG.sync.read(Buffer.from(await renderOnSamePage(`${boxPage()}<img src="${slowImage}">`)));
+    expect(pixel(png, 100, 80)).toEqual([200, 30, 40]);
+  });
+
+  it("keeps a script-free document's Content-Security-Policy from the next render", async () => {
+    // A policy from a meta element stays with the page's document through the next render's write.
+    const policy = `<meta http-equiv="Content-Security-Policy" content="style-src 'none'"><p>A</p>`;
+    await renderer.render(policy, out({ format: "png" }));
+    const png = PNG.sync.read(Buffer.from(await renderOnSamePage(boxPage())));
+    expect(pixel(png, 100, 80)).toEqual([200, 30, 40]);
+  });
+
+  it("gives the next render a fresh realm after a render with a clock, even with JavaScript off", async () => {
+    await renderer.render(boxPage(), out({ format: "png" }), { clock: "2020-01-01T00:00:00.000Z" });
+    const probe = `<body style="margin: 0"><script>
+      document.body.style.background = new Date().getFullYear() === 2020 ? "rgb(255, 0, 0)" : "rgb(0, 128, 0)";
+    </script></body>`;
+    const png = PNG.sync.read(Buffer.from(await renderOnSamePage(probe, { javascript: true })));
+    expect(pixel(png, 150, 100)).toEqual([0, 128, 0]);
+  });
+
+  it("gives the same bytes on a page reused after script-free documents as on a fresh page", async () => {
+    const fresh = new BrowserPool({ maxRendersPerPage: 1, sparePages: 0 });
+    try {
+      const onFresh = new ChromiumRenderer({ pool: fresh });
+      const standards = `${invoicePage()}<style>body { font-family: "Open Sans"; }</style>`;
+      // No doctype: quirks mode, in which a table does not inherit the body's font size.
+      const quirks = `<body style="font-size: 40px"><table><tr><td>Quirks</td></tr></table></body>`;
+      const expected = {
+        standards: await onFresh.render(standards, out({ format: "pdf" })),
+        quirks: await onFresh.render(quirks, out({ format: "png" })),
+      };
+      await renderer.render(boxPage("rgb(0, 0, 255)"), out({ format: "png", width: 640, height: 480 }));
+      // Each after a document of the other mode.
+      expect(Buffer.compare(await renderOnSamePage(quirks), expected.quirks)).toBe(0);
+      expect(Buffer.compare(await renderOnSamePage(standards, {}, "pdf"), expected.standards)).toBe(0);
+      expect(Buffer.compare(await renderOnSamePage(quirks), expected.quirks)).toBe(0);
+    } finally {
+      await fresh.close();
     }
   });
 });

@@ -92,6 +92,8 @@ interface Slot {
   uses: number;
   /** Pages currently open. */
   active: number;
+  /** The most pages open at once: renders come in bursts of about this many. */
+  peak: number;
   /** No new pages; close once `active` reaches 0. */
   retiring: boolean;
   /** The pool closed (or killed) it on purpose, so a disconnect is not a crash. */
@@ -104,7 +106,11 @@ interface Slot {
   readonly waiting: Array<(page: Page | undefined) => void>;
 }
 
-/** Idle pages beyond this are closed rather than kept: each holds a few MB of Chromium. */
+/**
+ * Idle pages beyond this, or beyond the slot's peak of renders at once plus its spares if that is
+ * more, are closed rather than kept: each holds a few MB of Chromium. Below the peak, a page closed
+ * after one burst of renders would be opened again for the next.
+ */
 const MAX_IDLE_PAGES = 4;
 
 const CLOSE_DEADLINE_MS = 5_000;
@@ -386,7 +392,7 @@ export class BrowserPool {
         waiter(page);
         return undefined;
       }
-      if (slot.idle.length < MAX_IDLE_PAGES) {
+      if (slot.idle.length < Math.max(MAX_IDLE_PAGES, slot.peak + this.#sparePages)) {
         slot.idle.push(page);
         return undefined;
       }
@@ -431,6 +437,7 @@ export class BrowserPool {
       if (slot) {
         slot.uses += 1;
         slot.active += 1;
+        slot.peak = Math.max(slot.peak, slot.active);
         this.#inFlight += 1;
         // Retire at the N-th hand-out so the N+1-th render already goes to a fresh browser.
         if (slot.uses >= this.#maxRenders) {
@@ -470,6 +477,7 @@ export class BrowserPool {
           browser,
           uses: 0,
           active: 0,
+          peak: 0,
           retiring: false,
           closing: false,
           idle: [],

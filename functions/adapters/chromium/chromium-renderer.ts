@@ -15,10 +15,10 @@ import {
   displayUrl,
   opaqueBackground,
   pdfParams,
+  type SettledDocument,
   screenshotParams,
   settleScript,
   transparentBackground,
-  type UnsettledResource,
   waitForReady,
   watchResources,
 } from "./page-readiness.js";
@@ -27,6 +27,7 @@ import {
   clearPageStorage,
   DETERMINISM_CSS,
   DETERMINISM_MARKER,
+  noteDocument,
   setMediaType,
   setScriptsEnabled,
 } from "./page-setup.js";
@@ -248,6 +249,8 @@ export class ChromiumRenderer implements Renderer {
     const session = await captureSession(page);
     const resources = watchResources(page);
     let transparent = false;
+    // Until the settle step has seen it, the document is one the page must be navigated away from.
+    noteDocument(page, false);
     try {
       if ("html" in content) {
         // Into the blank document's realm before the content: setContent keeps the realm.
@@ -259,10 +262,18 @@ export class ChromiumRenderer implements Renderer {
       await waitForReady(page, options, remaining());
       const settled = (await page.evaluate(
         settleScript(DETERMINISM_CSS, DETERMINISM_MARKER),
-      )) as UnsettledResource[];
+      )) as SettledDocument;
+      // No script ran in the document and none can now: what it leaves in the page is known.
+      noteDocument(
+        page,
+        "html" in content &&
+          options.javascript !== true &&
+          options.clock === undefined &&
+          !settled.lastingMeta,
+      );
       // Left out on purpose ("blockedRequests": "ignore"), so not a resource that failed.
       const dropped = new Set(blocked.map((b) => b.url));
-      const unsettled = settled.filter(
+      const unsettled = settled.unsettled.filter(
         (r) => r.urls.length === 0 || !r.urls.every((u) => dropped.has(displayUrl(u))),
       );
       assertSettled(

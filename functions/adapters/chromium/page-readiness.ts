@@ -79,6 +79,16 @@ export function clockScript(iso: string): string {
 })()`;
 }
 
+/** What the settle step found in the document. */
+export interface SettledDocument {
+  readonly unsettled: UnsettledResource[];
+  /**
+   * The document has a `<meta http-equiv>` (a refresh, a Content-Security-Policy, …) or a `<meta
+   * name>` other than the descriptive ones: their effect can outlive the document in its page.
+   */
+  readonly lastingMeta: boolean;
+}
+
 export interface UnsettledResource {
   readonly kind: "font" | "image";
   /** The font family, or the image's alt text. */
@@ -90,8 +100,9 @@ export interface UnsettledResource {
  * Runs in the page after load (and after any waitFor): makes sure the determinism CSS is adopted (the
  * pool adopts it before the content is written; a template may have dropped it), scrolls to the
  * origin, waits until every image is decoded (lazy ones loaded eagerly) and every font face settled,
- * then reports the images and font faces that failed, with the URLs they came from. Kept as source
- * text so no bundler can inject helpers into code that runs in the page.
+ * then reports the images and font faces that failed, with the URLs they came from, and whether the
+ * document has meta elements whose effect outlives it. Kept as source text so no bundler can inject
+ * helpers into code that runs in the page.
  */
 export function settleScript(css: string, marker: string): string {
   return `(async (css, marker) => {
@@ -137,7 +148,11 @@ export function settleScript(css: string, marker: string): string {
       failed.push({ kind: "font", name: family, urls: sources.get(family) || [] });
     }
   }
-  return failed;
+  const descriptive = ["author", "description", "generator", "keywords"];
+  const lastingMeta = Array.from(document.querySelectorAll("meta")).some((meta) =>
+    meta.hasAttribute("http-equiv") || (meta.hasAttribute("name") && !descriptive.includes(meta.name.trim().toLowerCase())),
+  );
+  return { unsettled: failed, lastingMeta };
 })(${JSON.stringify(css)}, ${JSON.stringify(marker)})`;
 }
 

@@ -203,6 +203,7 @@ export async function runHarness(options: HarnessOptions): Promise<HarnessReport
     const ids = new Map<number, string>();
     const replayIds = new Map<number, string>();
     let notAccepted = 0;
+    const notAcceptedReasons: string[] = [];
     let next = 0;
     const submitters = Array.from({ length: options.clientConcurrency }, async () => {
       for (let i = next++; i < options.jobs; i = next++) {
@@ -215,6 +216,7 @@ export async function runHarness(options: HarnessOptions): Promise<HarnessReport
           }
         } catch (err) {
           notAccepted += 1;
+          notAcceptedReasons.push(`job ${i} was not accepted: ${(err as Error).message}`);
           log(`job ${i} was not accepted: ${(err as Error).message}`);
         }
         if ((i + 1) % 1000 === 0) log(`submitted ${i + 1}/${options.jobs}`);
@@ -260,7 +262,7 @@ export async function runHarness(options: HarnessOptions): Promise<HarnessReport
     items = await scanJobs(dynamodb, t.stack.names.jobsTable);
 
     const outputs = await listOutputs(s3, t.stack.names.outputsBucket);
-    const problems: string[] = [];
+    const problems: string[] = [...notAcceptedReasons];
     const failuresByCode: Record<string, number> = {};
     const failureSamples: Record<string, string> = {};
     let succeeded = 0;
@@ -269,6 +271,7 @@ export async function runHarness(options: HarnessOptions): Promise<HarnessReport
     let stuck = 0;
     let unnamedFailures = 0;
     const ownedOutputs = new Set<string>();
+    const jobOfOutput = new Map<string, number>();
     let renderedTwiceDifferently = 0;
     let jobsRenderedMoreThanOnce = 0;
 
@@ -295,6 +298,11 @@ export async function runHarness(options: HarnessOptions): Promise<HarnessReport
       if (item.status === "succeeded") {
         succeeded += 1;
         const output = item.output as { key: string; sha256: string };
+        // Every job's document says "Job <i>": two jobs with one output means a render captured
+        // another job's document.
+        const other = jobOfOutput.get(output.key);
+        if (other !== undefined) problems.push(`jobs ${other} and ${i} have the same output ${output.key}`);
+        jobOfOutput.set(output.key, i);
         ownedOutputs.add(output.key);
         if (!outputs.has(output.key))
           problems.push(`job ${i} succeeded but its output ${output.key} is missing`);
@@ -327,7 +335,14 @@ export async function runHarness(options: HarnessOptions): Promise<HarnessReport
     const unowned = [...outputs].filter((key) => !ownedOutputs.has(key));
     const leftBehind = unowned.filter((key) => failedJobOf.has(/([0-9a-f]{64})\.\w+$/.exec(key)?.[1] ?? ""));
     const orphans = unowned.filter((key) => !leftBehind.includes(key));
-    for (const key of orphans) problems.push(`output ${key} belongs to no succeeded job`);
+    for (const key of orphans) {
+      // Whose render produced these bytes, if any reported them: the first thing to know about an orphan.
+      const sha = /([0-9a-f]{64})\.\w+$/.exec(key)?.[1] ?? "";
+      const renderedBy = [...renderedSha].filter(([, shas]) => shas.has(sha)).map(([job]) => job);
+      problems.push(
+        `output ${key} belongs to no succeeded job (${renderedBy.length > 0 ? `rendered for job ${renderedBy.join(", ")}` : "no render reported its bytes"})`,
+      );
+    }
 
     let expected = 0;
     let delivered = 0;

@@ -18,6 +18,8 @@ import type { KilnNetwork } from "./network.js";
 /** Bundled CommonJS dependencies still call require(); ESM output needs one. */
 const ESM_REQUIRE_BANNER =
   "import { createRequire as __kilnCreateRequire } from 'node:module'; const require = __kilnCreateRequire(import.meta.url);";
+/** Package entry fields, ES module first: the same for an entry and its chunks. */
+const MAIN_FIELDS = ["module", "main"];
 const CHUNK_SOURCE_SUFFIX = ".chunk.mts";
 /** What the bundler leaves as an import: a chunk, loaded from beside the importing file at run time. */
 const CHUNK_IMPORT = "./*.chunk.mjs";
@@ -29,7 +31,7 @@ function chunkEsbuildArgs(props: ServiceFunctionProps, runtime: string): string[
     "--platform=node",
     `--target=${runtime.replace(/^nodejs(\d+)\.x$/, "node$1")}`,
     "--format=esm",
-    "--main-fields=module,main",
+    `--main-fields=${MAIN_FIELDS.join(",")}`,
     "--minify",
     "--sourcemap",
     "--sources-content=false",
@@ -278,7 +280,7 @@ export class ServiceFunction extends Construct {
         forceDockerBundling: false,
         format: nodejs.OutputFormat.ESM,
         banner: ESM_REQUIRE_BANNER,
-        mainFields: ["module", "main"],
+        mainFields: MAIN_FIELDS,
         minify: true,
         sourceMap: true,
         sourcesContent: false,

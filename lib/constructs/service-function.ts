@@ -15,29 +15,38 @@ import {
 import { LOCK_FILE, REPO_ROOT } from "../handler-entries.js";
 import type { KilnNetwork } from "./network.js";
 
-/** Bundled CommonJS dependencies still call require(); ESM output needs one. */
-const ESM_REQUIRE_BANNER =
-  "import { createRequire as __kilnCreateRequire } from 'node:module'; const require = __kilnCreateRequire(import.meta.url);";
-/** Package entry fields, ES module first: the same for an entry and its chunks. */
-const MAIN_FIELDS = ["module", "main"];
+/** How every file of a bundle is built: the entry (NodejsFunction's options) and its chunks alike. */
+const BUNDLE_OPTIONS: Required<
+  Pick<nodejs.BundlingOptions, "format" | "banner" | "mainFields" | "minify" | "sourceMap" | "sourcesContent">
+> = {
+  format: nodejs.OutputFormat.ESM,
+  // Bundled CommonJS dependencies still call require(); ESM output needs one.
+  banner:
+    "import { createRequire as __kilnCreateRequire } from 'node:module'; const require = __kilnCreateRequire(import.meta.url);",
+  mainFields: ["module", "main"],
+  minify: true,
+  sourceMap: true,
+  sourcesContent: false,
+};
 const CHUNK_SOURCE_SUFFIX = ".chunk.mts";
 /** What the bundler leaves as an import: a chunk, loaded from beside the importing file at run time. */
 const CHUNK_IMPORT = "./*.chunk.mjs";
 
-/** The esbuild options of a chunk: those NodejsFunction gives the entry below. */
-function chunkEsbuildArgs(props: ServiceFunctionProps, runtime: string): string[] {
+/** esbuild's arguments for a chunk: BUNDLE_OPTIONS as NodejsFunction passes them for the entry. */
+function chunkEsbuildArgs(externalModules: string[], aliases: string[]): string[] {
+  const o = BUNDLE_OPTIONS;
   return [
     "--bundle",
     "--platform=node",
-    `--target=${runtime.replace(/^nodejs(\d+)\.x$/, "node$1")}`,
-    "--format=esm",
-    `--main-fields=${MAIN_FIELDS.join(",")}`,
-    "--minify",
-    "--sourcemap",
-    "--sources-content=false",
-    `--banner:js=${ESM_REQUIRE_BANNER}`,
-    ...[...(props.externalModules ?? []), CHUNK_IMPORT].map((m) => `--external:${m}`),
-    ...Object.entries(props.moduleAliases ?? {}).map(([from, to]) => `--alias:${from}=${to}`),
+    `--target=${KILN_RUNTIME.name.replace(/^nodejs(\d+)\.x$/, "node$1")}`,
+    `--format=${o.format}`,
+    `--main-fields=${o.mainFields.join(",")}`,
+    ...(o.minify ? ["--minify"] : []),
+    ...(o.sourceMap ? ["--sourcemap"] : []),
+    `--sources-content=${o.sourcesContent}`,
+    `--banner:js=${o.banner}`,
+    ...externalModules.map((m) => `--external:${m}`),
+    ...aliases.map((alias) => `--alias:${alias}`),
   ];
 }
 
@@ -188,6 +197,10 @@ export class ServiceFunction extends Construct {
       return { source, file: file.replace(/\.mts$/, ".mjs") };
     });
 
+    // Chunks stay out of the entry's bundle (and each other's); every file resolves the same aliases.
+    const externalModules = [...(props.externalModules ?? []), ...(chunks.length > 0 ? [CHUNK_IMPORT] : [])];
+    const aliases = Object.entries(props.moduleAliases ?? {}).map(([from, to]) => `${from}=${to}`);
+
     const stack = Stack.of(this);
     stacksWithFunctions.add(stack);
     const placement = placements.get(stack) ?? {};
@@ -260,6 +273,7 @@ export class ServiceFunction extends Construct {
       tracing: lambda.Tracing.ACTIVE,
       depsLockFilePath: LOCK_FILE,
       bundling: {
+        ...BUNDLE_OPTIONS,
         ...(chunks.length > 0
           ? {
               commandHooks: {
@@ -268,27 +282,21 @@ export class ServiceFunction extends Construct {
                 afterBundling: (_inputDir: string, outputDir: string) =>
                   chunks.map((chunk) =>
                     [
-                      shellQuote(path.join(REPO_ROOT, "node_modules", ".bin", "esbuild")),
-                      shellQuote(path.join(REPO_ROOT, chunk.source)),
-                      ...chunkEsbuildArgs(props, KILN_RUNTIME.name).map(shellQuote),
-                      shellQuote(`--outfile=${path.join(outputDir, chunk.file)}`),
-                    ].join(" "),
+                      path.join(REPO_ROOT, "node_modules", ".bin", "esbuild"),
+                      path.join(REPO_ROOT, chunk.source),
+                      ...chunkEsbuildArgs(externalModules, aliases),
+                      `--outfile=${path.join(outputDir, chunk.file)}`,
+                    ]
+                      .map(shellQuote)
+                      .join(" "),
                   ),
               },
             }
           : {}),
         forceDockerBundling: false,
-        format: nodejs.OutputFormat.ESM,
-        banner: ESM_REQUIRE_BANNER,
-        mainFields: MAIN_FIELDS,
-        minify: true,
-        sourceMap: true,
-        sourcesContent: false,
         bundleAwsSDK: true,
-        externalModules: [...(props.externalModules ?? []), ...(chunks.length > 0 ? [CHUNK_IMPORT] : [])],
-        esbuildArgs: {
-          "--alias": Object.entries(props.moduleAliases ?? {}).map(([from, to]) => `${from}=${to}`),
-        },
+        externalModules,
+        esbuildArgs: { "--alias": aliases },
       },
     });
 

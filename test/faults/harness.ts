@@ -282,7 +282,7 @@ export async function runHarness(options: HarnessOptions): Promise<HarnessReport
     let lost = 0;
     let stuck = 0;
     let unnamedFailures = 0;
-    const ownedOutputs = new Set<string>();
+    /** The succeeded job that owns each output key. */
     const jobOfOutput = new Map<string, number>();
     let renderedTwiceDifferently = 0;
     let jobsRenderedMoreThanOnce = 0;
@@ -315,7 +315,6 @@ export async function runHarness(options: HarnessOptions): Promise<HarnessReport
         const other = jobOfOutput.get(output.key);
         if (other !== undefined) problems.push(`jobs ${other} and ${i} have the same output ${output.key}`);
         jobOfOutput.set(output.key, i);
-        ownedOutputs.add(output.key);
         if (!outputs.has(output.key))
           problems.push(`job ${i} succeeded but its output ${output.key} is missing`);
         if (shas && !shas.has(output.sha256))
@@ -344,12 +343,12 @@ export async function runHarness(options: HarnessOptions): Promise<HarnessReport
       if (items.get(id)?.status !== "failed") continue;
       for (const sha of renderedSha.get(String(i)) ?? []) failedJobOf.set(sha, i);
     }
-    const unowned = [...outputs].filter((key) => !ownedOutputs.has(key));
-    const leftBehind = unowned.filter((key) => failedJobOf.has(/([0-9a-f]{64})\.\w+$/.exec(key)?.[1] ?? ""));
+    const unowned = [...outputs].filter((key) => !jobOfOutput.has(key));
+    const leftBehind = unowned.filter((key) => failedJobOf.has(shaOfOutputKey(key)));
     const orphans = unowned.filter((key) => !leftBehind.includes(key));
     for (const key of orphans) {
       // Whose render produced these bytes, if any reported them: the first thing to know about an orphan.
-      const sha = /([0-9a-f]{64})\.\w+$/.exec(key)?.[1] ?? "";
+      const sha = shaOfOutputKey(key);
       const renderedBy = [...renderedSha].filter(([, shas]) => shas.has(sha)).map(([job]) => job);
       problems.push(
         `output ${key} belongs to no succeeded job (${renderedBy.length > 0 ? `rendered for job ${renderedBy.join(", ")}` : "no render reported its bytes"})`,
@@ -451,6 +450,11 @@ async function scanJobs(
     }
   }
   return items;
+}
+
+/** The sha256 an output's content-addressed key ends with. */
+function shaOfOutputKey(key: string): string {
+  return /([0-9a-f]{64})\.\w+$/.exec(key)?.[1] ?? "";
 }
 
 async function listOutputs(client: S3Client, bucket: string): Promise<Set<string>> {

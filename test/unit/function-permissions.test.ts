@@ -121,6 +121,11 @@ const SERVICE_OF_MODULE: Record<string, string> = {
  * The IAM actions the source files reachable from `entry` (relative imports, followed) can send: each
  * `new XxxCommand(` and `paginateXxx(` of an AWS SDK module the file imports it from.
  */
+/** The TypeScript source a relative import names: `./x.js` is x.ts, `./x.chunk.mjs` is x.chunk.mts. */
+function sourceOf(importer: string, specifier: string): string {
+  return join(dirname(importer), specifier.replace(/\.js$/, ".ts").replace(/\.mjs$/, ".mts"));
+}
+
 function sendableActions(entry: string): Set<string> {
   const seen = new Set<string>();
   const actions = new Set<string>();
@@ -131,7 +136,7 @@ function sendableActions(entry: string): Set<string> {
     for (const m of source.matchAll(/import\s+(type\s+)?\{([^}]*)\}\s*from\s*"([^"]+)"/g)) {
       const [, typeOnly, list = "", from = ""] = m;
       if (from.startsWith(".")) {
-        if (!typeOnly) visit(join(dirname(file), from.replace(/\.js$/, ".ts").replace(/\.mjs$/, ".mts")));
+        if (!typeOnly) visit(sourceOf(file, from));
         continue;
       }
       const service = SERVICE_OF_MODULE[from];
@@ -149,7 +154,7 @@ function sendableActions(entry: string): Set<string> {
     }
     // Side-effect imports, and modules loaded on first use (a function's chunks among them).
     for (const m of source.matchAll(/import\s+"(\.[^"]+)"|import\("(\.[^"]+)"\)/g))
-      visit(join(dirname(file), (m[1] ?? m[2] ?? "").replace(/\.js$/, ".ts").replace(/\.mjs$/, ".mts")));
+      visit(sourceOf(file, m[1] ?? m[2] ?? ""));
   };
   visit(join(ROOT, entry));
   return actions;

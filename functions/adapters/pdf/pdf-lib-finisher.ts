@@ -320,19 +320,9 @@ function drawStamp(lib: PdfLib, page: PDFPage, stamp: PlannedStamp, mark: Mark):
     height = mark.font.heightAtSize(stamp.fontSize, { descender: false });
   }
   // The box's centre, then the unrotated origin that puts the rotated box's centre there.
-  const [h = "center", v = "center"] = anchor(stamp.position);
-  const cx =
-    h === "left"
-      ? stamp.margin + width / 2
-      : h === "right"
-        ? pageWidth - stamp.margin - width / 2
-        : pageWidth / 2;
-  const cy =
-    v === "bottom"
-      ? stamp.margin + height / 2
-      : v === "top"
-        ? pageHeight - stamp.margin - height / 2
-        : pageHeight / 2;
+  const [horizontal, vertical] = anchor(stamp.position);
+  const cx = centreAlong(horizontal, stamp.margin, width, pageWidth);
+  const cy = centreAlong(vertical, stamp.margin, height, pageHeight);
   const radians = (stamp.rotation * Math.PI) / 180;
   const x = cx - ((width / 2) * Math.cos(radians) - (height / 2) * Math.sin(radians));
   const y = cy - ((width / 2) * Math.sin(radians) + (height / 2) * Math.cos(radians));
@@ -354,11 +344,21 @@ function drawStamp(lib: PdfLib, page: PDFPage, stamp: PlannedStamp, mark: Mark):
 }
 
 /** `"top-left"` → horizontal "left", vertical "top"; `"top"` → centred horizontally. */
-function anchor(position: PlannedStamp["position"]): [string, string] {
+type AxisSide = "start" | "center" | "end";
+
+/** A position's side along each axis, horizontal then vertical; `start` is the left or the bottom. */
+function anchor(position: PlannedStamp["position"]): [AxisSide, AxisSide] {
   const parts = position.split("-");
-  const vertical = parts.find((p) => p === "top" || p === "bottom") ?? "center";
-  const horizontal = parts.find((p) => p === "left" || p === "right") ?? "center";
-  return [horizontal, vertical];
+  const along = (start: string, end: string): AxisSide =>
+    parts.includes(start) ? "start" : parts.includes(end) ? "end" : "center";
+  return [along("left", "right"), along("bottom", "top")];
+}
+
+/** Where a box of `size` is centred along an axis of `extent`, `margin` in from the side it keeps to. */
+function centreAlong(side: AxisSide, margin: number, size: number, extent: number): number {
+  if (side === "start") return margin + size / 2;
+  if (side === "end") return extent - margin - size / 2;
+  return extent / 2;
 }
 
 function moveLastContentStreamFirst(lib: PdfLib, page: PDFPage): void {

@@ -12,12 +12,15 @@ export const STARTUP_MARKS = {
   firstRenderEnd: "kiln:first-render:end",
 } as const;
 
+const marked = new Set<string>();
+
 /**
- * Marks `name` once per process: a warm worker must not grow a list of marks forever. Asks the
- * performance timeline rather than keeping a set, because the worker's bundle files each have their
- * own copy of this module.
+ * Marks `name` once per process: a warm worker must not grow a list of marks forever. The set keeps
+ * the per-render calls cheap; the timeline is asked once per name, because the worker's bundle files
+ * each have their own copy of this module.
  */
 export function markOnce(name: string): void {
-  if (performance.getEntriesByName(name, "mark").length > 0) return;
-  performance.mark(name);
+  if (marked.has(name)) return;
+  marked.add(name);
+  if (performance.getEntriesByName(name, "mark").length === 0) performance.mark(name);
 }

@@ -301,6 +301,11 @@ const HOSTILE: HostileCase[] = [
     html: () => `<script>navigator.sendBeacon("${C}/beacon", "x")</script>`,
     url: () => `${C}/beacon`,
     javascript: true,
+    // A beacon is sent when Chromium gets to it: once a CI run on a busy machine captured the page
+    // first. The render now waits until the beacon has gone, as the Worker case below does.
+    waitFor: {
+      expression: "performance.getEntriesByType('resource').some((e) => e.name.endsWith('/beacon'))",
+    },
   },
   {
     name: "fetch from a Worker",
